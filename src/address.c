@@ -1,0 +1,65 @@
+#include "address.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+bool address_parse(const char *text, struct address *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (strchr(text, ':') != NULL) {
+        if (inet_pton(AF_INET6, text, out->bytes) != 1)
+            return false;
+        out->family = ADDRESS_V6;
+        return true;
+    }
+    if (inet_pton(AF_INET, text, out->bytes) != 1)
+        return false;
+    out->family = ADDRESS_V4;
+    return true;
+}
+
+size_t address_format(const struct address *address, char *buffer, size_t size)
+{
+    const char *written = NULL;
+    if (address->family == ADDRESS_V4)
+        written = inet_ntop(AF_INET, address->bytes, buffer, (socklen_t)size);
+    else if (address->family == ADDRESS_V6)
+        written = inet_ntop(AF_INET6, address->bytes, buffer, (socklen_t)size);
+    if (written == NULL) {
+        if (size > 1) {
+            buffer[0] = '-';
+            buffer[1] = '\0';
+            return 1;
+        }
+        if (size == 1)
+            buffer[0] = '\0';
+        return 0;
+    }
+    return strlen(buffer);
+}
+
+int address_compare(const struct address *a, const struct address *b)
+{
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    return memcmp(a->bytes, b->bytes, sizeof(a->bytes));
+}
+
+bool address_equal(const struct address *a, const struct address *b)
+{
+    return a->family == b->family && memcmp(a->bytes, b->bytes, sizeof(a->bytes)) == 0;
+}
+
+void address_set_v4(struct address *out, const uint8_t bytes[4])
+{
+    memset(out, 0, sizeof(*out));
+    out->family = ADDRESS_V4;
+    memcpy(out->bytes, bytes, 4);
+}
+
+void address_set_v6(struct address *out, const uint8_t bytes[16])
+{
+    out->family = ADDRESS_V6;
+    memcpy(out->bytes, bytes, 16);
+}

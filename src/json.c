@@ -1,0 +1,183 @@
+#include "json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void json_init(struct json_writer *writer, char *buffer, size_t size)
+{
+    writer->buffer = buffer;
+    writer->size = size;
+    writer->length = 0;
+    writer->overflow = size == 0;
+    writer->need_comma = false;
+}
+
+static void put(struct json_writer *writer, const char *text, size_t length)
+{
+    if (writer->overflow)
+        return;
+    /* Keep one byte for the terminating NUL. */
+    if (length >= writer->size - writer->length) {
+        writer->overflow = true;
+        return;
+    }
+    memcpy(writer->buffer + writer->length, text, length);
+    writer->length += length;
+}
+
+static void put_char(struct json_writer *writer, char c)
+{
+    put(writer, &c, 1);
+}
+
+static void put_escaped(struct json_writer *writer, const char *value, size_t length)
+{
+    static const char hex[] = "0123456789abcdef";
+    put_char(writer, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(writer, value + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            put(writer, "\\\"", 2);
+            break;
+        case '\\':
+            put(writer, "\\\\", 2);
+            break;
+        case '\n':
+            put(writer, "\\n", 2);
+            break;
+        case '\r':
+            put(writer, "\\r", 2);
+            break;
+        case '\t':
+            put(writer, "\\t", 2);
+            break;
+        default: {
+            char escape[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(writer, escape, sizeof(escape));
+        }
+        }
+    }
+    put(writer, value + run, length - run);
+    put_char(writer, '"');
+}
+
+static void put_key(struct json_writer *writer, const char *key)
+{
+    if (writer->need_comma)
+        put_char(writer, ',');
+    put_escaped(writer, key, strlen(key));
+    put_char(writer, ':');
+    writer->need_comma = true;
+}
+
+void json_object_begin(struct json_writer *writer)
+{
+    if (writer->need_comma)
+        put_char(writer, ',');
+    put_char(writer, '{');
+    writer->need_comma = false;
+}
+
+void json_object_end(struct json_writer *writer)
+{
+    put_char(writer, '}');
+    writer->need_comma = true;
+}
+
+void json_key_object_begin(struct json_writer *writer, const char *key)
+{
+    put_key(writer, key);
+    put_char(writer, '{');
+    writer->need_comma = false;
+}
+
+void json_key_array_begin(struct json_writer *writer, const char *key)
+{
+    put_key(writer, key);
+    put_char(writer, '[');
+    writer->need_comma = false;
+}
+
+void json_array_end(struct json_writer *writer)
+{
+    put_char(writer, ']');
+    writer->need_comma = true;
+}
+
+void json_array_string(struct json_writer *writer, const char *value)
+{
+    if (writer->need_comma)
+        put_char(writer, ',');
+    put_escaped(writer, value, strlen(value));
+    writer->need_comma = true;
+}
+
+void json_key_string(struct json_writer *writer, const char *key, const char *value)
+{
+    json_key_string_length(writer, key, value, strlen(value));
+}
+
+void json_key_string_length(struct json_writer *writer, const char *key, const char *value,
+                            size_t length)
+{
+    put_key(writer, key);
+    put_escaped(writer, value, length);
+}
+
+void json_key_u64(struct json_writer *writer, const char *key, uint64_t value)
+{
+    char text[24];
+    int length = snprintf(text, sizeof(text), "%llu", (unsigned long long)value);
+    put_key(writer, key);
+    put(writer, text, (size_t)length);
+}
+
+void json_key_i64(struct json_writer *writer, const char *key, int64_t value)
+{
+    char text[24];
+    int length = snprintf(text, sizeof(text), "%lld", (long long)value);
+    put_key(writer, key);
+    put(writer, text, (size_t)length);
+}
+
+void json_key_fixed(struct json_writer *writer, const char *key, double value, int decimals)
+{
+    char text[48];
+    /* JSON has no NaN or infinity. */
+    if (!isfinite(value))
+        value = 0;
+    int length = snprintf(text, sizeof(text), "%.*f", decimals, value);
+    put_key(writer, key);
+    if (length < 0 || (size_t)length >= sizeof(text))
+        writer->overflow = true;
+    else
+        put(writer, text, (size_t)length);
+}
+
+void json_key_bool(struct json_writer *writer, const char *key, bool value)
+{
+    put_key(writer, key);
+    if (value)
+        put(writer, "true", 4);
+    else
+        put(writer, "false", 5);
+}
+
+bool json_finish(struct json_writer *writer)
+{
+    put_char(writer, '\n');
+    if (writer->overflow) {
+        if (writer->size > 0)
+            writer->buffer[0] = '\0';
+        return false;
+    }
+    writer->buffer[writer->length] = '\0';
+    return true;
+}

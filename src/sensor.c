@@ -1,0 +1,172 @@
+#include "sensor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "attempt.h"
+#include "coverage.h"
+#include "decode.h"
+#include "segment.h"
+
+#define SMTP_PORT 25
+
+struct sensor {
+    const struct policy *policy;
+    struct events *events;
+    struct coverage coverage;
+    struct segment_map segments;
+    struct attempt_tracker *attempts;
+    struct sensor_counters counters;
+    bool *return_seen; /* [segment + 1] */
+    bool started;
+    packet_time now;
+    packet_time next_report;
+};
+
+struct sensor *sensor_new(const struct policy *policy, struct events *events,
+                          const char *const *source_names, size_t source_count)
+{
+    struct sensor *sensor = calloc(1, sizeof(*sensor));
+    if (sensor == NULL)
+        return NULL;
+    sensor->policy = policy;
+    sensor->events = events;
+    sensor->return_seen = calloc(policy->segment_count + 1, sizeof(bool));
+    if (sensor->return_seen == NULL)
+        goto fail_free_sensor;
+    if (coverage_init(&sensor->coverage, policy->pool_count) != 0)
+        goto fail_free_return;
+    if (segment_map_init(&sensor->segments, policy, source_names, source_count) != 0)
+        goto fail_free_coverage;
+    sensor->attempts = attempt_tracker_new(policy, events, &sensor->coverage,
+                                           &sensor->counters, sensor->return_seen);
+    if (sensor->attempts == NULL)
+        goto fail_free_segments;
+    return sensor;
+
+fail_free_segments:
+    segment_map_free(&sensor->segments);
+fail_free_coverage:
+    coverage_free(&sensor->coverage);
+fail_free_return:
+    free(sensor->return_seen);
+fail_free_sensor:
+    free(sensor);
+    return NULL;
+}
+
+void sensor_free(struct sensor *sensor)
+{
+    if (sensor == NULL)
+        return;
+    attempt_tracker_free(sensor->attempts);
+    segment_map_free(&sensor->segments);
+    coverage_free(&sensor->coverage);
+    free(sensor->return_seen);
+    free(sensor);
+}
+
+static void report(struct sensor *sensor, bool final)
+{
+    event_coverage(sensor->events, &sensor->coverage, sensor->now, final);
+    event_sensor_stats(sensor->events, &sensor->counters, sensor->now, final);
+    events_flush(sensor->events);
+}
+
+/* Packet time only moves forward: an older packet (reordering between sources, a clock
+ * step in the capture) is processed, but timers never run backwards. */
+static void advance(struct sensor *sensor, packet_time ts)
+{
+    packet_time interval = sensor->policy->stats_interval;
+    if (!sensor->started) {
+        sensor->started = true;
+        sensor->now = ts;
+        sensor->next_report = (ts / interval + 1) * interval;
+        return;
+    }
+    if (ts < sensor->now) {
+        sensor->counters.time_regressions++;
+        return;
+    }
+    sensor->now = ts;
+    attempt_advance(sensor->attempts, ts);
+    if (ts >= sensor->next_report) {
+        report(sensor, false);
+        sensor->next_report = (ts / interval + 1) * interval;
+    }
+}
+
+void sensor_tick(struct sensor *sensor, packet_time now)
+{
+    if (sensor->started)
+        advance(sensor, now);
+}
+
+static void note_return_traffic(struct sensor *sensor, const struct packet *packet, int segment)
+{
+    const struct policy *policy = sensor->policy;
+    if (sensor->return_seen[segment + 1])
+        return;
+    /* From outside the ISP towards it: the direction replies travel. */
+    bool to_isp = policy_is_own(policy, &packet->dst) ||
+                  policy_pool_of(policy, &packet->dst) != POLICY_NO_INDEX;
+    bool from_isp = policy_is_own(policy, &packet->src) ||
+                    policy_pool_of(policy, &packet->src) != POLICY_NO_INDEX;
+    if (to_isp && !from_isp)
+        sensor->return_seen[segment + 1] = true;
+}
+
+void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_time ts,
+                   const uint8_t *data, uint32_t captured_length, uint32_t wire_length)
+{
+    sensor->counters.packets++;
+    sensor->counters.bytes += wire_length;
+    advance(sensor, ts);
+
+    struct packet packet;
+    packet.ts = ts;
+    packet.wire_length = wire_length;
+    packet.source = source;
+    enum decode_result result = decode_packet(linktype, data, captured_length, &packet);
+    sensor->counters.decode[result]++;
+    if (result != DECODE_OK)
+        return;
+
+    int segment = segment_of(&sensor->segments, &packet);
+    note_return_traffic(sensor, &packet, segment);
+    if (packet.proto == IPPROTO_NUMBER_TCP) {
+        if (packet.dst_port == SMTP_PORT || packet.src_port == SMTP_PORT)
+            attempt_tcp(sensor->attempts, &packet, segment);
+    } else if (packet.is_icmp_error) {
+        attempt_icmp(sensor->attempts, &packet);
+    }
+}
+
+void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t drops,
+                              uint64_t errors)
+{
+    sensor->counters.capture_received = received;
+    sensor->counters.capture_drops = drops;
+    sensor->counters.capture_errors = errors;
+}
+
+void sensor_finish(struct sensor *sensor, const char *reason)
+{
+    attempt_finish(sensor->attempts, reason);
+    report(sensor, true);
+}
+
+const struct sensor_counters *sensor_counters(const struct sensor *sensor)
+{
+    return &sensor->counters;
+}
+
+const struct coverage *sensor_coverage(const struct sensor *sensor)
+{
+    return &sensor->coverage;
+}
+
+packet_time sensor_now(const struct sensor *sensor)
+{
+    return sensor->now;
+}

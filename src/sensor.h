@@ -1,0 +1,36 @@
+/* The per-packet pipeline: decode -> where was it seen -> track -> judge -> emit, with the
+ * packet clock that drives every timer and the periodic coverage and sensor_stats events.
+ * main.c feeds it packets; tests can feed it too. */
+#ifndef OP25B_SENSOR_H
+#define OP25B_SENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "packet_time.h"
+#include "policy.h"
+#include "stats.h"
+
+struct sensor;
+
+/* source_names: one per capture source, used to match `interface:` segments. */
+struct sensor *sensor_new(const struct policy *policy, struct events *events,
+                          const char *const *source_names, size_t source_count);
+void sensor_free(struct sensor *sensor);
+
+void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_time ts,
+                   const uint8_t *data, uint32_t captured_length, uint32_t wire_length);
+/* Lets time pass without a packet (a live capture with nothing arriving). */
+void sensor_tick(struct sensor *sensor, packet_time now);
+/* Capture-side counters (live: pcap_stats; files: read errors). */
+void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t drops,
+                              uint64_t errors);
+/* Decides every open attempt and writes the final coverage and sensor_stats events. */
+void sensor_finish(struct sensor *sensor, const char *reason);
+
+const struct sensor_counters *sensor_counters(const struct sensor *sensor);
+const struct coverage *sensor_coverage(const struct sensor *sensor);
+packet_time sensor_now(const struct sensor *sensor);
+
+#endif

@@ -1,0 +1,110 @@
+/* SMTP dialogue state machine (RFC 5321, pipelining RFC 2920, AUTH RFC 4954, STARTTLS
+ * RFC 3207, CHUNKING RFC 3030). It is fed each direction's bytes in stream order (the
+ * caller removes TCP retransmissions and reports gaps) and records the facts OP25B
+ * verdicts and detections need. Fixed size, no allocation: one session per dialogue. */
+#ifndef OP25B_SMTP_H
+#define OP25B_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SMTP_LINE_MAX 512    /* RFC 5321 4.5.3.1.4/4.5.3.1.5: command and reply line limit */
+#define SMTP_HELO_MAX 128    /* EHLO/HELO argument kept, truncated beyond */
+#define SMTP_BANNER_MAX 128  /* greeting text kept, truncated beyond */
+#define SMTP_DOMAIN_MAX 128  /* MAIL FROM domain kept, truncated beyond */
+#define SMTP_MECHANISM_MAX 24
+#define SMTP_PENDING_MAX 32  /* pipelined commands awaiting their reply */
+
+/* What the dialogue showed. Strings are NUL-terminated, printable ASCII only (other bytes
+ * are replaced with '?'), and empty when not seen. */
+struct smtp_facts {
+    bool banner_seen;             /* the server's first reply (220 greeting, or 554) */
+    uint16_t banner_code;
+    char banner[SMTP_BANNER_MAX]; /* greeting text after the code */
+
+    bool helo_seen;               /* the client sent EHLO or HELO */
+    bool ehlo;                    /* the last one was EHLO (false: HELO) */
+    uint32_t helo_count;
+    char helo[SMTP_HELO_MAX];     /* argument of the last EHLO/HELO */
+    bool ehlo_offers_auth;        /* an EHLO reply listed AUTH */
+    bool ehlo_offers_starttls;    /* an EHLO reply listed STARTTLS */
+
+    bool auth_attempted;          /* the client sent AUTH */
+    bool auth_success;            /* the server answered 235 */
+    bool auth_failed;             /* the server answered AUTH with 4xx/5xx */
+    char auth_mechanism[SMTP_MECHANISM_MAX];
+
+    bool starttls_requested;      /* the client sent STARTTLS */
+    bool starttls_accepted;       /* 220 to STARTTLS, or the client began TLS after asking */
+    bool encrypted;               /* parsing stopped: what follows is TLS */
+
+    uint32_t mail_count;          /* MAIL FROM commands */
+    uint32_t mail_accepted;       /* ... answered 2xx */
+    bool mail_from_null;          /* the first MAIL FROM was <> (bounce) */
+    char mail_from_domain[SMTP_DOMAIN_MAX]; /* domain of the first MAIL FROM, lower case */
+
+    uint32_t rcpt_count;          /* RCPT TO commands */
+    uint32_t rcpt_accepted;       /* ... answered 2xx */
+    uint32_t rcpt_rejected;       /* ... answered 4xx or 5xx */
+
+    uint32_t data_count;          /* DATA or BDAT commands */
+    uint32_t data_accepted;       /* DATA answered 354, or BDAT answered 2xx */
+    uint32_t messages_accepted;   /* end of message (DATA's final dot, BDAT LAST) answered 2xx */
+
+    bool quit_seen;
+    uint16_t last_reply_code;
+    uint32_t replies_4xx;
+    uint32_t replies_5xx;
+    uint32_t invalid_commands;    /* client lines that are no SMTP command */
+    uint32_t invalid_replies;     /* server lines that are no SMTP reply */
+    uint32_t long_lines;          /* lines longer than SMTP_LINE_MAX (kept cut) */
+    uint32_t gaps;                /* times the caller reported lost bytes */
+};
+
+enum smtp_client_mode {
+    SMTP_CLIENT_COMMAND = 0,
+    SMTP_CLIENT_AUTH,   /* lines are AUTH responses (base64), not commands */
+    SMTP_CLIENT_DATA,   /* message body until a line holding only "." */
+    SMTP_CLIENT_BDAT,   /* a counted BDAT chunk */
+    SMTP_CLIENT_TLS,    /* encrypted: nothing more is read */
+    SMTP_CLIENT_RESYNC, /* a BDAT chunk lost bytes: skip lines until one is a command */
+};
+
+struct smtp_line {
+    uint16_t length;      /* bytes held in text */
+    bool overflow;        /* the line ran past SMTP_LINE_MAX: the rest is dropped */
+    bool discard;         /* skip to the next LF (resynchronise after a gap) */
+    char text[SMTP_LINE_MAX];
+};
+
+struct smtp_session {
+    struct smtp_facts facts;
+
+    /* Internal state; read facts only. */
+    uint8_t client_mode;
+    bool server_stopped;          /* the server side is encrypted */
+    bool body_started;            /* bytes of the current DATA body seen */
+    bool data_go_ahead;           /* the body being read was answered 354 */
+    uint32_t bdat_remaining;
+    bool bdat_last;
+    uint8_t pending[SMTP_PENDING_MAX]; /* ring of enum smtp_command awaiting replies */
+    uint8_t pending_head;
+    uint8_t pending_count;
+    uint32_t pending_dropped;     /* commands that did not fit the ring */
+    uint32_t pending_overflow;    /* of those, still awaiting replies (queued after the ring) */
+    uint16_t reply_code;          /* code of the multi-line reply being read, 0 if none */
+    struct smtp_line client_line;
+    struct smtp_line server_line;
+};
+
+void smtp_session_init(struct smtp_session *session);
+/* Bytes the client (the side that opened the connection) sent, in stream order. */
+void smtp_client_bytes(struct smtp_session *session, const uint8_t *data, size_t length);
+/* Bytes the server sent, in stream order. */
+void smtp_server_bytes(struct smtp_session *session, const uint8_t *data, size_t length);
+/* Some bytes of that direction were lost: drop the partial line and resume at the next. */
+void smtp_client_gap(struct smtp_session *session);
+void smtp_server_gap(struct smtp_session *session);
+
+#endif

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Replays one scenario capture through op25b-watch and checks the events.
+
+Checks, in order:
+  1. two runs give the same bytes (packet time drives every timer);
+  2. every line is a JSON object with the common fields of guide section 7;
+  3. each attempt event matches one line of the hand-written <name>.expect, and there
+     are no attempts the expectation does not list;
+  4. the final coverage events agree with a tally of the attempt verdicts, and the final
+     sensor_stats counts the attempt events;
+  5. the output equals the reviewed golden file <name>.golden.ndjson byte for byte
+     (regenerate with --regen after a deliberate change, then review the diff).
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections import Counter
+
+VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+def run_sensor(binary, policy, captures):
+    command = [binary, "-q", "-c", policy]
+    for capture in captures:
+        command += ["-r", capture]
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if result.returncode != 0:
+        fail("%s exited %d: %s" % (" ".join(command), result.returncode,
+                                   result.stderr.decode(errors="replace")))
+    return result.stdout
+
+
+def load_manifest(directory, name):
+    with open(os.path.join(directory, "manifest.txt")) as manifest:
+        for line in manifest:
+            fields = line.split()
+            if fields and not fields[0].startswith("#") and fields[0] == name:
+                return fields[1], fields[2:]
+    fail("no scenario %s in manifest.txt" % name)
+
+
+def parse_expectations(path):
+    expected, absent = [], []
+    with open(path) as source:
+        for number, line in enumerate(source, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            words = shlex.split(line)
+            if words[0] == "none":
+                absent.append(words[1])
+                continue
+            if len(words) < 4:
+                fail("%s:%d: need src_ip src_port verdict evidence" % (path, number))
+            fields = {}
+            for word in words[4:]:
+                key, _, value = word.partition("=")
+                fields[key] = value
+            evidence = [] if words[3] == "-" else words[3].split(",")
+            expected.append({"line": number, "src_ip": words[0], "src_port": int(words[1]),
+                             "verdict": words[2], "evidence": evidence, "fields": fields})
+    return expected, absent
+
+
+def as_text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def field_of(event, key):
+    if key.startswith("smtp."):
+        smtp = event.get("smtp")
+        if smtp is None:
+            return None
+        return smtp.get(key[5:])
+    return event.get(key)
+
+
+def check_attempt(expectation, event, path):
+    where = "%s:%d" % (path, expectation["line"])
+    if event["verdict"] != expectation["verdict"]:
+        fail("%s: verdict %s, expected %s\n  %s" % (where, event["verdict"],
+                                                   expectation["verdict"], json.dumps(event)))
+    if event["evidence"] != expectation["evidence"]:
+        fail("%s: evidence %s, expected %s\n  %s" % (where, event["evidence"],
+                                                    expectation["evidence"], json.dumps(event)))
+    for key, value in expectation["fields"].items():
+        actual = field_of(event, key)
+        if value == "":
+            if actual is not None:
+                fail("%s: %s should be absent, is %r" % (where, key, actual))
+        elif actual is None or as_text(actual) != value:
+            fail("%s: %s is %r, expected %r\n  %s" % (where, key, actual, value,
+                                                     json.dumps(event)))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--regen", action="store_true")
+    args = parser.parse_args()
+
+    directory = os.path.join(args.source_dir, "tests", "scenarios")
+    policy, captures = load_manifest(directory, args.name)
+    policy = os.path.join(directory, policy)
+    captures = [os.path.join(args.source_dir, "pcaps", c) for c in captures]
+    golden_path = os.path.join(directory, args.name + ".golden.ndjson")
+
+    first = run_sensor(args.binary, policy, captures)
+    second = run_sensor(args.binary, policy, captures)
+    if first != second:
+        fail("two replays of the same input gave different events")
+
+    events = []
+    for number, line in enumerate(first.decode().splitlines(), 1):
+        try:
+            event = json.loads(line)
+        except ValueError as error:
+            fail("line %d is not JSON (%s): %s" % (number, error, line))
+        for key in ("type", "v", "ts", "sensor"):
+            if key not in event:
+                fail("line %d lacks %s: %s" % (number, key, line))
+        if event["v"] != 1:
+            fail("line %d: schema version %r" % (number, event["v"]))
+        events.append(event)
+
+    expect_path = os.path.join(directory, args.name + ".expect")
+    expected, absent = parse_expectations(expect_path)
+    attempts = [e for e in events if e["type"] == "attempt"]
+    remaining = list(attempts)
+    for expectation in expected:
+        matches = [e for e in remaining if e["src_ip"] == expectation["src_ip"]
+                   and e["src_port"] == expectation["src_port"]]
+        if not matches:
+            fail("%s:%d: no attempt from %s port %d" % (expect_path, expectation["line"],
+                                                        expectation["src_ip"],
+                                                        expectation["src_port"]))
+        check_attempt(expectation, matches[0], expect_path)
+        remaining.remove(matches[0])
+    if remaining:
+        fail("attempts the expectation does not list:\n  " +
+             "\n  ".join(json.dumps(e) for e in remaining))
+    for address in absent:
+        if any(e.get("src_ip") == address for e in events):
+            fail("%s must not produce an attempt" % address)
+
+    tally = Counter()
+    for event in attempts:
+        version = 6 if ":" in event["src_ip"] else 4
+        tally[(event["pool"], version, event["verdict"])] += 1
+    finals = [e for e in events if e["type"] == "coverage" and e["final"]]
+    for event in finals:
+        for verdict in VERDICTS:
+            want = tally[(event["pool"], event["ip_version"], verdict)]
+            if event[verdict] != want:
+                fail("final coverage of %s IPv%d says %s=%d, attempts say %d" %
+                     (event["pool"], event["ip_version"], verdict, event[verdict], want))
+        blocked, leaked = event["blocked"], event["leaked"]
+        if blocked + leaked > 0:
+            if abs(event["coverage"] - blocked / (blocked + leaked)) > 0.00005:
+                fail("coverage ratio of %s is wrong: %s" % (event["pool"], json.dumps(event)))
+        elif "coverage" in event:
+            fail("coverage ratio without blocked or leaked attempts: %s" % json.dumps(event))
+    covered = {(e["pool"], e["ip_version"]) for e in finals}
+    for (pool, version, _verdict) in tally:
+        if (pool, version) not in covered:
+            fail("no final coverage event for pool %s IPv%d" % (pool, version))
+    stats = [e for e in events if e["type"] == "sensor_stats" and e["final"]]
+    if len(stats) != 1:
+        fail("expected one final sensor_stats, found %d" % len(stats))
+    if stats[0]["events_attempt"] != len(attempts):
+        fail("sensor_stats counts %d attempts, the output has %d" %
+             (stats[0]["events_attempt"], len(attempts)))
+    if events[-1] is not stats[0]:
+        fail("the final sensor_stats must be the last event")
+
+    if args.regen:
+        with open(golden_path, "wb") as golden:
+            golden.write(first)
+        print("wrote %s (%d events); review it before committing" % (golden_path, len(events)))
+        return
+    if not os.path.exists(golden_path):
+        fail("no golden file %s: run with --regen and review it" % golden_path)
+    with open(golden_path, "rb") as golden:
+        want = golden.read()
+    if want != first:
+        old, new = want.decode().splitlines(), first.decode().splitlines()
+        for number, (a, b) in enumerate(zip(old, new), 1):
+            if a != b:
+                fail("output differs from %s at line %d:\n  golden: %s\n  now:    %s" %
+                     (golden_path, number, a, b))
+        fail("output differs from %s: %d lines now, %d in the golden file" %
+             (golden_path, len(new), len(old)))
+    print("ok: %s: %d events, %d attempts as expected" % (args.name, len(events), len(attempts)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+
+static struct flow_key key_of(uint32_t n)
+{
+    struct flow_key key;
+    memset(&key, 0, sizeof(key));
+    key.family = ADDRESS_V4;
+    key.proto = 6;
+    key.client[0] = 10;
+    key.client[1] = (uint8_t)(n >> 16);
+    key.client[2] = (uint8_t)(n >> 8);
+    key.client[3] = (uint8_t)n;
+    key.server[0] = 192;
+    key.server[3] = 25;
+    key.client_port = (uint16_t)(1024 + (n % 50000));
+    key.server_port = 25;
+    return key;
+}
+
+static struct flow *insert(struct flow_table *table, uint32_t n)
+{
+    struct flow_key key = key_of(n);
+    return flow_insert(table, &key, flow_key_hash(&key));
+}
+
+static struct flow *lookup(struct flow_table *table, uint32_t n)
+{
+    struct flow_key key = key_of(n);
+    return flow_lookup(table, &key, flow_key_hash(&key));
+}
+
+Test(flow, insert_lookup_remove)
+{
+    struct flow_table *table = flow_table_new(8);
+    cr_assert_not_null(table);
+    struct flow *flow = insert(table, 1);
+    cr_assert_not_null(flow);
+    cr_assert_eq(flow->session, FLOW_NONE);
+    cr_assert_eq(flow->list, FLOW_LIST_NONE);
+    cr_assert_eq(lookup(table, 1), flow);
+    cr_assert_null(lookup(table, 2));
+    cr_assert_eq(flow_table_count(table), 1);
+    flow_remove(table, flow);
+    cr_assert_null(lookup(table, 1));
+    cr_assert_eq(flow_table_count(table), 0);
+    flow_table_free(table);
+}
+
+Test(flow, full_table_refuses_and_reuses_freed_slots)
+{
+    struct flow_table *table = flow_table_new(4);
+    for (uint32_t n = 0; n < 4; n++)
+        cr_assert_not_null(insert(table, n));
+    cr_assert_null(insert(table, 99), "a full table must refuse, never grow");
+    flow_remove(table, lookup(table, 2));
+    cr_assert_not_null(insert(table, 99));
+    cr_assert_not_null(lookup(table, 99));
+    cr_assert_null(lookup(table, 2));
+    for (uint32_t n = 0; n < 4; n++)
+        if (n != 2)
+            cr_assert_not_null(lookup(table, n));
+    flow_table_free(table);
+}
+
+Test(flow, lists_keep_append_order_and_move_on_refresh)
+{
+    struct flow_table *table = flow_table_new(16);
+    struct flow *a = insert(table, 1), *b = insert(table, 2), *c = insert(table, 3);
+    flow_list_append(table, a, FLOW_LIST_PENDING);
+    flow_list_append(table, b, FLOW_LIST_PENDING);
+    flow_list_append(table, c, FLOW_LIST_PENDING);
+    cr_assert_eq(flow_list_head(table, FLOW_LIST_PENDING), a);
+    flow_list_append(table, a, FLOW_LIST_PENDING); /* refreshed: goes to the tail */
+    cr_assert_eq(flow_list_head(table, FLOW_LIST_PENDING), b);
+    cr_assert_eq(flow_list_next(table, b), c);
+    cr_assert_eq(flow_list_next(table, c), a);
+    cr_assert_null(flow_list_next(table, a));
+    flow_list_append(table, b, FLOW_LIST_ACTIVE); /* moved to the other list */
+    cr_assert_eq(flow_list_head(table, FLOW_LIST_PENDING), c);
+    cr_assert_eq(flow_list_head(table, FLOW_LIST_ACTIVE), b);
+    flow_remove(table, c); /* removing unlinks */
+    cr_assert_eq(flow_list_head(table, FLOW_LIST_PENDING), a);
+    cr_assert_null(flow_list_next(table, a));
+    flow_table_free(table);
+}
+
+/* Random operations checked against a plain array model: every key the model holds is
+ * found with its payload, every other is absent, lists hold exactly the listed flows. */
+Test(flow, random_operations_match_a_model)
+{
+    enum { CAPACITY = 257, KEYS = 1000, STEPS = 200000 };
+    struct flow_table *table = flow_table_new(CAPACITY);
+    static bool present[KEYS];
+    memset(present, 0, sizeof(present));
+    size_t present_count = 0;
+    uint64_t state = 12345;
+    for (int step = 0; step < STEPS; step++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t n = (uint32_t)(state >> 33) % KEYS;
+        struct flow *flow = lookup(table, n);
+        cr_assert_eq(flow != NULL, present[n], "step %d key %u", step, n);
+        if (flow != NULL) {
+            cr_assert_eq(flow->client_bytes, n);
+            if ((state >> 20) & 1) {
+                flow_remove(table, flow);
+                present[n] = false;
+                present_count--;
+            } else {
+                flow_list_append(table, flow, (state >> 21) & 1 ? FLOW_LIST_ACTIVE
+                                                                : FLOW_LIST_PENDING);
+            }
+        } else {
+            flow = insert(table, n);
+            if (present_count == CAPACITY) {
+                cr_assert_null(flow);
+                continue;
+            }
+            cr_assert_not_null(flow);
+            flow->client_bytes = n;
+            flow_list_append(table, flow, FLOW_LIST_PENDING);
+            present[n] = true;
+            present_count++;
+        }
+        cr_assert_eq(flow_table_count(table), present_count);
+    }
+    size_t listed = 0;
+    for (int list = 0; list < FLOW_LIST_COUNT; list++)
+        for (struct flow *f = flow_list_head(table, list); f != NULL; f = flow_list_next(table, f))
+            listed++;
+    cr_assert_eq(listed, present_count);
+    flow_table_free(table);
+}
