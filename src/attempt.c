@@ -197,11 +197,12 @@ static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
     uint16_t known = from_client ? ATTEMPT_CLIENT_STREAM : ATTEMPT_SERVER_STREAM;
     uint32_t *next = from_client ? &flow->client_next : &flow->server_next;
     bool resync = false;
+    bool joined = false;
     if (!(flow->flags & known)) {
         /* The opening segment was not seen: start here, mid-line perhaps. */
         *next = packet->seq;
         flow->flags |= known;
-        resync = true;
+        joined = from_client;
     }
     struct tcp_stream_slice slice = tcp_stream_accept(next, packet->seq, packet->payload_length);
     if (slice.gap) {
@@ -214,6 +215,8 @@ static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
         flow->server_bytes += slice.length;
     if (session == NULL)
         return;
+    if (joined)
+        smtp_client_joined(session);
     if (resync) {
         if (from_client)
             smtp_client_gap(session);
@@ -357,7 +360,8 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
     if (flags & TCP_RST) {
         flow->last_packet = packet->ts;
         if (!(flow->flags & ATTEMPT_SYN_ACK_SEEN) && (flow->flags & ATTEMPT_SYN_SEEN) &&
-            answers_syn && !(flow->evidence & EVIDENCE_LEAK_MASK)) {
+            answers_syn &&
+            !(flow->evidence & EVIDENCE_LEAK_MASK & ~EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE))) {
             /* A reset in place of a SYN-ACK: the filter's, where the blocking point is
              * declared to answer with resets and the sensor sits on its subscriber side;
              * otherwise the server's own, which means the SYN got there. */

@@ -537,16 +537,27 @@ void smtp_client_gap(struct smtp_session *session)
         session->bdat_remaining = 0;
         break;
     case SMTP_CLIENT_DATA:
-        /* The lost bytes were body: a later DATA rejection does not end the body. */
+        /* The lost bytes were body: a later DATA rejection does not end the body. Body
+         * bytes resume mid-line, so the rest of this line is skipped. */
         session->body_started = true;
-        break;
+        line_reset(&session->client_line);
+        session->client_line.discard = true;
+        return;
     case SMTP_CLIENT_COMMAND:
     case SMTP_CLIENT_AUTH:
     case SMTP_CLIENT_RESYNC:
+        /* Clients write a command per segment, so what follows a hole usually starts a
+         * line: keep the next well-formed command, skip anything else. */
+        session->client_mode = SMTP_CLIENT_RESYNC;
         break;
     }
     line_reset(&session->client_line);
-    session->client_line.discard = true;
+}
+
+void smtp_client_joined(struct smtp_session *session)
+{
+    if (session->client_mode == SMTP_CLIENT_COMMAND)
+        session->client_mode = SMTP_CLIENT_RESYNC;
 }
 
 /* RFC 5321 4.1.1.1: EHLO reply lines after the first are "250-KEYWORD params"; AUTH is also
@@ -721,6 +732,13 @@ static void server_line_complete(struct smtp_session *session)
     reply_complete(session, code);
 }
 
+/* Three digits 2xx-5xx, then SP, '-' or the end of the line (RFC 5321 4.2). */
+static bool looks_like_reply_start(const uint8_t *p, size_t length)
+{
+    return length >= 4 && p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
+           p[2] >= '0' && p[2] <= '9' && (p[3] == ' ' || p[3] == '-' || p[3] == '\r');
+}
+
 void smtp_server_bytes(struct smtp_session *session, const uint8_t *data, size_t length)
 {
     struct smtp_line *line = &session->server_line;
@@ -731,6 +749,13 @@ void smtp_server_bytes(struct smtp_session *session, const uint8_t *data, size_t
         const uint8_t *line_feed = memchr(rest, '\n', rest_length);
         size_t content = line_feed != NULL ? (size_t)(line_feed - rest) : rest_length;
         offset += line_feed != NULL ? content + 1 : rest_length;
+        if (line->after_gap) {
+            /* Servers write whole replies per segment, so the bytes after a hole usually
+             * start one; only a torn line is skipped. */
+            line->after_gap = false;
+            if (looks_like_reply_start(rest, rest_length))
+                line->discard = false;
+        }
         if (line->discard) {
             if (line_feed != NULL)
                 line_reset(line);
@@ -758,6 +783,7 @@ void smtp_server_gap(struct smtp_session *session)
         return;
     line_reset(&session->server_line);
     session->server_line.discard = true;
+    session->server_line.after_gap = true;
     session->reply_code = 0;
     /* Replies may have been lost with the bytes: forgetting what waits keeps the replies that
      * follow from answering the wrong commands, for the price of leaving a few unattributed. */

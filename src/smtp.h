@@ -75,6 +75,7 @@ struct smtp_line {
     uint16_t length;      /* bytes held in text */
     bool overflow;        /* the line ran past SMTP_LINE_MAX: the rest is dropped */
     bool discard;         /* skip to the next LF (resynchronise after a gap) */
+    bool after_gap;       /* discard was set by a gap: a reply-shaped start cancels it */
     char text[SMTP_LINE_MAX];
 };
 
@@ -105,6 +106,8 @@ void smtp_client_bytes(struct smtp_session *session, const uint8_t *data, size_t
 void smtp_server_bytes(struct smtp_session *session, const uint8_t *data, size_t length);
 /* Some bytes of that direction were lost: drop the partial line and resume at the next. */
 void smtp_client_gap(struct smtp_session *session);
+/* The capture joined the connection midway: read on from the next well-formed command. */
+void smtp_client_joined(struct smtp_session *session);
 void smtp_server_gap(struct smtp_session *session);
 
 #endif

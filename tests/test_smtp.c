@@ -1154,3 +1154,45 @@ Test(smtp, empty_input_changes_nothing)
     smtp_server_bytes(&session, (const uint8_t *)"", 0);
     assert_same_facts(&session.facts, &fresh.facts, "empty");
 }
+
+Test(smtp, client_gap_at_line_start_keeps_next_command)
+{
+    /* A whole MAIL segment lost on the mirror: the RCPT segment after the hole counts. */
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "EHLO a.example\r\n");
+    server(&session, "250 mx\r\n");
+    smtp_client_gap(&session);
+    server(&session, "250 Ok\r\n");
+    client(&session, "RCPT TO:<e@f.example>\r\n");
+    server(&session, "250 Ok\r\n");
+    cr_assert_eq(session.facts.rcpt_count, 1);
+    cr_assert_eq(session.facts.gaps, 1);
+    cr_assert_eq(session.facts.invalid_commands, 0);
+}
+
+Test(smtp, server_gap_at_line_start_keeps_next_reply)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "EHLO a.example\r\n");
+    smtp_server_gap(&session);
+    client(&session, "MAIL FROM:<a@b>\r\n");
+    server(&session, "250 ok\r\n");
+    cr_assert_eq(session.facts.last_reply_code, 250);
+    cr_assert_eq(session.facts.invalid_replies, 0);
+}
+
+Test(smtp, joined_midway_skips_torn_first_line)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    smtp_client_joined(&session);
+    client(&session, "OM:<x@y.example>\r\nRCPT TO:<late@mx.example>\r\n");
+    cr_assert_eq(session.facts.mail_count, 0);
+    cr_assert_eq(session.facts.rcpt_count, 1);
+    cr_assert_eq(session.facts.invalid_commands, 0);
+    cr_assert_eq(session.facts.gaps, 0);
+}
