@@ -1,6 +1,5 @@
 # Scenario tests: hand-written expectations and reviewed golden events for the captures
 # in pcaps/, which tests/gen/scenarios.c writes.
-find_package(Python3 REQUIRED COMPONENTS Interpreter)
 set(SCENARIO_DIR ${CMAKE_SOURCE_DIR}/tests/scenarios)
 
 # The committed captures must be exactly what the generator writes today.
@@ -8,7 +7,7 @@ add_test(NAME scenario.captures-match-generator
          COMMAND ${CMAKE_COMMAND} -DGENERATOR=$<TARGET_FILE:scenarios>
                  -DOUTDIR=${CMAKE_CURRENT_BINARY_DIR}/scenario-pcaps
                  -DPCAPDIR=${CMAKE_SOURCE_DIR}/pcaps
-                 -P ${CMAKE_SOURCE_DIR}/tests/compare_scenarios.cmake)
+                 -P ${CMAKE_SOURCE_DIR}/tests/gen/compare_captures.cmake)
 
 file(STRINGS ${SCENARIO_DIR}/manifest.txt SCENARIO_LINES REGEX "^[a-z]")
 foreach(line ${SCENARIO_LINES})
