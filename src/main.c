@@ -261,8 +261,14 @@ static void print_policy(const struct policy *policy)
     for (int f = 0; f < 2; f++) {
         struct acl_rule_count count;
         policy_acl_rule_count(policy, families[f], &count);
-        printf("  %s: %zu dynamic blocks x (%zu MSA blocks + 1): %zu rules\n", names[f],
-               count.dynamic_blocks, count.msa_blocks, count.rules);
+        /* The draft's formula assumes every MSA serves every pool; MSAs limited to some
+         * pools need fewer permits, so the exact count is printed beside it. */
+        printf("  %s: %zu dynamic blocks x (%zu MSA blocks + 1) = %zu rules", names[f],
+               count.dynamic_blocks, count.msa_blocks,
+               count.dynamic_blocks * (count.msa_blocks + 1));
+        if (count.rules != count.dynamic_blocks * (count.msa_blocks + 1))
+            printf(" (%zu with MSAs limited to their pools)", count.rules);
+        printf("\n");
     }
 }
 

@@ -10,10 +10,21 @@
 #define MSS 1448
 #define FRAME_MAX 4096
 
+struct held_frame {
+    int64_t ts_us;
+    uint64_t order; /* keeps equal timestamps in the order they were written */
+    size_t length;
+    uint8_t *bytes;
+};
+
 struct pcapgen {
     FILE *file;
     uint64_t packets;
     int failed;
+    bool sorted;
+    struct held_frame *held;
+    size_t held_count;
+    size_t held_capacity;
 };
 
 static void put16(uint8_t *p, uint16_t v)
@@ -67,7 +78,46 @@ struct pcapgen *pcapgen_open(const char *path, int linktype)
     return out;
 }
 
-int pcapgen_write(struct pcapgen *out, int64_t ts_us, const uint8_t *frame, size_t length)
+struct pcapgen *pcapgen_open_sorted(const char *path, int linktype)
+{
+    struct pcapgen *out = pcapgen_open(path, linktype);
+    if (out != NULL)
+        out->sorted = true;
+    return out;
+}
+
+static int hold(struct pcapgen *out, int64_t ts_us, const uint8_t *frame, size_t length)
+{
+    if (out->held_count == out->held_capacity) {
+        size_t capacity = out->held_capacity ? out->held_capacity * 2 : 256;
+        struct held_frame *grown = realloc(out->held, capacity * sizeof(*grown));
+        if (grown == NULL)
+            abort();
+        out->held = grown;
+        out->held_capacity = capacity;
+    }
+    struct held_frame *held = &out->held[out->held_count];
+    held->ts_us = ts_us;
+    held->order = out->held_count++;
+    held->length = length;
+    held->bytes = malloc(length);
+    if (held->bytes == NULL)
+        abort();
+    memcpy(held->bytes, frame, length);
+    out->packets++;
+    return 0;
+}
+
+static int compare_held(const void *a, const void *b)
+{
+    const struct held_frame *x = a, *y = b;
+    if (x->ts_us != y->ts_us)
+        return x->ts_us < y->ts_us ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int write_record(struct pcapgen *out, int64_t ts_us, const uint8_t *frame,
+                        size_t length)
 {
     uint8_t record[16];
     put32le(record, (uint32_t)(ts_us / 1000000));
@@ -79,8 +129,15 @@ int pcapgen_write(struct pcapgen *out, int64_t ts_us, const uint8_t *frame, size
         out->failed = 1;
         return -1;
     }
-    out->packets++;
     return 0;
+}
+
+int pcapgen_write(struct pcapgen *out, int64_t ts_us, const uint8_t *frame, size_t length)
+{
+    if (out->sorted)
+        return hold(out, ts_us, frame, length);
+    out->packets++;
+    return write_record(out, ts_us, frame, length);
 }
 
 uint64_t pcapgen_packets(const struct pcapgen *out)
@@ -90,6 +147,14 @@ uint64_t pcapgen_packets(const struct pcapgen *out)
 
 int pcapgen_close(struct pcapgen *out)
 {
+    if (out->sorted) {
+        qsort(out->held, out->held_count, sizeof(*out->held), compare_held);
+        for (size_t i = 0; i < out->held_count; i++) {
+            write_record(out, out->held[i].ts_us, out->held[i].bytes, out->held[i].length);
+            free(out->held[i].bytes);
+        }
+        free(out->held);
+    }
     int failed = out->failed;
     if (out->file == stdout) {
         if (fflush(stdout) != 0)

@@ -13,6 +13,9 @@ struct pcapgen;
 
 /* Classic pcap, microsecond timestamps. NULL and errno on failure. */
 struct pcapgen *pcapgen_open(const char *path, int linktype);
+/* The same, but frames are held in memory and written in timestamp order on close (stable
+ * for equal times), so a scenario may be written story by story. For small captures. */
+struct pcapgen *pcapgen_open_sorted(const char *path, int linktype);
 /* One frame as is; ts_us is microseconds since the epoch. */
 int pcapgen_write(struct pcapgen *out, int64_t ts_us, const uint8_t *frame, size_t length);
 uint64_t pcapgen_packets(const struct pcapgen *out);

@@ -37,7 +37,7 @@ static struct pcapgen *open_capture(const char *name, int linktype)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", output_dir, name);
-    struct pcapgen *out = pcapgen_open(path, linktype);
+    struct pcapgen *out = pcapgen_open_sorted(path, linktype);
     if (out == NULL) {
         perror(path);
         exit(1);
@@ -546,6 +546,87 @@ static void write_one_way(void)
     close_capture(out, name);
 }
 
+/* The shipped example: a few minutes of the mirror port named in rules/example.yaml. The
+ * FTTH ACL holds for most attempts but one subscriber's spam gets through; the DSL ACL is
+ * only planned, so its bot's sessions show what the rollout would stop. */
+static void write_example(void)
+{
+    const char *name = "example.pcap";
+    struct pcapgen *out = open_capture(name, LINKTYPE_ETHERNET);
+    struct gen_link ftth = vlan_link(100);
+    struct gen_link dsl = vlan_link(200);
+    struct gen_link business = vlan_link(300);
+    struct gen_conn conn;
+    static const char *const mx[] = {"192.0.2.101", "192.0.2.102", "192.0.2.103",
+                                     "192.0.2.104", "192.0.2.105", "192.0.2.106"};
+
+    /* Ordinary traffic on every segment, so the sensor knows replies travel here. */
+    for (int i = 0; i < 12; i++) {
+        char client[32];
+        snprintf(client, sizeof(client), "203.0.113.%d", 20 + i);
+        web_exchange(out, &ftth, client, "192.0.2.80", 0.5 + i * 7.0);
+        snprintf(client, sizeof(client), "198.51.100.%d", 60 + i);
+        web_exchange(out, &dsl, client, "192.0.2.81", 1.5 + i * 7.0);
+    }
+    web_exchange(out, &ftth, "2001:db8:100::20", "3fff:0:80::443", 3.0);
+
+    /* An infected FTTH subscriber tries six MXs; the ACL drops every SYN. */
+    for (int i = 0; i < 6; i++) {
+        conn_open(&conn, out, LINKTYPE_ETHERNET, &ftth, "203.0.113.45", (uint16_t)(49152 + i),
+                  mx[i], 25);
+        gen_conn_syn(&conn, at(10.0 + i * 0.25));
+        gen_conn_syn(&conn, at(11.0 + i * 0.25));
+        gen_conn_syn(&conn, at(13.0 + i * 0.25));
+    }
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &ftth, "2001:db8:100::45", 49200,
+              "3fff:0:25::10", 25);
+    gen_conn_syn(&conn, at(14.0));
+
+    /* A subscriber whose mail client still uses port 25: allowed to the ISP's MSA... */
+    session(out, &ftth, "203.0.113.12", 50112, "203.0.113.225", 20.0, DEPTH_DATA,
+            "home-pc.example");
+    /* ... and to the partner's MSA, which serves FTTH. */
+    session(out, &ftth, "203.0.113.13", 50113, "192.0.2.3", 21.0, DEPTH_DATA, "laptop");
+    /* Submission on 587 is no port-25 attempt. */
+    {
+        struct gen_conn submission;
+        conn_open(&submission, out, LINKTYPE_ETHERNET, &ftth, "203.0.113.14", 50114,
+                  "203.0.113.225", 587);
+        handshake(&submission, 22.0);
+        gen_conn_server_text(&submission, at(22.05), "220 msa.example.net ESMTP\r\n");
+        gen_conn_client_text(&submission, at(22.06), "EHLO laptop\r\n");
+        gen_conn_server_text(&submission, at(22.08), "250-msa.example.net\r\n250 AUTH PLAIN\r\n");
+        close_both(&submission, 22.10);
+    }
+
+    /* The hole: one FTTH subscriber's spam reaches an MX and is accepted. */
+    session(out, &ftth, "203.0.113.77", 50177, "192.0.2.120", 30.0, DEPTH_DATA,
+            "[203.0.113.77]");
+    session(out, &ftth, "203.0.113.77", 50178, "192.0.2.121", 31.0, DEPTH_RCPT,
+            "[203.0.113.77]");
+
+    /* DSL: the ACL is only planned. A bot delivers; a user submits to the ISP's MSA. */
+    session(out, &dsl, "198.51.100.23", 51023, "192.0.2.101", 40.0, DEPTH_DATA,
+            "win-7f3k2.local");
+    session(out, &dsl, "198.51.100.23", 51024, "192.0.2.102", 41.0, DEPTH_MAIL,
+            "win-7f3k2.local");
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &dsl, "198.51.100.23", 51025, "192.0.2.103", 25);
+    gen_conn_syn(&conn, at(42.0));
+    gen_conn_server_rst(&conn, at(42.05));
+    session(out, &dsl, "198.51.100.50", 51050, "203.0.113.225", 43.0, DEPTH_DATA,
+            "dsl-user.example");
+    session(out, &dsl, "2001:db8:200::23", 51100, "3fff:0:25::11", 44.0, DEPTH_EHLO,
+            "win-7f3k2.local");
+
+    /* A business customer runs its own MTA: not an attempt. */
+    session(out, &business, "203.0.113.130", 52130, "192.0.2.122", 50.0, DEPTH_DATA,
+            "mail.business.example");
+
+    /* Quiet traffic until the first statistics interval has passed. */
+    web_exchange(out, &ftth, "203.0.113.21", "192.0.2.80", 95.0);
+    close_capture(out, name);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -558,5 +639,6 @@ int main(int argc, char **argv)
     write_encapsulation();
     write_smtp_dialogue();
     write_one_way();
+    write_example();
     return 0;
 }

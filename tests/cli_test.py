@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""The command line of guide section 6, run as a user would: options, exit statuses,
+policy errors as FILE:LINE, every input form (file, pcapng, standard input, several files,
+damaged files) giving the events the plain run gives.
+
+usage: cli_test.py --binary BIN --source-dir DIR --work-dir DIR [--only NAME]
+"""
+import argparse
+import ipaddress
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL: " + message)
+    return condition
+
+
+def run(args, stdin=None):
+    result = subprocess.run([BINARY] + args, input=stdin, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=60)
+    return result.returncode, result.stdout, result.stderr.decode(errors="replace")
+
+
+def test_version_and_help():
+    status, out, _ = run(["--version"])
+    check(status == 0 and re.match(rb"op25b-watch \d+\.\d+\.\d+", out),
+          "--version: status %d, %r" % (status, out))
+    status, out, _ = run(["--help"])
+    check(status == 0, "--help exits %d" % status)
+    for option in (rb"-c\b", rb"-r\b.*FILE", rb"-i\b.*IFACE", rb"-f\b.*EXPR", rb"-o\b.*FILE",
+                   rb"--check"):
+        check(re.search(option, out), "--help does not mention %r" % option)
+    status, _, err = run(["--no-such-option"])
+    check(status == 2, "an unknown option exits %d, not 2" % status)
+    status, _, err = run(["-r", EXAMPLE_PCAP])
+    check(status == 2 and "-c" in err, "no policy: status %d, %r" % (status, err))
+    status, _, err = run(["-c", EXAMPLE_POLICY])
+    check(status == 2, "no input: status %d" % status)
+
+
+def test_check():
+    status, out, err = run(["-c", EXAMPLE_POLICY, "--check"])
+    check(status == 0, "--check exits %d: %s" % (status, err))
+    text = out.decode()
+    # Recount the draft's formula from the pools and MSAs --check itself lists.
+    dynamic = {4: 0, 6: 0}
+    msa = {4: 0, 6: 0}
+    section = None
+    for line in text.splitlines():
+        if re.match(r"^pools \(\d+\):", line):
+            section = "pools"
+            continue
+        if re.match(r"^msas \(\d+\):", line):
+            section = "msas"
+            continue
+        if not line.startswith("  "):
+            section = None
+            continue
+        words = line.split()
+        prefixes = []
+        for word in words:
+            try:
+                prefixes.append(ipaddress.ip_network(word))
+            except ValueError:
+                pass
+        if section == "pools" and words[1] == "dynamic":
+            for prefix in prefixes:
+                dynamic[prefix.version] += 1
+        elif section == "msas":
+            for prefix in prefixes:
+                msa[prefix.version] += 1
+    check(dynamic == {4: 2, 6: 2} and msa == {4: 2, 6: 1},
+          "--check lists %r dynamic and %r MSA blocks" % (dynamic, msa))
+    for version in (4, 6):
+        rules = dynamic[version] * (msa[version] + 1)
+        pattern = r"IPv%d: %d dynamic blocks x \(%d MSA blocks \+ 1\) = %d rules" % (
+            version, dynamic[version], msa[version], rules)
+        check(re.search(pattern, text), "--check lacks %r:\n%s" % (pattern, text))
+
+
+# Each mutation of the example policy: (name, text to find, replacement, expected message
+# part). The error must name the line the mutation is on.
+POLICY_MUTATIONS = [
+    ("unknown key", "  stats_interval: 60s", "  stats_intervall: 60s", "unknown key"),
+    ("bad prefix", "[203.0.113.0/25, 2001:db8:100::/40]", "[203.0.113.0/33, 2001:db8:100::/40]",
+     "prefix"),
+    ("host bits set", "[203.0.113.0/25, 2001:db8:100::/40]",
+     "[203.0.113.1/25, 2001:db8:100::/40]", "prefix"),
+    ("bad enum", "    reject: drop ", "    reject: bounce ", "reject"),
+    ("missing blocking point", "    blocking_point: edge-west", "    blocking_point: edge-nowhere",
+     "edge-nowhere"),
+    ("duplicate prefix", "      - 203.0.113.128/26", "      - 203.0.113.0/25", "203.0.113.0/25"),
+    ("yaml syntax", "resolvers: [203.0.113.193,", "resolvers: [203.0.113.193,, ]]", ""),
+    ("bad duration", "  syn: 30s", "  syn: 30 parsecs", "syn"),
+    ("bad position", "  position: edge-side", "  position: sideways", "position"),
+]
+
+
+def test_policy_errors():
+    with open(EXAMPLE_POLICY) as source:
+        original = source.read()
+    for name, find, replace, message in POLICY_MUTATIONS:
+        if not check(original.count(find) == 1, "%s: %r is not once in the example" %
+                     (name, find)):
+            continue
+        mutated = original.replace(find, replace)
+        line = original[:original.index(find)].count("\n") + 1
+        path = os.path.join(WORK, "broken-%s.yaml" % name.replace(" ", "-"))
+        with open(path, "w") as out:
+            out.write(mutated)
+        status, _, err = run(["-c", path, "--check"])
+        first = err.splitlines()[0] if err else ""
+        check(status == 2, "%s: exit status %d, not 2" % (name, status))
+        match = re.match(r"^(.+?):(\d+): (.+)$", first)
+        if not check(match is not None, "%s: stderr is not FILE:LINE: message: %r" %
+                     (name, err)):
+            continue
+        check(match.group(1) == path, "%s: names file %s" % (name, match.group(1)))
+        check(int(match.group(2)) == line, "%s: names line %s, the mistake is on line %d: %s"
+              % (name, match.group(2), line, first))
+        check(message.lower() in match.group(3).lower(),
+              "%s: message %r does not mention %r" % (name, match.group(3), message))
+        # The same policy must stop a capture run the same way, before reading anything.
+        status, out, _ = run(["-c", path, "-r", EXAMPLE_PCAP])
+        check(status == 2 and out == b"", "%s: a capture run exits %d with output" %
+              (name, status))
+
+
+def reference_events():
+    status, out, err = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP])
+    check(status == 0, "the example run exits %d: %s" % (status, err))
+    check(out.count(b'"type":"attempt"') > 0, "the example run gives no attempts")
+    return out
+
+
+def read_pcap(path):
+    with open(path, "rb") as source:
+        data = source.read()
+    header, records, offset = data[:24], [], 24
+    while offset < len(data):
+        length = struct.unpack_from("<I", data, offset + 8)[0]
+        records.append(data[offset:offset + 16 + length])
+        offset += 16 + length
+    return header, records
+
+
+def test_inputs(reference):
+    # Standard input.
+    with open(EXAMPLE_PCAP, "rb") as source:
+        status, out, err = run(["-q", "-c", EXAMPLE_POLICY, "-r", "-"], stdin=source.read())
+    check(status == 0 and out == reference, "-r - differs from -r FILE (status %d)" % status)
+
+    # pcapng, written by Wireshark's editcap.
+    if shutil.which("editcap"):
+        pcapng = os.path.join(WORK, "example.pcapng")
+        subprocess.run(["editcap", "-F", "pcapng", EXAMPLE_PCAP, pcapng], check=True)
+        status, out, err = run(["-q", "-c", EXAMPLE_POLICY, "-r", pcapng])
+        check(status == 0 and out == reference, "pcapng input differs (status %d)" % status)
+    else:
+        check(False, "editcap (wireshark-common) is missing")
+
+    # Two files holding alternate packets: merged by timestamp into the same events.
+    header, records = read_pcap(EXAMPLE_PCAP)
+    halves = [os.path.join(WORK, "odd.pcap"), os.path.join(WORK, "even.pcap")]
+    for index, path in enumerate(halves):
+        with open(path, "wb") as out_file:
+            out_file.write(header + b"".join(records[index::2]))
+    status, out, err = run(["-q", "-c", EXAMPLE_POLICY, "-r", halves[0], "-r", halves[1]])
+    check(status == 0, "two files: status %d: %s" % (status, err))
+    # sensor_stats names no sources, so whole output must match.
+    check(out == reference, "two interleaved files give other events than one file")
+
+    # -o FILE holds what standard output held.
+    events = os.path.join(WORK, "events.ndjson")
+    status, out, _ = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-o", events])
+    with open(events, "rb") as written:
+        check(status == 0 and out == b"" and written.read() == reference,
+              "-o FILE differs from standard output")
+
+    # A BPF filter that lets no port-25 packet through leaves no attempt. As in tcpdump,
+    # tagged frames need the "vlan" keyword before the header behind the tag is matched.
+    status, out, _ = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-f",
+                          "not (tcp port 25 or (vlan and tcp port 25))"])
+    check(status == 0 and b'"type":"attempt"' not in out and b"sensor_stats" in out,
+          "-f 'not tcp port 25' still gives attempts")
+    status, _, err = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-f", "tcp port"])
+    check(status == 2 and "filter" in err.lower(), "a bad filter exits %d: %r" % (status, err))
+
+
+def test_damaged_inputs(reference):
+    header, records = read_pcap(EXAMPLE_PCAP)
+    whole = header + b"".join(records)
+    cut_at = len(header) + sum(len(r) for r in records[:200]) + 30
+    cases = [
+        ("cut mid-packet", whole[:cut_at], 1, True),
+        ("header only", header, 0, False),
+        ("empty", b"", 1, False),
+        ("wrong magic", b"\x00\x01\x02\x03" + whole[4:], 1, False),
+    ]
+    for name, data, want_status, some_events in cases:
+        path = os.path.join(WORK, "damaged-%s.pcap" % name.replace(" ", "-"))
+        with open(path, "wb") as out:
+            out.write(data)
+        status, out, err = run(["-q", "-c", EXAMPLE_POLICY, "-r", path])
+        check(status == want_status, "%s: exit %d, not %d (%s)" % (name, status, want_status,
+                                                                     err))
+        if want_status != 0:
+            check(err.strip() != "", "%s: no message on stderr" % name)
+        if some_events:
+            # Whatever was read before the damage is judged and reported.
+            check(b'"type":"attempt"' in out and b'"final":true' in out,
+                  "%s: nothing reported for the packets before the damage" % name)
+            check(re.search(rb'"capture_errors":[1-9]', out),
+                  "%s: the damage is not counted in sensor_stats" % name)
+    status, _, err = run(["-q", "-c", EXAMPLE_POLICY, "-r", os.path.join(WORK, "missing.pcap")])
+    check(status == 1 and "missing.pcap" in err, "a missing file exits %d: %r" % (status, err))
+
+
+TESTS = {
+    "version-help": lambda: test_version_and_help(),
+    "check": lambda: test_check(),
+    "policy-errors": lambda: test_policy_errors(),
+    "inputs": lambda: test_inputs(reference_events()),
+    "damaged-inputs": lambda: test_damaged_inputs(reference_events()),
+}
+
+
+def main():
+    global BINARY, WORK, EXAMPLE_POLICY, EXAMPLE_PCAP
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--only", choices=sorted(TESTS))
+    args = parser.parse_args()
+    BINARY = args.binary
+    WORK = os.path.join(args.work_dir, args.only or "all")
+    os.makedirs(WORK, exist_ok=True)
+    EXAMPLE_POLICY = os.path.join(args.source_dir, "rules", "example.yaml")
+    EXAMPLE_PCAP = os.path.join(args.source_dir, "pcaps", "example.pcap")
+    for name in ([args.only] if args.only else sorted(TESTS)):
+        TESTS[name]()
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        sys.exit(1)
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
