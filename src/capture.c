@@ -34,6 +34,7 @@ struct source {
     FILE *file;        /* files: the stream under libpcap, for progress */
     uint64_t size;     /* files: bytes in a regular file, 0 when unknown */
     uint64_t *errors;
+    const volatile sig_atomic_t *interrupted;
 };
 
 struct capture {
@@ -61,6 +62,10 @@ static int pcap_read(struct source *source, struct capture_packet *packet)
     }
     if (status == 0)
         return 0;
+    if (status == PCAP_ERROR && *source->interrupted) {
+        /* A signal cut a read short (no SA_RESTART): that is shutdown, not damage. */
+        return -1;
+    }
     if (status == PCAP_ERROR) {
         /* A damaged file cannot be resynchronised: what was read before is kept. */
         log_message(LOG_ERROR, "%s: %s; the rest of this input is skipped", source->name,
@@ -186,6 +191,7 @@ struct capture *capture_open(const struct capture_options *options, enum capture
         const char *name = capture->live ? options->interfaces[i] : options->files[i];
         source->index = (uint16_t)i;
         source->errors = &capture->errors;
+        source->interrupted = &capture->interrupted;
         source->name = strdup(name);
         capture->count = i + 1;
         if (source->name == NULL)
@@ -288,8 +294,12 @@ enum capture_status capture_next(struct capture *capture, struct capture_packet 
 {
     if (capture->interrupted)
         return CAPTURE_INTERRUPTED;
-    return capture->live ? next_from_interfaces(capture, packet)
-                         : next_from_files(capture, packet);
+    enum capture_status status = capture->live ? next_from_interfaces(capture, packet)
+                                               : next_from_files(capture, packet);
+    /* A signal that cut a read short ends the input as a shutdown, not as its end. */
+    if (status == CAPTURE_END && capture->interrupted)
+        return CAPTURE_INTERRUPTED;
+    return status;
 }
 
 void capture_interrupt(struct capture *capture)

@@ -7,6 +7,7 @@ usage: cli_test.py --binary BIN --source-dir DIR --work-dir DIR [--only NAME]
 """
 import argparse
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -225,7 +226,48 @@ def test_damaged_inputs(reference):
     check(status == 1 and "missing.pcap" in err, "a missing file exits %d: %r" % (status, err))
 
 
+def test_signals():
+    """SIGINT and SIGTERM end a run cleanly: open attempts are decided as unknown with
+    close_reason shutdown, the final events are written, exit status 0."""
+    import signal
+    import time
+    with open(EXAMPLE_PCAP, "rb") as source:
+        data = source.read()
+    header, records = read_pcap(EXAMPLE_PCAP)
+    # The first 150 packets: the FTTH bot's SYNs are in, their 30 s timers still running.
+    first_part = header + b"".join(records[:150])
+    for number in (signal.SIGTERM, signal.SIGINT):
+        process = subprocess.Popen([BINARY, "-q", "-c", EXAMPLE_POLICY, "-r", "-"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        process.stdin.write(first_part)
+        process.stdin.flush()
+        time.sleep(1.0)  # the pipe stays open: the sensor waits for more
+        process.send_signal(number)
+        out, err = process.communicate(timeout=30)
+        name = signal.Signals(number).name
+        check(process.returncode == 0, "%s: exit %d: %s" % (name, process.returncode,
+                                                            err.decode()))
+        check(err == b"", "%s: messages on stderr: %r" % (name, err))
+        lines = out.decode().splitlines()
+        attempts = [json.loads(l) for l in lines if '"type":"attempt"' in l]
+        shutdown = [a for a in attempts if a["close_reason"] == "shutdown"]
+        check(len(shutdown) >= 6, "%s: %d attempts closed by the shutdown" %
+              (name, len(shutdown)))
+        for attempt in shutdown:
+            check(attempt["verdict"] == "unknown" or attempt["verdict"] == "leaked",
+                  "%s: an open attempt was decided %s" % (name, attempt["verdict"]))
+            if attempt["src_ip"] == "203.0.113.45":
+                check(attempt["verdict"] == "unknown" and attempt["evidence"] == [],
+                      "%s: an undecided SYN became %s" % (name, attempt["verdict"]))
+        check(lines and '"type":"sensor_stats"' in lines[-1] and '"final":true' in lines[-1],
+              "%s: the last event is not the final sensor_stats" % name)
+        check(re.search(r'"capture_errors":0,', lines[-1]) is not None,
+              "%s: the interrupted read counted as damage" % name)
+
+
 TESTS = {
+    "signals": lambda: test_signals(),
     "version-help": lambda: test_version_and_help(),
     "check": lambda: test_check(),
     "policy-errors": lambda: test_policy_errors(),
