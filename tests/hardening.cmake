@@ -1,0 +1,7 @@
+# Resource exhaustion: a spoofed SYN flood against a small flow bound.
+add_test(NAME hardening.memory-bound
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/memory_bound_test.py
+                 --binary $<TARGET_FILE:op25b-watch> --flood $<TARGET_FILE:flood>
+                 --source-dir ${CMAKE_SOURCE_DIR}
+                 --work-dir ${CMAKE_CURRENT_BINARY_DIR}/memory-bound)
+set_tests_properties(hardening.memory-bound PROPERTIES TIMEOUT 300)
