@@ -465,7 +465,9 @@ static enum decode_result decode_ppp(struct packet *out, const uint8_t *p, const
 {
     if (bytes_left(p, end) >= 2 && p[0] == 0xff && p[1] == 0x03)
         p += 2;
-    if (p == end)
+    /* RFC 1661 section 6.6 tells compressed from uncompressed by the first two octets; a
+     * lone 0xff was cut before its control byte, not a one-octet protocol. */
+    if (p == end || (bytes_left(p, end) == 1 && p[0] == 0xff))
         return DECODE_TRUNCATED;
     uint16_t protocol;
     if (p[0] & 0x01) {
