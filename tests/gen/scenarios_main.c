@@ -1,0 +1,20 @@
+/* Writes the scenario captures of pcaps/. Deterministic: the same build writes the same bytes
+ * every run, and the test suite checks that the committed captures are exactly what this
+ * program writes.
+ *
+ * usage: scenarios OUTDIR */
+#include <stdio.h>
+
+#include "scenario.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: scenarios OUTDIR\n");
+        return 2;
+    }
+    scenario_output_dir = argv[1];
+    /* Append new families at the end: see scenario.h. */
+    scenarios_core();
+    return 0;
+}
