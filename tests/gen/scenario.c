@@ -54,15 +54,14 @@ struct gen_link vlan_link(uint16_t vlan)
 }
 
 void conn_open(struct gen_conn *conn, struct pcapgen *out, int linktype,
-                      const struct gen_link *link, const char *client, uint16_t client_port,
-                      const char *server, uint16_t server_port)
+               const struct gen_link *link, const char *client, uint16_t client_port,
+               const char *server, uint16_t server_port)
 {
     uint32_t client_isn = next_isn();
     uint32_t server_isn = next_isn();
-    gen_conn_init(conn, out, linktype, link, client, client_port, server, server_port,
-                  client_isn, server_isn);
+    gen_conn_init(conn, out, linktype, link, client, client_port, server, server_port, client_isn,
+                  server_isn);
 }
-
 
 void handshake(struct gen_conn *conn, double t)
 {
@@ -80,8 +79,7 @@ void close_both(struct gen_conn *conn, double t)
 
 /* A session to an MTA that goes to `depth`, then QUIT (or TLS), then FIN both ways. */
 void session(struct pcapgen *out, const struct gen_link *link, const char *client,
-                    uint16_t client_port, const char *server, double t, enum depth depth,
-                    const char *helo)
+             uint16_t client_port, const char *server, double t, enum depth depth, const char *helo)
 {
     struct gen_conn conn;
     conn_open(&conn, out, LINKTYPE_ETHERNET, link, client, client_port, server, 25);
@@ -111,16 +109,16 @@ void session(struct pcapgen *out, const struct gen_link *link, const char *clien
     }
     if (depth >= DEPTH_MAIL) {
         gen_conn_client_text(&conn, at(t), "MAIL FROM:<offers@Cheap-Pills.example>\r\n");
-        gen_conn_server_text(&conn, at(t + 0.020), depth == DEPTH_MAIL
-                                                       ? "550 5.7.1 Sender rejected\r\n"
-                                                       : "250 2.1.0 Ok\r\n");
+        gen_conn_server_text(&conn, at(t + 0.020),
+                             depth == DEPTH_MAIL ? "550 5.7.1 Sender rejected\r\n"
+                                                 : "250 2.1.0 Ok\r\n");
         t += 0.030;
     }
     if (depth >= DEPTH_RCPT) {
         gen_conn_client_text(&conn, at(t), "RCPT TO:<victim@mx.example.net>\r\n");
-        gen_conn_server_text(&conn, at(t + 0.020), depth == DEPTH_RCPT
-                                                       ? "550 5.1.1 No such user\r\n"
-                                                       : "250 2.1.5 Ok\r\n");
+        gen_conn_server_text(&conn, at(t + 0.020),
+                             depth == DEPTH_RCPT ? "550 5.1.1 No such user\r\n"
+                                                 : "250 2.1.5 Ok\r\n");
         t += 0.030;
     }
     if (depth >= DEPTH_DATA) {
@@ -142,7 +140,7 @@ void session(struct pcapgen *out, const struct gen_link *link, const char *clien
 /* Ordinary web traffic in both directions: shows the sensor that replies travel on this
  * segment, which is what makes silence count as no_reply. */
 void web_exchange(struct pcapgen *out, const struct gen_link *link, const char *client,
-                         const char *server, double t)
+                  const char *server, double t)
 {
     struct gen_conn conn;
     conn_open(&conn, out, LINKTYPE_ETHERNET, link, client, 51000, server, 443);

@@ -16,8 +16,7 @@ static void write_edge_verdicts(void)
     struct gen_conn conn;
 
     /* Mid-connection at the start of the capture: RCPT with no handshake seen. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.40", 40024, "203.0.113.40",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.40", 40024, "203.0.113.40", 25);
     gen_conn_client_text(&conn, at(0.0), "RCPT TO:<late@mx.example.net>\r\n");
     gen_conn_server_text(&conn, at(0.020), "250 2.1.5 Ok\r\n");
     close_both(&conn, 0.030);
@@ -25,35 +24,30 @@ static void write_edge_verdicts(void)
     web_exchange(out, &access, "198.51.100.20", "203.0.113.80", 0.5);
 
     /* blocked, no_reply: three SYNs (one attempt), silence. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.10", 40001, "203.0.113.10",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.10", 40001, "203.0.113.10", 25);
     gen_conn_syn(&conn, at(1.0));
     gen_conn_syn(&conn, at(2.0));
     gen_conn_syn(&conn, at(4.0));
 
     /* blocked, icmp_admin_prohibited: the DSL blocking point answers ICMP 3/13. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.101.10", 40002, "203.0.113.11",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.101.10", 40002, "203.0.113.11", 25);
     gen_conn_syn(&conn, at(5.0));
     gen_conn_icmp_error(&conn, at(5.001), "198.51.101.1", 3, 13);
     gen_conn_syn(&conn, at(6.0));
     gen_conn_icmp_error(&conn, at(6.001), "198.51.101.1", 3, 13);
 
     /* blocked, rst_filter: the cable blocking point is declared reject: tcp-reset. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.101.130", 40003, "203.0.113.12",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.101.130", 40003, "203.0.113.12", 25);
     gen_conn_syn(&conn, at(10.0));
     gen_conn_server_rst(&conn, at(10.001));
 
     /* leaked, rst_server: a closed port answers, so the SYN got there. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.11", 40004, "203.0.113.13",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.11", 40004, "203.0.113.13", 25);
     gen_conn_syn(&conn, at(12.0));
     gen_conn_server_rst(&conn, at(12.050));
 
     /* leaked, syn_ack: the client resets right after the SYN-ACK (a port scan). */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.12", 40005, "203.0.113.14",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.12", 40005, "203.0.113.14", 25);
     gen_conn_syn(&conn, at(14.0));
     gen_conn_syn_ack(&conn, at(14.050));
     gen_conn_client_rst(&conn, at(14.051));
@@ -78,20 +72,17 @@ static void write_edge_verdicts(void)
     session(out, &access, "198.51.101.20", 40014, "192.0.2.26", 24.0, DEPTH_DATA,
             "dsl-user.example");
     /* ... but the partner MSA does not serve FTTH: an ordinary attempt, blocked. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.22", 40015, "192.0.2.26",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.22", 40015, "192.0.2.26", 25);
     gen_conn_syn(&conn, at(25.0));
 
     /* would_block: the mobile pool's blocking point is only planned. */
     session(out, &mobile, "198.51.102.10", 40016, "203.0.113.22", 26.0, DEPTH_DATA,
             "phone.example");
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &mobile, "198.51.102.11", 40017, "203.0.113.23",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &mobile, "198.51.102.11", 40017, "203.0.113.23", 25);
     gen_conn_syn(&conn, at(27.0));
 
     /* ICMP host unreachable (3/1) is no ACL answer: not evidence, and not silence. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.23", 40018, "203.0.113.24",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.23", 40018, "203.0.113.24", 25);
     gen_conn_syn(&conn, at(28.0));
     gen_conn_icmp_error(&conn, at(28.100), "203.0.113.1", 3, 1);
 
@@ -124,8 +115,7 @@ static void write_edge_verdicts(void)
     gen_conn_syn(&conn, at(34.0));
 
     /* The same ports with a new ISN before the first attempt was settled: two attempts. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.25", 40026, "203.0.113.33",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.25", 40026, "203.0.113.33", 25);
     gen_conn_syn(&conn, at(35.0));
     conn.client_isn = next_isn();
     conn.client_next = conn.client_isn;
@@ -134,8 +124,7 @@ static void write_edge_verdicts(void)
     /* More web traffic later on, then an attempt in the last second: its SYN timer cannot
      * run out before the capture ends, so it stays unknown. */
     web_exchange(out, &access, "198.51.100.26", "203.0.113.81", 60.0);
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.27", 40027, "203.0.113.34",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.27", 40027, "203.0.113.34", 25);
     gen_conn_syn(&conn, at(90.0));
     close_capture(out, name);
 }
@@ -158,8 +147,7 @@ static void write_core_verdicts(void)
     session(out, &core, "198.51.102.12", 41004, "203.0.113.62", 4.0, DEPTH_EHLO, "phone.example");
     /* A reset seen past the ACL is the server's, even where the pool's blocking point is
      * declared to answer with resets. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &core, "198.51.101.140", 41005, "203.0.113.63",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &core, "198.51.101.140", 41005, "203.0.113.63", 25);
     gen_conn_syn(&conn, at(5.0));
     gen_conn_server_rst(&conn, at(5.050));
     web_exchange(out, &core, "198.51.100.53", "203.0.113.82", 700.0);
@@ -187,8 +175,7 @@ static void write_encapsulation(void)
     struct gen_link pppoe = link;
     pppoe.pppoe = true;
     pppoe.pppoe_session = 0x1234;
-    session(out, &pppoe, "198.51.100.62", 42003, "203.0.113.72", 3.0, DEPTH_EHLO,
-            "pppoe.example");
+    session(out, &pppoe, "198.51.100.62", 42003, "203.0.113.72", 3.0, DEPTH_EHLO, "pppoe.example");
     session(out, &pppoe, "2001:db8:1000::62", 42004, "2001:db8:f000::72", 4.0, DEPTH_EHLO,
             "pppoe6.example");
     /* MPLS, two labels, no VLAN: no segment */
@@ -410,8 +397,7 @@ static void write_example(void)
         gen_conn_syn(&conn, at(11.0 + i * 0.25));
         gen_conn_syn(&conn, at(13.0 + i * 0.25));
     }
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &ftth, "2001:db8:100::45", 49200,
-              "3fff:0:25::10", 25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &ftth, "2001:db8:100::45", 49200, "3fff:0:25::10", 25);
     gen_conn_syn(&conn, at(14.0));
 
     /* A subscriber whose mail client still uses port 25: allowed to the ISP's MSA... */
@@ -432,16 +418,12 @@ static void write_example(void)
     }
 
     /* The hole: one FTTH subscriber's spam reaches an MX and is accepted. */
-    session(out, &ftth, "203.0.113.77", 50177, "192.0.2.120", 30.0, DEPTH_DATA,
-            "[203.0.113.77]");
-    session(out, &ftth, "203.0.113.77", 50178, "192.0.2.121", 31.0, DEPTH_RCPT,
-            "[203.0.113.77]");
+    session(out, &ftth, "203.0.113.77", 50177, "192.0.2.120", 30.0, DEPTH_DATA, "[203.0.113.77]");
+    session(out, &ftth, "203.0.113.77", 50178, "192.0.2.121", 31.0, DEPTH_RCPT, "[203.0.113.77]");
 
     /* DSL: the ACL is only planned. A bot delivers; a user submits to the ISP's MSA. */
-    session(out, &dsl, "198.51.100.23", 51023, "192.0.2.101", 40.0, DEPTH_DATA,
-            "win-7f3k2.local");
-    session(out, &dsl, "198.51.100.23", 51024, "192.0.2.102", 41.0, DEPTH_MAIL,
-            "win-7f3k2.local");
+    session(out, &dsl, "198.51.100.23", 51023, "192.0.2.101", 40.0, DEPTH_DATA, "win-7f3k2.local");
+    session(out, &dsl, "198.51.100.23", 51024, "192.0.2.102", 41.0, DEPTH_MAIL, "win-7f3k2.local");
     conn_open(&conn, out, LINKTYPE_ETHERNET, &dsl, "198.51.100.23", 51025, "192.0.2.103", 25);
     gen_conn_syn(&conn, at(42.0));
     gen_conn_server_rst(&conn, at(42.05));
