@@ -5,3 +5,10 @@ add_test(NAME hardening.memory-bound
                  --source-dir ${CMAKE_SOURCE_DIR}
                  --work-dir ${CMAKE_CURRENT_BINARY_DIR}/memory-bound)
 set_tests_properties(hardening.memory-bound PROPERTIES TIMEOUT 300)
+
+# The shipped systemd unit: valid and hardened.
+add_test(NAME hardening.systemd-unit
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/systemd_test.py
+                 --binary $<TARGET_FILE:op25b-watch> --source-dir ${CMAKE_SOURCE_DIR}
+                 --work-dir ${CMAKE_CURRENT_BINARY_DIR}/systemd)
+set_tests_properties(hardening.systemd-unit PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77)
