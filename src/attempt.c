@@ -406,7 +406,10 @@ void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, i
     uint8_t flags = packet->tcp_flags;
     if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN) {
         create_attempt(tracker, packet, segment, false);
-    } else if ((flags & (TCP_SYN | TCP_RST | TCP_ACK)) == TCP_ACK) {
+    } else if ((flags & (TCP_SYN | TCP_RST | TCP_ACK)) == TCP_ACK && packet->payload_length > 0) {
+        /* Only data shows a connection joined midway: a bare ACK or FIN is also what a
+         * client sends after an attempt closed on both FINs (the ACK of the server's FIN,
+         * RFC 9293 3.6, or a FIN retransmitted), which must not open a second attempt. */
         struct flow *flow = create_attempt(tracker, packet, segment, true);
         if (flow != NULL)
             client_packet(tracker, flow, packet, segment);
