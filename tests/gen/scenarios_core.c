@@ -441,6 +441,31 @@ static void write_example(void)
     close_capture(out, name);
 }
 
+/* The client closes first, so the server's FIN completes the close and the client's last
+ * ACK arrives after the attempt is over: it must not open a second attempt. Fixed ISNs keep
+ * the shared ISN sequence (and so every other capture) unchanged. */
+static void write_close_order(void)
+{
+    const char *name = "scenario-close-order.pcap";
+    struct pcapgen *out = open_capture(name, LINKTYPE_ETHERNET);
+    struct gen_link link = vlan_link(VLAN_ACCESS);
+    struct gen_conn c;
+    gen_conn_init(&c, out, LINKTYPE_ETHERNET, &link, "198.51.100.90", 45001, "203.0.113.110",
+                  25, 1000000u, 2000000u);
+    handshake(&c, 1.0);
+    gen_conn_server_text(&c, at(1.05), "220 mx ESMTP\r\n");
+    gen_conn_client_text(&c, at(1.06), "EHLO first.example\r\n");
+    gen_conn_server_text(&c, at(1.07), "250 mx\r\n");
+    gen_conn_client_text(&c, at(1.08), "QUIT\r\n");
+    gen_conn_server_text(&c, at(1.09), "221 Bye\r\n");
+    gen_conn_client_fin(&c, at(1.10));
+    gen_conn_server_fin(&c, at(1.11));
+    gen_conn_ack(&c, at(1.12)); /* the client's ACK of the server's FIN */
+    c.client_next--; /* ... and its FIN retransmitted late, same sequence number */
+    gen_conn_client_fin(&c, at(1.50));
+    close_capture(out, name);
+}
+
 void scenarios_core(void)
 {
     write_edge_verdicts();
@@ -449,4 +474,5 @@ void scenarios_core(void)
     write_smtp_dialogue();
     write_one_way();
     write_example();
+    write_close_order();
 }
