@@ -3,6 +3,7 @@
 #ifndef OP25B_SINK_H
 #define OP25B_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,14 @@ struct event_line {
 
 struct sink;
 
+/* What a sink can say about the events it holds or lost, for sensor_stats. */
+struct sink_stats {
+    uint64_t queued;          /* handed on, waiting for the far end to confirm */
+    uint64_t spooled;         /* written to an on-disk spool since start */
+    uint64_t dropped;         /* lost for good since start */
+    uint64_t delivery_errors; /* failures the far end reported */
+};
+
 struct sink_ops {
     /* Hands a line on; must not block on the network. 0 or -1 (counted by the caller). */
     int (*write)(struct sink *sink, const struct event_line *line);
@@ -23,6 +32,9 @@ struct sink_ops {
     int (*flush)(struct sink *sink);
     /* Final delivery and release; returns how many events could not be delivered. */
     uint64_t (*close)(struct sink *sink);
+    /* Optional (NULL): adds the sink's counters to *stats. Without it, every failed write
+     * counts as one dropped event. */
+    void (*stats)(const struct sink *sink, struct sink_stats *stats);
 };
 
 struct sink {
@@ -30,7 +42,29 @@ struct sink {
     const char *name;
 };
 
-/* NDJSON to a file, or to standard output for "-". NULL with a message on error. */
-struct sink *sink_file_open(const char *path, char *error, size_t error_size);
+/* NDJSON to a file, or to standard output for "-". NULL with a message on error. With
+ * `shared`, several processes write to it at once: the file is appended to and each line
+ * goes out in one write(2), whole (atomic for lines up to PIPE_BUF on a pipe). */
+struct sink *sink_file_open(const char *path, bool shared, char *error, size_t error_size);
+
+struct sink_kafka_options {
+    const char *brokers;           /* bootstrap.servers */
+    const char *topic;             /* NULL: SINK_KAFKA_DEFAULT_TOPIC */
+    const char *const *properties; /* "KEY=VALUE" librdkafka properties, applied last */
+    size_t property_count;
+    unsigned queue_megabytes;      /* producer memory bound; 0: SINK_KAFKA_DEFAULT_QUEUE_MB */
+    uint64_t timeout_milliseconds; /* how long close() waits for delivery reports */
+    const char *spool_directory;   /* NULL: no spool, events beyond the bound are dropped */
+};
+
+#define SINK_KAFKA_DEFAULT_TOPIC "op25b.events"
+#define SINK_KAFKA_DEFAULT_QUEUE_MB 64
+#define SINK_KAFKA_DEFAULT_TIMEOUT_MS 30000
+
+/* Events as Kafka messages: the JSON line without its '\n' as the value, the subscriber as
+ * the key, a `type` header. NULL with a message on error; *bad_option is set when the
+ * error lies in the options (exit status 2) rather than at run time. */
+struct sink *sink_kafka_open(const struct sink_kafka_options *options, bool *bad_option,
+                             char *error, size_t error_size);
 
 #endif

@@ -57,13 +57,13 @@ static uint64_t file_close(struct sink *sink)
 
 static const struct sink_ops file_ops = {file_write, file_flush, file_close};
 
-struct sink *sink_file_open(const char *path, char *error, size_t error_size)
+struct sink *sink_file_open(const char *path, bool shared, char *error, size_t error_size)
 {
     struct file_sink *file = calloc(1, sizeof(*file));
     if (file == NULL)
         goto fail;
     file->is_stdout = strcmp(path, "-") == 0;
-    file->stream = file->is_stdout ? stdout : fopen(path, "w");
+    file->stream = file->is_stdout ? stdout : fopen(path, shared ? "a" : "w");
     if (file->stream == NULL) {
         snprintf(error, error_size, "%s: cannot open for writing: %s", path, strerror(errno));
         free(file);
@@ -73,7 +73,7 @@ struct sink *sink_file_open(const char *path, char *error, size_t error_size)
     const size_t buffer_size = 1 << 20;
     file->buffer = malloc(buffer_size);
     if (file->buffer != NULL)
-        setvbuf(file->stream, file->buffer, _IOFBF, buffer_size);
+        setvbuf(file->stream, file->buffer, shared ? _IOLBF : _IOFBF, buffer_size);
     file->base.ops = &file_ops;
     file->base.name = strdup(file->is_stdout ? "standard output" : path);
     return &file->base;

@@ -1,0 +1,551 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the Kafka sink against librdkafka's mock cluster (mock_broker),
+read back with a real consumer (kcat). Standard library only.
+
+Each case replays scenario captures from pcaps/ with the policies of tests/scenarios/
+(manifest.txt) and checks what arrived on the topic against the NDJSON file the same run
+wrote with -o, which holds the same events byte for byte:
+  replay       every scenario: every event on the topic, keyed, with a type header,
+               values equal to the file's lines, in the same order per key; and the same
+               events as a run without Kafka
+  broker-late  the broker is down when the sensor starts and comes up mid-stream
+  outage       the broker goes down and comes back mid-stream: nothing lost, nothing
+               duplicated
+  spool        a tiny producer memory bound: the spool takes over, everything arrives in
+               order (one partition, so the order is total)
+  restart      events left in the spool by a run that could not deliver them go out first
+               on the next start
+  unreachable  no broker at all and a short timeout: exit 1, the count on stderr
+  options      Kafka options without -k, bad -X: exit 2
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+ARGS = None
+KCAT_FORMAT = "%p\\t%o\\t%k\\t%h\\t%S\\t%s\\n"
+# Stats that only a run with Kafka has nonzero: they differ from a run without it.
+SINK_STATS = ("events_queued", "events_spooled", "events_dropped", "sink_errors",
+              "kafka_errors")
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+class MockBroker:
+    """The mock cluster process; orders go to its standard input."""
+
+    def __init__(self, partitions=3, down=False, topic="op25b.events"):
+        command = [ARGS.mock_broker, "--topic", topic, "--partitions", str(partitions)]
+        if down:
+            command.append("--down")
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        universal_newlines=True)
+        self.address = self.process.stdout.readline().strip()
+        if not self.address:
+            fail("mock_broker printed no bootstrap address")
+
+    def order(self, text):
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline().strip()
+        if answer != "ok " + text:
+            fail("mock_broker answered %r to %r" % (answer, text))
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        if self.process.poll() is None:
+            try:
+                self.stop()
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def scenarios():
+    path = os.path.join(ARGS.source_dir, "tests", "scenarios", "manifest.txt")
+    found = []
+    with open(path) as manifest:
+        for line in manifest:
+            fields = line.split()
+            if fields and not fields[0].startswith("#"):
+                found.append((fields[0], fields[1], fields[2:]))
+    if not found:
+        fail("no scenarios in " + path)
+    return found
+
+
+def scenario(name):
+    for entry in scenarios():
+        if entry[0] == name:
+            return entry
+    fail("no scenario %s in manifest.txt" % name)
+
+
+def policy_path(policy):
+    return os.path.join(ARGS.source_dir, "tests", "scenarios", policy)
+
+
+def capture_path(capture):
+    return os.path.join(ARGS.source_dir, "pcaps", capture)
+
+
+def sensor_command(policy, captures, *extra):
+    command = [ARGS.binary, "-q", "-c", policy_path(policy)]
+    for capture in captures:
+        command += ["-r", capture if capture == "-" else capture_path(capture)]
+    return command + list(extra)
+
+
+def sensor_directory():
+    """Where the sensor runs, as in the scenario tests: policies name some files (GeoIP
+    databases) relative to pcaps/."""
+    return os.path.join(ARGS.source_dir, "pcaps")
+
+
+def run(command, expect_status=0, stdin_bytes=None):
+    started = time.monotonic()
+    result = subprocess.run(command, input=stdin_bytes, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=60, cwd=sensor_directory())
+    if expect_status is not None and result.returncode != expect_status:
+        fail("%s exited %d, expected %d:\n%s" % (" ".join(command), result.returncode,
+                                                expect_status,
+                                                result.stderr.decode(errors="replace")))
+    return result, time.monotonic() - started
+
+
+def consume(address, topic):
+    """Every message on the topic, in partition order: (partition, offset, key, headers,
+    value) with the value as bytes."""
+    # Short fetch waits: kcat -e otherwise idles half a second per partition at its end.
+    result = subprocess.run([ARGS.kcat, "-C", "-b", address, "-t", topic, "-e", "-q",
+                             "-X", "fetch.wait.max.ms=10", "-X", "fetch.error.backoff.ms=10",
+                             "-f", KCAT_FORMAT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, timeout=30)
+    if result.returncode != 0:
+        fail("kcat failed: " + result.stderr.decode(errors="replace"))
+    data, messages, at = result.stdout, [], 0
+    while at < len(data):
+        fields = []
+        for _ in range(5):
+            tab = data.index(b"\t", at)
+            fields.append(data[at:tab].decode())
+            at = tab + 1
+        length = int(fields[4])
+        value = data[at:at + length]
+        if data[at + length:at + length + 1] != b"\n":
+            fail("kcat output is not framed as expected at byte %d" % at)
+        at += length + 1
+        messages.append((int(fields[0]), int(fields[1]), fields[2], fields[3], value))
+    return messages
+
+
+def file_lines(path):
+    with open(path, "rb") as source:
+        data = source.read()
+    if data and not data.endswith(b"\n"):
+        fail("%s does not end in a newline" % path)
+    return data.split(b"\n")[:-1]
+
+
+def expected_key(event):
+    """The subscriber of an attempt, the sensor for sensor-level events (guide section 7);
+    None where the detector that wrote the event chose the subscriber."""
+    if event["type"] in ("coverage", "sensor_stats"):
+        return event["sensor"]
+    if event["type"] == "attempt":
+        return event["src_ip"]
+    return None
+
+
+def in_order_within(values, lines):
+    """values appear in lines in this order (not necessarily next to each other)."""
+    remaining = iter(lines)
+    return all(any(value == line for line in remaining) for value in values)
+
+
+def check_topic(messages, lines, total_order=False):
+    """The topic holds exactly the file's events: same values, each with its key and type
+    header, each key's events in one partition and in the file's order."""
+    if len(messages) != len(lines):
+        fail("%d messages on the topic, %d events in the file" % (len(messages), len(lines)))
+    by_key, partition_of = {}, {}
+    for partition, offset, key, headers, value in messages:
+        event = json.loads(value)
+        want = expected_key(event)
+        if not key or (want is not None and key != want):
+            fail("message %d/%d has key %r, expected %r" % (partition, offset, key, want))
+        if headers != "type=" + event["type"]:
+            fail("message %d/%d has headers %r, expected type=%s" % (partition, offset,
+                                                                     headers, event["type"]))
+        if partition_of.setdefault(key, partition) != partition:
+            fail("key %s is in partitions %d and %d" % (key, partition_of[key], partition))
+        by_key.setdefault(key, []).append(value)
+    if sorted(m[4] for m in messages) != sorted(lines):
+        missing = sorted(set(lines) - set(m[4] for m in messages))
+        fail("the topic's values differ from the file's lines%s" %
+             ("; missing: " + missing[0].decode() if missing else " (duplicates)"))
+    for key, values in by_key.items():
+        if not in_order_within(values, lines):
+            fail("key %s: the topic's order differs from the file's" % key)
+    if total_order and [m[4] for m in messages] != lines:
+        fail("the topic's order differs from the file's")
+
+
+def without_sink_stats(lines):
+    out = []
+    for line in lines:
+        event = json.loads(line)
+        if event["type"] == "sensor_stats":
+            for key in SINK_STATS:
+                event.pop(key, None)
+        out.append(json.dumps(event))
+    return out
+
+
+def final_stats(lines):
+    event = json.loads(lines[-1])
+    if event["type"] != "sensor_stats" or not event["final"]:
+        fail("the last event is not the final sensor_stats")
+    return event
+
+
+def pcap_records(path):
+    """The global header and each record of a classic pcap file, as bytes."""
+    with open(path, "rb") as source:
+        data = source.read()
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        order = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        order = ">"
+    else:
+        fail("%s is not a classic pcap file" % path)
+    header, records, at = data[:24], [], 24
+    while at < len(data):
+        (captured,) = struct.unpack(order + "I", data[at + 8:at + 12])
+        records.append(data[at:at + 16 + captured])
+        at += 16 + captured
+    return header, records
+
+
+def streamed_events(policy, header, records, count, full_lines):
+    """How many events the sensor has written after reading the first count packets: the
+    lines a run on that prefix shares with the full run (the rest of that run is what the
+    end of input decides)."""
+    prefix, _ = run([ARGS.binary, "-q", "-c", policy_path(policy), "-r", "-"],
+                    stdin_bytes=header + b"".join(records[:count]))
+    lines = prefix.stdout.split(b"\n")[:-1]
+    shared = 0
+    while shared < min(len(lines), len(full_lines)) and lines[shared] == full_lines[shared]:
+        shared += 1
+    return shared
+
+
+def wait_for_messages(address, topic, at_least, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if len(consume(address, topic)) >= at_least:
+            return
+        time.sleep(0.2)
+    fail("fewer than %d messages on %s after %d s" % (at_least, topic, seconds))
+
+
+class Feeder:
+    """A sensor reading a capture on standard input, written packet by packet."""
+
+    def __init__(self, command, header):
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        cwd=sensor_directory())
+        self.process.stdin.write(header)
+        self.process.stdin.flush()
+
+    def send(self, records):
+        for record in records:
+            self.process.stdin.write(record)
+            self.process.stdin.flush()
+            time.sleep(0.002)
+
+    def finish(self, expect_status=0):
+        try:
+            _, stderr = self.process.communicate(timeout=60)  # closes standard input
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            fail("the sensor did not finish within 60 s")
+        if self.process.returncode != expect_status:
+            fail("the sensor exited %d, expected %d:\n%s" %
+                 (self.process.returncode, expect_status, stderr.decode(errors="replace")))
+        return stderr.decode(errors="replace")
+
+
+def spool_segments(directory):
+    return sorted(name for name in os.listdir(directory) if name.endswith(".seg"))
+
+
+def case_replay(work):
+    with MockBroker() as broker:
+        for name, policy, captures in scenarios():
+            topic = "replay." + name
+            broker.order("create %s 3" % topic)
+            output = os.path.join(work, name + ".ndjson")
+            run(sensor_command(policy, captures, "-k", broker.address, "-t", topic,
+                               "-o", output))
+            lines = file_lines(output)
+            if not lines:
+                fail("%s: no events" % name)
+            check_topic(consume(broker.address, topic), lines)
+            # Kafka beside the file changes nothing in the events but the sink counters.
+            plain, _ = run(sensor_command(policy, captures))
+            if without_sink_stats(plain.stdout.split(b"\n")[:-1]) != without_sink_stats(lines):
+                fail("%s: the events differ from a run without Kafka" % name)
+            # With -k and no -o, nothing goes to standard output.
+            quiet, _ = run(sensor_command(policy, captures, "-k", broker.address, "-t",
+                                          topic + ".again"))
+            if quiet.stdout:
+                fail("%s: -k without -o wrote to standard output" % name)
+            print("ok: %s: %d events on %s" % (name, len(lines), topic))
+
+
+def mid_stream_case(work, name, down_at_start):
+    """Feeds a capture packet by packet; the broker is down while the middle two thirds
+    (and, when down_at_start, the first sixth) go through the sensor.
+
+    The broker goes down between requests, not in the middle of one: the mock cluster
+    checks idempotent sequence numbers only for transactional producers, so a produce
+    request cut after it was stored would show up twice whatever the producer does."""
+    _, policy, captures = scenario("edge-verdicts")
+    header, records = pcap_records(capture_path(captures[0]))
+    full, _ = run(sensor_command(policy, captures))
+    full_lines = full.stdout.split(b"\n")[:-1]
+    first, second = len(records) // 6, 5 * len(records) // 6
+    down_from = 0 if down_at_start else first
+    before = streamed_events(policy, header, records, down_from, full_lines)
+    during = streamed_events(policy, header, records, second, full_lines) - before
+    if during <= 0:
+        fail("no event is written while the broker is down: pick other split points")
+    output = os.path.join(work, name + ".ndjson")
+    with MockBroker(down=down_at_start) as broker:
+        feeder = Feeder(sensor_command(policy, ["-"], "-k", broker.address, "-o", output,
+                                       "--kafka-timeout", "20s"), header)
+        feeder.send(records[:first])
+        if not down_at_start:
+            wait_for_messages(broker.address, "op25b.events", before)
+            broker.order("down")
+        feeder.send(records[first:second])
+        time.sleep(1.5)
+        broker.order("up")
+        feeder.send(records[second:])
+        started = time.monotonic()
+        feeder.finish()
+        lines = file_lines(output)
+        check_topic(consume(broker.address, "op25b.events"), lines)
+    if without_sink_stats(lines) != without_sink_stats(full_lines):
+        fail("the events differ from a run without Kafka")
+    print("ok: %s: %d events, %d of them written while the broker was down; closed in %.1f s"
+          % (name, len(lines), during, time.monotonic() - started))
+
+
+def case_broker_late(work):
+    mid_stream_case(work, "broker-late", down_at_start=True)
+
+
+def case_outage(work):
+    mid_stream_case(work, "outage", down_at_start=False)
+
+
+def case_spool(work):
+    _, policy, captures = scenario("edge-verdicts")
+    header, records = pcap_records(capture_path(captures[0]))
+    spool = os.path.join(work, "spool")
+    output = os.path.join(work, "spool.ndjson")
+    with MockBroker(partitions=1, down=True) as broker:
+        # 2 KiB holds two or three events: the rest of the outage goes to disk.
+        feeder = Feeder(sensor_command(policy, ["-"], "-k", broker.address, "-o", output,
+                                       "-X", "queue.buffering.max.kbytes=2",
+                                       "--spool", spool, "--kafka-timeout", "20s"), header)
+        half = len(records) // 2
+        feeder.send(records[:half])
+        time.sleep(1)
+        if not spool_segments(spool):
+            fail("nothing was spooled while the broker was down")
+        broker.order("up")
+        # The rest arrives while the spool drains: new events queue behind it.
+        feeder.send(records[half:])
+        feeder.finish()
+        lines = file_lines(output)
+        check_topic(consume(broker.address, "op25b.events"), lines, total_order=True)
+    stats = final_stats(lines)
+    if stats["events_spooled"] == 0:
+        fail("the final sensor_stats counts no spooled event")
+    if stats["events_dropped"] != 0 or stats["kafka_errors"] != 0:
+        fail("events were lost: %s" % lines[-1].decode())
+    if spool_segments(spool):
+        fail("segments are left in the spool: %s" % spool_segments(spool))
+    print("ok: spool: %d events in order, %d of them through the spool" %
+          (len(lines), stats["events_spooled"]))
+
+
+def case_restart(work):
+    spool = os.path.join(work, "spool")
+    first_output = os.path.join(work, "first.ndjson")
+    second_output = os.path.join(work, "second.ndjson")
+    _, policy, captures = scenario("edge-verdicts")
+    _, other_policy, other_captures = scenario("core-verdicts")
+    with MockBroker(partitions=1, down=True) as broker:
+        result, _ = run(sensor_command(policy, captures, "-k", broker.address, "-o",
+                                       first_output, "-X", "queue.buffering.max.kbytes=4",
+                                       "--spool", spool, "--kafka-timeout", "1s"),
+                        expect_status=1)
+        first = file_lines(first_output)
+        stderr = result.stderr.decode(errors="replace")
+        if "%d events could not be delivered" % len(first) not in stderr:
+            fail("the first run does not say that %d events could not be delivered:\n%s" %
+                 (len(first), stderr))
+        if "%d kept in spool" % len(first) not in stderr:
+            fail("the first run does not say that %d events were kept:\n%s" %
+                 (len(first), stderr))
+        if not spool_segments(spool):
+            fail("the first run left no segment in the spool")
+        broker.order("up")
+        run(sensor_command(other_policy, other_captures, "-k", broker.address, "-o",
+                           second_output, "--spool", spool, "--kafka-timeout", "20s"))
+        second = file_lines(second_output)
+        messages = consume(broker.address, "op25b.events")
+    values = [m[4] for m in messages]
+    if values != first + second:
+        fail("expected the %d events of the first run, then the %d of the second; got %d "
+             "messages%s" % (len(first), len(second), len(values),
+                             "" if len(values) != len(first) + len(second)
+                             else " in another order"))
+    if spool_segments(spool):
+        fail("segments are left in the spool: %s" % spool_segments(spool))
+    print("ok: restart: %d events of the first run, then %d of the second" %
+          (len(first), len(second)))
+
+
+def case_unreachable(work):
+    _, policy, captures = scenario("edge-verdicts")
+    output = os.path.join(work, "unreachable.ndjson")
+    # A bound socket that does not listen: connections to it are refused.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        address = "127.0.0.1:%d" % closed.getsockname()[1]
+        result, seconds = run(sensor_command(policy, captures, "-k", address, "-o", output,
+                                             "--kafka-timeout", "1500ms"), expect_status=1)
+    lines = file_lines(output)
+    stderr = result.stderr.decode(errors="replace")
+    message = "%d events could not be delivered" % len(lines)
+    if message not in stderr:
+        fail("stderr does not say %r:\n%s" % (message, stderr))
+    if not 1.4 < seconds < 10:
+        fail("the sensor took %.1f s with a 1.5 s timeout" % seconds)
+    # Without a spool, what does not fit in a 2 KiB producer queue is dropped: counted,
+    # logged, and part of the count at the end.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        address = "127.0.0.1:%d" % closed.getsockname()[1]
+        small, _ = run(sensor_command(policy, captures, "-k", address, "-o", output,
+                                      "-X", "queue.buffering.max.kbytes=2",
+                                      "--kafka-timeout", "200ms"), expect_status=1)
+    lines = file_lines(output)
+    stats = final_stats(lines)
+    stderr = small.stderr.decode(errors="replace")
+    if not 0 < stats["events_dropped"] < len(lines):
+        fail("events_dropped is %d of %d events" % (stats["events_dropped"], len(lines)))
+    if stats["sink_errors"] != stats["events_dropped"] or stats["kafka_errors"] != 0:
+        fail("the counters disagree: %s" % lines[-1].decode())
+    if "1 event dropped so far" not in stderr or "10 events dropped so far" not in stderr:
+        fail("drops are not logged:\n" + stderr)
+    if "%d events could not be delivered" % len(lines) not in stderr:
+        fail("the count at the end is not every event:\n" + stderr)
+    print("ok: unreachable: exit 1 after %.1f s, %s; with a 2 KiB queue, %d dropped and "
+          "counted" % (seconds, message, stats["events_dropped"]))
+
+
+def case_options(work):
+    _, policy, captures = scenario("edge-verdicts")
+    spool = os.path.join(work, "spool")
+    checks = [
+        (["-t", "topic"], "needs the Kafka sink"),
+        (["--spool", spool], "needs the Kafka sink"),
+        (["-k", "127.0.0.1:9", "-X", "novalue"], "KEY=VALUE"),
+        (["-k", "127.0.0.1:9", "-X", "no.such.property=1"], "no.such.property"),
+        (["-k", "127.0.0.1:9", "-X", "acks=1"], "acks"),
+        (["-k", "127.0.0.1:9", "--kafka-timeout", "soon"], "--kafka-timeout"),
+        (["-k", "127.0.0.1:9", "--kafka-queue-mb", "0"], "--kafka-queue-mb"),
+    ]
+    for extra, words in checks:
+        result, _ = run(sensor_command(policy, captures, *extra), expect_status=2)
+        if words not in result.stderr.decode(errors="replace"):
+            fail("%s: stderr does not mention %r:\n%s" % (" ".join(extra), words,
+                                                         result.stderr.decode()))
+    if os.path.exists(spool):
+        fail("a rejected command line created the spool")
+    # A spool in use by another sensor is refused (exit 1).
+    with MockBroker() as broker:
+        header, _ = pcap_records(capture_path(captures[0]))
+        holder = Feeder(sensor_command(policy, ["-"], "-k", broker.address, "--spool", spool),
+                        header)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(os.path.join(spool, "lock")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        result, _ = run(sensor_command(policy, captures, "-k", broker.address, "--spool",
+                                       spool), expect_status=1)
+        holder.finish()
+        if "in use" not in result.stderr.decode(errors="replace"):
+            fail("a second sensor on one spool was not refused:\n" +
+                 result.stderr.decode(errors="replace"))
+    print("ok: options: %d bad command lines refused, a shared spool refused" % len(checks))
+
+
+CASES = {
+    "replay": case_replay,
+    "broker-late": case_broker_late,
+    "outage": case_outage,
+    "spool": case_spool,
+    "restart": case_restart,
+    "unreachable": case_unreachable,
+    "options": case_options,
+}
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--mock-broker", required=True)
+    parser.add_argument("--kcat", required=True)
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--case", required=True, choices=sorted(CASES))
+    ARGS = parser.parse_args()
+    # The sensor runs in pcaps/: paths given relative to here must still work.
+    for name in ("binary", "mock_broker", "kcat", "source_dir"):
+        path = getattr(ARGS, name)
+        if os.sep in path:
+            setattr(ARGS, name, os.path.abspath(path))
+    work = tempfile.mkdtemp(prefix="op25b-kafka-")
+    try:
+        CASES[ARGS.case](work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
