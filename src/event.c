@@ -5,12 +5,14 @@
 
 #include "community_id.h"
 #include "json.h"
+#include "event_writer.h"
 #include "log.h"
 
 void events_init(struct events *events, const struct policy *policy)
 {
     memset(events, 0, sizeof(*events));
     events->policy = policy;
+    events->worker = -1;
 }
 
 int events_add_sink(struct events *events, struct sink *sink)
@@ -18,6 +20,14 @@ int events_add_sink(struct events *events, struct sink *sink)
     if (events->sink_count >= EVENTS_MAX_SINKS)
         return -1;
     events->sinks[events->sink_count++] = sink;
+    return 0;
+}
+
+int events_add_observer(struct events *events, struct event_observer observer)
+{
+    if (events->observer_count >= EVENTS_MAX_OBSERVERS)
+        return -1;
+    events->observers[events->observer_count++] = observer;
     return 0;
 }
 
@@ -38,13 +48,24 @@ uint64_t events_close(struct events *events)
 
 const char *event_type_name(enum event_type type)
 {
-    static const char *const names[EVENT_TYPE_COUNT] = {"attempt", "coverage", "sensor_stats"};
+    static const char *const names[EVENT_TYPE_COUNT] = {"attempt",
+                                                        "coverage",
+                                                        "sensor_stats",
+                                                        "asymmetric_routing",
+                                                        "spoofed_source",
+                                                        "triangular_spam",
+                                                        "inbound_acl_violation",
+                                                        "bot_suspect",
+                                                        "nonstandard_port_smtp",
+                                                        "open_submission",
+                                                        "pop_before_smtp",
+                                                        "third_party_submission"};
     return type < EVENT_TYPE_COUNT ? names[type] : "unknown";
 }
 
 /* Every event starts alike: type, schema version, packet time, sensor. */
-static void begin(struct events *events, struct json_writer *writer, enum event_type type,
-                  packet_time ts)
+void event_begin(struct events *events, struct json_writer *writer, enum event_type type,
+                 packet_time ts)
 {
     char time_text[PACKET_TIME_TEXT_MAX];
     packet_time_format(ts, time_text, sizeof(time_text));
@@ -54,17 +75,19 @@ static void begin(struct events *events, struct json_writer *writer, enum event_
     json_key_u64(writer, "v", EVENT_SCHEMA_VERSION);
     json_key_string(writer, "ts", time_text);
     json_key_string(writer, "sensor", events->policy->sensor_name);
+    if (events->worker >= 0)
+        json_key_u64(writer, "worker", (uint64_t)events->worker);
 }
 
-static void emit(struct events *events, struct json_writer *writer, enum event_type type,
-                 const char *key)
+void event_emit(struct events *events, struct json_writer *writer, enum event_type type,
+                const char *key, const void *data)
 {
     json_object_end(writer);
     if (!json_finish(writer)) {
         events->oversize++;
         log_message(LOG_WARNING, "a %s event did not fit %d bytes and was dropped",
                     event_type_name(type), EVENT_LINE_MAX);
-        return;
+        goto notify;
     }
     struct event_line line = {
         .type = event_type_name(type),
@@ -75,9 +98,16 @@ static void emit(struct events *events, struct json_writer *writer, enum event_t
     };
     events->emitted[type]++;
     for (size_t i = 0; i < events->sink_count; i++) {
-        if (events->sinks[i]->ops->write(events->sinks[i], &line) != 0)
+        if (events->sinks[i]->ops->write(events->sinks[i], &line) != 0) {
             events->sink_errors++;
+            events->sink_failed_writes[i]++;
+        }
     }
+notify:
+    /* Last, and after the line is out: an observer may write events of its own, which
+     * reuse the line buffer. */
+    for (size_t i = 0; i < events->observer_count; i++)
+        events->observers[i].notify(events->observers[i].context, type, data);
 }
 
 static void write_pool_fields(struct json_writer *writer, const struct policy *policy, int pool)
@@ -148,7 +178,7 @@ void event_attempt(struct events *events, const struct attempt_report *report)
     address_format(&dst, dst_text, sizeof(dst_text));
 
     struct json_writer writer;
-    begin(events, &writer, EVENT_ATTEMPT, flow->first_seen);
+    event_begin(events, &writer, EVENT_ATTEMPT, flow->first_seen);
     json_key_string(&writer, "src_ip", src_text);
     json_key_u64(&writer, "src_port", flow->key.client_port);
     json_key_string(&writer, "dst_ip", dst_text);
@@ -157,6 +187,7 @@ void event_attempt(struct events *events, const struct attempt_report *report)
     if (community_id_v1(0, &src, &dst, flow->key.proto, flow->key.client_port,
                         flow->key.server_port, community, sizeof(community)) > 0)
         json_key_string(&writer, "community_id", community);
+    event_write_geoip(&writer, policy, &dst);
     write_pool_fields(&writer, policy, flow->pool);
     if (flow->segment >= 0)
         json_key_string(&writer, "segment", policy->segments[flow->segment].name);
@@ -185,7 +216,7 @@ void event_attempt(struct events *events, const struct attempt_report *report)
     if (report->smtp != NULL)
         write_smtp(&writer, report->smtp,
                    (flow->flags & ATTEMPT_SERVER_STREAM) || report->smtp->banner_seen);
-    emit(events, &writer, EVENT_ATTEMPT, src_text);
+    event_emit(events, &writer, EVENT_ATTEMPT, src_text, report);
 }
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
@@ -205,7 +236,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
                 continue;
             const struct coverage_counts *counts = coverage_get(coverage, (int)p, families[f]);
             struct json_writer writer;
-            begin(events, &writer, EVENT_COVERAGE, now);
+            event_begin(events, &writer, EVENT_COVERAGE, now);
             write_pool_fields(&writer, policy, (int)p);
             if (pool->blocking_point != POLICY_NO_INDEX) {
                 const struct blocking_point *point =
@@ -222,7 +253,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
             if (coverage_ratio(counts, &ratio))
                 json_key_fixed(&writer, "coverage", ratio, 4);
             json_key_bool(&writer, "final", final);
-            emit(events, &writer, EVENT_COVERAGE, policy->sensor_name);
+            event_emit(events, &writer, EVENT_COVERAGE, policy->sensor_name, NULL);
         }
     }
 }
@@ -234,7 +265,7 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
         NULL, "decode_not_ip", "decode_fragments", "decode_truncated", "decode_malformed",
         "decode_unsupported", "decode_too_deep"};
     struct json_writer writer;
-    begin(events, &writer, EVENT_SENSOR_STATS, now);
+    event_begin(events, &writer, EVENT_SENSOR_STATS, now);
     json_key_u64(&writer, "packets", counters->packets);
     json_key_u64(&writer, "bytes", counters->bytes);
     json_key_u64(&writer, "drops", counters->capture_drops);
@@ -248,14 +279,28 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
     json_key_u64(&writer, "sessions", counters->sessions_active);
     json_key_u64(&writer, "sessions_exhausted", counters->sessions_exhausted);
     json_key_u64(&writer, "stream_gaps", counters->stream_gaps);
+    json_key_u64(&writer, "detector_evictions", counters->detector_evictions);
+    json_key_u64(&writer, "detector_exhausted", counters->detector_exhausted);
     /* This event counts itself, so the totals on the wire match what a consumer saw. */
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         char key[48];
         snprintf(key, sizeof(key), "events_%s", event_type_name((enum event_type)t));
         json_key_u64(&writer, key, events->emitted[t] + (t == EVENT_SENSOR_STATS ? 1 : 0));
     }
-    json_key_u64(&writer, "events_dropped", events->oversize);
+    /* Lost events: too large to write, or lost by a sink (a sink that cannot tell loses
+     * one event per failed write). An event lost by two sinks counts twice. */
+    struct sink_stats sinks = {0};
+    for (size_t i = 0; i < events->sink_count; i++) {
+        if (events->sinks[i]->ops->stats != NULL)
+            events->sinks[i]->ops->stats(events->sinks[i], &sinks);
+        else
+            sinks.dropped += events->sink_failed_writes[i];
+    }
+    json_key_u64(&writer, "events_queued", sinks.queued);
+    json_key_u64(&writer, "events_spooled", sinks.spooled);
+    json_key_u64(&writer, "events_dropped", events->oversize + sinks.dropped);
     json_key_u64(&writer, "sink_errors", events->sink_errors);
+    json_key_u64(&writer, "kafka_errors", sinks.delivery_errors);
     json_key_bool(&writer, "final", final);
-    emit(events, &writer, EVENT_SENSOR_STATS, events->policy->sensor_name);
+    event_emit(events, &writer, EVENT_SENSOR_STATS, events->policy->sensor_name, NULL);
 }

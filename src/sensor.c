@@ -6,9 +6,11 @@
 #include "attempt.h"
 #include "coverage.h"
 #include "decode.h"
+#include "detector.h"
 #include "segment.h"
 
 #define SMTP_PORT 25
+#define SENSOR_MAX_DETECTORS 16
 
 struct sensor {
     const struct policy *policy;
@@ -18,6 +20,8 @@ struct sensor {
     struct attempt_tracker *attempts;
     struct sensor_counters counters;
     bool *return_seen; /* [segment + 1] */
+    struct detector *detectors[SENSOR_MAX_DETECTORS];
+    size_t detector_count;
     bool started;
     packet_time now;
     packet_time next_report;
@@ -42,8 +46,20 @@ struct sensor *sensor_new(const struct policy *policy, struct events *events,
                                            &sensor->counters, sensor->return_seen);
     if (sensor->attempts == NULL)
         goto fail_free_segments;
+    struct detector_context context = {
+        .policy = policy,
+        .events = events,
+        .counters = &sensor->counters,
+        .return_seen = sensor->return_seen,
+    };
+    int detectors = detectors_create(&context, sensor->detectors, SENSOR_MAX_DETECTORS);
+    if (detectors < 0)
+        goto fail_free_attempts;
+    sensor->detector_count = (size_t)detectors;
     return sensor;
 
+fail_free_attempts:
+    attempt_tracker_free(sensor->attempts);
 fail_free_segments:
     segment_map_free(&sensor->segments);
 fail_free_coverage:
@@ -59,6 +75,8 @@ void sensor_free(struct sensor *sensor)
 {
     if (sensor == NULL)
         return;
+    for (size_t d = 0; d < sensor->detector_count; d++)
+        sensor->detectors[d]->ops->free(sensor->detectors[d]);
     attempt_tracker_free(sensor->attempts);
     segment_map_free(&sensor->segments);
     coverage_free(&sensor->coverage);
@@ -90,6 +108,8 @@ static void advance(struct sensor *sensor, packet_time ts)
     }
     sensor->now = ts;
     attempt_advance(sensor->attempts, ts);
+    for (size_t d = 0; d < sensor->detector_count; d++)
+        sensor->detectors[d]->ops->advance(sensor->detectors[d], ts);
     if (ts >= sensor->next_report) {
         report(sensor, false);
         sensor->next_report = (ts / interval + 1) * interval;
@@ -140,6 +160,8 @@ void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_
     } else if (packet.is_icmp_error) {
         attempt_icmp(sensor->attempts, &packet);
     }
+    for (size_t d = 0; d < sensor->detector_count; d++)
+        sensor->detectors[d]->ops->packet(sensor->detectors[d], &packet, segment);
 }
 
 void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t drops,
@@ -153,6 +175,8 @@ void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t
 void sensor_finish(struct sensor *sensor, const char *reason)
 {
     attempt_finish(sensor->attempts, reason);
+    for (size_t d = 0; d < sensor->detector_count; d++)
+        sensor->detectors[d]->ops->finish(sensor->detectors[d], sensor->now);
     report(sensor, true);
 }
 

@@ -5,21 +5,31 @@ Checks, in order:
   1. two runs give the same bytes (packet time drives every timer);
   2. every line is a JSON object with the common fields of guide section 7;
   3. each attempt event matches one line of the hand-written <name>.expect, and there
-     are no attempts the expectation does not list;
+     are no attempts the expectation does not list; the same for findings (the events of
+     the detectors, guide section 4: every type but attempt, coverage and sensor_stats):
+     a line that starts with a finding type lists fields one event of that type must have
+     (each line takes the first such event it matches), and no finding may appear that is
+     not listed;
   4. the final coverage events agree with a tally of the attempt verdicts, and the final
-     sensor_stats counts the attempt events;
+     sensor_stats counts the attempt events and the findings;
   5. the output equals the reviewed golden file <name>.golden.ndjson byte for byte
      (regenerate with --regen after a deliberate change, then review the diff).
 """
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
 from collections import Counter
 
 VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
+# Every other event type is a finding of some detector; guide section 4 names these.
+NOT_FINDINGS = ("attempt", "coverage", "sensor_stats")
+GUIDE_FINDINGS = ("asymmetric_routing", "spoofed_source", "triangular_spam",
+                  "inbound_acl_violation", "bot_suspect", "nonstandard_port_smtp",
+                  "open_submission", "pop_before_smtp", "third_party_submission")
 
 
 def fail(message):
@@ -27,11 +37,14 @@ def fail(message):
     sys.exit(1)
 
 
-def run_sensor(binary, policy, captures):
-    command = [binary, "-q", "-c", policy]
+def run_sensor(binary, policy, captures, capture_dir):
+    """Runs in the capture directory with the manifest's file names, so a capture's source
+    name is what an `interface:` segment of the policy names."""
+    command = [os.path.abspath(binary), "-q", "-c", os.path.abspath(policy)]
     for capture in captures:
         command += ["-r", capture]
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=capture_dir)
     if result.returncode != 0:
         fail("%s exited %d: %s" % (" ".join(command), result.returncode,
                                    result.stderr.decode(errors="replace")))
@@ -47,8 +60,16 @@ def load_manifest(directory, name):
     fail("no scenario %s in manifest.txt" % name)
 
 
+def parse_fields(words):
+    fields = {}
+    for word in words:
+        key, _, value = word.partition("=")
+        fields[key] = value
+    return fields
+
+
 def parse_expectations(path):
-    expected, absent = [], []
+    expected, absent, findings = [], [], []
     with open(path) as source:
         for number, line in enumerate(source, 1):
             line = line.strip()
@@ -58,31 +79,66 @@ def parse_expectations(path):
             if words[0] == "none":
                 absent.append(words[1])
                 continue
+            if re.fullmatch(r"[a-z_]+", words[0]):
+                findings.append({"line": number, "type": words[0],
+                                 "fields": parse_fields(words[1:])})
+                continue
             if len(words) < 4:
                 fail("%s:%d: need src_ip src_port verdict evidence" % (path, number))
-            fields = {}
-            for word in words[4:]:
-                key, _, value = word.partition("=")
-                fields[key] = value
+            fields = parse_fields(words[4:])
             evidence = [] if words[3] == "-" else words[3].split(",")
             expected.append({"line": number, "src_ip": words[0], "src_port": int(words[1]),
                              "verdict": words[2], "evidence": evidence, "fields": fields})
-    return expected, absent
+    return expected, absent, findings
 
 
 def as_text(value):
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(as_text(item) for item in value)
     return str(value)
 
 
 def field_of(event, key):
-    if key.startswith("smtp."):
-        smtp = event.get("smtp")
-        if smtp is None:
-            return None
-        return smtp.get(key[5:])
+    """A field, or one of a nested object as "object.field" (smtp.helo, features.fanout)."""
+    head, dot, rest = key.partition(".")
+    if dot and isinstance(event.get(head), dict):
+        return event[head].get(rest)
     return event.get(key)
+
+
+def mismatches(fields, event):
+    """The listed fields the event does not have as listed ("key=" means absent)."""
+    wrong = []
+    for key, value in fields.items():
+        actual = field_of(event, key)
+        if value == "":
+            if actual is not None:
+                wrong.append("%s should be absent, is %r" % (key, actual))
+        elif actual is None or as_text(actual) != value:
+            wrong.append("%s is %r, expected %r" % (key, actual, value))
+    return wrong
+
+
+def check_findings(expectations, events, path):
+    """Each expectation matches one finding of its type; no finding is left over."""
+    remaining = [e for e in events if e["type"] not in NOT_FINDINGS]
+    for expectation in expectations:
+        candidates = [e for e in remaining if e["type"] == expectation["type"]]
+        matches = [e for e in candidates if not mismatches(expectation["fields"], e)]
+        if not matches:
+            where = "%s:%d" % (path, expectation["line"])
+            if not candidates:
+                fail("%s: no %s event left to match" % (where, expectation["type"]))
+            closest = min(candidates, key=lambda e: len(mismatches(expectation["fields"], e)))
+            fail("%s: no %s event matches; the closest: %s\n  %s" %
+                 (where, expectation["type"],
+                  "; ".join(mismatches(expectation["fields"], closest)), json.dumps(closest)))
+        remaining.remove(matches[0])
+    if remaining:
+        fail("findings the expectation does not list:\n  " +
+             "\n  ".join(json.dumps(e) for e in remaining))
 
 
 def check_attempt(expectation, event, path):
@@ -93,14 +149,9 @@ def check_attempt(expectation, event, path):
     if event["evidence"] != expectation["evidence"]:
         fail("%s: evidence %s, expected %s\n  %s" % (where, event["evidence"],
                                                     expectation["evidence"], json.dumps(event)))
-    for key, value in expectation["fields"].items():
-        actual = field_of(event, key)
-        if value == "":
-            if actual is not None:
-                fail("%s: %s should be absent, is %r" % (where, key, actual))
-        elif actual is None or as_text(actual) != value:
-            fail("%s: %s is %r, expected %r\n  %s" % (where, key, actual, value,
-                                                     json.dumps(event)))
+    wrong = mismatches(expectation["fields"], event)
+    if wrong:
+        fail("%s: %s\n  %s" % (where, "; ".join(wrong), json.dumps(event)))
 
 
 def main():
@@ -114,11 +165,11 @@ def main():
     directory = os.path.join(args.source_dir, "tests", "scenarios")
     policy, captures = load_manifest(directory, args.name)
     policy = os.path.join(directory, policy)
-    captures = [os.path.join(args.source_dir, "pcaps", c) for c in captures]
+    capture_dir = os.path.join(args.source_dir, "pcaps")
     golden_path = os.path.join(directory, args.name + ".golden.ndjson")
 
-    first = run_sensor(args.binary, policy, captures)
-    second = run_sensor(args.binary, policy, captures)
+    first = run_sensor(args.binary, policy, captures, capture_dir)
+    second = run_sensor(args.binary, policy, captures, capture_dir)
     if first != second:
         fail("two replays of the same input gave different events")
 
@@ -136,7 +187,7 @@ def main():
         events.append(event)
 
     expect_path = os.path.join(directory, args.name + ".expect")
-    expected, absent = parse_expectations(expect_path)
+    expected, absent, finding_expectations = parse_expectations(expect_path)
     attempts = [e for e in events if e["type"] == "attempt"]
     remaining = list(attempts)
     for expectation in expected:
@@ -154,6 +205,7 @@ def main():
     for address in absent:
         if any(e.get("src_ip") == address for e in events):
             fail("%s must not produce an attempt" % address)
+    check_findings(finding_expectations, events, expect_path)
 
     tally = Counter()
     for event in attempts:
@@ -182,6 +234,12 @@ def main():
     if stats[0]["events_attempt"] != len(attempts):
         fail("sensor_stats counts %d attempts, the output has %d" %
              (stats[0]["events_attempt"], len(attempts)))
+    kinds = {e["type"] for e in events if e["type"] not in NOT_FINDINGS} | set(GUIDE_FINDINGS)
+    for kind in sorted(kinds):
+        written = sum(1 for e in events if e["type"] == kind)
+        if stats[0].get("events_" + kind, 0) != written:
+            fail("sensor_stats counts %s %s events, the output has %d" %
+                 (stats[0].get("events_" + kind), kind, written))
     if events[-1] is not stats[0]:
         fail("the final sensor_stats must be the last event")
 
@@ -202,7 +260,8 @@ def main():
                      (golden_path, number, a, b))
         fail("output differs from %s: %d lines now, %d in the golden file" %
              (golden_path, len(new), len(old)))
-    print("ok: %s: %d events, %d attempts as expected" % (args.name, len(events), len(attempts)))
+    print("ok: %s: %d events, %d attempts and %d findings as expected" %
+          (args.name, len(events), len(attempts), len(finding_expectations)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+/* A detection family (guide section 4): it is shown decoded packets and finished
+ * attempts, keeps its own bounded state in packet time, and reports findings through
+ * event_finding(). The sensor holds every detector the registry (detectors.c) lists and
+ * calls them in order; a detector filters cheaply first, because it sees every packet. */
+#ifndef OP25B_DETECTOR_H
+#define OP25B_DETECTOR_H
+
+#include "decode.h"
+#include "event.h"
+#include "packet_time.h"
+#include "policy.h"
+#include "stats.h"
+
+struct detector_context {
+    const struct policy *policy;
+    struct events *events;
+    struct sensor_counters *counters;
+    /* Per segment (index + 1; 0 is "no segment"): replies from outside were seen there. */
+    const bool *return_seen;
+};
+
+struct detector;
+
+struct detector_ops {
+    const char *name;
+    /* Every packet that decoded; segment is an index in policy.segments or -1. */
+    void (*packet)(struct detector *detector, const struct packet *packet, int segment);
+    /* Packet time moved forward: run timers, write windowed findings. */
+    void (*advance)(struct detector *detector, packet_time now);
+    /* The input ended (or a signal stopped it): write what is still held. */
+    void (*finish)(struct detector *detector, packet_time now);
+    void (*free)(struct detector *detector);
+};
+
+struct detector {
+    const struct detector_ops *ops;
+};
+
+/* A constructor per family; NULL when out of memory, or (with *disabled set) when the
+ * policy does not use the family. */
+typedef struct detector *(*detector_constructor)(const struct detector_context *context,
+                                                 bool *disabled);
+
+/* The registry: fills detectors[] (at most capacity) and returns how many; -1 when a
+ * detector could not be made. */
+int detectors_create(const struct detector_context *context, struct detector **detectors,
+                     size_t capacity);
+
+#endif
