@@ -25,6 +25,9 @@
 #define DEFAULT_WINDOW (300 * PACKET_TIME_SECOND)
 #define DEFAULT_FANOUT 10
 #define DEFAULT_MX_DIRECT 10
+#define DEFAULT_ATTEMPTS 30
+#define DEFAULT_RCPT 50
+#define DEFAULT_SCORE 50
 #define DEFAULT_SYN_TIMEOUT (30 * PACKET_TIME_SECOND)
 #define DEFAULT_SMTP_IDLE (600 * PACKET_TIME_SECOND)
 #define DEFAULT_POP_BEFORE_SMTP (1800 * PACKET_TIME_SECOND)
@@ -973,8 +976,10 @@ static int read_segments(struct loader *loader, const yaml_node_t *node)
 }
 
 /* Only checks the database can be opened; reading it is the GeoIP module's job. */
-static int read_database_path(struct loader *loader, const yaml_node_t *node, const char *what,
-                              char **out)
+/* The database opens here, so a missing, unreadable or wrong file is a policy error with
+ * the line of its path. */
+static int read_database(struct loader *loader, const yaml_node_t *node, const char *what,
+                         enum geoip_kind kind, char **out)
 {
     const char *path;
     if (read_text(loader, node, what, &path) != 0)
@@ -988,6 +993,13 @@ static int read_database_path(struct loader *loader, const yaml_node_t *node, co
     close(fd);
     if (!regular)
         return fail_at(loader, node, "%s database '" QUOTE "' is not a regular file", what, path);
+    struct policy *policy = loader->policy;
+    if (policy->geoip == NULL && (policy->geoip = geoip_new()) == NULL)
+        return fail_memory(loader);
+    char reason[256];
+    if (geoip_open(policy->geoip, kind, path, reason, sizeof(reason)) != 0)
+        return fail_at(loader, node, "%s database '" QUOTE "' cannot be used: %s", what, path,
+                       reason);
     *out = strdup(path);
     return *out == NULL ? fail_memory(loader) : 0;
 }
@@ -1000,40 +1012,48 @@ static int read_geoip(struct loader *loader, const yaml_node_t *node)
     if (read_mapping(loader, node, "geoip", fields, COUNT_OF(fields)) != 0)
         return -1;
     if (fields[ASN].value != NULL &&
-        read_database_path(loader, fields[ASN].value, "geoip asn", &policy->geoip_asn) != 0)
+        read_database(loader, fields[ASN].value, "geoip asn", GEOIP_ASN, &policy->geoip_asn) != 0)
         return -1;
     if (fields[COUNTRY].value != NULL &&
-        read_database_path(loader, fields[COUNTRY].value, "geoip country",
-                           &policy->geoip_country) != 0)
+        read_database(loader, fields[COUNTRY].value, "geoip country", GEOIP_COUNTRY,
+                      &policy->geoip_country) != 0)
         return -1;
+    return 0;
+}
+
+/* A count threshold, if given: at least minimum, at most maximum. */
+static int read_count(struct loader *loader, const struct field *field, uint64_t minimum,
+                      uint64_t maximum, uint32_t *out)
+{
+    uint64_t number;
+    if (field->value == NULL)
+        return 0;
+    if (read_number(loader, field->value, field->key, minimum, maximum, &number) != 0)
+        return -1;
+    *out = (uint32_t)number;
     return 0;
 }
 
 static int read_thresholds(struct loader *loader, const yaml_node_t *node)
 {
-    enum { WINDOW, FANOUT, MX_DIRECT };
+    enum { WINDOW, FANOUT, MX_DIRECT, ATTEMPTS, RCPT, SCORE };
     struct field fields[] = {
-        [WINDOW] = {"window", false},
-        [FANOUT] = {"fanout", false},
-        [MX_DIRECT] = {"mx_direct", false},
+        [WINDOW] = {"window", false},       [FANOUT] = {"fanout", false},
+        [MX_DIRECT] = {"mx_direct", false}, [ATTEMPTS] = {"attempts", false},
+        [RCPT] = {"rcpt", false},           [SCORE] = {"score", false},
     };
     struct policy *policy = loader->policy;
-    uint64_t number;
     if (read_mapping(loader, node, "thresholds", fields, COUNT_OF(fields)) != 0)
         return -1;
     if (fields[WINDOW].value != NULL &&
         read_duration(loader, fields[WINDOW].value, "window", &policy->thresholds.window) != 0)
         return -1;
-    if (fields[FANOUT].value != NULL) {
-        if (read_number(loader, fields[FANOUT].value, "fanout", 1, UINT32_MAX, &number) != 0)
-            return -1;
-        policy->thresholds.fanout = (uint32_t)number;
-    }
-    if (fields[MX_DIRECT].value != NULL) {
-        if (read_number(loader, fields[MX_DIRECT].value, "mx_direct", 1, UINT32_MAX, &number) != 0)
-            return -1;
-        policy->thresholds.mx_direct = (uint32_t)number;
-    }
+    if (read_count(loader, &fields[FANOUT], 1, UINT32_MAX, &policy->thresholds.fanout) != 0 ||
+        read_count(loader, &fields[MX_DIRECT], 1, UINT32_MAX, &policy->thresholds.mx_direct) != 0 ||
+        read_count(loader, &fields[ATTEMPTS], 1, UINT32_MAX, &policy->thresholds.attempts) != 0 ||
+        read_count(loader, &fields[RCPT], 1, UINT32_MAX, &policy->thresholds.rcpt) != 0 ||
+        read_count(loader, &fields[SCORE], 1, 100, &policy->thresholds.score) != 0)
+        return -1;
     return 0;
 }
 
@@ -1291,6 +1311,9 @@ static struct policy *policy_new(const char *name)
     policy->thresholds.window = DEFAULT_WINDOW;
     policy->thresholds.fanout = DEFAULT_FANOUT;
     policy->thresholds.mx_direct = DEFAULT_MX_DIRECT;
+    policy->thresholds.attempts = DEFAULT_ATTEMPTS;
+    policy->thresholds.rcpt = DEFAULT_RCPT;
+    policy->thresholds.score = DEFAULT_SCORE;
     policy->timeouts.syn = DEFAULT_SYN_TIMEOUT;
     policy->timeouts.smtp_idle = DEFAULT_SMTP_IDLE;
     policy->timeouts.pop_before_smtp = DEFAULT_POP_BEFORE_SMTP;
@@ -1457,6 +1480,7 @@ void policy_free(struct policy *policy)
     free(policy->segments);
     free(policy->geoip_asn);
     free(policy->geoip_country);
+    geoip_free(policy->geoip);
     prefix_table_free(policy->pool_table);
     prefix_table_free(policy->own_table);
     prefix_table_free(policy->msa_table);

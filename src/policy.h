@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "address.h"
+#include "geoip.h"
 #include "packet_time.h"
 #include "prefix.h"
 
@@ -92,11 +93,16 @@ struct policy {
 
     char *geoip_asn;     /* NULL when not configured */
     char *geoip_country; /* NULL when not configured */
+    struct geoip *geoip; /* the opened databases; NULL when neither is configured */
 
+    /* bot_suspect scoring (rules/README.md): a feature at its threshold scores in full. */
     struct {
         packet_time window;
         uint32_t fanout;
         uint32_t mx_direct;
+        uint32_t attempts;
+        uint32_t rcpt;
+        uint32_t score; /* 1..100: the score that makes a subscriber a bot_suspect */
     } thresholds;
     struct {
         packet_time syn;

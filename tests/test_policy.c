@@ -128,9 +128,9 @@ static char *write_file(const char *dir, const char *name, const char *text)
 
 Test(policy, every_field)
 {
-    char *dir = make_temp_dir();
-    char *asn = write_file(dir, "asn.mmdb", "not really a database");
-    char *country = write_file(dir, "country.mmdb", "neither");
+    /* MaxMind's own test databases (corpus/mmdb, see its PROVENANCE). */
+    const char *asn = OP25B_SHARED_DIR "/corpus/mmdb/GeoLite2-ASN-Test.mmdb";
+    const char *country = OP25B_SHARED_DIR "/corpus/mmdb/GeoIP2-City-Test.mmdb";
     char *text;
     cr_assert_geq(asprintf(&text,
                            "sensor:\n"
@@ -186,7 +186,8 @@ Test(policy, every_field)
                            "geoip:\n"
                            "  asn: %s\n"
                            "  country: '%s'\n"
-                           "thresholds: { window: 5m, fanout: 20, mx_direct: 4294967295 }\n"
+                           "thresholds: { window: 5m, fanout: 20, mx_direct: 4294967295,\n"
+                           "              attempts: 7, rcpt: 1, score: 100 }\n"
                            "timeouts: { syn: 1500ms, smtp_idle: 45, pop_before_smtp: 2h }\n"
                            "limits: { flows: 100000000, sessions: 1 }\n",
                            asn, country),
@@ -271,9 +272,14 @@ Test(policy, every_field)
 
     cr_assert_str_eq(policy->geoip_asn, asn);
     cr_assert_str_eq(policy->geoip_country, country);
+    cr_assert(geoip_has(policy->geoip, GEOIP_ASN));
+    cr_assert(geoip_has(policy->geoip, GEOIP_COUNTRY));
     cr_assert_eq(policy->thresholds.window, 300 * PACKET_TIME_SECOND);
     cr_assert_eq(policy->thresholds.fanout, 20);
     cr_assert_eq(policy->thresholds.mx_direct, UINT32_MAX);
+    cr_assert_eq(policy->thresholds.attempts, 7);
+    cr_assert_eq(policy->thresholds.rcpt, 1);
+    cr_assert_eq(policy->thresholds.score, 100);
     cr_assert_eq(policy->timeouts.syn, 1500 * (PACKET_TIME_SECOND / 1000));
     cr_assert_eq(policy->timeouts.smtp_idle, 45 * PACKET_TIME_SECOND);
     cr_assert_eq(policy->timeouts.pop_before_smtp, 7200 * PACKET_TIME_SECOND);
@@ -287,12 +293,6 @@ Test(policy, every_field)
 
     policy_free(policy);
     free(text);
-    unlink(asn);
-    unlink(country);
-    rmdir(dir);
-    free(asn);
-    free(country);
-    free(dir);
 }
 
 Test(policy, defaults)
@@ -310,11 +310,15 @@ Test(policy, defaults)
     cr_assert_eq(policy->segment_count, 0);
     cr_assert_null(policy->geoip_asn);
     cr_assert_null(policy->geoip_country);
+    cr_assert_null(policy->geoip);
     cr_assert_eq(policy->pools[0].blocking_point, POLICY_NO_INDEX);
     cr_assert_eq(policy->pools[0].ipv6_subscriber_length, 64);
     cr_assert_eq(policy->thresholds.window, 300 * PACKET_TIME_SECOND);
     cr_assert_eq(policy->thresholds.fanout, 10);
     cr_assert_eq(policy->thresholds.mx_direct, 10);
+    cr_assert_eq(policy->thresholds.attempts, 30);
+    cr_assert_eq(policy->thresholds.rcpt, 50);
+    cr_assert_eq(policy->thresholds.score, 50);
     cr_assert_eq(policy->timeouts.syn, 30 * PACKET_TIME_SECOND);
     cr_assert_eq(policy->timeouts.smtp_idle, 600 * PACKET_TIME_SECOND);
     cr_assert_eq(policy->timeouts.pop_before_smtp, 1800 * PACKET_TIME_SECOND);
@@ -745,6 +749,44 @@ Test(policy_errors, geoip_files)
     snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  country: %s\n", dir);
     expect_error(text, 10, "geoip country database");
     cr_assert(strstr(error, "is not a regular file") != NULL, "%s", error);
+
+    /* A file that is no MaxMind database, and a real one cut in half. */
+    char *junk = write_file(dir, "junk.mmdb", "not really a database");
+    snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  country: %s\n", junk);
+    snprintf(part, sizeof(part), "geoip country database '%s' cannot be used: ", junk);
+    expect_error(text, 10, part);
+    FILE *whole = fopen(OP25B_SHARED_DIR "/corpus/mmdb/GeoLite2-ASN-Test.mmdb", "rb");
+    cr_assert_not_null(whole);
+    static char bytes[8192];
+    size_t half = fread(bytes, 1, sizeof(bytes), whole);
+    fclose(whole);
+    cr_assert_eq(half, sizeof(bytes), "the ASN test database is larger than %zu", sizeof(bytes));
+    char *cut;
+    cr_assert_geq(asprintf(&cut, "%s/cut.mmdb", dir), 0);
+    FILE *out = fopen(cut, "wb");
+    cr_assert_not_null(out);
+    fwrite(bytes, 1, half, out);
+    fclose(out);
+    snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  asn: %s\n", cut);
+    expect_error(text, 10, "cannot be used");
+
+    /* A database of the wrong kind, on the second key's line: the first one was fine. */
+    snprintf(text, sizeof(text),
+             HEAD POOL_P "geoip:\n  asn: %s/corpus/mmdb/GeoIP2-ISP-Test.mmdb\n"
+                         "  country: %s/corpus/mmdb/GeoLite2-ASN-Test.mmdb\n",
+             OP25B_SHARED_DIR, OP25B_SHARED_DIR);
+    expect_error(text, 11, "cannot be used: a GeoLite2-ASN database holds no Country data");
+    snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  asn: %s/corpus/mmdb/%s\n", OP25B_SHARED_DIR,
+             "MaxMind-DB-test-broken-pointers-24.mmdb");
+    expect_error(text, 10, "a Test database holds no ASN data");
+    snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  asn: %s/corpus/mmdb/%s\n", OP25B_SHARED_DIR,
+             "GeoLite2-Country-Test.mmdb");
+    expect_error(text, 10, "a GeoLite2-Country database holds no ASN data");
+
+    unlink(junk);
+    unlink(cut);
+    free(junk);
+    free(cut);
     rmdir(dir);
     free(dir);
 }
