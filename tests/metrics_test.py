@@ -1,0 +1,554 @@
+#!/usr/bin/env python3
+"""The Prometheus endpoint (--metrics) as a NOC uses it.
+
+Parts (--only NAME):
+  prometheus  a real Prometheus server (Debian's package) on loopback scrapes the sensor
+              every second while the example capture is fed slowly through a pipe (-r -);
+              the exposition text is checked (format, bounded labels, the example's numbers),
+              then every query of every panel of every dashboard in dashboards/ is evaluated
+              through Prometheus's HTTP API and must neither fail nor come back empty; the
+              alerting rules in dashboards/op25b-alerts.yml must load and the leak alert fire
+  cli         listening addresses: loopback by default, bad values (exit 2), a port in use
+              (exit 1), other paths and methods
+  live        live capture on the loopback interface serves growing counters (exit 77,
+              skipped, where capturing is not permitted)
+
+usage: metrics_test.py --binary BIN --source-dir DIR --work-dir DIR --only PART
+"""
+import argparse
+import glob
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.e+]+|NaN|\+Inf|-Inf)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+# Grafana's variables, as a dashboard is shown: every sensor, the usual windows.
+VARIABLES = {"$__rate_interval": "1m", "$__range": "5m", "$__interval": "15s",
+             "${instance}": ".*", "$instance": ".*"}
+FEED_SECONDS = 12.0
+
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL: " + message)
+    return condition
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_get(url, timeout=5, method="GET"):
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
+def parse_exposition(text):
+    """Checks the text format and returns {(name, frozenset(labels)): value} and the
+    declared types."""
+    samples, types, helps = {}, {}, set()
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helps.add(line.split()[2])
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            types[name] = kind
+            continue
+        match = SAMPLE.match(line)
+        if not check(match, "not an exposition line: %r" % line):
+            continue
+        name, _, labels, value = match.groups()
+        pairs = frozenset(LABEL.findall(labels or ""))
+        samples[(name, pairs)] = float(value)
+    for name in types:
+        check(name in helps, "%s has no HELP" % name)
+    for name, _ in samples:
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        check(name in types or family in types, "%s has no TYPE" % name)
+    return samples, types
+
+
+def value(samples, name, **labels):
+    total, found = 0.0, False
+    for (sample_name, pairs), number in samples.items():
+        if sample_name == name and all((k, v) in pairs for k, v in labels.items()):
+            total += number
+            found = True
+    return total if found else None
+
+
+def pcap_records(path):
+    with open(path, "rb") as handle:
+        data = handle.read()
+    header, offset, records = data[:24], 24, []
+    while offset < len(data):
+        length = struct.unpack("<I", data[offset + 8:offset + 12])[0]
+        records.append(data[offset:offset + 16 + length])
+        offset += 16 + length
+    return header, records
+
+
+def expected_from_expect():
+    """Verdict totals and leak stages of the example, from the hand-written expectation."""
+    verdicts, stages = dict.fromkeys(VERDICTS, 0), {}
+    with open(os.path.join(SOURCE, "tests", "scenarios", "example.expect")) as expect:
+        for line in expect:
+            words = line.split()
+            if len(words) >= 4 and words[2] in VERDICTS:
+                verdicts[words[2]] += 1
+                if words[2] == "leaked":
+                    stage = words[3].split(",")[-1]
+                    stages[stage] = stages.get(stage, 0) + 1
+    return verdicts, stages
+
+
+class Feeder(threading.Thread):
+    """Writes the capture into the sensor's standard input over FEED_SECONDS, then keeps
+    the pipe open with frames that are not IP (each one lets the packet thread publish),
+    timed 40 s of packet time later so every SYN timer of the example has run out."""
+
+    def __init__(self, stdin, header, records):
+        super().__init__(daemon=True)
+        self.stdin, self.header, self.records = stdin, header, records
+        self.stop = threading.Event()
+        self.go = threading.Event()
+        self.real_done = threading.Event()
+        self.fillers = 0
+
+    def run(self):
+        try:
+            self.stdin.write(self.header)
+            self.stdin.flush()
+            # The endpoint comes up once the capture header is read; the packets wait until
+            # Prometheus has scraped the idle sensor, so every counter is seen growing.
+            self.go.wait(60)
+            pause = FEED_SECONDS / len(self.records)
+            for record in self.records:
+                if self.stop.is_set():
+                    return
+                self.stdin.write(record)
+                self.stdin.flush()
+                time.sleep(pause)
+            self.real_done.set()
+            seconds = struct.unpack("<I", self.records[-1][:4])[0] + 40
+            frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + b"\x00" * 46
+            while not self.stop.is_set():
+                record = struct.pack("<IIII", seconds, self.fillers, len(frame), len(frame))
+                self.stdin.write(record + frame)
+                self.stdin.flush()
+                self.fillers += 1
+                time.sleep(0.3)
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+def wait_for(predicate, timeout, step=0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(step)
+    return None
+
+
+def scrape(port):
+    try:
+        status, headers, body = http_get("http://127.0.0.1:%d/metrics" % port)
+    except (OSError, urllib.error.URLError):
+        return None
+    return (status, headers, body) if status == 200 else None
+
+
+def check_exposition(status_headers_body, header_records):
+    _, headers, body = status_headers_body
+    check(headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
+          "Content-Type %r" % headers.get("Content-Type"))
+    samples, types = parse_exposition(body)
+    for name, kind in (("op25b_packets_total", "counter"), ("op25b_attempts_total", "counter"),
+                       ("op25b_flows", "gauge"), ("op25b_findings_total", "counter"),
+                       ("op25b_sink_queue_depth", "gauge"),
+                       ("op25b_bot_suspect_score", "histogram")):
+        check(types.get(name) == kind, "%s is %r, want %s" % (name, types.get(name), kind))
+    # Bounded labels: pools, blocking points, verdicts, types... never an address.
+    values = set()
+    for _, pairs in samples:
+        for label, text in pairs:
+            values.add((label, text))
+            try:
+                ipaddress.ip_address(text)
+                check(False, "label %s=%s is an address: labels must stay bounded" %
+                      (label, text))
+            except ValueError:
+                pass
+    check(len(samples) < 400, "%d series for a four-pool policy" % len(samples))
+    check({("verdict", v) for v in VERDICTS} <= values, "not every verdict is exported")
+    return samples
+
+
+def prometheus_query(port, query):
+    url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": query}))
+    status, _, body = http_get(url, timeout=10)
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return {"status": "error", "error": "HTTP %d: %s" % (status, body[:200])}
+    return answer
+
+
+def dashboard_queries():
+    found = []
+    paths = sorted(glob.glob(os.path.join(SOURCE, "dashboards", "*.json")))
+    paths = [p for p in paths if not p.endswith("schema.json")]
+    check(len(paths) >= 5, "dashboards/ holds %d dashboards" % len(paths))
+
+    def walk(board, panels):
+        for panel in panels:
+            grid = panel.get("gridPos", {})
+            check(panel.get("type") and panel.get("id") not in ids,
+                  "%s: panel %r has no type or a duplicate id" % (board, panel.get("title")))
+            ids.add(panel.get("id"))
+            check(grid.get("x", 99) + grid.get("w", 99) <= 24 and grid.get("h", 0) > 0,
+                  "%s: panel %r is off Grafana's 24-column grid" % (board, panel.get("title")))
+            check(all(t.get("refId") for t in panel.get("targets", [])),
+                  "%s: a query of %r has no refId" % (board, panel.get("title")))
+            walk(board, panel.get("panels", []))
+            for target in panel.get("targets", []):
+                if "expr" in target:
+                    found.append((board, panel.get("title"), target["expr"]))
+    boards = []
+    for path in paths:
+        with open(path) as handle:
+            board = json.load(handle)
+        boards.append(board)
+        name = os.path.basename(path)
+        check(board.get("uid") and board.get("title"), "%s: no uid or title" % name)
+        check(board.get("schemaVersion"), "%s: no schemaVersion" % name)
+        count = len(found)
+        ids = set()
+        walk(name, board.get("panels", []))
+        check(len(found) > count, "%s: no queries" % name)
+    return boards, found
+
+
+def substitute(expr):
+    for name, replacement in VARIABLES.items():
+        expr = expr.replace(name, replacement)
+    check("$" not in expr, "a variable the test does not know in %r" % expr)
+    return expr
+
+
+def test_prometheus():
+    prometheus = shutil.which("prometheus")
+    promtool = shutil.which("promtool")
+    if not check(prometheus and promtool, "prometheus is not installed (.ci/install-deps)"):
+        return
+    rules = os.path.join(SOURCE, "dashboards", "op25b-alerts.yml")
+    status = subprocess.run([promtool, "check", "rules", rules], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    check(status.returncode == 0, "promtool check rules: %s" % status.stdout.decode())
+
+    work = os.path.join(WORK, "prometheus")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    sensor_port, prometheus_port = free_port(), free_port()
+    header, records = pcap_records(EXAMPLE_PCAP)
+    events_path = os.path.join(work, "events.ndjson")
+    sensor = subprocess.Popen([BINARY, "-q", "-c", EXAMPLE_POLICY, "-r", "-", "-o", events_path,
+                               "--metrics", "127.0.0.1:%d" % sensor_port],
+                              stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    config = os.path.join(work, "prometheus.yml")
+    with open(config, "w") as handle:
+        handle.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                     "rule_files: [%s]\n"
+                     "scrape_configs:\n  - job_name: op25b\n    static_configs:\n"
+                     "      - targets: ['127.0.0.1:%d']\n" % (json.dumps(rules), sensor_port))
+    server = subprocess.Popen([prometheus, "--config.file=" + config,
+                               "--storage.tsdb.path=" + os.path.join(work, "data"),
+                               "--web.listen-address=127.0.0.1:%d" % prometheus_port,
+                               "--log.level=warn"],
+                              stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(work, "prometheus.log"), "w"))
+    feeder = Feeder(sensor.stdin, header, records)
+    feeder.start()
+    try:
+        run_prometheus_checks(sensor_port, prometheus_port, records, feeder)
+    finally:
+        feeder.go.set()
+        feeder.stop.set()
+        feeder.join(timeout=5)
+        try:
+            sensor.stdin.close()
+        except OSError:
+            pass
+        try:
+            sensor.wait(timeout=30)
+            err = sensor.stderr.read().decode(errors="replace")
+            check(sensor.returncode == 0, "the sensor exits %d: %s" % (sensor.returncode, err))
+        except subprocess.TimeoutExpired:
+            sensor.kill()
+            check(False, "the sensor did not end with its input")
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    # Serving ended with the input.
+    check(scrape(sensor_port) is None, "the endpoint still answers after the input ended")
+
+
+def run_prometheus_checks(sensor_port, prometheus_port, records, feeder):
+    if not check(wait_for(lambda: scrape(sensor_port), 10, 0.2),
+                 "the sensor does not serve /metrics while reading a stream"):
+        return
+    ready = wait_for(lambda: http_get("http://127.0.0.1:%d/-/ready" % prometheus_port)[0] == 200
+                     if _listening(prometheus_port) else False, 30)
+    if not check(ready, "Prometheus did not start"):
+        return
+
+    def scraped():
+        answer = prometheus_query(prometheus_port, "op25b_packets_total")
+        return answer.get("status") == "success" and answer["data"]["result"]
+    check(wait_for(scraped, 30), "Prometheus never scraped the sensor")
+    feeder.go.set()
+    time.sleep(1)
+    # While the stream runs: the counters grow.
+    first = check_exposition(scrape(sensor_port), records)
+    time.sleep(2)
+    second = check_exposition(scrape(sensor_port), records)
+    check(value(second, "op25b_packets_total") > value(first, "op25b_packets_total"),
+          "packets_total does not grow during a streamed replay")
+
+    # After the whole capture: the example's numbers, as its .expect file has them.
+    verdicts, stages = expected_from_expect()
+    want_packets = len(records)
+
+    def settled():
+        answer = scrape(sensor_port)
+        if answer is None:
+            return None
+        samples, _ = parse_exposition(answer[2])
+        if (value(samples, "op25b_packets_total") or 0) < want_packets + 1:
+            return None
+        return samples
+    samples = wait_for(settled, FEED_SECONDS + 30)
+    if not check(samples, "the sensor never published the whole capture"):
+        return
+    for verdict in VERDICTS:
+        got = value(samples, "op25b_attempts_total", verdict=verdict)
+        check(got == verdicts[verdict], "attempts_total{verdict=%s} = %s, the .expect file "
+              "says %d" % (verdict, got, verdicts[verdict]))
+    check(value(samples, "op25b_attempts_total", pool="ftth-east", ip_version="4",
+                verdict="blocked") == 6, "ftth-east IPv4 blocked")
+    check(value(samples, "op25b_coverage_ratio", pool="ftth-east", ip_version="4") == 0.75,
+          "ftth-east IPv4 coverage")
+    for stage, count in stages.items():
+        check(value(samples, "op25b_leaks_total", stage=stage) == count,
+              "leaks_total{stage=%s} = %s, want %d" %
+              (stage, value(samples, "op25b_leaks_total", stage=stage), count))
+    check(value(samples, "op25b_events_total", type="attempt") == sum(verdicts.values()),
+          "events_total{type=attempt}")
+    check(value(samples, "op25b_decode_skipped_total", reason="not_ip") >= 1,
+          "the filler frames are counted as not IP")
+
+    # Prometheus has scraped it: wait for the values and for the leak alert to fire.
+    def prometheus_has_it():
+        packets = prometheus_query(prometheus_port, "op25b_packets_total")
+        alerts = prometheus_query(prometheus_port,
+                                  'ALERTS{alertname="OP25BLeak",alertstate="firing"}')
+        try:
+            return (float(packets["data"]["result"][0]["value"][1]) >= want_packets and
+                    alerts["data"]["result"])
+        except (KeyError, IndexError, TypeError):
+            return False
+    check(wait_for(prometheus_has_it, 30), "Prometheus never saw the whole capture and the "
+          "leak alert")
+    rules = json.loads(http_get("http://127.0.0.1:%d/api/v1/rules" % prometheus_port)[2])
+    loaded = [r for g in rules["data"]["groups"] for r in g["rules"]]
+    check(len(loaded) >= 6 and all(r["health"] == "ok" for r in loaded),
+          "alerting rules: %s" % [(r["name"], r["health"], r.get("lastError")) for r in loaded])
+
+    # Every query of every dashboard panel, evaluated now.
+    boards, queries = dashboard_queries()
+    for board, title, expr in queries:
+        answer = prometheus_query(prometheus_port, substitute(expr))
+        if not check(answer.get("status") == "success", "%s / %s: %s fails: %s" %
+                     (board, title, expr, answer.get("error"))):
+            continue
+        check(answer["data"]["result"], "%s / %s: %s returns no data" % (board, title, expr))
+    for board in boards:
+        for variable in board.get("templating", {}).get("list", []):
+            if variable.get("type") != "query":
+                continue
+            match = re.match(r"label_values\((\w+),\s*(\w+)\)", variable["definition"])
+            if not check(match, "variable %s: %s" % (variable["name"], variable["definition"])):
+                continue
+            url = "http://127.0.0.1:%d/api/v1/label/%s/values?%s" % (
+                prometheus_port, match.group(2),
+                urllib.parse.urlencode({"match[]": match.group(1)}))
+            check(json.loads(http_get(url)[2])["data"], "variable %s has no values" %
+                  variable["name"])
+    print("%d dashboard queries evaluated" % len(queries))
+
+
+def _listening(port):
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def listening_addresses(port):
+    """Local addresses in LISTEN state on port, from /proc/net/tcp and tcp6."""
+    found = []
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as table:
+                next(table)
+                for line in table:
+                    local, state = line.split()[1], line.split()[3]
+                    address, port_hex = local.split(":")
+                    if int(port_hex, 16) == port and state == "0A":
+                        found.append(address)
+        except OSError:
+            pass
+    return found
+
+
+def test_cli():
+    for bad in ("abc", "70000", "0", "mail.example:9325", "[::1", "127.0.0.1:"):
+        result = subprocess.run([BINARY, "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "--metrics",
+                                 bad], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check(result.returncode == 2, "--metrics %s exits %d" % (bad, result.returncode))
+    # A port in use is a run-time failure.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([BINARY, "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "--metrics",
+                                 "127.0.0.1:%d" % port], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        check(result.returncode == 1 and b"cannot listen" in result.stderr,
+              "port in use: %d %s" % (result.returncode, result.stderr))
+    # A bare port binds to loopback only.
+    port = free_port()
+    sensor = subprocess.Popen([BINARY, "-q", "-c", EXAMPLE_POLICY, "-r", "-", "-o", os.devnull,
+                               "--metrics", str(port)], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        header, _ = pcap_records(EXAMPLE_PCAP)
+        sensor.stdin.write(header)
+        sensor.stdin.flush()
+        if check(wait_for(lambda: scrape(port), 10, 0.2), "bare port: nothing serves"):
+            addresses = listening_addresses(port)
+            check(addresses == ["0100007F"], "a bare port listens on %s, want 127.0.0.1 only" %
+                  addresses)
+            status, _, _ = http_get("http://127.0.0.1:%d/nothing" % port)
+            check(status == 404, "/nothing answers %d" % status)
+            status, _, _ = http_get("http://127.0.0.1:%d/metrics" % port, method="POST")
+            check(status == 405, "POST answers %d" % status)
+            status, _, body = http_get("http://127.0.0.1:%d/" % port)
+            check(status == 200 and "/metrics" in body, "/ answers %d %r" % (status, body))
+    finally:
+        sensor.stdin.close()
+        sensor.wait(timeout=30)
+    check(sensor.returncode == 0, "bare port run exits %d" % sensor.returncode)
+    # IPv6 loopback, where the machine has it.
+    if socket.has_ipv6 and os.path.exists("/proc/net/if_inet6"):
+        port = free_port()
+        sensor = subprocess.Popen([BINARY, "-q", "-c", EXAMPLE_POLICY, "-r", "-", "-o",
+                                   os.devnull, "--metrics", "[::1]:%d" % port],
+                                  stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            sensor.stdin.write(header)
+            sensor.stdin.flush()
+
+            def served():
+                try:
+                    return http_get("http://[::1]:%d/metrics" % port)[0] == 200
+                except OSError:
+                    return False
+            check(wait_for(served, 10, 0.2), "[::1]:PORT does not serve")
+        finally:
+            sensor.stdin.close()
+            sensor.wait(timeout=30)
+
+
+def test_live():
+    port = free_port()
+    sensor = subprocess.Popen([BINARY, "-q", "-c", EXAMPLE_POLICY, "-i", "lo", "-o", os.devnull,
+                               "--metrics", "127.0.0.1:%d" % port], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        first = wait_for(lambda: scrape(port) if sensor.poll() is None else "exited", 10, 0.2)
+        if first == "exited" or first is None:
+            err = sensor.stderr.read().decode(errors="replace") if sensor.poll() is not None else ""
+            print("SKIP: live capture on lo is not possible here: %s" % err.strip())
+            sys.exit(77)
+        # Scrapes are traffic on lo too: the counters grow with nothing else going on.
+        before, _ = parse_exposition(first[2])
+        time.sleep(2.5)
+        after, _ = parse_exposition(scrape(port)[2])
+        check(value(after, "op25b_packets_total") > value(before, "op25b_packets_total"),
+              "live: packets_total does not grow (%s, then %s)" %
+              (value(before, "op25b_packets_total"), value(after, "op25b_packets_total")))
+        check(value(after, "op25b_last_publish_timestamp_seconds") >
+              value(before, "op25b_last_publish_timestamp_seconds"),
+              "live: the snapshot is not republished")
+    finally:
+        if sensor.poll() is None:
+            sensor.send_signal(signal.SIGTERM)
+        try:
+            sensor.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            sensor.kill()
+            check(False, "live: SIGTERM did not stop the sensor while serving metrics")
+    check(sensor.returncode == 0, "live: exit %d after SIGTERM" % sensor.returncode)
+
+
+def main():
+    global BINARY, SOURCE, WORK, EXAMPLE_POLICY, EXAMPLE_PCAP
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--only", required=True, choices=["prometheus", "cli", "live"])
+    args = parser.parse_args()
+    BINARY = os.path.abspath(args.binary)
+    SOURCE = os.path.abspath(args.source_dir)
+    WORK = os.path.abspath(args.work_dir)
+    EXAMPLE_POLICY = os.path.join(SOURCE, "rules", "example.yaml")
+    EXAMPLE_PCAP = os.path.join(SOURCE, "pcaps", "example.pcap")
+    os.makedirs(WORK, exist_ok=True)
+    {"prometheus": test_prometheus, "cli": test_cli, "live": test_live}[args.only]()
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        sys.exit(1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
