@@ -266,7 +266,42 @@ def test_signals():
               "%s: the interrupted read counted as damage" % name)
 
 
+def test_privileges():
+    """-u USER: once capture and outputs are open the process runs as USER, real, effective
+    and saved ids alike, and judges the same; an unknown user stops it."""
+    import pwd
+    import signal
+    import time
+    status, _, err = run(["-q", "-u", "no-such-user-op25b", "-c", EXAMPLE_POLICY, "-r",
+                          EXAMPLE_PCAP])
+    check(status == 1 and "no-such-user-op25b" in err, "unknown user: exit %d, %r" %
+          (status, err))
+    if os.geteuid() != 0:
+        print("privileges: not root, the switch itself is not tested here")
+        return
+    nobody = pwd.getpwnam("nobody")
+    header, records = read_pcap(EXAMPLE_PCAP)
+    process = subprocess.Popen([BINARY, "-q", "-u", "nobody", "-c", EXAMPLE_POLICY, "-r", "-"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdin.write(header + b"".join(records[:50]))
+    process.stdin.flush()
+    time.sleep(1.0)
+    with open("/proc/%d/status" % process.pid) as status_file:
+        fields = dict(line.split(":", 1) for line in status_file if ":" in line)
+    uids = fields["Uid"].split()
+    gids = fields["Gid"].split()
+    capabilities = int(fields["CapEff"].strip(), 16)
+    out, err = process.communicate(input=b"".join(records[50:]), timeout=30)
+    check(uids[:3] == [str(nobody.pw_uid)] * 3, "-u nobody: uids are %r" % uids)
+    check(gids[:3] == [str(nobody.pw_gid)] * 3, "-u nobody: gids are %r" % gids)
+    check(capabilities == 0, "-u nobody: capabilities %x remain" % capabilities)
+    check(process.returncode == 0 and out == reference_events(),
+          "-u nobody judged differently (exit %d): %s" % (process.returncode, err.decode()))
+
+
 TESTS = {
+    "privileges": lambda: test_privileges(),
     "signals": lambda: test_signals(),
     "version-help": lambda: test_version_and_help(),
     "check": lambda: test_check(),

@@ -3,7 +3,8 @@ add_test(NAME hardening.memory-bound
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/memory_bound_test.py
                  --binary $<TARGET_FILE:op25b-watch> --flood $<TARGET_FILE:flood>
                  --source-dir ${CMAKE_SOURCE_DIR}
-                 --work-dir ${CMAKE_CURRENT_BINARY_DIR}/memory-bound)
+                 --work-dir ${CMAKE_CURRENT_BINARY_DIR}/memory-bound
+                 $<$<BOOL:${OP25B_SANITIZE}>:--sanitized>)
 set_tests_properties(hardening.memory-bound PROPERTIES TIMEOUT 300)
 
 # The shipped systemd unit: valid and hardened.

@@ -1,0 +1,182 @@
+/* libFuzzer target for the whole pipeline (src/sensor.c): decode, segments, flow table,
+ * SMTP, verdicts and event lines, under the scenario policy tests/scenarios/edge.yaml (or
+ * the file named by OP25B_FUZZ_POLICY in the environment). Input:
+ *   byte 0    the link type (fuzz_common.h)
+ *   then packets, each a 2-byte big-endian header and the frame:
+ *     bits 12-15  how far packet time moves before this packet (time_steps_ms)
+ *     bits 0-11   the frame length (cut short where the input ends)
+ * The steps straddle the policy's timers (syn 30 s, smtp_idle 600 s, stats 60 s) so the
+ * fuzzer reaches expiry as easily as new packets. make_seeds.py writes captures this way. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "fuzz_common.h"
+#include "log.h"
+#include "policy.h"
+#include "sensor.h"
+#include "sink.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Milliseconds; the large steps sit just either side of the timers. */
+static const uint32_t time_steps_ms[16] = {
+    0,     1,     10,    100,   500,    1000,   2000,    5000,
+    10000, 29000, 31000, 60000, 301000, 601000, 1801000, 3601000,
+};
+
+/* 2023-11-14T22:13:20Z: any fixed start; only differences matter to the sensor. */
+#define START_TIME ((packet_time)1700000000 * PACKET_TIME_SECOND)
+
+static struct policy *policy;
+
+/* Keeps nothing, but checks each line is one JSON object on one line (guide section 7). */
+struct check_sink {
+    struct sink base;
+    uint64_t attempts;
+    uint64_t lines;
+};
+
+FUZZ_CHECKER static int check_write(struct sink *sink, const struct event_line *line)
+{
+    struct check_sink *check = (struct check_sink *)sink;
+    if (line->text == NULL || line->length < 3 || line->type == NULL)
+        FUZZ_FAIL("an empty event line");
+    if (line->text[0] != '{' || line->text[line->length - 1] != '\n' ||
+        line->text[line->length - 2] != '}')
+        FUZZ_FAIL("an event line is not one JSON object ending in a newline");
+    for (size_t i = 0; i + 1 < line->length; i++) {
+        /* JSON escapes every control character inside strings (RFC 8259 section 7). */
+        if ((unsigned char)line->text[i] < 0x20)
+            FUZZ_FAIL("a raw control character inside an event line");
+    }
+    if (strncmp(line->text, "{\"type\":\"", 9) != 0 ||
+        strncmp(line->text + 9, line->type, strlen(line->type)) != 0)
+        FUZZ_FAIL("an event line does not start with its type");
+    if (line->key != NULL && strnlen(line->key, line->key_length + 1) != line->key_length)
+        FUZZ_FAIL("an event key is not a string of key_length bytes");
+    check->lines++;
+    if (strcmp(line->type, "attempt") == 0)
+        check->attempts++;
+    return 0;
+}
+
+static int check_flush(struct sink *sink)
+{
+    (void)sink;
+    return 0;
+}
+
+static uint64_t check_close(struct sink *sink)
+{
+    (void)sink;
+    return 0;
+}
+
+static const struct sink_ops check_ops = {
+    .write = check_write, .flush = check_flush, .close = check_close};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_check_link_types();
+    log_set_level(LOG_ERROR);
+    const char *path = getenv("OP25B_FUZZ_POLICY");
+    if (path == NULL || path[0] == '\0')
+        path = OP25B_FUZZ_POLICY;
+    char error[1024];
+    policy = policy_load(path, error, sizeof(error));
+    if (policy == NULL) {
+        fprintf(stderr, "fuzz_sensor: %s\n", error);
+        exit(2);
+    }
+    /* Small tables, so a short input can fill them and reach eviction and the dialogues
+     * left unparsed; a sensor is built for each input, and these keep that cheap. */
+    policy->limits.flows = 64;
+    policy->limits.sessions = 8;
+    return 0;
+}
+
+FUZZ_CHECKER static void check_counters(const struct sensor *sensor, const struct check_sink *sink,
+                                        const struct events *events, uint64_t packets)
+{
+    const struct sensor_counters *counters = sensor_counters(sensor);
+    if (counters->packets != packets)
+        FUZZ_FAIL("packets were lost on the way in");
+    uint64_t decoded = 0;
+    for (int r = 0; r < DECODE_RESULT_COUNT; r++)
+        decoded += counters->decode[r];
+    if (decoded != packets)
+        FUZZ_FAIL("decode results do not add up to the packets");
+    /* sensor_finish decides every open attempt: nothing is left behind. */
+    if (counters->flows_active != 0 || counters->sessions_active != 0)
+        FUZZ_FAIL("flows or dialogue parsers left open after sensor_finish");
+    /* Each attempt tracked is reported exactly once, whether it timed out, closed, was
+     * evicted or was open at the end. */
+    if (sink->attempts != counters->flows_created)
+        FUZZ_FAIL("attempt events differ from attempts tracked");
+    if (counters->flow_evictions > counters->flows_created)
+        FUZZ_FAIL("more evictions than flows");
+    if (events->oversize != 0)
+        FUZZ_FAIL("an event did not fit EVENT_LINE_MAX");
+    if (events->sink_errors != 0)
+        FUZZ_FAIL("sink errors counted for a sink that never fails");
+
+    uint64_t judged = 0;
+    const struct coverage *coverage = sensor_coverage(sensor);
+    for (size_t p = 0; p < policy->pool_count; p++) {
+        judged += coverage_attempts(coverage_get(coverage, (int)p, ADDRESS_V4));
+        judged += coverage_attempts(coverage_get(coverage, (int)p, ADDRESS_V6));
+    }
+    if (judged != counters->flows_created)
+        FUZZ_FAIL("coverage counts differ from attempts tracked");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    static struct events events; /* holds an 8 KiB line buffer */
+    struct check_sink sink = {.base = {.ops = &check_ops, .name = "fuzz"}};
+    events_init(&events, policy);
+    events_add_sink(&events, &sink.base);
+    static const char *const source_names[1] = {"fuzz0"};
+    struct sensor *sensor = sensor_new(policy, &events, source_names, 1);
+    if (sensor == NULL)
+        FUZZ_FAIL("sensor_new failed");
+
+    int linktype = fuzz_link_type(data[0]);
+    size_t offset = 1;
+    packet_time now = START_TIME;
+    uint64_t packets = 0;
+    while (size - offset >= 2) {
+        uint16_t header = (uint16_t)(data[offset] << 8 | data[offset + 1]);
+        offset += 2;
+        size_t length = header & 0x0fff;
+        if (length > size - offset)
+            length = size - offset;
+        now += (packet_time)time_steps_ms[header >> 12] * 1000;
+        /* A copy of exactly the frame, so a read past it is caught by ASan. */
+        uint8_t *frame = malloc(length);
+        if (frame == NULL && length > 0)
+            break;
+        if (length > 0)
+            memcpy(frame, data + offset, length);
+        sensor_packet(sensor, linktype, 0, now, frame, (uint32_t)length, (uint32_t)length);
+        free(frame);
+        packets++;
+        offset += length;
+        if (sensor_now(sensor) != now)
+            FUZZ_FAIL("packet time did not follow the packets");
+    }
+    sensor_finish(sensor, "end_of_input");
+    check_counters(sensor, &sink, &events, packets);
+    sensor_free(sensor);
+    events_close(&events);
+    return 0;
+}

@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets from the project's captures and policies.
+
+    make_seeds.py --source-dir REPO --shared-dir SHARED --out DIR [--target NAME ...]
+
+Frames come from REPO/pcaps/*.pcap and SHARED/corpus/**/*.pcap* (classic pcap and pcapng,
+read here with the standard library only). Each target gets DIR/<target>/, one file per
+seed named by its SHA-1 as libFuzzer names its own, in the input format the target's
+source describes:
+  decode  link selector byte + one frame
+  smtp    the TCP payloads of each SMTP connection, as control-byte chunks
+  policy  the YAML policies of the repository
+  sensor  link selector byte + frames with 2-byte time/length headers
+"""
+
+import argparse
+import glob
+import hashlib
+import os
+import struct
+import sys
+
+# fuzz_link.h: the index of each link type is the selector byte.
+LINK_TYPES = [1, 101, 113, 276, 0, 12, 14, 108, 228, 229]
+# fuzz_smtp.c: chunk lengths by the control byte's top five bits; 0 is "the rest".
+CHUNK_LENGTHS = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256,
+                 384, 511, 512, 513, 514, 768, 1024, 1536, 2048, 4096, 8192, 0]
+# fuzz_sensor.c: packet time steps in microseconds by the header's top four bits.
+SECOND = 1000000
+TIME_STEPS = [0, 1000, 10000, 100000, 500000, SECOND, 2 * SECOND, 5 * SECOND, 10 * SECOND,
+              29 * SECOND, 31 * SECOND, 60 * SECOND, 301 * SECOND, 601 * SECOND,
+              1801 * SECOND, 3601 * SECOND]
+SENSOR_FRAME_MAX = 0x0fff
+
+# Ports whose dialogues the SMTP parser reads: 25, and submission for AUTH and STARTTLS.
+SMTP_PORTS = {25, 587, 465, 2525}
+SEED_MAX = 16384           # bytes per smtp or sensor seed: keeps executions fast
+DECODE_FRAMES_PER_FILE = 256
+SENSOR_PACKETS_PER_SEED = 256
+
+
+# ---- capture files ----
+
+def read_classic(data):
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    else:
+        return None
+    nanoseconds = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    linktype = struct.unpack(endian + "I", data[20:24])[0] & 0x0fffffff
+    frames = []
+    offset = 24
+    while offset + 16 <= len(data):
+        seconds, fraction, captured, _ = struct.unpack(endian + "IIII", data[offset:offset + 16])
+        offset += 16
+        if captured > len(data) - offset:
+            break
+        micros = seconds * SECOND + (fraction // 1000 if nanoseconds else fraction)
+        frames.append((linktype, micros, data[offset:offset + captured]))
+        offset += captured
+    return frames
+
+
+def tsresol_of(options, endian):
+    """if_tsresol (RFC draft pcapng section 4.2): units per second of the timestamps."""
+    offset = 0
+    while offset + 4 <= len(options):
+        code, length = struct.unpack(endian + "HH", options[offset:offset + 4])
+        if code == 0:
+            break
+        if code == 9 and length >= 1:
+            value = options[offset + 4]
+            return 2 ** (value & 0x7f) if value & 0x80 else 10 ** value
+        offset += 4 + (length + 3) // 4 * 4
+    return SECOND
+
+
+def read_pcapng(data):
+    frames = []
+    interfaces = []
+    endian = "<"
+    offset = 0
+    while offset + 12 <= len(data):
+        block_type = struct.unpack("<I", data[offset:offset + 4])[0]
+        if block_type == 0x0A0D0D0A:
+            endian = "<" if data[offset + 8:offset + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+            interfaces = []
+        block_length = struct.unpack(endian + "I", data[offset + 4:offset + 8])[0]
+        if block_length < 12 or offset + block_length > len(data):
+            break
+        body = data[offset + 8:offset + block_length - 4]
+        block_type = struct.unpack(endian + "I", data[offset:offset + 4])[0]
+        if block_type == 1 and len(body) >= 8:  # interface description
+            linktype = struct.unpack(endian + "H", body[0:2])[0]
+            interfaces.append((linktype, tsresol_of(body[8:], endian)))
+        elif block_type == 6 and len(body) >= 20:  # enhanced packet
+            interface, high, low, captured = struct.unpack(endian + "IIII", body[0:16])
+            if interface < len(interfaces) and captured <= len(body) - 20:
+                linktype, resolution = interfaces[interface]
+                micros = ((high << 32) | low) * SECOND // resolution
+                frames.append((linktype, micros, body[20:20 + captured]))
+        elif block_type == 3 and len(body) >= 4 and interfaces:  # simple packet
+            linktype, _ = interfaces[0]
+            frames.append((linktype, 0, body[4:]))
+        offset += block_length
+    return frames
+
+
+def read_capture(path):
+    with open(path, "rb") as stream:
+        data = stream.read()
+    if data[:4] == b"\x0a\x0d\x0d\x0a":
+        return read_pcapng(data)
+    return read_classic(data) or []
+
+
+# ---- just enough decoding to find TCP payloads ----
+
+def network_layer(linktype, frame):
+    """Returns the IP packet inside a frame, or None."""
+    if linktype == 1:
+        if len(frame) < 14:
+            return None
+        ethertype, offset = struct.unpack(">H", frame[12:14])[0], 14
+        for _ in range(4):
+            if ethertype not in (0x8100, 0x88A8, 0x9100) or len(frame) < offset + 4:
+                break
+            ethertype, offset = struct.unpack(">H", frame[offset + 2:offset + 4])[0], offset + 4
+        if ethertype == 0x8864 and len(frame) >= offset + 8:  # PPPoE session, PPP protocol
+            protocol = struct.unpack(">H", frame[offset + 6:offset + 8])[0]
+            return frame[offset + 8:] if protocol in (0x0021, 0x0057) else None
+        return frame[offset:] if ethertype in (0x0800, 0x86DD) else None
+    if linktype == 113:
+        return frame[16:] if frame[14:16] in (b"\x08\x00", b"\x86\xdd") else None
+    if linktype == 276:
+        return frame[20:] if frame[0:2] in (b"\x08\x00", b"\x86\xdd") else None
+    if linktype in (0, 108):
+        return frame[4:]
+    if linktype in (12, 14, 101, 228, 229):
+        return frame
+    return None
+
+
+def tcp_segment(packet, depth=0):
+    """(src, dst, sport, dport, seq, flags, payload) of a TCP packet, through IP tunnels."""
+    if not packet or depth > 3:
+        return None
+    version = packet[0] >> 4
+    if version == 4 and len(packet) >= 20:
+        header = (packet[0] & 15) * 4
+        total = struct.unpack(">H", packet[2:4])[0]
+        if struct.unpack(">H", packet[6:8])[0] & 0x1fff:
+            return None  # not the first fragment
+        proto, src, dst = packet[9], packet[12:16], packet[16:20]
+        body = packet[header:min(len(packet), total) if total >= header else len(packet)]
+    elif version == 6 and len(packet) >= 40:
+        proto, src, dst = packet[6], packet[8:24], packet[24:40]
+        body = packet[40:40 + struct.unpack(">H", packet[4:6])[0]]
+        while proto in (0, 43, 60, 44) and len(body) >= 8:
+            if proto == 44:
+                if struct.unpack(">H", body[2:4])[0] & 0xfff8:
+                    return None
+                proto, body = body[0], body[8:]
+            else:
+                proto, body = body[0], body[(body[1] + 1) * 8:]
+    else:
+        return None
+    if proto in (4, 41):
+        return tcp_segment(body, depth + 1)
+    if proto != 6 or len(body) < 20:
+        return None
+    sport, dport, seq = struct.unpack(">HHI", body[0:8])
+    offset = (body[12] >> 4) * 4
+    return src, dst, sport, dport, seq, body[13], body[offset:]
+
+
+# ---- seeds ----
+
+def add_seed(directory, content, seen):
+    digest = hashlib.sha1(content).hexdigest()
+    if digest in seen:
+        return
+    seen.add(digest)
+    with open(os.path.join(directory, digest), "wb") as stream:
+        stream.write(content)
+
+
+def decode_seeds(captures, directory):
+    seen = set()
+    for frames in captures.values():
+        for linktype, _, frame in frames[:DECODE_FRAMES_PER_FILE]:
+            if linktype in LINK_TYPES:
+                add_seed(directory, bytes([LINK_TYPES.index(linktype)]) + frame, seen)
+
+
+def sensor_seeds(captures, directory):
+    seen = set()
+    for frames in captures.values():
+        frames = [f for f in frames if f[0] in LINK_TYPES]
+        start = 0
+        while start < len(frames):
+            seed = bytearray([LINK_TYPES.index(frames[start][0])])
+            previous = frames[start][1]
+            count = 0
+            while start < len(frames) and count < SENSOR_PACKETS_PER_SEED:
+                linktype, micros, frame = frames[start]
+                if linktype != LINK_TYPES[seed[0]] or len(seed) + 2 + len(frame) > SEED_MAX:
+                    break
+                delta = max(0, micros - previous)
+                step = max(i for i, s in enumerate(TIME_STEPS) if s <= delta)
+                frame = frame[:SENSOR_FRAME_MAX]
+                seed += struct.pack(">H", step << 12 | len(frame)) + frame
+                previous = micros
+                start += 1
+                count += 1
+            if count == 0:  # one frame alone is larger than a seed: skip it
+                start += 1
+                continue
+            add_seed(directory, bytes(seed), seen)
+
+
+class Direction:
+    """Puts one direction's segments in stream order: retransmitted bytes are dropped, a
+    hole is reported as a gap, as src/tcp_stream.c does for the sensor."""
+
+    def __init__(self):
+        self.next = None
+        self.syn = False
+
+    def take(self, seq, flags, payload):
+        if flags & 0x02:
+            self.syn = True
+            self.next = (seq + 1) & 0xffffffff
+            return None
+        if not payload:
+            return None
+        gap = False
+        if self.next is None:
+            self.next = seq
+        ahead = (seq - self.next) & 0xffffffff
+        if ahead >= 0x80000000:  # behind: all or part was seen already
+            behind = 0x100000000 - ahead
+            if behind >= len(payload):
+                return None
+            payload = payload[behind:]
+            seq = self.next
+        elif ahead > 0:
+            gap = True
+        self.next = (seq + len(payload)) & 0xffffffff
+        return gap, payload
+
+
+def smtp_seeds(captures, directory):
+    seen = set()
+    for frames in captures.values():
+        connections = {}
+        for linktype, _, frame in frames:
+            packet = network_layer(linktype, frame)
+            segment = tcp_segment(packet) if packet else None
+            if segment is None:
+                continue
+            src, dst, sport, dport, seq, flags, payload = segment
+            if dport in SMTP_PORTS:
+                key, server = (src, sport, dst, dport), False
+            elif sport in SMTP_PORTS:
+                key, server = (dst, dport, src, sport), True
+            else:
+                continue
+            state = connections.setdefault(key, {"dirs": [Direction(), Direction()],
+                                                 "chunks": []})
+            taken = state["dirs"][server].take(seq, flags, payload)
+            if taken is not None:
+                gap, data = taken
+                joined = not server and not state["dirs"][0].syn and not any(
+                    not s for s, _, _, _ in state["chunks"])
+                state["chunks"].append((server, gap, joined, data))
+        for state in connections.values():
+            if state["chunks"]:
+                add_seed(directory, encode_chunks(state["chunks"]), seen)
+
+
+def encode_chunks(chunks):
+    out = bytearray()
+    for server, gap, joined, data in chunks:
+        first = True
+        while data:
+            code = max((i for i, n in enumerate(CHUNK_LENGTHS) if 0 < n <= len(data)),
+                       key=lambda i: CHUNK_LENGTHS[i])
+            length = CHUNK_LENGTHS[code]
+            control = int(server) | (code << 3)
+            if first:
+                control |= (2 if gap else 0) | (4 if joined else 0)
+            if len(out) + 1 + length > SEED_MAX:
+                return bytes(out)
+            out += bytes([control]) + data[:length]
+            data = data[length:]
+            first = False
+    return bytes(out)
+
+
+# Every key the loader reads, segments of each kind among them, so the fuzzer starts from
+# all of its branches (the repository's policies use VLAN segments only). geoip is left
+# out: it opens the files it names.
+EVERY_KEY_POLICY = b"""\
+sensor: {name: seed, position: core-side, stats_interval: 1m}
+own_prefixes: [198.51.100.0/22, 2001:db8::/32]
+resolvers: [198.51.100.53, 2001:db8::53/128]
+pools:
+  - {name: ftth, type: dynamic, prefixes: [198.51.100.0/24, 2001:db8:100::/40],
+     blocking_point: bras, ipv6_subscriber_length: 56}
+  - {name: carved, type: static, prefixes: [198.51.100.248/29]}
+msas:
+  - {name: msa, prefixes: [198.51.102.25/32], ports: [25, 587, 465], pools: [ftth]}
+blocking_points:
+  - {name: bras, level: home-router, state: planned, reject: tcp-reset}
+segments:
+  - {name: by-vlan, vlan: 4094, expects: [ftth]}
+  - {name: by-interface, interface: eth1, expects: [carved]}
+  - {name: by-mac, mac: "02:00:00:00:00:01", expects: [ftth, carved]}
+thresholds: {window: 5m, fanout: 3, mx_direct: 2}
+timeouts: {syn: 1500ms, smtp_idle: 1h, pop_before_smtp: 1800}
+limits: {flows: 10, sessions: 1}
+"""
+
+
+def policy_seeds(source_dir, directory):
+    seen = set()
+    add_seed(directory, EVERY_KEY_POLICY, seen)
+    paths = [os.path.join(source_dir, "rules", "example.yaml")]
+    paths += sorted(glob.glob(os.path.join(source_dir, "tests", "scenarios", "*.yaml")))
+    for path in paths:
+        if os.path.exists(path):
+            with open(path, "rb") as stream:
+                add_seed(directory, stream.read(), seen)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--shared-dir", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--target", action="append",
+                        choices=["decode", "smtp", "policy", "sensor"])
+    args = parser.parse_args()
+    targets = args.target or ["decode", "smtp", "policy", "sensor"]
+
+    paths = sorted(glob.glob(os.path.join(args.source_dir, "pcaps", "*.pcap")))
+    paths += sorted(p for p in glob.glob(os.path.join(args.shared_dir, "corpus", "**", "*.pcap*"),
+                                         recursive=True) if p.endswith((".pcap", ".pcapng")))
+    captures = {}
+    if any(t != "policy" for t in targets):
+        for path in paths:
+            captures[path] = read_capture(path)
+
+    for target in targets:
+        directory = os.path.join(args.out, target)
+        os.makedirs(directory, exist_ok=True)
+        if target == "decode":
+            decode_seeds(captures, directory)
+        elif target == "smtp":
+            smtp_seeds(captures, directory)
+        elif target == "sensor":
+            sensor_seeds(captures, directory)
+        else:
+            policy_seeds(args.source_dir, directory)
+        print("make_seeds: %s: %d seeds from %d captures" %
+              (target, len(os.listdir(directory)), len(paths) if target != "policy" else 0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
