@@ -1,5 +1,6 @@
 #include "capture.h"
 
+
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fanout.h"
 #include "log.h"
 
 #define LIVE_POLL_MILLISECONDS 200
@@ -162,6 +164,12 @@ static int open_live(struct source *source, const char *interface,
         return -1;
     }
     log_activation(interface, status);
+    if (options->fanout_group != 0 &&
+        fanout_join(pcap_fileno(source->pcap), options->fanout_group, pcap_error,
+                    sizeof(pcap_error)) != 0) {
+        snprintf(error, error_size, "%s: %s", interface, pcap_error);
+        return -1;
+    }
     if (pcap_setnonblock(source->pcap, 1, pcap_error) != 0) {
         snprintf(error, error_size, "%s: %s", interface, pcap_error);
         return -1;

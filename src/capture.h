@@ -18,6 +18,7 @@ struct capture_options {
     const char *filter;        /* extra BPF expression, or NULL */
     int snaplen;               /* live only; 0 = 262144 */
     int buffer_megabytes;      /* live only; 0 = 64 */
+    uint16_t fanout_group;     /* live only: join this PACKET_FANOUT group; 0 = none */
 };
 
 struct capture_packet {

@@ -1,23 +1,34 @@
 /* Command line and wiring only (guide section 6). */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture.h"
+#include "detect_bot.h"
 #include "coverage.h"
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
+#include "progress.h"
+#include "report.h"
 #include "sensor.h"
 #include "sink.h"
 
 enum { EXIT_DONE = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
-enum { MAX_INPUTS = 64 };
+enum { MAX_INPUTS = 64, MAX_KAFKA_PROPERTIES = 64 };
+/* queue.buffering.max.kbytes stops at INT32_MAX KiB. */
+#define MAX_KAFKA_QUEUE_MB 2097151UL
+enum { MAX_REPORTS = 8 };
 
 struct options {
     const char *policy_path;
@@ -27,9 +38,24 @@ struct options {
     size_t interface_count;
     const char *filter;
     const char *output;
-    const char *later_option; /* the first option whose issue has not landed yet */
+    const char *kafka_brokers;
+    const char *kafka_topic;
+    const char *kafka_properties[MAX_KAFKA_PROPERTIES];
+    size_t kafka_property_count;
+    uint64_t kafka_timeout_milliseconds;
+    unsigned kafka_queue_megabytes;
+    const char *spool;
+    const char *kafka_only_option; /* the first Kafka option given without -k */
+    const char *later_option;      /* the first option whose issue has not landed yet */
     unsigned long flows;
     bool check;
+    const char *reports[MAX_REPORTS]; /* --report files, written when the input ends */
+    size_t report_count;
+    const char *metrics_address;
+    const char *user; /* -u: run as this user once the capture and outputs are open */
+    unsigned workers;      /* --workers: live capture spread over this many processes */
+    int worker;            /* this process's worker index, -1 without --workers */
+    uint16_t fanout_group; /* the PACKET_FANOUT group the workers share */
     int verbosity; /* -1 quiet, 0 default, 1.. verbose */
 };
 
@@ -49,14 +75,24 @@ static void usage(FILE *stream)
           "  -r, --read FILE       read pcap or pcapng ('-' is standard input); repeatable\n"
           "  -i, --interface IFACE capture live; repeatable\n"
           "  -f, --filter EXPR     extra BPF filter\n"
-          "  -o, --output FILE     NDJSON events ('-' is standard output, the default)\n"
-          "  -k BROKERS            Kafka bootstrap servers (not yet available)\n"
-          "  -t TOPIC              Kafka topic (not yet available)\n"
-          "  -X KEY=VALUE          librdkafka property (not yet available)\n"
-          "      --report FILE     audit report (not yet available)\n"
-          "      --metrics ADDR    Prometheus endpoint (not yet available)\n"
+          "  -o, --output FILE     NDJSON events ('-' is standard output, the default\n"
+          "                        without -k)\n"
+          "  -k BROKERS            Kafka bootstrap servers: turns the Kafka sink on\n"
+          "  -t TOPIC              Kafka topic (default " SINK_KAFKA_DEFAULT_TOPIC ")\n"
+          "  -X KEY=VALUE          librdkafka property (TLS, SASL, compression...); repeatable\n"
+          "      --kafka-timeout DURATION\n"
+          "                        at the end, wait this long for delivery (default 30s)\n"
+          "      --kafka-queue-mb N\n"
+          "                        producer memory for waiting events (default 64)\n"
+          "      --spool DIR       events beyond that memory wait on disk in DIR\n"
+          "      --report FILE     audit report when the input ends (.json, .html or .txt);\n"
+          "                        repeatable\n"
+          "      --metrics ADDR    Prometheus endpoint, e.g. 127.0.0.1:9325 (a bare port\n"
+          "                        binds to loopback)\n"
           "      --flows N         flow-table capacity (overrides limits.flows)\n"
+          "      --workers N       live capture spread over N processes (PACKET_FANOUT)\n"
           "      --check           validate the policy, print it and the ACL rule count\n"
+          "  -u, --user USER       drop root for USER once capture and outputs are open\n"
           "  -q, --quiet           no summary, errors only\n"
           "  -v, --verbose         more messages on standard error; repeatable\n"
           "      --version         print the version\n"
@@ -65,9 +101,48 @@ static void usage(FILE *stream)
           stream);
 }
 
+static void kafka_only(struct options *options, const char *option)
+{
+    if (options->kafka_only_option == NULL)
+        options->kafka_only_option = option;
+}
+
+/* A whole number with unit ms, s, m or h, as durations in the policy; bare means seconds. */
+static int parse_milliseconds(const char *text, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        uint64_t milliseconds;
+    } units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    char *end;
+    errno = 0;
+    unsigned long long count = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || text[0] == '-' || text[0] == '+')
+        return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            if (count > UINT64_MAX / units[i].milliseconds)
+                return -1;
+            *out = count * units[i].milliseconds;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int parse_options(int argc, char **argv, struct options *options)
 {
-    enum { OPTION_REPORT = 256, OPTION_METRICS, OPTION_CHECK, OPTION_VERSION, OPTION_FLOWS };
+    enum {
+        OPTION_REPORT = 256,
+        OPTION_METRICS,
+        OPTION_CHECK,
+        OPTION_VERSION,
+        OPTION_FLOWS,
+        OPTION_WORKERS,
+        OPTION_KAFKA_TIMEOUT,
+        OPTION_KAFKA_QUEUE_MB,
+        OPTION_SPOOL,
+    };
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'},
         {"read", required_argument, NULL, 'r'},
@@ -77,20 +152,28 @@ static int parse_options(int argc, char **argv, struct options *options)
         {"report", required_argument, NULL, OPTION_REPORT},
         {"metrics", required_argument, NULL, OPTION_METRICS},
         {"flows", required_argument, NULL, OPTION_FLOWS},
+        {"workers", required_argument, NULL, OPTION_WORKERS},
+        {"kafka-timeout", required_argument, NULL, OPTION_KAFKA_TIMEOUT},
+        {"kafka-queue-mb", required_argument, NULL, OPTION_KAFKA_QUEUE_MB},
+        {"spool", required_argument, NULL, OPTION_SPOOL},
         {"check", no_argument, NULL, OPTION_CHECK},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPTION_VERSION},
         {"help", no_argument, NULL, 'h'},
+        {"user", required_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
     int option;
     opterr = 0;
-    while ((option = getopt_long(argc, argv, ":c:r:i:f:o:k:t:X:qvh", long_options, NULL)) !=
+    while ((option = getopt_long(argc, argv, ":c:r:i:f:o:k:t:X:u:qvh", long_options, NULL)) !=
            -1) {
         switch (option) {
         case 'c':
             options->policy_path = optarg;
+            break;
+        case 'u':
+            options->user = optarg;
             break;
         case 'r':
             if (options->file_count == MAX_INPUTS) {
@@ -113,20 +196,78 @@ static int parse_options(int argc, char **argv, struct options *options)
             options->output = optarg;
             break;
         case 'k':
-            options->later_option = options->later_option ? options->later_option : "-k";
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "op25b-watch: -k needs a broker list such as host:9092\n");
+                return -1;
+            }
+            options->kafka_brokers = optarg;
             break;
         case 't':
-            options->later_option = options->later_option ? options->later_option : "-t";
+            options->kafka_topic = optarg;
+            kafka_only(options, "-t");
             break;
         case 'X':
-            options->later_option = options->later_option ? options->later_option : "-X";
+            if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
+                fprintf(stderr, "op25b-watch: -X needs KEY=VALUE, not '%s'\n", optarg);
+                return -1;
+            }
+            if (options->kafka_property_count == MAX_KAFKA_PROPERTIES) {
+                fprintf(stderr, "op25b-watch: at most %d -X properties\n", MAX_KAFKA_PROPERTIES);
+                return -1;
+            }
+            options->kafka_properties[options->kafka_property_count++] = optarg;
+            kafka_only(options, "-X");
+            break;
+        case OPTION_KAFKA_TIMEOUT:
+            if (parse_milliseconds(optarg, &options->kafka_timeout_milliseconds) != 0) {
+                fprintf(stderr, "op25b-watch: --kafka-timeout needs a duration such as 30s, "
+                                "500ms or 2m (a bare number means seconds)\n");
+                return -1;
+            }
+            kafka_only(options, "--kafka-timeout");
+            break;
+        case OPTION_KAFKA_QUEUE_MB: {
+            char *end;
+            errno = 0;
+            unsigned long megabytes = strtoul(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || megabytes == 0 || megabytes > MAX_KAFKA_QUEUE_MB ||
+                optarg[0] == '-') {
+                fprintf(stderr, "op25b-watch: --kafka-queue-mb needs a number from 1 to %lu\n",
+                        MAX_KAFKA_QUEUE_MB);
+                return -1;
+            }
+            options->kafka_queue_megabytes = (unsigned)megabytes;
+            kafka_only(options, "--kafka-queue-mb");
+            break;
+        }
+        case OPTION_SPOOL:
+            options->spool = optarg;
+            kafka_only(options, "--spool");
             break;
         case OPTION_REPORT:
-            options->later_option = options->later_option ? options->later_option : "--report";
+            if (report_format_of(optarg) < 0) {
+                fprintf(stderr,
+                        "op25b-watch: --report %s: the file must end in .json, .html "
+                        "or .txt\n",
+                        optarg);
+                return -1;
+            }
+            if (options->report_count == MAX_REPORTS) {
+                fprintf(stderr, "op25b-watch: at most %d reports\n", MAX_REPORTS);
+                return -1;
+            }
+            options->reports[options->report_count++] = optarg;
             break;
-        case OPTION_METRICS:
-            options->later_option = options->later_option ? options->later_option : "--metrics";
+        case OPTION_METRICS: {
+            struct sockaddr_storage address;
+            char reason[256];
+            if (metrics_parse_address(optarg, &address, reason, sizeof(reason)) != 0) {
+                fprintf(stderr, "op25b-watch: %s\n", reason);
+                return -1;
+            }
+            options->metrics_address = optarg;
             break;
+        }
         case OPTION_FLOWS: {
             char *end;
             errno = 0;
@@ -137,6 +278,17 @@ static int parse_options(int argc, char **argv, struct options *options)
                 return -1;
             }
             options->flows = flows;
+            break;
+        }
+        case OPTION_WORKERS: {
+            char *end;
+            errno = 0;
+            unsigned long workers = strtoul(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || workers == 0 || workers > 64 || optarg[0] == '-') {
+                fprintf(stderr, "op25b-watch: --workers needs a number from 1 to 64\n");
+                return -1;
+            }
+            options->workers = (unsigned)workers;
             break;
         }
         case OPTION_CHECK:
@@ -169,6 +321,11 @@ static int parse_options(int argc, char **argv, struct options *options)
     }
     if (options->policy_path == NULL) {
         fprintf(stderr, "op25b-watch: a site policy is required (-c SITE.yaml)\n");
+        return -1;
+    }
+    if (options->kafka_brokers == NULL && options->kafka_only_option != NULL) {
+        fprintf(stderr, "op25b-watch: %s needs the Kafka sink (-k BROKERS)\n",
+                options->kafka_only_option);
         return -1;
     }
     if (options->later_option != NULL) {
@@ -273,7 +430,7 @@ static void print_policy(const struct policy *policy)
 }
 
 static void print_summary(const struct policy *policy, const struct sensor *sensor,
-                          double seconds)
+                          const struct bot_ranking *suspects, double seconds)
 {
     const struct sensor_counters *counters = sensor_counters(sensor);
     const struct coverage *coverage = sensor_coverage(sensor);
@@ -326,6 +483,15 @@ static void print_summary(const struct policy *policy, const struct sensor *sens
         fprintf(stderr, "  %llu malformed packets skipped, %llu evictions, %llu capture drops\n",
                 (unsigned long long)malformed, (unsigned long long)counters->flow_evictions,
                 (unsigned long long)counters->capture_drops);
+    const struct bot_rank *ranks;
+    size_t ranked = suspects != NULL ? bot_ranking_top(suspects, &ranks) : 0;
+    if (ranked > 0)
+        fprintf(stderr, "  top bot suspects:\n");
+    for (size_t i = 0; i < ranked; i++)
+        fprintf(stderr, "  %2zu. %-24s score %5.1f in %u window%s%s%s\n", i + 1,
+                ranks[i].subscriber, ranks[i].score, ranks[i].windows,
+                ranks[i].windows == 1 ? "" : "s", ranks[i].pool >= 0 ? ", pool " : "",
+                ranks[i].pool >= 0 ? policy->pools[ranks[i].pool].name : "");
 }
 
 static double monotonic_seconds(void)
@@ -342,6 +508,36 @@ static packet_time wall_clock(void)
     return (packet_time)now.tv_sec * PACKET_TIME_SECOND + now.tv_nsec / 1000;
 }
 
+/* Live capture needs root (or CAP_NET_RAW) only to open the socket: after that the sensor,
+ * which parses whatever an attacker sends, runs as an ordinary user. Files written at the
+ * end (reports, the spool) must be writable by that user. */
+static int drop_privileges(const char *user, char *error, size_t error_size)
+{
+    errno = 0;
+    struct passwd *account = getpwnam(user);
+    if (account == NULL) {
+        snprintf(error, error_size, "-u %s: no such user", user);
+        return -1;
+    }
+    if (getuid() != 0 && geteuid() != 0) {
+        if (account->pw_uid == getuid())
+            return 0;
+        snprintf(error, error_size, "-u %s: only root can change user", user);
+        return -1;
+    }
+    if (initgroups(account->pw_name, account->pw_gid) != 0 || setgid(account->pw_gid) != 0 ||
+        setuid(account->pw_uid) != 0) {
+        snprintf(error, error_size, "-u %s: cannot change user: %s", user, strerror(errno));
+        return -1;
+    }
+    /* A process that could get root back has not dropped it (CERT POS37-C). */
+    if (account->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        snprintf(error, error_size, "-u %s: root could be regained; stopping", user);
+        return -1;
+    }
+    return 0;
+}
+
 static int run(const struct options *options, struct policy *policy)
 {
     char error[512];
@@ -352,6 +548,7 @@ static int run(const struct options *options, struct policy *policy)
         .interfaces = options->interfaces,
         .interface_count = options->interface_count,
         .filter = options->filter,
+        .fanout_group = options->fanout_group,
     };
     enum capture_error capture_error;
     struct capture *capture = capture_open(&capture_options, &capture_error, error,
@@ -362,14 +559,49 @@ static int run(const struct options *options, struct policy *policy)
     }
     struct events events;
     events_init(&events, policy);
-    struct sink *output = sink_file_open(options->output != NULL ? options->output : "-", error,
-                                         sizeof(error));
-    if (output == NULL) {
-        fprintf(stderr, "op25b-watch: %s\n", error);
-        status = EXIT_RUNTIME;
-        goto out_close_capture;
+    events.worker = options->worker;
+    struct report *report = NULL;
+    struct metrics *metrics = NULL;
+    struct bot_ranking *suspects = NULL;
+    /* Standard output is the default only without Kafka; -o works beside it. */
+    if (options->output != NULL || options->kafka_brokers == NULL) {
+        struct sink *output =
+            sink_file_open(options->output != NULL ? options->output : "-", options->worker >= 0,
+                           error, sizeof(error));
+        if (output == NULL) {
+            fprintf(stderr, "op25b-watch: %s\n", error);
+            status = EXIT_RUNTIME;
+            goto out_close_events;
+        }
+        events_add_sink(&events, output);
     }
-    events_add_sink(&events, output);
+    if (options->kafka_brokers != NULL) {
+        struct sink_kafka_options kafka = {
+            .brokers = options->kafka_brokers,
+            .topic = options->kafka_topic,
+            .properties = options->kafka_properties,
+            .property_count = options->kafka_property_count,
+            .queue_megabytes = options->kafka_queue_megabytes,
+            .timeout_milliseconds = options->kafka_timeout_milliseconds,
+            .spool_directory = options->spool,
+        };
+        bool bad_option;
+        struct sink *sink = sink_kafka_open(&kafka, &bad_option, error, sizeof(error));
+        if (sink == NULL) {
+            fprintf(stderr, "op25b-watch: %s\n", error);
+            status = bad_option ? EXIT_USAGE : EXIT_RUNTIME;
+            goto out_close_events;
+        }
+        events_add_sink(&events, sink);
+    }
+
+    /* Before the sensor, so it hears every bot_suspect event. */
+    suspects = bot_ranking_new(10);
+    if (suspects == NULL || bot_ranking_attach(suspects, &events) != 0) {
+        fprintf(stderr, "op25b-watch: out of memory for the suspect ranking\n");
+        status = EXIT_RUNTIME;
+        goto out_close_events;
+    }
 
     const char *names[MAX_INPUTS];
     size_t source_count = capture_source_count(capture);
@@ -381,6 +613,28 @@ static int run(const struct options *options, struct policy *policy)
         status = EXIT_RUNTIME;
         goto out_close_events;
     }
+    if (options->report_count > 0) {
+        report = report_new(policy);
+        if (report == NULL || report_attach(report, &events) != 0) {
+            fprintf(stderr, "op25b-watch: out of memory for the report\n");
+            status = EXIT_RUNTIME;
+            goto out_free_sensor;
+        }
+        report_set_inputs(report, names, source_count);
+    }
+    if (options->metrics_address != NULL) {
+        metrics = metrics_start(options->metrics_address, policy, error, sizeof(error));
+        if (metrics == NULL || metrics_attach(metrics, &events) != 0) {
+            fprintf(stderr, "op25b-watch: %s\n", metrics == NULL ? error : "too many observers");
+            status = EXIT_RUNTIME;
+            goto out_free_sensor;
+        }
+    }
+    if (options->user != NULL && drop_privileges(options->user, error, sizeof(error)) != 0) {
+        fprintf(stderr, "op25b-watch: %s\n", error);
+        status = EXIT_RUNTIME;
+        goto out_free_sensor;
+    }
 
     running_capture = capture;
     struct sigaction action = {.sa_handler = on_signal};
@@ -389,6 +643,8 @@ static int run(const struct options *options, struct policy *policy)
     sigaction(SIGTERM, &action, NULL);
 
     bool live = capture_is_live(capture);
+    struct progress progress;
+    progress_init(&progress, stderr, options->verbosity >= 0 && !live);
     double started = monotonic_seconds();
     const char *reason = "end_of_input";
     uint64_t received = 0, drops = 0, errors = 0;
@@ -402,6 +658,10 @@ static int run(const struct options *options, struct policy *policy)
                 capture_stats(capture, &received, &drops, &errors);
                 sensor_set_capture_stats(sensor, received, drops, errors);
             }
+            if (metrics != NULL)
+                metrics_update(metrics, sensor_counters(sensor), sensor_coverage(sensor), &events,
+                               sensor_now(sensor));
+            progress_update(&progress, capture, sensor_counters(sensor)->packets);
             continue;
         }
         if (next == CAPTURE_IDLE) {
@@ -410,6 +670,9 @@ static int run(const struct options *options, struct policy *policy)
             sensor_set_capture_stats(sensor, received, drops, errors);
             sensor_tick(sensor, wall_clock());
             events_flush(&events);
+            if (metrics != NULL)
+                metrics_update(metrics, sensor_counters(sensor), sensor_coverage(sensor), &events,
+                               sensor_now(sensor));
             continue;
         }
         if (next == CAPTURE_INTERRUPTED)
@@ -417,17 +680,36 @@ static int run(const struct options *options, struct policy *policy)
         break;
     }
     running_capture = NULL;
+    progress_clear(&progress);
     capture_stats(capture, &received, &drops, &errors);
     sensor_set_capture_stats(sensor, received, drops, errors);
     sensor_finish(sensor, reason);
+    if (metrics != NULL)
+        metrics_publish(metrics, sensor_counters(sensor), sensor_coverage(sensor), &events,
+                        sensor_now(sensor));
+    if (report != NULL && report_finish(report, &events, sensor_counters(sensor),
+                                        sensor_coverage(sensor), sensor_now(sensor), reason) != 0) {
+        fprintf(stderr, "op25b-watch: out of memory for the report\n");
+        status = EXIT_RUNTIME;
+    } else {
+        for (size_t i = 0; report != NULL && i < options->report_count; i++) {
+            if (report_write(report, options->reports[i], error, sizeof(error)) != 0) {
+                fprintf(stderr, "op25b-watch: %s\n", error);
+                status = EXIT_RUNTIME;
+            }
+        }
+    }
     if (options->verbosity >= 0)
-        print_summary(policy, sensor, monotonic_seconds() - started);
+        print_summary(policy, sensor, suspects, monotonic_seconds() - started);
     if (errors > 0) {
         fprintf(stderr, "op25b-watch: %llu capture input(s) were damaged; what could be read "
                         "was judged and reported\n",
                 (unsigned long long)errors);
         status = EXIT_RUNTIME;
     }
+out_free_sensor:
+    metrics_stop(metrics);
+    report_free(report);
     sensor_free(sensor);
 out_close_events: {
     uint64_t undelivered = events_close(&events);
@@ -436,15 +718,95 @@ out_close_events: {
                 (unsigned long long)undelivered);
         status = EXIT_RUNTIME;
     }
+    bot_ranking_free(suspects);
 }
-out_close_capture:
     capture_close(capture);
+    return status;
+}
+
+static volatile sig_atomic_t forwarded_signal;
+
+static void on_worker_signal(int signal_number)
+{
+    forwarded_signal = signal_number;
+}
+
+/* One process per worker, each in the same PACKET_FANOUT group: the kernel gives each a
+ * share of the packets, chosen so that every packet of an attempt meets in one worker
+ * (fanout.c). Each worker is a whole sensor with its own flow table (limits.flows / N) and
+ * writes its own events, marked with "worker"; Kafka merges them in the topic, and coverage
+ * and sensor_stats add up over the workers. */
+static int run_workers(struct options *options, struct policy *policy)
+{
+    if (options->interface_count == 0) {
+        fprintf(stderr, "op25b-watch: --workers needs live capture (-i)\n");
+        return EXIT_USAGE;
+    }
+    if (options->report_count > 0 || options->metrics_address != NULL) {
+        fprintf(stderr, "op25b-watch: --report and --metrics work with one worker only\n");
+        return EXIT_USAGE;
+    }
+    if (options->output != NULL && strcmp(options->output, "-") != 0) {
+        /* Truncated once here; the workers append, a whole line per write. */
+        FILE *file = fopen(options->output, "w");
+        if (file == NULL) {
+            fprintf(stderr, "op25b-watch: %s: cannot open for writing: %s\n", options->output,
+                    strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        fclose(file);
+    }
+    policy->limits.flows = policy->limits.flows / options->workers + 1;
+    options->fanout_group = (uint16_t)((getpid() & 0x7fff) | 0x8000);
+    fflush(NULL);
+    pid_t children[64];
+    unsigned started = 0;
+    for (unsigned i = 0; i < options->workers; i++) {
+        pid_t child = fork();
+        if (child < 0) {
+            fprintf(stderr, "op25b-watch: fork: %s\n", strerror(errno));
+            break;
+        }
+        if (child == 0) {
+            options->worker = (int)i;
+            int status = run(options, policy);
+            fflush(NULL);
+            _exit(status);
+        }
+        children[started++] = child;
+    }
+    /* The workers stop on SIGINT/SIGTERM themselves; the parent passes the signal on. */
+    struct sigaction action = {.sa_handler = on_worker_signal};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    int status = started == options->workers ? EXIT_DONE : EXIT_RUNTIME;
+    unsigned running = started;
+    while (running > 0) {
+        int child_status;
+        pid_t done = waitpid(-1, &child_status, 0);
+        if (done < 0) {
+            if (errno == EINTR && forwarded_signal != 0) {
+                for (unsigned i = 0; i < started; i++)
+                    kill(children[i], forwarded_signal);
+                forwarded_signal = 0;
+                continue;
+            }
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        running--;
+        int code = WIFEXITED(child_status) ? WEXITSTATUS(child_status) : EXIT_RUNTIME;
+        if (code > status)
+            status = code;
+    }
     return status;
 }
 
 int main(int argc, char **argv)
 {
-    struct options options = {0};
+    struct options options = {.kafka_timeout_milliseconds = SINK_KAFKA_DEFAULT_TIMEOUT_MS};
     if (parse_options(argc, argv, &options) != 0) {
         fprintf(stderr, "Try 'op25b-watch --help' for more information.\n");
         return EXIT_USAGE;
@@ -463,9 +825,12 @@ int main(int argc, char **argv)
     if (options.flows > 0)
         policy->limits.flows = (uint32_t)options.flows;
     int status;
+    options.worker = -1;
     if (options.check) {
         print_policy(policy);
         status = EXIT_DONE;
+    } else if (options.workers > 1) {
+        status = run_workers(&options, policy);
     } else {
         status = run(&options, policy);
     }

@@ -45,21 +45,21 @@ def inside_namespace(args):
         if subprocess.run(command, stderr=subprocess.PIPE).returncode != 0:
             print("SKIP: cannot make a veth pair here: %s" % " ".join(command))
             return SKIP
-    policy = os.path.join(args.source_dir, "rules", "example.yaml")
-    capture = os.path.join(args.source_dir, "pcaps", "example.pcap")
+    example = single_worker(args)
+    workers = two_workers(args)
+    print("live: %s; %s" % (example, workers))
+    return 0
 
-    replay = subprocess.run([args.binary, "-q", "-c", policy, "-r", capture],
-                            stdout=subprocess.PIPE, check=True).stdout.decode()
-    expected = {}
-    for line in replay.splitlines():
-        event = json.loads(line)
-        if event["type"] == "attempt" and event["close_reason"] == "fin":
-            expected[(event["src_ip"], event["src_port"])] = (event["verdict"],
-                                                              event["evidence"])
-    if len(expected) < 8:
-        fail("the example replay closed only %d attempts by FIN" % len(expected))
 
-    sensor = subprocess.Popen([args.binary, "-c", policy, "-i", "op25b1"],
+def replay(args, policy, capture):
+    out = subprocess.run([args.binary, "-q", "-c", policy, "-r", capture],
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def capture_live(args, policy, capture, extra):
+    """Runs the sensor on op25b1 while the capture's frames go into op25b0."""
+    sensor = subprocess.Popen([args.binary, "-q", "-c", policy, "-i", "op25b1"] + extra,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(1.0)  # the capture is active before traffic starts
     sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
@@ -75,12 +75,23 @@ def inside_namespace(args):
     sensor.send_signal(signal.SIGTERM)
     out, err = sensor.communicate(timeout=30)
     if sensor.returncode != 0:
-        fail("sensor exited %d: %s" % (sensor.returncode, err.decode()))
-    events = [json.loads(line) for line in out.decode().splitlines()]
+        fail("sensor %s exited %d: %s" % (extra, sensor.returncode, err.decode()))
+    return sent, [json.loads(line) for line in out.decode().splitlines()]
+
+
+def single_worker(args):
+    policy = os.path.join(args.source_dir, "rules", "example.yaml")
+    capture = os.path.join(args.source_dir, "pcaps", "example.pcap")
+    expected = {(e["src_ip"], e["src_port"]): (e["verdict"], e["evidence"])
+                for e in replay(args, policy, capture)
+                if e["type"] == "attempt" and e["close_reason"] == "fin"}
+    if len(expected) < 8:
+        fail("the example replay closed only %d attempts by FIN" % len(expected))
+    sent, events = capture_live(args, policy, capture, [])
     stats = events[-1]
     if stats["type"] != "sensor_stats" or not stats["final"]:
         fail("the last event is not the final sensor_stats")
-    # The kernel strips the 802.1Q tag into metadata, and libpcap puts it back, so every
+    # The kernel strips the 802.1Q tag into metadata and libpcap puts it back, so every
     # frame sent must be counted; drops would show in sensor_stats.
     if stats["packets"] < sent:
         fail("sent %d frames, the sensor counted %d (drops %d)" % (sent, stats["packets"],
@@ -92,9 +103,47 @@ def inside_namespace(args):
         differing = sorted(k for k in expected if k in live and live[k] != expected[k])
         fail("live verdicts differ from the replay: missing %s, differing %s" %
              (missing, differing))
-    print("live: %d frames sent on a veth pair, %d counted, %d attempts closed by FIN agree "
-          "with the file replay" % (sent, stats["packets"], len(live)))
-    return 0
+    return "%d frames sent, %d counted, %d attempts closed by FIN agree with the replay" % (
+        sent, stats["packets"], len(live))
+
+
+def two_workers(args):
+    """--workers 2: the packets of each attempt, ICMP errors included, meet in one worker,
+    so every attempt the replay decides on evidence gets the same verdict and evidence."""
+    policy = os.path.join(args.source_dir, "tests", "scenarios", "edge.yaml")
+    capture = os.path.join(args.source_dir, "pcaps", "scenario-edge-verdicts.pcap")
+    # Silence is judged by timers that a short live run does not reach: compare the
+    # attempts decided by what was seen.
+    expected = {(e["src_ip"], e["src_port"]): (e["verdict"], e["evidence"])
+                for e in replay(args, policy, capture)
+                if e["type"] == "attempt" and e["evidence"] not in ([], ["no_reply"])}
+    if not any("icmp_admin_prohibited" in evidence for _, evidence in expected.values()):
+        fail("the scenario has no ICMP-blocked attempt to follow across workers")
+    sent, events = capture_live(args, policy, capture, ["--workers", "2"])
+    finals = [e for e in events if e["type"] == "sensor_stats" and e["final"]]
+    if sorted(e.get("worker") for e in finals) != [0, 1]:
+        fail("final sensor_stats of workers %r" % [e.get("worker") for e in finals])
+    if any(e["packets"] == 0 for e in finals):
+        fail("a worker saw no packets: %r" % [e["packets"] for e in finals])
+    if sum(e["packets"] for e in finals) < sent:
+        fail("sent %d frames, the workers counted %d" % (sent, sum(e["packets"]
+                                                                   for e in finals)))
+    attempts = [e for e in events if e["type"] == "attempt"]
+    seen = {}
+    for event in attempts:
+        key = (event["src_ip"], event["src_port"])
+        if key in expected:
+            if key in seen:
+                fail("attempt %s reported by two workers" % (key,))
+            seen[key] = (event["verdict"], event["evidence"])
+    if seen != expected:
+        missing = sorted(set(expected) - set(seen))
+        differing = sorted((k, seen[k], expected[k]) for k in expected
+                           if k in seen and seen[k] != expected[k])
+        fail("two workers differ from the replay: missing %s, differing %s" %
+             (missing, differing))
+    return "--workers 2: %d and %d packets, %d attempts decided on evidence agree" % (
+        finals[0]["packets"], finals[1]["packets"], len(seen))
 
 
 def main():

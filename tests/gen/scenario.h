@@ -50,5 +50,7 @@ void web_exchange(struct pcapgen *out, const struct gen_link *link, const char *
 
 /* The families of scenarios, each in its own file. */
 void scenarios_core(void);
+void scenarios_evasion(void);
+void scenarios_submission(void);
 
 #endif

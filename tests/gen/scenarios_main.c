@@ -16,5 +16,7 @@ int main(int argc, char **argv)
     scenario_output_dir = argv[1];
     /* Append new families at the end: see scenario.h. */
     scenarios_core();
+    scenarios_evasion();
+    scenarios_submission();
     return 0;
 }

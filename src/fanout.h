@@ -1,0 +1,17 @@
+/* Spreading a live capture over several worker processes (PACKET_FANOUT) so that every
+ * packet of an attempt, including the ICMP error that answers it, meets in one worker. */
+#ifndef OP25B_FANOUT_H
+#define OP25B_FANOUT_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FANOUT_PROGRAM_MAX 128
+
+/* The classic BPF program that picks a worker; returns its length, or -1. */
+int fanout_program(struct sock_filter *code, unsigned capacity);
+/* Joins the packet socket fd to fanout group `group` with that program. */
+int fanout_join(int fd, uint16_t group, char *error, size_t error_size);
+
+#endif

@@ -1,0 +1,193 @@
+/* The fanout program, run by a small classic-BPF interpreter over hand-built packets: both
+ * directions of a flow and the ICMP error quoting it must pick the same worker, and flows
+ * must spread. (tests/live_test.py runs it in the kernel.) */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <linux/filter.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fanout.h"
+
+/* Runs the program over an IP packet (network header at `ip`) with skb->protocol. */
+static uint32_t run(const struct sock_filter *code, int length, uint16_t protocol,
+                    const uint8_t *ip, uint32_t size)
+{
+    uint32_t a = 0, x = 0, memory[16] = {0};
+    for (int pc = 0; pc < length; pc++) {
+        const struct sock_filter *op = &code[pc];
+        uint32_t k = op->k;
+        int64_t offset;
+        uint32_t width;
+        switch (op->code) {
+        case BPF_LD | BPF_H | BPF_ABS:
+            if (k == (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)) {
+                a = protocol;
+                continue;
+            }
+            /* fall through */
+        case BPF_LD | BPF_W | BPF_ABS:
+        case BPF_LD | BPF_B | BPF_ABS:
+        case BPF_LD | BPF_W | BPF_IND:
+        case BPF_LD | BPF_B | BPF_IND:
+            offset = (int64_t)(int32_t)k - SKF_NET_OFF;
+            if (BPF_MODE(op->code) == BPF_IND)
+                offset += x;
+            width = BPF_SIZE(op->code) == BPF_W ? 4 : BPF_SIZE(op->code) == BPF_H ? 2 : 1;
+            if (offset < 0 || offset + width > size)
+                return 0; /* the kernel ends the program with 0 on a short packet */
+            a = 0;
+            for (uint32_t i = 0; i < width; i++)
+                a = a << 8 | ip[offset + i];
+            break;
+        case BPF_LDX | BPF_MSH | BPF_B:
+            offset = (int64_t)(int32_t)k - SKF_NET_OFF;
+            if (offset < 0 || offset >= size)
+                return 0;
+            x = 4u * (ip[offset] & 0x0f);
+            break;
+        case BPF_LDX | BPF_MEM:
+            x = memory[k];
+            break;
+        case BPF_ST:
+            memory[k] = a;
+            break;
+        case BPF_MISC | BPF_TAX:
+            x = a;
+            break;
+        case BPF_ALU | BPF_XOR | BPF_X:
+            a ^= x;
+            break;
+        case BPF_ALU | BPF_MUL | BPF_K:
+            a *= k;
+            break;
+        case BPF_ALU | BPF_RSH | BPF_K:
+            a >>= k;
+            break;
+        case BPF_JMP | BPF_JEQ | BPF_K:
+            pc += a == k ? op->jt : op->jf;
+            break;
+        case BPF_JMP | BPF_JGT | BPF_K:
+            pc += a > k ? op->jt : op->jf;
+            break;
+        case BPF_JMP | BPF_JA:
+            pc += (int)k;
+            break;
+        case BPF_RET | BPF_A:
+            return a;
+        case BPF_RET | BPF_K:
+            return k;
+        default:
+            cr_assert_fail("opcode 0x%x not interpreted", op->code);
+        }
+    }
+    cr_assert_fail("the program ran off its end");
+    return 0;
+}
+
+static struct sock_filter program[FANOUT_PROGRAM_MAX];
+static int program_length;
+
+static void setup(void)
+{
+    program_length = fanout_program(program, FANOUT_PROGRAM_MAX);
+    cr_assert_gt(program_length, 0);
+}
+
+TestSuite(fanout, .init = setup);
+
+static size_t ipv4_tcp(uint8_t *p, const char *src, const char *dst, uint16_t sport,
+                       uint16_t dport)
+{
+    memset(p, 0, 40);
+    p[0] = 0x45;
+    p[3] = 40;
+    p[8] = 64;
+    p[9] = 6;
+    inet_pton(AF_INET, src, p + 12);
+    inet_pton(AF_INET, dst, p + 16);
+    p[20] = (uint8_t)(sport >> 8), p[21] = (uint8_t)sport;
+    p[22] = (uint8_t)(dport >> 8), p[23] = (uint8_t)dport;
+    return 40;
+}
+
+static uint32_t v4(const char *src, const char *dst)
+{
+    uint8_t p[40];
+    ipv4_tcp(p, src, dst, 40000, 25);
+    return run(program, program_length, 0x0800, p, sizeof(p));
+}
+
+Test(fanout, both_directions_pick_one_worker)
+{
+    cr_assert_eq(v4("198.51.100.10", "203.0.113.10"), v4("203.0.113.10", "198.51.100.10"));
+}
+
+Test(fanout, icmp_error_follows_the_packet_it_quotes)
+{
+    uint8_t syn[40];
+    ipv4_tcp(syn, "198.51.100.10", "203.0.113.10", 40000, 25);
+    uint8_t error[20 + 8 + 28];
+    memset(error, 0, sizeof(error));
+    error[0] = 0x45;
+    error[9] = 1;
+    inet_pton(AF_INET, "198.51.101.1", error + 12); /* the router */
+    inet_pton(AF_INET, "198.51.100.10", error + 16);
+    error[20] = 3;  /* destination unreachable */
+    error[21] = 13; /* communication administratively prohibited */
+    memcpy(error + 28, syn, 28);
+    uint32_t quoted = run(program, program_length, 0x0800, error, sizeof(error));
+    cr_assert_eq(quoted, v4("198.51.100.10", "203.0.113.10"));
+    cr_assert_neq(quoted, v4("198.51.101.1", "198.51.100.10"),
+                  "this pair happens to collide: pick other addresses");
+    /* An echo request is no error: it is hashed by its own pair. */
+    error[20] = 8;
+    cr_assert_eq(run(program, program_length, 0x0800, error, sizeof(error)),
+                 v4("198.51.101.1", "198.51.100.10"));
+}
+
+Test(fanout, icmpv6_error_follows_the_packet_it_quotes)
+{
+    uint8_t syn[60];
+    memset(syn, 0, sizeof(syn));
+    syn[0] = 0x60;
+    syn[6] = 6;
+    inet_pton(AF_INET6, "2001:db8:1000::10", syn + 8);
+    inet_pton(AF_INET6, "2001:db8:f000::25", syn + 24);
+    uint8_t reverse[60];
+    memcpy(reverse, syn, sizeof(reverse));
+    memcpy(reverse + 8, syn + 24, 16);
+    memcpy(reverse + 24, syn + 8, 16);
+    uint32_t forward = run(program, program_length, 0x86dd, syn, sizeof(syn));
+    cr_assert_eq(forward, run(program, program_length, 0x86dd, reverse, sizeof(reverse)));
+    uint8_t error[40 + 8 + 60];
+    memset(error, 0, sizeof(error));
+    error[0] = 0x60;
+    error[6] = 58;
+    inet_pton(AF_INET6, "2001:db8:1000::1", error + 8);
+    inet_pton(AF_INET6, "2001:db8:1000::10", error + 24);
+    error[40] = 1; /* destination unreachable */
+    error[41] = 1; /* administratively prohibited */
+    memcpy(error + 48, syn, sizeof(syn));
+    cr_assert_eq(run(program, program_length, 0x86dd, error, sizeof(error)), forward);
+}
+
+Test(fanout, flows_spread_over_workers)
+{
+    unsigned per_worker[4] = {0};
+    for (int i = 0; i < 1000; i++) {
+        char src[32], dst[32];
+        snprintf(src, sizeof(src), "198.51.%d.%d", 100 + i / 250, i % 250);
+        snprintf(dst, sizeof(dst), "203.0.113.%d", (i * 7) % 250);
+        per_worker[v4(src, dst) % 4]++;
+    }
+    for (int w = 0; w < 4; w++)
+        cr_assert_gt(per_worker[w], 150, "worker %d got %u of 1000 flows", w, per_worker[w]);
+}
+
+Test(fanout, what_is_not_plain_ip_goes_to_worker_0)
+{
+    uint8_t arp[28] = {0};
+    cr_assert_eq(run(program, program_length, 0x0806, arp, sizeof(arp)), 0);
+    cr_assert_eq(run(program, program_length, 0x8864, arp, sizeof(arp)), 0);
+}
