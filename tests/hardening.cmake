@@ -4,7 +4,7 @@ add_test(NAME hardening.memory-bound
                  --binary $<TARGET_FILE:op25b-watch> --flood $<TARGET_FILE:flood>
                  --source-dir ${CMAKE_SOURCE_DIR}
                  --work-dir ${CMAKE_CURRENT_BINARY_DIR}/memory-bound
-                 $<$<BOOL:${OP25B_SANITIZE}>:--sanitized>)
+                 --sanitized=$<BOOL:${OP25B_SANITIZE}>)
 set_tests_properties(hardening.memory-bound PROPERTIES TIMEOUT 300)
 
 # The shipped systemd unit: valid and hardened.

@@ -40,8 +40,8 @@ def main():
     parser.add_argument("--flood", required=True)
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--work-dir", required=True)
-    parser.add_argument("--sanitized", action="store_true",
-                        help="the binary carries ASan, whose shadow memory inflates RSS")
+    parser.add_argument("--sanitized", type=int, default=0, choices=(0, 1),
+                        help="1: the binary carries ASan, whose shadow memory inflates RSS")
     args = parser.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     capture = os.path.join(args.work_dir, "flood.pcap")
