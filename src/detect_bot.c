@@ -397,8 +397,9 @@ static void bot_advance(struct detector *base, packet_time now)
     roll_window(of(base), now);
 }
 
-static void bot_finish(struct detector *base, packet_time now)
+static void bot_finish(struct detector *base, packet_time now, const char *reason)
 {
+    (void)reason;
     struct bot_detector *detector = of(base);
     if (detector->window_end != 0)
         close_window(detector, now);

@@ -441,9 +441,9 @@ static void submission_advance(struct detector *base, packet_time now)
     roll_window(detector, now);
 }
 
-static void submission_finish(struct detector *base, packet_time now)
+static void submission_finish(struct detector *base, packet_time now, const char *reason)
 {
-    mail_flows_finish(of(base)->flows, now, "end_of_input");
+    mail_flows_finish(of(base)->flows, now, reason);
 }
 
 static void submission_free(struct detector *base)

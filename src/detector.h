@@ -27,8 +27,9 @@ struct detector_ops {
     void (*packet)(struct detector *detector, const struct packet *packet, int segment);
     /* Packet time moved forward: run timers, write windowed findings. */
     void (*advance)(struct detector *detector, packet_time now);
-    /* The input ended (or a signal stopped it): write what is still held. */
-    void (*finish)(struct detector *detector, packet_time now);
+    /* The input ended (or a signal stopped it): write what is still held. reason is the
+     * attempts' close reason, "end_of_input" or "shutdown". */
+    void (*finish)(struct detector *detector, packet_time now, const char *reason);
     void (*free)(struct detector *detector);
 };
 

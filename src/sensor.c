@@ -42,8 +42,8 @@ struct sensor *sensor_new(const struct policy *policy, struct events *events,
         goto fail_free_return;
     if (segment_map_init(&sensor->segments, policy, source_names, source_count) != 0)
         goto fail_free_coverage;
-    sensor->attempts = attempt_tracker_new(policy, events, &sensor->coverage,
-                                           &sensor->counters, sensor->return_seen);
+    sensor->attempts = attempt_tracker_new(policy, events, &sensor->coverage, &sensor->counters,
+                                           sensor->return_seen);
     if (sensor->attempts == NULL)
         goto fail_free_segments;
     struct detector_context context = {
@@ -176,7 +176,7 @@ void sensor_finish(struct sensor *sensor, const char *reason)
 {
     attempt_finish(sensor->attempts, reason);
     for (size_t d = 0; d < sensor->detector_count; d++)
-        sensor->detectors[d]->ops->finish(sensor->detectors[d], sensor->now);
+        sensor->detectors[d]->ops->finish(sensor->detectors[d], sensor->now, reason);
     report(sensor, true);
 }
 

@@ -180,7 +180,8 @@ static void outbound_web(int segment)
 
 static void finish(double seconds)
 {
-    detector->ops->finish(detector, T0 + (packet_time)(seconds * PACKET_TIME_SECOND));
+    detector->ops->finish(detector, T0 + (packet_time)(seconds * PACKET_TIME_SECOND),
+                          "end_of_input");
 }
 
 /* The lines of one event type, in order. */
