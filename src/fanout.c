@@ -157,7 +157,7 @@ int fanout_join(int fd, uint16_t group, char *error, size_t error_size)
     }
     /* PACKET_FANOUT_FLAG_DEFRAG: fragments are reassembled first, so all of a datagram
      * reaches one worker. */
-    int value = group | ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    uint32_t value = group | (uint32_t)(PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16;
     if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &value, sizeof(value)) != 0) {
         snprintf(error, error_size, "cannot join fanout group %u: %s", group, strerror(errno));
         return -1;
