@@ -247,8 +247,15 @@ static void pop3_server_line(struct mail_login_session *session, const struct ma
 
 /* ---- IMAP ---- */
 
+/* Tags are kept to MAIL_LOGIN_TAG_MAX - 1 characters; a longer one is matched on that
+ * prefix (RFC 9051 sets no length, clients use short ones). A tag holding a NUL is no
+ * atom (RFC 9051 9, tag) and is not followed at all. */
 static void copy_tag(char *destination, const char *tag, size_t length)
 {
+    if (memchr(tag, '\0', length) != NULL) {
+        destination[0] = '\0';
+        return;
+    }
     size_t kept = length < MAIL_LOGIN_TAG_MAX - 1 ? length : MAIL_LOGIN_TAG_MAX - 1;
     memcpy(destination, tag, kept);
     destination[kept] = '\0';
@@ -256,7 +263,12 @@ static void copy_tag(char *destination, const char *tag, size_t length)
 
 static bool tag_is(const char *tag, size_t length, const char *stored)
 {
-    return stored[0] != '\0' && strlen(stored) == length && memcmp(tag, stored, length) == 0;
+    size_t stored_length = strlen(stored);
+    if (stored_length == 0 || memchr(tag, '\0', length) != NULL)
+        return false;
+    if (stored_length == MAIL_LOGIN_TAG_MAX - 1)
+        return length >= stored_length && memcmp(tag, stored, stored_length) == 0;
+    return stored_length == length && memcmp(tag, stored, length) == 0;
 }
 
 static uint32_t imap_client_line(struct mail_login_session *session,

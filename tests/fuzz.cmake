@@ -1,6 +1,6 @@
 # Fuzz targets (tests/fuzz): libFuzzer with clang, built by tests/fuzz/run_fuzz.sh into
 # build/fuzz apart from the gcc build, then each run for OP25B_FUZZ_SECONDS. One compile
-# step serves the four runs (a ctest fixture). `ctest -L fuzz` runs only these and
+# step serves the six runs (a ctest fixture). `ctest -L fuzz` runs only these and
 # `ctest -LE fuzz` leaves them out; without clang they are reported as skipped.
 set(OP25B_FUZZ_SECONDS 30 CACHE STRING "Seconds each fuzz target runs under ctest")
 find_program(OP25B_FUZZ_CC NAMES clang clang-14 DOC "clang with libFuzzer, for tests/fuzz")
@@ -22,7 +22,7 @@ set_tests_properties(fuzz.build PROPERTIES
 
 # Compiling is the fixture's work; the rest is the fuzzing time plus seeds and replays.
 math(EXPR FUZZ_TIMEOUT "${OP25B_FUZZ_SECONDS} + 300")
-foreach(target decode smtp policy sensor)
+foreach(target decode smtp policy sensor dns mail_login)
   add_test(NAME fuzz.${target} COMMAND sh ${FUZZ_SCRIPT} ${target} ${OP25B_FUZZ_SECONDS})
   set_tests_properties(fuzz.${target} PROPERTIES
       FIXTURES_REQUIRED fuzz_binaries

@@ -356,3 +356,26 @@ Test(mail_login, arbitrary_bytes)
         cr_assert_lt(strlen(session.login_tag), MAIL_LOGIN_TAG_MAX);
     }
 }
+
+Test(imap, long_tag_still_matches_its_completion)
+{
+    /* Tags longer than the 31 characters kept are matched on that prefix. */
+    static const struct turn turns[] = {
+        {'S', "* OK ready\r\n"},
+        {'C', "client-tag-0123456789-0123456789-0123456789 LOGIN bob hunter2\r\n"},
+        {'S', "client-tag-0123456789-0123456789-0123456789 OK Logged in\r\n"},
+    };
+    struct mail_login_facts facts = RUN(MAIL_LOGIN_IMAP, turns);
+    cr_assert(facts.login_success);
+}
+
+Test(imap, another_tags_completion_is_not_the_login)
+{
+    static const struct turn turns[] = {
+        {'S', "* OK ready\r\n"},
+        {'C', "a7 LOGIN bob hunter2\r\n"},
+        {'S', "a77 OK done\r\na OK done\r\n"},
+    };
+    struct mail_login_facts facts = RUN(MAIL_LOGIN_IMAP, turns);
+    cr_assert(!facts.login_success);
+}

@@ -9,7 +9,7 @@ FUZZ_CC ?= clang
 
 SRC := $(SOURCE_DIR)/src
 FUZZ := $(SOURCE_DIR)/tests/fuzz
-TARGETS := decode smtp policy sensor
+TARGETS := decode smtp policy sensor dns mail_login
 
 SOURCES := $(filter-out $(SRC)/main.c,$(wildcard $(SRC)/*.c))
 OBJECTS := $(patsubst $(SRC)/%.c,$(OUT)/obj/%.o,$(SOURCES))

@@ -11,6 +11,9 @@ source describes:
   smtp    the TCP payloads of each SMTP connection, as control-byte chunks
   policy  the YAML policies of the repository
   sensor  link selector byte + frames with 2-byte time/length headers
+  dns     transport byte (0 UDP, 1 TCP) + one DNS payload (port 53, queries and answers)
+  mail_login  protocol byte (0 POP3, 1 IMAP) + the TCP payloads of each POP3/IMAP
+          connection as smtp's control-byte chunks, and written dialogues for each branch
 """
 
 import argparse
@@ -34,6 +37,9 @@ SENSOR_FRAME_MAX = 0x0fff
 
 # Ports whose dialogues the SMTP parser reads: 25, and submission for AUTH and STARTTLS.
 SMTP_PORTS = {25, 587, 465, 2525}
+# src/mail_flows.h: POP3 and IMAP, in the protocol byte's order (fuzz_mail_login.c).
+MAIL_LOGIN_PORTS = (110, 143)
+DNS_PORT = 53
 SEED_MAX = 16384           # bytes per smtp or sensor seed: keeps executions fast
 DECODE_FRAMES_PER_FILE = 256
 SENSOR_PACKETS_PER_SEED = 256
@@ -144,8 +150,8 @@ def network_layer(linktype, frame):
     return None
 
 
-def tcp_segment(packet, depth=0):
-    """(src, dst, sport, dport, seq, flags, payload) of a TCP packet, through IP tunnels."""
+def transport_layer(packet, depth=0):
+    """(proto, src, dst, body) of an IP packet's first fragment, through IP tunnels."""
     if not packet or depth > 3:
         return None
     version = packet[0] >> 4
@@ -169,9 +175,16 @@ def tcp_segment(packet, depth=0):
     else:
         return None
     if proto in (4, 41):
-        return tcp_segment(body, depth + 1)
-    if proto != 6 or len(body) < 20:
+        return transport_layer(body, depth + 1)
+    return proto, src, dst, body
+
+
+def tcp_segment(packet):
+    """(src, dst, sport, dport, seq, flags, payload) of a TCP packet."""
+    layer = transport_layer(packet)
+    if layer is None or layer[0] != 6 or len(layer[3]) < 20:
         return None
+    _, src, dst, body = layer
     sport, dport, seq = struct.unpack(">HHI", body[0:8])
     offset = (body[12] >> 4) * 4
     return src, dst, sport, dport, seq, body[13], body[offset:]
@@ -253,8 +266,10 @@ class Direction:
         return gap, payload
 
 
-def smtp_seeds(captures, directory):
-    seen = set()
+def tcp_dialogues(captures, ports):
+    """(server port, chunks) of each TCP connection to one of ports, chunks as
+    encode_chunks takes them."""
+    dialogues = []
     for frames in captures.values():
         connections = {}
         for linktype, _, frame in frames:
@@ -263,9 +278,9 @@ def smtp_seeds(captures, directory):
             if segment is None:
                 continue
             src, dst, sport, dport, seq, flags, payload = segment
-            if dport in SMTP_PORTS:
+            if dport in ports:
                 key, server = (src, sport, dst, dport), False
-            elif sport in SMTP_PORTS:
+            elif sport in ports:
                 key, server = (dst, dport, src, sport), True
             else:
                 continue
@@ -277,13 +292,20 @@ def smtp_seeds(captures, directory):
                 joined = not server and not state["dirs"][0].syn and not any(
                     not s for s, _, _, _ in state["chunks"])
                 state["chunks"].append((server, gap, joined, data))
-        for state in connections.values():
+        for key, state in connections.items():
             if state["chunks"]:
-                add_seed(directory, encode_chunks(state["chunks"]), seen)
+                dialogues.append((key[3], state["chunks"]))
+    return dialogues
 
 
-def encode_chunks(chunks):
-    out = bytearray()
+def smtp_seeds(captures, directory):
+    seen = set()
+    for _, chunks in tcp_dialogues(captures, SMTP_PORTS):
+        add_seed(directory, encode_chunks(chunks), seen)
+
+
+def encode_chunks(chunks, out=None):
+    out = bytearray() if out is None else out
     for server, gap, joined, data in chunks:
         first = True
         while data:
@@ -299,6 +321,69 @@ def encode_chunks(chunks):
             data = data[length:]
             first = False
     return bytes(out)
+
+
+def dns_seeds(captures, directory):
+    seen = set()
+    for frames in captures.values():
+        for linktype, _, frame in frames:
+            packet = network_layer(linktype, frame)
+            layer = transport_layer(packet) if packet else None
+            if layer is None or layer[0] not in (6, 17):
+                continue
+            proto, _, _, body = layer
+            if proto == 17 and len(body) >= 8:
+                sport, dport = struct.unpack(">HH", body[0:4])
+                payload, transport = body[8:], 0
+            elif proto == 6 and len(body) >= 20:
+                sport, dport = struct.unpack(">HH", body[0:4])
+                payload, transport = body[(body[12] >> 4) * 4:], 1
+            else:
+                continue
+            if DNS_PORT in (sport, dport) and payload:
+                add_seed(directory, bytes([transport]) + payload, seen)
+
+
+# What the login parsers read, written out for the branches no capture reaches: POP3
+# (RFC 1939, 2449, 5034, 2595) and IMAP (RFC 9051), as (server?, bytes) in stream order.
+MAIL_LOGIN_DIALOGUES = [
+    (0, [(True, b"+OK POP3 ready\r\n"), (False, b"CAPA\r\n"),
+         (True, b"+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n"), (False, b"USER alice\r\n"),
+         (True, b"+OK\r\n"), (False, b"PASS wrong\r\n"), (True, b"-ERR no\r\n"),
+         (False, b"USER alice\r\nPASS secret\r\n"), (True, b"+OK\r\n+OK logged in\r\n")]),
+    (0, [(True, b"+OK <1.2@mail.example>\r\n"),
+         (False, b"APOP alice c4c9334bac560ecc979e58001b3e22fb\r\n"), (True, b"+OK\r\n")]),
+    (0, [(True, b"+OK ready\r\n"), (False, b"AUTH\r\n"), (True, b"+OK\r\nPLAIN\r\n.\r\n"),
+         (False, b"AUTH PLAIN\r\n"), (True, b"+ \r\n"), (False, b"AGFsaWNlAHNlY3JldA==\r\n"),
+         (True, b"+OK\r\n")]),
+    (0, [(True, b"+OK ready\r\n"), (False, b"STLS\r\n"), (True, b"+OK begin TLS\r\n"),
+         (False, b"\x16\x03\x01\x00\x05hello")]),
+    (0, [(True, b"+OK ready\r\n"), (False, b"STLS\r\n"), (True, b"-ERR not now\r\n"),
+         (False, b"USER alice\r\nPASS secret\r\n"), (True, b"+OK\r\n+OK\r\n")]),
+    (0, [(True, b"-ERR busy\r\n"), (False, b"LIST\r\nRETR 1\r\nQUIT\r\n"),
+         (True, b"+OK\r\n1 10\r\n.\r\n+OK\r\n..stuffed\r\n.\r\n+OK bye\r\n")]),
+    (1, [(True, b"* OK IMAP4rev2 ready\r\n"), (False, b"a1 CAPABILITY\r\n"),
+         (True, b"* CAPABILITY IMAP4rev2 STARTTLS AUTH=PLAIN\r\na1 OK done\r\n"),
+         (False, b"a2 LOGIN alice wrong\r\n"), (True, b"a2 NO [AUTHENTICATIONFAILED]\r\n"),
+         (False, b"a3 LOGIN {5}\r\nalice {6+}\r\nsecret\r\n"), (True, b"+ go\r\n"),
+         (True, b"* LIST {3}\r\nabc\r\na3 OK LOGIN completed\r\n")]),
+    (1, [(True, b"* OK ready\r\n"), (False, b"b1 AUTHENTICATE PLAIN\r\n"), (True, b"+ \r\n"),
+         (False, b"AGFsaWNlAHNlY3JldA==\r\n"), (True, b"b1 OK\r\n")]),
+    (1, [(True, b"* OK ready\r\n"), (False, b"c1 STARTTLS\r\n"),
+         (True, b"c1 OK Begin TLS\r\n"), (False, b"\x16\x03\x01\x02\x00")]),
+    (1, [(True, b"* PREAUTH welcome alice\r\n"), (False, b"d1 SELECT INBOX\r\n")]),
+    (1, [(True, b"* BYE go away\r\n")]),
+]
+
+
+def mail_login_seeds(captures, directory):
+    seen = set()
+    for port, chunks in tcp_dialogues(captures, MAIL_LOGIN_PORTS):
+        protocol = 1 if port == MAIL_LOGIN_PORTS[1] else 0
+        add_seed(directory, bytes(encode_chunks(chunks, bytearray([protocol]))), seen)
+    for protocol, dialogue in MAIL_LOGIN_DIALOGUES:
+        chunks = [(server, False, False, data) for server, data in dialogue]
+        add_seed(directory, bytes(encode_chunks(chunks, bytearray([protocol]))), seen)
 
 
 # Every key the loader reads, segments of each kind among them, so the fuzzer starts from
@@ -337,15 +422,17 @@ def policy_seeds(source_dir, directory):
                 add_seed(directory, stream.read(), seen)
 
 
+TARGETS = ["decode", "smtp", "policy", "sensor", "dns", "mail_login"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--shared-dir", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--target", action="append",
-                        choices=["decode", "smtp", "policy", "sensor"])
+    parser.add_argument("--target", action="append", choices=TARGETS)
     args = parser.parse_args()
-    targets = args.target or ["decode", "smtp", "policy", "sensor"]
+    targets = args.target or TARGETS
 
     paths = sorted(glob.glob(os.path.join(args.source_dir, "pcaps", "*.pcap")))
     paths += sorted(p for p in glob.glob(os.path.join(args.shared_dir, "corpus", "**", "*.pcap*"),
@@ -364,6 +451,10 @@ def main():
             smtp_seeds(captures, directory)
         elif target == "sensor":
             sensor_seeds(captures, directory)
+        elif target == "dns":
+            dns_seeds(captures, directory)
+        elif target == "mail_login":
+            mail_login_seeds(captures, directory)
         else:
             policy_seeds(args.source_dir, directory)
         print("make_seeds: %s: %d seeds from %d captures" %
