@@ -1,0 +1,11 @@
+# The throughput benchmark's smoke run (issue #7): tiny captures from tests/bench/gen_bench
+# through the bare read loop, op25b-watch (also with a small flow bound) and the peers that
+# are installed. It checks that the sensor counted every packet and every attempt, gave the
+# verdicts the captures imply and counted evictions under the bound; it asserts no timing.
+# The full benchmark is run by hand: python3 tests/bench/run_bench.py (see the README).
+add_test(NAME bench.smoke
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/bench/run_bench.py --smoke
+                 --sensor $<TARGET_FILE:op25b-watch> --gen-bench $<TARGET_FILE:gen_bench>
+                 --pcap-loop $<TARGET_FILE:pcap_loop> --measure $<TARGET_FILE:measure>
+                 --work-dir ${CMAKE_CURRENT_BINARY_DIR}/bench-smoke)
+set_tests_properties(bench.smoke PROPERTIES TIMEOUT 300)

@@ -1,0 +1,457 @@
+#!/usr/bin/env python3
+"""Throughput benchmark of op25b-watch (issue #7), side by side with its peers.
+
+Generates two captures with gen_bench (an ISP mix and a SYN flood), reads each file once
+so it sits in the page cache, then runs every tool on it several times, round robin, and
+keeps the best wall time of each:
+
+  pcap_loop            the bare libpcap read loop: the floor every reader is compared with
+  op25b-watch          -q -o /dev/null, policy tests/bench/bench.yaml (limits.flows 2.5 M)
+  op25b-watch bounded  the SYN flood again with --flows 100000: evictions, not a crash
+  ndpiReader           nDPI's reader (Debian libndpi-bin)
+  tshark               -n -q -Y 'tcp.port == 25': a display filter makes tshark dissect
+                       every packet (-q alone reads the file without dissecting it)
+
+Wall time is taken around each process (start-up and the policy load included, alike for
+all), peak RSS from wait4 (ru_maxrss of the child), both by the small measure helper. A
+separate, untimed run of op25b-watch writes its events to a pipe, and the script checks
+them against what the generator says it wrote: every packet and every attempt counted,
+the verdicts the guide implies, evictions where the bound is small.
+
+The targets are stated in the output, but timing is not a test: the exit status is 1 only
+when a tool fails or a count is wrong, never because a figure missed a target.
+
+  run_bench.py                      full run (5 M mix packets, 2 M SYNs, best of 3)
+  run_bench.py --smoke              tiny captures, one run: checks the pipeline (ctest)
+  run_bench.py --packets 20000000   a larger mix
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
+VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
+SYN_TIMEOUT_US = 30 * 1000000  # timeouts.syn in bench.yaml
+MIB = 1024.0
+
+# Targets of issue #7, as ratios to the bare read loop and a memory ceiling.
+MIX_TARGET = 0.8
+FLOOD_TARGET = 0.2
+FLOOD_LIVE_ATTEMPTS = 2000000
+FLOOD_RSS_LIMIT_MIB = 1024.0
+
+
+class Failure(Exception):
+    pass
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(
+        description="op25b-watch throughput benchmark (issue #7)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", default=os.path.join(SOURCE_DIR, "build"),
+                        help="CMake build directory (default: build/ of the source tree)")
+    parser.add_argument("--work-dir", help="where captures and logs go "
+                        "(default: BUILD_DIR/bench, or BUILD_DIR/bench-smoke with --smoke)")
+    parser.add_argument("--sensor", help="op25b-watch binary (default: BUILD_DIR/op25b-watch)")
+    parser.add_argument("--gen-bench", help="gen_bench binary")
+    parser.add_argument("--pcap-loop", help="pcap_loop binary")
+    parser.add_argument("--measure", help="measure binary (times a command, takes its RSS)")
+    parser.add_argument("--policy", default=os.path.join(HERE, "bench.yaml"))
+    parser.add_argument("--packets", type=int, help="ISP mix packets (default 5000000)")
+    parser.add_argument("--synflood-packets", type=int,
+                        help="SYN flood packets, one attempt each (default 2000000)")
+    parser.add_argument("--small-flows", type=int,
+                        help="the small flow bound of the second flood run (default 100000)")
+    parser.add_argument("--runs", type=int, help="timed runs per tool, best kept (default 3)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny captures and one run: checks the pipeline, not the speed")
+    parser.add_argument("--only", choices=["mix", "synflood"], help="benchmark one capture")
+    parser.add_argument("--no-peers", action="store_true", help="skip ndpiReader and tshark")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse captures of the same size already in the work directory")
+    parser.add_argument("--json", help="also write the figures to this file as JSON")
+    args = parser.parse_args()
+    defaults = ((30000, 20000, 5000, 1) if args.smoke else (5000000, 2000000, 100000, 3))
+    if args.packets is None:
+        args.packets = defaults[0]
+    if args.synflood_packets is None:
+        args.synflood_packets = defaults[1]
+    if args.small_flows is None:
+        args.small_flows = defaults[2]
+    if args.runs is None:
+        args.runs = defaults[3]
+    if min(args.packets, args.synflood_packets, args.small_flows, args.runs) < 1:
+        parser.error("sizes and runs must be positive")
+    if args.work_dir is None:
+        args.work_dir = os.path.join(args.build_dir, "bench-smoke" if args.smoke else "bench")
+    args.sensor = args.sensor or os.path.join(args.build_dir, "op25b-watch")
+    bench_build = os.path.join(args.build_dir, "tests", "bench")
+    args.gen_bench = args.gen_bench or os.path.join(bench_build, "gen_bench")
+    args.pcap_loop = args.pcap_loop or os.path.join(bench_build, "pcap_loop")
+    args.measure = args.measure or os.path.join(bench_build, "measure")
+    for name in ("sensor", "gen_bench", "pcap_loop", "measure"):
+        path = getattr(args, name)
+        if not os.access(path, os.X_OK):
+            parser.error("%s not found at %s (build first, or pass --%s)"
+                         % (name, path, name.replace("_", "-")))
+    return args
+
+
+def generate(args, kind, packets):
+    """Writes one capture (or reuses it) and returns what the generator says it holds."""
+    path = os.path.join(args.work_dir, "bench-%s.pcap" % kind)
+    manifest = path + ".json"
+    if args.reuse and os.path.exists(path) and os.path.exists(manifest):
+        with open(manifest) as source:
+            written = json.load(source)
+        if written.get("packets") == packets:
+            print("reusing %s" % path)
+            written["path"] = path
+            return written
+    started = time.perf_counter()
+    result = subprocess.run([args.gen_bench, kind, str(packets), path],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if result.returncode != 0:
+        raise Failure("gen_bench %s exited %d: %s" % (
+            kind, result.returncode, result.stderr.decode(errors="replace").strip()))
+    written = json.loads(result.stdout)
+    with open(manifest, "w") as out:
+        json.dump(written, out)
+    written["path"] = path
+    print("generated %s: %d packets in %.1f s" % (path, packets, time.perf_counter() - started))
+    return written
+
+
+def warm_up(path):
+    """One plain read, so every tool finds the file in the page cache."""
+    with open(path, "rb", buffering=0) as source:
+        while source.read(8 << 20):
+            pass
+
+
+def measure(args, command, log_prefix):
+    """Runs command once under the measure helper; returns (wall seconds, peak RSS MiB,
+    exit status). The helper forks the command itself and takes ru_maxrss from wait4:
+    forked from this Python process, the command would inherit its RSS as a starting peak
+    (Linux keeps the peak across exec)."""
+    result_path = log_prefix + ".measure"
+    with open(log_prefix + ".out", "wb") as out, open(log_prefix + ".err", "wb") as err:
+        status = subprocess.call([args.measure, result_path] + command, stdout=out,
+                                 stderr=err, stdin=subprocess.DEVNULL)
+    if status != 0:
+        raise Failure("measure failed on %s: %s" % (" ".join(command),
+                                                    read_log(log_prefix, ".err").strip()))
+    with open(result_path) as source:
+        exit_status, seconds, rss_kib = source.read().split()
+    return float(seconds), int(rss_kib) / MIB, int(exit_status)
+
+
+def read_log(log_prefix, suffix):
+    with open(log_prefix + suffix, "rb") as source:
+        return source.read().decode(errors="replace")
+
+
+class Tool:
+    """One command line to time on one capture, and how to check what it printed."""
+
+    def __init__(self, name, command, check=None, flows=None):
+        self.name = name
+        self.command = command
+        self.check = check
+        self.flows = flows  # op25b-watch: the flow bound in force
+        self.times = []
+        self.rss = []
+
+
+def check_pcap_loop(output, written):
+    match = re.match(r"(\d+) packets", output)
+    if match is None or int(match.group(1)) != written["packets"]:
+        raise Failure("pcap_loop read %s packets of %d" % (
+            match.group(1) if match else "?", written["packets"]))
+
+
+def check_ndpi(output, written):
+    match = re.search(r"IP packets:\s+(\d+)\s+of\s+(\d+) packets total", output)
+    if match is None or int(match.group(2)) != written["packets"]:
+        raise Failure("ndpiReader read %s packets of %d" % (
+            match.group(2) if match else "?", written["packets"]))
+
+
+def tools_for(args, written, flood):
+    path = written["path"]
+    sensor = [args.sensor, "-q", "-c", args.policy, "-r", path, "-o", "/dev/null"]
+    tools = [Tool("pcap_loop", [args.pcap_loop, path], check_pcap_loop),
+             Tool("op25b-watch", sensor, flows=None)]
+    if flood:
+        tools.append(Tool("op25b-watch --flows %d" % args.small_flows,
+                          sensor + ["--flows", str(args.small_flows)],
+                          flows=args.small_flows))
+    if args.no_peers:
+        return tools
+    if shutil.which("ndpiReader"):
+        # Without -q it prints a short summary (no per-flow lines) with the packet count.
+        tools.append(Tool("ndpiReader", ["ndpiReader", "-i", path], check_ndpi))
+    else:
+        print("ndpiReader not installed (Debian libndpi-bin): skipped")
+    if shutil.which("tshark"):
+        tools.append(Tool("tshark -Y 'tcp.port == 25'",
+                          ["tshark", "-n", "-q", "-r", path, "-Y", "tcp.port == 25"]))
+        tools.append(Tool("tshark -q (reads, no dissection)",
+                          ["tshark", "-n", "-q", "-r", path]))
+    else:
+        print("tshark not installed: skipped")
+    return tools
+
+
+def sensor_events(args, written, flows):
+    """An untimed run with events on a pipe: the attempt verdicts, the final coverage and
+    sensor_stats events, and the exit status."""
+    command = [args.sensor, "-q", "-c", args.policy, "-r", written["path"], "-o", "-"]
+    if flows is not None:
+        command += ["--flows", str(flows)]
+    verdicts = {verdict: 0 for verdict in VERDICTS}
+    coverage_attempts = 0
+    stats = None
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    verdict_pattern = re.compile(rb'"verdict":"([a-z_]+)"')
+    for line in process.stdout:
+        if line.startswith(b'{"type":"attempt"'):
+            match = verdict_pattern.search(line)
+            if match is None or match.group(1).decode() not in verdicts:
+                raise Failure("attempt event without a known verdict: %s" % line[:200])
+            verdicts[match.group(1).decode()] += 1
+            continue
+        event = json.loads(line)
+        if event.get("final") and event["type"] == "coverage":
+            coverage_attempts += event["attempts"]
+        elif event.get("final") and event["type"] == "sensor_stats":
+            stats = event
+    errors = process.stderr.read().decode(errors="replace")
+    status = process.wait()
+    if status != 0:
+        raise Failure("%s exited %d: %s" % (" ".join(command), status, errors.strip()))
+    if stats is None:
+        raise Failure("no final sensor_stats event from %s" % " ".join(command))
+    return verdicts, coverage_attempts, stats
+
+
+def check_sensor(args, written, flows, verdicts, coverage_attempts, stats):
+    """What the sensor reported against what the generator wrote."""
+    problems = []
+    attempts = written["attempts"]
+    expect = written["expect"]
+
+    def same(what, got, wanted):
+        if got != wanted:
+            problems.append("%s: %d, expected %d" % (what, got, wanted))
+
+    same("packets", stats["packets"], written["packets"])
+    same("decode errors", stats["decode_truncated"] + stats["decode_malformed"] +
+         stats["decode_unsupported"] + stats["decode_too_deep"], 0)
+    same("flows_created", stats["flows_created"], attempts)
+    same("attempt events", stats["events_attempt"], attempts)
+    same("attempt events read", sum(verdicts.values()), attempts)
+    same("attempts in final coverage", coverage_attempts, attempts)
+    same("allowed", verdicts["allowed"], expect["allowed"])
+    same("leaked", verdicts["leaked"], expect["leaked"])
+    same("would_block", verdicts["would_block"], expect["would_block"])
+    # Silent attempts turn blocked (no_reply) once timeouts.syn passes after their last SYN
+    # within the capture, unknown otherwise; the ICMP- and reset-blocked ones always block.
+    same("blocked + unknown", verdicts["blocked"] + verdicts["unknown"],
+         expect["blocked"] + expect["silent"])
+    if verdicts["blocked"] < expect["blocked"]:
+        problems.append("blocked: %d, expected at least %d" % (verdicts["blocked"],
+                                                                expect["blocked"]))
+    if flows is None:
+        same("evictions", stats["evictions"], 0)
+    elif written["last_us"] - written["first_us"] < SYN_TIMEOUT_US:
+        # Every attempt is still live when the next arrives: each one past the bound
+        # evicts exactly one.
+        same("evictions", stats["evictions"], max(0, attempts - flows))
+    if problems:
+        raise Failure("op25b-watch%s on %s: %s" % (
+            "" if flows is None else " --flows %d" % flows, written["path"],
+            "; ".join(problems)))
+
+
+def describe(written):
+    seconds = (written["last_us"] - written["first_us"]) / 1e6
+    size = os.path.getsize(written["path"])
+    packets = written["packets"]
+    text = ("%s: %s packets, %.2f GB, %.2f s of packet time (%.0f kpps), mean frame %d bytes"
+            % (written["path"], format(packets, ","), size / 1e9, seconds,
+               packets / seconds / 1e3 if seconds > 0 else 0,
+               (size - 24 - 16 * packets) / packets))
+    text += ("\n  port-25 SYNs %.2f%% of packets, other port-25 packets %.2f%%, IPv6 %.1f%%, "
+             "%s attempts" % (100.0 * written["port25_syn_packets"] / packets,
+                              100.0 * (written["port25_packets"] - written["port25_syn_packets"])
+                              / packets,
+                              100.0 * written["ipv6_packets"] / packets,
+                              format(written["attempts"], ",")))
+    return text
+
+
+def bench_capture(args, written, flood, results, failures):
+    print()
+    print("== %s" % describe(written))
+    tools = tools_for(args, written, flood)
+    logs = os.path.join(args.work_dir, "logs")
+    os.makedirs(logs, exist_ok=True)
+    load_before = os.getloadavg()[0]
+    # Round robin, so drift on the machine touches every tool alike; the file is read
+    # again before each round in case the kernel reclaimed some of its cache meanwhile.
+    for run in range(args.runs):
+        warm_up(written["path"])
+        for index, tool in enumerate(tools):
+            prefix = os.path.join(logs, "%s-%d-run%d" % (written["capture"], index, run))
+            seconds, rss, status = measure(args, tool.command, prefix)
+            if status != 0:
+                failures.append("%s exited %d on %s: %s" % (
+                    " ".join(tool.command), status, written["path"],
+                    read_log(prefix, ".err").strip()[-500:]))
+                continue
+            if tool.check is not None:
+                try:
+                    tool.check(read_log(prefix, ".out"), written)
+                except Failure as failure:
+                    failures.append(str(failure))
+            tool.times.append(seconds)
+            tool.rss.append(rss)
+
+    sensor_counts = {}
+    for tool in tools:
+        if tool.name.startswith("op25b-watch"):
+            try:
+                verdicts, coverage_attempts, stats = sensor_events(args, written, tool.flows)
+                check_sensor(args, written, tool.flows, verdicts, coverage_attempts, stats)
+            except Failure as failure:
+                failures.append(str(failure))
+                continue
+            sensor_counts[tool.name] = {"verdicts": verdicts, "stats": stats}
+
+    floor = min(tools[0].times) if tools[0].times else None
+    load_after = os.getloadavg()[0]
+    print("load average %.2f before, %.2f after (other work on the machine skews the figures)"
+          % (load_before, load_after))
+    rows = []
+    print("%-36s %9s %12s %7s %13s" % ("tool", "seconds", "packets/s", "ratio",
+                                        "peak RSS MiB"))
+    for tool in tools:
+        if not tool.times:
+            print("%-36s %9s" % (tool.name, "failed"))
+            continue
+        best = min(tool.times)
+        rate = written["packets"] / best
+        ratio = floor / best if floor else 0.0
+        print("%-36s %9.3f %12s %7.3f %13.1f" % (tool.name, best, format(round(rate), ","),
+                                                 ratio, max(tool.rss)))
+        rows.append({"tool": tool.name, "seconds": best, "all_seconds": tool.times,
+                     "packets_per_second": rate, "ratio": ratio, "peak_rss_mib": max(tool.rss)})
+    for name, counts in sensor_counts.items():
+        stats = counts["stats"]
+        print("%s: %s attempts (%s), flows_created %s, evictions %s, events_attempt %s" % (
+            name, format(sum(counts["verdicts"].values()), ","),
+            ", ".join("%s %s" % (verdict, format(count, ","))
+                      for verdict, count in counts["verdicts"].items()),
+            format(stats["flows_created"], ","), format(stats["evictions"], ","),
+            format(stats["events_attempt"], ",")))
+    results[written["capture"]] = {"capture": dict(written),
+                                   "load_average": [load_before, load_after],
+                                   "tools": rows, "sensor": sensor_counts}
+    return rows
+
+
+def verdict_line(ok, text):
+    return "%s  %s" % ("PASS" if ok else "MISS", text)
+
+
+def print_targets(args, results):
+    """Issue #7's targets, stated; they never change the exit status."""
+    print()
+    print("== targets (issue #7; timing is reported, not tested)")
+    if args.smoke:
+        print("(smoke sizes: start-up dominates, so these ratios say nothing about speed)")
+
+    def row(capture, name):
+        for entry in results.get(capture, {}).get("tools", []):
+            if entry["tool"] == name:
+                return entry
+        return None
+
+    lines = []
+    mix = row("mix", "op25b-watch")
+    if mix is not None:
+        lines.append(verdict_line(mix["ratio"] >= MIX_TARGET,
+                                  "ISP mix: op25b-watch at %.3fx the bare read loop (target %.1fx)"
+                                  % (mix["ratio"], MIX_TARGET)))
+    flood = row("synflood", "op25b-watch")
+    if flood is not None:
+        lines.append(verdict_line(flood["ratio"] >= FLOOD_TARGET,
+                                  "SYN flood: op25b-watch at %.3fx the bare read loop "
+                                  "(target %.1fx)" % (flood["ratio"], FLOOD_TARGET)))
+        counts = results["synflood"]["sensor"].get("op25b-watch")
+        live = counts["stats"]["flows_created"] - counts["stats"]["evictions"] if counts else 0
+        if live >= FLOOD_LIVE_ATTEMPTS:
+            lines.append(verdict_line(flood["peak_rss_mib"] < FLOOD_RSS_LIMIT_MIB,
+                                      "SYN flood: peak RSS %.0f MiB with %s live attempts "
+                                      "(target under %.0f MiB for 2 M)"
+                                      % (flood["peak_rss_mib"], format(live, ","),
+                                         FLOOD_RSS_LIMIT_MIB)))
+        else:
+            lines.append("n/a   SYN flood memory target needs %s live attempts; this run had %s"
+                         % (format(FLOOD_LIVE_ATTEMPTS, ","), format(live, ",")))
+    bounded = row("synflood", "op25b-watch --flows %d" % args.small_flows)
+    counts = results.get("synflood", {}).get("sensor", {}).get(
+        "op25b-watch --flows %d" % args.small_flows)
+    if bounded is not None and counts is not None:
+        lines.append(verdict_line(True, "SYN flood with --flows %s: %s evictions counted, "
+                                  "peak RSS %.0f MiB, exit 0" % (
+                                      format(args.small_flows, ","),
+                                      format(counts["stats"]["evictions"], ","),
+                                      bounded["peak_rss_mib"])))
+    for line in lines:
+        print(line)
+
+
+def main():
+    args = parse_arguments()
+    os.makedirs(args.work_dir, exist_ok=True)
+    print("op25b-watch benchmark%s: %d runs per tool, best kept; %d CPUs" % (
+        " (smoke)" if args.smoke else "", args.runs, os.cpu_count() or 0))
+    failures = []
+    results = {}
+    captures = [("mix", args.packets), ("synflood", args.synflood_packets)]
+    try:
+        written = [generate(args, kind, packets) for kind, packets in captures
+                   if args.only in (None, kind)]
+    except Failure as failure:
+        print("FAIL: %s" % failure)
+        return 1
+    for capture in written:
+        try:
+            bench_capture(args, capture, capture["capture"] == "synflood", results, failures)
+        except Failure as failure:
+            failures.append(str(failure))
+    print_targets(args, results)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(results, out, indent=1)
+    if failures:
+        print()
+        for failure in failures:
+            print("FAIL: %s" % failure)
+        return 1
+    print()
+    print("all tools ran and every count matched")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
