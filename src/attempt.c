@@ -190,6 +190,14 @@ static void take_smtp_evidence(struct flow *flow, const struct smtp_facts *facts
         flow->evidence |= EVIDENCE_BIT(EVIDENCE_DATA);
 }
 
+/* Packets from several sources interleave slightly out of order: an attempt's last packet
+ * time never moves back, so its duration is never negative. */
+static void touch(struct flow *flow, packet_time ts)
+{
+    if (ts > flow->last_packet)
+        flow->last_packet = ts;
+}
+
 static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
                         const struct packet *packet, bool from_client)
 {
@@ -313,7 +321,7 @@ static void client_packet(struct attempt_tracker *tracker, struct flow *flow,
             if (flow->syn_count < UINT16_MAX)
                 flow->syn_count++;
             flow->last_syn = packet->ts;
-            flow->last_packet = packet->ts;
+            touch(flow, packet->ts);
             if (flow->list == FLOW_LIST_PENDING)
                 flow_list_append(tracker->flows, flow, FLOW_LIST_PENDING);
             else
@@ -326,7 +334,7 @@ static void client_packet(struct attempt_tracker *tracker, struct flow *flow,
         return;
     }
     if (flags & TCP_RST) {
-        flow->last_packet = packet->ts;
+        touch(flow, packet->ts);
         close_attempt(tracker, flow, "rst");
         return;
     }
@@ -358,7 +366,7 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
         return;
     }
     if (flags & TCP_RST) {
-        flow->last_packet = packet->ts;
+        touch(flow, packet->ts);
         if (!(flow->flags & ATTEMPT_SYN_ACK_SEEN) && (flow->flags & ATTEMPT_SYN_SEEN) &&
             answers_syn &&
             !(flow->evidence & EVIDENCE_LEAK_MASK & ~EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE))) {
