@@ -47,7 +47,7 @@ void progress_update(struct progress *progress, const struct capture *capture, u
         return;
     double now = monotonic_seconds();
     double elapsed = now - progress->last_shown;
-    if (elapsed < PROGRESS_INTERVAL_SECONDS)
+    if (elapsed < (progress->shown ? PROGRESS_INTERVAL_SECONDS : PROGRESS_FIRST_SECONDS))
         return;
     uint64_t done, total;
     capture_progress(capture, &done, &total);

@@ -13,6 +13,8 @@
 #include "capture.h"
 
 #define PROGRESS_INTERVAL_SECONDS 0.5
+/* The first line comes sooner, so a replay of a few seconds still shows one. */
+#define PROGRESS_FIRST_SECONDS 0.1
 
 struct progress {
     bool enabled;
