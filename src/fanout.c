@@ -9,10 +9,12 @@
 #include <sys/socket.h>
 
 /* The kernel's own flow hash (PACKET_FANOUT_HASH) would send an ICMP error to the worker of
- * the router's address pair, away from the attempt it answers. This classic BPF program
- * hashes the address pair symmetrically, and for ICMP and ICMPv6 errors the pair of the
- * header they quote, so the SYN, its answer and the ACL's ICMP error meet in one worker.
- * The kernel takes the result modulo the number of sockets in the group.
+ * the router's address pair, away from the attempt it answers, and spread one subscriber's
+ * connections over every worker. This classic BPF program hashes the subscriber's side of
+ * each packet (the side of the ephemeral port; both addresses where that says nothing),
+ * and for ICMP and ICMPv6 errors the packet they quote, so a SYN, its answer, the ACL's
+ * ICMP error and all of one subscriber's traffic meet in one worker. The kernel takes the
+ * result modulo the number of sockets in the group.
  *
  * Offsets are from the network header the kernel found (SKF_NET_OFF), after it moved an
  * outer 802.1Q tag into metadata. What is not plain IP there (ARP, QinQ's inner tag, PPPoE,
@@ -37,48 +39,110 @@ static unsigned emit(struct program *program, uint16_t code, uint8_t jt, uint8_t
 }
 
 /* Jumps are relative; they are patched once the target is known. */
+/* Conditional jumps reach 255 instructions forward at most. */
 static void patch_true(struct program *program, unsigned at, unsigned target)
 {
-    if (at < program->length)
+    if (at >= program->length || target - at - 1 > 255)
+        program->overflow = true;
+    else
         program->code[at].jt = (uint8_t)(target - at - 1);
 }
 
 static void patch_false(struct program *program, unsigned at, unsigned target)
 {
-    if (at < program->length)
+    if (at >= program->length || target - at - 1 > 255)
+        program->overflow = true;
+    else
         program->code[at].jf = (uint8_t)(target - at - 1);
 }
 
-/* A = (a ^ b) * golden ratio >> 16: symmetric in a and b, and well mixed. */
-static void emit_mix(struct program *program)
+enum { M_SOURCE_PORT = 1, M_SOURCE = 3, M_DESTINATION = 4 };
+
+/* A = A * golden ratio >> 16, returned: a well-mixed hash of one word. */
+static void emit_return_mixed(struct program *program)
 {
-    emit(program, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
     emit(program, BPF_ALU | BPF_MUL | BPF_K, 0, 0, 2654435761u);
     emit(program, BPF_ALU | BPF_RSH | BPF_K, 0, 0, 16);
     emit(program, BPF_RET | BPF_A, 0, 0, 0);
 }
 
-/* A = hash of the words at a and b (absolute offsets), then return it. */
+/* Both addresses (M[source], M[destination]) hashed symmetrically. */
+static void emit_pair_from_memory(struct program *program)
+{
+    emit(program, BPF_LD | BPF_MEM, 0, 0, M_SOURCE);
+    emit(program, BPF_LDX | BPF_MEM, 0, 0, M_DESTINATION);
+    emit(program, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
+    emit_return_mixed(program);
+}
+
+/* The words at absolute offsets a and b hashed symmetrically. */
 static void emit_pair(struct program *program, uint32_t a, uint32_t b)
 {
     emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, a);
-    emit(program, BPF_MISC | BPF_TAX, 0, 0, 0);
+    emit(program, BPF_ST, 0, 0, M_SOURCE);
     emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, b);
-    emit_mix(program);
+    emit(program, BPF_ST, 0, 0, M_DESTINATION);
+    emit_pair_from_memory(program);
 }
 
-/* IPv4 at `l3`: the pair of the packet, or of the header an ICMP error quotes (types 3, 4,
- * 5, 11 and 12, RFC 792). Non-first fragments carry the same addresses: the pair suffices. */
+/* With the source port in M[source port] and the destination port in A: hash the address
+ * on the side of the higher (ephemeral) port, which is the subscriber's side of its own
+ * connections, of its DNS queries and of mail sent to it. All of one subscriber's traffic
+ * then meets in one worker, which the per-subscriber windows (bot_suspect,
+ * pop_before_smtp) need. Equal ports: both addresses. */
+static void emit_by_ephemeral_side(struct program *program)
+{
+    emit(program, BPF_LDX | BPF_MEM, 0, 0, M_SOURCE_PORT);
+    unsigned to_destination = emit(program, BPF_JMP | BPF_JGT | BPF_X, 0, 0, 0);
+    patch_false(program, to_destination, program->length);
+    unsigned equal = emit(program, BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0);
+    patch_false(program, equal, program->length);
+    emit(program, BPF_LD | BPF_MEM, 0, 0, M_SOURCE);
+    emit_return_mixed(program);
+    patch_true(program, to_destination, program->length);
+    emit(program, BPF_LD | BPF_MEM, 0, 0, M_DESTINATION);
+    emit_return_mixed(program);
+    patch_true(program, equal, program->length);
+    emit_pair_from_memory(program);
+}
+
+/* Jumps to the next instruction emitted unless A is TCP or UDP; returns the two jumps to
+ * patch (true branch) to where TCP and UDP continue. */
+static void emit_if_ports(struct program *program, unsigned jumps[2])
+{
+    jumps[0] = emit(program, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 6);
+    patch_false(program, jumps[0], program->length);
+    jumps[1] = emit(program, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 17);
+    patch_false(program, jumps[1], program->length);
+}
+
+/* IPv4 at `l3` (X is not trusted on entry). ICMP errors (types 3, 4, 5, 11, 12, RFC 792)
+ * are hashed as the packet they quote. The kernel reassembles fragments first
+ * (PACKET_FANOUT_FLAG_DEFRAG), so a TCP or UDP header follows the IP header. */
 static void emit_ipv4(struct program *program, uint32_t l3)
 {
+    unsigned ports[2];
     emit(program, BPF_LD | BPF_B | BPF_ABS, 0, 0, l3 + 9); /* protocol */
     unsigned is_icmp = emit(program, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
     patch_false(program, is_icmp, program->length);
+    emit_if_ports(program, ports);
     emit_pair(program, l3 + 12, l3 + 16);
 
-    patch_true(program, is_icmp, program->length);
+    patch_true(program, ports[0], program->length);
+    patch_true(program, ports[1], program->length);
+    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 12);
+    emit(program, BPF_ST, 0, 0, M_SOURCE);
+    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 16);
+    emit(program, BPF_ST, 0, 0, M_DESTINATION);
     emit(program, BPF_LDX | BPF_MSH | BPF_B, 0, 0, l3); /* X = IPv4 header length */
-    emit(program, BPF_LD | BPF_B | BPF_IND, 0, 0, l3);  /* ICMP type */
+    emit(program, BPF_LD | BPF_H | BPF_IND, 0, 0, l3);
+    emit(program, BPF_ST, 0, 0, M_SOURCE_PORT);
+    emit(program, BPF_LD | BPF_H | BPF_IND, 0, 0, l3 + 2);
+    emit_by_ephemeral_side(program);
+
+    patch_true(program, is_icmp, program->length);
+    emit(program, BPF_LDX | BPF_MSH | BPF_B, 0, 0, l3);
+    emit(program, BPF_LD | BPF_B | BPF_IND, 0, 0, l3); /* ICMP type */
     static const uint32_t error_types[] = {3, 11, 12, 4, 5};
     unsigned tests[5];
     for (unsigned i = 0; i < 5; i++) {
@@ -86,44 +150,75 @@ static void emit_ipv4(struct program *program, uint32_t l3)
         patch_false(program, tests[i], program->length);
     }
     emit_pair(program, l3 + 12, l3 + 16); /* not an error: the packet's own pair */
-    unsigned quoted = program->length;
     for (unsigned i = 0; i < 5; i++)
-        patch_true(program, tests[i], quoted);
-    emit(program, BPF_LD | BPF_W | BPF_IND, 0, 0, l3 + ICMP_ERROR_HEADER + 12);
-    emit(program, BPF_ST, 0, 0, 0); /* M[0] = quoted source */
-    emit(program, BPF_LD | BPF_W | BPF_IND, 0, 0, l3 + ICMP_ERROR_HEADER + 16);
-    emit(program, BPF_LDX | BPF_MEM, 0, 0, 0);
-    emit_mix(program);
+        patch_true(program, tests[i], program->length);
+    uint32_t quoted = l3 + ICMP_ERROR_HEADER; /* plus X, the outer header length */
+    emit(program, BPF_LD | BPF_W | BPF_IND, 0, 0, quoted + 12);
+    emit(program, BPF_ST, 0, 0, M_SOURCE);
+    emit(program, BPF_LD | BPF_W | BPF_IND, 0, 0, quoted + 16);
+    emit(program, BPF_ST, 0, 0, M_DESTINATION);
+    emit(program, BPF_LD | BPF_B | BPF_IND, 0, 0, quoted + 9); /* quoted protocol */
+    emit_if_ports(program, ports);
+    emit_pair_from_memory(program);
+    patch_true(program, ports[0], program->length);
+    patch_true(program, ports[1], program->length);
+    /* X = outer + quoted header lengths: the quoted ports are at l3 + 8 + X. */
+    emit(program, BPF_LD | BPF_B | BPF_IND, 0, 0, quoted);
+    emit(program, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x0f);
+    emit(program, BPF_ALU | BPF_LSH | BPF_K, 0, 0, 2);
+    emit(program, BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0);
+    emit(program, BPF_MISC | BPF_TAX, 0, 0, 0);
+    emit(program, BPF_LD | BPF_H | BPF_IND, 0, 0, quoted);
+    emit(program, BPF_ST, 0, 0, M_SOURCE_PORT);
+    emit(program, BPF_LD | BPF_H | BPF_IND, 0, 0, quoted + 2);
+    emit_by_ephemeral_side(program);
 }
 
-/* IPv6 at `l3`: the low 32 bits of each address (subscribers differ there), or of the
- * addresses an ICMPv6 error (types 1 to 4) quotes behind its 8 bytes. Extension headers
- * before ICMPv6 are rare enough on errors to hash them as plain packets. */
+/* IPv6 at `l3`: addresses are hashed by their bits 32 to 63, inside the /64 (or shorter
+ * delegated prefix) that is one subscriber, so its privacy addresses stay together. ICMPv6
+ * errors (types 1 to 4) by the packet they quote. Extension headers are rare enough on
+ * mail and DNS to hash such packets by their addresses. */
 static void emit_ipv6(struct program *program, uint32_t l3)
 {
+    unsigned ports[2];
     emit(program, BPF_LD | BPF_B | BPF_ABS, 0, 0, l3 + 6); /* next header */
     unsigned is_icmp = emit(program, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 58);
-    unsigned plain = emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 20);
-    patch_false(program, is_icmp, plain);
-    emit(program, BPF_MISC | BPF_TAX, 0, 0, 0);
-    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 36);
-    emit_mix(program);
-    unsigned type = emit(program, BPF_LD | BPF_B | BPF_ABS, 0, 0, l3 + 40);
-    patch_true(program, is_icmp, type);
-    /* Error types are 1..4; 128 and up are informational. */
-    unsigned big = emit(program, BPF_JMP | BPF_JGT | BPF_K, 0, 0, 4);
-    unsigned quoted = emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0,
-                           l3 + 40 + ICMP_ERROR_HEADER + 20);
-    patch_false(program, big, quoted);
-    emit(program, BPF_MISC | BPF_TAX, 0, 0, 0);
-    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 40 + ICMP_ERROR_HEADER + 36);
-    emit_mix(program);
-    /* Informational ICMPv6: the packet's own pair. */
-    unsigned info = emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 20);
-    patch_true(program, big, info);
-    emit(program, BPF_MISC | BPF_TAX, 0, 0, 0);
-    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 36);
-    emit_mix(program);
+    patch_false(program, is_icmp, program->length);
+    emit_if_ports(program, ports);
+    emit_pair(program, l3 + 12, l3 + 28);
+
+    patch_true(program, ports[0], program->length);
+    patch_true(program, ports[1], program->length);
+    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 12);
+    emit(program, BPF_ST, 0, 0, M_SOURCE);
+    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 28);
+    emit(program, BPF_ST, 0, 0, M_DESTINATION);
+    emit(program, BPF_LD | BPF_H | BPF_ABS, 0, 0, l3 + 40);
+    emit(program, BPF_ST, 0, 0, M_SOURCE_PORT);
+    emit(program, BPF_LD | BPF_H | BPF_ABS, 0, 0, l3 + 42);
+    emit_by_ephemeral_side(program);
+
+    patch_true(program, is_icmp, program->length);
+    emit(program, BPF_LD | BPF_B | BPF_ABS, 0, 0, l3 + 40); /* type */
+    unsigned informational = emit(program, BPF_JMP | BPF_JGT | BPF_K, 0, 0, 4);
+    patch_false(program, informational, program->length);
+    uint32_t quoted = l3 + 40 + ICMP_ERROR_HEADER;
+    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, quoted + 12);
+    emit(program, BPF_ST, 0, 0, M_SOURCE);
+    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, quoted + 28);
+    emit(program, BPF_ST, 0, 0, M_DESTINATION);
+    emit(program, BPF_LD | BPF_B | BPF_ABS, 0, 0, quoted + 6);
+    emit_if_ports(program, ports);
+    emit_pair_from_memory(program);
+    patch_true(program, ports[0], program->length);
+    patch_true(program, ports[1], program->length);
+    emit(program, BPF_LD | BPF_H | BPF_ABS, 0, 0, quoted + 40);
+    emit(program, BPF_ST, 0, 0, M_SOURCE_PORT);
+    emit(program, BPF_LD | BPF_H | BPF_ABS, 0, 0, quoted + 42);
+    emit_by_ephemeral_side(program);
+
+    patch_true(program, informational, program->length);
+    emit_pair(program, l3 + 12, l3 + 28);
 }
 
 int fanout_program(struct sock_filter *code, unsigned capacity)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FANOUT_PROGRAM_MAX 128
+#define FANOUT_PROGRAM_MAX 256
 
 /* The classic BPF program that picks a worker; returns its length, or -1. */
 int fanout_program(struct sock_filter *code, unsigned capacity);

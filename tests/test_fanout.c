@@ -29,6 +29,7 @@ static uint32_t run(const struct sock_filter *code, int length, uint16_t protoco
         case BPF_LD | BPF_W | BPF_ABS:
         case BPF_LD | BPF_B | BPF_ABS:
         case BPF_LD | BPF_W | BPF_IND:
+        case BPF_LD | BPF_H | BPF_IND:
         case BPF_LD | BPF_B | BPF_IND:
             offset = (int64_t)(int32_t)k - SKF_NET_OFF;
             if (BPF_MODE(op->code) == BPF_IND)
@@ -48,6 +49,18 @@ static uint32_t run(const struct sock_filter *code, int length, uint16_t protoco
             break;
         case BPF_LDX | BPF_MEM:
             x = memory[k];
+            break;
+        case BPF_LD | BPF_MEM:
+            a = memory[k];
+            break;
+        case BPF_ALU | BPF_AND | BPF_K:
+            a &= k;
+            break;
+        case BPF_ALU | BPF_LSH | BPF_K:
+            a <<= k;
+            break;
+        case BPF_ALU | BPF_ADD | BPF_X:
+            a += x;
             break;
         case BPF_ST:
             memory[k] = a;
@@ -69,6 +82,12 @@ static uint32_t run(const struct sock_filter *code, int length, uint16_t protoco
             break;
         case BPF_JMP | BPF_JGT | BPF_K:
             pc += a > k ? op->jt : op->jf;
+            break;
+        case BPF_JMP | BPF_JEQ | BPF_X:
+            pc += a == x ? op->jt : op->jf;
+            break;
+        case BPF_JMP | BPF_JGT | BPF_X:
+            pc += a > x ? op->jt : op->jf;
             break;
         case BPF_JMP | BPF_JA:
             pc += (int)k;
@@ -111,16 +130,29 @@ static size_t ipv4_tcp(uint8_t *p, const char *src, const char *dst, uint16_t sp
     return 40;
 }
 
-static uint32_t v4(const char *src, const char *dst)
+static uint32_t v4(const char *src, const char *dst, uint16_t sport, uint16_t dport)
 {
     uint8_t p[40];
-    ipv4_tcp(p, src, dst, 40000, 25);
+    ipv4_tcp(p, src, dst, sport, dport);
     return run(program, program_length, 0x0800, p, sizeof(p));
 }
 
 Test(fanout, both_directions_pick_one_worker)
 {
-    cr_assert_eq(v4("198.51.100.10", "203.0.113.10"), v4("203.0.113.10", "198.51.100.10"));
+    cr_assert_eq(v4("198.51.100.10", "203.0.113.10", 40000, 25),
+                 v4("203.0.113.10", "198.51.100.10", 25, 40000));
+}
+
+Test(fanout, one_subscribers_traffic_meets_in_one_worker)
+{
+    /* Its attempts to several MXs, its DNS query and mail sent to it: the per-subscriber
+     * windows need all of them in one worker. */
+    uint32_t worker = v4("198.51.100.10", "203.0.113.10", 40000, 25);
+    cr_assert_eq(v4("198.51.100.10", "203.0.113.99", 40001, 25), worker);
+    cr_assert_eq(v4("198.51.100.10", "192.0.2.53", 53000, 53), worker);
+    cr_assert_eq(v4("203.0.113.7", "198.51.100.10", 25, 61000), worker);
+    cr_assert_neq(v4("198.51.100.11", "203.0.113.10", 40000, 25), worker,
+                  "these two subscribers happen to collide: pick other addresses");
 }
 
 Test(fanout, icmp_error_follows_the_packet_it_quotes)
@@ -137,29 +169,51 @@ Test(fanout, icmp_error_follows_the_packet_it_quotes)
     error[21] = 13; /* communication administratively prohibited */
     memcpy(error + 28, syn, 28);
     uint32_t quoted = run(program, program_length, 0x0800, error, sizeof(error));
-    cr_assert_eq(quoted, v4("198.51.100.10", "203.0.113.10"));
-    cr_assert_neq(quoted, v4("198.51.101.1", "198.51.100.10"),
-                  "this pair happens to collide: pick other addresses");
-    /* An echo request is no error: it is hashed by its own pair. */
+    cr_assert_eq(quoted, v4("198.51.100.10", "203.0.113.10", 40000, 25));
+    /* A quoted header behind IP options is found too. */
+    uint8_t with_options[24 + 8 + 28];
+    memcpy(with_options, error, 20);
+    with_options[0] = 0x46;
+    memset(with_options + 20, 1, 4); /* NOP options */
+    memcpy(with_options + 24, error + 20, 8 + 28);
+    cr_assert_eq(run(program, program_length, 0x0800, with_options, sizeof(with_options)),
+                 quoted);
+    /* An echo request is no error: it is hashed by its own pair, like any packet whose
+     * ports say nothing. */
     error[20] = 8;
     cr_assert_eq(run(program, program_length, 0x0800, error, sizeof(error)),
-                 v4("198.51.101.1", "198.51.100.10"));
+                 v4("198.51.101.1", "198.51.100.10", 1000, 1000));
+}
+
+static size_t ipv6_tcp(uint8_t *p, const char *src, const char *dst, uint16_t sport,
+                       uint16_t dport)
+{
+    memset(p, 0, 60);
+    p[0] = 0x60;
+    p[5] = 20;
+    p[6] = 6;
+    inet_pton(AF_INET6, src, p + 8);
+    inet_pton(AF_INET6, dst, p + 24);
+    p[40] = (uint8_t)(sport >> 8), p[41] = (uint8_t)sport;
+    p[42] = (uint8_t)(dport >> 8), p[43] = (uint8_t)dport;
+    return 60;
+}
+
+static uint32_t v6(const char *src, const char *dst, uint16_t sport, uint16_t dport)
+{
+    uint8_t p[60];
+    ipv6_tcp(p, src, dst, sport, dport);
+    return run(program, program_length, 0x86dd, p, sizeof(p));
 }
 
 Test(fanout, icmpv6_error_follows_the_packet_it_quotes)
 {
+    uint32_t forward = v6("2001:db8:1000::10", "2001:db8:f000::25", 40000, 25);
+    cr_assert_eq(forward, v6("2001:db8:f000::25", "2001:db8:1000::10", 25, 40000));
+    /* Another address of the same /64 (a privacy address) is the same subscriber. */
+    cr_assert_eq(forward, v6("2001:db8:1000::abcd:1234", "2001:db8:f000::99", 40001, 25));
     uint8_t syn[60];
-    memset(syn, 0, sizeof(syn));
-    syn[0] = 0x60;
-    syn[6] = 6;
-    inet_pton(AF_INET6, "2001:db8:1000::10", syn + 8);
-    inet_pton(AF_INET6, "2001:db8:f000::25", syn + 24);
-    uint8_t reverse[60];
-    memcpy(reverse, syn, sizeof(reverse));
-    memcpy(reverse + 8, syn + 24, 16);
-    memcpy(reverse + 24, syn + 8, 16);
-    uint32_t forward = run(program, program_length, 0x86dd, syn, sizeof(syn));
-    cr_assert_eq(forward, run(program, program_length, 0x86dd, reverse, sizeof(reverse)));
+    ipv6_tcp(syn, "2001:db8:1000::10", "2001:db8:f000::25", 40000, 25);
     uint8_t error[40 + 8 + 60];
     memset(error, 0, sizeof(error));
     error[0] = 0x60;
@@ -179,7 +233,7 @@ Test(fanout, flows_spread_over_workers)
         char src[32], dst[32];
         snprintf(src, sizeof(src), "198.51.%d.%d", 100 + i / 250, i % 250);
         snprintf(dst, sizeof(dst), "203.0.113.%d", (i * 7) % 250);
-        per_worker[v4(src, dst) % 4]++;
+        per_worker[v4(src, dst, 40000, 25) % 4]++;
     }
     for (int w = 0; w < 4; w++)
         cr_assert_gt(per_worker[w], 150, "worker %d got %u of 1000 flows", w, per_worker[w]);
