@@ -5,6 +5,7 @@
 #include "detect_submission.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "finding.h"
@@ -368,10 +369,10 @@ static void on_mail_flow(void *context, const struct mail_flow_report *report)
             struct server_record *record = server_of(detector, &server, report->now, true);
             if (record != NULL) {
                 record->smtps++;
-                if (report->hello->has_sni) {
-                    strncpy(record->sni, report->hello->sni, sizeof(record->sni) - 1);
-                    record->sni[sizeof(record->sni) - 1] = '\0';
-                }
+                /* Names past the record's room are cut: enough to recognise a server. */
+                if (report->hello->has_sni)
+                    snprintf(record->sni, sizeof(record->sni), "%.*s",
+                             (int)(sizeof(record->sni) - 1), report->hello->sni);
             }
         }
         return;
