@@ -31,41 +31,65 @@ static void put_char(struct json_writer *writer, char c)
     put(writer, &c, 1);
 }
 
-static void put_escaped(struct json_writer *writer, const char *value, size_t length)
+/* One escaping for event lines and the JSON report (RFC 8259 7): the quoted string is
+ * handed to `emit` in runs, so a buffer and a FILE share the rules. */
+static void escape_string(const char *value, size_t length,
+                          void (*emit)(void *context, const char *bytes, size_t count),
+                          void *context)
 {
     static const char hex[] = "0123456789abcdef";
-    put_char(writer, '"');
+    emit(context, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < length; i++) {
         unsigned char c = (unsigned char)value[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(writer, value + run, i - run);
+        emit(context, value + run, i - run);
         run = i + 1;
         switch (c) {
         case '"':
-            put(writer, "\\\"", 2);
+            emit(context, "\\\"", 2);
             break;
         case '\\':
-            put(writer, "\\\\", 2);
+            emit(context, "\\\\", 2);
             break;
         case '\n':
-            put(writer, "\\n", 2);
+            emit(context, "\\n", 2);
             break;
         case '\r':
-            put(writer, "\\r", 2);
+            emit(context, "\\r", 2);
             break;
         case '\t':
-            put(writer, "\\t", 2);
+            emit(context, "\\t", 2);
             break;
         default: {
             char escape[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(writer, escape, sizeof(escape));
+            emit(context, escape, sizeof(escape));
         }
         }
     }
-    put(writer, value + run, length - run);
-    put_char(writer, '"');
+    emit(context, value + run, length - run);
+    emit(context, "\"", 1);
+}
+
+static void emit_to_writer(void *context, const char *bytes, size_t count)
+{
+    put(context, bytes, count);
+}
+
+static void emit_to_file(void *context, const char *bytes, size_t count)
+{
+    fwrite(bytes, 1, count, context);
+}
+
+static void put_escaped(struct json_writer *writer, const char *value, size_t length)
+{
+    escape_string(value, length, emit_to_writer, writer);
+}
+
+void json_fput_string(FILE *out, const char *text)
+{
+    escape_string(text, strlen(text), emit_to_file, out);
 }
 
 static void put_key(struct json_writer *writer, const char *key)

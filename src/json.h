@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct json_writer {
     char *buffer;
@@ -31,6 +32,8 @@ void json_key_i64(struct json_writer *writer, const char *key, int64_t value);
 /* Fixed-point with the given number of decimals, so output never depends on locale. */
 void json_key_fixed(struct json_writer *writer, const char *key, double value, int decimals);
 void json_key_bool(struct json_writer *writer, const char *key, bool value);
+/* The same string escaping, straight to a stream (the JSON report). */
+void json_fput_string(FILE *out, const char *text);
 /* Ends the line with '\n' and NUL-terminates; returns false on overflow. */
 bool json_finish(struct json_writer *writer);
 

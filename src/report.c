@@ -7,6 +7,7 @@
 
 #include "finding.h"
 #include "flow.h"
+#include "json.h"
 #include "smtp.h"
 
 #define SUBMISSION_PORT 587
@@ -211,7 +212,7 @@ static void write_field_value(const struct finding_field *field, bool json, FILE
         return;
     case FINDING_STRING:
         if (json)
-            report_json_string(out, field->value.string);
+            json_fput_string(out, field->value.string);
         else
             fputs(field->value.string, out);
         return;
@@ -225,7 +226,7 @@ static void write_field_value(const struct finding_field *field, bool json, FILE
         return;
     }
     if (json)
-        report_json_string(out, text);
+        json_fput_string(out, text);
     else
         fputs(text, out);
 }
@@ -253,7 +254,7 @@ static void write_fields(const struct finding *finding, bool json, FILE *out)
         need_comma[depth] = true;
         if (!in_list[depth]) {
             if (json) {
-                report_json_string(out, field->name != NULL ? field->name : "");
+                json_fput_string(out, field->name != NULL ? field->name : "");
                 fputc(':', out);
             } else {
                 fprintf(out, "%s=", field->name != NULL ? field->name : "");

@@ -161,8 +161,6 @@ int report_write_html(const struct report *report, FILE *out);
 int report_write_text(const struct report *report, FILE *out);
 
 /* Helpers the writers share. */
-/* A JSON string literal, escaped as RFC 8259 section 7 requires. */
-void report_json_string(FILE *out, const char *text);
 const struct coverage_counts *report_pool_counts(const struct report *report, int pool, int family);
 /* Sums the pools behind a blocking point. */
 void report_point_counts(const struct report *report, int point, int family,

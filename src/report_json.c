@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "community_id.h"
+#include "json.h"
 #include "report.h"
 
 #define JSON_DEPTH_MAX 16
@@ -13,34 +14,6 @@ struct writer {
     int depth;
     bool comma[JSON_DEPTH_MAX];
 };
-
-void report_json_string(FILE *out, const char *text)
-{
-    static const char hex[] = "0123456789abcdef";
-    fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
-        switch (*c) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        default:
-            if (*c < 0x20)
-                fprintf(out, "\\u00%c%c", hex[*c >> 4], hex[*c & 15]);
-            else
-                fputc(*c, out);
-        }
-    }
-    fputc('"', out);
-}
 
 /* Starts a member (key may be NULL inside an array) on its own indented line. */
 static void member(struct writer *w, const char *key)
@@ -52,7 +25,7 @@ static void member(struct writer *w, const char *key)
     for (int i = 0; i < w->depth; i++)
         fputs("  ", w->out);
     if (key != NULL) {
-        report_json_string(w->out, key);
+        json_fput_string(w->out, key);
         fputs(": ", w->out);
     }
 }
@@ -104,7 +77,7 @@ static void string(struct writer *w, const char *key, const char *value)
     if (value == NULL)
         fputs("null", w->out);
     else
-        report_json_string(w->out, value);
+        json_fput_string(w->out, value);
 }
 
 static void u64(struct writer *w, const char *key, uint64_t value)
