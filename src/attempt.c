@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "flow.h"
+#include "slot_pool.h"
 #include "smtp.h"
 #include "tcp_stream.h"
 
@@ -20,10 +21,7 @@ struct attempt_tracker {
     /* Dialogue parsers live apart from flows: most attempts are a lone SYN and never
      * need one, so only flows that carry payload take a slot. */
     struct smtp_session *sessions;
-    uint32_t *session_free; /* stack of released slots */
-    uint32_t session_free_count;
-    uint32_t session_high_water;
-    uint32_t session_capacity;
+    struct slot_pool session_slots;
 };
 
 struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct events *events,
@@ -42,16 +40,15 @@ struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct 
     tracker->flows = flow_table_new(policy->limits.flows);
     if (tracker->flows == NULL)
         goto fail_free_tracker;
-    tracker->session_capacity = policy->limits.sessions;
-    tracker->sessions = calloc(tracker->session_capacity, sizeof(struct smtp_session));
-    tracker->session_free = calloc(tracker->session_capacity, sizeof(uint32_t));
-    if (tracker->sessions == NULL || tracker->session_free == NULL)
+    tracker->sessions = calloc(policy->limits.sessions, sizeof(struct smtp_session));
+    if (slot_pool_init(&tracker->session_slots, policy->limits.sessions) != 0 ||
+        tracker->sessions == NULL)
         goto fail_free_sessions;
     return tracker;
 
 fail_free_sessions:
     free(tracker->sessions);
-    free(tracker->session_free);
+    slot_pool_free(&tracker->session_slots);
     flow_table_free(tracker->flows);
 fail_free_tracker:
     free(tracker);
@@ -64,7 +61,7 @@ void attempt_tracker_free(struct attempt_tracker *tracker)
         return;
     flow_table_free(tracker->flows);
     free(tracker->sessions);
-    free(tracker->session_free);
+    slot_pool_free(&tracker->session_slots);
     free(tracker);
 }
 
@@ -86,12 +83,8 @@ static struct smtp_session *session_of(struct attempt_tracker *tracker, struct f
         return &tracker->sessions[flow->session];
     if (flow->flags & ATTEMPT_NO_SESSION)
         return NULL;
-    uint32_t slot;
-    if (tracker->session_free_count > 0) {
-        slot = tracker->session_free[--tracker->session_free_count];
-    } else if (tracker->session_high_water < tracker->session_capacity) {
-        slot = tracker->session_high_water++;
-    } else {
+    uint32_t slot = slot_pool_take(&tracker->session_slots);
+    if (slot == SLOT_POOL_NONE) {
         flow->flags |= ATTEMPT_NO_SESSION;
         tracker->counters->sessions_exhausted++;
         return NULL;
@@ -106,7 +99,7 @@ static void session_release(struct attempt_tracker *tracker, struct flow *flow)
 {
     if (flow->session == FLOW_NONE)
         return;
-    tracker->session_free[tracker->session_free_count++] = flow->session;
+    slot_pool_give(&tracker->session_slots, flow->session);
     flow->session = FLOW_NONE;
     tracker->counters->sessions_active--;
 }

@@ -5,6 +5,7 @@
 
 #include "dns.h"
 #include "ndpi_classify.h"
+#include "slot_pool.h"
 #include "tcp_stream.h"
 
 /* A quarter of the attempts or SMTP dialogues the tracker may hold, whichever is fewer,
@@ -55,9 +56,7 @@ struct mail_flows {
     struct flow_table *table;
     struct mail_flow_state *states;
     union mail_parser *parsers;
-    uint32_t *free_parsers;
-    uint32_t free_parser_count;
-    uint32_t parser_high_water;
+    struct slot_pool parser_slots;
     uint32_t capacity;
     struct ndpi_classifier *classifier;
     uint8_t presence[PRESENCE_BUCKETS];
@@ -100,9 +99,8 @@ struct mail_flows *mail_flows_new(const struct policy *policy, struct sensor_cou
     flows->table = flow_table_new(capacity);
     flows->states = calloc(capacity, sizeof(struct mail_flow_state));
     flows->parsers = calloc(capacity, sizeof(union mail_parser));
-    flows->free_parsers = calloc(capacity, sizeof(uint32_t));
-    if (flows->table == NULL || flows->states == NULL || flows->parsers == NULL ||
-        flows->free_parsers == NULL)
+    if (slot_pool_init(&flows->parser_slots, capacity) != 0 || flows->table == NULL ||
+        flows->states == NULL || flows->parsers == NULL)
         goto fail;
     flows->classifier =
         ndpi_classifier_new(capacity < CLASSIFIER_SLOTS_MAX ? capacity : CLASSIFIER_SLOTS_MAX);
@@ -123,7 +121,7 @@ void mail_flows_free(struct mail_flows *flows)
     flow_table_free(flows->table);
     free(flows->states);
     free(flows->parsers);
-    free(flows->free_parsers);
+    slot_pool_free(&flows->parser_slots);
     free(flows);
 }
 
@@ -165,12 +163,8 @@ static union mail_parser *parser_of(struct mail_flows *flows, struct flow *flow)
         return &flows->parsers[state->parser];
     if (flow->flags & ATTEMPT_NO_SESSION)
         return NULL;
-    uint32_t slot;
-    if (flows->free_parser_count > 0) {
-        slot = flows->free_parsers[--flows->free_parser_count];
-    } else if (flows->parser_high_water < flows->capacity) {
-        slot = flows->parser_high_water++;
-    } else {
+    uint32_t slot = slot_pool_take(&flows->parser_slots);
+    if (slot == SLOT_POOL_NONE) {
         /* Every flow holds at most one parser, so this cannot happen; kept for safety. */
         flow->flags |= ATTEMPT_NO_SESSION;
         flows->counters->detector_exhausted++;
@@ -201,7 +195,7 @@ static void release(struct mail_flows *flows, struct flow *flow)
 {
     struct mail_flow_state *state = state_of(flows, flow);
     if (state->parser != NONE)
-        flows->free_parsers[flows->free_parser_count++] = state->parser;
+        slot_pool_give(&flows->parser_slots, state->parser);
     if (state->classifier != NONE)
         ndpi_classifier_end(flows->classifier, state->classifier);
     state->parser = state->classifier = NONE;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slot_pool.h"
+
 /* The longest packet rebuilt for nDPI: its API takes the length as an unsigned short. */
 #define PACKET_MAX 65535
 #define IPV4_HEADER 20
@@ -22,9 +24,7 @@ struct ndpi_classifier {
     uint8_t *flows; /* capacity x flow_size bytes of nDPI flow state */
     size_t flow_size;
     struct slot_state *states;
-    uint32_t *free_slots; /* stack of released slots */
-    uint32_t free_count;
-    uint32_t high_water;
+    struct slot_pool slots;
     uint32_t capacity;
     uint32_t in_use;
     uint8_t packet[PACKET_MAX]; /* the packet rebuilt for nDPI, which reads from L3 */
@@ -42,8 +42,8 @@ struct ndpi_classifier *ndpi_classifier_new(uint32_t capacity)
     classifier->flow_size = (ndpi_detection_get_sizeof_ndpi_flow_struct() + 15) & ~(size_t)15;
     classifier->flows = calloc(capacity, classifier->flow_size);
     classifier->states = calloc(capacity, sizeof(struct slot_state));
-    classifier->free_slots = calloc(capacity, sizeof(uint32_t));
-    if (classifier->flows == NULL || classifier->states == NULL || classifier->free_slots == NULL)
+    if (slot_pool_init(&classifier->slots, capacity) != 0 || classifier->flows == NULL ||
+        classifier->states == NULL)
         goto fail_free_arrays;
     classifier->module = ndpi_init_detection_module(ndpi_no_prefs);
     if (classifier->module == NULL)
@@ -59,7 +59,7 @@ struct ndpi_classifier *ndpi_classifier_new(uint32_t capacity)
 fail_free_arrays:
     free(classifier->flows);
     free(classifier->states);
-    free(classifier->free_slots);
+    slot_pool_free(&classifier->slots);
     free(classifier);
     return NULL;
 }
@@ -74,23 +74,19 @@ void ndpi_classifier_free(struct ndpi_classifier *classifier)
     if (classifier == NULL)
         return;
     /* Slots still in use may hold what nDPI allocated for them. */
-    for (uint32_t slot = 0; slot < classifier->high_water; slot++)
+    for (uint32_t slot = 0; slot < classifier->slots.high_water; slot++)
         ndpi_free_flow_data(flow_of(classifier, slot));
     ndpi_exit_detection_module(classifier->module);
     free(classifier->flows);
     free(classifier->states);
-    free(classifier->free_slots);
+    slot_pool_free(&classifier->slots);
     free(classifier);
 }
 
 uint32_t ndpi_classifier_begin(struct ndpi_classifier *classifier)
 {
-    uint32_t slot;
-    if (classifier->free_count > 0)
-        slot = classifier->free_slots[--classifier->free_count];
-    else if (classifier->high_water < classifier->capacity)
-        slot = classifier->high_water++;
-    else
+    uint32_t slot = slot_pool_take(&classifier->slots);
+    if (slot == SLOT_POOL_NONE)
         return NDPI_CLASSIFY_NONE;
     memset(flow_of(classifier, slot), 0, classifier->flow_size);
     memset(&classifier->states[slot], 0, sizeof(struct slot_state));
@@ -100,11 +96,11 @@ uint32_t ndpi_classifier_begin(struct ndpi_classifier *classifier)
 
 void ndpi_classifier_end(struct ndpi_classifier *classifier, uint32_t slot)
 {
-    if (slot >= classifier->high_water)
+    if (slot >= classifier->slots.high_water)
         return;
     ndpi_free_flow_data(flow_of(classifier, slot));
     memset(flow_of(classifier, slot), 0, classifier->flow_size);
-    classifier->free_slots[classifier->free_count++] = slot;
+    slot_pool_give(&classifier->slots, slot);
     classifier->in_use--;
 }
 
