@@ -34,6 +34,7 @@ struct source {
     bool has_peeked; /* files: the next packet is read and waiting in peeked */
     struct capture_packet peeked;
     FILE *file;        /* files: the stream under libpcap, for progress */
+    char *file_buffer; /* files: the stream's buffer, freed after pcap_close */
     uint64_t size;     /* files: bytes in a regular file, 0 when unknown */
     uint64_t *errors;
     const volatile sig_atomic_t *interrupted;
@@ -114,19 +115,43 @@ static int apply_filter(struct source *source, const char *filter, char *error,
     return 0;
 }
 
+/* libpcap reads a file with two freads per packet through stdio's default buffer, one
+ * page, which costs a read system call every few packets. A buffer that holds many
+ * packets but still sits in the L2 cache cut the bare read loop's time by about a third on
+ * the benchmark's ISP mix (tests/bench; 64 KiB beat 16 KiB, 256 KiB and 1 MiB there). */
+#define FILE_BUFFER_BYTES (64 * 1024)
+
 static int open_file(struct source *source, const char *path, char *error, size_t error_size)
 {
     char pcap_error[PCAP_ERRBUF_SIZE] = "";
     source->ops = &file_ops;
-    source->pcap =
-        pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, pcap_error);
-    if (source->pcap == NULL) {
-        snprintf(error, error_size, "%s: cannot read capture: %s", path, pcap_error);
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *file = is_stdin ? stdin : fopen(path, "rb");
+    if (file == NULL) {
+        snprintf(error, error_size, "%s: cannot read capture: %s", path, strerror(errno));
         return -1;
     }
-    source->file = pcap_file(source->pcap);
+    /* setvbuf must come before the first read; without memory the default buffer does.
+     * Standard input is never closed by libpcap, so its buffer lives as long as it. */
+    char *buffer = malloc(FILE_BUFFER_BYTES);
+    if (buffer != NULL && setvbuf(file, buffer, _IOFBF, FILE_BUFFER_BYTES) != 0) {
+        free(buffer);
+        buffer = NULL;
+    }
+    if (!is_stdin)
+        source->file_buffer = buffer;
+    /* On success libpcap owns the stream and closes it in pcap_close. */
+    source->pcap =
+        pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_MICRO, pcap_error);
+    if (source->pcap == NULL) {
+        snprintf(error, error_size, "%s: cannot read capture: %s", path, pcap_error);
+        if (!is_stdin)
+            fclose(file);
+        return -1;
+    }
+    source->file = file;
     struct stat status;
-    if (strcmp(path, "-") != 0 && stat(path, &status) == 0 && S_ISREG(status.st_mode))
+    if (!is_stdin && fstat(fileno(file), &status) == 0 && S_ISREG(status.st_mode))
         source->size = (uint64_t)status.st_size;
     return 0;
 }
@@ -364,6 +389,7 @@ void capture_close(struct capture *capture)
     for (size_t i = 0; i < capture->count; i++) {
         if (capture->sources[i].pcap != NULL)
             pcap_close(capture->sources[i].pcap);
+        free(capture->sources[i].file_buffer);
         free(capture->sources[i].name);
     }
     free(capture->sources);

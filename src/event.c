@@ -209,8 +209,7 @@ void event_attempt(struct events *events, const struct attempt_report *report)
         json_key_string(&writer, "icmp_from", from_text);
     }
     json_key_string(&writer, "close_reason", report->close_reason);
-    json_key_fixed(&writer, "duration",
-                   (double)(flow->last_packet - flow->first_seen) / PACKET_TIME_SECOND, 6);
+    json_key_micros(&writer, "duration", flow->last_packet - flow->first_seen);
     json_key_u64(&writer, "client_bytes", flow->client_bytes);
     json_key_u64(&writer, "server_bytes", flow->server_bytes);
     if (report->smtp != NULL)

@@ -31,6 +31,9 @@ void json_key_u64(struct json_writer *writer, const char *key, uint64_t value);
 void json_key_i64(struct json_writer *writer, const char *key, int64_t value);
 /* Fixed-point with the given number of decimals, so output never depends on locale. */
 void json_key_fixed(struct json_writer *writer, const char *key, double value, int decimals);
+/* Microseconds as seconds with six decimals ("1.500000"), exactly, without floating point:
+ * what json_key_fixed(key, micros / 1e6, 6) prints, at a fraction of its cost. */
+void json_key_micros(struct json_writer *writer, const char *key, int64_t micros);
 void json_key_bool(struct json_writer *writer, const char *key, bool value);
 /* The same string escaping, straight to a stream (the JSON report). */
 void json_fput_string(FILE *out, const char *text);

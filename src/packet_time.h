@@ -11,6 +11,7 @@ typedef int64_t packet_time;
 #define PACKET_TIME_SECOND ((packet_time)1000000)
 
 /* RFC 3339, UTC, microseconds: 2026-11-24T03:35:00.000000Z (27 characters). */
+#define PACKET_TIME_TEXT_LENGTH 27
 #define PACKET_TIME_TEXT_MAX 32
 size_t packet_time_format(packet_time time, char *buffer, size_t size);
 
