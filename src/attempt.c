@@ -111,7 +111,10 @@ static const struct blocking_point *blocking_point_of(const struct attempt_track
     return point == POLICY_NO_INDEX ? NULL : &tracker->policy->blocking_points[point];
 }
 
-static void close_attempt(struct attempt_tracker *tracker, struct flow *flow, const char *reason)
+/* The attempt's event, its count in coverage, its dialogue parser back to the pool: all
+ * of closing but taking it out of the table. */
+static void report_attempt(struct attempt_tracker *tracker, struct flow *flow,
+                           const char *reason)
 {
     const struct blocking_point *point = blocking_point_of(tracker, flow);
     struct verdict_input input = {
@@ -129,6 +132,11 @@ static void close_attempt(struct attempt_tracker *tracker, struct flow *flow, co
     event_attempt(tracker->events, &report);
     coverage_add(tracker->coverage, flow->pool, flow->key.family, report.verdict);
     session_release(tracker, flow);
+}
+
+static void close_attempt(struct attempt_tracker *tracker, struct flow *flow, const char *reason)
+{
+    report_attempt(tracker, flow, reason);
     flow_remove(tracker->flows, flow);
     tracker->counters->flows_active = flow_table_count(tracker->flows);
 }
@@ -157,13 +165,20 @@ void attempt_advance(struct attempt_tracker *tracker, packet_time now)
         close_attempt(tracker, flow, "idle");
 }
 
+/* Every attempt still held is closed, in the same order as one by one, and the table is
+ * emptied once at the end. */
 void attempt_finish(struct attempt_tracker *tracker, const char *reason)
 {
     for (int list = 0; list < FLOW_LIST_COUNT; list++) {
-        struct flow *flow;
-        while ((flow = flow_list_head(tracker->flows, (enum flow_list)list)) != NULL)
-            close_attempt(tracker, flow, reason);
+        struct flow *flow = flow_list_head(tracker->flows, (enum flow_list)list);
+        while (flow != NULL) {
+            struct flow *next = flow_list_next(tracker->flows, flow);
+            report_attempt(tracker, flow, reason);
+            flow = next;
+        }
     }
+    flow_table_clear(tracker->flows);
+    tracker->counters->flows_active = 0;
 }
 
 /* The dialogue stage reached is leak evidence of its own level. */

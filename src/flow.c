@@ -8,14 +8,18 @@ struct list_ends {
     uint32_t tail;
 };
 
+/* An index entry: the key's hash in the high half, slot + 1 in the low half; 0 is empty,
+ * so a calloc'd index is an empty one. */
+typedef uint64_t index_entry;
+
 struct flow_table {
     struct flow *slots;
-    uint32_t *buckets;
-    uint32_t bucket_mask;
+    index_entry *index;
+    uint32_t index_mask;
     uint32_t capacity;
     uint32_t count;
     uint32_t high_water; /* slots below this were used once; those above are untouched */
-    uint32_t free_head;  /* freed slots, linked through hash_next */
+    uint32_t free_head;  /* freed slots, linked through hash */
     struct list_ends lists[FLOW_LIST_COUNT];
 };
 
@@ -26,17 +30,21 @@ struct flow_table *flow_table_new(uint32_t capacity)
     struct flow_table *table = calloc(1, sizeof(*table));
     if (table == NULL)
         return NULL;
-    uint32_t bucket_count = 1;
-    while (bucket_count < capacity && bucket_count < (1u << 31))
-        bucket_count <<= 1;
+    /* At least 1.5 times the capacity, so the index is never more than two thirds full:
+     * linear probing stays within a cache line or two, an empty entry always ends a probe,
+     * and 2.5 million flows keep a 32 MiB index, the size of a server's L3 cache. */
+    uint64_t index_count = 2;
+    while (index_count < (uint64_t)capacity + capacity / 2 + 1)
+        index_count <<= 1;
+    if (index_count > (UINT64_C(1) << 32))
+        goto fail_free_arrays;
     /* calloc: the kernel hands out zero pages lazily, so an idle sensor with a large table
      * does not pay for it in resident memory. */
     table->slots = calloc(capacity, sizeof(struct flow));
-    table->buckets = malloc((size_t)bucket_count * sizeof(uint32_t));
-    if (table->slots == NULL || table->buckets == NULL)
+    table->index = calloc(index_count, sizeof(index_entry));
+    if (table->slots == NULL || table->index == NULL)
         goto fail_free_arrays;
-    memset(table->buckets, 0xff, (size_t)bucket_count * sizeof(uint32_t));
-    table->bucket_mask = bucket_count - 1;
+    table->index_mask = (uint32_t)(index_count - 1);
     table->capacity = capacity;
     table->free_head = FLOW_NONE;
     for (int i = 0; i < FLOW_LIST_COUNT; i++)
@@ -45,7 +53,7 @@ struct flow_table *flow_table_new(uint32_t capacity)
 
 fail_free_arrays:
     free(table->slots);
-    free(table->buckets);
+    free(table->index);
     free(table);
     return NULL;
 }
@@ -55,7 +63,7 @@ void flow_table_free(struct flow_table *table)
     if (table == NULL)
         return;
     free(table->slots);
-    free(table->buckets);
+    free(table->index);
     free(table);
 }
 
@@ -84,45 +92,87 @@ uint32_t flow_key_hash(const struct flow_key *key)
 
 _Static_assert(sizeof(struct flow_key) % 8 == 0, "flow_key is hashed in 8-byte words");
 
+static inline index_entry make_entry(uint32_t hash, uint32_t slot)
+{
+    return ((index_entry)hash << 32) | (slot + 1);
+}
+
+static inline uint32_t entry_hash(index_entry entry)
+{
+    return (uint32_t)(entry >> 32);
+}
+
+static inline uint32_t entry_slot(index_entry entry)
+{
+    return (uint32_t)entry - 1;
+}
+
 struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *key,
                          uint32_t hash)
 {
-    uint32_t index = table->buckets[hash & table->bucket_mask];
-    /* Chains are bounded by the table size; the count guards against a corrupted chain. */
-    for (uint32_t steps = 0; index != FLOW_NONE && steps <= table->count; steps++) {
-        struct flow *flow = &table->slots[index];
+    uint32_t mask = table->index_mask;
+    /* The index is never more than two thirds full, so an empty entry ends every probe;
+     * the step count only guards against a corrupted index. */
+    for (uint32_t position = hash & mask, steps = 0; steps <= mask;
+         position = (position + 1) & mask, steps++) {
+        index_entry entry = table->index[position];
+        if (entry == 0)
+            return NULL;
+        if (entry_hash(entry) != hash)
+            continue;
+        struct flow *flow = &table->slots[entry_slot(entry)];
         if (memcmp(&flow->key, key, sizeof(*key)) == 0)
             return flow;
-        index = flow->hash_next;
     }
     return NULL;
 }
 
 struct flow *flow_insert(struct flow_table *table, const struct flow_key *key, uint32_t hash)
 {
-    uint32_t index;
+    uint32_t slot;
     if (table->free_head != FLOW_NONE) {
-        index = table->free_head;
-        table->free_head = table->slots[index].hash_next;
+        slot = table->free_head;
+        table->free_head = table->slots[slot].hash;
     } else if (table->high_water < table->capacity) {
-        index = table->high_water++;
+        slot = table->high_water++;
     } else {
         return NULL;
     }
-    struct flow *flow = &table->slots[index];
+    struct flow *flow = &table->slots[slot];
     memset(flow, 0, sizeof(*flow));
     flow->key = *key;
+    flow->hash = hash;
     flow->list = FLOW_LIST_NONE;
     flow->list_prev = flow->list_next = FLOW_NONE;
     flow->session = FLOW_NONE;
     flow->segment = -1;
     flow->pool = -1;
     flow->msa = -1;
-    uint32_t *bucket = &table->buckets[hash & table->bucket_mask];
-    flow->hash_next = *bucket;
-    *bucket = index;
+    uint32_t mask = table->index_mask;
+    uint32_t position = hash & mask;
+    while (table->index[position] != 0)
+        position = (position + 1) & mask;
+    table->index[position] = make_entry(hash, slot);
     table->count++;
     return flow;
+}
+
+/* Linear probing's deletion without tombstones: entries after the hole that may live
+ * there (their home position is not between the hole and them) move back into it. */
+static void index_delete(struct flow_table *table, uint32_t hole)
+{
+    uint32_t mask = table->index_mask;
+    for (uint32_t next = (hole + 1) & mask;; next = (next + 1) & mask) {
+        index_entry entry = table->index[next];
+        if (entry == 0)
+            break;
+        uint32_t home = entry_hash(entry) & mask;
+        if (((next - home) & mask) >= ((next - hole) & mask)) {
+            table->index[hole] = entry;
+            hole = next;
+        }
+    }
+    table->index[hole] = 0;
 }
 
 static void list_unlink(struct flow_table *table, struct flow *flow)
@@ -144,16 +194,42 @@ static void list_unlink(struct flow_table *table, struct flow *flow)
 
 void flow_remove(struct flow_table *table, struct flow *flow)
 {
-    uint32_t index = (uint32_t)(flow - table->slots);
+    uint32_t slot = (uint32_t)(flow - table->slots);
     list_unlink(table, flow);
-    uint32_t *link = &table->buckets[flow_key_hash(&flow->key) & table->bucket_mask];
-    while (*link != FLOW_NONE && *link != index)
-        link = &table->slots[*link].hash_next;
-    if (*link == index)
-        *link = flow->hash_next;
-    flow->hash_next = table->free_head;
-    table->free_head = index;
+    uint32_t mask = table->index_mask;
+    index_entry wanted = make_entry(flow->hash, slot);
+    for (uint32_t position = flow->hash & mask, steps = 0; steps <= mask;
+         position = (position + 1) & mask, steps++) {
+        index_entry entry = table->index[position];
+        if (entry == wanted) {
+            index_delete(table, position);
+            break;
+        }
+        if (entry == 0)
+            break; /* not indexed: cannot happen, but the slot is still freed */
+    }
+    flow->hash = table->free_head;
+    table->free_head = slot;
     table->count--;
+}
+
+void flow_table_clear(struct flow_table *table)
+{
+    size_t index_bytes = ((size_t)table->index_mask + 1) * sizeof(index_entry);
+    /* Fresh zero pages rather than a memset: a large index that was mostly untouched
+     * stays out of resident memory. */
+    index_entry *fresh = calloc((size_t)table->index_mask + 1, sizeof(index_entry));
+    if (fresh != NULL) {
+        free(table->index);
+        table->index = fresh;
+    } else {
+        memset(table->index, 0, index_bytes);
+    }
+    table->count = 0;
+    table->high_water = 0;
+    table->free_head = FLOW_NONE;
+    for (int i = 0; i < FLOW_LIST_COUNT; i++)
+        table->lists[i].head = table->lists[i].tail = FLOW_NONE;
 }
 
 void flow_list_append(struct flow_table *table, struct flow *flow, enum flow_list list)

@@ -1,7 +1,11 @@
 /* A bounded flow table with packet-time timer lists. Every slot is preallocated up front
  * (pages are only touched when first used), lookups and inserts never allocate, and when
  * the table is full the caller evicts the oldest entry of a list of its choice, so state
- * can never grow past the configured capacity. */
+ * can never grow past the configured capacity.
+ *
+ * Slots are found through an open-addressing index of (hash, slot) pairs at most two
+ * thirds full: a lookup that misses, the common case under a SYN flood, reads one cache line of
+ * the index and no slot at all, where chained buckets read a slot per link. */
 #ifndef OP25B_FLOW_H
 #define OP25B_FLOW_H
 
@@ -50,7 +54,7 @@ enum attempt_flag {
 /* One tracked attempt. Kept small: 2 million of them must fit well under 1 GiB. */
 struct flow {
     struct flow_key key;
-    uint32_t hash_next;
+    uint32_t hash; /* flow_key_hash of key while in the table; links free slots after */
     uint32_t list_prev;
     uint32_t list_next;
     uint8_t list; /* enum flow_list */
@@ -87,6 +91,9 @@ struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *
 /* A zeroed flow holding key, on no list; NULL when the table is full. */
 struct flow *flow_insert(struct flow_table *table, const struct flow_key *key, uint32_t hash);
 void flow_remove(struct flow_table *table, struct flow *flow);
+/* Forgets every flow at once, as if each had been removed: for draining a table at the
+ * end, where millions of single removals would cost a cache miss each. */
+void flow_table_clear(struct flow_table *table);
 
 /* Puts the flow at the tail of list (taking it off any list it was on). */
 void flow_list_append(struct flow_table *table, struct flow *flow, enum flow_list list);

@@ -94,33 +94,27 @@ static bool is_plain(const char *value, size_t length)
     return true;
 }
 
-/* prefix (0 or 1 byte), a quoted plain string, then suffix (0 or 1 byte), in one copy. */
-static void put_quoted_plain(struct json_writer *writer, char prefix, const char *value,
-                             size_t length, char suffix)
+/* A quoted plain string in one copy. */
+static void put_quoted_plain(struct json_writer *writer, const char *value, size_t length)
 {
     if (writer->overflow)
         return;
-    size_t need = length + 2 + (prefix != 0) + (suffix != 0);
-    if (need >= writer->size - writer->length) {
+    if (length + 2 >= writer->size - writer->length) {
         writer->overflow = true;
         return;
     }
     char *out = writer->buffer + writer->length;
-    if (prefix != 0)
-        *out++ = prefix;
     *out++ = '"';
     memcpy(out, value, length);
     out += length;
     *out++ = '"';
-    if (suffix != 0)
-        *out++ = suffix;
     writer->length = (size_t)(out - writer->buffer);
 }
 
 static void put_escaped(struct json_writer *writer, const char *value, size_t length)
 {
     if (is_plain(value, length))
-        put_quoted_plain(writer, 0, value, length, 0);
+        put_quoted_plain(writer, value, length);
     else
         escape_string(value, length, emit_to_writer, writer);
 }
@@ -128,21 +122,6 @@ static void put_escaped(struct json_writer *writer, const char *value, size_t le
 void json_fput_string(FILE *out, const char *text)
 {
     escape_string(text, strlen(text), emit_to_file, out);
-}
-
-static void put_key(struct json_writer *writer, const char *key)
-{
-    size_t length = strlen(key);
-    char comma = writer->need_comma ? ',' : 0;
-    writer->need_comma = true;
-    if (is_plain(key, length)) {
-        put_quoted_plain(writer, comma, key, length, ':');
-        return;
-    }
-    if (comma != 0)
-        put_char(writer, comma);
-    escape_string(key, length, emit_to_writer, writer);
-    put_char(writer, ':');
 }
 
 void json_object_begin(struct json_writer *writer)
@@ -159,16 +138,14 @@ void json_object_end(struct json_writer *writer)
     writer->need_comma = true;
 }
 
-void json_key_object_begin(struct json_writer *writer, const char *key)
+void json_value_object_begin(struct json_writer *writer)
 {
-    put_key(writer, key);
     put_char(writer, '{');
     writer->need_comma = false;
 }
 
-void json_key_array_begin(struct json_writer *writer, const char *key)
+void json_value_array_begin(struct json_writer *writer)
 {
-    put_key(writer, key);
     put_char(writer, '[');
     writer->need_comma = false;
 }
@@ -187,20 +164,13 @@ void json_array_string(struct json_writer *writer, const char *value)
     writer->need_comma = true;
 }
 
-void json_key_string(struct json_writer *writer, const char *key, const char *value)
+void json_value_string(struct json_writer *writer, const char *value, size_t length)
 {
-    json_key_string_length(writer, key, value, strlen(value));
-}
-
-void json_key_string_length(struct json_writer *writer, const char *key, const char *value,
-                            size_t length)
-{
-    put_key(writer, key);
     put_escaped(writer, value, length);
 }
 
 /* Counters are most of an event's numbers: digits by hand, without snprintf's parsing. */
-void json_key_u64(struct json_writer *writer, const char *key, uint64_t value)
+void json_value_u64(struct json_writer *writer, uint64_t value)
 {
     char text[20];
     size_t start = sizeof(text);
@@ -208,33 +178,30 @@ void json_key_u64(struct json_writer *writer, const char *key, uint64_t value)
         text[--start] = (char)('0' + value % 10);
         value /= 10;
     } while (value != 0);
-    put_key(writer, key);
     put(writer, text + start, sizeof(text) - start);
 }
 
-void json_key_i64(struct json_writer *writer, const char *key, int64_t value)
+void json_value_i64(struct json_writer *writer, int64_t value)
 {
     char text[24];
     int length = snprintf(text, sizeof(text), "%lld", (long long)value);
-    put_key(writer, key);
     put(writer, text, (size_t)length);
 }
 
-void json_key_fixed(struct json_writer *writer, const char *key, double value, int decimals)
+void json_value_fixed(struct json_writer *writer, double value, int decimals)
 {
     char text[48];
     /* JSON has no NaN or infinity. */
     if (!isfinite(value))
         value = 0;
     int length = snprintf(text, sizeof(text), "%.*f", decimals, value);
-    put_key(writer, key);
     if (length < 0 || (size_t)length >= sizeof(text))
         writer->overflow = true;
     else
         put(writer, text, (size_t)length);
 }
 
-void json_key_micros(struct json_writer *writer, const char *key, int64_t micros)
+void json_value_micros(struct json_writer *writer, int64_t micros)
 {
     /* From the end: six fraction digits, the point, the whole seconds, the sign. */
     char text[32];
@@ -253,13 +220,11 @@ void json_key_micros(struct json_writer *writer, const char *key, int64_t micros
     } while (whole != 0);
     if (micros < 0)
         text[--start] = '-';
-    put_key(writer, key);
     put(writer, text + start, sizeof(text) - start);
 }
 
-void json_key_bool(struct json_writer *writer, const char *key, bool value)
+void json_value_bool(struct json_writer *writer, bool value)
 {
-    put_key(writer, key);
     if (value)
         put(writer, "true", 4);
     else

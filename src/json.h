@@ -20,21 +20,104 @@ struct json_writer {
 void json_init(struct json_writer *writer, char *buffer, size_t size);
 void json_object_begin(struct json_writer *writer);                  /* { */
 void json_object_end(struct json_writer *writer);                    /* } */
-void json_key_object_begin(struct json_writer *writer, const char *key);
-void json_key_array_begin(struct json_writer *writer, const char *key);
 void json_array_end(struct json_writer *writer);
 void json_array_string(struct json_writer *writer, const char *value);
-void json_key_string(struct json_writer *writer, const char *key, const char *value);
-void json_key_string_length(struct json_writer *writer, const char *key, const char *value,
-                            size_t length);
-void json_key_u64(struct json_writer *writer, const char *key, uint64_t value);
-void json_key_i64(struct json_writer *writer, const char *key, int64_t value);
+
+/* Values: each follows a json_key() (or starts an array element). */
+void json_value_object_begin(struct json_writer *writer); /* { after a key */
+void json_value_array_begin(struct json_writer *writer);  /* [ after a key */
+void json_value_string(struct json_writer *writer, const char *value, size_t length);
+void json_value_u64(struct json_writer *writer, uint64_t value);
+void json_value_i64(struct json_writer *writer, int64_t value);
+void json_value_fixed(struct json_writer *writer, double value, int decimals);
+void json_value_micros(struct json_writer *writer, int64_t micros);
+void json_value_bool(struct json_writer *writer, bool value);
+
+/* Writes ,"key": (the comma when a value came before). Keys are the program's own names,
+ * plain ASCII, so they are copied as they are, never escaped. Inline because events are
+ * mostly keys: a literal key's length is then known when compiling, and the copy is a few
+ * moves instead of a call, a strlen and a scan. */
+static inline void json_key(struct json_writer *writer, const char *key)
+{
+    size_t length = __builtin_strlen(key);
+    size_t need = length + 3 + (writer->need_comma ? 1 : 0);
+    /* Keep one byte for the terminating NUL. */
+    if (writer->overflow || need >= writer->size - writer->length) {
+        writer->overflow = true;
+        return;
+    }
+    char *out = writer->buffer + writer->length;
+    if (writer->need_comma)
+        *out++ = ',';
+    *out++ = '"';
+    __builtin_memcpy(out, key, length);
+    out += length;
+    *out++ = '"';
+    *out++ = ':';
+    writer->length = (size_t)(out - writer->buffer);
+    writer->need_comma = true;
+}
+
+static inline void json_key_object_begin(struct json_writer *writer, const char *key)
+{
+    json_key(writer, key);
+    json_value_object_begin(writer);
+}
+
+static inline void json_key_array_begin(struct json_writer *writer, const char *key)
+{
+    json_key(writer, key);
+    json_value_array_begin(writer);
+}
+
+static inline void json_key_string_length(struct json_writer *writer, const char *key,
+                                          const char *value, size_t length)
+{
+    json_key(writer, key);
+    json_value_string(writer, value, length);
+}
+
+static inline void json_key_string(struct json_writer *writer, const char *key,
+                                   const char *value)
+{
+    json_key(writer, key);
+    json_value_string(writer, value, __builtin_strlen(value));
+}
+
+static inline void json_key_u64(struct json_writer *writer, const char *key, uint64_t value)
+{
+    json_key(writer, key);
+    json_value_u64(writer, value);
+}
+
+static inline void json_key_i64(struct json_writer *writer, const char *key, int64_t value)
+{
+    json_key(writer, key);
+    json_value_i64(writer, value);
+}
+
 /* Fixed-point with the given number of decimals, so output never depends on locale. */
-void json_key_fixed(struct json_writer *writer, const char *key, double value, int decimals);
+static inline void json_key_fixed(struct json_writer *writer, const char *key, double value,
+                                  int decimals)
+{
+    json_key(writer, key);
+    json_value_fixed(writer, value, decimals);
+}
+
 /* Microseconds as seconds with six decimals ("1.500000"), exactly, without floating point:
  * what json_key_fixed(key, micros / 1e6, 6) prints, at a fraction of its cost. */
-void json_key_micros(struct json_writer *writer, const char *key, int64_t micros);
-void json_key_bool(struct json_writer *writer, const char *key, bool value);
+static inline void json_key_micros(struct json_writer *writer, const char *key, int64_t micros)
+{
+    json_key(writer, key);
+    json_value_micros(writer, micros);
+}
+
+static inline void json_key_bool(struct json_writer *writer, const char *key, bool value)
+{
+    json_key(writer, key);
+    json_value_bool(writer, value);
+}
+
 /* The same string escaping, straight to a stream (the JSON report). */
 void json_fput_string(FILE *out, const char *text);
 /* Ends the line with '\n' and NUL-terminates; returns false on overflow. */

@@ -90,7 +90,9 @@ Test(flow, lists_keep_append_order_and_move_on_refresh)
 
 /* Random operations checked against a plain array model: every key the model holds is
  * found with its payload, every other is absent, lists hold exactly the listed flows. */
-Test(flow, random_operations_match_a_model)
+typedef uint32_t (*hash_function)(uint32_t n, const struct flow_key *key);
+
+static void random_operations(hash_function hash_of)
 {
     enum { CAPACITY = 257, KEYS = 1000, STEPS = 200000 };
     struct flow_table *table = flow_table_new(CAPACITY);
@@ -101,7 +103,9 @@ Test(flow, random_operations_match_a_model)
     for (int step = 0; step < STEPS; step++) {
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         uint32_t n = (uint32_t)(state >> 33) % KEYS;
-        struct flow *flow = lookup(table, n);
+        struct flow_key key = key_of(n);
+        uint32_t hash = hash_of(n, &key);
+        struct flow *flow = flow_lookup(table, &key, hash);
         cr_assert_eq(flow != NULL, present[n], "step %d key %u", step, n);
         if (flow != NULL) {
             cr_assert_eq(flow->client_bytes, n);
@@ -114,7 +118,7 @@ Test(flow, random_operations_match_a_model)
                                                                 : FLOW_LIST_PENDING);
             }
         } else {
-            flow = insert(table, n);
+            flow = flow_insert(table, &key, hash);
             if (present_count == CAPACITY) {
                 cr_assert_null(flow);
                 continue;
@@ -132,5 +136,48 @@ Test(flow, random_operations_match_a_model)
         for (struct flow *f = flow_list_head(table, list); f != NULL; f = flow_list_next(table, f))
             listed++;
     cr_assert_eq(listed, present_count);
+    flow_table_free(table);
+}
+
+static uint32_t real_hash(uint32_t n, const struct flow_key *key)
+{
+    (void)n;
+    return flow_key_hash(key);
+}
+
+/* A handful of hash values, some at the very end of the index: long probe runs that wrap
+ * around, where deleting from the middle of a run must keep every later entry findable. */
+static uint32_t colliding_hash(uint32_t n, const struct flow_key *key)
+{
+    (void)key;
+    return n % 3 == 0 ? UINT32_MAX - n % 2 : n % 7;
+}
+
+Test(flow, random_operations_match_a_model)
+{
+    random_operations(real_hash);
+}
+
+Test(flow, random_operations_with_colliding_hashes_match_a_model)
+{
+    random_operations(colliding_hash);
+}
+
+Test(flow, clear_forgets_every_flow_and_the_table_is_reusable)
+{
+    struct flow_table *table = flow_table_new(100);
+    for (uint32_t n = 0; n < 100; n++)
+        flow_list_append(table, insert(table, n), n % 2 ? FLOW_LIST_ACTIVE : FLOW_LIST_PENDING);
+    flow_table_clear(table);
+    cr_assert_eq(flow_table_count(table), 0);
+    cr_assert_null(flow_list_head(table, FLOW_LIST_PENDING));
+    cr_assert_null(flow_list_head(table, FLOW_LIST_ACTIVE));
+    for (uint32_t n = 0; n < 100; n++)
+        cr_assert_null(lookup(table, n));
+    for (uint32_t n = 100; n < 200; n++)
+        cr_assert_not_null(insert(table, n), "the whole capacity is free again");
+    cr_assert_null(insert(table, 200));
+    for (uint32_t n = 100; n < 200; n++)
+        cr_assert_not_null(lookup(table, n));
     flow_table_free(table);
 }
