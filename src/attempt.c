@@ -17,6 +17,7 @@ struct attempt_tracker {
     struct sensor_counters *counters;
     const bool *return_seen;
     struct flow_table *flows;
+    packet_time due; /* no timer runs out before this: advance returns at once */
 
     /* Dialogue parsers live apart from flows: most attempts are a lone SYN and never
      * need one, so only flows that carry payload take a slot. */
@@ -40,6 +41,10 @@ struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct 
     tracker->flows = flow_table_new(policy->limits.flows);
     if (tracker->flows == NULL)
         goto fail_free_tracker;
+    flow_table_set_timer(tracker->flows, FLOW_LIST_PENDING, FLOW_TIME_LAST_SYN,
+                         policy->timeouts.syn, &tracker->due);
+    flow_table_set_timer(tracker->flows, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+                         policy->timeouts.smtp_idle, &tracker->due);
     tracker->sessions = calloc(policy->limits.sessions, sizeof(struct smtp_session));
     if (slot_pool_init(&tracker->session_slots, policy->limits.sessions) != 0 ||
         tracker->sessions == NULL)
@@ -156,6 +161,8 @@ static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
 void attempt_advance(struct attempt_tracker *tracker, packet_time now)
 {
     const struct policy *policy = tracker->policy;
+    if (now < tracker->due)
+        return;
     struct flow *flow;
     while ((flow = flow_list_head(tracker->flows, FLOW_LIST_PENDING)) != NULL &&
            flow->last_syn + policy->timeouts.syn <= now)
@@ -163,6 +170,7 @@ void attempt_advance(struct attempt_tracker *tracker, packet_time now)
     while ((flow = flow_list_head(tracker->flows, FLOW_LIST_ACTIVE)) != NULL &&
            flow->last_packet + policy->timeouts.smtp_idle <= now)
         close_attempt(tracker, flow, "idle");
+    tracker->due = flow_table_next_deadline(tracker->flows);
 }
 
 /* Every attempt still held is closed, in the same order as one by one, and the table is

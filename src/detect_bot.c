@@ -395,6 +395,7 @@ static void bot_packet(struct detector *base, const struct packet *packet, int s
 static void bot_advance(struct detector *base, packet_time now)
 {
     roll_window(of(base), now);
+    base->due = of(base)->window_end;
 }
 
 static void bot_finish(struct detector *base, packet_time now, const char *reason)

@@ -87,9 +87,6 @@ struct evasion {
     const struct policy *policy;
     struct events *events;
     bool check_sources; /* own_prefixes is not empty, so "not ours" means something */
-    /* No timer runs out before this: advance() is called for nearly every packet, and most
-     * of the time there is nothing to do. Never later than the earliest deadline. */
-    packet_time next_due;
     /* Per segment (index + 1; 0 is "no segment"): traffic leaving the ISP was seen there. */
     bool *outbound_traffic;
     /* Windowed findings of all three kinds, in order of their first packet. */
@@ -122,10 +119,11 @@ static void make_key(struct flow_key *key, uint8_t kind, const struct address *c
     key->proto = kind;
 }
 
+/* base.due: no timer runs out before it. Never later than the earliest deadline. */
 static void due_by(struct evasion *evasion, packet_time deadline)
 {
-    if (deadline < evasion->next_due)
-        evasion->next_due = deadline;
+    if (deadline < evasion->base.due)
+        evasion->base.due = deadline;
 }
 
 static bool is_dynamic(const struct policy *policy, int pool)
@@ -575,7 +573,7 @@ static void evasion_advance(struct detector *detector, packet_time now)
     struct evasion *evasion = (struct evasion *)detector;
     const struct policy *policy = evasion->policy;
     struct flow *flow;
-    if (now < evasion->next_due)
+    if (now < evasion->base.due)
         return;
     while ((flow = flow_list_head(evasion->windows, TIMER_LIST)) != NULL &&
            flow->first_seen + policy->thresholds.window <= now)
@@ -586,7 +584,7 @@ static void evasion_advance(struct detector *detector, packet_time now)
     while ((flow = flow_list_head(evasion->syns, TIMER_LIST)) != NULL &&
            flow->last_packet + policy->timeouts.syn <= now)
         flow_remove(evasion->syns, flow);
-    evasion->next_due = INT64_MAX;
+    evasion->base.due = INT64_MAX;
     if ((flow = flow_list_head(evasion->windows, TIMER_LIST)) != NULL)
         due_by(evasion, flow->first_seen + policy->thresholds.window);
     if ((flow = flow_list_head(evasion->outbound, TIMER_LIST)) != NULL)
@@ -647,7 +645,7 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
     evasion->events = context->events;
     /* With own_prefixes: [] every source outside the pools would look spoofed. */
     evasion->check_sources = policy->own_prefix_count > 0;
-    evasion->next_due = INT64_MAX;
+    evasion->base.due = INT64_MAX;
     uint32_t capacity = policy->limits.flows;
     if (capacity == 0)
         capacity = 1;

@@ -440,6 +440,13 @@ static void submission_advance(struct detector *base, packet_time now)
     expire(detector->logins, detector->policy->timeouts.pop_before_smtp, now);
     expire(detector->servers, SERVER_MEMORY, now);
     roll_window(detector, now);
+    packet_time due = detector->window_end;
+    packet_time deadlines[3] = {mail_flows_next_deadline(detector->flows),
+                                flow_table_next_deadline(detector->logins),
+                                flow_table_next_deadline(detector->servers)};
+    for (int i = 0; i < 3; i++)
+        due = deadlines[i] < due ? deadlines[i] : due;
+    base->due = due;
 }
 
 static void submission_finish(struct detector *base, packet_time now, const char *reason)
@@ -495,6 +502,11 @@ struct detector *detect_submission_new(const struct detector_context *context, b
     if (detector->flows == NULL || detector->servers == NULL || detector->server_records == NULL ||
         detector->logins == NULL || detector->login_records == NULL || detector->once == NULL)
         goto fail;
+    mail_flows_watch(detector->flows, &detector->base.due);
+    flow_table_set_timer(detector->logins, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+                         policy->timeouts.pop_before_smtp, &detector->base.due);
+    flow_table_set_timer(detector->servers, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+                         SERVER_MEMORY, &detector->base.due);
     struct event_observer observer = {.notify = on_event, .context = detector};
     if (events_add_observer(context->events, observer) != 0)
         goto fail;

@@ -25,7 +25,7 @@ struct detector_ops {
     const char *name;
     /* Every packet that decoded; segment is an index in policy.segments or -1. */
     void (*packet)(struct detector *detector, const struct packet *packet, int segment);
-    /* Packet time moved forward: run timers, write windowed findings. */
+    /* Packet time reached detector.due: run timers, write windowed findings, set due. */
     void (*advance)(struct detector *detector, packet_time now);
     /* The input ended (or a signal stopped it): write what is still held. reason is the
      * attempts' close reason, "end_of_input" or "shutdown". */
@@ -35,6 +35,11 @@ struct detector_ops {
 
 struct detector {
     const struct detector_ops *ops;
+    /* The sensor calls advance() only once packet time reaches this, so a detector whose
+     * timers are far off costs nothing per packet. advance() sets it to its soonest
+     * deadline, and anything that makes a sooner one lowers it (flow_table_set_timer does
+     * so for table entries). 0, as calloc leaves it, means "call at the next packet". */
+    packet_time due;
 };
 
 /* A constructor per family; NULL when out of memory, or (with *disabled set) when the

@@ -8,6 +8,12 @@ struct list_ends {
     uint32_t tail;
 };
 
+struct list_timer {
+    packet_time *due; /* NULL: the list has no timer */
+    packet_time timeout;
+    enum flow_time field;
+};
+
 /* An index entry: the key's hash in the high half, slot + 1 in the low half; 0 is empty,
  * so a calloc'd index is an empty one. */
 typedef uint64_t index_entry;
@@ -21,6 +27,7 @@ struct flow_table {
     uint32_t high_water; /* slots below this were used once; those above are untouched */
     uint32_t free_head;  /* freed slots, linked through hash */
     struct list_ends lists[FLOW_LIST_COUNT];
+    struct list_timer timers[FLOW_LIST_COUNT];
 };
 
 struct flow_table *flow_table_new(uint32_t capacity)
@@ -232,8 +239,48 @@ void flow_table_clear(struct flow_table *table)
         table->lists[i].head = table->lists[i].tail = FLOW_NONE;
 }
 
+void flow_table_set_timer(struct flow_table *table, enum flow_list list, enum flow_time field,
+                          packet_time timeout, packet_time *due)
+{
+    table->timers[list] = (struct list_timer){.due = due, .timeout = timeout, .field = field};
+}
+
+static packet_time deadline_of(const struct list_timer *timer, const struct flow *flow)
+{
+    switch (timer->field) {
+    case FLOW_TIME_FIRST_SEEN:
+        return flow->first_seen + timer->timeout;
+    case FLOW_TIME_LAST_SYN:
+        return flow->last_syn + timer->timeout;
+    case FLOW_TIME_LAST_PACKET:
+        break;
+    }
+    return flow->last_packet + timer->timeout;
+}
+
+packet_time flow_table_next_deadline(const struct flow_table *table)
+{
+    packet_time soonest = INT64_MAX;
+    for (int list = 0; list < FLOW_LIST_COUNT; list++) {
+        const struct list_timer *timer = &table->timers[list];
+        uint32_t head = table->lists[list].head;
+        if (timer->due == NULL || head == FLOW_NONE)
+            continue;
+        packet_time deadline = deadline_of(timer, &table->slots[head]);
+        if (deadline < soonest)
+            soonest = deadline;
+    }
+    return soonest;
+}
+
 void flow_list_append(struct flow_table *table, struct flow *flow, enum flow_list list)
 {
+    const struct list_timer *timer = &table->timers[list];
+    if (timer->due != NULL) {
+        packet_time deadline = deadline_of(timer, flow);
+        if (deadline < *timer->due)
+            *timer->due = deadline;
+    }
     uint32_t index = (uint32_t)(flow - table->slots);
     struct list_ends *ends = &table->lists[list];
     if (flow->list == list && ends->tail == index)

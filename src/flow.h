@@ -79,6 +79,13 @@ struct flow {
     struct address icmp_from;
 };
 
+/* Which time of an entry its list's timeout runs from. */
+enum flow_time {
+    FLOW_TIME_FIRST_SEEN,
+    FLOW_TIME_LAST_SYN,
+    FLOW_TIME_LAST_PACKET,
+};
+
 struct flow_table;
 
 /* capacity: the most flows held at once (at least 1). NULL when out of memory. */
@@ -94,6 +101,16 @@ void flow_remove(struct flow_table *table, struct flow *flow);
 /* Forgets every flow at once, as if each had been removed: for draining a table at the
  * end, where millions of single removals would cost a cache miss each. */
 void flow_table_clear(struct flow_table *table);
+
+/* Declares that an entry of list is due timeout after its field, and that the owner skips
+ * its timer work until *due: every append then lowers *due to the entry's deadline when
+ * that is sooner, so no entry can come due unnoticed while the owner is not called. */
+void flow_table_set_timer(struct flow_table *table, enum flow_list list, enum flow_time field,
+                          packet_time timeout, packet_time *due);
+/* The soonest deadline among the heads of the lists with a timer; INT64_MAX when none.
+ * Entries of a list share one timeout and are appended as they are refreshed, so the head
+ * is the soonest of its list. */
+packet_time flow_table_next_deadline(const struct flow_table *table);
 
 /* Puts the flow at the tail of list (taking it off any list it was on). */
 void flow_list_append(struct flow_table *table, struct flow *flow, enum flow_list list);

@@ -254,6 +254,20 @@ static void close_flow(struct mail_flows *flows, struct flow *flow, packet_time 
     release(flows, flow);
 }
 
+void mail_flows_watch(struct mail_flows *flows, packet_time *due)
+{
+    const struct policy *policy = flows->policy;
+    flow_table_set_timer(flows->table, FLOW_LIST_PENDING, FLOW_TIME_LAST_SYN,
+                         policy->timeouts.syn, due);
+    flow_table_set_timer(flows->table, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+                         policy->timeouts.smtp_idle, due);
+}
+
+packet_time mail_flows_next_deadline(const struct mail_flows *flows)
+{
+    return flow_table_next_deadline(flows->table);
+}
+
 void mail_flows_advance(struct mail_flows *flows, packet_time now)
 {
     const struct policy *policy = flows->policy;

@@ -67,6 +67,11 @@ void mail_flows_free(struct mail_flows *flows);
 /* Every decoded packet; segment is an index in policy.segments or -1. */
 void mail_flows_packet(struct mail_flows *flows, const struct packet *packet, int segment);
 void mail_flows_advance(struct mail_flows *flows, packet_time now);
+/* Lowers *due whenever a connection gets a deadline sooner than it (flow_table_set_timer),
+ * for an owner that skips mail_flows_advance until then. */
+void mail_flows_watch(struct mail_flows *flows, packet_time *due);
+/* The soonest timeout of a held connection; INT64_MAX when none is held. */
+packet_time mail_flows_next_deadline(const struct mail_flows *flows);
 /* Reports every open connection as closed with this reason. */
 void mail_flows_finish(struct mail_flows *flows, packet_time now, const char *reason);
 

@@ -108,8 +108,11 @@ static void advance(struct sensor *sensor, packet_time ts)
     }
     sensor->now = ts;
     attempt_advance(sensor->attempts, ts);
-    for (size_t d = 0; d < sensor->detector_count; d++)
-        sensor->detectors[d]->ops->advance(sensor->detectors[d], ts);
+    for (size_t d = 0; d < sensor->detector_count; d++) {
+        struct detector *detector = sensor->detectors[d];
+        if (ts >= detector->due)
+            detector->ops->advance(detector, ts);
+    }
     if (ts >= sensor->next_report) {
         report(sensor, false);
         sensor->next_report = (ts / interval + 1) * interval;
