@@ -2,15 +2,19 @@
 
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fanout.h"
+#include "file_prefetch.h"
 #include "log.h"
 
 #define LIVE_POLL_MILLISECONDS 200
@@ -121,25 +125,68 @@ static int apply_filter(struct source *source, const char *filter, char *error,
  * the benchmark's ISP mix (tests/bench; 64 KiB beat 16 KiB, 256 KiB and 1 MiB there). */
 #define FILE_BUFFER_BYTES (64 * 1024)
 
+/* Reading ahead pays only with a core to do it on: on one core the thread's extra copy and
+ * its switches cost more than they save (tests/bench, taskset -c 0). */
+static bool have_spare_core(void)
+{
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+        return false;
+    return CPU_COUNT(&allowed) > 1;
+}
+
+/* A regular file is read ahead on another core (file_prefetch.c); standard input and pipes
+ * the ordinary way, where a signal can cut a blocked read short. */
+static FILE *open_stream(const char *path, bool is_stdin, bool *prefetched, uint64_t *size)
+{
+    *prefetched = false;
+    *size = 0;
+    if (is_stdin)
+        return stdin;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat status;
+    if (fstat(fd, &status) == 0 && S_ISREG(status.st_mode))
+        *size = (uint64_t)status.st_size;
+    if (*size > 0 && have_spare_core()) {
+        FILE *stream = file_prefetch_open(fd);
+        if (stream != NULL) {
+            *prefetched = true;
+            return stream;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC); /* file_prefetch_open closed it */
+        if (fd < 0)
+            return NULL;
+    }
+    FILE *stream = fdopen(fd, "rb");
+    if (stream == NULL)
+        close(fd);
+    return stream;
+}
+
 static int open_file(struct source *source, const char *path, char *error, size_t error_size)
 {
     char pcap_error[PCAP_ERRBUF_SIZE] = "";
     source->ops = &file_ops;
     bool is_stdin = strcmp(path, "-") == 0;
-    FILE *file = is_stdin ? stdin : fopen(path, "rb");
+    bool prefetched;
+    FILE *file = open_stream(path, is_stdin, &prefetched, &source->size);
     if (file == NULL) {
         snprintf(error, error_size, "%s: cannot read capture: %s", path, strerror(errno));
         return -1;
     }
-    /* setvbuf must come before the first read; without memory the default buffer does.
-     * Standard input is never closed by libpcap, so its buffer lives as long as it. */
-    char *buffer = malloc(FILE_BUFFER_BYTES);
-    if (buffer != NULL && setvbuf(file, buffer, _IOFBF, FILE_BUFFER_BYTES) != 0) {
-        free(buffer);
-        buffer = NULL;
+    if (!prefetched) {
+        /* setvbuf must come before the first read; without memory the default buffer
+         * does. Standard input is never closed by libpcap, so its buffer lives as long. */
+        char *buffer = malloc(FILE_BUFFER_BYTES);
+        if (buffer != NULL && setvbuf(file, buffer, _IOFBF, FILE_BUFFER_BYTES) != 0) {
+            free(buffer);
+            buffer = NULL;
+        }
+        if (!is_stdin)
+            source->file_buffer = buffer;
     }
-    if (!is_stdin)
-        source->file_buffer = buffer;
     /* On success libpcap owns the stream and closes it in pcap_close. */
     source->pcap =
         pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_MICRO, pcap_error);
@@ -150,9 +197,6 @@ static int open_file(struct source *source, const char *path, char *error, size_
         return -1;
     }
     source->file = file;
-    struct stat status;
-    if (!is_stdin && fstat(fileno(file), &status) == 0 && S_ISREG(status.st_mode))
-        source->size = (uint64_t)status.st_size;
     return 0;
 }
 

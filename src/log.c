@@ -22,8 +22,11 @@ void log_message(enum log_level level, const char *format, ...)
         return;
     va_list args;
     va_start(args, format);
+    /* One line, whole, even when the file reader's thread logs at the same time. */
+    flockfile(stderr);
     fprintf(stderr, "op25b-watch: %s: ", names[level]);
     vfprintf(stderr, format, args);
     fputc('\n', stderr);
+    funlockfile(stderr);
     va_end(args);
 }
