@@ -165,6 +165,34 @@ static FILE *open_stream(const char *path, bool is_stdin, bool *prefetched, uint
     return stream;
 }
 
+/* The policy's prefilter, and the user's filter with it; true when set. When it cannot be
+ * (a link type without IP, a program too long for the kernel), capture goes on without
+ * it: the prefilter only saves work, it never decides what is detected. */
+static bool apply_prefilter(struct source *source, const char *prefilter, const char *filter)
+{
+    size_t size = strlen(prefilter) + (filter != NULL ? strlen(filter) : 0) + 16;
+    char *combined = malloc(size);
+    if (combined == NULL)
+        return false;
+    if (filter != NULL)
+        snprintf(combined, size, "(%s) and (%s)", prefilter, filter);
+    else
+        snprintf(combined, size, "%s", prefilter);
+    char error[PCAP_ERRBUF_SIZE + 64];
+    bool applied = apply_filter(source, combined, error, sizeof(error)) == 0;
+    free(combined);
+    if (applied)
+        log_message(LOG_INFO, "%s: the policy's prefilter in place: %s", source->name,
+                    prefilter);
+    else
+        log_message(LOG_INFO, "%s: prefilter not taken (%s)", source->name,
+                    pcap_geterr(source->pcap));
+    return applied;
+}
+
+static int apply_filter(struct source *source, const char *filter, char *error,
+                        size_t error_size);
+
 static int open_file(struct source *source, const char *path, char *error, size_t error_size)
 {
     char pcap_error[PCAP_ERRBUF_SIZE] = "";
@@ -278,6 +306,10 @@ struct capture *capture_open(const struct capture_options *options, enum capture
         if (status != 0)
             goto fail_close;
         source->linktype = pcap_datalink(source->pcap);
+        if (options->prefilter != NULL &&
+            (apply_prefilter(source, options->prefilter, options->filter) ||
+             apply_prefilter(source, options->prefilter_untagged, options->filter)))
+            continue;
         if (options->filter != NULL && apply_filter(source, options->filter, error,
                                                     error_size) != 0) {
             *kind = CAPTURE_ERROR_FILTER;

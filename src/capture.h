@@ -16,6 +16,10 @@ struct capture_options {
     const char *const *interfaces;
     size_t interface_count;
     const char *filter;        /* extra BPF expression, or NULL */
+    /* The policy's prefilter (prefilter.h) with and without its 802.1Q part, or NULL: the
+     * first that compiles for a source's link type is set, before the user's filter. */
+    const char *prefilter;
+    const char *prefilter_untagged;
     int snaplen;               /* live only; 0 = 262144 */
     int buffer_megabytes;      /* live only; 0 = 64 */
     uint16_t fanout_group;     /* live only: join this PACKET_FANOUT group; 0 = none */

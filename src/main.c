@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "prefilter.h"
 #include "progress.h"
 #include "report.h"
 #include "sensor.h"
@@ -49,6 +50,8 @@ struct options {
     const char *later_option;      /* the first option whose issue has not landed yet */
     unsigned long flows;
     bool check;
+    bool no_prefilter;    /* --no-prefilter: live capture without the policy's prefilter */
+    bool prefilter_files; /* --prefilter: files read through it too */
     const char *reports[MAX_REPORTS]; /* --report files, written when the input ends */
     size_t report_count;
     const char *metrics_address;
@@ -91,6 +94,9 @@ static void usage(FILE *stream)
           "                        binds to loopback)\n"
           "      --flows N         flow-table capacity (overrides limits.flows)\n"
           "      --workers N       live capture spread over N processes (PACKET_FANOUT)\n"
+          "      --no-prefilter    live capture without the kernel filter derived from the\n"
+          "                        policy (--check prints it)\n"
+          "      --prefilter       read files through that filter too\n"
           "      --check           validate the policy, print it and the ACL rule count\n"
           "  -u, --user USER       drop root for USER once capture and outputs are open\n"
           "  -q, --quiet           no summary, errors only\n"
@@ -142,6 +148,8 @@ static int parse_options(int argc, char **argv, struct options *options)
         OPTION_KAFKA_TIMEOUT,
         OPTION_KAFKA_QUEUE_MB,
         OPTION_SPOOL,
+        OPTION_NO_PREFILTER,
+        OPTION_PREFILTER,
     };
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'},
@@ -157,6 +165,8 @@ static int parse_options(int argc, char **argv, struct options *options)
         {"kafka-queue-mb", required_argument, NULL, OPTION_KAFKA_QUEUE_MB},
         {"spool", required_argument, NULL, OPTION_SPOOL},
         {"check", no_argument, NULL, OPTION_CHECK},
+        {"no-prefilter", no_argument, NULL, OPTION_NO_PREFILTER},
+        {"prefilter", no_argument, NULL, OPTION_PREFILTER},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPTION_VERSION},
@@ -294,6 +304,12 @@ static int parse_options(int argc, char **argv, struct options *options)
         case OPTION_CHECK:
             options->check = true;
             break;
+        case OPTION_NO_PREFILTER:
+            options->no_prefilter = true;
+            break;
+        case OPTION_PREFILTER:
+            options->prefilter_files = true;
+            break;
         case 'q':
             options->verbosity = -1;
             break;
@@ -427,6 +443,14 @@ static void print_policy(const struct policy *policy)
             printf(" (%zu with MSAs limited to their pools)", count.rules);
         printf("\n");
     }
+    static char prefilter[PREFILTER_TEXT_MAX];
+    if (prefilter_expression(policy, true, prefilter, sizeof(prefilter)) > 0)
+        printf("kernel prefilter for live capture (off with --no-prefilter; without its "
+               "vlan part on links that have none):\n  %s\n",
+               prefilter);
+    else
+        printf("kernel prefilter for live capture: none, the policy's prefixes make it "
+               "too long\n");
 }
 
 static void print_summary(const struct policy *policy, const struct sensor *sensor,
@@ -542,12 +566,24 @@ static int run(const struct options *options, struct policy *policy)
 {
     char error[512];
     int status = EXIT_DONE;
+    /* On by default for live capture, where it saves the copy out of the kernel; on files
+     * only when asked, libpcap then applying it as it reads. */
+    static char prefilter[PREFILTER_TEXT_MAX], untagged[PREFILTER_TEXT_MAX];
+    bool want_prefilter = options->interface_count > 0 ? !options->no_prefilter
+                                                       : options->prefilter_files;
+    if (want_prefilter &&
+        (prefilter_expression(policy, true, prefilter, sizeof(prefilter)) == 0 ||
+         prefilter_expression(policy, false, untagged, sizeof(untagged)) == 0))
+        log_message(LOG_WARNING, "the policy's prefixes make the prefilter too long; "
+                                 "reading without it");
     struct capture_options capture_options = {
         .files = options->files,
         .file_count = options->file_count,
         .interfaces = options->interfaces,
         .interface_count = options->interface_count,
         .filter = options->filter,
+        .prefilter = prefilter[0] != '\0' && untagged[0] != '\0' ? prefilter : NULL,
+        .prefilter_untagged = untagged,
         .fanout_group = options->fanout_group,
     };
     enum capture_error capture_error;
