@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 void json_init(struct json_writer *writer, char *buffer, size_t size)
@@ -84,13 +85,34 @@ static void emit_to_file(void *context, const char *bytes, size_t count)
 
 /* Nearly every string an event carries (names, addresses, times, verdicts) needs no
  * escaping: found so in one pass, it is copied whole instead of run by run. */
+static bool is_plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* Eight bytes at a time (SWAR): a byte below 0x20, a quote or a backslash sets the top
+ * bit of its lane. (x - 0x20) borrows into the top bit exactly for lanes below 0x20 when
+ * no lane has its top bit set, which ~x masks; a lane equal to c is a zero lane of x ^ c. */
 static bool is_plain(const char *value, size_t length)
 {
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == '"' || c == '\\')
-            return false;
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t x;
+        memcpy(&x, value + i, sizeof(x));
+        uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+        uint64_t found = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) |
+                         ((backslash - ones) & ~backslash);
+        if (found & high) {
+            /* A borrow can mark a clean lane after a marked one: decide byte by byte. */
+            for (size_t j = i; j < i + 8; j++)
+                if (!is_plain_byte((unsigned char)value[j]))
+                    return false;
+        }
     }
+    for (; i < length; i++)
+        if (!is_plain_byte((unsigned char)value[i]))
+            return false;
     return true;
 }
 

@@ -71,3 +71,56 @@ Test(json, non_finite_numbers_stay_valid_json)
     cr_assert(json_finish(&w));
     cr_assert_str_eq(buffer, "{\"x\":0.00}\n");
 }
+
+/* RFC 8259 section 7, byte by byte: the reference the writer's fast paths must match. */
+static void reference_escape(const char *value, size_t length, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    *out++ = '"';
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c == '"' || c == '\\') {
+            *out++ = '\\';
+            *out++ = (char)c;
+        } else if (c == '\n') {
+            *out++ = '\\';
+            *out++ = 'n';
+        } else if (c == '\r') {
+            *out++ = '\\';
+            *out++ = 'r';
+        } else if (c == '\t') {
+            *out++ = '\\';
+            *out++ = 't';
+        } else if (c < 0x20) {
+            out += sprintf(out, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+        } else {
+            *out++ = (char)c;
+        }
+    }
+    *out++ = '"';
+    *out = '\0';
+}
+
+Test(json, every_byte_at_every_position_escapes_as_the_reference)
+{
+    static const unsigned char probes[] = {'"', '\\', '\n', '\t', 0x01, 0x1f, 0x20, 0x21,
+                                           0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff};
+    for (size_t length = 1; length <= 24; length++) {
+        for (size_t position = 0; position < length; position++) {
+            for (size_t p = 0; p < sizeof(probes); p++) {
+                char value[32];
+                memset(value, 'a', length);
+                value[position] = (char)probes[p];
+                char got[256], want[256];
+                struct json_writer w;
+                json_init(&w, got, sizeof(got));
+                json_value_string(&w, value, length);
+                cr_assert(json_finish(&w));
+                reference_escape(value, length, want);
+                strcat(want, "\n");
+                cr_assert_str_eq(got, want, "length %zu, byte 0x%02x at %zu", length,
+                                 probes[p], position);
+            }
+        }
+    }
+}
