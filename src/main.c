@@ -55,6 +55,7 @@ struct options {
     const char *reports[MAX_REPORTS]; /* --report files, written when the input ends */
     size_t report_count;
     const char *metrics_address;
+    struct metrics *shared_metrics; /* --workers with --metrics: the parent's, one slot each */
     const char *user; /* -u: run as this user once the capture and outputs are open */
     unsigned workers;      /* --workers: live capture spread over this many processes */
     int worker;            /* this process's worker index, -1 without --workers */
@@ -658,7 +659,15 @@ static int run(const struct options *options, struct policy *policy)
         }
         report_set_inputs(report, names, source_count);
     }
-    if (options->metrics_address != NULL) {
+    if (options->shared_metrics != NULL) {
+        metrics = options->shared_metrics;
+        metrics_become_worker(metrics, (unsigned)options->worker);
+        if (metrics_attach(metrics, &events) != 0) {
+            fprintf(stderr, "op25b-watch: too many observers\n");
+            status = EXIT_RUNTIME;
+            goto out_close_events;
+        }
+    } else if (options->metrics_address != NULL) {
         metrics = metrics_start(options->metrics_address, policy, error, sizeof(error));
         if (metrics == NULL || metrics_attach(metrics, &events) != 0) {
             fprintf(stderr, "op25b-watch: %s\n", metrics == NULL ? error : "too many observers");
@@ -778,8 +787,8 @@ static int run_workers(struct options *options, struct policy *policy)
         fprintf(stderr, "op25b-watch: --workers needs live capture (-i)\n");
         return EXIT_USAGE;
     }
-    if (options->report_count > 0 || options->metrics_address != NULL) {
-        fprintf(stderr, "op25b-watch: --report and --metrics work with one worker only\n");
+    if (options->report_count > 0) {
+        fprintf(stderr, "op25b-watch: --report works with one worker only\n");
         return EXIT_USAGE;
     }
     if (options->output != NULL && strcmp(options->output, "-") != 0) {
@@ -791,6 +800,16 @@ static int run_workers(struct options *options, struct policy *policy)
             return EXIT_RUNTIME;
         }
         fclose(file);
+    }
+    /* One endpoint for all: the parent serves the workers' sum from shared memory. */
+    if (options->metrics_address != NULL) {
+        char error[512];
+        options->shared_metrics = metrics_start_shared(options->metrics_address, policy,
+                                                       options->workers, error, sizeof(error));
+        if (options->shared_metrics == NULL) {
+            fprintf(stderr, "op25b-watch: %s\n", error);
+            return EXIT_RUNTIME;
+        }
     }
     policy->limits.flows = policy->limits.flows / options->workers + 1;
     options->fanout_group = (uint16_t)((getpid() & 0x7fff) | 0x8000);
@@ -837,6 +856,7 @@ static int run_workers(struct options *options, struct policy *policy)
         if (code > status)
             status = code;
     }
+    metrics_stop(options->shared_metrics);
     return status;
 }
 

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "decode.h"
 #include "finding.h"
@@ -49,7 +51,15 @@ struct metrics {
     struct snapshot shared;
     /* The scraping thread's copy (libmicrohttpd answers from one thread). */
     struct snapshot reading;
+    /* --workers: a slot per worker in memory shared across fork (see worker slots below);
+     * NULL otherwise. worker is this process's slot, -1 in the serving parent. */
+    uint8_t *slots;
+    size_t slot_bytes;
+    unsigned workers;
+    int worker;
 };
+
+static void slot_write(struct metrics *metrics, const struct snapshot *from);
 
 /* ---- Listening address ---- */
 
@@ -180,6 +190,11 @@ void metrics_update(struct metrics *metrics, const struct sensor_counters *count
     if (clock - metrics->last_publish < METRICS_PUBLISH_SECONDS)
         return;
     gather(metrics, counters, coverage, events, now);
+    if (metrics->worker >= 0) {
+        slot_write(metrics, &metrics->pending);
+        metrics->last_publish = clock;
+        return;
+    }
     /* A scrape copying the last snapshot holds the lock for microseconds; rather than
      * wait, keep reading packets and hand this one over next time. */
     if (pthread_mutex_trylock(&metrics->lock) != 0)
@@ -193,10 +208,119 @@ void metrics_publish(struct metrics *metrics, const struct sensor_counters *coun
                      const struct coverage *coverage, const struct events *events, packet_time now)
 {
     gather(metrics, counters, coverage, events, now);
+    metrics->last_publish = wall_seconds(CLOCK_MONOTONIC_COARSE);
+    if (metrics->worker >= 0) {
+        slot_write(metrics, &metrics->pending);
+        return;
+    }
     pthread_mutex_lock(&metrics->lock);
     snapshot_copy(metrics, &metrics->shared, &metrics->pending);
     pthread_mutex_unlock(&metrics->lock);
-    metrics->last_publish = wall_seconds(CLOCK_MONOTONIC_COARSE);
+}
+
+/* ---- Worker slots ----
+ *
+ * With --workers the parent serves the endpoint and each worker process publishes into
+ * its own slot: a sequence number, the snapshot's fixed part, then its attempt and leak
+ * arrays. A seqlock: the worker makes the number odd, writes, makes it even again; the
+ * parent copies and keeps the copy only if the number was even and unchanged across it.
+ * A worker never waits for a scrape, and a scrape never sees half a snapshot. */
+
+struct slot_header {
+    uint64_t sequence;
+};
+
+static uint8_t *slot_of(const struct metrics *metrics, unsigned worker)
+{
+    return metrics->slots + (size_t)worker * metrics->slot_bytes;
+}
+
+static void slot_layout(const struct metrics *metrics, uint8_t *slot, struct snapshot **fixed,
+                        uint64_t **attempts, uint64_t **leaks)
+{
+    *fixed = (struct snapshot *)(slot + sizeof(struct slot_header));
+    *attempts = (uint64_t *)(slot + sizeof(struct slot_header) + sizeof(struct snapshot));
+    *leaks = *attempts + metrics->attempt_values;
+}
+
+static void slot_write(struct metrics *metrics, const struct snapshot *from)
+{
+    uint8_t *slot = slot_of(metrics, (unsigned)metrics->worker);
+    struct slot_header *header = (struct slot_header *)slot;
+    struct snapshot *fixed;
+    uint64_t *attempts, *leaks;
+    slot_layout(metrics, slot, &fixed, &attempts, &leaks);
+    __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(fixed, from, sizeof(*fixed));
+    memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
+    memcpy(leaks, from->leaks, metrics->leak_values * sizeof(uint64_t));
+    __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELEASE);
+}
+
+/* A consistent copy of one worker's slot into scratch; false if it kept changing. */
+static bool slot_read(const struct metrics *metrics, unsigned worker, struct snapshot *scratch)
+{
+    uint8_t *slot = slot_of(metrics, worker);
+    struct slot_header *header = (struct slot_header *)slot;
+    struct snapshot *fixed;
+    uint64_t *attempts, *leaks;
+    slot_layout(metrics, slot, &fixed, &attempts, &leaks);
+    for (int tries = 0; tries < 1000; tries++) {
+        uint64_t before = __atomic_load_n(&header->sequence, __ATOMIC_ACQUIRE);
+        if (before & 1)
+            continue;
+        /* The slot's own array pointers are the worker's: only the values are taken. */
+        uint64_t *scratch_attempts = scratch->attempts, *scratch_leaks = scratch->leaks;
+        memcpy(scratch, fixed, sizeof(*scratch));
+        scratch->attempts = scratch_attempts;
+        scratch->leaks = scratch_leaks;
+        memcpy(scratch_attempts, attempts, metrics->attempt_values * sizeof(uint64_t));
+        memcpy(scratch_leaks, leaks, metrics->leak_values * sizeof(uint64_t));
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&header->sequence, __ATOMIC_RELAXED) == before)
+            return true;
+    }
+    return false;
+}
+
+static void add_u64s(uint64_t *to, const uint64_t *from, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        to[i] += from[i];
+}
+
+/* The workers' sum: counters add up (gauges too: each worker holds its own flows), the
+ * clocks take the latest. */
+static void merge_slots(struct metrics *metrics, struct snapshot *into, struct snapshot *scratch)
+{
+    uint64_t *attempts = into->attempts, *leaks = into->leaks;
+    memset(into, 0, sizeof(*into));
+    into->attempts = attempts;
+    into->leaks = leaks;
+    memset(attempts, 0, metrics->attempt_values * sizeof(uint64_t));
+    memset(leaks, 0, metrics->leak_values * sizeof(uint64_t));
+    _Static_assert(sizeof(struct sensor_counters) % sizeof(uint64_t) == 0, "all counters");
+    _Static_assert(sizeof(struct sink_stats) % sizeof(uint64_t) == 0, "all counters");
+    for (unsigned w = 0; w < metrics->workers; w++) {
+        if (!slot_read(metrics, w, scratch))
+            continue;
+        add_u64s((uint64_t *)&into->counters, (const uint64_t *)&scratch->counters,
+                 sizeof(into->counters) / sizeof(uint64_t));
+        add_u64s(into->events, scratch->events, EVENT_TYPE_COUNT);
+        into->events_oversize += scratch->events_oversize;
+        into->sink_errors += scratch->sink_errors;
+        add_u64s((uint64_t *)&into->sinks, (const uint64_t *)&scratch->sinks,
+                 sizeof(into->sinks) / sizeof(uint64_t));
+        into->now = scratch->now > into->now ? scratch->now : into->now;
+        into->published_at =
+            scratch->published_at > into->published_at ? scratch->published_at : into->published_at;
+        add_u64s(into->score_buckets, scratch->score_buckets, SCORE_BUCKETS + 1);
+        into->score_sum += scratch->score_sum;
+        into->score_count += scratch->score_count;
+        add_u64s(attempts, scratch->attempts, metrics->attempt_values);
+        add_u64s(leaks, scratch->leaks, metrics->leak_values);
+    }
 }
 
 /* ---- What the counters alone do not say ---- */
@@ -466,9 +590,14 @@ static void render_events(FILE *out, const struct snapshot *s)
 
 char *metrics_render(struct metrics *metrics, size_t *length)
 {
-    pthread_mutex_lock(&metrics->lock);
-    snapshot_copy(metrics, &metrics->reading, &metrics->shared);
-    pthread_mutex_unlock(&metrics->lock);
+    if (metrics->slots != NULL) {
+        /* shared is free in the parent, which never publishes: scratch for the slots. */
+        merge_slots(metrics, &metrics->reading, &metrics->shared);
+    } else {
+        pthread_mutex_lock(&metrics->lock);
+        snapshot_copy(metrics, &metrics->reading, &metrics->shared);
+        pthread_mutex_unlock(&metrics->lock);
+    }
     char *text = NULL;
     FILE *out = open_memstream(&text, length);
     if (out == NULL)
@@ -542,6 +671,7 @@ struct metrics *metrics_start(const char *address, const struct policy *policy, 
     if (metrics == NULL)
         goto fail_memory;
     metrics->policy = policy;
+    metrics->worker = -1;
     metrics->attempt_values = policy->pool_count * 2 * VERDICT_COUNT;
     metrics->leak_values = policy->pool_count * EVIDENCE_COUNT;
     if (snapshot_init(&metrics->pending, metrics->attempt_values, metrics->leak_values) != 0 ||
@@ -590,11 +720,48 @@ fail_free_snapshots:
     return NULL;
 }
 
+struct metrics *metrics_start_shared(const char *address, const struct policy *policy,
+                                     unsigned workers, char *error, size_t error_size)
+{
+    struct metrics *metrics = metrics_start(address, policy, error, error_size);
+    if (metrics == NULL)
+        return NULL;
+    metrics->slot_bytes = sizeof(struct slot_header) + sizeof(struct snapshot) +
+                          (metrics->attempt_values + metrics->leak_values) * sizeof(uint64_t);
+    metrics->slot_bytes = (metrics->slot_bytes + 63) & ~(size_t)63;
+    void *slots = mmap(NULL, metrics->slot_bytes * workers, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (slots == MAP_FAILED) {
+        snprintf(error, error_size, "no shared memory for the workers' metrics: %s",
+                 strerror(errno));
+        metrics_stop(metrics);
+        return NULL;
+    }
+    metrics->slots = slots;
+    metrics->workers = workers;
+    return metrics;
+}
+
+void metrics_become_worker(struct metrics *metrics, unsigned worker)
+{
+    /* The server's thread did not come across fork; its socket did, and is closed here so
+     * the port is the parent's alone. */
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(metrics->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    if (info != NULL)
+        close(info->listen_fd);
+    metrics->daemon = NULL;
+    metrics->worker = (int)worker;
+}
+
 void metrics_stop(struct metrics *metrics)
 {
     if (metrics == NULL)
         return;
-    MHD_stop_daemon(metrics->daemon);
+    if (metrics->daemon != NULL)
+        MHD_stop_daemon(metrics->daemon);
+    if (metrics->slots != NULL)
+        munmap(metrics->slots, metrics->slot_bytes * metrics->workers);
     pthread_mutex_destroy(&metrics->lock);
     snapshot_free(&metrics->pending);
     snapshot_free(&metrics->shared);

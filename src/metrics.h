@@ -32,6 +32,12 @@ int metrics_parse_address(const char *text, struct sockaddr_storage *address, ch
  * message when the address cannot be bound. */
 struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
                               size_t error_size);
+/* --workers: started in the parent before fork, it serves the sum of the workers, each of
+ * which calls metrics_become_worker in its process and then publishes into its own slot
+ * of shared memory (metrics_update, metrics_publish) without serving. */
+struct metrics *metrics_start_shared(const char *address, const struct policy *policy,
+                                     unsigned workers, char *error, size_t error_size);
+void metrics_become_worker(struct metrics *metrics, unsigned worker);
 /* Listens to events for what counters alone do not say (leak stages, bot scores). */
 int metrics_attach(struct metrics *metrics, struct events *events);
 void metrics_notify(void *context, enum event_type type, const void *data);

@@ -57,8 +57,9 @@ def replay(args, policy, capture):
     return [json.loads(line) for line in out.splitlines()]
 
 
-def capture_live(args, policy, capture, extra):
-    """Runs the sensor on op25b1 while the capture's frames go into op25b0."""
+def capture_live(args, policy, capture, extra, before_stop=None):
+    """Runs the sensor on op25b1 while the capture's frames go into op25b0; before_stop,
+    if given, is called once the frames are in and counted, before the sensor is stopped."""
     sensor = subprocess.Popen([args.binary, "-q", "-c", policy, "-i", "op25b1"] + extra,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(1.0)  # the capture is active before traffic starts
@@ -72,6 +73,8 @@ def capture_live(args, policy, capture, extra):
             time.sleep(0.01)  # keep the veth backlog small
     sender.close()
     time.sleep(1.5)  # TPACKET_V3 hands blocks over on its 100 ms timeout
+    if before_stop is not None:
+        before_stop()
     sensor.send_signal(signal.SIGTERM)
     out, err = sensor.communicate(timeout=30)
     if sensor.returncode != 0:
@@ -119,7 +122,22 @@ def two_workers(args):
                 if e["type"] == "attempt" and e["evidence"] not in ([], ["no_reply"])}
     if not any("icmp_admin_prohibited" in evidence for _, evidence in expected.values()):
         fail("the scenario has no ICMP-blocked attempt to follow across workers")
-    sent, events = capture_live(args, policy, capture, ["--workers", "2"])
+    # One Prometheus endpoint for both: the parent serves the workers' sum.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    scraped = {}
+
+    def scrape():
+        import urllib.request
+        time.sleep(0.5)  # a worker publishes every 0.25 s
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as reply:
+            for line in reply.read().decode().splitlines():
+                if line.startswith("op25b_packets_total "):
+                    scraped["packets"] = float(line.split()[1])
+
+    sent, events = capture_live(args, policy, capture,
+                                ["--workers", "2", "--metrics", "127.0.0.1:%d" % port], scrape)
     finals = [e for e in events if e["type"] == "sensor_stats" and e["final"]]
     if sorted(e.get("worker") for e in finals) != [0, 1]:
         fail("final sensor_stats of workers %r" % [e.get("worker") for e in finals])
@@ -128,6 +146,10 @@ def two_workers(args):
     if sum(e["packets"] for e in finals) < sent:
         fail("sent %d frames, the workers counted %d" % (sent, sum(e["packets"]
                                                                    for e in finals)))
+    # Nothing else moves in this namespace: the endpoint's count is the two workers' sum.
+    if scraped.get("packets") != sum(e["packets"] for e in finals):
+        fail("/metrics says %s packets, the workers' final counts add up to %d" %
+             (scraped.get("packets"), sum(e["packets"] for e in finals)))
     attempts = [e for e in events if e["type"] == "attempt"]
     seen = {}
     for event in attempts:
@@ -142,8 +164,9 @@ def two_workers(args):
                            if k in seen and seen[k] != expected[k])
         fail("two workers differ from the replay: missing %s, differing %s" %
              (missing, differing))
-    return "--workers 2: %d and %d packets, %d attempts decided on evidence agree" % (
-        finals[0]["packets"], finals[1]["packets"], len(seen))
+    return ("--workers 2: %d and %d packets (/metrics: %d), %d attempts decided on evidence "
+            "agree" % (finals[0]["packets"], finals[1]["packets"], scraped["packets"],
+                       len(seen)))
 
 
 def main():
