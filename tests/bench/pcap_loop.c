@@ -35,9 +35,10 @@ int main(int argc, char **argv)
     char error[PCAP_ERRBUF_SIZE];
     double started = monotonic_seconds();
     pcap_t *pcap;
+    char *buffer = NULL; /* the stream's, freed once pcap_close closed the stream */
     if (buffer_size > 0) {
         FILE *file = fopen(argv[1], "rb");
-        char *buffer = malloc(buffer_size);
+        buffer = malloc(buffer_size);
         if (file == NULL || buffer == NULL) {
             fprintf(stderr, "pcap_loop: %s: cannot open\n", argv[1]);
             return 1;
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
     }
     if (pcap == NULL) {
         fprintf(stderr, "pcap_loop: %s\n", error);
+        free(buffer);
         return 1;
     }
     uint64_t packets = 0, bytes = 0;
@@ -65,9 +67,11 @@ int main(int argc, char **argv)
     if (status == PCAP_ERROR) {
         fprintf(stderr, "pcap_loop: %s: %s\n", argv[1], pcap_geterr(pcap));
         pcap_close(pcap);
+        free(buffer);
         return 1;
     }
     pcap_close(pcap);
+    free(buffer);
     double seconds = monotonic_seconds() - started;
     /* The byte sum is printed so the compiler cannot drop the reads. */
     printf("%llu packets, %llu bytes in %.3f s (last-byte sum %u)\n", (unsigned long long)packets,
