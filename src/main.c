@@ -64,10 +64,13 @@ struct options {
 };
 
 static struct capture *running_capture;
+/* A signal that came while the capture was still being opened: honoured once it is. */
+static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int signal_number)
 {
     (void)signal_number;
+    stop_requested = 1;
     if (running_capture != NULL)
         capture_interrupt(running_capture);
 }
@@ -567,6 +570,12 @@ static int run(const struct options *options, struct policy *policy)
 {
     char error[512];
     int status = EXIT_DONE;
+    /* From the start: a SIGTERM during start-up (nDPI and the tables take a while, a worker
+     * more so) must end the run cleanly, not kill it with nothing written. */
+    struct sigaction action = {.sa_handler = on_signal};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
     /* On by default for live capture, where it saves the copy out of the kernel; on files
      * only when asked, libpcap then applying it as it reads. */
     static char prefilter[PREFILTER_TEXT_MAX], untagged[PREFILTER_TEXT_MAX];
@@ -682,10 +691,8 @@ static int run(const struct options *options, struct policy *policy)
     }
 
     running_capture = capture;
-    struct sigaction action = {.sa_handler = on_signal};
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    if (stop_requested)
+        capture_interrupt(capture);
 
     bool live = capture_is_live(capture);
     struct progress progress;
@@ -804,8 +811,8 @@ static int run_workers(struct options *options, struct policy *policy)
     /* One endpoint for all: the parent serves the workers' sum from shared memory. */
     if (options->metrics_address != NULL) {
         char error[512];
-        options->shared_metrics = metrics_start_shared(options->metrics_address, policy,
-                                                       options->workers, error, sizeof(error));
+        options->shared_metrics =
+            metrics_start_shared(policy, options->workers, error, sizeof(error));
         if (options->shared_metrics == NULL) {
             fprintf(stderr, "op25b-watch: %s\n", error);
             return EXIT_RUNTIME;
@@ -814,6 +821,17 @@ static int run_workers(struct options *options, struct policy *policy)
     policy->limits.flows = policy->limits.flows / options->workers + 1;
     options->fanout_group = (uint16_t)((getpid() & 0x7fff) | 0x8000);
     fflush(NULL);
+    /* Before the first fork, so a signal during the forks is passed on, not fatal; held
+     * back while forking, so a child only takes it once its own handler is in place. */
+    struct sigaction action = {.sa_handler = on_worker_signal};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigset_t stopping, previous;
+    sigemptyset(&stopping);
+    sigaddset(&stopping, SIGINT);
+    sigaddset(&stopping, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stopping, &previous);
     pid_t children[64];
     unsigned started = 0;
     for (unsigned i = 0; i < options->workers; i++) {
@@ -824,20 +842,38 @@ static int run_workers(struct options *options, struct policy *policy)
         }
         if (child == 0) {
             options->worker = (int)i;
+            struct sigaction own = {.sa_handler = on_signal};
+            sigemptyset(&own.sa_mask);
+            sigaction(SIGINT, &own, NULL);
+            sigaction(SIGTERM, &own, NULL);
+            sigprocmask(SIG_SETMASK, &previous, NULL);
             int status = run(options, policy);
             fflush(NULL);
             _exit(status);
         }
         children[started++] = child;
     }
-    /* The workers stop on SIGINT/SIGTERM themselves; the parent passes the signal on. */
-    struct sigaction action = {.sa_handler = on_worker_signal};
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    /* The server's thread only now: the workers were forked from a single thread. */
     int status = started == options->workers ? EXIT_DONE : EXIT_RUNTIME;
+    if (options->shared_metrics != NULL) {
+        char error[512];
+        if (metrics_serve(options->shared_metrics, options->metrics_address, error,
+                          sizeof(error)) != 0) {
+            fprintf(stderr, "op25b-watch: %s\n", error);
+            for (unsigned i = 0; i < started; i++)
+                kill(children[i], SIGTERM);
+            status = EXIT_RUNTIME;
+        }
+    }
+    /* The workers stop on SIGINT/SIGTERM themselves; the parent passes the signal on. */
     unsigned running = started;
     while (running > 0) {
+        if (forwarded_signal != 0) { /* came before waitpid could be interrupted */
+            for (unsigned i = 0; i < started; i++)
+                kill(children[i], forwarded_signal);
+            forwarded_signal = 0;
+        }
         int child_status;
         pid_t done = waitpid(-1, &child_status, 0);
         if (done < 0) {

@@ -661,25 +661,34 @@ static enum MHD_Result answer(void *context, struct MHD_Connection *connection, 
                  "text/plain; version=0.0.4; charset=utf-8");
 }
 
-struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
-                              size_t error_size)
+/* The snapshots, without the server. */
+static struct metrics *metrics_new(const struct policy *policy)
 {
-    struct sockaddr_storage bind_address;
-    if (metrics_parse_address(address, &bind_address, error, error_size) != 0)
-        return NULL;
     struct metrics *metrics = calloc(1, sizeof(*metrics));
     if (metrics == NULL)
-        goto fail_memory;
+        return NULL;
     metrics->policy = policy;
     metrics->worker = -1;
     metrics->attempt_values = policy->pool_count * 2 * VERDICT_COUNT;
     metrics->leak_values = policy->pool_count * EVIDENCE_COUNT;
     if (snapshot_init(&metrics->pending, metrics->attempt_values, metrics->leak_values) != 0 ||
         snapshot_init(&metrics->shared, metrics->attempt_values, metrics->leak_values) != 0 ||
-        snapshot_init(&metrics->reading, metrics->attempt_values, metrics->leak_values) != 0)
-        goto fail_memory;
+        snapshot_init(&metrics->reading, metrics->attempt_values, metrics->leak_values) != 0) {
+        snapshot_free(&metrics->pending);
+        snapshot_free(&metrics->shared);
+        snapshot_free(&metrics->reading);
+        free(metrics);
+        return NULL;
+    }
     pthread_mutex_init(&metrics->lock, NULL);
+    return metrics;
+}
 
+int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size)
+{
+    struct sockaddr_storage bind_address;
+    if (metrics_parse_address(address, &bind_address, error, error_size) != 0)
+        return -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     uint16_t port = ntohs(((struct sockaddr_in *)&bind_address)->sin_port);
     if (bind_address.ss_family == AF_INET6) {
@@ -703,29 +712,37 @@ struct metrics *metrics_start(const char *address, const struct policy *policy, 
     if (metrics->daemon == NULL) {
         snprintf(error, error_size, "--metrics %s: cannot listen there (%s)", address,
                  saved != 0 ? strerror(saved) : "libmicrohttpd refused");
-        pthread_mutex_destroy(&metrics->lock);
-        goto fail_free_snapshots;
+        return -1;
     }
-    return metrics;
-
-fail_memory:
-    snprintf(error, error_size, "out of memory for the metrics");
-fail_free_snapshots:
-    if (metrics != NULL) {
-        snapshot_free(&metrics->pending);
-        snapshot_free(&metrics->shared);
-        snapshot_free(&metrics->reading);
-        free(metrics);
-    }
-    return NULL;
+    return 0;
 }
 
-struct metrics *metrics_start_shared(const char *address, const struct policy *policy,
-                                     unsigned workers, char *error, size_t error_size)
+struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
+                              size_t error_size)
 {
-    struct metrics *metrics = metrics_start(address, policy, error, error_size);
-    if (metrics == NULL)
+    struct sockaddr_storage bind_address;
+    if (metrics_parse_address(address, &bind_address, error, error_size) != 0)
         return NULL;
+    struct metrics *metrics = metrics_new(policy);
+    if (metrics == NULL) {
+        snprintf(error, error_size, "out of memory for the metrics");
+        return NULL;
+    }
+    if (metrics_serve(metrics, address, error, error_size) != 0) {
+        metrics_stop(metrics);
+        return NULL;
+    }
+    return metrics;
+}
+
+struct metrics *metrics_start_shared(const struct policy *policy, unsigned workers, char *error,
+                                     size_t error_size)
+{
+    struct metrics *metrics = metrics_new(policy);
+    if (metrics == NULL) {
+        snprintf(error, error_size, "out of memory for the metrics");
+        return NULL;
+    }
     metrics->slot_bytes = sizeof(struct slot_header) + sizeof(struct snapshot) +
                           (metrics->attempt_values + metrics->leak_values) * sizeof(uint64_t);
     metrics->slot_bytes = (metrics->slot_bytes + 63) & ~(size_t)63;
@@ -744,13 +761,6 @@ struct metrics *metrics_start_shared(const char *address, const struct policy *p
 
 void metrics_become_worker(struct metrics *metrics, unsigned worker)
 {
-    /* The server's thread did not come across fork; its socket did, and is closed here so
-     * the port is the parent's alone. */
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(metrics->daemon, MHD_DAEMON_INFO_LISTEN_FD);
-    if (info != NULL)
-        close(info->listen_fd);
-    metrics->daemon = NULL;
     metrics->worker = (int)worker;
 }
 

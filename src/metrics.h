@@ -32,12 +32,16 @@ int metrics_parse_address(const char *text, struct sockaddr_storage *address, ch
  * message when the address cannot be bound. */
 struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
                               size_t error_size);
-/* --workers: started in the parent before fork, it serves the sum of the workers, each of
- * which calls metrics_become_worker in its process and then publishes into its own slot
- * of shared memory (metrics_update, metrics_publish) without serving. */
-struct metrics *metrics_start_shared(const char *address, const struct policy *policy,
-                                     unsigned workers, char *error, size_t error_size);
+/* --workers: made in the parent before fork, with a slot of shared memory per worker.
+ * Each worker calls metrics_become_worker in its process and then publishes into its own
+ * slot (metrics_update, metrics_publish); the parent calls metrics_serve once the workers
+ * are forked (a process with threads must not fork: the children could inherit a lock
+ * held by the server's thread) and serves their sum. */
+struct metrics *metrics_start_shared(const struct policy *policy, unsigned workers, char *error,
+                                     size_t error_size);
 void metrics_become_worker(struct metrics *metrics, unsigned worker);
+/* Starts serving at address; 0, or -1 with a message. */
+int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size);
 /* Listens to events for what counters alone do not say (leak stages, bot scores). */
 int metrics_attach(struct metrics *metrics, struct events *events);
 void metrics_notify(void *context, enum event_type type, const void *data);
