@@ -70,18 +70,6 @@ void attempt_tracker_free(struct attempt_tracker *tracker)
     free(tracker);
 }
 
-static void make_key(struct flow_key *key, const struct address *client,
-                     const struct address *server, uint16_t client_port, uint16_t server_port)
-{
-    memset(key, 0, sizeof(*key));
-    memcpy(key->client, client->bytes, sizeof(key->client));
-    memcpy(key->server, server->bytes, sizeof(key->server));
-    key->client_port = client_port;
-    key->server_port = server_port;
-    key->family = client->family;
-    key->proto = IPPROTO_NUMBER_TCP;
-}
-
 static struct smtp_session *session_of(struct attempt_tracker *tracker, struct flow *flow)
 {
     if (flow->session != FLOW_NONE)
@@ -276,7 +264,7 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
     if (pool == POLICY_NO_INDEX || policy->pools[pool].type != POOL_DYNAMIC)
         return NULL;
     struct flow_key key;
-    make_key(&key, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_insert(tracker->flows, &key, hash);
     if (flow == NULL) {
@@ -410,7 +398,7 @@ void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, i
 {
     struct flow_key key;
     if (packet->dst_port == SMTP_PORT) {
-        make_key(&key, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
         struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
         if (flow != NULL) {
             client_packet(tracker, flow, packet, segment);
@@ -418,7 +406,7 @@ void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, i
         }
     }
     if (packet->src_port == SMTP_PORT) {
-        make_key(&key, &packet->dst, &packet->src, packet->dst_port, packet->src_port);
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->dst, &packet->src, packet->dst_port, packet->src_port);
         struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
         if (flow != NULL) {
             server_packet(tracker, flow, packet);
@@ -456,7 +444,7 @@ void attempt_icmp(struct attempt_tracker *tracker, const struct packet *packet)
     if (quote->proto != IPPROTO_NUMBER_TCP || !quote->has_ports || quote->dst_port != SMTP_PORT)
         return;
     struct flow_key key;
-    make_key(&key, &quote->src, &quote->dst, quote->src_port, quote->dst_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &quote->src, &quote->dst, quote->src_port, quote->dst_port);
     struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
     if (flow == NULL)
         return;

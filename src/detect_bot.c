@@ -230,9 +230,7 @@ static struct subscriber_record *subscriber_of(struct bot_detector *detector,
     struct prefix prefix = subscriber_prefix(detector->policy, address, pool);
     *key = prefix.address;
     struct flow_key flow_key;
-    memset(&flow_key, 0, sizeof(flow_key));
-    memcpy(flow_key.client, key->bytes, sizeof(flow_key.client));
-    flow_key.family = key->family;
+    flow_key_make(&flow_key, 0, key, NULL, 0, 0);
     uint32_t hash = flow_key_hash(&flow_key);
     struct flow *entry = flow_lookup(detector->subscribers, &flow_key, hash);
     if (entry == NULL) {

@@ -105,20 +105,6 @@ struct evasion {
 
 /* Keys reuse the flow table's: proto carries the kind, so keys of different findings never
  * meet in the shared windows table; an address left NULL stays zero. */
-static void make_key(struct flow_key *key, uint8_t kind, const struct address *client,
-                     const struct address *server, uint16_t client_port, uint16_t server_port)
-{
-    memset(key, 0, sizeof(*key));
-    if (client != NULL)
-        memcpy(key->client, client->bytes, sizeof(key->client));
-    if (server != NULL)
-        memcpy(key->server, server->bytes, sizeof(key->server));
-    key->client_port = client_port;
-    key->server_port = server_port;
-    key->family = client != NULL ? client->family : server->family;
-    key->proto = kind;
-}
-
 /* base.due: no timer runs out before it. Never later than the earliest deadline. */
 static void due_by(struct evasion *evasion, packet_time deadline)
 {
@@ -324,7 +310,7 @@ static bool outbound_seen(const struct evasion *evasion, const struct address *c
                           uint16_t client_port, const struct address *server)
 {
     struct flow_key key;
-    make_key(&key, IPPROTO_NUMBER_TCP, client, server, client_port, SMTP_PORT);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, client, server, client_port, SMTP_PORT);
     return flow_lookup(evasion->outbound, &key, flow_key_hash(&key)) != NULL;
 }
 
@@ -334,7 +320,7 @@ static bool outbound_seen(const struct evasion *evasion, const struct address *c
 static void outbound_note(struct evasion *evasion, const struct packet *packet, int pool)
 {
     struct flow_key key;
-    make_key(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
              packet->dst_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_lookup(evasion->outbound, &key, hash);
@@ -359,7 +345,7 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
     if ((packet->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
         return; /* a new connection answers nothing that came before it */
     struct prefix subscriber = subscriber_of(evasion->policy, pool, &packet->src);
-    make_key(&key, WINDOW_INBOUND, &packet->dst, &subscriber.address, 0, 0);
+    flow_key_make(&key, WINDOW_INBOUND, &packet->dst, &subscriber.address, 0, 0);
     struct flow *inbound = flow_lookup(evasion->windows, &key, flow_key_hash(&key));
     if (inbound == NULL)
         return;
@@ -373,7 +359,7 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
 static void spoofed_syn_note(struct evasion *evasion, const struct packet *packet, int segment)
 {
     struct flow_key key;
-    make_key(&key, IPPROTO_NUMBER_TCP, NULL, &packet->dst, packet->src_port, packet->dst_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, NULL, &packet->dst, packet->src_port, packet->dst_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_lookup(evasion->syns, &key, hash);
     struct spoofed_syn *syn;
@@ -424,7 +410,7 @@ static void towards_smtp(struct evasion *evasion, const struct packet *packet, i
         if (segment < 0 || segment_expects(policy, segment, pool))
             return;
         struct prefix subscriber = subscriber_of(policy, pool, &packet->src);
-        make_key(&key, WINDOW_ASYMMETRIC, &subscriber.address, NULL, 0, (uint16_t)segment);
+        flow_key_make(&key, WINDOW_ASYMMETRIC, &subscriber.address, NULL, 0, (uint16_t)segment);
         window_count(evasion, &key, packet, segment, pool);
         return;
     }
@@ -440,7 +426,7 @@ static void towards_smtp(struct evasion *evasion, const struct packet *packet, i
     if (policy_is_own(policy, &packet->dst) ||
         policy_pool_of(policy, &packet->dst) != POLICY_NO_INDEX)
         return;
-    make_key(&key, WINDOW_SPOOFED, &packet->src, NULL, 0, (uint16_t)(segment + 1));
+    flow_key_make(&key, WINDOW_SPOOFED, &packet->src, NULL, 0, (uint16_t)(segment + 1));
     window_count(evasion, &key, packet, segment, POLICY_NO_INDEX);
     if ((packet->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
         spoofed_syn_note(evasion, packet, segment);
@@ -467,7 +453,7 @@ static void triangular_join(struct evasion *evasion, const struct packet *packet
 {
     const struct policy *policy = evasion->policy;
     struct flow_key key;
-    make_key(&key, IPPROTO_NUMBER_TCP, NULL, &packet->src, packet->dst_port, packet->src_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, NULL, &packet->src, packet->dst_port, packet->src_port);
     struct flow *flow = flow_lookup(evasion->syns, &key, flow_key_hash(&key));
     if (flow == NULL)
         return;
@@ -518,7 +504,7 @@ static void inbound_check(struct evasion *evasion, const struct packet *packet, 
         return;
     struct prefix subscriber = subscriber_of(policy, pool, &packet->dst);
     struct flow_key key;
-    make_key(&key, WINDOW_INBOUND, &packet->src, &subscriber.address, 0, 0);
+    flow_key_make(&key, WINDOW_INBOUND, &packet->src, &subscriber.address, 0, 0);
     struct window *window = window_count(evasion, &key, packet, segment, pool);
     if (window != NULL && msa != POLICY_NO_INDEX)
         window->msa = (int16_t)msa;

@@ -82,19 +82,12 @@ static void address_of(struct address *out, const uint8_t bytes[16], uint8_t fam
     memcpy(out->bytes, bytes, sizeof(out->bytes));
 }
 
-static void single_key(struct flow_key *key, const struct address *address)
-{
-    memset(key, 0, sizeof(*key));
-    memcpy(key->client, address->bytes, sizeof(key->client));
-    key->family = address->family;
-}
-
+/* The provider's family (an ASN, or an address prefix) is the key's kind. */
 static void login_key(struct flow_key *key, const struct address *client,
                       const struct address *provider)
 {
-    single_key(key, client);
+    flow_key_make(key, provider->family, client, NULL, 0, 0);
     memcpy(key->server, provider->bytes, sizeof(key->server));
-    key->proto = provider->family;
 }
 
 /* The entry for key, made (evicting the least recently used when full) if need be; the entry
@@ -125,7 +118,7 @@ static struct server_record *server_of(struct submission_detector *detector,
                                        const struct address *server, packet_time now, bool create)
 {
     struct flow_key key;
-    single_key(&key, server);
+    flow_key_make(&key, 0, server, NULL, 0, 0);
     if (!create) {
         struct flow *entry = flow_lookup(detector->servers, &key, flow_key_hash(&key));
         return entry != NULL ? &detector->server_records[flow_index(detector->servers, entry)]

@@ -29,6 +29,24 @@ struct flow_key {
     uint8_t padding[2]; /* always zero, so keys compare with memcmp */
 };
 
+/* The one way to build a key, so equal flows always compare equal byte for byte. proto
+ * is the IP protocol for connections, or a table's own kind for other keys; client or
+ * server may be NULL (their bytes stay zero), the family is the first one given. */
+static inline void flow_key_make(struct flow_key *key, uint8_t proto,
+                                 const struct address *client, const struct address *server,
+                                 uint16_t client_port, uint16_t server_port)
+{
+    __builtin_memset(key, 0, sizeof(*key));
+    if (client != NULL)
+        __builtin_memcpy(key->client, client->bytes, sizeof(key->client));
+    if (server != NULL)
+        __builtin_memcpy(key->server, server->bytes, sizeof(key->server));
+    key->client_port = client_port;
+    key->server_port = server_port;
+    key->family = client != NULL ? client->family : server != NULL ? server->family : 0;
+    key->proto = proto;
+}
+
 /* Timer lists, each kept in deadline order because every entry on one list shares one
  * timeout: appending at the tail on each refresh keeps the soonest deadline at the head. */
 enum flow_list {

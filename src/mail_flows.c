@@ -326,18 +326,6 @@ static bool kind_of_syn(const struct policy *policy, const struct packet *packet
     }
 }
 
-static void make_key(struct flow_key *key, const struct address *client,
-                     const struct address *server, uint16_t client_port, uint16_t server_port)
-{
-    memset(key, 0, sizeof(*key));
-    memcpy(key->client, client->bytes, sizeof(key->client));
-    memcpy(key->server, server->bytes, sizeof(key->server));
-    key->client_port = client_port;
-    key->server_port = server_port;
-    key->family = client->family;
-    key->proto = IPPROTO_NUMBER_TCP;
-}
-
 static struct flow *create(struct mail_flows *flows, const struct packet *packet, int segment)
 {
     int pool;
@@ -345,7 +333,7 @@ static struct flow *create(struct mail_flows *flows, const struct packet *packet
     if (!kind_of_syn(flows->policy, packet, &pool, &kind))
         return NULL;
     struct flow_key key;
-    make_key(&key, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_insert(flows->table, &key, hash);
     if (flow == NULL) {
@@ -566,7 +554,7 @@ void mail_flows_packet(struct mail_flows *flows, const struct packet *packet, in
     struct flow *flow;
     if (flows->presence[presence_bucket(packet->src.bytes, packet->src_port, packet->dst.bytes,
                                         packet->dst_port)] > 0) {
-        make_key(&key, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
         flow = flow_lookup(flows->table, &key, flow_key_hash(&key));
         if (flow != NULL) {
             client_packet(flows, flow, packet, segment);
@@ -575,7 +563,7 @@ void mail_flows_packet(struct mail_flows *flows, const struct packet *packet, in
     }
     if (flows->presence[presence_bucket(packet->dst.bytes, packet->dst_port, packet->src.bytes,
                                         packet->src_port)] > 0) {
-        make_key(&key, &packet->dst, &packet->src, packet->dst_port, packet->src_port);
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->dst, &packet->src, packet->dst_port, packet->src_port);
         flow = flow_lookup(flows->table, &key, flow_key_hash(&key));
         if (flow != NULL) {
             server_packet(flows, flow, packet);
