@@ -105,13 +105,6 @@ struct evasion {
 
 /* Keys reuse the flow table's: proto carries the kind, so keys of different findings never
  * meet in the shared windows table; an address left NULL stays zero. */
-/* base.due: no timer runs out before it. Never later than the earliest deadline. */
-static void due_by(struct evasion *evasion, packet_time deadline)
-{
-    if (deadline < evasion->base.due)
-        evasion->base.due = deadline;
-}
-
 static bool is_dynamic(const struct policy *policy, int pool)
 {
     return pool != POLICY_NO_INDEX && policy->pools[pool].type == POOL_DYNAMIC;
@@ -268,7 +261,6 @@ static struct window *window_count(struct evasion *evasion, const struct flow_ke
         }
         flow->first_seen = packet->ts;
         flow_list_append(evasion->windows, flow, TIMER_LIST);
-        due_by(evasion, packet->ts + evasion->policy->thresholds.window);
         window = &evasion->window_data[flow_index(evasion->windows, flow)];
         memset(window, 0, sizeof(*window));
         window->kind = key->proto;
@@ -340,7 +332,6 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
     }
     flow->last_packet = packet->ts;
     flow_list_append(evasion->outbound, flow, TIMER_LIST);
-    due_by(evasion, packet->ts + evasion->policy->timeouts.smtp_idle);
 
     if ((packet->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
         return; /* a new connection answers nothing that came before it */
@@ -370,7 +361,6 @@ static void spoofed_syn_note(struct evasion *evasion, const struct packet *packe
                 syn->syn_count++;
             flow->last_packet = packet->ts;
             flow_list_append(evasion->syns, flow, TIMER_LIST);
-            due_by(evasion, packet->ts + evasion->policy->timeouts.syn);
             return;
         }
     } else {
@@ -390,7 +380,6 @@ static void spoofed_syn_note(struct evasion *evasion, const struct packet *packe
     /* A new connection on these ports (or a first one) replaces whatever was there. */
     flow->first_seen = flow->last_packet = packet->ts;
     flow_list_append(evasion->syns, flow, TIMER_LIST);
-    due_by(evasion, packet->ts + evasion->policy->timeouts.syn);
     syn->relay = packet->src;
     syn->isn = packet->seq;
     syn->syn_count = 1;
@@ -559,8 +548,6 @@ static void evasion_advance(struct detector *detector, packet_time now)
     struct evasion *evasion = (struct evasion *)detector;
     const struct policy *policy = evasion->policy;
     struct flow *flow;
-    if (now < evasion->base.due)
-        return;
     while ((flow = flow_list_head(evasion->windows, TIMER_LIST)) != NULL &&
            flow->first_seen + policy->thresholds.window <= now)
         window_close(evasion, flow, "window");
@@ -570,13 +557,11 @@ static void evasion_advance(struct detector *detector, packet_time now)
     while ((flow = flow_list_head(evasion->syns, TIMER_LIST)) != NULL &&
            flow->last_packet + policy->timeouts.syn <= now)
         flow_remove(evasion->syns, flow);
-    evasion->base.due = INT64_MAX;
-    if ((flow = flow_list_head(evasion->windows, TIMER_LIST)) != NULL)
-        due_by(evasion, flow->first_seen + policy->thresholds.window);
-    if ((flow = flow_list_head(evasion->outbound, TIMER_LIST)) != NULL)
-        due_by(evasion, flow->last_packet + policy->timeouts.smtp_idle);
-    if ((flow = flow_list_head(evasion->syns, TIMER_LIST)) != NULL)
-        due_by(evasion, flow->last_packet + policy->timeouts.syn);
+    packet_time due = flow_table_next_deadline(evasion->windows);
+    packet_time outbound = flow_table_next_deadline(evasion->outbound);
+    packet_time syns = flow_table_next_deadline(evasion->syns);
+    due = outbound < due ? outbound : due;
+    evasion->base.due = syns < due ? syns : due;
 }
 
 static void evasion_finish(struct detector *detector, packet_time now, const char *reason)
@@ -631,7 +616,7 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
     evasion->events = context->events;
     /* With own_prefixes: [] every source outside the pools would look spoofed. */
     evasion->check_sources = policy->own_prefix_count > 0;
-    evasion->base.due = INT64_MAX;
+    evasion->base.due = INT64_MAX; /* nothing held yet; the tables lower it (set_timer) */
     uint32_t capacity = policy->limits.flows;
     if (capacity == 0)
         capacity = 1;
@@ -650,5 +635,11 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
         evasion_free(&evasion->base);
         return NULL;
     }
+    flow_table_set_timer(evasion->windows, TIMER_LIST, FLOW_TIME_FIRST_SEEN,
+                         policy->thresholds.window, &evasion->base.due);
+    flow_table_set_timer(evasion->outbound, TIMER_LIST, FLOW_TIME_LAST_PACKET,
+                         policy->timeouts.smtp_idle, &evasion->base.due);
+    flow_table_set_timer(evasion->syns, TIMER_LIST, FLOW_TIME_LAST_PACKET, policy->timeouts.syn,
+                         &evasion->base.due);
     return &evasion->base;
 }
