@@ -720,9 +720,6 @@ int metrics_serve(struct metrics *metrics, const char *address, char *error, siz
 struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
                               size_t error_size)
 {
-    struct sockaddr_storage bind_address;
-    if (metrics_parse_address(address, &bind_address, error, error_size) != 0)
-        return NULL;
     struct metrics *metrics = metrics_new(policy);
     if (metrics == NULL) {
         snprintf(error, error_size, "out of memory for the metrics");
