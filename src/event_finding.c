@@ -49,6 +49,42 @@ static struct finding_field *add(struct finding *finding, const char *name,
     return field;
 }
 
+const struct finding_field *finding_field_named(const struct finding *finding, const char *name)
+{
+    int depth = 0;
+    for (size_t i = 0; i < finding->field_count; i++) {
+        const struct finding_field *field = &finding->fields[i];
+        if (field->kind == FINDING_END) {
+            depth -= depth > 0;
+            continue;
+        }
+        if (depth == 0 && field->name != NULL && strcmp(field->name, name) == 0)
+            return field;
+        if (field->kind == FINDING_OBJECT || field->kind == FINDING_LIST)
+            depth++;
+    }
+    return NULL;
+}
+
+bool finding_field_number(const struct finding_field *field, double *value)
+{
+    if (field == NULL)
+        return false;
+    switch ((enum finding_field_kind)field->kind) {
+    case FINDING_NUMBER:
+        *value = field->value.number;
+        return true;
+    case FINDING_U64:
+        *value = (double)field->value.u64;
+        return true;
+    case FINDING_I64:
+        *value = (double)field->value.i64;
+        return true;
+    default:
+        return false;
+    }
+}
+
 void finding_u64(struct finding *finding, const char *name, uint64_t value)
 {
     struct finding_field *field = add(finding, name, FINDING_U64);

@@ -78,6 +78,11 @@ void finding_object_begin(struct finding *finding, const char *name);
 void finding_list_begin(struct finding *finding, const char *name);
 void finding_end(struct finding *finding);
 
+/* Readers of a finding (the report, the metrics): a top-level field by name, or NULL; and
+ * a numeric field's value as a double (false for NULL or a field of another kind). */
+const struct finding_field *finding_field_named(const struct finding *finding, const char *name);
+bool finding_field_number(const struct finding_field *field, double *value);
+
 /* Writes the finding as one event line (and tells the observers, with the finding). */
 void event_finding(struct events *events, const struct finding *finding);
 

@@ -325,34 +325,6 @@ static void merge_slots(struct metrics *metrics, struct snapshot *into, struct s
 
 /* ---- What the counters alone do not say ---- */
 
-static bool finding_score(const struct finding *finding, double *score)
-{
-    int depth = 0;
-    for (size_t i = 0; i < finding->field_count; i++) {
-        const struct finding_field *field = &finding->fields[i];
-        if (field->kind == FINDING_END) {
-            depth -= depth > 0;
-            continue;
-        }
-        if (field->kind == FINDING_OBJECT || field->kind == FINDING_LIST) {
-            depth++;
-            continue;
-        }
-        if (depth != 0 || field->name == NULL || strcmp(field->name, "score") != 0)
-            continue;
-        if (field->kind == FINDING_NUMBER)
-            *score = field->value.number;
-        else if (field->kind == FINDING_U64)
-            *score = (double)field->value.u64;
-        else if (field->kind == FINDING_I64)
-            *score = (double)field->value.i64;
-        else
-            return false;
-        return true;
-    }
-    return false;
-}
-
 void metrics_notify(void *context, enum event_type type, const void *data)
 {
     struct metrics *metrics = context;
@@ -371,7 +343,8 @@ void metrics_notify(void *context, enum event_type type, const void *data)
         return;
     }
     double score;
-    if (type == EVENT_BOT_SUSPECT && finding_score(data, &score)) {
+    if (type == EVENT_BOT_SUSPECT &&
+        finding_field_number(finding_field_named(data, "score"), &score)) {
         size_t bucket = 0;
         while (bucket < SCORE_BUCKETS && score > score_bounds[bucket])
             bucket++;

@@ -292,43 +292,6 @@ static char *fields_string(const struct finding *finding, bool json)
     return text;
 }
 
-/* A top-level field by name, or NULL. */
-static const struct finding_field *top_field(const struct finding *finding, const char *name)
-{
-    int depth = 0;
-    for (size_t i = 0; i < finding->field_count; i++) {
-        const struct finding_field *field = &finding->fields[i];
-        if (field->kind == FINDING_END) {
-            depth -= depth > 0;
-            continue;
-        }
-        if (depth == 0 && field->name != NULL && strcmp(field->name, name) == 0)
-            return field;
-        if (field->kind == FINDING_OBJECT || field->kind == FINDING_LIST)
-            depth++;
-    }
-    return NULL;
-}
-
-static bool numeric_value(const struct finding_field *field, double *value)
-{
-    if (field == NULL)
-        return false;
-    switch ((enum finding_field_kind)field->kind) {
-    case FINDING_NUMBER:
-        *value = field->value.number;
-        return true;
-    case FINDING_U64:
-        *value = (double)field->value.u64;
-        return true;
-    case FINDING_I64:
-        *value = (double)field->value.i64;
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Whether a third_party_submission finding says the server also serves submission: any
  * true flag or non-zero count whose name mentions 587, 465 or "submission". */
 static bool mentions_submission_port(const struct finding *finding)
@@ -369,7 +332,7 @@ static int describe(struct report_finding *kept, const struct finding *finding)
     else if (finding->has_flow)
         kept->subscriber = finding->src;
     double score;
-    if (numeric_value(top_field(finding, "score"), &score)) {
+    if (finding_field_number(finding_field_named(finding, "score"), &score)) {
         kept->has_score = true;
         kept->score = score;
     }
@@ -441,18 +404,18 @@ static void count_server(struct report_servers *servers, const struct finding *f
     struct report_server *server = find_server(servers, &finding->dst, port, true);
     if (server == NULL)
         return;
-    const struct finding_field *sessions = top_field(finding, "sessions");
+    const struct finding_field *sessions = finding_field_named(finding, "sessions");
     double count;
-    server->sessions += numeric_value(sessions, &count) && count >= 1 ? (uint64_t)count : 1;
+    server->sessions += finding_field_number(sessions, &count) && count >= 1 ? (uint64_t)count : 1;
     if (server->first_seen == 0 || finding->ts < server->first_seen)
         server->first_seen = finding->ts;
     if (finding->ts > server->last_seen)
         server->last_seen = finding->ts;
     add_subscriber(server, subscriber);
-    const struct finding_field *org = top_field(finding, "dst_as_org");
+    const struct finding_field *org = finding_field_named(finding, "dst_as_org");
     if (org != NULL && org->kind == FINDING_STRING && server->as_org[0] == '\0')
         copy_text(server->as_org, sizeof(server->as_org), org->value.string);
-    const struct finding_field *country = top_field(finding, "dst_country");
+    const struct finding_field *country = finding_field_named(finding, "dst_country");
     if (country != NULL && country->kind == FINDING_STRING && server->country[0] == '\0')
         copy_text(server->country, sizeof(server->country), country->value.string);
     if (finding->type == EVENT_THIRD_PARTY_SUBMISSION && mentions_submission_port(finding))
