@@ -328,6 +328,7 @@ static enum decode_result decode_icmp(struct packet *out, const uint8_t *p, cons
     out->is_icmp_error = true;
     out->icmp_type = type;
     out->icmp_code = p[1];
+    memset(&out->quote, 0, sizeof(out->quote));
     decode_quoted_ipv4(&out->quote, p + ICMP_HEADER_LENGTH, end);
     return DECODE_OK;
 }
@@ -344,6 +345,7 @@ static enum decode_result decode_icmpv6(struct packet *out, const uint8_t *p, co
     out->is_icmp_error = true;
     out->icmp_type = type;
     out->icmp_code = p[1];
+    memset(&out->quote, 0, sizeof(out->quote));
     decode_quoted_ipv6(&out->quote, p + ICMP_HEADER_LENGTH, end);
     return DECODE_OK;
 }
@@ -796,7 +798,8 @@ enum decode_result decode_packet(int linktype, const uint8_t *data, uint32_t cap
     packet_time ts = out->ts;
     uint32_t wire_length = out->wire_length;
     uint16_t source = out->source;
-    memset(out, 0, sizeof(*out));
+    /* Only up to the fields that flags guard: a whole clear was 3% of a mix's time. */
+    memset(out, 0, offsetof(struct packet, outer_src));
     out->ts = ts;
     out->wire_length = wire_length;
     out->source = source;

@@ -82,12 +82,8 @@ struct packet {
     bool has_pppoe;
     uint16_t pppoe_session;
 
-    /* The outermost IP header when the packet was tunnelled (tunnel != TUNNEL_NONE);
-     * kept for the asymmetric-routing and triangular-spam detections. */
     uint8_t tunnel;       /* enum tunnel_kind of the outermost tunnel */
     uint8_t tunnel_depth; /* number of tunnel layers removed */
-    struct address outer_src;
-    struct address outer_dst;
 
     /* The innermost IP header. */
     uint8_t ip_version; /* 4 or 6 */
@@ -112,6 +108,14 @@ struct packet {
     bool is_icmp_error;
     uint8_t icmp_type;
     uint8_t icmp_code;
+
+    /* Last, and not cleared for every packet (decode_packet clears what is above): each is
+     * set whole when its flag is, and means nothing otherwise. */
+    /* The outermost IP header when tunnel != TUNNEL_NONE: kept for the asymmetric-routing
+     * and triangular-spam detections. */
+    struct address outer_src;
+    struct address outer_dst;
+    /* What an ICMP error quotes, when is_icmp_error. */
     struct quoted_header quote;
 };
 
