@@ -331,6 +331,16 @@ fail_close:
 static enum capture_status next_from_files(struct capture *capture,
                                            struct capture_packet *packet)
 {
+    /* One file, the common case: nothing to merge, so nothing is held back. */
+    if (capture->count == 1) {
+        struct source *source = &capture->sources[0];
+        if (source->finished)
+            return CAPTURE_END;
+        if (source->ops->read(source, packet) == 1)
+            return CAPTURE_PACKET;
+        source->finished = true;
+        return CAPTURE_END;
+    }
     struct source *earliest = NULL;
     for (size_t i = 0; i < capture->count; i++) {
         struct source *source = &capture->sources[i];
