@@ -18,10 +18,16 @@ struct list_timer {
  * so a calloc'd index is an empty one. */
 typedef uint64_t index_entry;
 
+/* The index starts this small and doubles as the table fills: a table that holds few flows
+ * at a time (most of them, on most links) keeps its index in the cache instead of spreading
+ * its entries over tens of MiB. */
+#define INDEX_INITIAL 4096
+
 struct flow_table {
     struct flow *slots;
     index_entry *index;
     uint32_t index_mask;
+    uint32_t index_mask_max; /* the size that holds capacity flows at most 2/3 full */
     uint32_t capacity;
     uint32_t count;
     uint32_t high_water; /* slots below this were used once; those above are untouched */
@@ -37,9 +43,9 @@ struct flow_table *flow_table_new(uint32_t capacity)
     struct flow_table *table = calloc(1, sizeof(*table));
     if (table == NULL)
         return NULL;
-    /* At least 1.5 times the capacity, so the index is never more than two thirds full:
-     * linear probing stays within a cache line or two, an empty entry always ends a probe,
-     * and 2.5 million flows keep a 32 MiB index, the size of a server's L3 cache. */
+    /* Up to at least 1.5 times the capacity, so the index is never more than two thirds
+     * full: linear probing stays within a cache line or two, an empty entry always ends a
+     * probe, and 2.5 million flows keep a 32 MiB index, the size of a server's L3 cache. */
     uint64_t index_count = 2;
     while (index_count < (uint64_t)capacity + capacity / 2 + 1)
         index_count <<= 1;
@@ -47,6 +53,9 @@ struct flow_table *flow_table_new(uint32_t capacity)
         goto fail_free_arrays;
     /* calloc: the kernel hands out zero pages lazily, so an idle sensor with a large table
      * does not pay for it in resident memory. */
+    table->index_mask_max = (uint32_t)(index_count - 1);
+    if (index_count > INDEX_INITIAL)
+        index_count = INDEX_INITIAL;
     table->slots = calloc(capacity, sizeof(struct flow));
     table->index = calloc(index_count, sizeof(index_entry));
     if (table->slots == NULL || table->index == NULL)
@@ -134,8 +143,39 @@ struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *
     return NULL;
 }
 
+static void index_place(index_entry *index, uint32_t mask, index_entry entry)
+{
+    uint32_t position = entry_hash(entry) & mask;
+    while (index[position] != 0)
+        position = (position + 1) & mask;
+    index[position] = entry;
+}
+
+/* Twice the entries, every entry placed again; the slots do not move, so flow pointers
+ * stay valid. false when out of memory. */
+static bool index_grow(struct flow_table *table)
+{
+    uint64_t entries = ((uint64_t)table->index_mask + 1) * 2;
+    index_entry *larger = calloc(entries, sizeof(index_entry));
+    if (larger == NULL)
+        return false;
+    uint32_t mask = (uint32_t)(entries - 1);
+    for (uint64_t i = 0; i <= table->index_mask; i++)
+        if (table->index[i] != 0)
+            index_place(larger, mask, table->index[i]);
+    free(table->index);
+    table->index = larger;
+    table->index_mask = mask;
+    return true;
+}
+
 struct flow *flow_insert(struct flow_table *table, const struct flow_key *key, uint32_t hash)
 {
+    /* Kept at most two thirds full, so an empty entry ends every probe. Out of memory
+     * reads as a full table: the caller evicts or does without. */
+    if (((uint64_t)table->count + 1) * 3 > ((uint64_t)table->index_mask + 1) * 2 &&
+        (table->index_mask >= table->index_mask_max || !index_grow(table)))
+        return NULL;
     uint32_t slot;
     if (table->free_head != FLOW_NONE) {
         slot = table->free_head;
@@ -155,11 +195,7 @@ struct flow *flow_insert(struct flow_table *table, const struct flow_key *key, u
     flow->segment = -1;
     flow->pool = -1;
     flow->msa = -1;
-    uint32_t mask = table->index_mask;
-    uint32_t position = hash & mask;
-    while (table->index[position] != 0)
-        position = (position + 1) & mask;
-    table->index[position] = make_entry(hash, slot);
+    index_place(table->index, table->index_mask, make_entry(hash, slot));
     table->count++;
     return flow;
 }

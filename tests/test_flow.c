@@ -92,12 +92,13 @@ Test(flow, lists_keep_append_order_and_move_on_refresh)
  * found with its payload, every other is absent, lists hold exactly the listed flows. */
 typedef uint32_t (*hash_function)(uint32_t n, const struct flow_key *key);
 
-static void random_operations(hash_function hash_of)
+static void random_operations(hash_function hash_of, uint32_t capacity, uint32_t keys,
+                              int steps)
 {
-    enum { CAPACITY = 257, KEYS = 1000, STEPS = 200000 };
+    const uint32_t CAPACITY = capacity, KEYS = keys;
+    const int STEPS = steps;
     struct flow_table *table = flow_table_new(CAPACITY);
-    static bool present[KEYS];
-    memset(present, 0, sizeof(present));
+    bool *present = calloc(KEYS, sizeof(bool));
     size_t present_count = 0;
     uint64_t state = 12345;
     for (int step = 0; step < STEPS; step++) {
@@ -137,6 +138,7 @@ static void random_operations(hash_function hash_of)
             listed++;
     cr_assert_eq(listed, present_count);
     flow_table_free(table);
+    free(present);
 }
 
 static uint32_t real_hash(uint32_t n, const struct flow_key *key)
@@ -155,12 +157,38 @@ static uint32_t colliding_hash(uint32_t n, const struct flow_key *key)
 
 Test(flow, random_operations_match_a_model)
 {
-    random_operations(real_hash);
+    random_operations(real_hash, 257, 1000, 200000);
 }
 
 Test(flow, random_operations_with_colliding_hashes_match_a_model)
 {
-    random_operations(colliding_hash);
+    random_operations(colliding_hash, 257, 1000, 200000);
+}
+
+/* A capacity whose index starts smaller than it needs: the index doubles two or three times on
+ * the way to full, under the same model, with long runs of equal hashes moved as well. */
+Test(flow, random_operations_while_the_index_grows_match_a_model)
+{
+    random_operations(real_hash, 20000, 30000, 300000);
+    random_operations(colliding_hash, 6000, 9000, 60000);
+}
+
+Test(flow, flows_stay_where_they_are_while_the_index_grows)
+{
+    enum { COUNT = 50000 };
+    struct flow_table *table = flow_table_new(COUNT);
+    static struct flow *placed[COUNT];
+    for (uint32_t n = 0; n < COUNT; n++) {
+        placed[n] = insert(table, n);
+        cr_assert_not_null(placed[n], "flow %u", n);
+        placed[n]->client_bytes = n;
+    }
+    cr_assert_null(insert(table, COUNT), "the capacity still bounds the table");
+    for (uint32_t n = 0; n < COUNT; n++) {
+        cr_assert_eq(lookup(table, n), placed[n], "flow %u", n);
+        cr_assert_eq(placed[n]->client_bytes, n);
+    }
+    flow_table_free(table);
 }
 
 Test(flow, clear_forgets_every_flow_and_the_table_is_reusable)
