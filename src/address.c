@@ -36,11 +36,69 @@ static size_t format_v4(const uint8_t bytes[4], char *buffer)
     return (size_t)(out - buffer - 1);
 }
 
+/* RFC 5952 text by hand, as glibc's inet_ntop writes it (through sprintf, 7,000
+ * instructions an address): lower-case hex without leading zeros, the longest run of two or
+ * more zero groups (the first of equals) as "::", and inet_ntop's embedded IPv4 forms
+ * (::a.b.c.d, ::ffff:a.b.c.d). */
+static size_t format_v6(const uint8_t bytes[16], char *buffer)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned groups[8];
+    for (int i = 0; i < 8; i++)
+        groups[i] = (unsigned)bytes[2 * i] << 8 | bytes[2 * i + 1];
+    int best = -1, best_length = 0;
+    for (int i = 0; i < 8;) {
+        if (groups[i] != 0) {
+            i++;
+            continue;
+        }
+        int start = i;
+        while (i < 8 && groups[i] == 0)
+            i++;
+        if (i - start > best_length) {
+            best = start;
+            best_length = i - start;
+        }
+    }
+    if (best_length < 2)
+        best = -1;
+    char *out = buffer;
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *out++ = ':';
+            i += best_length - 1;
+            if (i == 7)
+                *out++ = ':';
+            continue;
+        }
+        if (i > 0)
+            *out++ = ':';
+        if (i == 6 && best == 0 &&
+            (best_length == 6 || (best_length == 7 && groups[7] != 1) ||
+             (best_length == 5 && groups[5] == 0xffff))) {
+            return (size_t)(out - buffer) + format_v4(bytes + 12, out);
+        }
+        unsigned group = groups[i];
+        bool started = false;
+        for (int shift = 12; shift >= 0; shift -= 4) {
+            unsigned digit = (group >> shift) & 15;
+            if (digit != 0 || started || shift == 0) {
+                *out++ = hex[digit];
+                started = true;
+            }
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - buffer);
+}
+
 size_t address_format(const struct address *address, char *buffer, size_t size)
 {
     const char *written = NULL;
     if (address->family == ADDRESS_V4 && size >= INET_ADDRSTRLEN)
         return format_v4(address->bytes, buffer);
+    if (address->family == ADDRESS_V6 && size >= INET6_ADDRSTRLEN)
+        return format_v6(address->bytes, buffer);
     if (address->family == ADDRESS_V4)
         written = inet_ntop(AF_INET, address->bytes, buffer, (socklen_t)size);
     else if (address->family == ADDRESS_V6)

@@ -104,6 +104,53 @@ Test(format, ipv4_addresses_match_inet_ntop)
     cr_assert_str_eq(exact, "255.255.255.255");
 }
 
+/* Zero groups decide the text: each group is zero, small, or random, so every run length
+ * at every position comes up, ties included, and the embedded IPv4 forms. */
+static void random_v6(uint8_t bytes[16], int i)
+{
+    for (int g = 0; g < 8; g++) {
+        uint64_t r = random_next();
+        unsigned group = r % 3 == 0 ? 0 : r % 3 == 1 ? (unsigned)(r >> 8) % 16 : (unsigned)(r >> 8);
+        if (i % 5 == 0 && g < 6)
+            group = g == 5 && i % 10 == 0 ? 0xffff : 0; /* ::a.b.c.d and ::ffff:a.b.c.d */
+        bytes[2 * g] = (uint8_t)(group >> 8);
+        bytes[2 * g + 1] = (uint8_t)group;
+    }
+}
+
+Test(format, ipv6_addresses_match_inet_ntop)
+{
+    for (int i = 0; i < 300000; i++) {
+        uint8_t bytes[16];
+        if (i < 256) {
+            /* Every pattern of zero and non-zero groups. */
+            for (int g = 0; g < 8; g++) {
+                bytes[2 * g] = 0;
+                bytes[2 * g + 1] = (uint8_t)((i >> g) & 1 ? g + 1 : 0);
+            }
+        } else if (i < 256 + 4) {
+            static const uint8_t special[4][16] = {
+                {0},                                                  /* :: */
+                {[15] = 1},                                           /* ::1 */
+                {[10] = 0xff, [11] = 0xff},                           /* ::ffff:0.0.0.0 */
+                {[10] = 0xff, [11] = 0xff, 0xc0, 0, 2, 1},            /* ::ffff:192.0.2.1 */
+            };
+            memcpy(bytes, special[i - 256], sizeof(bytes));
+        } else {
+            random_v6(bytes, i);
+        }
+        struct address address;
+        memset(&address, 0, sizeof(address));
+        address.family = ADDRESS_V6;
+        memcpy(address.bytes, bytes, sizeof(bytes));
+        char got[ADDRESS_TEXT_MAX], want[INET6_ADDRSTRLEN];
+        size_t length = address_format(&address, got, sizeof(got));
+        cr_assert_not_null(inet_ntop(AF_INET6, bytes, want, sizeof(want)));
+        cr_assert_str_eq(got, want);
+        cr_assert_eq(length, strlen(want));
+    }
+}
+
 Test(format, durations_match_fixed_six_decimals)
 {
     for (int i = 0; i < 200000; i++) {
