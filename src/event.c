@@ -68,12 +68,13 @@ void event_begin(struct events *events, struct json_writer *writer, enum event_t
                  packet_time ts)
 {
     char time_text[PACKET_TIME_TEXT_MAX];
-    packet_time_format(ts, time_text, sizeof(time_text));
+    size_t time_length = packet_time_format(ts, time_text, sizeof(time_text));
     json_init(writer, events->line, sizeof(events->line));
     json_object_begin(writer);
-    json_key_string(writer, "type", event_type_name(type));
+    const char *name = event_type_name(type);
+    json_key_plain(writer, "type", name, strlen(name));
     json_key_u64(writer, "v", EVENT_SCHEMA_VERSION);
-    json_key_string(writer, "ts", time_text);
+    json_key_plain(writer, "ts", time_text, time_length);
     json_key_string(writer, "sensor", events->policy->sensor_name);
     if (events->worker >= 0)
         json_key_u64(writer, "worker", (uint64_t)events->worker);
@@ -174,24 +175,28 @@ void event_attempt(struct events *events, const struct attempt_report *report)
     memcpy(dst.bytes, flow->key.server, sizeof(dst.bytes));
     char src_text[ADDRESS_TEXT_MAX], dst_text[ADDRESS_TEXT_MAX];
     char community[COMMUNITY_ID_TEXT_MAX];
-    address_format(&src, src_text, sizeof(src_text));
-    address_format(&dst, dst_text, sizeof(dst_text));
+    size_t src_length = address_format(&src, src_text, sizeof(src_text));
+    size_t dst_length = address_format(&dst, dst_text, sizeof(dst_text));
 
+    /* Most of the line is text formatted here (json_key_plain); the policy's names go
+     * through the escaping check. */
     struct json_writer writer;
     event_begin(events, &writer, EVENT_ATTEMPT, flow->first_seen);
-    json_key_string(&writer, "src_ip", src_text);
+    json_key_plain(&writer, "src_ip", src_text, src_length);
     json_key_u64(&writer, "src_port", flow->key.client_port);
-    json_key_string(&writer, "dst_ip", dst_text);
+    json_key_plain(&writer, "dst_ip", dst_text, dst_length);
     json_key_u64(&writer, "dst_port", flow->key.server_port);
-    json_key_string(&writer, "proto", "tcp");
-    if (community_id_v1(0, &src, &dst, flow->key.proto, flow->key.client_port,
-                        flow->key.server_port, community, sizeof(community)) > 0)
-        json_key_string(&writer, "community_id", community);
+    json_key_plain(&writer, "proto", "tcp", 3);
+    size_t community_length = community_id_v1(0, &src, &dst, flow->key.proto, flow->key.client_port,
+                                              flow->key.server_port, community, sizeof(community));
+    if (community_length > 0)
+        json_key_plain(&writer, "community_id", community, community_length);
     event_write_geoip(&writer, policy, &dst);
     write_pool_fields(&writer, policy, flow->pool);
     if (flow->segment >= 0)
         json_key_string(&writer, "segment", policy->segments[flow->segment].name);
-    json_key_string(&writer, "verdict", verdict_name(report->verdict));
+    const char *verdict = verdict_name(report->verdict);
+    json_key_plain(&writer, "verdict", verdict, strlen(verdict));
     json_key_array_begin(&writer, "evidence");
     for (int e = 0; e < EVIDENCE_COUNT; e++) {
         if (report->evidence & EVIDENCE_BIT(e))
@@ -208,7 +213,7 @@ void event_attempt(struct events *events, const struct attempt_report *report)
         json_key_u64(&writer, "icmp_code", flow->icmp_code);
         json_key_string(&writer, "icmp_from", from_text);
     }
-    json_key_string(&writer, "close_reason", report->close_reason);
+    json_key_plain(&writer, "close_reason", report->close_reason, strlen(report->close_reason));
     json_key_micros(&writer, "duration", flow->last_packet - flow->first_seen);
     json_key_u64(&writer, "client_bytes", flow->client_bytes);
     json_key_u64(&writer, "server_bytes", flow->server_bytes);

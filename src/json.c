@@ -191,6 +191,11 @@ void json_value_string(struct json_writer *writer, const char *value, size_t len
     put_escaped(writer, value, length);
 }
 
+void json_value_plain(struct json_writer *writer, const char *value, size_t length)
+{
+    put_quoted_plain(writer, value, length);
+}
+
 /* Counters are most of an event's numbers: digits by hand, without snprintf's parsing. */
 void json_value_u64(struct json_writer *writer, uint64_t value)
 {

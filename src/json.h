@@ -27,6 +27,9 @@ void json_array_string(struct json_writer *writer, const char *value);
 void json_value_object_begin(struct json_writer *writer); /* { after a key */
 void json_value_array_begin(struct json_writer *writer);  /* [ after a key */
 void json_value_string(struct json_writer *writer, const char *value, size_t length);
+/* A string that needs no escaping by construction, copied without looking at it: only text
+ * the program formatted itself (times, addresses, Community IDs) or its own names. */
+void json_value_plain(struct json_writer *writer, const char *value, size_t length);
 void json_value_u64(struct json_writer *writer, uint64_t value);
 void json_value_i64(struct json_writer *writer, int64_t value);
 void json_value_fixed(struct json_writer *writer, double value, int decimals);
@@ -75,6 +78,13 @@ static inline void json_key_string_length(struct json_writer *writer, const char
 {
     json_key(writer, key);
     json_value_string(writer, value, length);
+}
+
+static inline void json_key_plain(struct json_writer *writer, const char *key,
+                                  const char *value, size_t length)
+{
+    json_key(writer, key);
+    json_value_plain(writer, value, length);
 }
 
 static inline void json_key_string(struct json_writer *writer, const char *key,

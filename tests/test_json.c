@@ -60,6 +60,41 @@ Test(json, overflow_never_writes_past_the_buffer)
     }
 }
 
+/* The unchecked copy writes what the checked one writes for text that needs no escaping,
+ * and keeps to the buffer as well. */
+Test(json, plain_strings_as_the_checked_path_writes_them)
+{
+    static const char *const texts[] = {"", "tcp", "2026-01-15T09:00:00.000001Z",
+                                        "2001:db8::1", "1:gVFjAebz91+BLplb2bjiR9BZw/U="};
+    for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+        char plain[128], checked[128];
+        struct json_writer w;
+        json_init(&w, plain, sizeof(plain));
+        json_object_begin(&w);
+        json_key_plain(&w, "k", texts[t], strlen(texts[t]));
+        json_object_end(&w);
+        cr_assert(json_finish(&w));
+        json_init(&w, checked, sizeof(checked));
+        json_object_begin(&w);
+        json_key_string(&w, "k", texts[t]);
+        json_object_end(&w);
+        cr_assert(json_finish(&w));
+        cr_assert_str_eq(plain, checked);
+    }
+    for (size_t size = 1; size < 40; size++) {
+        char buffer[64];
+        memset(buffer, 'Z', sizeof(buffer));
+        struct json_writer w;
+        json_init(&w, buffer, size);
+        json_object_begin(&w);
+        json_key_plain(&w, "key", "a long value that does not fit", 30);
+        json_object_end(&w);
+        cr_assert(!json_finish(&w), "size %zu", size);
+        for (size_t i = size; i < sizeof(buffer); i++)
+            cr_assert_eq(buffer[i], 'Z', "wrote past %zu", size);
+    }
+}
+
 Test(json, non_finite_numbers_stay_valid_json)
 {
     char buffer[64];
