@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,7 @@ struct options {
     unsigned workers;      /* --workers: live capture spread over this many processes */
     int worker;            /* this process's worker index, -1 without --workers */
     uint16_t fanout_group; /* the PACKET_FANOUT group the workers share */
+    int report_states[64]; /* --workers with --report: where each worker saves its report */
     int verbosity; /* -1 quiet, 0 default, 1.. verbose */
 };
 
@@ -743,6 +745,16 @@ static int run(const struct options *options, struct policy *policy)
                                         sensor_coverage(sensor), sensor_now(sensor), reason) != 0) {
         fprintf(stderr, "op25b-watch: out of memory for the report\n");
         status = EXIT_RUNTIME;
+    } else if (report != NULL && options->worker >= 0) {
+        /* The parent writes the report, from every worker's state. */
+        FILE *state = fdopen(dup(options->report_states[options->worker]), "w");
+        if (state == NULL || report_save(report, state) != 0) {
+            fprintf(stderr, "op25b-watch: worker %d could not save its report state\n",
+                    options->worker);
+            status = EXIT_RUNTIME;
+        }
+        if (state != NULL)
+            fclose(state);
     } else {
         for (size_t i = 0; report != NULL && i < options->report_count; i++) {
             if (report_write(report, options->reports[i], error, sizeof(error)) != 0) {
@@ -776,6 +788,53 @@ out_close_events: {
     return status;
 }
 
+/* --report with --workers: the workers' report states added into one report, written
+ * as each --report file asks. A worker whose state is missing or damaged is named, and the
+ * report is still written from the others. */
+static int write_merged_report(const struct options *options, const struct policy *policy,
+                               unsigned started)
+{
+    char error[512];
+    int status = 0;
+    struct report *report = report_new(policy);
+    if (report == NULL) {
+        fprintf(stderr, "op25b-watch: out of memory for the report\n");
+        return -1;
+    }
+    report_set_inputs(report, options->interfaces, options->interface_count);
+    for (unsigned i = 0; i < started; i++) {
+        int fd = dup(options->report_states[i]);
+        FILE *state = fd >= 0 && lseek(fd, 0, SEEK_SET) == 0 ? fdopen(fd, "r") : NULL;
+        if (state == NULL) {
+            if (fd >= 0)
+                close(fd);
+            fprintf(stderr, "op25b-watch: worker %u's report state: %s\n", i, strerror(errno));
+            status = -1;
+            continue;
+        }
+        if (report_merge(report, state, error, sizeof(error)) != 0) {
+            fprintf(stderr, "op25b-watch: worker %u's report state: %s; the report lacks "
+                            "what it saw\n",
+                    i, error);
+            status = -1;
+        }
+        fclose(state);
+    }
+    if (report_merge_finish(report) != 0) {
+        fprintf(stderr, "op25b-watch: out of memory for the report\n");
+        status = -1;
+    } else {
+        for (size_t i = 0; i < options->report_count; i++) {
+            if (report_write(report, options->reports[i], error, sizeof(error)) != 0) {
+                fprintf(stderr, "op25b-watch: %s\n", error);
+                status = -1;
+            }
+        }
+    }
+    report_free(report);
+    return status;
+}
+
 static volatile sig_atomic_t forwarded_signal;
 
 static void on_worker_signal(int signal_number)
@@ -794,9 +853,14 @@ static int run_workers(struct options *options, struct policy *policy)
         fprintf(stderr, "op25b-watch: --workers needs live capture (-i)\n");
         return EXIT_USAGE;
     }
-    if (options->report_count > 0) {
-        fprintf(stderr, "op25b-watch: --report works with one worker only\n");
-        return EXIT_USAGE;
+    /* Anonymous files: a worker's report state can be larger than a pipe holds, and the
+     * parent only reads it once the worker is gone. */
+    for (unsigned i = 0; options->report_count > 0 && i < options->workers; i++) {
+        options->report_states[i] = memfd_create("op25b-report-state", MFD_CLOEXEC);
+        if (options->report_states[i] < 0) {
+            fprintf(stderr, "op25b-watch: memfd_create: %s\n", strerror(errno));
+            return EXIT_RUNTIME;
+        }
     }
     if (options->output != NULL && strcmp(options->output, "-") != 0) {
         /* Truncated once here; the workers append, a whole line per write. */
@@ -893,6 +957,8 @@ static int run_workers(struct options *options, struct policy *policy)
             status = code;
     }
     metrics_stop(options->shared_metrics);
+    if (options->report_count > 0 && write_merged_report(options, policy, started) != 0)
+        status = EXIT_RUNTIME;
     return status;
 }
 

@@ -36,7 +36,7 @@ static void free_servers(struct report_servers *servers)
     free(servers->items);
 }
 
-static void free_finding(struct report_finding *finding)
+void report_finding_free(struct report_finding *finding)
 {
     free(finding->fields_json);
     free(finding->fields_text);
@@ -48,11 +48,11 @@ void report_free(struct report *report)
         return;
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         for (size_t i = 0; i < report->finding_count[t]; i++)
-            free_finding(&report->findings[t][i]);
+            report_finding_free(&report->findings[t][i]);
         free(report->findings[t]);
     }
     for (size_t i = 0; i < report->suspect_count; i++)
-        free_finding(&report->suspects[i]);
+        report_finding_free(&report->suspects[i]);
     free(report->suspects);
     free_servers(&report->third_party);
     free_servers(&report->open_submission);
@@ -109,8 +109,10 @@ static void timeline_coarsen(struct report_timeline *timeline)
 }
 
 /* Attempts are written when their connection ends, so their start times arrive out of
- * order: the window grows to the left as well as to the right. */
-static void timeline_add(struct report_timeline *timeline, packet_time ts, enum verdict verdict)
+ * order: the window grows to the left as well as to the right. Adds counts[v] attempts of
+ * each verdict v at ts. */
+static void timeline_add_counts(struct report_timeline *timeline, packet_time ts,
+                                const uint64_t counts[VERDICT_COUNT])
 {
     if (!timeline->started) {
         timeline->started = true;
@@ -136,11 +138,33 @@ static void timeline_add(struct report_timeline *timeline, packet_time ts, enum 
             timeline_coarsen(timeline);
             continue;
         }
-        timeline->counts[slot][verdict]++;
+        for (int v = 0; v < VERDICT_COUNT; v++)
+            timeline->counts[slot][v] += counts[v];
         if ((size_t)slot + 1 > timeline->used)
             timeline->used = (size_t)slot + 1;
         return;
     }
+}
+
+static void timeline_add(struct report_timeline *timeline, packet_time ts, enum verdict verdict)
+{
+    uint64_t one[VERDICT_COUNT] = {0};
+    one[verdict] = 1;
+    timeline_add_counts(timeline, ts, one);
+}
+
+void report_timeline_merge(struct report_timeline *into, const struct report_timeline *from)
+{
+    if (!from->started)
+        return;
+    /* At the coarser width first: bucket starts are aligned to their width, and widths are
+     * powers of two, so each bucket of from then falls whole into one bucket of into. */
+    if (!into->started && into->width < from->width)
+        into->width = from->width;
+    while (into->started && into->width < from->width)
+        timeline_coarsen(into);
+    for (size_t i = 0; i < from->used; i++)
+        timeline_add_counts(into, from->origin + (packet_time)i * from->width, from->counts[i]);
 }
 
 /* Keeps what fits: EHLO names and domains are already cut to the SMTP parser's limits. */
@@ -339,13 +363,13 @@ static int describe(struct report_finding *kept, const struct finding *finding)
     kept->fields_json = fields_string(finding, true);
     kept->fields_text = fields_string(finding, false);
     if (kept->fields_json == NULL || kept->fields_text == NULL) {
-        free_finding(kept);
+        report_finding_free(kept);
         return -1;
     }
     return 0;
 }
 
-static struct report_server *find_server(struct report_servers *servers,
+struct report_server *report_find_server(struct report_servers *servers,
                                          const struct address *address, uint16_t port, bool create)
 {
     for (size_t i = 0; i < servers->count; i++) {
@@ -373,7 +397,7 @@ static struct report_server *find_server(struct report_servers *servers,
     return server;
 }
 
-static void add_subscriber(struct report_server *server, const struct address *subscriber)
+void report_server_add_subscriber(struct report_server *server, const struct address *subscriber)
 {
     if (subscriber->family == 0)
         return;
@@ -401,7 +425,7 @@ static void add_subscriber(struct report_server *server, const struct address *s
 static void count_server(struct report_servers *servers, const struct finding *finding,
                          const struct address *subscriber, uint16_t port)
 {
-    struct report_server *server = find_server(servers, &finding->dst, port, true);
+    struct report_server *server = report_find_server(servers, &finding->dst, port, true);
     if (server == NULL)
         return;
     const struct finding_field *sessions = finding_field_named(finding, "sessions");
@@ -411,7 +435,7 @@ static void count_server(struct report_servers *servers, const struct finding *f
         server->first_seen = finding->ts;
     if (finding->ts > server->last_seen)
         server->last_seen = finding->ts;
-    add_subscriber(server, subscriber);
+    report_server_add_subscriber(server, subscriber);
     const struct finding_field *org = finding_field_named(finding, "dst_as_org");
     if (org != NULL && org->kind == FINDING_STRING && server->as_org[0] == '\0')
         copy_text(server->as_org, sizeof(server->as_org), org->value.string);
@@ -428,14 +452,14 @@ static int describe_copy(struct report_finding *copy, const struct report_findin
     copy->fields_json = strdup(source->fields_json);
     copy->fields_text = strdup(source->fields_text);
     if (copy->fields_json == NULL || copy->fields_text == NULL) {
-        free_finding(copy);
+        report_finding_free(copy);
         return -1;
     }
     return 0;
 }
 
 /* Keeps the highest-scored bot_suspect finding of each subscriber. */
-static void note_suspect(struct report *report, const struct report_finding *candidate)
+void report_keep_suspect(struct report *report, const struct report_finding *candidate)
 {
     struct report_finding copy;
     for (size_t i = 0; i < report->suspect_count; i++) {
@@ -443,7 +467,7 @@ static void note_suspect(struct report *report, const struct report_finding *can
         if (!address_equal(&kept->subscriber, &candidate->subscriber))
             continue;
         if (candidate->score > kept->score && describe_copy(&copy, candidate) == 0) {
-            free_finding(kept);
+            report_finding_free(kept);
             *kept = copy;
         }
         return;
@@ -458,7 +482,7 @@ static void note_suspect(struct report *report, const struct report_finding *can
         report->suspects_not_kept++;
         if (candidate->score > report->suspects[lowest].score &&
             describe_copy(&copy, candidate) == 0) {
-            free_finding(&report->suspects[lowest]);
+            report_finding_free(&report->suspects[lowest]);
             report->suspects[lowest] = copy;
         }
         return;
@@ -484,7 +508,7 @@ static void note_finding(struct report *report, const struct finding *finding)
         subscriber = finding->src;
     if (finding->has_flow) {
         if (finding->dst_port == SUBMISSION_PORT || finding->dst_port == SUBMISSIONS_PORT)
-            find_server(&report->submission_seen, &finding->dst, 0, true);
+            report_find_server(&report->submission_seen, &finding->dst, 0, true);
         if (type == EVENT_THIRD_PARTY_SUBMISSION)
             count_server(&report->third_party, finding, &subscriber, 0);
         else if (type == EVENT_OPEN_SUBMISSION)
@@ -499,15 +523,15 @@ static void note_finding(struct report *report, const struct finding *finding)
     if (describe(&described, finding) != 0)
         return;
     if (type == EVENT_BOT_SUSPECT && described.has_score && described.subscriber.family != 0)
-        note_suspect(report, &described);
+        report_keep_suspect(report, &described);
     if (!keep) {
-        free_finding(&described);
+        report_finding_free(&described);
         return;
     }
     if (report->findings[type] == NULL) {
         report->findings[type] = calloc(REPORT_FINDINGS_KEPT, sizeof(struct report_finding));
         if (report->findings[type] == NULL) {
-            free_finding(&described);
+            report_finding_free(&described);
             return;
         }
     }
@@ -543,14 +567,19 @@ int report_finish(struct report *report, const struct events *events,
         memcpy(report->events, events->emitted, sizeof(report->events));
         report->sink_errors = events->sink_errors;
     }
+    return report_conclude(report, end, reason);
+}
+
+int report_conclude(struct report *report, packet_time end, const char *reason)
+{
     acl_free(&report->acl);
-    if (acl_build(policy, &report->acl) != 0)
+    if (acl_build(report->policy, &report->acl) != 0)
         return -1;
     /* Third-party MSAs that other findings show on 587 or 465 (a submission server, an
      * open one, or a POP-before-SMTP provider's) do serve submission. */
     for (size_t i = 0; i < report->third_party.count; i++) {
         struct report_server *server = &report->third_party.items[i];
-        if (find_server(&report->submission_seen, &server->address, 0, false) != NULL)
+        if (report_find_server(&report->submission_seen, &server->address, 0, false) != NULL)
             server->submission_port_seen = true;
     }
     report->end = end;

@@ -152,6 +152,31 @@ int report_finish(struct report *report, const struct events *events,
                   const struct sensor_counters *counters, const struct coverage *coverage,
                   packet_time end, const char *reason);
 
+/* The end of a report: the ACL, the submission flags that need every finding, the end
+ * time and reason. report_finish calls it; a merged report (report_merge.c) calls it once
+ * every worker's state is in. 0, -1 out of memory. */
+int report_conclude(struct report *report, packet_time end, const char *reason);
+
+/* --report with --workers (report_merge.c): each worker saves its finished report's state
+ * to a file the parent gave it, and the parent adds the states into one report. Workers
+ * are forked, never exec'd, and share the parent's policy. */
+int report_save(const struct report *report, FILE *out);
+/* Adds one saved state into report (a report_new() one, never finished). 0, or -1 with a
+ * message when the state is damaged or memory runs out; what was added before stays. */
+int report_merge(struct report *report, FILE *in, char *error, size_t error_size);
+/* After the last report_merge: orders leaks and findings by time and concludes. */
+int report_merge_finish(struct report *report);
+
+/* Pieces of the report the merge shares with the observer (report.c). */
+void report_finding_free(struct report_finding *finding);
+struct report_server *report_find_server(struct report_servers *servers,
+                                         const struct address *address, uint16_t port,
+                                         bool create);
+void report_server_add_subscriber(struct report_server *server, const struct address *subscriber);
+/* Keeps candidate (copied) when it is its subscriber's highest score so far. */
+void report_keep_suspect(struct report *report, const struct report_finding *candidate);
+void report_timeline_merge(struct report_timeline *into, const struct report_timeline *from);
+
 /* The format a file name asks for by its extension; -1 when none of .json .html .txt. */
 int report_format_of(const char *path);
 /* Writes the report to path in the format its extension names. 0, or -1 with a message. */

@@ -17,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 SKIP = 77
@@ -136,8 +137,11 @@ def two_workers(args):
                 if line.startswith("op25b_packets_total "):
                     scraped["packets"] = float(line.split()[1])
 
+    # One report from both: the parent merges the workers' report states.
+    report_path = os.path.join(args.work_dir, "workers-report.json")
     sent, events = capture_live(args, policy, capture,
-                                ["--workers", "2", "--metrics", "127.0.0.1:%d" % port], scrape)
+                                ["--workers", "2", "--metrics", "127.0.0.1:%d" % port,
+                                 "--report", report_path], scrape)
     finals = [e for e in events if e["type"] == "sensor_stats" and e["final"]]
     if sorted(e.get("worker") for e in finals) != [0, 1]:
         fail("final sensor_stats of workers %r" % [e.get("worker") for e in finals])
@@ -168,9 +172,37 @@ def two_workers(args):
                            if k in seen and seen[k] != expected[k])
         fail("two workers differ from the replay: missing %s, differing %s" %
              (missing, differing))
+    totals = check_merged_report(report_path, events, finals)
     return ("--workers 2: %d frames sent, %d and %d packets counted (/metrics: %d), %d attempts "
-            "decided on evidence agree" % (sent, finals[0]["packets"], finals[1]["packets"],
-                                           scraped["packets"], len(seen)))
+            "decided on evidence agree; the merged report counts %d attempts, %d packets" %
+            (sent, finals[0]["packets"], finals[1]["packets"], scraped["packets"], len(seen),
+             totals["attempts"], totals["packets"]))
+
+
+def check_merged_report(path, events, finals):
+    """The report the parent wrote adds up both workers: their packets, and every attempt
+    event either wrote, by verdict."""
+    with open(path) as source:
+        report = json.load(source)
+    totals = report["totals"]
+    packets = sum(e["packets"] for e in finals)
+    if totals["packets"] != packets:
+        fail("the merged report counts %d packets, the workers %d" % (totals["packets"], packets))
+    attempts = [e for e in events if e["type"] == "attempt"]
+    by_worker = {e.get("worker") for e in attempts}
+    if by_worker != {0, 1}:
+        fail("attempts came from workers %r: the report merge is not exercised" % by_worker)
+    if totals["attempts"] != len(attempts) or totals["events"]["attempt"] != len(attempts):
+        fail("the merged report counts %d attempts (%d events), the workers wrote %d" %
+             (totals["attempts"], totals["events"]["attempt"], len(attempts)))
+    for verdict in ("allowed", "blocked", "leaked", "would_block", "unknown"):
+        written = sum(1 for e in attempts if e["verdict"] == verdict)
+        if totals[verdict] != written:
+            fail("the merged report counts %d %s, the workers wrote %d" %
+                 (totals[verdict], verdict, written))
+    if report["end_reason"] != "shutdown":
+        fail("the merged report ends on %r" % report["end_reason"])
+    return totals
 
 
 def main():
@@ -178,17 +210,20 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--inside", action="store_true")
+    parser.add_argument("--work-dir")
     args = parser.parse_args()
     if args.inside:
         sys.exit(inside_namespace(args))
     # A namespace of our own: the veth pair and the capture touch nothing on the host.
-    command = ["unshare", "--net", sys.executable, os.path.abspath(__file__), "--inside",
-               "--binary", args.binary, "--source-dir", args.source_dir]
-    try:
-        status = subprocess.run(command, timeout=120).returncode
-    except FileNotFoundError:
-        print("SKIP: unshare is missing")
-        sys.exit(SKIP)
+    with tempfile.TemporaryDirectory(prefix="op25b-live-") as work_dir:
+        command = ["unshare", "--net", sys.executable, os.path.abspath(__file__), "--inside",
+                   "--binary", args.binary, "--source-dir", args.source_dir,
+                   "--work-dir", work_dir]
+        try:
+            status = subprocess.run(command, timeout=120).returncode
+        except FileNotFoundError:
+            print("SKIP: unshare is missing")
+            sys.exit(SKIP)
     if status not in (0, SKIP) and os.geteuid() != 0:
         print("SKIP: live capture needs root or CAP_NET_ADMIN")
         sys.exit(SKIP)
