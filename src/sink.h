@@ -43,8 +43,9 @@ struct sink {
 };
 
 /* NDJSON to a file, or to standard output for "-". NULL with a message on error. With
- * `shared`, several processes write to it at once: the file is appended to and each line
- * goes out in one write(2), whole (atomic for lines up to PIPE_BUF on a pipe). */
+ * `shared`, several processes write to it at once: the file is appended to, and lines go
+ * out in batches of whole lines, one write(2) each, that land whole (on a pipe a batch is
+ * at most PIPE_BUF bytes). */
 struct sink *sink_file_open(const char *path, bool shared, char *error, size_t error_size);
 
 struct sink_kafka_options {
