@@ -187,6 +187,13 @@ def test_inputs(reference):
         check(status == 0 and out == b"" and written.read() == reference,
               "-o FILE differs from standard output")
 
+    # A disk that refuses every write: each event is counted lost, the run exits 1.
+    if os.path.exists("/dev/full"):
+        status, _, err = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-o", "/dev/full"])
+        lost = "%d events could not be delivered" % reference.count(b"\n")
+        check(status == 1 and lost in err,
+              "-o /dev/full exits %d and says %r, not %r" % (status, err, lost))
+
     # A BPF filter that lets no port-25 packet through leaves no attempt. As in tcpdump,
     # tagged frames need the "vlan" keyword before the header behind the tag is matched.
     status, out, _ = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-f",
