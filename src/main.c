@@ -1,4 +1,5 @@
 /* Command line and wiring only (guide section 6). */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +66,41 @@ struct options {
     int report_states[64]; /* --workers with --report: where each worker saves its report */
     int verbosity; /* -1 quiet, 0 default, 1.. verbose */
 };
+
+/* --workers with --spool: DIR/worker-N is worker N's spool. */
+static int worker_spool_path(const char *spool, int worker, char *path, size_t size)
+{
+    int length = snprintf(path, size, "%s/worker-%d", spool, worker);
+    if (length < 0 || (size_t)length >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Segments left in the spool of a worker this run does not start would wait unseen. */
+static void warn_unused_spools(const struct options *options)
+{
+    for (int worker = options->workers > 1 ? (int)options->workers : 0; worker < 64; worker++) {
+        char path[PATH_MAX];
+        if (worker_spool_path(options->spool, worker, path, sizeof(path)) != 0)
+            return;
+        DIR *directory = opendir(path);
+        if (directory == NULL)
+            continue;
+        bool held = false;
+        for (struct dirent *entry; !held && (entry = readdir(directory)) != NULL;) {
+            size_t length = strlen(entry->d_name);
+            held = length > 4 && strcmp(entry->d_name + length - 4, ".seg") == 0;
+        }
+        closedir(directory);
+        if (held)
+            log_message(LOG_WARNING,
+                        "%s holds events of an earlier run's worker %d; they are sent by a run "
+                        "with --workers %d or more",
+                        path, worker, worker + 1 > 2 ? worker + 1 : 2);
+    }
+}
 
 static struct capture *running_capture;
 /* A signal that came while the capture was still being opened: honoured once it is. */
@@ -624,6 +661,19 @@ static int run(const struct options *options, struct policy *policy)
         events_add_sink(&events, output);
     }
     if (options->kafka_brokers != NULL) {
+        /* A spool is one process's (it is locked): each worker keeps its own inside. */
+        char worker_spool[PATH_MAX];
+        const char *spool = options->spool;
+        if (spool != NULL && options->worker >= 0) {
+            if (worker_spool_path(spool, options->worker, worker_spool, sizeof(worker_spool)) !=
+                    0 ||
+                (mkdir(spool, 0700) != 0 && errno != EEXIST)) {
+                fprintf(stderr, "op25b-watch: spool %s: %s\n", spool, strerror(errno));
+                status = EXIT_RUNTIME;
+                goto out_close_events;
+            }
+            spool = worker_spool;
+        }
         struct sink_kafka_options kafka = {
             .brokers = options->kafka_brokers,
             .topic = options->kafka_topic,
@@ -631,7 +681,7 @@ static int run(const struct options *options, struct policy *policy)
             .property_count = options->kafka_property_count,
             .queue_megabytes = options->kafka_queue_megabytes,
             .timeout_milliseconds = options->kafka_timeout_milliseconds,
-            .spool_directory = options->spool,
+            .spool_directory = spool,
         };
         bool bad_option;
         struct sink *sink = sink_kafka_open(&kafka, &bad_option, error, sizeof(error));
@@ -988,8 +1038,12 @@ int main(int argc, char **argv)
         print_policy(policy);
         status = EXIT_DONE;
     } else if (options.workers > 1) {
+        if (options.spool != NULL)
+            warn_unused_spools(&options);
         status = run_workers(&options, policy);
     } else {
+        if (options.spool != NULL)
+            warn_unused_spools(&options);
         status = run(&options, policy);
     }
     policy_free(policy);

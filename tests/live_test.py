@@ -48,7 +48,8 @@ def inside_namespace(args):
             return SKIP
     example = single_worker(args)
     workers = two_workers(args)
-    print("live: %s; %s" % (example, workers))
+    spools = workers_spool(args)
+    print("live: %s; %s; %s" % (example, workers, spools))
     return 0
 
 
@@ -58,9 +59,11 @@ def replay(args, policy, capture):
     return [json.loads(line) for line in out.splitlines()]
 
 
-def capture_live(args, policy, capture, extra, before_stop=None):
+def capture_live(args, policy, capture, extra, before_stop=None, expect_status=0,
+                 stderr_out=None):
     """Runs the sensor on op25b1 while the capture's frames go into op25b0; before_stop,
-    if given, is called once the frames are in and counted, before the sensor is stopped."""
+    if given, is called once the frames are in and counted, before the sensor is stopped.
+    stderr_out, a list, gets what the sensor wrote on standard error."""
     sensor = subprocess.Popen([args.binary, "-q", "-c", policy, "-i", "op25b1"] + extra,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(1.0)  # the capture is active before traffic starts
@@ -78,8 +81,10 @@ def capture_live(args, policy, capture, extra, before_stop=None):
         before_stop()
     sensor.send_signal(signal.SIGTERM)
     out, err = sensor.communicate(timeout=30)
-    if sensor.returncode != 0:
+    if sensor.returncode != expect_status:
         fail("sensor %s exited %d: %s" % (extra, sensor.returncode, err.decode()))
+    if stderr_out is not None:
+        stderr_out.append(err.decode())
     return sent, [json.loads(line) for line in out.decode().splitlines()]
 
 
@@ -177,6 +182,38 @@ def two_workers(args):
             "decided on evidence agree; the merged report counts %d attempts, %d packets" %
             (sent, finals[0]["packets"], finals[1]["packets"], scraped["packets"], len(seen),
              totals["attempts"], totals["packets"]))
+
+
+def workers_spool(args):
+    """--workers with Kafka and --spool, no broker reachable: a spool is one process's (it is
+    locked), so each worker keeps its own, DIR/worker-N, and neither is refused; a later run
+    that does not start those workers says their events wait there."""
+    policy = os.path.join(args.source_dir, "rules", "example.yaml")
+    capture = os.path.join(args.source_dir, "pcaps", "example.pcap")
+    spool = os.path.join(args.work_dir, "spool")
+    kafka = ["-k", "127.0.0.1:9", "--kafka-timeout", "1s", "--spool", spool]
+    errors = []
+    capture_live(args, policy, capture, ["--workers", "2"] + kafka, expect_status=1,
+                 stderr_out=errors)
+    if "in use" in errors[0]:
+        fail("a worker could not take its spool: %s" % errors[0])
+    kept = 0
+    for worker in (0, 1):
+        directory = os.path.join(spool, "worker-%d" % worker)
+        segments = [name for name in os.listdir(directory) if name.endswith(".seg")]
+        said = [line for line in errors[0].splitlines()
+                if "kept in spool %s for the next start" % directory in line]
+        if not segments or len(said) != 1:
+            fail("worker %d: segments %r, stderr %r" % (worker, segments, errors[0]))
+        kept += int(said[0].split(" kept in spool")[0].split()[-1])
+    out = subprocess.run([args.binary, "-c", policy, "-r", capture] + kafka,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    for worker in (0, 1):
+        warning = "%s/worker-%d holds events of an earlier run's worker %d" % (spool, worker,
+                                                                              worker)
+        if warning not in out.stderr.decode():
+            fail("a run without workers does not say %r: %s" % (warning, out.stderr.decode()))
+    return "--workers 2 with --spool: %d events kept in two workers' spools" % kept
 
 
 def check_merged_report(path, events, finals):
