@@ -7,8 +7,9 @@ In a network namespace of its own (unshare --net, so root or CAP_NET_ADMIN), a v
 run_bench.py) into op25b0 as fast as the kernel takes it, round after round, while
 op25b-watch captures on op25b1 (TPACKET_V3, the policy's prefilter on). At the end it
 prints what was sent and how fast, what the sensor counted and dropped (its final
-sensor_stats), and the sensor's CPU time from wait4: packets per CPU-second is what one
-core handles. On a 2-core machine the sender takes one core, so the send rate is a floor
+sensor_stats), how many attempt events it wrote (every line of the events file must be one
+JSON object: with --workers the workers share it), and the sensor's CPU time from wait4:
+packets per CPU-second is what one core handles. On a 2-core machine the sender takes one core, so the send rate is a floor
 of what the sensor can take, not its ceiling; a drop count of 0 says it kept up.
 
   live_bench.py [--frames N] [--workers N] [--no-prefilter]
@@ -57,13 +58,21 @@ def inside(args):
         return 1
     sent, seconds = blast.stdout.split()[0], blast.stdout.split()[3]
     sent, seconds = int(sent), float(seconds)
+    # Every line whole (the workers share the file) and every attempt written.
     finals = []
+    lines_read, attempts = 0, 0
     with open(events) as lines:
         for line in lines:
-            if '"type":"sensor_stats"' in line:
+            lines_read += 1
+            try:
                 event = json.loads(line)
-                if event.get("final"):
-                    finals.append(event)
+            except ValueError:
+                print("line %d of the events is not JSON: %.80r" % (lines_read, line))
+                return 1
+            if event["type"] == "attempt":
+                attempts += 1
+            elif event["type"] == "sensor_stats" and event.get("final"):
+                finals.append(event)
     os.unlink(events)
     packets = sum(e["packets"] for e in finals)
     drops = sum(e.get("drops", 0) for e in finals)
@@ -75,6 +84,8 @@ def inside(args):
     print("op25b-watch%s: counted %s packets, %s drops, %.2f s CPU (user %.2f, system %.2f)"
           % (" --workers %d" % args.workers if args.workers > 1 else "", format(packets, ","),
              format(drops, ","), cpu, usage.ru_utime, usage.ru_stime))
+    print("events: %s lines, each one JSON object; %s attempt events"
+          % (format(lines_read, ","), format(attempts, ",")))
     if cpu > 0:
         print("one core handles about %s packets/s of this mix live (packets / CPU seconds)"
               % format(round(packets / cpu), ","))
