@@ -261,9 +261,10 @@ static int open_live(struct source *source, const char *interface,
         return -1;
     }
     log_activation(interface, status);
+    /* One group per interface: the kernel puts sockets of one device only in a group. */
     if (options->fanout_group != 0 &&
-        fanout_join(pcap_fileno(source->pcap), options->fanout_group, pcap_error,
-                    sizeof(pcap_error)) != 0) {
+        fanout_join(pcap_fileno(source->pcap), (uint16_t)(options->fanout_group + source->index),
+                    pcap_error, sizeof(pcap_error)) != 0) {
         snprintf(error, error_size, "%s: %s", interface, pcap_error);
         return -1;
     }

@@ -22,7 +22,8 @@ struct capture_options {
     const char *prefilter_untagged;
     int snaplen;               /* live only; 0 = 262144 */
     int buffer_megabytes;      /* live only; 0 = 64 */
-    uint16_t fanout_group;     /* live only: join this PACKET_FANOUT group; 0 = none */
+    uint16_t fanout_group;     /* live only: interface i joins PACKET_FANOUT group
+                                  fanout_group + i; 0 = none */
 };
 
 struct capture_packet {

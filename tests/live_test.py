@@ -49,7 +49,8 @@ def inside_namespace(args):
     example = single_worker(args)
     workers = two_workers(args)
     spools = workers_spool(args)
-    print("live: %s; %s; %s" % (example, workers, spools))
+    interfaces = workers_two_interfaces(args)
+    print("live: %s; %s; %s; %s" % (example, workers, spools, interfaces))
     return 0
 
 
@@ -214,6 +215,59 @@ def workers_spool(args):
         if warning not in out.stderr.decode():
             fail("a run without workers does not say %r: %s" % (warning, out.stderr.decode()))
     return "--workers 2 with --spool: %d events kept in two workers' spools" % kept
+
+
+def workers_two_interfaces(args):
+    """--workers 2 on two interfaces: each interface is spread over the workers in a fanout
+    group of its own (the kernel takes sockets of one device only into a group), and every
+    attempt either capture decides on evidence is reported once."""
+    for command in (["ip", "link", "add", "op25c0", "type", "veth", "peer", "name", "op25c1"],
+                    ["ip", "link", "set", "op25c0", "up"], ["ip", "link", "set", "op25c1", "up"]):
+        subprocess.run(command, check=True)
+    policy = os.path.join(args.source_dir, "tests", "scenarios", "edge.yaml")
+    captures = {"op25b0": os.path.join(args.source_dir, "pcaps", "scenario-edge-verdicts.pcap"),
+                "op25c0": os.path.join(args.source_dir, "pcaps", "scenario-core-verdicts.pcap")}
+    expected = {}
+    for capture in captures.values():
+        expected.update({(e["src_ip"], e["src_port"], e["dst_ip"]): (e["verdict"], e["evidence"])
+                         for e in replay(args, policy, capture)
+                         if e["type"] == "attempt" and e["evidence"] not in ([], ["no_reply"])})
+    sensor = subprocess.Popen([args.binary, "-q", "-c", policy, "-i", "op25b1", "-i", "op25c1",
+                               "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    sent = 0
+    for interface, capture in captures.items():
+        sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        sender.bind((interface, 0))
+        for frame in frames(capture):
+            sender.send(frame)
+            sent += 1
+            if sent % 50 == 0:
+                time.sleep(0.01)
+        sender.close()
+    time.sleep(1.5)
+    sensor.send_signal(signal.SIGTERM)
+    out, err = sensor.communicate(timeout=30)
+    if sensor.returncode != 0:
+        fail("two interfaces, two workers: exit %d: %s" % (sensor.returncode, err.decode()))
+    events = [json.loads(line) for line in out.decode().splitlines()]
+    finals = [e for e in events if e["type"] == "sensor_stats" and e["final"]]
+    if sum(e["packets"] for e in finals) < sent:
+        fail("sent %d frames on two interfaces, the workers counted %r" %
+             (sent, [e["packets"] for e in finals]))
+    seen = {}
+    for event in events:
+        key = (event.get("src_ip"), event.get("src_port"), event.get("dst_ip"))
+        if event["type"] == "attempt" and key in expected:
+            if key in seen:
+                fail("attempt %s reported twice" % (key,))
+            seen[key] = (event["verdict"], event["evidence"])
+    if seen != expected:
+        fail("two interfaces: missing %s, differing %s" % (
+            sorted(set(expected) - set(seen)),
+            sorted(k for k in expected if k in seen and seen[k] != expected[k])))
+    return "--workers 2 on two interfaces: %d frames, %d attempts decided on evidence agree" % (
+        sent, len(seen))
 
 
 def check_merged_report(path, events, finals):
