@@ -64,6 +64,7 @@ struct options {
     int worker;            /* this process's worker index, -1 without --workers */
     uint16_t fanout_group; /* the PACKET_FANOUT group the workers share */
     int report_states[64]; /* --workers with --report: where each worker saves its report */
+    int ready_fd;          /* --workers with -u: a worker says here it has dropped root */
     int verbosity; /* -1 quiet, 0 default, 1.. verbose */
 };
 
@@ -741,6 +742,11 @@ static int run(const struct options *options, struct policy *policy)
         status = EXIT_RUNTIME;
         goto out_free_sensor;
     }
+    if (options->ready_fd >= 0) {
+        ssize_t said = write(options->ready_fd, "r", 1);
+        (void)said; /* the parent takes silence as a worker that did not get this far */
+        close(options->ready_fd);
+    }
 
     running_capture = capture;
     if (stop_requested)
@@ -887,6 +893,44 @@ static int write_merged_report(const struct options *options, const struct polic
 
 static volatile sig_atomic_t forwarded_signal;
 
+static void forward_signal(const pid_t *children, unsigned started)
+{
+    for (unsigned i = 0; i < started; i++)
+        kill(children[i], forwarded_signal);
+    forwarded_signal = 0;
+}
+
+/* -u with --workers: waits until every worker has dropped root (or has ended: its end of
+ * the pipe closes), passing signals on meanwhile, then drops root in the parent too, which
+ * goes on to serve metrics. */
+static int await_workers_unprivileged(const struct options *options, int ready[2],
+                                      unsigned started, const pid_t *children, int status)
+{
+    close(ready[1]);
+    unsigned said = 0;
+    while (said < started) {
+        char byte;
+        ssize_t got = read(ready[0], &byte, 1);
+        if (got == 1) {
+            said++;
+        } else if (got < 0 && errno == EINTR) {
+            if (forwarded_signal != 0)
+                forward_signal(children, started);
+        } else {
+            break; /* every worker has ended or said so */
+        }
+    }
+    close(ready[0]);
+    char error[512];
+    if (drop_privileges(options->user, error, sizeof(error)) != 0) {
+        fprintf(stderr, "op25b-watch: %s\n", error);
+        for (unsigned i = 0; i < started; i++)
+            kill(children[i], SIGTERM);
+        return EXIT_RUNTIME;
+    }
+    return status;
+}
+
 static void on_worker_signal(int signal_number)
 {
     forwarded_signal = signal_number;
@@ -946,6 +990,13 @@ static int run_workers(struct options *options, struct policy *policy)
     sigaddset(&stopping, SIGINT);
     sigaddset(&stopping, SIGTERM);
     sigprocmask(SIG_BLOCK, &stopping, &previous);
+    /* With -u the parent drops root as well, once every worker has (before, it could
+     * not signal them): each says so on this pipe. */
+    int ready[2] = {-1, -1};
+    if (options->user != NULL && pipe(ready) != 0) {
+        fprintf(stderr, "op25b-watch: pipe: %s\n", strerror(errno));
+        return EXIT_RUNTIME;
+    }
     pid_t children[64];
     unsigned started = 0;
     for (unsigned i = 0; i < options->workers; i++) {
@@ -956,6 +1007,9 @@ static int run_workers(struct options *options, struct policy *policy)
         }
         if (child == 0) {
             options->worker = (int)i;
+            options->ready_fd = ready[1];
+            if (ready[0] >= 0)
+                close(ready[0]);
             struct sigaction own = {.sa_handler = on_signal};
             sigemptyset(&own.sa_mask);
             sigaction(SIGINT, &own, NULL);
@@ -968,8 +1022,10 @@ static int run_workers(struct options *options, struct policy *policy)
         children[started++] = child;
     }
     sigprocmask(SIG_SETMASK, &previous, NULL);
-    /* The server's thread only now: the workers were forked from a single thread. */
     int status = started == options->workers ? EXIT_DONE : EXIT_RUNTIME;
+    if (options->user != NULL)
+        status = await_workers_unprivileged(options, ready, started, children, status);
+    /* The server's thread only now: the workers were forked from a single thread. */
     if (options->shared_metrics != NULL) {
         char error[512];
         if (metrics_serve(options->shared_metrics, options->metrics_address, error,
@@ -983,18 +1039,13 @@ static int run_workers(struct options *options, struct policy *policy)
     /* The workers stop on SIGINT/SIGTERM themselves; the parent passes the signal on. */
     unsigned running = started;
     while (running > 0) {
-        if (forwarded_signal != 0) { /* came before waitpid could be interrupted */
-            for (unsigned i = 0; i < started; i++)
-                kill(children[i], forwarded_signal);
-            forwarded_signal = 0;
-        }
+        if (forwarded_signal != 0) /* came before waitpid could be interrupted */
+            forward_signal(children, started);
         int child_status;
         pid_t done = waitpid(-1, &child_status, 0);
         if (done < 0) {
             if (errno == EINTR && forwarded_signal != 0) {
-                for (unsigned i = 0; i < started; i++)
-                    kill(children[i], forwarded_signal);
-                forwarded_signal = 0;
+                forward_signal(children, started);
                 continue;
             }
             if (errno == EINTR)
@@ -1034,6 +1085,7 @@ int main(int argc, char **argv)
         policy->limits.flows = (uint32_t)options.flows;
     int status;
     options.worker = -1;
+    options.ready_fd = -1;
     if (options.check) {
         print_policy(policy);
         status = EXIT_DONE;

@@ -21,6 +21,7 @@ import tempfile
 import time
 
 SKIP = 77
+SENSOR_PIDS = []  # of the sensors capture_live started, newest last
 
 
 def fail(message):
@@ -50,7 +51,8 @@ def inside_namespace(args):
     workers = two_workers(args)
     spools = workers_spool(args)
     interfaces = workers_two_interfaces(args)
-    print("live: %s; %s; %s; %s" % (example, workers, spools, interfaces))
+    unprivileged = workers_unprivileged(args)
+    print("live: %s; %s; %s; %s; %s" % (example, workers, spools, interfaces, unprivileged))
     return 0
 
 
@@ -67,6 +69,7 @@ def capture_live(args, policy, capture, extra, before_stop=None, expect_status=0
     stderr_out, a list, gets what the sensor wrote on standard error."""
     sensor = subprocess.Popen([args.binary, "-q", "-c", policy, "-i", "op25b1"] + extra,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    SENSOR_PIDS.append(sensor.pid)
     time.sleep(1.0)  # the capture is active before traffic starts
     sender = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     sender.bind(("op25b0", 0))
@@ -268,6 +271,57 @@ def workers_two_interfaces(args):
             sorted(k for k in expected if k in seen and seen[k] != expected[k])))
     return "--workers 2 on two interfaces: %d frames, %d attempts decided on evidence agree" % (
         sent, len(seen))
+
+
+def workers_unprivileged(args):
+    """--workers 2 -u nobody: the workers drop root once their capture is open, and the
+    parent, which serves --metrics and writes the merged --report, drops it too once they
+    have: no process is left running as root."""
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        return "-u with workers: no user nobody here, not tested"
+    policy = os.path.join(args.source_dir, "rules", "example.yaml")
+    capture = os.path.join(args.source_dir, "pcaps", "example.pcap")
+    # The parent writes the report as nobody: the directory must let it.
+    outputs = os.path.join(args.work_dir, "unprivileged")
+    os.makedirs(outputs)
+    os.chmod(outputs, 0o777)
+    os.chmod(args.work_dir, 0o755)
+    report_path = os.path.join(outputs, "report.json")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    seen = {}
+
+    def inspect():
+        time.sleep(0.5)
+        pids = [SENSOR_PIDS[-1]]
+        with open("/proc/%d/task/%d/children" % (pids[0], pids[0])) as children:
+            pids += [int(pid) for pid in children.read().split()]
+        for pid in pids:
+            with open("/proc/%d/status" % pid) as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+            seen[pid] = fields["Uid"].split()[:3]
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as reply:
+            seen["metrics"] = b"op25b_packets_total" in reply.read()
+
+    capture_live(args, policy, capture, ["--workers", "2", "-u", "nobody", "--metrics",
+                                         "127.0.0.1:%d" % port, "--report", report_path],
+                 inspect)
+    uids = {pid: uid for pid, uid in seen.items() if pid != "metrics"}
+    if len(uids) != 3 or any(uid != [str(nobody.pw_uid)] * 3 for uid in uids.values()):
+        fail("-u nobody with two workers: processes run as %r" % uids)
+    if not seen.get("metrics"):
+        fail("-u nobody with two workers: /metrics did not answer")
+    with open(report_path) as source:
+        report = json.load(source)
+    if report["totals"]["packets"] == 0:
+        fail("-u nobody with two workers: the merged report counts no packet")
+    return "--workers 2 -u nobody: parent and workers run as uid %d, metrics and report out" % (
+        nobody.pw_uid)
 
 
 def check_merged_report(path, events, finals):
