@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,6 +66,7 @@ struct options {
     uint16_t fanout_group; /* the PACKET_FANOUT group the workers share */
     int report_states[64]; /* --workers with --report: where each worker saves its report */
     int ready_fd;          /* --workers with -u: a worker says here it has dropped root */
+    pid_t parent;          /* --workers: the process that started the workers */
     int verbosity; /* -1 quiet, 0 default, 1.. verbose */
 };
 
@@ -101,6 +103,16 @@ static void warn_unused_spools(const struct options *options)
                         "with --workers %d or more",
                         path, worker, worker + 1 > 2 ? worker + 1 : 2);
     }
+}
+
+/* A worker whose parent is gone (killed with SIGKILL, say) would capture on unseen: it is
+ * told SIGTERM instead, and stops as on any SIGTERM. The kernel forgets this setting when
+ * the process changes user, so a worker sets it again after -u. */
+static void stop_with_parent(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) /* it went before the setting took */
+        raise(SIGTERM);
 }
 
 static struct capture *running_capture;
@@ -742,6 +754,8 @@ static int run(const struct options *options, struct policy *policy)
         status = EXIT_RUNTIME;
         goto out_free_sensor;
     }
+    if (options->user != NULL && options->worker >= 0)
+        stop_with_parent(options->parent);
     if (options->ready_fd >= 0) {
         ssize_t said = write(options->ready_fd, "r", 1);
         (void)said; /* the parent takes silence as a worker that did not get this far */
@@ -997,7 +1011,7 @@ static int run_workers(struct options *options, struct policy *policy)
         fprintf(stderr, "op25b-watch: pipe: %s\n", strerror(errno));
         return EXIT_RUNTIME;
     }
-    pid_t children[64];
+    pid_t children[64], parent = getpid();
     unsigned started = 0;
     for (unsigned i = 0; i < options->workers; i++) {
         pid_t child = fork();
@@ -1007,6 +1021,7 @@ static int run_workers(struct options *options, struct policy *policy)
         }
         if (child == 0) {
             options->worker = (int)i;
+            options->parent = parent;
             options->ready_fd = ready[1];
             if (ready[0] >= 0)
                 close(ready[0]);
@@ -1014,6 +1029,7 @@ static int run_workers(struct options *options, struct policy *policy)
             sigemptyset(&own.sa_mask);
             sigaction(SIGINT, &own, NULL);
             sigaction(SIGTERM, &own, NULL);
+            stop_with_parent(parent);
             sigprocmask(SIG_SETMASK, &previous, NULL);
             int status = run(options, policy);
             fflush(NULL);

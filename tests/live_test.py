@@ -52,7 +52,9 @@ def inside_namespace(args):
     spools = workers_spool(args)
     interfaces = workers_two_interfaces(args)
     unprivileged = workers_unprivileged(args)
-    print("live: %s; %s; %s; %s; %s" % (example, workers, spools, interfaces, unprivileged))
+    orphans = workers_stop_with_parent(args)
+    print("live: %s; %s; %s; %s; %s; %s" % (example, workers, spools, interfaces, unprivileged,
+                                          orphans))
     return 0
 
 
@@ -322,6 +324,57 @@ def workers_unprivileged(args):
         fail("-u nobody with two workers: the merged report counts no packet")
     return "--workers 2 -u nobody: parent and workers run as uid %d, metrics and report out" % (
         nobody.pw_uid)
+
+
+def workers_stop_with_parent(args):
+    """A parent killed outright (SIGKILL, the OOM killer) cannot pass SIGTERM on: its workers,
+    with or without -u, are told by the kernel instead, and end as on SIGTERM, their final
+    events written."""
+    policy = os.path.join(args.source_dir, "rules", "example.yaml")
+    results = []
+    for extra in ([], ["-u", "nobody"]):
+        events_path = os.path.join(args.work_dir, "orphans-%d.ndjson" % len(results))
+        open(events_path, "w").close()
+        os.chmod(events_path, 0o666)
+        # No pipe of ours: a worker left behind must not keep the test's output open.
+        sensor = subprocess.Popen([args.binary, "-q", "-c", policy, "-i", "op25b1",
+                                   "--workers", "2", "-o", events_path] + extra,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.5)
+        with open("/proc/%d/task/%d/children" % (sensor.pid, sensor.pid)) as children:
+            workers = [int(pid) for pid in children.read().split()]
+        if len(workers) != 2:
+            fail("expected two workers, found %r" % workers)
+        sensor.kill()
+        sensor.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and any(running(pid) for pid in workers):
+            time.sleep(0.1)
+        if any(running(pid) for pid in workers):
+            for pid in workers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            fail("workers %r still run %s after their parent was killed" % (workers, extra))
+        with open(events_path) as events:
+            finals = [json.loads(line) for line in events
+                      if '"sensor_stats"' in line and '"final":true' in line]
+        if sorted(e.get("worker") for e in finals) != [0, 1]:
+            fail("workers without their parent %s wrote final stats of %r" %
+                 (extra, [e.get("worker") for e in finals]))
+        results.append("%s" % (" ".join(extra) or "as root"))
+    return "workers end with their killed parent (%s)" % ", ".join(results)
+
+
+def running(pid):
+    """Still running: neither gone nor a zombie waiting for its new parent."""
+    try:
+        with open("/proc/%d/status" % pid) as status:
+            return not any(line.startswith("State:") and "Z" in line.split()[1]
+                           for line in status)
+    except FileNotFoundError:
+        return False
 
 
 def check_merged_report(path, events, finals):
