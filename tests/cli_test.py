@@ -40,6 +40,10 @@ def test_version_and_help():
     for option in (rb"-c\b", rb"-r\b.*FILE", rb"-i\b.*IFACE", rb"-f\b.*EXPR", rb"-o\b.*FILE",
                    rb"--check"):
         check(re.search(option, out), "--help does not mention %r" % option)
+    # The README shows the option list as --help prints it, not a copy that drifts.
+    with open(README, encoding="utf-8") as readme:
+        check("$ op25b-watch --help\n" + out.decode() in readme.read(),
+              "the README's option list is not what --help prints")
     status, _, err = run(["--no-such-option"])
     check(status == 2, "an unknown option exits %d, not 2" % status)
     status, _, err = run(["-r", EXAMPLE_PCAP])
@@ -319,7 +323,7 @@ TESTS = {
 
 
 def main():
-    global BINARY, WORK, EXAMPLE_POLICY, EXAMPLE_PCAP
+    global BINARY, WORK, EXAMPLE_POLICY, EXAMPLE_PCAP, README
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
     parser.add_argument("--source-dir", required=True)
@@ -331,6 +335,7 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     EXAMPLE_POLICY = os.path.join(args.source_dir, "rules", "example.yaml")
     EXAMPLE_PCAP = os.path.join(args.source_dir, "pcaps", "example.pcap")
+    README = os.path.join(args.source_dir, "README.md")
     for name in ([args.only] if args.only else sorted(TESTS)):
         TESTS[name]()
     if failures:
