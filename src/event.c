@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "community_id.h"
+#include "decode.h"
 #include "json.h"
 #include "event_writer.h"
 #include "log.h"
@@ -111,14 +112,37 @@ notify:
         events->observers[i].notify(events->observers[i].context, type, data);
 }
 
-static void write_pool_fields(struct json_writer *writer, const struct policy *policy, int pool)
+void event_write_flow(struct json_writer *writer, const struct policy *policy,
+                      const struct address *src, uint16_t src_port, const struct address *dst,
+                      uint16_t dst_port, uint8_t proto, char src_text[ADDRESS_TEXT_MAX])
 {
-    if (pool < 0 || (size_t)pool >= policy->pool_count)
-        return;
-    json_key_string(writer, "pool", policy->pools[pool].name);
-    int point = policy->pools[pool].blocking_point;
-    if (point != POLICY_NO_INDEX)
-        json_key_string(writer, "blocking_point", policy->blocking_points[point].name);
+    /* Text formatted here needs no escaping: it is copied as it is (json_key_plain). */
+    char dst_text[ADDRESS_TEXT_MAX], community[COMMUNITY_ID_TEXT_MAX];
+    size_t src_length = address_format(src, src_text, ADDRESS_TEXT_MAX);
+    size_t dst_length = address_format(dst, dst_text, sizeof(dst_text));
+    json_key_plain(writer, "src_ip", src_text, src_length);
+    json_key_u64(writer, "src_port", src_port);
+    json_key_plain(writer, "dst_ip", dst_text, dst_length);
+    json_key_u64(writer, "dst_port", dst_port);
+    json_key_plain(writer, "proto", proto == IPPROTO_NUMBER_UDP ? "udp" : "tcp", 3);
+    size_t community_length = community_id_v1(0, src, dst, proto, src_port, dst_port, community,
+                                              sizeof(community));
+    if (community_length > 0)
+        json_key_plain(writer, "community_id", community, community_length);
+    event_write_geoip(writer, policy, dst);
+}
+
+void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
+                       int segment)
+{
+    if (pool >= 0 && (size_t)pool < policy->pool_count) {
+        json_key_string(writer, "pool", policy->pools[pool].name);
+        int point = policy->pools[pool].blocking_point;
+        if (point != POLICY_NO_INDEX)
+            json_key_string(writer, "blocking_point", policy->blocking_points[point].name);
+    }
+    if (segment >= 0 && (size_t)segment < policy->segment_count)
+        json_key_string(writer, "segment", policy->segments[segment].name);
 }
 
 static void write_smtp(struct json_writer *writer, const struct smtp_facts *smtp,
@@ -173,28 +197,12 @@ void event_attempt(struct events *events, const struct attempt_report *report)
     src.family = dst.family = flow->key.family;
     memcpy(src.bytes, flow->key.client, sizeof(src.bytes));
     memcpy(dst.bytes, flow->key.server, sizeof(dst.bytes));
-    char src_text[ADDRESS_TEXT_MAX], dst_text[ADDRESS_TEXT_MAX];
-    char community[COMMUNITY_ID_TEXT_MAX];
-    size_t src_length = address_format(&src, src_text, sizeof(src_text));
-    size_t dst_length = address_format(&dst, dst_text, sizeof(dst_text));
-
-    /* Most of the line is text formatted here (json_key_plain); the policy's names go
-     * through the escaping check. */
+    char src_text[ADDRESS_TEXT_MAX];
     struct json_writer writer;
     event_begin(events, &writer, EVENT_ATTEMPT, flow->first_seen);
-    json_key_plain(&writer, "src_ip", src_text, src_length);
-    json_key_u64(&writer, "src_port", flow->key.client_port);
-    json_key_plain(&writer, "dst_ip", dst_text, dst_length);
-    json_key_u64(&writer, "dst_port", flow->key.server_port);
-    json_key_plain(&writer, "proto", "tcp", 3);
-    size_t community_length = community_id_v1(0, &src, &dst, flow->key.proto, flow->key.client_port,
-                                              flow->key.server_port, community, sizeof(community));
-    if (community_length > 0)
-        json_key_plain(&writer, "community_id", community, community_length);
-    event_write_geoip(&writer, policy, &dst);
-    write_pool_fields(&writer, policy, flow->pool);
-    if (flow->segment >= 0)
-        json_key_string(&writer, "segment", policy->segments[flow->segment].name);
+    event_write_flow(&writer, policy, &src, flow->key.client_port, &dst, flow->key.server_port,
+                     flow->key.proto, src_text);
+    event_write_place(&writer, policy, flow->pool, flow->segment);
     const char *verdict = verdict_name(report->verdict);
     json_key_plain(&writer, "verdict", verdict, strlen(verdict));
     json_key_array_begin(&writer, "evidence");
@@ -208,10 +216,10 @@ void event_attempt(struct events *events, const struct attempt_report *report)
         json_key_string(&writer, "msa", policy->msas[flow->msa].name);
     if (flow->flags & ATTEMPT_ICMP_SEEN) {
         char from_text[ADDRESS_TEXT_MAX];
-        address_format(&flow->icmp_from, from_text, sizeof(from_text));
+        size_t from_length = address_format(&flow->icmp_from, from_text, sizeof(from_text));
         json_key_u64(&writer, "icmp_type", flow->icmp_type);
         json_key_u64(&writer, "icmp_code", flow->icmp_code);
-        json_key_string(&writer, "icmp_from", from_text);
+        json_key_plain(&writer, "icmp_from", from_text, from_length);
     }
     json_key_plain(&writer, "close_reason", report->close_reason, strlen(report->close_reason));
     json_key_micros(&writer, "duration", flow->last_packet - flow->first_seen);
@@ -241,7 +249,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
             const struct coverage_counts *counts = coverage_get(coverage, (int)p, families[f]);
             struct json_writer writer;
             event_begin(events, &writer, EVENT_COVERAGE, now);
-            write_pool_fields(&writer, policy, (int)p);
+            event_write_place(&writer, policy, (int)p, -1);
             if (pool->blocking_point != POLICY_NO_INDEX) {
                 const struct blocking_point *point =
                     &policy->blocking_points[pool->blocking_point];

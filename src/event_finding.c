@@ -1,6 +1,5 @@
 #include <string.h>
 
-#include "community_id.h"
 #include "event_writer.h"
 #include "finding.h"
 #include "geoip.h"
@@ -241,34 +240,15 @@ void event_finding(struct events *events, const struct finding *finding)
 {
     const struct policy *policy = events->policy;
     struct json_writer writer;
-    char src_text[ADDRESS_TEXT_MAX], dst_text[ADDRESS_TEXT_MAX], key_text[ADDRESS_TEXT_MAX];
+    char src_text[ADDRESS_TEXT_MAX], key_text[ADDRESS_TEXT_MAX];
     if (finding->overflow)
         log_message(LOG_WARNING, "a %s finding had more than %d fields; the rest were left out",
                     event_type_name(finding->type), FINDING_MAX_FIELDS);
     event_begin(events, &writer, finding->type, finding->ts);
-    if (finding->has_flow) {
-        char community[COMMUNITY_ID_TEXT_MAX];
-        address_format(&finding->src, src_text, sizeof(src_text));
-        address_format(&finding->dst, dst_text, sizeof(dst_text));
-        json_key_string(&writer, "src_ip", src_text);
-        json_key_u64(&writer, "src_port", finding->src_port);
-        json_key_string(&writer, "dst_ip", dst_text);
-        json_key_u64(&writer, "dst_port", finding->dst_port);
-        json_key_string(&writer, "proto", finding->proto == 17 ? "udp" : "tcp");
-        if (community_id_v1(0, &finding->src, &finding->dst, finding->proto, finding->src_port,
-                            finding->dst_port, community, sizeof(community)) > 0)
-            json_key_string(&writer, "community_id", community);
-        event_write_geoip(&writer, policy, &finding->dst);
-    }
-    if (finding->pool >= 0 && (size_t)finding->pool < policy->pool_count) {
-        const struct pool *pool = &policy->pools[finding->pool];
-        json_key_string(&writer, "pool", pool->name);
-        if (pool->blocking_point != POLICY_NO_INDEX)
-            json_key_string(&writer, "blocking_point",
-                            policy->blocking_points[pool->blocking_point].name);
-    }
-    if (finding->segment >= 0 && (size_t)finding->segment < policy->segment_count)
-        json_key_string(&writer, "segment", policy->segments[finding->segment].name);
+    if (finding->has_flow)
+        event_write_flow(&writer, policy, &finding->src, finding->src_port, &finding->dst,
+                         finding->dst_port, finding->proto, src_text);
+    event_write_place(&writer, policy, finding->pool, finding->segment);
     write_fields(&writer, finding);
     const char *key = policy->sensor_name;
     if (finding->has_key) {
