@@ -105,6 +105,20 @@ static void warn_unused_spools(const struct options *options)
     }
 }
 
+/* Each --report file in the format its name asks for; -1 when any could not be written. */
+static int write_reports(const struct report *report, const struct options *options)
+{
+    int status = 0;
+    for (size_t i = 0; i < options->report_count; i++) {
+        char error[512];
+        if (report_write(report, options->reports[i], error, sizeof(error)) != 0) {
+            fprintf(stderr, "op25b-watch: %s\n", error);
+            status = -1;
+        }
+    }
+    return status;
+}
+
 /* A worker whose parent is gone (killed with SIGKILL, say) would capture on unseen: it is
  * told SIGTERM instead, and stops as on any SIGTERM. The kernel forgets this setting when
  * the process changes user, so a worker sets it again after -u. */
@@ -825,13 +839,8 @@ static int run(const struct options *options, struct policy *policy)
         }
         if (state != NULL)
             fclose(state);
-    } else {
-        for (size_t i = 0; report != NULL && i < options->report_count; i++) {
-            if (report_write(report, options->reports[i], error, sizeof(error)) != 0) {
-                fprintf(stderr, "op25b-watch: %s\n", error);
-                status = EXIT_RUNTIME;
-            }
-        }
+    } else if (report != NULL && write_reports(report, options) != 0) {
+        status = EXIT_RUNTIME;
     }
     if (options->verbosity >= 0)
         print_summary(policy, sensor, suspects, monotonic_seconds() - started);
@@ -893,13 +902,8 @@ static int write_merged_report(const struct options *options, const struct polic
     if (report_merge_finish(report) != 0) {
         fprintf(stderr, "op25b-watch: out of memory for the report\n");
         status = -1;
-    } else {
-        for (size_t i = 0; i < options->report_count; i++) {
-            if (report_write(report, options->reports[i], error, sizeof(error)) != 0) {
-                fprintf(stderr, "op25b-watch: %s\n", error);
-                status = -1;
-            }
-        }
+    } else if (write_reports(report, options) != 0) {
+        status = -1;
     }
     report_free(report);
     return status;
