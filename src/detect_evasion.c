@@ -32,6 +32,12 @@
  * tables hold a small share of what the attempt table does. */
 #define EVASION_TABLE_MAX (1u << 18)
 #define EXPECTED_SEGMENTS_LISTED 8
+/* --workers: how long an answer waits for its spoofed SYN from another worker, and how
+ * many wait at once. Workers take their packets a capture block at a time (TPACKET_V3
+ * hands a block over after 100 ms at most), so one may run that far behind another. */
+#define ANSWER_WAIT (2 * PACKET_TIME_SECOND)
+#define ANSWERS_WAITING_MAX 4096u
+#define ANSWER_POLL (PACKET_TIME_SECOND / 10)
 #define MAC_TEXT_MAX 18
 
 /* Every table keeps one timer list: entries share one timeout, so the tail is always the
@@ -82,6 +88,21 @@ struct spoofed_syn {
     bool joined; /* already reported: the banner carries the same ack again */
 };
 
+/* An answer from M:25 that may belong to a spoofed SYN: what the finding tells of it. */
+struct answer {
+    struct address spammer;   /* S, a dynamic address */
+    struct address target;    /* M */
+    struct address addressed; /* where the packet itself goes: R inside a tunnel */
+    struct address tunnel_src;
+    packet_time seen;
+    uint32_t ack;
+    uint16_t client_port;
+    uint16_t server_port;
+    int16_t pool;
+    int8_t reply_segment;
+    uint8_t tunnel; /* enum tunnel_kind; TUNNEL_NONE when the relay rewrote it to S */
+};
+
 struct evasion {
     struct detector base;
     const struct policy *policy;
@@ -98,6 +119,14 @@ struct evasion {
     /* Spoofed SYNs to port 25, by target and client port, for timeouts.syn. */
     struct flow_table *syns;
     struct spoofed_syn *syn_data;
+    /* --workers: the other workers' spoofed SYNs come in here, ours go out (syn_share.h). */
+    struct syn_share *share;
+    struct sensor_counters *counters;
+    uint64_t share_lost; /* ours that another worker's full inbox refused */
+    /* --workers: answers waiting for their SYN to come from another worker, briefly. */
+    struct flow_table *answers;
+    struct answer *answer_data;
+    uint64_t answer_evictions;
     uint64_t window_evictions;
     uint64_t outbound_evictions;
     uint64_t syn_evictions;
@@ -345,46 +374,68 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
         flow_remove(evasion->windows, inbound);
 }
 
-/* Keyed by target and client port, not by relay: an answer the relay rewrote no longer
- * names the relay. */
-static void spoofed_syn_note(struct evasion *evasion, const struct packet *packet, int segment)
+/* A spoofed SYN seen here or, with --workers, by another worker; its entry, or NULL when
+ * there was no room. Keyed by target and client port, not by relay: an answer the relay
+ * rewrote no longer names the relay. */
+static struct flow *syn_note(struct evasion *evasion, const struct shared_syn *seen)
 {
     struct flow_key key;
-    flow_key_make(&key, IPPROTO_NUMBER_TCP, NULL, &packet->dst, packet->src_port, packet->dst_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, NULL, &seen->target, seen->client_port,
+                  seen->server_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_lookup(evasion->syns, &key, hash);
     struct spoofed_syn *syn;
     if (flow != NULL) {
         syn = &evasion->syn_data[flow_index(evasion->syns, flow)];
-        if (syn->isn == packet->seq && address_equal(&syn->relay, &packet->src)) {
+        if (syn->isn == seen->isn && address_equal(&syn->relay, &seen->relay)) {
             if (syn->syn_count < UINT16_MAX)
                 syn->syn_count++;
-            flow->last_packet = packet->ts;
+            flow->last_packet = seen->ts;
             flow_list_append(evasion->syns, flow, TIMER_LIST);
-            return;
+            return flow;
         }
     } else {
         flow = flow_insert(evasion->syns, &key, hash);
         if (flow == NULL) {
             struct flow *oldest = flow_list_head(evasion->syns, TIMER_LIST);
             if (oldest == NULL)
-                return;
+                return NULL;
             evasion->syn_evictions++;
             flow_remove(evasion->syns, oldest);
             flow = flow_insert(evasion->syns, &key, hash);
             if (flow == NULL)
-                return;
+                return NULL;
         }
         syn = &evasion->syn_data[flow_index(evasion->syns, flow)];
     }
     /* A new connection on these ports (or a first one) replaces whatever was there. */
-    flow->first_seen = flow->last_packet = packet->ts;
+    flow->first_seen = flow->last_packet = seen->ts;
     flow_list_append(evasion->syns, flow, TIMER_LIST);
-    syn->relay = packet->src;
-    syn->isn = packet->seq;
+    syn->relay = seen->relay;
+    syn->isn = seen->isn;
     syn->syn_count = 1;
-    syn->segment = (int8_t)segment;
+    syn->segment = seen->segment;
     syn->joined = false;
+    return flow;
+}
+
+static void spoofed_syn_note(struct evasion *evasion, const struct packet *packet, int segment)
+{
+    struct shared_syn seen = {
+        .target = packet->dst,
+        .relay = packet->src,
+        .ts = packet->ts,
+        .isn = packet->seq,
+        .client_port = packet->src_port,
+        .server_port = packet->dst_port,
+        .segment = (int8_t)segment,
+    };
+    syn_note(evasion, &seen);
+    if (evasion->share != NULL) {
+        unsigned lost = syn_share_post(evasion->share, &seen);
+        evasion->share_lost += lost;
+        evasion->counters->detector_exhausted += lost;
+    }
 }
 
 /* To port 25: a subscriber's attempt (maybe on the wrong segment), or a spoofed source. */
@@ -435,45 +486,124 @@ static bool is_relay_tunnel(const struct packet *packet)
     }
 }
 
-/* The answer of M:25 to a spoofed SYN reaching subscriber S: joined when the ack is the
- * spoofed ISN + 1 on the same ports and S never opened that connection itself. */
-static void triangular_join(struct evasion *evasion, const struct packet *packet, int segment,
-                            const struct address *spammer, int pool, bool tunnelled)
+static void answer_key(struct flow_key *key, const struct answer *answer)
+{
+    flow_key_make(key, IPPROTO_NUMBER_TCP, NULL, &answer->target, answer->client_port,
+                  answer->server_port);
+}
+
+/* The answer joins the SYN: ack x+1, through the relay the SYN named, and S never opened
+ * that connection itself. */
+static void join(struct evasion *evasion, struct flow *flow, const struct answer *answer)
 {
     const struct policy *policy = evasion->policy;
-    struct flow_key key;
-    flow_key_make(&key, IPPROTO_NUMBER_TCP, NULL, &packet->src, packet->dst_port, packet->src_port);
-    struct flow *flow = flow_lookup(evasion->syns, &key, flow_key_hash(&key));
-    if (flow == NULL)
-        return;
     struct spoofed_syn *syn = &evasion->syn_data[flow_index(evasion->syns, flow)];
-    if (syn->joined || packet->ack != syn->isn + 1)
+    bool tunnelled = answer->tunnel != TUNNEL_NONE;
+    if (syn->joined || answer->ack != syn->isn + 1)
         return;
-    if (tunnelled && !address_equal(&syn->relay, &packet->dst))
+    if (tunnelled && !address_equal(&syn->relay, &answer->addressed))
         return;
-    if (outbound_seen(evasion, spammer, packet->dst_port, &packet->src))
+    if (outbound_seen(evasion, &answer->spammer, answer->client_port, &answer->target))
         return;
     syn->joined = true;
 
     struct finding finding;
     finding_init(&finding, EVENT_TRIANGULAR_SPAM, flow->first_seen);
-    finding_set_flow(&finding, spammer, packet->dst_port, &packet->src, packet->src_port,
-                     IPPROTO_NUMBER_TCP);
-    finding.pool = pool;
+    finding_set_flow(&finding, &answer->spammer, answer->client_port, &answer->target,
+                     answer->server_port, IPPROTO_NUMBER_TCP);
+    finding.pool = answer->pool;
     finding.segment = syn->segment;
-    finding_set_key(&finding, spammer);
+    finding_set_key(&finding, &answer->spammer);
     finding_address(&finding, "relay_ip", &syn->relay);
     finding_string(&finding, "variant", tunnelled ? "tunnelled" : "rewritten");
     if (tunnelled) {
-        finding_string(&finding, "tunnel", tunnel_kind_name((enum tunnel_kind)packet->tunnel));
-        finding_address(&finding, "tunnel_src", &packet->outer_src);
+        finding_string(&finding, "tunnel", tunnel_kind_name((enum tunnel_kind)answer->tunnel));
+        finding_address(&finding, "tunnel_src", &answer->tunnel_src);
     }
-    if (segment >= 0)
-        finding_string(&finding, "reply_segment", policy->segments[segment].name);
+    if (answer->reply_segment >= 0)
+        finding_string(&finding, "reply_segment", policy->segments[answer->reply_segment].name);
     finding_u64(&finding, "isn", syn->isn);
     finding_u64(&finding, "syn_count", syn->syn_count);
-    finding_time(&finding, "reply_seen", packet->ts);
+    finding_time(&finding, "reply_seen", answer->seen);
     event_finding(evasion->events, &finding);
+}
+
+/* --workers: an answer whose SYN no worker has told this one of yet. The other worker may
+ * be a capture block behind, so the answer waits a little for the SYN (syn_note). Answers
+ * to S's own connections never wait: S's packets come to this worker too. */
+static void answer_wait(struct evasion *evasion, const struct answer *answer)
+{
+    if (outbound_seen(evasion, &answer->spammer, answer->client_port, &answer->target))
+        return;
+    struct flow_key key;
+    answer_key(&key, answer);
+    uint32_t hash = flow_key_hash(&key);
+    if (flow_lookup(evasion->answers, &key, hash) != NULL)
+        return; /* the first answer is the one a single sensor would have joined */
+    struct flow *flow = flow_insert(evasion->answers, &key, hash);
+    if (flow == NULL) {
+        evasion->answer_evictions++;
+        evasion->counters->detector_evictions++;
+        flow_remove(evasion->answers, flow_list_head(evasion->answers, TIMER_LIST));
+        flow = flow_insert(evasion->answers, &key, hash);
+        if (flow == NULL)
+            return;
+    }
+    flow->first_seen = flow->last_packet = answer->seen;
+    flow_list_append(evasion->answers, flow, TIMER_LIST);
+    evasion->answer_data[flow_index(evasion->answers, flow)] = *answer;
+    /* Its SYN may come while no packet does: look into the inbox again soon (advance). */
+    if (evasion->base.due > answer->seen + ANSWER_POLL)
+        evasion->base.due = answer->seen + ANSWER_POLL;
+}
+
+/* A SYN just noted (flow in the syns table) that an answer already waits for. */
+static void answer_arrived(struct evasion *evasion, struct flow *syn_flow)
+{
+    struct flow *waiting = flow_lookup(evasion->answers, &syn_flow->key, syn_flow->hash);
+    if (waiting == NULL)
+        return;
+    struct answer answer = evasion->answer_data[flow_index(evasion->answers, waiting)];
+    flow_remove(evasion->answers, waiting);
+    join(evasion, syn_flow, &answer);
+}
+
+/* The other workers' spoofed SYNs, before the packet that may answer one of them. */
+static void take_shared_syns(struct evasion *evasion)
+{
+    struct shared_syn seen;
+    while (syn_share_take(evasion->share, &seen)) {
+        struct flow *flow = syn_note(evasion, &seen);
+        if (flow != NULL)
+            answer_arrived(evasion, flow);
+    }
+}
+
+/* The answer of M:25 to a spoofed SYN reaching subscriber S, by its ports. */
+static void triangular_join(struct evasion *evasion, const struct packet *packet, int segment,
+                            const struct address *spammer, int pool, bool tunnelled)
+{
+    struct answer answer = {
+        .spammer = *spammer,
+        .target = packet->src,
+        .addressed = packet->dst,
+        .seen = packet->ts,
+        .ack = packet->ack,
+        .client_port = packet->dst_port,
+        .server_port = packet->src_port,
+        .pool = (int16_t)pool,
+        .reply_segment = (int8_t)segment,
+        .tunnel = tunnelled ? packet->tunnel : TUNNEL_NONE,
+    };
+    if (tunnelled)
+        answer.tunnel_src = packet->outer_src;
+    struct flow_key key;
+    answer_key(&key, &answer);
+    struct flow *flow = flow_lookup(evasion->syns, &key, flow_key_hash(&key));
+    if (flow != NULL)
+        join(evasion, flow, &answer);
+    else if (evasion->answers != NULL)
+        answer_wait(evasion, &answer);
 }
 
 /* From port 25 to a subscriber: the answer to one of its connections, a designated MSA,
@@ -531,6 +661,8 @@ static void note_outbound_traffic(struct evasion *evasion, const struct packet *
 static void evasion_packet(struct detector *detector, const struct packet *packet, int segment)
 {
     struct evasion *evasion = (struct evasion *)detector;
+    if (evasion->share != NULL)
+        take_shared_syns(evasion);
     if (!evasion->outbound_traffic[segment + 1])
         note_outbound_traffic(evasion, packet, segment);
     if (packet->proto != IPPROTO_NUMBER_TCP)
@@ -548,6 +680,9 @@ static void evasion_advance(struct detector *detector, packet_time now)
     struct evasion *evasion = (struct evasion *)detector;
     const struct policy *policy = evasion->policy;
     struct flow *flow;
+    /* Before an answer gives up waiting, and on a worker that has no packets to take. */
+    if (evasion->share != NULL)
+        take_shared_syns(evasion);
     while ((flow = flow_list_head(evasion->windows, TIMER_LIST)) != NULL &&
            flow->first_seen + policy->thresholds.window <= now)
         window_close(evasion, flow, "window");
@@ -557,11 +692,21 @@ static void evasion_advance(struct detector *detector, packet_time now)
     while ((flow = flow_list_head(evasion->syns, TIMER_LIST)) != NULL &&
            flow->last_packet + policy->timeouts.syn <= now)
         flow_remove(evasion->syns, flow);
+    if (evasion->answers != NULL)
+        while ((flow = flow_list_head(evasion->answers, TIMER_LIST)) != NULL &&
+               flow->first_seen + ANSWER_WAIT <= now)
+            flow_remove(evasion->answers, flow);
     packet_time due = flow_table_next_deadline(evasion->windows);
     packet_time outbound = flow_table_next_deadline(evasion->outbound);
     packet_time syns = flow_table_next_deadline(evasion->syns);
     due = outbound < due ? outbound : due;
-    evasion->base.due = syns < due ? syns : due;
+    due = syns < due ? syns : due;
+    if (evasion->answers != NULL && flow_table_count(evasion->answers) > 0) {
+        /* Answers still wait: look into the inbox again soon. */
+        packet_time again = now + ANSWER_POLL;
+        due = again < due ? again : due;
+    }
+    evasion->base.due = due;
 }
 
 static void evasion_finish(struct detector *detector, packet_time now, const char *reason)
@@ -570,6 +715,8 @@ static void evasion_finish(struct detector *detector, packet_time now, const cha
     struct evasion *evasion = (struct evasion *)detector;
     struct flow *flow;
     (void)now; /* every window is written as it stands, whatever the time */
+    if (evasion->share != NULL)
+        take_shared_syns(evasion);
     while ((flow = flow_list_head(evasion->windows, TIMER_LIST)) != NULL)
         window_close(evasion, flow, "end");
     if (evasion->window_evictions + evasion->outbound_evictions + evasion->syn_evictions > 0)
@@ -580,6 +727,16 @@ static void evasion_finish(struct detector *detector, packet_time now, const cha
                     (unsigned long long)evasion->window_evictions,
                     (unsigned long long)evasion->outbound_evictions,
                     (unsigned long long)evasion->syn_evictions);
+    if (evasion->answer_evictions > 0)
+        log_message(LOG_WARNING,
+                    "%llu answers from port 25 could not wait for their spoofed SYN from "
+                    "another worker: %u waited already",
+                    (unsigned long long)evasion->answer_evictions, ANSWERS_WAITING_MAX);
+    if (evasion->share_lost > 0)
+        log_message(LOG_WARNING,
+                    "%llu spoofed SYNs not told to another worker: its inbox was full (a "
+                    "triangular-spam answer reaching that worker cannot be joined to them)",
+                    (unsigned long long)evasion->share_lost);
 }
 
 static void evasion_free(struct detector *detector)
@@ -590,6 +747,8 @@ static void evasion_free(struct detector *detector)
     flow_table_free(evasion->windows);
     flow_table_free(evasion->outbound);
     flow_table_free(evasion->syns);
+    flow_table_free(evasion->answers);
+    free(evasion->answer_data);
     free(evasion->window_data);
     free(evasion->syn_data);
     free(evasion->outbound_traffic);
@@ -614,6 +773,8 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
     evasion->base.ops = &evasion_ops;
     evasion->policy = policy;
     evasion->events = context->events;
+    evasion->share = context->syn_share;
+    evasion->counters = context->counters;
     /* With own_prefixes: [] every source outside the pools would look spoofed. */
     evasion->check_sources = policy->own_prefix_count > 0;
     evasion->base.due = INT64_MAX; /* nothing held yet; the tables lower it (set_timer) */
@@ -641,5 +802,15 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
                          policy->timeouts.smtp_idle, &evasion->base.due);
     flow_table_set_timer(evasion->syns, TIMER_LIST, FLOW_TIME_LAST_PACKET, policy->timeouts.syn,
                          &evasion->base.due);
+    if (evasion->share != NULL) {
+        evasion->answers = flow_table_new(ANSWERS_WAITING_MAX);
+        evasion->answer_data = calloc(ANSWERS_WAITING_MAX, sizeof(struct answer));
+        if (evasion->answers == NULL || evasion->answer_data == NULL) {
+            evasion_free(&evasion->base);
+            return NULL;
+        }
+        flow_table_set_timer(evasion->answers, TIMER_LIST, FLOW_TIME_FIRST_SEEN, ANSWER_WAIT,
+                             &evasion->base.due);
+    }
     return &evasion->base;
 }

@@ -28,12 +28,17 @@
 #include "report.h"
 #include "sensor.h"
 #include "sink.h"
+#include "syn_share.h"
 
 enum { EXIT_DONE = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 enum { MAX_INPUTS = 64, MAX_KAFKA_PROPERTIES = 64 };
 /* queue.buffering.max.kbytes stops at INT32_MAX KiB. */
 #define MAX_KAFKA_QUEUE_MB 2097151UL
 enum { MAX_REPORTS = 8 };
+/* Each worker's inbox of spoofed SYNs from the others (syn_share.h): 72 bytes a cell. A
+ * worker takes its inbox before every packet, so this is what the others may post while
+ * it handles one packet. */
+enum { SYN_SHARE_CELLS = 8192 };
 
 struct options {
     const char *policy_path;
@@ -67,6 +72,7 @@ struct options {
     int report_states[64]; /* --workers with --report: where each worker saves its report */
     int ready_fd;          /* --workers with -u: a worker says here it has dropped root */
     pid_t parent;          /* --workers: the process that started the workers */
+    struct syn_share *syn_share; /* --workers: spoofed SYNs told to the other workers */
     int verbosity; /* -1 quiet, 0 default, 1.. verbose */
 };
 
@@ -732,7 +738,7 @@ static int run(const struct options *options, struct policy *policy)
     size_t source_count = capture_source_count(capture);
     for (size_t i = 0; i < source_count && i < MAX_INPUTS; i++)
         names[i] = capture_source_name(capture, i);
-    struct sensor *sensor = sensor_new(policy, &events, names, source_count);
+    struct sensor *sensor = sensor_new(policy, &events, names, source_count, options->syn_share);
     if (sensor == NULL) {
         fprintf(stderr, "op25b-watch: out of memory for %u flows\n", policy->limits.flows);
         status = EXIT_RUNTIME;
@@ -994,6 +1000,13 @@ static int run_workers(struct options *options, struct policy *policy)
             return EXIT_RUNTIME;
         }
     }
+    /* The halves of a triangular-spam join reach different workers (syn_share.h). */
+    options->syn_share = syn_share_new(options->workers, SYN_SHARE_CELLS);
+    if (options->syn_share == NULL) {
+        fprintf(stderr, "op25b-watch: no shared memory for %u workers\n", options->workers);
+        metrics_stop(options->shared_metrics);
+        return EXIT_RUNTIME;
+    }
     policy->limits.flows = policy->limits.flows / options->workers + 1;
     options->fanout_group = (uint16_t)((getpid() & 0x7fff) | 0x8000);
     fflush(NULL);
@@ -1025,6 +1038,8 @@ static int run_workers(struct options *options, struct policy *policy)
         }
         if (child == 0) {
             options->worker = (int)i;
+            if (options->syn_share != NULL)
+                syn_share_set_worker(options->syn_share, i);
             options->parent = parent;
             options->ready_fd = ready[1];
             if (ready[0] >= 0)
@@ -1078,6 +1093,7 @@ static int run_workers(struct options *options, struct policy *policy)
             status = code;
     }
     metrics_stop(options->shared_metrics);
+    syn_share_free(options->syn_share);
     if (options->report_count > 0 && write_merged_report(options, policy, started) != 0)
         status = EXIT_RUNTIME;
     return status;

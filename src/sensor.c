@@ -28,7 +28,8 @@ struct sensor {
 };
 
 struct sensor *sensor_new(const struct policy *policy, struct events *events,
-                          const char *const *source_names, size_t source_count)
+                          const char *const *source_names, size_t source_count,
+                          struct syn_share *syn_share)
 {
     struct sensor *sensor = calloc(1, sizeof(*sensor));
     if (sensor == NULL)
@@ -51,6 +52,7 @@ struct sensor *sensor_new(const struct policy *policy, struct events *events,
         .events = events,
         .counters = &sensor->counters,
         .return_seen = sensor->return_seen,
+        .syn_share = syn_share,
     };
     int detectors = detectors_create(&context, sensor->detectors, SENSOR_MAX_DETECTORS);
     if (detectors < 0)

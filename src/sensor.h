@@ -11,12 +11,15 @@
 #include "packet_time.h"
 #include "policy.h"
 #include "stats.h"
+#include "syn_share.h"
 
 struct sensor;
 
-/* source_names: one per capture source, used to match `interface:` segments. */
+/* source_names: one per capture source, used to match `interface:` segments. syn_share:
+ * with --workers, where spoofed SYNs meet the other workers (syn_share.h); else NULL. */
 struct sensor *sensor_new(const struct policy *policy, struct events *events,
-                          const char *const *source_names, size_t source_count);
+                          const char *const *source_names, size_t source_count,
+                          struct syn_share *syn_share);
 void sensor_free(struct sensor *sensor);
 
 void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_time ts,

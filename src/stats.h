@@ -22,7 +22,8 @@ struct sensor_counters {
     uint64_t stream_gaps;                 /* holes in a TCP stream (lost or reordered) */
     uint64_t attempts_open;
     uint64_t detector_evictions;          /* entries the detectors' bounded tables gave up */
-    uint64_t detector_exhausted;          /* flows a detector could not follow: no slot free */
+    uint64_t detector_exhausted;          /* flows a detector could not follow: no slot free;
+                                             spoofed SYNs a full worker inbox refused */
 };
 
 #endif

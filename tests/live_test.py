@@ -49,12 +49,13 @@ def inside_namespace(args):
             return SKIP
     example = single_worker(args)
     workers = two_workers(args)
+    triangles = workers_triangular(args)
     spools = workers_spool(args)
     interfaces = workers_two_interfaces(args)
     unprivileged = workers_unprivileged(args)
     orphans = workers_stop_with_parent(args)
-    print("live: %s; %s; %s; %s; %s; %s" % (example, workers, spools, interfaces, unprivileged,
-                                          orphans))
+    print("live: %s; %s; %s; %s; %s; %s; %s" % (example, workers, triangles, spools, interfaces,
+                                              unprivileged, orphans))
     return 0
 
 
@@ -188,6 +189,40 @@ def two_workers(args):
             "decided on evidence agree; the merged report counts %d attempts, %d packets" %
             (sent, finals[0]["packets"], finals[1]["packets"], scraped["packets"], len(seen),
              totals["attempts"], totals["packets"]))
+
+
+def workers_triangular(args):
+    """--workers 3 on the triangular-spam scenario: the fanout gives a spoofed SYN to the
+    relay's worker and the answer to the spammer's, so the workers tell each other of
+    spoofed SYNs (src/syn_share.c). Every triangle the replay joins is joined once, with
+    the replay's fields, and at least one was split between two workers."""
+    policy = os.path.join(args.source_dir, "tests", "scenarios", "evasion.yaml")
+    capture = os.path.join(args.source_dir, "pcaps", "scenario-evasion-triangular.pcap")
+    fields = ("src_ip", "src_port", "dst_ip", "dst_port", "relay_ip", "variant", "tunnel",
+              "tunnel_src", "segment", "reply_segment", "isn", "syn_count")
+
+    def triangle(event):
+        return tuple(event.get(field) for field in fields)
+
+    expected = sorted(triangle(e) for e in replay(args, policy, capture)
+                      if e["type"] == "triangular_spam")
+    if len(expected) < 5:
+        fail("the triangular scenario's replay joined %d triangles" % len(expected))
+    sent, events = capture_live(args, policy, capture, ["--workers", "3"])
+    joined = [e for e in events if e["type"] == "triangular_spam"]
+    if sorted(triangle(e) for e in joined) != expected:
+        fail("three workers joined %r, the replay %r" %
+             (sorted(triangle(e) for e in joined), expected))
+    # The spoofed source's window is the SYN's worker's.
+    syn_worker = {(e["src_ip"], e["src_port"]): e.get("worker") for e in events
+                  if e["type"] == "spoofed_source"}
+    split = sum(1 for e in joined
+                if syn_worker.get((e["relay_ip"], e["src_port"])) not in (None, e.get("worker")))
+    if split == 0:
+        fail("no triangle was split between workers: %r" %
+             [(e.get("worker"), syn_worker.get((e["relay_ip"], e["src_port"]))) for e in joined])
+    return "--workers 3: %d triangles joined as the replay joins them, %d across workers" % (
+        len(joined), split)
 
 
 def workers_spool(args):

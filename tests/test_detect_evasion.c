@@ -158,8 +158,8 @@ static struct packet tcp(double seconds, const char *src, uint16_t src_port, con
     return packet;
 }
 
-/* What the sensor does per packet: time first, then the packet with its segment. */
-static void feed(const struct packet *packet, int segment)
+/* The packet as seen on segment's VLAN (none for -1). */
+static struct packet on_segment(const struct packet *packet, int segment)
 {
     static const uint16_t vlans[] = {100, 110, 200, 400};
     struct packet copy = *packet;
@@ -167,6 +167,13 @@ static void feed(const struct packet *packet, int segment)
         copy.vlan_count = 1;
         copy.vlan[0] = vlans[segment];
     }
+    return copy;
+}
+
+/* What the sensor does per packet: time first, then the packet with its segment. */
+static void feed(const struct packet *packet, int segment)
+{
+    struct packet copy = on_segment(packet, segment);
     detector->ops->advance(detector, copy.ts);
     detector->ops->packet(detector, &copy, segment);
 }
@@ -711,4 +718,229 @@ Test(evasion, only_tcp_is_looked_at)
     feed(&p, ACCESS_A);
     finish(2.0);
     cr_assert_eq(memory.count, 0, "%s", memory.lines[0]);
+}
+
+/* Across workers (--workers) ------------------------------------------------------- */
+
+/* Two workers' evasion detectors over one syn_share, writing into the same sink, beside
+ * the suite's single detector: the fanout hands a spoofed SYN to the relay's worker and
+ * the answer to the spammer's, and together they must report what one sensor would. */
+static struct syn_share *share;
+static struct detector *workers[2];
+
+static void feed_worker(int w, const struct packet *packet, int segment);
+
+static void setup_workers(void)
+{
+    setup();
+    share = syn_share_new(2, 64);
+    cr_assert_not_null(share);
+    struct detector_context context = {
+        .policy = policy,
+        .events = &events,
+        .counters = &counters,
+        .return_seen = return_seen,
+        .syn_share = share,
+    };
+    for (int w = 0; w < 2; w++) {
+        bool disabled = true;
+        workers[w] = detect_evasion_new(&context, &disabled);
+        cr_assert_not_null(workers[w]);
+    }
+    /* Both see traffic leaving the ISP on every segment, as the suite's detector does. */
+    for (int segment = 0; segment < 4; segment++) {
+        struct packet p = tcp(0.0, "198.51.100.200", 52000, "203.0.113.80", 443, TCP_SYN, 1, 0, 0);
+        p.proto = IPPROTO_NUMBER_UDP;
+        feed_worker(0, &p, segment);
+        feed_worker(1, &p, segment);
+    }
+    memset(&counters, 0, sizeof(counters));
+}
+
+static void teardown_workers(void)
+{
+    for (int w = 0; w < 2; w++)
+        workers[w]->ops->free(workers[w]);
+    syn_share_free(share);
+    teardown();
+}
+
+TestSuite(evasion_workers, .init = setup_workers, .fini = teardown_workers);
+
+/* A worker's own process takes its own inbox: the share says which one is this. */
+static void feed_worker(int w, const struct packet *packet, int segment)
+{
+    struct packet copy = on_segment(packet, segment);
+    syn_share_set_worker(share, (unsigned)w);
+    if (copy.ts >= workers[w]->due) /* as the sensor calls it */
+        workers[w]->ops->advance(workers[w], copy.ts);
+    workers[w]->ops->packet(workers[w], &copy, segment);
+}
+
+/* Time passing without a packet (sensor_tick): the timers that are due run. */
+static void advance_worker(int w, double seconds)
+{
+    packet_time now = T0 + (packet_time)(seconds * PACKET_TIME_SECOND);
+    syn_share_set_worker(share, (unsigned)w);
+    if (now >= workers[w]->due)
+        workers[w]->ops->advance(workers[w], now);
+}
+
+/* The scenario's triangles (rewritten, IP-in-IP, GRE, 6in6), each packet tagged with the
+ * worker the fanout gives it: the SYN to the relay's, the answers to the spammer's. */
+struct tagged {
+    int worker;
+    int segment;
+    struct packet packet;
+};
+
+static size_t triangles(struct tagged *out)
+{
+    size_t n = 0;
+    out[n++] = (struct tagged){
+        0, ACCESS_A, tcp(1.0, "192.0.2.66", 50001, "203.0.113.30", 25, TCP_SYN, 900000, 0, 0)};
+    out[n++] = (struct tagged){
+        1, ACCESS_A,
+        tcp(1.2, "203.0.113.30", 25, "198.51.100.40", 50001, TCP_SYN | TCP_ACK, 77, 900001, 0)};
+    out[n++] = (struct tagged){
+        1, ACCESS_A,
+        tcp(1.3, "203.0.113.30", 25, "198.51.100.40", 50001, TCP_ACK | TCP_PSH, 78, 900001, 30)};
+    static const struct {
+        enum tunnel_kind kind;
+        const char *relay, *spammer, *target;
+        int segment;
+    } tunnels[] = {
+        {TUNNEL_IPIP, "192.0.2.67", "198.51.100.41", "203.0.113.31", ACCESS_A},
+        {TUNNEL_GRE, "192.0.2.68", "198.51.100.42", "203.0.113.32", ACCESS_A},
+        {TUNNEL_6IN6, "2001:db8:e000::66", "2001:db8:1000:5::42", "2001:db8:f000::25", ACCESS_B},
+    };
+    for (int i = 0; i < 3; i++) {
+        double t = 2.0 + i;
+        out[n++] = (struct tagged){0, tunnels[i].segment,
+                                   tcp(t, tunnels[i].relay, 50001, tunnels[i].target, 25, TCP_SYN,
+                                       300u + (uint32_t)i, 0, 0)};
+        struct packet answer = tcp(t + 0.2, tunnels[i].target, 25, tunnels[i].relay, 50001,
+                                   TCP_SYN | TCP_ACK, 77, 301u + (uint32_t)i, 0);
+        answer.tunnel = (uint8_t)tunnels[i].kind;
+        answer.tunnel_depth = 1;
+        answer.outer_src = ip(tunnels[i].relay);
+        answer.outer_dst = ip(tunnels[i].spammer);
+        out[n++] = (struct tagged){1, tunnels[i].segment, answer};
+    }
+    return n;
+}
+
+/* What the suite's single detector writes for the triangles: the lines to match. */
+static size_t one_sensor(char lines[][EVENT_LINE_MAX], size_t capacity)
+{
+    struct tagged packets[16];
+    size_t count = triangles(packets);
+    for (size_t i = 0; i < count; i++)
+        feed(&packets[i].packet, packets[i].segment);
+    const char *found[KEPT_MAX];
+    size_t joined = lines_of("triangular_spam", found, KEPT_MAX);
+    cr_assert_eq(joined, 4, "one sensor joined %zu triangles", joined);
+    for (size_t i = 0; i < joined && i < capacity; i++)
+        snprintf(lines[i], EVENT_LINE_MAX, "%s", found[i]);
+    memory.count = 0;
+    return joined;
+}
+
+static void same_lines(char expected[][EVENT_LINE_MAX], size_t count)
+{
+    const char *found[KEPT_MAX];
+    size_t joined = lines_of("triangular_spam", found, KEPT_MAX);
+    cr_assert_eq(joined, count, "the workers joined %zu triangles, one sensor %zu", joined, count);
+    for (size_t i = 0; i < count; i++)
+        cr_assert_str_eq(found[i], expected[i]);
+}
+
+Test(evasion_workers, a_triangle_split_over_two_workers_is_joined_as_one_sensor_joins_it)
+{
+    char expected[8][EVENT_LINE_MAX];
+    size_t count = one_sensor(expected, 8);
+    struct tagged packets[16];
+    size_t n = triangles(packets);
+    for (size_t i = 0; i < n; i++)
+        feed_worker(packets[i].worker, &packets[i].packet, packets[i].segment);
+    same_lines(expected, count);
+    cr_assert_eq(counters.detector_exhausted, 0);
+}
+
+/* The relay's worker may be a capture block behind: each answer comes first, and waits. */
+Test(evasion_workers, an_answer_that_comes_before_its_syn_waits_for_it)
+{
+    char expected[8][EVENT_LINE_MAX];
+    size_t count = one_sensor(expected, 8);
+    struct tagged packets[16];
+    size_t n = triangles(packets);
+    const char *found[KEPT_MAX];
+    for (size_t first = 0; first < n;) {
+        size_t end = first + 1; /* a triangle: its SYN (worker 0) and what answers it */
+        while (end < n && packets[end].worker == 1)
+            end++;
+        for (size_t i = first + 1; i < end; i++)
+            feed_worker(1, &packets[i].packet, packets[i].segment);
+        size_t before = lines_of("triangular_spam", found, KEPT_MAX);
+        feed_worker(0, &packets[first].packet, packets[first].segment);
+        /* Told, but not yet taken: worker 1 has had no packet and no timer since. */
+        cr_assert_eq(lines_of("triangular_spam", found, KEPT_MAX), before);
+        /* Its next look, at most ANSWER_POLL later when no packet comes. */
+        advance_worker(1, (double)(packets[end - 1].packet.ts - T0) / PACKET_TIME_SECOND + 0.1);
+        cr_assert_eq(lines_of("triangular_spam", found, KEPT_MAX), before + 1);
+        first = end;
+    }
+    same_lines(expected, count);
+}
+
+Test(evasion_workers, an_answer_waits_two_seconds_at_most)
+{
+    struct tagged packets[16];
+    triangles(packets);
+    feed_worker(1, &packets[1].packet, packets[1].segment); /* the SYN-ACK at 1.2 s */
+    advance_worker(1, 3.25);                                /* given up at 3.2 s */
+    feed_worker(0, &packets[0].packet, packets[0].segment); /* its SYN, at 1.0 s */
+    advance_worker(1, 3.3);
+    const char *found[KEPT_MAX];
+    cr_assert_eq(lines_of("triangular_spam", found, KEPT_MAX), 0, "%s", found[0]);
+    /* The SYN was taken all the same: an answer that comes now (within timeouts.syn)
+     * joins it at once. */
+    struct packet again = packets[1].packet;
+    again.ts = T0 + (packet_time)(3.4 * PACKET_TIME_SECOND);
+    feed_worker(1, &again, packets[1].segment);
+    has(only("triangular_spam"), "\"reply_seen\":\"2026-01-15T09:00:03.400000Z\"");
+}
+
+Test(evasion_workers, the_answer_to_a_subscribers_own_connection_is_no_triangle)
+{
+    /* The subscriber's own SYN and its answer are both the subscriber's worker's. */
+    struct packet p = tcp(0.9, "198.51.100.40", 50001, "203.0.113.30", 25, TCP_SYN, 900000, 0, 0);
+    feed_worker(1, &p, ACCESS_A);
+    p = tcp(1.2, "203.0.113.30", 25, "198.51.100.40", 50001, TCP_SYN | TCP_ACK, 77, 900001, 0);
+    feed_worker(1, &p, ACCESS_A);
+    p = tcp(1.0, "192.0.2.66", 50001, "203.0.113.30", 25, TCP_SYN, 900000, 0, 0);
+    feed_worker(0, &p, ACCESS_A);
+    advance_worker(1, 1.3);
+    advance_worker(1, 4.0);
+    const char *found[KEPT_MAX];
+    cr_assert_eq(lines_of("triangular_spam", found, KEPT_MAX), 0, "%s", found[0]);
+}
+
+Test(evasion_workers, a_spoofed_syn_another_worker_has_no_room_for_is_counted)
+{
+    /* 64 cells in worker 1's inbox: the 65th SYN before it takes any is lost to it. */
+    for (uint32_t i = 0; i < 70; i++) {
+        struct packet p = tcp(1.0 + i * 0.001, "192.0.2.66", (uint16_t)(50000 + i), "203.0.113.30",
+                              25, TCP_SYN, i, 0, 0);
+        feed_worker(0, &p, ACCESS_A);
+    }
+    cr_assert_eq(counters.detector_exhausted, 6);
+    /* The first 64 it still joins. */
+    struct packet p =
+        tcp(1.5, "203.0.113.30", 25, "198.51.100.40", 50063, TCP_SYN | TCP_ACK, 7, 64, 0);
+    feed_worker(1, &p, ACCESS_A);
+    p = tcp(1.6, "203.0.113.30", 25, "198.51.100.40", 50064, TCP_SYN | TCP_ACK, 7, 65, 0);
+    feed_worker(1, &p, ACCESS_A);
+    advance_worker(1, 4.0);
+    has(only("triangular_spam"), "\"src_port\":50063");
 }

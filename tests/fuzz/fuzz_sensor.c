@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     events_init(&events, policy);
     events_add_sink(&events, &sink.base);
     static const char *const source_names[1] = {"fuzz0"};
-    struct sensor *sensor = sensor_new(policy, &events, source_names, 1);
+    struct sensor *sensor = sensor_new(policy, &events, source_names, 1, NULL);
     if (sensor == NULL)
         FUZZ_FAIL("sensor_new failed");
 
