@@ -6,7 +6,9 @@
  *     bits 12-15  how far packet time moves before this packet (time_steps_ms)
  *     bits 0-11   the frame length (cut short where the input ends)
  * The steps straddle the policy's timers (syn 30 s, smtp_idle 600 s, stats 60 s) so the
- * fuzzer reaches expiry as easily as new packets. make_seeds.py writes captures this way. */
+ * fuzzer reaches expiry as easily as new packets. make_seeds.py writes captures this way.
+ * With the top bit of byte 0 set, two sensors take the packets in turn, as two workers
+ * (--workers) telling each other of spoofed SYNs (syn_share.h). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include "policy.h"
 #include "sensor.h"
 #include "sink.h"
+#include "syn_share.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -141,19 +144,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    static struct events events; /* holds an 8 KiB line buffer */
-    struct check_sink sink = {.base = {.ops = &check_ops, .name = "fuzz"}};
-    events_init(&events, policy);
-    events_add_sink(&events, &sink.base);
+    unsigned workers = (data[0] & 0x80) ? 2 : 1;
+    /* Made for each input: posts left over from one input must not reach the next. */
+    struct syn_share *share = NULL;
+    if (workers > 1 && (share = syn_share_new(workers, 64)) == NULL)
+        FUZZ_FAIL("syn_share_new failed");
+    static struct events events[2]; /* each holds an 8 KiB line buffer */
+    struct check_sink sinks[2];
+    struct sensor *sensors[2];
     static const char *const source_names[1] = {"fuzz0"};
-    struct sensor *sensor = sensor_new(policy, &events, source_names, 1, NULL);
-    if (sensor == NULL)
-        FUZZ_FAIL("sensor_new failed");
+    for (unsigned w = 0; w < workers; w++) {
+        sinks[w] = (struct check_sink){.base = {.ops = &check_ops, .name = "fuzz"}};
+        events_init(&events[w], policy);
+        events_add_sink(&events[w], &sinks[w].base);
+        if (share != NULL)
+            syn_share_set_worker(share, w);
+        sensors[w] = sensor_new(policy, &events[w], source_names, 1, share);
+        if (sensors[w] == NULL)
+            FUZZ_FAIL("sensor_new failed");
+    }
 
     int linktype = fuzz_link_type(data[0]);
     size_t offset = 1;
     packet_time now = START_TIME;
-    uint64_t packets = 0;
+    uint64_t packets[2] = {0, 0};
+    unsigned turn = 0;
     while (size - offset >= 2) {
         uint16_t header = (uint16_t)(data[offset] << 8 | data[offset + 1]);
         offset += 2;
@@ -167,16 +182,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         if (length > 0)
             memcpy(frame, data + offset, length);
-        sensor_packet(sensor, linktype, 0, now, frame, (uint32_t)length, (uint32_t)length);
+        unsigned w = turn++ % workers;
+        if (share != NULL)
+            syn_share_set_worker(share, w);
+        sensor_packet(sensors[w], linktype, 0, now, frame, (uint32_t)length, (uint32_t)length);
         free(frame);
-        packets++;
+        packets[w]++;
         offset += length;
-        if (sensor_now(sensor) != now)
+        if (sensor_now(sensors[w]) != now)
             FUZZ_FAIL("packet time did not follow the packets");
     }
-    sensor_finish(sensor, "end_of_input");
-    check_counters(sensor, &sink, &events, packets);
-    sensor_free(sensor);
-    events_close(&events);
+    for (unsigned w = 0; w < workers; w++) {
+        if (share != NULL)
+            syn_share_set_worker(share, w);
+        sensor_finish(sensors[w], "end_of_input");
+        check_counters(sensors[w], &sinks[w], &events[w], packets[w]);
+        sensor_free(sensors[w]);
+        events_close(&events[w]);
+    }
+    syn_share_free(share);
     return 0;
 }
