@@ -264,7 +264,7 @@ static int open_live(struct source *source, const char *interface,
     /* One group per interface: the kernel puts sockets of one device only in a group. */
     if (options->fanout_group != 0 &&
         fanout_join(pcap_fileno(source->pcap), (uint16_t)(options->fanout_group + source->index),
-                    pcap_error, sizeof(pcap_error)) != 0) {
+                    options->fanout_ipv6_bits, pcap_error, sizeof(pcap_error)) != 0) {
         snprintf(error, error_size, "%s: %s", interface, pcap_error);
         return -1;
     }

@@ -24,6 +24,7 @@ struct capture_options {
     int buffer_megabytes;      /* live only; 0 = 64 */
     uint16_t fanout_group;     /* live only: interface i joins PACKET_FANOUT group
                                   fanout_group + i; 0 = none */
+    uint8_t fanout_ipv6_bits;  /* the shortest IPv6 subscriber prefix (fanout.h) */
 };
 
 struct capture_packet {

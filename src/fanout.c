@@ -26,6 +26,10 @@ struct program {
     struct sock_filter code[FANOUT_PROGRAM_MAX];
     unsigned length;
     bool overflow;
+    /* The 32 bits of an IPv6 address that are hashed: its word v6_word (0 or 4 bytes in),
+     * ANDed with v6_mask, so that only the subscriber's prefix counts. */
+    uint32_t v6_word;
+    uint32_t v6_mask;
 };
 
 static unsigned emit(struct program *program, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k)
@@ -174,10 +178,28 @@ static void emit_ipv4(struct program *program, uint32_t l3)
     emit_by_ephemeral_side(program);
 }
 
-/* IPv6 at `l3`: addresses are hashed by their bits 32 to 63, inside the /64 (or shorter
- * delegated prefix) that is one subscriber, so its privacy addresses stay together. ICMPv6
- * errors (types 1 to 4) by the packet they quote. Extension headers are rare enough on
- * mail and DNS to hash such packets by their addresses. */
+/* The IPv6 address at absolute offset `address`, as much of it as names the subscriber. */
+static void emit_v6_address(struct program *program, uint32_t address)
+{
+    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, address + program->v6_word);
+    if (program->v6_mask != UINT32_MAX)
+        emit(program, BPF_ALU | BPF_AND | BPF_K, 0, 0, program->v6_mask);
+}
+
+static void emit_v6_pair(struct program *program, uint32_t source, uint32_t destination)
+{
+    emit_v6_address(program, source);
+    emit(program, BPF_ST, 0, 0, M_SOURCE);
+    emit_v6_address(program, destination);
+    emit(program, BPF_ST, 0, 0, M_DESTINATION);
+    emit_pair_from_memory(program);
+}
+
+/* IPv6 at `l3`: an address is hashed by the bits of its subscriber prefix among bits 32 to
+ * 63 (bits 0 to 31 for a /32), so all the /64s of a delegated /56 and all privacy
+ * addresses of one subscriber stay together. ICMPv6 errors (types 1 to 4) by the packet
+ * they quote. Extension headers are rare enough on mail and DNS to hash such packets by
+ * their addresses. */
 static void emit_ipv6(struct program *program, uint32_t l3)
 {
     unsigned ports[2];
@@ -185,13 +207,13 @@ static void emit_ipv6(struct program *program, uint32_t l3)
     unsigned is_icmp = emit(program, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 58);
     patch_false(program, is_icmp, program->length);
     emit_if_ports(program, ports);
-    emit_pair(program, l3 + 12, l3 + 28);
+    emit_v6_pair(program, l3 + 8, l3 + 24);
 
     patch_true(program, ports[0], program->length);
     patch_true(program, ports[1], program->length);
-    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 12);
+    emit_v6_address(program, l3 + 8);
     emit(program, BPF_ST, 0, 0, M_SOURCE);
-    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, l3 + 28);
+    emit_v6_address(program, l3 + 24);
     emit(program, BPF_ST, 0, 0, M_DESTINATION);
     emit(program, BPF_LD | BPF_H | BPF_ABS, 0, 0, l3 + 40);
     emit(program, BPF_ST, 0, 0, M_SOURCE_PORT);
@@ -203,9 +225,9 @@ static void emit_ipv6(struct program *program, uint32_t l3)
     unsigned informational = emit(program, BPF_JMP | BPF_JGT | BPF_K, 0, 0, 4);
     patch_false(program, informational, program->length);
     uint32_t quoted = l3 + 40 + ICMP_ERROR_HEADER;
-    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, quoted + 12);
+    emit_v6_address(program, quoted + 8);
     emit(program, BPF_ST, 0, 0, M_SOURCE);
-    emit(program, BPF_LD | BPF_W | BPF_ABS, 0, 0, quoted + 28);
+    emit_v6_address(program, quoted + 24);
     emit(program, BPF_ST, 0, 0, M_DESTINATION);
     emit(program, BPF_LD | BPF_B | BPF_ABS, 0, 0, quoted + 6);
     emit_if_ports(program, ports);
@@ -218,12 +240,16 @@ static void emit_ipv6(struct program *program, uint32_t l3)
     emit_by_ephemeral_side(program);
 
     patch_true(program, informational, program->length);
-    emit_pair(program, l3 + 12, l3 + 28);
+    emit_v6_pair(program, l3 + 8, l3 + 24);
 }
 
-int fanout_program(struct sock_filter *code, unsigned capacity)
+int fanout_program(struct sock_filter *code, unsigned capacity, unsigned ipv6_subscriber_bits)
 {
-    struct program program = {.length = 0, .overflow = false};
+    struct program program = {.length = 0, .overflow = false, .v6_word = 4, .v6_mask = UINT32_MAX};
+    if (ipv6_subscriber_bits <= 32)
+        program.v6_word = 0;
+    else if (ipv6_subscriber_bits < 64)
+        program.v6_mask = UINT32_MAX << (64 - ipv6_subscriber_bits);
     /* skb->protocol, and offsets from the network header: both are what the kernel found
      * after taking the outer 802.1Q tag off, whatever the link layer looked like. */
     emit(&program, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
@@ -242,10 +268,11 @@ int fanout_program(struct sock_filter *code, unsigned capacity)
     return (int)program.length;
 }
 
-int fanout_join(int fd, uint16_t group, char *error, size_t error_size)
+int fanout_join(int fd, uint16_t group, unsigned ipv6_subscriber_bits, char *error,
+                size_t error_size)
 {
     struct sock_filter code[FANOUT_PROGRAM_MAX];
-    int length = fanout_program(code, FANOUT_PROGRAM_MAX);
+    int length = fanout_program(code, FANOUT_PROGRAM_MAX, ipv6_subscriber_bits);
     if (length < 0) {
         snprintf(error, error_size, "fanout program too long");
         return -1;

@@ -667,6 +667,7 @@ static int run(const struct options *options, struct policy *policy)
         .prefilter = prefilter[0] != '\0' && untagged[0] != '\0' ? prefilter : NULL,
         .prefilter_untagged = untagged,
         .fanout_group = options->fanout_group,
+        .fanout_ipv6_bits = (uint8_t)policy_ipv6_subscriber_bits(policy),
     };
     enum capture_error capture_error;
     struct capture *capture = capture_open(&capture_options, &capture_error, error,

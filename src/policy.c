@@ -1514,6 +1514,16 @@ bool policy_is_resolver(const struct policy *policy, const struct address *addre
     return prefix_table_lookup(policy->resolver_table, address, &unused);
 }
 
+unsigned policy_ipv6_subscriber_bits(const struct policy *policy)
+{
+    unsigned bits = DEFAULT_IPV6_SUBSCRIBER_LENGTH;
+    for (size_t p = 0; p < policy->pool_count; p++) {
+        if (policy->pools[p].ipv6_subscriber_length < bits)
+            bits = policy->pools[p].ipv6_subscriber_length;
+    }
+    return bits;
+}
+
 static bool msa_serves_pool(const struct msa *msa, int pool)
 {
     if (msa->pool_count == 0)

@@ -134,6 +134,9 @@ int policy_pool_of(const struct policy *policy, const struct address *address);
 int policy_msa_of(const struct policy *policy, const struct address *address);
 bool policy_is_own(const struct policy *policy, const struct address *address);
 bool policy_is_resolver(const struct policy *policy, const struct address *address);
+/* The shortest IPv6 prefix that is one subscriber: the least ipv6_subscriber_length of any
+ * pool, and 64 (an address in no pool) at most. */
+unsigned policy_ipv6_subscriber_bits(const struct policy *policy);
 /* True when msa serves port to subscribers of pool (the permit list of draft 4.3.2). */
 bool policy_msa_allows(const struct policy *policy, int msa, int pool, uint16_t port);
 

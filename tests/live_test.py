@@ -50,12 +50,13 @@ def inside_namespace(args):
     example = single_worker(args)
     workers = two_workers(args)
     triangles = workers_triangular(args)
+    delegated = workers_delegated_prefix(args)
     spools = workers_spool(args)
     interfaces = workers_two_interfaces(args)
     unprivileged = workers_unprivileged(args)
     orphans = workers_stop_with_parent(args)
-    print("live: %s; %s; %s; %s; %s; %s; %s" % (example, workers, triangles, spools, interfaces,
-                                              unprivileged, orphans))
+    print("live: %s; %s; %s; %s; %s; %s; %s; %s" % (example, workers, triangles, delegated,
+                                                  spools, interfaces, unprivileged, orphans))
     return 0
 
 
@@ -223,6 +224,39 @@ def workers_triangular(args):
              [(e.get("worker"), syn_worker.get((e["relay_ip"], e["src_port"]))) for e in joined])
     return "--workers 3: %d triangles joined as the replay joins them, %d across workers" % (
         len(joined), split)
+
+
+def syn_frame(src, dst, sport, vlan):
+    """An Ethernet frame on an 802.1Q VLAN: a TCP SYN from src:sport to dst:25 over IPv6."""
+    tcp = struct.pack(">HHIIBBHHH", sport, 25, 1000 + sport, 0, 5 << 4, 0x02, 64240, 0, 0)
+    ip6 = struct.pack(">IHBB", 6 << 28, len(tcp), 6, 64) + \
+        socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst)
+    ethernet = bytes.fromhex("020000000002" "020000000001") + struct.pack(">HHH", 0x8100, vlan,
+                                                                         0x86dd)
+    return ethernet + ip6 + tcp
+
+
+def workers_delegated_prefix(args):
+    """--workers 4 under the example policy, whose FTTH pool delegates a /56 to each
+    subscriber: one home's attempts from sixteen of its /64s all go to one worker, which
+    keeps its bot score and windows whole (the fanout hashes the /56)."""
+    policy = os.path.join(args.source_dir, "rules", "example.yaml")
+    capture = os.path.join(args.work_dir, "delegated.pcap")
+    sources = ["2001:db8:100:42%02x::%x" % (i * 16 + 3, i + 1) for i in range(16)]
+    with open(capture, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i, source in enumerate(sources):
+            frame = syn_frame(source, "2001:db8:9000::%x" % (i + 1), 40000 + i, 100)
+            out.write(struct.pack("<IIII", 1, i, len(frame), len(frame)) + frame)
+    sent, events = capture_live(args, policy, capture, ["--workers", "4"])
+    workers = {e["src_ip"]: e.get("worker") for e in events
+               if e["type"] == "attempt" and e["src_ip"] in sources}
+    if len(workers) != len(sources):
+        fail("attempts from %d of the home's 16 /64s: %r" % (len(workers), sorted(workers)))
+    if len(set(workers.values())) != 1:
+        fail("one /56 spread over workers %r" % sorted(set(workers.values())))
+    return "--workers 4: a delegated /56's attempts from 16 /64s all in worker %d" % (
+        workers[sources[0]])
 
 
 def workers_spool(args):

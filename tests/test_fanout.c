@@ -109,7 +109,7 @@ static int program_length;
 
 static void setup(void)
 {
-    program_length = fanout_program(program, FANOUT_PROGRAM_MAX);
+    program_length = fanout_program(program, FANOUT_PROGRAM_MAX, 64);
     cr_assert_gt(program_length, 0);
 }
 
@@ -244,4 +244,61 @@ Test(fanout, what_is_not_plain_ip_goes_to_worker_0)
     uint8_t arp[28] = {0};
     cr_assert_eq(run(program, program_length, 0x0806, arp, sizeof(arp)), 0);
     cr_assert_eq(run(program, program_length, 0x8864, arp, sizeof(arp)), 0);
+}
+
+/* The hash of a TCP packet from src:40000 to port 25 under a program for `bits`. */
+static uint32_t v6_with(unsigned bits, const char *src, const char *dst)
+{
+    struct sock_filter code[FANOUT_PROGRAM_MAX];
+    int length = fanout_program(code, FANOUT_PROGRAM_MAX, bits);
+    cr_assert_gt(length, 0);
+    uint8_t p[60];
+    ipv6_tcp(p, src, dst, 40000, 25);
+    return run(code, length, 0x86dd, p, sizeof(p));
+}
+
+Test(fanout, every_64_of_a_delegated_ipv6_prefix_meets_in_one_worker)
+{
+    /* A pool with ipv6_subscriber_length 56: its subscriber's LAN /64s differ in bits 56 to
+     * 63, and its bot score and windows are kept for the /56. */
+    uint32_t home = v6_with(56, "2001:db8:1000:1200::10", "2001:db8:f000::25");
+    cr_assert_eq(v6_with(56, "2001:db8:1000:12ff::77", "2001:db8:f000::25"), home);
+    cr_assert_eq(v6_with(56, "2001:db8:1000:1234::1", "2001:db8:f000::99"), home);
+    /* The next /56 is another subscriber; with /64 subscribers so are the /64s. */
+    cr_assert_neq(v6_with(56, "2001:db8:1000:1300::10", "2001:db8:f000::25"), home,
+                  "these two /56s happen to collide: pick others");
+    cr_assert_neq(v6_with(64, "2001:db8:1000:12ff::77", "2001:db8:f000::25"),
+                  v6_with(64, "2001:db8:1000:1200::10", "2001:db8:f000::25"),
+                  "these two /64s happen to collide: pick others");
+    /* A /48 and a /32: what lies beyond the prefix counts for nothing. */
+    cr_assert_eq(v6_with(48, "2001:db8:1000:ffff::1", "2001:db8:f000::25"),
+                 v6_with(48, "2001:db8:1000:1::2", "2001:db8:f000::25"));
+    cr_assert_eq(v6_with(32, "2001:db8:ffff:ffff::1", "2001:db8:f000::25"),
+                 v6_with(32, "2001:db8:1:1::2", "2001:db8:f000::25"));
+    cr_assert_neq(v6_with(32, "2001:db9::1", "2001:db8:f000::25"),
+                  v6_with(32, "2001:db8::1", "2001:db8:f000::25"),
+                  "these two /32s happen to collide: pick others");
+    /* Longer subscriber prefixes hash the whole /64, as 64 does. */
+    cr_assert_eq(v6_with(128, "2001:db8:1000:1200::10", "2001:db8:f000::25"),
+                 v6_with(64, "2001:db8:1000:1200::10", "2001:db8:f000::25"));
+}
+
+Test(fanout, an_icmpv6_error_follows_its_quote_under_a_delegated_prefix)
+{
+    struct sock_filter code[FANOUT_PROGRAM_MAX];
+    int length = fanout_program(code, FANOUT_PROGRAM_MAX, 56);
+    cr_assert_gt(length, 0);
+    uint8_t syn[60];
+    ipv6_tcp(syn, "2001:db8:1000:12ab::10", "2001:db8:f000::25", 40000, 25);
+    uint8_t error[40 + 8 + 60];
+    memset(error, 0, sizeof(error));
+    error[0] = 0x60;
+    error[6] = 58;
+    inet_pton(AF_INET6, "2001:db8:1000::1", error + 8);
+    inet_pton(AF_INET6, "2001:db8:1000:12ab::10", error + 24);
+    error[40] = 1;
+    error[41] = 1;
+    memcpy(error + 48, syn, sizeof(syn));
+    cr_assert_eq(run(code, length, 0x86dd, error, sizeof(error)),
+                 v6_with(56, "2001:db8:1000:1200::1", "2001:db8:f000::25"));
 }

@@ -221,6 +221,8 @@ Test(policy, every_field)
     cr_assert_eq(business->blocking_point, POLICY_NO_INDEX);
     cr_assert_eq(business->ipv6_subscriber_length, 64);
     cr_assert_eq(business->line, 13);
+    /* The shortest of the pools: how --workers spreads IPv6 traffic (fanout.h). */
+    cr_assert_eq(policy_ipv6_subscriber_bits(policy), 56);
 
     cr_assert_eq(policy->msa_count, 2);
     const struct msa *isp = &policy->msas[0];
@@ -313,6 +315,7 @@ Test(policy, defaults)
     cr_assert_null(policy->geoip);
     cr_assert_eq(policy->pools[0].blocking_point, POLICY_NO_INDEX);
     cr_assert_eq(policy->pools[0].ipv6_subscriber_length, 64);
+    cr_assert_eq(policy_ipv6_subscriber_bits(policy), 64);
     cr_assert_eq(policy->thresholds.window, 300 * PACKET_TIME_SECOND);
     cr_assert_eq(policy->thresholds.fanout, 10);
     cr_assert_eq(policy->thresholds.mx_direct, 10);
