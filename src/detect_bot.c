@@ -132,19 +132,6 @@ static void add(uint32_t *counter, uint32_t amount)
     *counter = UINT32_MAX - *counter < amount ? UINT32_MAX : *counter + amount;
 }
 
-/* Draft 3.2: one IPv6 subscriber holds a prefix, /64 unless the pool says otherwise. */
-static struct prefix subscriber_prefix(const struct policy *policy, const struct address *address,
-                                       int pool)
-{
-    struct prefix prefix = {.address = *address, .length = 32};
-    if (address->family != ADDRESS_V6)
-        return prefix;
-    prefix.length = pool >= 0 ? policy->pools[pool].ipv6_subscriber_length : 64;
-    for (int bit = prefix.length; bit < 128; bit++)
-        prefix.address.bytes[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
-    return prefix;
-}
-
 static void emit(struct bot_detector *detector, const struct subscriber_record *record,
                  const struct address *key, packet_time start, packet_time end)
 {
@@ -153,7 +140,7 @@ static void emit(struct bot_detector *detector, const struct subscriber_record *
     if (score < policy->thresholds.score)
         return;
     const struct bot_features *features = &record->features;
-    struct prefix prefix = subscriber_prefix(policy, key, record->pool);
+    struct prefix prefix = policy_subscriber(policy, record->pool, key);
     char subscriber[PREFIX_TEXT_MAX];
     if (key->family == ADDRESS_V6)
         prefix_format(&prefix, subscriber, sizeof(subscriber));
@@ -227,7 +214,7 @@ static struct subscriber_record *subscriber_of(struct bot_detector *detector,
                                                packet_time now, struct address *key)
 {
     roll_window(detector, now);
-    struct prefix prefix = subscriber_prefix(detector->policy, address, pool);
+    struct prefix prefix = policy_subscriber(detector->policy, pool, address);
     *key = prefix.address;
     struct flow_key flow_key;
     flow_key_make(&flow_key, 0, key, NULL, 0, 0);

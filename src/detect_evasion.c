@@ -149,24 +149,6 @@ static bool segment_expects(const struct policy *policy, int segment, int pool)
     return false;
 }
 
-/* One IPv6 subscriber holds a whole prefix (the pool's ipv6_subscriber_length), so its
- * privacy addresses are one subscriber, not many. */
-static struct prefix subscriber_of(const struct policy *policy, int pool,
-                                   const struct address *address)
-{
-    struct prefix prefix = {.address = *address, .length = 32};
-    if (address->family != ADDRESS_V6)
-        return prefix;
-    prefix.length = policy->pools[pool].ipv6_subscriber_length;
-    for (int i = 0; i < 16; i++) {
-        int keep = prefix.length - i * 8;
-        if (keep >= 8)
-            continue;
-        prefix.address.bytes[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-    }
-    return prefix;
-}
-
 static void format_mac(const uint8_t mac[6], char text[MAC_TEXT_MAX])
 {
     snprintf(text, MAC_TEXT_MAX, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
@@ -231,12 +213,12 @@ static void window_close(struct evasion *evasion, struct flow *flow, const char 
     finding.pool = window->pool;
     finding.segment = window->segment;
     if (window->kind == WINDOW_ASYMMETRIC) {
-        struct prefix subscriber = subscriber_of(policy, window->pool, &window->src);
+        struct prefix subscriber = policy_subscriber(policy, window->pool, &window->src);
         finding_set_key(&finding, &window->src);
         add_subscriber_prefix(&finding, &subscriber, prefix_text);
         add_expected_segments(&finding, policy, window->pool);
     } else if (window->kind == WINDOW_INBOUND) {
-        struct prefix subscriber = subscriber_of(policy, window->pool, &window->dst);
+        struct prefix subscriber = policy_subscriber(policy, window->pool, &window->dst);
         finding_set_key(&finding, &window->dst);
         add_subscriber_prefix(&finding, &subscriber, prefix_text);
         if (window->msa >= 0)
@@ -364,7 +346,7 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
 
     if ((packet->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
         return; /* a new connection answers nothing that came before it */
-    struct prefix subscriber = subscriber_of(evasion->policy, pool, &packet->src);
+    struct prefix subscriber = policy_subscriber(evasion->policy, pool, &packet->src);
     flow_key_make(&key, WINDOW_INBOUND, &packet->dst, &subscriber.address, 0, 0);
     struct flow *inbound = flow_lookup(evasion->windows, &key, flow_key_hash(&key));
     if (inbound == NULL)
@@ -449,7 +431,7 @@ static void towards_smtp(struct evasion *evasion, const struct packet *packet, i
         /* Seen on no segment at all says nothing about where it should have been. */
         if (segment < 0 || segment_expects(policy, segment, pool))
             return;
-        struct prefix subscriber = subscriber_of(policy, pool, &packet->src);
+        struct prefix subscriber = policy_subscriber(policy, pool, &packet->src);
         flow_key_make(&key, WINDOW_ASYMMETRIC, &subscriber.address, NULL, 0, (uint16_t)segment);
         window_count(evasion, &key, packet, segment, pool);
         return;
@@ -621,7 +603,7 @@ static void inbound_check(struct evasion *evasion, const struct packet *packet, 
         return;
     if (outbound_seen(evasion, &packet->dst, packet->dst_port, &packet->src))
         return;
-    struct prefix subscriber = subscriber_of(policy, pool, &packet->dst);
+    struct prefix subscriber = policy_subscriber(policy, pool, &packet->dst);
     struct flow_key key;
     flow_key_make(&key, WINDOW_INBOUND, &packet->src, &subscriber.address, 0, 0);
     struct window *window = window_count(evasion, &key, packet, segment, pool);

@@ -1514,6 +1514,23 @@ bool policy_is_resolver(const struct policy *policy, const struct address *addre
     return prefix_table_lookup(policy->resolver_table, address, &unused);
 }
 
+struct prefix policy_subscriber(const struct policy *policy, int pool,
+                                const struct address *address)
+{
+    struct prefix prefix = {.address = *address, .length = 32};
+    if (address->family != ADDRESS_V6)
+        return prefix;
+    prefix.length = pool >= 0 && (size_t)pool < policy->pool_count
+                        ? policy->pools[pool].ipv6_subscriber_length
+                        : DEFAULT_IPV6_SUBSCRIBER_LENGTH;
+    for (int i = 0; i < 16; i++) {
+        int keep = prefix.length - i * 8;
+        if (keep < 8)
+            prefix.address.bytes[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+    }
+    return prefix;
+}
+
 unsigned policy_ipv6_subscriber_bits(const struct policy *policy)
 {
     unsigned bits = DEFAULT_IPV6_SUBSCRIBER_LENGTH;

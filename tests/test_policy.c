@@ -1208,3 +1208,37 @@ Test(policy_names, enums_name_themselves)
     cr_assert_eq(LEVEL_HOME_ROUTER, 1);
     cr_assert_eq(LEVEL_CORE, 4);
 }
+
+Test(policy, a_subscriber_is_an_ipv4_address_or_its_pools_ipv6_prefix)
+{
+    struct policy *policy = load_ok(
+        "sensor: {name: s1, position: edge-side}\n"
+        "own_prefixes: []\n"
+        "pools:\n"
+        "  - { name: ftth, type: dynamic, prefixes: [2001:db8:100::/40], "
+        "ipv6_subscriber_length: 56 }\n"
+        "  - { name: odd, type: dynamic, prefixes: [2001:db8:200::/40], "
+        "ipv6_subscriber_length: 61 }\n"
+        "  - { name: dsl, type: dynamic, prefixes: [198.51.96.0/20, 2001:db8:300::/40] }\n");
+    static const struct {
+        int pool;
+        const char *address, *subscriber;
+    } cases[] = {
+        {0, "2001:db8:100:12ab:1:2:3:4", "2001:db8:100:1200::/56"},
+        {1, "2001:db8:200:12ff::1", "2001:db8:200:12f8::/61"},
+        {2, "2001:db8:300:1:2:3:4:5", "2001:db8:300:1::/64"},
+        {-1, "2001:db8:9999:1:ffff::1", "2001:db8:9999:1::/64"}, /* in no pool */
+        {2, "198.51.100.7", "198.51.100.7/32"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct address address;
+        cr_assert(address_parse(cases[i].address, &address));
+        struct prefix subscriber = policy_subscriber(policy, cases[i].pool, &address);
+        char text_out[PREFIX_TEXT_MAX];
+        prefix_format(&subscriber, text_out, sizeof(text_out));
+        cr_assert_str_eq(text_out, cases[i].subscriber, "%s in pool %d", cases[i].address,
+                         cases[i].pool);
+    }
+    cr_assert_eq(policy_ipv6_subscriber_bits(policy), 56);
+    policy_free(policy);
+}
