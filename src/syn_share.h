@@ -9,7 +9,8 @@
  * before it forks): a bounded queue with many writers and one reader (D. Vyukov's bounded
  * queue: a sequence number per cell, a compare-and-swap per post). Nothing blocks and
  * nothing is allocated after start-up; a post to a full inbox is refused and counted by
- * the caller. */
+ * the caller. A worker killed between claiming a cell and filling it leaves that inbox
+ * stuck at the cell: later posts there are refused and counted, never misread. */
 #ifndef OP25B_SYN_SHARE_H
 #define OP25B_SYN_SHARE_H
 
