@@ -755,7 +755,7 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
     evasion->base.ops = &evasion_ops;
     evasion->policy = policy;
     evasion->events = context->events;
-    evasion->share = context->syn_share;
+    evasion->share = context->share != NULL ? context->share->syns : NULL;
     evasion->counters = context->counters;
     /* With own_prefixes: [] every source outside the pools would look spoofed. */
     evasion->check_sources = policy->own_prefix_count > 0;

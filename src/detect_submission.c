@@ -51,6 +51,8 @@ struct submission_detector {
     struct flow_table *logins;
     struct login_record *login_records;
     struct window_set *once;
+    /* --workers: where a finding keyed by a server is claimed over all workers. */
+    struct once_share *shared_once;
     packet_time window_end;
 };
 
@@ -156,14 +158,25 @@ static bool first_in_window(struct submission_detector *detector, enum once_kind
     pair[0] = *a;
     if (b != NULL)
         pair[1] = *b;
-    enum window_set_result result =
-        window_set_add(detector->once, window_set_hash(kind, pair, sizeof(pair)));
+    uint64_t key = window_set_hash(kind, pair, sizeof(pair));
+    enum window_set_result result = window_set_add(detector->once, key);
     if (result == WINDOW_SET_FULL) {
         /* Better a repeated finding than a lost one. */
         detector->counters->detector_exhausted++;
         return true;
     }
-    return result == WINDOW_SET_ADDED;
+    if (result != WINDOW_SET_ADDED)
+        return false;
+    /* A server's subscribers are spread over the workers; the others' are keyed by a
+     * subscriber, whose packets all come to this one. */
+    if (kind != ONCE_OPEN_SUBMISSION || detector->shared_once == NULL)
+        return true;
+    packet_time window = detector->policy->thresholds.window;
+    enum once_claim claim =
+        once_share_claim(detector->shared_once, key, (uint64_t)(detector->window_end / window));
+    if (claim == ONCE_FULL)
+        detector->counters->detector_exhausted++;
+    return claim != ONCE_TAKEN;
 }
 
 /* ---- Findings ---- */
@@ -484,6 +497,7 @@ struct detector *detect_submission_new(const struct detector_context *context, b
     detector->policy = policy;
     detector->events = context->events;
     detector->counters = context->counters;
+    detector->shared_once = context->share != NULL ? context->share->findings : NULL;
     uint32_t capacity = policy->limits.flows / 16;
     capacity = capacity < TABLE_MIN ? TABLE_MIN : capacity > TABLE_MAX ? TABLE_MAX : capacity;
     detector->flows = mail_flows_new(policy, context->counters, on_mail_flow, detector);

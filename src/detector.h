@@ -10,7 +10,7 @@
 #include "packet_time.h"
 #include "policy.h"
 #include "stats.h"
-#include "syn_share.h"
+#include "worker_share.h"
 
 struct detector_context {
     const struct policy *policy;
@@ -18,8 +18,8 @@ struct detector_context {
     struct sensor_counters *counters;
     /* Per segment (index + 1; 0 is "no segment"): replies from outside were seen there. */
     const bool *return_seen;
-    /* --workers: spoofed SYNs told to the other workers (syn_share.h); NULL otherwise. */
-    struct syn_share *syn_share;
+    /* --workers: what the workers share (worker_share.h); NULL otherwise. */
+    const struct worker_share *share;
 };
 
 struct detector;

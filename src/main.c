@@ -28,7 +28,7 @@
 #include "report.h"
 #include "sensor.h"
 #include "sink.h"
-#include "syn_share.h"
+#include "worker_share.h"
 
 enum { EXIT_DONE = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 enum { MAX_INPUTS = 64, MAX_KAFKA_PROPERTIES = 64 };
@@ -39,6 +39,8 @@ enum { MAX_REPORTS = 8 };
  * worker takes its inbox before every packet, so this is what the others may post while
  * it handles one packet. */
 enum { SYN_SHARE_CELLS = 8192 };
+/* Findings one per server and window over all workers (once_share.h): servers, so few. */
+enum { ONCE_SHARE_KEYS = 16384 };
 
 struct options {
     const char *policy_path;
@@ -72,7 +74,7 @@ struct options {
     int report_states[64]; /* --workers with --report: where each worker saves its report */
     int ready_fd;          /* --workers with -u: a worker says here it has dropped root */
     pid_t parent;          /* --workers: the process that started the workers */
-    struct syn_share *syn_share; /* --workers: spoofed SYNs told to the other workers */
+    struct worker_share *share; /* --workers: what the workers share; NULL otherwise */
     int verbosity; /* -1 quiet, 0 default, 1.. verbose */
 };
 
@@ -739,7 +741,7 @@ static int run(const struct options *options, struct policy *policy)
     size_t source_count = capture_source_count(capture);
     for (size_t i = 0; i < source_count && i < MAX_INPUTS; i++)
         names[i] = capture_source_name(capture, i);
-    struct sensor *sensor = sensor_new(policy, &events, names, source_count, options->syn_share);
+    struct sensor *sensor = sensor_new(policy, &events, names, source_count, options->share);
     if (sensor == NULL) {
         fprintf(stderr, "op25b-watch: out of memory for %u flows\n", policy->limits.flows);
         status = EXIT_RUNTIME;
@@ -828,6 +830,8 @@ static int run(const struct options *options, struct policy *policy)
     progress_clear(&progress);
     capture_stats(capture, &received, &drops, &errors);
     sensor_set_capture_stats(sensor, received, drops, errors);
+    if (live)
+        sensor_tick(sensor, wall_clock()); /* the final events' time: now */
     sensor_finish(sensor, reason);
     if (metrics != NULL)
         metrics_publish(metrics, sensor_counters(sensor), sensor_coverage(sensor), &events,
@@ -1001,9 +1005,16 @@ static int run_workers(struct options *options, struct policy *policy)
             return EXIT_RUNTIME;
         }
     }
-    /* The halves of a triangular-spam join reach different workers (syn_share.h). */
-    options->syn_share = syn_share_new(options->workers, SYN_SHARE_CELLS);
-    if (options->syn_share == NULL) {
+    /* What one worker sees and another needs: the halves of a triangular-spam join, and
+     * findings one per server (worker_share.h). */
+    struct worker_share share = {
+        .syns = syn_share_new(options->workers, SYN_SHARE_CELLS),
+        .findings = once_share_new(ONCE_SHARE_KEYS),
+    };
+    options->share = &share;
+    if (share.syns == NULL || share.findings == NULL) {
+        syn_share_free(share.syns);
+        once_share_free(share.findings);
         fprintf(stderr, "op25b-watch: no shared memory for %u workers\n", options->workers);
         metrics_stop(options->shared_metrics);
         return EXIT_RUNTIME;
@@ -1039,8 +1050,7 @@ static int run_workers(struct options *options, struct policy *policy)
         }
         if (child == 0) {
             options->worker = (int)i;
-            if (options->syn_share != NULL)
-                syn_share_set_worker(options->syn_share, i);
+            syn_share_set_worker(share.syns, i);
             options->parent = parent;
             options->ready_fd = ready[1];
             if (ready[0] >= 0)
@@ -1094,7 +1104,9 @@ static int run_workers(struct options *options, struct policy *policy)
             status = code;
     }
     metrics_stop(options->shared_metrics);
-    syn_share_free(options->syn_share);
+    syn_share_free(share.syns);
+    once_share_free(share.findings);
+    options->share = NULL;
     if (options->report_count > 0 && write_merged_report(options, policy, started) != 0)
         status = EXIT_RUNTIME;
     return status;

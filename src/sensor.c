@@ -29,7 +29,7 @@ struct sensor {
 
 struct sensor *sensor_new(const struct policy *policy, struct events *events,
                           const char *const *source_names, size_t source_count,
-                          struct syn_share *syn_share)
+                          const struct worker_share *share)
 {
     struct sensor *sensor = calloc(1, sizeof(*sensor));
     if (sensor == NULL)
@@ -52,7 +52,7 @@ struct sensor *sensor_new(const struct policy *policy, struct events *events,
         .events = events,
         .counters = &sensor->counters,
         .return_seen = sensor->return_seen,
-        .syn_share = syn_share,
+        .share = share,
     };
     int detectors = detectors_create(&context, sensor->detectors, SENSOR_MAX_DETECTORS);
     if (detectors < 0)
@@ -123,8 +123,7 @@ static void advance(struct sensor *sensor, packet_time ts)
 
 void sensor_tick(struct sensor *sensor, packet_time now)
 {
-    if (sensor->started)
-        advance(sensor, now);
+    advance(sensor, now);
 }
 
 static void note_return_traffic(struct sensor *sensor, const struct packet *packet, int segment)

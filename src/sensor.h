@@ -11,20 +11,22 @@
 #include "packet_time.h"
 #include "policy.h"
 #include "stats.h"
-#include "syn_share.h"
+#include "worker_share.h"
 
 struct sensor;
 
-/* source_names: one per capture source, used to match `interface:` segments. syn_share:
- * with --workers, where spoofed SYNs meet the other workers (syn_share.h); else NULL. */
+/* source_names: one per capture source, used to match `interface:` segments. share: with
+ * --workers, what the workers share (worker_share.h); else NULL. */
 struct sensor *sensor_new(const struct policy *policy, struct events *events,
                           const char *const *source_names, size_t source_count,
-                          struct syn_share *syn_share);
+                          const struct worker_share *share);
 void sensor_free(struct sensor *sensor);
 
 void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_time ts,
                    const uint8_t *data, uint32_t captured_length, uint32_t wire_length);
-/* Lets time pass without a packet (a live capture with nothing arriving). */
+/* Lets time pass without a packet (a live capture with nothing arriving). The clock starts
+ * here too, if no packet started it: a quiet link still gets its periodic reports, and its
+ * final events the time they were written, not 1970. */
 void sensor_tick(struct sensor *sensor, packet_time now);
 /* Capture-side counters (live: pcap_stats; files: read errors). */
 void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t drops,

@@ -48,15 +48,18 @@ def inside_namespace(args):
             print("SKIP: cannot make a veth pair here: %s" % " ".join(command))
             return SKIP
     example = single_worker(args)
+    quiet = quiet_link(args)
     workers = two_workers(args)
     triangles = workers_triangular(args)
     delegated = workers_delegated_prefix(args)
+    open_msas = workers_open_submission(args)
     spools = workers_spool(args)
     interfaces = workers_two_interfaces(args)
     unprivileged = workers_unprivileged(args)
     orphans = workers_stop_with_parent(args)
-    print("live: %s; %s; %s; %s; %s; %s; %s; %s" % (example, workers, triangles, delegated,
-                                                  spools, interfaces, unprivileged, orphans))
+    print("live: %s; %s; %s; %s; %s; %s; %s; %s; %s; %s" % (
+        example, quiet, workers, triangles, delegated, open_msas, spools, interfaces,
+        unprivileged, orphans))
     return 0
 
 
@@ -64,6 +67,18 @@ def replay(args, policy, capture):
     out = subprocess.run([args.binary, "-q", "-c", policy, "-r", capture],
                          stdout=subprocess.PIPE, check=True).stdout.decode()
     return [json.loads(line) for line in out.splitlines()]
+
+
+def stop(sensor, what, expect_status=0, stderr_out=None):
+    """Stops the sensor with SIGTERM, as an operator would, and returns its events; its
+    exit status must be expect_status. stderr_out, a list, gets its standard error."""
+    sensor.send_signal(signal.SIGTERM)
+    out, err = sensor.communicate(timeout=30)
+    if sensor.returncode != expect_status:
+        fail("%s: exit %d: %s" % (what, sensor.returncode, err.decode()))
+    if stderr_out is not None:
+        stderr_out.append(err.decode())
+    return [json.loads(line) for line in out.decode().splitlines()]
 
 
 def capture_live(args, policy, capture, extra, before_stop=None, expect_status=0,
@@ -87,13 +102,7 @@ def capture_live(args, policy, capture, extra, before_stop=None, expect_status=0
     time.sleep(1.5)  # TPACKET_V3 hands blocks over on its 100 ms timeout
     if before_stop is not None:
         before_stop()
-    sensor.send_signal(signal.SIGTERM)
-    out, err = sensor.communicate(timeout=30)
-    if sensor.returncode != expect_status:
-        fail("sensor %s exited %d: %s" % (extra, sensor.returncode, err.decode()))
-    if stderr_out is not None:
-        stderr_out.append(err.decode())
-    return sent, [json.loads(line) for line in out.decode().splitlines()]
+    return sent, stop(sensor, "sensor %s" % extra, expect_status, stderr_out)
 
 
 def single_worker(args):
@@ -122,6 +131,36 @@ def single_worker(args):
              (missing, differing))
     return "%d frames sent, %d counted, %d attempts closed by FIN agree with the replay" % (
         sent, stats["packets"], len(live))
+
+
+def quiet_link(args):
+    """A link with nothing on it: the sensor's clock starts at its first idle tick, so the
+    final coverage and sensor_stats carry the time they were written, not 1970, and the
+    periodic reports would come on time."""
+    # A pair of its own without IPv6, whose neighbour discovery would be traffic.
+    subprocess.run(["ip", "link", "add", "op25q0", "type", "veth", "peer", "name", "op25q1"],
+                   check=True)
+    for interface in ("op25q0", "op25q1"):
+        with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % interface, "w") as setting:
+            setting.write("1")
+        subprocess.run(["ip", "link", "set", interface, "up"], check=True)
+    policy = os.path.join(args.source_dir, "rules", "example.yaml")
+    started = time.time()
+    sensor = subprocess.Popen([args.binary, "-q", "-c", policy, "-i", "op25q1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    SENSOR_PIDS.append(sensor.pid)
+    time.sleep(1.5)
+    events = stop(sensor, "quiet link")
+    if not events or events[-1]["type"] != "sensor_stats" or not events[-1]["final"]:
+        fail("quiet link: no final sensor_stats: %r" % events[-1:])
+    if events[-1]["packets"] != 0:
+        fail("quiet link: %d packets on a link nothing was sent on" % events[-1]["packets"])
+    import calendar
+    for event in events:
+        seconds = calendar.timegm(time.strptime(event["ts"][:19], "%Y-%m-%dT%H:%M:%S"))
+        if not started - 5 <= seconds <= time.time() + 5:
+            fail("quiet link: a %s event stamped %s" % (event["type"], event["ts"]))
+    return "a link without packets: final events stamped with the time they were written"
 
 
 def two_workers(args):
@@ -226,6 +265,34 @@ def workers_triangular(args):
         len(joined), split)
 
 
+def workers_open_submission(args):
+    """--workers 3 on the open-submission scenario: subscribers of one MSA reach different
+    workers, and the workers claim each server once a window in shared memory
+    (src/once_share.c), so no server is reported twice in a window."""
+    policy = os.path.join(args.source_dir, "tests", "scenarios", "submission.yaml")
+    capture = os.path.join(args.source_dir, "pcaps", "scenario-submission-open.pcap")
+    servers = {e["dst_ip"] for e in replay(args, policy, capture)
+               if e["type"] == "open_submission"}
+    sent, events = capture_live(args, policy, capture, ["--workers", "3"])
+    found = [e for e in events if e["type"] == "open_submission"]
+    if {e["dst_ip"] for e in found} != servers:
+        fail("three workers reported open MSAs %r, the replay %r" %
+             (sorted({e["dst_ip"] for e in found}), sorted(servers)))
+    # Live packet time is the wall clock; the policy's window is the default 300 s.
+    reported = {}
+    for event in found:
+        window = event["ts"][:14] + str(int(event["ts"][14:16]) // 5)
+        reported.setdefault((event["dst_ip"], window), []).append(event.get("worker"))
+    twice = {key: workers for key, workers in reported.items() if len(workers) > 1}
+    if twice:
+        fail("servers reported more than once a window, by workers: %r" % twice)
+    # A worker that got no packet still stamps its final events with the time (not 1970).
+    if any(e["ts"].startswith("1970") for e in events):
+        fail("events stamped 1970: %r" % sorted({e["type"] for e in events
+                                                 if e["ts"].startswith("1970")}))
+    return "--workers 3: %d open MSAs, each once a window" % len(servers)
+
+
 def syn_frame(src, dst, sport, vlan):
     """An Ethernet frame on an 802.1Q VLAN: a TCP SYN from src:sport to dst:25 over IPv6."""
     tcp = struct.pack(">HHIIBBHHH", sport, 25, 1000 + sport, 0, 5 << 4, 0x02, 64240, 0, 0)
@@ -320,11 +387,7 @@ def workers_two_interfaces(args):
                 time.sleep(0.01)
         sender.close()
     time.sleep(1.5)
-    sensor.send_signal(signal.SIGTERM)
-    out, err = sensor.communicate(timeout=30)
-    if sensor.returncode != 0:
-        fail("two interfaces, two workers: exit %d: %s" % (sensor.returncode, err.decode()))
-    events = [json.loads(line) for line in out.decode().splitlines()]
+    events = stop(sensor, "two interfaces, two workers")
     finals = [e for e in events if e["type"] == "sensor_stats" and e["final"]]
     if sum(e["packets"] for e in finals) < sent:
         fail("sent %d frames on two interfaces, the workers counted %r" %

@@ -726,6 +726,7 @@ Test(evasion, only_tcp_is_looked_at)
  * the suite's single detector: the fanout hands a spoofed SYN to the relay's worker and
  * the answer to the spammer's, and together they must report what one sensor would. */
 static struct syn_share *share;
+static struct worker_share shared;
 static struct detector *workers[2];
 
 static void feed_worker(int w, const struct packet *packet, int segment);
@@ -735,12 +736,13 @@ static void setup_workers(void)
     setup();
     share = syn_share_new(2, 64);
     cr_assert_not_null(share);
+    shared = (struct worker_share){.syns = share};
     struct detector_context context = {
         .policy = policy,
         .events = &events,
         .counters = &counters,
         .return_seen = return_seen,
-        .syn_share = share,
+        .share = &shared,
     };
     for (int w = 0; w < 2; w++) {
         bool disabled = true;

@@ -7,102 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cbpf_run.h"
 #include "fanout.h"
-
-/* Runs the program over an IP packet (network header at `ip`) with skb->protocol. */
-static uint32_t run(const struct sock_filter *code, int length, uint16_t protocol,
-                    const uint8_t *ip, uint32_t size)
-{
-    uint32_t a = 0, x = 0, memory[16] = {0};
-    for (int pc = 0; pc < length; pc++) {
-        const struct sock_filter *op = &code[pc];
-        uint32_t k = op->k;
-        int64_t offset;
-        uint32_t width;
-        switch (op->code) {
-        case BPF_LD | BPF_H | BPF_ABS:
-            if (k == (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)) {
-                a = protocol;
-                continue;
-            }
-            /* fall through */
-        case BPF_LD | BPF_W | BPF_ABS:
-        case BPF_LD | BPF_B | BPF_ABS:
-        case BPF_LD | BPF_W | BPF_IND:
-        case BPF_LD | BPF_H | BPF_IND:
-        case BPF_LD | BPF_B | BPF_IND:
-            offset = (int64_t)(int32_t)k - SKF_NET_OFF;
-            if (BPF_MODE(op->code) == BPF_IND)
-                offset += x;
-            width = BPF_SIZE(op->code) == BPF_W ? 4 : BPF_SIZE(op->code) == BPF_H ? 2 : 1;
-            if (offset < 0 || offset + width > size)
-                return 0; /* the kernel ends the program with 0 on a short packet */
-            a = 0;
-            for (uint32_t i = 0; i < width; i++)
-                a = a << 8 | ip[offset + i];
-            break;
-        case BPF_LDX | BPF_MSH | BPF_B:
-            offset = (int64_t)(int32_t)k - SKF_NET_OFF;
-            if (offset < 0 || offset >= size)
-                return 0;
-            x = 4u * (ip[offset] & 0x0f);
-            break;
-        case BPF_LDX | BPF_MEM:
-            x = memory[k];
-            break;
-        case BPF_LD | BPF_MEM:
-            a = memory[k];
-            break;
-        case BPF_ALU | BPF_AND | BPF_K:
-            a &= k;
-            break;
-        case BPF_ALU | BPF_LSH | BPF_K:
-            a <<= k;
-            break;
-        case BPF_ALU | BPF_ADD | BPF_X:
-            a += x;
-            break;
-        case BPF_ST:
-            memory[k] = a;
-            break;
-        case BPF_MISC | BPF_TAX:
-            x = a;
-            break;
-        case BPF_ALU | BPF_XOR | BPF_X:
-            a ^= x;
-            break;
-        case BPF_ALU | BPF_MUL | BPF_K:
-            a *= k;
-            break;
-        case BPF_ALU | BPF_RSH | BPF_K:
-            a >>= k;
-            break;
-        case BPF_JMP | BPF_JEQ | BPF_K:
-            pc += a == k ? op->jt : op->jf;
-            break;
-        case BPF_JMP | BPF_JGT | BPF_K:
-            pc += a > k ? op->jt : op->jf;
-            break;
-        case BPF_JMP | BPF_JEQ | BPF_X:
-            pc += a == x ? op->jt : op->jf;
-            break;
-        case BPF_JMP | BPF_JGT | BPF_X:
-            pc += a > x ? op->jt : op->jf;
-            break;
-        case BPF_JMP | BPF_JA:
-            pc += (int)k;
-            break;
-        case BPF_RET | BPF_A:
-            return a;
-        case BPF_RET | BPF_K:
-            return k;
-        default:
-            cr_assert_fail("opcode 0x%x not interpreted", op->code);
-        }
-    }
-    cr_assert_fail("the program ran off its end");
-    return 0;
-}
 
 static struct sock_filter program[FANOUT_PROGRAM_MAX];
 static int program_length;
@@ -134,7 +40,7 @@ static uint32_t v4(const char *src, const char *dst, uint16_t sport, uint16_t dp
 {
     uint8_t p[40];
     ipv4_tcp(p, src, dst, sport, dport);
-    return run(program, program_length, 0x0800, p, sizeof(p));
+    return cbpf_run(program, program_length, 0x0800, p, sizeof(p));
 }
 
 Test(fanout, both_directions_pick_one_worker)
@@ -168,7 +74,7 @@ Test(fanout, icmp_error_follows_the_packet_it_quotes)
     error[20] = 3;  /* destination unreachable */
     error[21] = 13; /* communication administratively prohibited */
     memcpy(error + 28, syn, 28);
-    uint32_t quoted = run(program, program_length, 0x0800, error, sizeof(error));
+    uint32_t quoted = cbpf_run(program, program_length, 0x0800, error, sizeof(error));
     cr_assert_eq(quoted, v4("198.51.100.10", "203.0.113.10", 40000, 25));
     /* A quoted header behind IP options is found too. */
     uint8_t with_options[24 + 8 + 28];
@@ -176,12 +82,12 @@ Test(fanout, icmp_error_follows_the_packet_it_quotes)
     with_options[0] = 0x46;
     memset(with_options + 20, 1, 4); /* NOP options */
     memcpy(with_options + 24, error + 20, 8 + 28);
-    cr_assert_eq(run(program, program_length, 0x0800, with_options, sizeof(with_options)),
+    cr_assert_eq(cbpf_run(program, program_length, 0x0800, with_options, sizeof(with_options)),
                  quoted);
     /* An echo request is no error: it is hashed by its own pair, like any packet whose
      * ports say nothing. */
     error[20] = 8;
-    cr_assert_eq(run(program, program_length, 0x0800, error, sizeof(error)),
+    cr_assert_eq(cbpf_run(program, program_length, 0x0800, error, sizeof(error)),
                  v4("198.51.101.1", "198.51.100.10", 1000, 1000));
 }
 
@@ -203,7 +109,7 @@ static uint32_t v6(const char *src, const char *dst, uint16_t sport, uint16_t dp
 {
     uint8_t p[60];
     ipv6_tcp(p, src, dst, sport, dport);
-    return run(program, program_length, 0x86dd, p, sizeof(p));
+    return cbpf_run(program, program_length, 0x86dd, p, sizeof(p));
 }
 
 Test(fanout, icmpv6_error_follows_the_packet_it_quotes)
@@ -223,7 +129,7 @@ Test(fanout, icmpv6_error_follows_the_packet_it_quotes)
     error[40] = 1; /* destination unreachable */
     error[41] = 1; /* administratively prohibited */
     memcpy(error + 48, syn, sizeof(syn));
-    cr_assert_eq(run(program, program_length, 0x86dd, error, sizeof(error)), forward);
+    cr_assert_eq(cbpf_run(program, program_length, 0x86dd, error, sizeof(error)), forward);
 }
 
 Test(fanout, flows_spread_over_workers)
@@ -242,8 +148,8 @@ Test(fanout, flows_spread_over_workers)
 Test(fanout, what_is_not_plain_ip_goes_to_worker_0)
 {
     uint8_t arp[28] = {0};
-    cr_assert_eq(run(program, program_length, 0x0806, arp, sizeof(arp)), 0);
-    cr_assert_eq(run(program, program_length, 0x8864, arp, sizeof(arp)), 0);
+    cr_assert_eq(cbpf_run(program, program_length, 0x0806, arp, sizeof(arp)), 0);
+    cr_assert_eq(cbpf_run(program, program_length, 0x8864, arp, sizeof(arp)), 0);
 }
 
 /* The hash of a TCP packet from src:40000 to port 25 under a program for `bits`. */
@@ -254,7 +160,7 @@ static uint32_t v6_with(unsigned bits, const char *src, const char *dst)
     cr_assert_gt(length, 0);
     uint8_t p[60];
     ipv6_tcp(p, src, dst, 40000, 25);
-    return run(code, length, 0x86dd, p, sizeof(p));
+    return cbpf_run(code, length, 0x86dd, p, sizeof(p));
 }
 
 Test(fanout, every_64_of_a_delegated_ipv6_prefix_meets_in_one_worker)
@@ -299,6 +205,6 @@ Test(fanout, an_icmpv6_error_follows_its_quote_under_a_delegated_prefix)
     error[40] = 1;
     error[41] = 1;
     memcpy(error + 48, syn, sizeof(syn));
-    cr_assert_eq(run(code, length, 0x86dd, error, sizeof(error)),
+    cr_assert_eq(cbpf_run(code, length, 0x86dd, error, sizeof(error)),
                  v6_with(56, "2001:db8:1000:1200::1", "2001:db8:f000::25"));
 }

@@ -21,7 +21,7 @@
 #include "policy.h"
 #include "sensor.h"
 #include "sink.h"
-#include "syn_share.h"
+#include "worker_share.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -149,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct syn_share *share = NULL;
     if (workers > 1 && (share = syn_share_new(workers, 64)) == NULL)
         FUZZ_FAIL("syn_share_new failed");
+    struct worker_share shared = {.syns = share};
     static struct events events[2]; /* each holds an 8 KiB line buffer */
     struct check_sink sinks[2];
     struct sensor *sensors[2];
@@ -159,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         events_add_sink(&events[w], &sinks[w].base);
         if (share != NULL)
             syn_share_set_worker(share, w);
-        sensors[w] = sensor_new(policy, &events[w], source_names, 1, share);
+        sensors[w] = sensor_new(policy, &events[w], source_names, 1, share != NULL ? &shared : NULL);
         if (sensors[w] == NULL)
             FUZZ_FAIL("sensor_new failed");
     }

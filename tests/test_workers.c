@@ -1,0 +1,213 @@
+/* --workers without a kernel: a scenario capture split over two sensors the way the fanout
+ * splits it (the real BPF program of src/fanout.c, run by tests/cbpf_run.h), the sensors
+ * sharing what the workers share (worker_share.h). Findings that need packets from both
+ * halves must come out as one sensor writes them; without the sharing they would not,
+ * which the tests show too, so a split that happened to keep everything together cannot
+ * pass for a working share. (live_test.py does the same on a veth pair.) */
+#include <criterion/criterion.h>
+#include <malloc.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cbpf_run.h"
+#include "event.h"
+#include "fanout.h"
+#include "policy.h"
+#include "sensor.h"
+#include "sink.h"
+#include "worker_share.h"
+
+#define LINES_MAX 4096
+#define WORKERS_MAX 8
+
+struct memory_sink {
+    struct sink base;
+    char *lines[LINES_MAX];
+    size_t count;
+};
+
+static int memory_write(struct sink *sink, const struct event_line *line)
+{
+    struct memory_sink *memory = (struct memory_sink *)sink;
+    cr_assert_lt(memory->count, LINES_MAX);
+    memory->lines[memory->count] = strndup(line->text, line->length);
+    cr_assert_not_null(memory->lines[memory->count]);
+    memory->count++;
+    return 0;
+}
+
+static int memory_flush(struct sink *sink)
+{
+    (void)sink;
+    return 0;
+}
+
+static uint64_t memory_close(struct sink *sink)
+{
+    (void)sink;
+    return 0;
+}
+
+static const struct sink_ops memory_ops = {
+    .write = memory_write, .flush = memory_flush, .close = memory_close};
+
+/* The lines of one event type from every sink, sorted: which worker wrote a finding, and
+ * when, is not the point. */
+struct lines {
+    char *text[LINES_MAX];
+    size_t count;
+};
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+enum share_mode { SHARE_NONE, SHARE_SYNS, SHARE_FINDINGS, SHARE_ALL };
+
+/* Replays the capture under the policy into `sensors` sensors (1, or up to WORKERS_MAX, each
+ * packet to the one the fanout program picks), and returns the lines of `type`. */
+static void replay(const char *capture, const char *policy_path, int sensors, enum share_mode mode,
+                   const char *type, struct lines *out)
+{
+    char error[1024];
+    struct policy *policy = policy_load(policy_path, error, sizeof(error));
+    cr_assert_not_null(policy, "%s", error);
+    cr_assert(sensors >= 1 && sensors <= WORKERS_MAX);
+    /* glibc raises its mmap threshold after a large block is freed, and then zeroes every
+     * later table by hand: tens of sensors made and freed here would take seconds. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    struct worker_share share = {0};
+    if (mode == SHARE_SYNS || mode == SHARE_ALL)
+        share.syns = syn_share_new((unsigned)sensors, 64);
+    if (mode == SHARE_FINDINGS || mode == SHARE_ALL)
+        share.findings = once_share_new(64);
+    struct sock_filter program[FANOUT_PROGRAM_MAX];
+    int program_length =
+        fanout_program(program, FANOUT_PROGRAM_MAX, policy_ipv6_subscriber_bits(policy));
+    cr_assert_gt(program_length, 0);
+
+    static struct events events[WORKERS_MAX];
+    static struct memory_sink sinks[WORKERS_MAX];
+    struct sensor *sensor[WORKERS_MAX];
+    static const char *const names[1] = {"replay0"};
+    for (int w = 0; w < sensors; w++) {
+        memset(&sinks[w], 0, sizeof(sinks[w]));
+        sinks[w].base.ops = &memory_ops;
+        sinks[w].base.name = "memory";
+        events_init(&events[w], policy);
+        cr_assert_eq(events_add_sink(&events[w], &sinks[w].base), 0);
+        if (share.syns != NULL)
+            syn_share_set_worker(share.syns, (unsigned)w);
+        sensor[w] = sensor_new(policy, &events[w], names, 1, sensors > 1 ? &share : NULL);
+        cr_assert_not_null(sensor[w]);
+    }
+
+    char pcap_error[PCAP_ERRBUF_SIZE];
+    pcap_t *pcap = pcap_open_offline(capture, pcap_error);
+    cr_assert_not_null(pcap, "%s", pcap_error);
+    cr_assert_eq(pcap_datalink(pcap), DLT_EN10MB);
+    struct pcap_pkthdr *header;
+    const u_char *data;
+    while (pcap_next_ex(pcap, &header, &data) == 1) {
+        int w = 0;
+        if (sensors > 1 && header->caplen >= 14) {
+            /* As the kernel hands it to the program: the outer 802.1Q tag taken off into
+             * metadata, protocol and network header after it. */
+            uint32_t offset = 12;
+            uint16_t protocol = (uint16_t)(data[offset] << 8 | data[offset + 1]);
+            if (protocol == 0x8100 && header->caplen >= 18) {
+                offset += 4;
+                protocol = (uint16_t)(data[offset] << 8 | data[offset + 1]);
+            }
+            offset += 2;
+            w = (int)(cbpf_run(program, program_length, protocol, data + offset,
+                               header->caplen - offset) %
+                      (uint32_t)sensors);
+        }
+        if (share.syns != NULL)
+            syn_share_set_worker(share.syns, (unsigned)w);
+        packet_time ts = (packet_time)header->ts.tv_sec * PACKET_TIME_SECOND + header->ts.tv_usec;
+        sensor_packet(sensor[w], DLT_EN10MB, 0, ts, data, header->caplen, header->len);
+    }
+    pcap_close(pcap);
+
+    out->count = 0;
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "{\"type\":\"%s\",", type);
+    for (int w = 0; w < sensors; w++) {
+        if (share.syns != NULL)
+            syn_share_set_worker(share.syns, (unsigned)w);
+        sensor_finish(sensor[w], "end_of_input");
+        for (size_t i = 0; i < sinks[w].count; i++) {
+            if (strncmp(sinks[w].lines[i], prefix, strlen(prefix)) == 0)
+                out->text[out->count++] = sinks[w].lines[i];
+            else
+                free(sinks[w].lines[i]);
+        }
+        sensor_free(sensor[w]);
+        events_close(&events[w]);
+    }
+    qsort(out->text, out->count, sizeof(out->text[0]), by_text);
+    syn_share_free(share.syns);
+    once_share_free(share.findings);
+    policy_free(policy);
+}
+
+static void lines_free(struct lines *lines)
+{
+    for (size_t i = 0; i < lines->count; i++)
+        free(lines->text[i]);
+    lines->count = 0;
+}
+
+static void same_lines(const struct lines *expected, const struct lines *got, const char *what)
+{
+    cr_assert_eq(got->count, expected->count, "%s: %zu lines, one sensor wrote %zu", what,
+                 got->count, expected->count);
+    for (size_t i = 0; i < got->count; i++)
+        cr_assert_str_eq(got->text[i], expected->text[i], "%s", what);
+}
+
+#define CAPTURE(name) OP25B_SOURCE_DIR "/pcaps/" name
+#define POLICY(name) OP25B_SOURCE_DIR "/tests/scenarios/" name
+
+/* For 2 to 8 workers: sharing gives one sensor's lines; and for some count the fanout
+ * does split what the finding needs, shown by the lines a run without the sharing writes. */
+static void across_worker_counts(const char *capture, const char *policy, const char *type,
+                                 enum share_mode without, size_t at_least)
+{
+    static struct lines one, shared, apart;
+    replay(capture, policy, 1, SHARE_NONE, type, &one);
+    cr_assert_geq(one.count, at_least, "one sensor wrote %zu %s", one.count, type);
+    int split = 0;
+    for (int workers = 2; workers <= WORKERS_MAX; workers++) {
+        char what[64];
+        snprintf(what, sizeof(what), "%d workers sharing", workers);
+        replay(capture, policy, workers, SHARE_ALL, type, &shared);
+        same_lines(&one, &shared, what);
+        lines_free(&shared);
+        replay(capture, policy, workers, without, type, &apart);
+        if (apart.count != one.count)
+            split = workers;
+        lines_free(&apart);
+    }
+    cr_assert_neq(split, 0, "the fanout never split what a %s needs", type);
+    lines_free(&one);
+}
+
+Test(workers, triangular_spam_is_joined_across_workers_as_one_sensor_joins_it)
+{
+    /* Without the inboxes a split triangle is lost. */
+    across_worker_counts(CAPTURE("scenario-evasion-triangular.pcap"), POLICY("evasion.yaml"),
+                         "triangular_spam", SHARE_FINDINGS, 5);
+}
+
+Test(workers, an_open_msa_is_reported_once_a_window_over_all_workers)
+{
+    /* Without the table a server whose subscribers reach two workers is reported twice. */
+    across_worker_counts(CAPTURE("scenario-submission-open.pcap"), POLICY("submission.yaml"),
+                         "open_submission", SHARE_SYNS, 3);
+}
