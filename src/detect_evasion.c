@@ -119,8 +119,8 @@ struct evasion {
     /* Spoofed SYNs to port 25, by target and client port, for timeouts.syn. */
     struct flow_table *syns;
     struct spoofed_syn *syn_data;
-    /* --workers: the other workers' spoofed SYNs come in here, ours go out (syn_share.h). */
-    struct syn_share *share;
+    /* --workers: the other workers' spoofed SYNs come in here, ours go out (worker_share.h). */
+    struct inbox_set *share;
     struct sensor_counters *counters;
     uint64_t share_lost; /* ours that another worker's full inbox refused */
     /* --workers: answers waiting for their SYN to come from another worker, briefly. */
@@ -414,7 +414,7 @@ static void spoofed_syn_note(struct evasion *evasion, const struct packet *packe
     };
     syn_note(evasion, &seen);
     if (evasion->share != NULL) {
-        unsigned lost = syn_share_post(evasion->share, &seen);
+        unsigned lost = inbox_post(evasion->share, &seen);
         evasion->share_lost += lost;
         evasion->counters->detector_exhausted += lost;
     }
@@ -554,7 +554,7 @@ static void answer_arrived(struct evasion *evasion, struct flow *syn_flow)
 static void take_shared_syns(struct evasion *evasion)
 {
     struct shared_syn seen;
-    while (syn_share_take(evasion->share, &seen)) {
+    while (inbox_take(evasion->share, &seen)) {
         struct flow *flow = syn_note(evasion, &seen);
         if (flow != NULL)
             answer_arrived(evasion, flow);

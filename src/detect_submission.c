@@ -16,7 +16,7 @@
 
 /* A server's 587/465 record is kept this long after it was last used (packet time). */
 #define SERVER_MEMORY (24 * 3600 * PACKET_TIME_SECOND)
-#define SNI_KEPT 128
+#define SNI_KEPT SHARED_SNI_MAX
 /* Provider keys of an autonomous system are told apart from address prefixes by this. */
 #define PROVIDER_ASN 0xa5
 
@@ -51,8 +51,10 @@ struct submission_detector {
     struct flow_table *logins;
     struct login_record *login_records;
     struct window_set *once;
-    /* --workers: where a finding keyed by a server is claimed over all workers. */
+    /* --workers: where a finding keyed by a server is claimed over all workers, and the
+     * other workers' subscribers' 587 and 465 connections come in (and ours go out). */
     struct once_share *shared_once;
+    struct inbox_set *server_notes;
     packet_time window_end;
 };
 
@@ -134,6 +136,47 @@ static struct server_record *server_of(struct submission_detector *detector,
     if (created)
         memset(record, 0, sizeof(*record));
     return record;
+}
+
+/* A subscriber's connection the server answered on 587, or its ClientHello on 465, seen
+ * here or (told through the inbox) by another worker. */
+static void count_server(struct submission_detector *detector,
+                         const struct shared_server_note *note)
+{
+    struct server_record *record = server_of(detector, &note->server, note->ts, true);
+    if (record == NULL)
+        return;
+    if (note->kind == SHARED_SUBMISSION) {
+        record->submission++;
+        return;
+    }
+    record->smtps++;
+    /* Names past the record's room are cut: enough to recognise a server. */
+    if (note->has_sni)
+        snprintf(record->sni, sizeof(record->sni), "%s", note->sni);
+}
+
+static void note_server(struct submission_detector *detector, const struct address *server,
+                        packet_time now, enum shared_server_kind kind, const char *sni)
+{
+    struct shared_server_note note = {.server = *server, .ts = now, .kind = (uint8_t)kind};
+    if (sni != NULL) {
+        note.has_sni = true;
+        snprintf(note.sni, sizeof(note.sni), "%.*s", (int)sizeof(note.sni) - 1, sni);
+    }
+    count_server(detector, &note);
+    if (detector->server_notes != NULL)
+        detector->counters->detector_exhausted += inbox_post(detector->server_notes, &note);
+}
+
+/* The other workers' notes, before what is known of a server is read or judged. */
+static void take_server_notes(struct submission_detector *detector)
+{
+    if (detector->server_notes == NULL)
+        return;
+    struct shared_server_note note;
+    while (inbox_take(detector->server_notes, &note))
+        count_server(detector, &note);
 }
 
 /* ---- Windows ---- */
@@ -304,6 +347,7 @@ static void judge_third_party(struct submission_detector *detector, const struct
     address_of(&server, flow->key.server, flow->key.family);
     if (!first_in_window(detector, ONCE_THIRD_PARTY, &client, &server, flow->last_packet))
         return;
+    take_server_notes(detector);
     const struct server_record *record = server_of(detector, &server, flow->last_packet, false);
     struct finding finding;
     begin_flow_finding(&finding, EVENT_THIRD_PARTY_SUBMISSION, flow, &client, &server);
@@ -371,16 +415,9 @@ static void on_mail_flow(void *context, const struct mail_flow_report *report)
         record_login(detector, report);
         return;
     case MAIL_FLOW_HELLO:
-        if (flow->pool >= 0) {
-            struct server_record *record = server_of(detector, &server, report->now, true);
-            if (record != NULL) {
-                record->smtps++;
-                /* Names past the record's room are cut: enough to recognise a server. */
-                if (report->hello->has_sni)
-                    snprintf(record->sni, sizeof(record->sni), "%.*s",
-                             (int)(sizeof(record->sni) - 1), report->hello->sni);
-            }
-        }
+        if (flow->pool >= 0)
+            note_server(detector, &server, report->now, SHARED_SMTPS,
+                        report->hello->has_sni ? report->hello->sni : NULL);
         return;
     case MAIL_FLOW_CLOSED:
         break;
@@ -393,11 +430,8 @@ static void on_mail_flow(void *context, const struct mail_flow_report *report)
         return;
     bool answered =
         (flow->flags & ATTEMPT_SYN_ACK_SEEN) || (report->smtp != NULL && report->smtp->banner_seen);
-    if (answered && flow->pool >= 0) {
-        struct server_record *record = server_of(detector, &server, report->now, true);
-        if (record != NULL)
-            record->submission++;
-    }
+    if (answered && flow->pool >= 0)
+        note_server(detector, &server, report->now, SHARED_SUBMISSION, NULL);
     if (accepted_without_auth(report->smtp))
         judge_unauthenticated(detector, flow, report->smtp, true);
 }
@@ -428,6 +462,7 @@ static void on_event(void *context, enum event_type type, const void *data)
 
 static void submission_packet(struct detector *base, const struct packet *packet, int segment)
 {
+    take_server_notes(of(base));
     mail_flows_packet(of(base)->flows, packet, segment);
 }
 
@@ -442,6 +477,7 @@ static void expire(struct flow_table *table, packet_time memory, packet_time now
 static void submission_advance(struct detector *base, packet_time now)
 {
     struct submission_detector *detector = of(base);
+    take_server_notes(detector);
     mail_flows_advance(detector->flows, now);
     expire(detector->logins, detector->policy->timeouts.pop_before_smtp, now);
     expire(detector->servers, SERVER_MEMORY, now);
@@ -498,6 +534,7 @@ struct detector *detect_submission_new(const struct detector_context *context, b
     detector->events = context->events;
     detector->counters = context->counters;
     detector->shared_once = context->share != NULL ? context->share->findings : NULL;
+    detector->server_notes = context->share != NULL ? context->share->servers : NULL;
     uint32_t capacity = policy->limits.flows / 16;
     capacity = capacity < TABLE_MIN ? TABLE_MIN : capacity > TABLE_MAX ? TABLE_MAX : capacity;
     detector->flows = mail_flows_new(policy, context->counters, on_mail_flow, detector);

@@ -35,12 +35,6 @@ enum { MAX_INPUTS = 64, MAX_KAFKA_PROPERTIES = 64 };
 /* queue.buffering.max.kbytes stops at INT32_MAX KiB. */
 #define MAX_KAFKA_QUEUE_MB 2097151UL
 enum { MAX_REPORTS = 8 };
-/* Each worker's inbox of spoofed SYNs from the others (syn_share.h): 72 bytes a cell. A
- * worker takes its inbox before every packet, so this is what the others may post while
- * it handles one packet. */
-enum { SYN_SHARE_CELLS = 8192 };
-/* Findings one per server and window over all workers (once_share.h): servers, so few. */
-enum { ONCE_SHARE_KEYS = 16384 };
 
 struct options {
     const char *policy_path;
@@ -1005,16 +999,11 @@ static int run_workers(struct options *options, struct policy *policy)
             return EXIT_RUNTIME;
         }
     }
-    /* What one worker sees and another needs: the halves of a triangular-spam join, and
-     * findings one per server (worker_share.h). */
-    struct worker_share share = {
-        .syns = syn_share_new(options->workers, SYN_SHARE_CELLS),
-        .findings = once_share_new(ONCE_SHARE_KEYS),
-    };
+    /* What one worker sees and another needs: the halves of a triangular-spam join, a
+     * server's connections, findings one per server (worker_share.h). */
+    struct worker_share share;
     options->share = &share;
-    if (share.syns == NULL || share.findings == NULL) {
-        syn_share_free(share.syns);
-        once_share_free(share.findings);
+    if (!worker_share_init(&share, options->workers)) {
         fprintf(stderr, "op25b-watch: no shared memory for %u workers\n", options->workers);
         metrics_stop(options->shared_metrics);
         return EXIT_RUNTIME;
@@ -1050,7 +1039,7 @@ static int run_workers(struct options *options, struct policy *policy)
         }
         if (child == 0) {
             options->worker = (int)i;
-            syn_share_set_worker(share.syns, i);
+            worker_share_set_worker(&share, i);
             options->parent = parent;
             options->ready_fd = ready[1];
             if (ready[0] >= 0)
@@ -1104,8 +1093,7 @@ static int run_workers(struct options *options, struct policy *policy)
             status = code;
     }
     metrics_stop(options->shared_metrics);
-    syn_share_free(share.syns);
-    once_share_free(share.findings);
+    worker_share_free(&share);
     options->share = NULL;
     if (options->report_count > 0 && write_merged_report(options, policy, started) != 0)
         status = EXIT_RUNTIME;

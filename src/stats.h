@@ -23,7 +23,7 @@ struct sensor_counters {
     uint64_t attempts_open;
     uint64_t detector_evictions;          /* entries the detectors' bounded tables gave up */
     uint64_t detector_exhausted;          /* flows a detector could not follow: no slot free;
-                                             spoofed SYNs a full worker inbox refused */
+                                             messages a full worker inbox refused */
 };
 
 #endif

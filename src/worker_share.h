@@ -1,14 +1,50 @@
 /* What the worker processes of --workers share, made by the parent before it forks: the
- * state a detection needs from packets the fanout gives to other workers. */
+ * facts a detection needs from packets the fanout gives to other workers, and the messages
+ * that carry them (inbox.h, once_share.h). */
 #ifndef OP25B_WORKER_SHARE_H
 #define OP25B_WORKER_SHARE_H
 
+#include <stdbool.h>
+
+#include "address.h"
+#include "inbox.h"
 #include "once_share.h"
-#include "syn_share.h"
+#include "packet_time.h"
+
+/* A spoofed SYN (relay R -> target M:25): the answer may reach another worker
+ * (detect_evasion.c, triangular spam). */
+struct shared_syn {
+    struct address target; /* M */
+    struct address relay;  /* R, the spoofed source */
+    packet_time ts;
+    uint32_t isn;
+    uint16_t client_port;
+    uint16_t server_port;
+    int8_t segment;
+};
+
+/* A subscriber's connection a server answered on 587, or its ClientHello on 465: what a
+ * third_party_submission tells of the server (detect_submission.c). */
+#define SHARED_SNI_MAX 128
+enum shared_server_kind { SHARED_SUBMISSION = 1, SHARED_SMTPS };
+struct shared_server_note {
+    struct address server;
+    packet_time ts;
+    uint8_t kind; /* enum shared_server_kind */
+    bool has_sni;
+    char sni[SHARED_SNI_MAX]; /* NUL-terminated, cut to fit */
+};
 
 struct worker_share {
-    struct syn_share *syns;      /* spoofed SYNs told to every worker (triangular spam) */
+    struct inbox_set *syns;      /* struct shared_syn, to every other worker */
+    struct inbox_set *servers;   /* struct shared_server_note, to every other worker */
     struct once_share *findings; /* findings one per server and window over all workers */
 };
+
+/* Everything for `workers` workers; false (and nothing held) when memory is short. */
+bool worker_share_init(struct worker_share *share, unsigned workers);
+/* In each worker, after the fork. */
+void worker_share_set_worker(struct worker_share *share, unsigned worker);
+void worker_share_free(struct worker_share *share);
 
 #endif

@@ -234,7 +234,7 @@ def two_workers(args):
 def workers_triangular(args):
     """--workers 3 on the triangular-spam scenario: the fanout gives a spoofed SYN to the
     relay's worker and the answer to the spammer's, so the workers tell each other of
-    spoofed SYNs (src/syn_share.c). Every triangle the replay joins is joined once, with
+    spoofed SYNs (src/inbox.c). Every triangle the replay joins is joined once, with
     the replay's fields, and at least one was split between two workers."""
     policy = os.path.join(args.source_dir, "tests", "scenarios", "evasion.yaml")
     capture = os.path.join(args.source_dir, "pcaps", "scenario-evasion-triangular.pcap")

@@ -722,10 +722,10 @@ Test(evasion, only_tcp_is_looked_at)
 
 /* Across workers (--workers) ------------------------------------------------------- */
 
-/* Two workers' evasion detectors over one syn_share, writing into the same sink, beside
+/* Two workers' evasion detectors over one inbox set, writing into the same sink, beside
  * the suite's single detector: the fanout hands a spoofed SYN to the relay's worker and
  * the answer to the spammer's, and together they must report what one sensor would. */
-static struct syn_share *share;
+static struct inbox_set *share;
 static struct worker_share shared;
 static struct detector *workers[2];
 
@@ -734,7 +734,7 @@ static void feed_worker(int w, const struct packet *packet, int segment);
 static void setup_workers(void)
 {
     setup();
-    share = syn_share_new(2, 64);
+    share = inbox_set_new(2, 64, sizeof(struct shared_syn));
     cr_assert_not_null(share);
     shared = (struct worker_share){.syns = share};
     struct detector_context context = {
@@ -763,7 +763,7 @@ static void teardown_workers(void)
 {
     for (int w = 0; w < 2; w++)
         workers[w]->ops->free(workers[w]);
-    syn_share_free(share);
+    inbox_set_free(share);
     teardown();
 }
 
@@ -773,7 +773,7 @@ TestSuite(evasion_workers, .init = setup_workers, .fini = teardown_workers);
 static void feed_worker(int w, const struct packet *packet, int segment)
 {
     struct packet copy = on_segment(packet, segment);
-    syn_share_set_worker(share, (unsigned)w);
+    inbox_set_worker(share, (unsigned)w);
     if (copy.ts >= workers[w]->due) /* as the sensor calls it */
         workers[w]->ops->advance(workers[w], copy.ts);
     workers[w]->ops->packet(workers[w], &copy, segment);
@@ -783,7 +783,7 @@ static void feed_worker(int w, const struct packet *packet, int segment)
 static void advance_worker(int w, double seconds)
 {
     packet_time now = T0 + (packet_time)(seconds * PACKET_TIME_SECOND);
-    syn_share_set_worker(share, (unsigned)w);
+    inbox_set_worker(share, (unsigned)w);
     if (now >= workers[w]->due)
         workers[w]->ops->advance(workers[w], now);
 }

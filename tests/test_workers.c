@@ -4,6 +4,7 @@
  * halves must come out as one sensor writes them; without the sharing they would not,
  * which the tests show too, so a split that happened to keep everything together cannot
  * pass for a working share. (live_test.py does the same on a veth pair.) */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <malloc.h>
 #include <pcap/pcap.h>
@@ -65,12 +66,48 @@ static int by_text(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-enum share_mode { SHARE_NONE, SHARE_SYNS, SHARE_FINDINGS, SHARE_ALL };
+/* Which parts of the worker share a replay has (worker_share.h). */
+enum {
+    SHARE_SYNS = 1,
+    SHARE_SERVERS = 2,
+    SHARE_FINDINGS = 4,
+    SHARE_ALL = SHARE_SYNS | SHARE_SERVERS | SHARE_FINDINGS,
+};
+
+/* Moves one client's connections to a server port over to another address of its pool:
+ * what another subscriber of the same ISP doing the same would look like. */
+struct move {
+    const char *server;
+    uint16_t port;
+    const char *from, *to;
+};
+
+static void move_client(const struct move *move, uint8_t *ip, uint32_t size)
+{
+    if (move == NULL || size < 24 || ip[0] >> 4 != 4 || ip[9] != 6)
+        return;
+    uint8_t server[4], from[4], to[4];
+    cr_assert(inet_pton(AF_INET, move->server, server) == 1 &&
+              inet_pton(AF_INET, move->from, from) == 1 && inet_pton(AF_INET, move->to, to) == 1);
+    uint32_t l4 = 4u * (ip[0] & 0x0f);
+    if (size < l4 + 4)
+        return;
+    uint16_t source_port = (uint16_t)(ip[l4] << 8 | ip[l4 + 1]);
+    uint16_t destination_port = (uint16_t)(ip[l4 + 2] << 8 | ip[l4 + 3]);
+    /* The decoder checks no IP checksum, so the addresses alone are changed. */
+    if (memcmp(ip + 12, from, 4) == 0 && memcmp(ip + 16, server, 4) == 0 &&
+        destination_port == move->port)
+        memcpy(ip + 12, to, 4);
+    else if (memcmp(ip + 12, server, 4) == 0 && memcmp(ip + 16, from, 4) == 0 &&
+             source_port == move->port)
+        memcpy(ip + 16, to, 4);
+}
 
 /* Replays the capture under the policy into `sensors` sensors (1, or up to WORKERS_MAX, each
- * packet to the one the fanout program picks), and returns the lines of `type`. */
-static void replay(const char *capture, const char *policy_path, int sensors, enum share_mode mode,
-                   const char *type, struct lines *out)
+ * packet to the one the fanout program picks) sharing `parts`, and returns the lines of
+ * `type`. */
+static void replay(const char *capture, const char *policy_path, int sensors, unsigned parts,
+                   const char *type, const struct move *move, struct lines *out)
 {
     char error[1024];
     struct policy *policy = policy_load(policy_path, error, sizeof(error));
@@ -80,9 +117,11 @@ static void replay(const char *capture, const char *policy_path, int sensors, en
      * later table by hand: tens of sensors made and freed here would take seconds. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     struct worker_share share = {0};
-    if (mode == SHARE_SYNS || mode == SHARE_ALL)
-        share.syns = syn_share_new((unsigned)sensors, 64);
-    if (mode == SHARE_FINDINGS || mode == SHARE_ALL)
+    if (parts & SHARE_SYNS)
+        share.syns = inbox_set_new((unsigned)sensors, 64, sizeof(struct shared_syn));
+    if (parts & SHARE_SERVERS)
+        share.servers = inbox_set_new((unsigned)sensors, 64, sizeof(struct shared_server_note));
+    if (parts & SHARE_FINDINGS)
         share.findings = once_share_new(64);
     struct sock_filter program[FANOUT_PROGRAM_MAX];
     int program_length =
@@ -99,8 +138,7 @@ static void replay(const char *capture, const char *policy_path, int sensors, en
         sinks[w].base.name = "memory";
         events_init(&events[w], policy);
         cr_assert_eq(events_add_sink(&events[w], &sinks[w].base), 0);
-        if (share.syns != NULL)
-            syn_share_set_worker(share.syns, (unsigned)w);
+        worker_share_set_worker(&share, (unsigned)w);
         sensor[w] = sensor_new(policy, &events[w], names, 1, sensors > 1 ? &share : NULL);
         cr_assert_not_null(sensor[w]);
     }
@@ -111,26 +149,31 @@ static void replay(const char *capture, const char *policy_path, int sensors, en
     cr_assert_eq(pcap_datalink(pcap), DLT_EN10MB);
     struct pcap_pkthdr *header;
     const u_char *data;
+    static uint8_t frame[65536];
     while (pcap_next_ex(pcap, &header, &data) == 1) {
+        cr_assert_leq(header->caplen, sizeof(frame));
+        memcpy(frame, data, header->caplen);
         int w = 0;
-        if (sensors > 1 && header->caplen >= 14) {
+        if (header->caplen >= 14) {
             /* As the kernel hands it to the program: the outer 802.1Q tag taken off into
              * metadata, protocol and network header after it. */
             uint32_t offset = 12;
-            uint16_t protocol = (uint16_t)(data[offset] << 8 | data[offset + 1]);
+            uint16_t protocol = (uint16_t)(frame[offset] << 8 | frame[offset + 1]);
             if (protocol == 0x8100 && header->caplen >= 18) {
                 offset += 4;
-                protocol = (uint16_t)(data[offset] << 8 | data[offset + 1]);
+                protocol = (uint16_t)(frame[offset] << 8 | frame[offset + 1]);
             }
             offset += 2;
-            w = (int)(cbpf_run(program, program_length, protocol, data + offset,
-                               header->caplen - offset) %
-                      (uint32_t)sensors);
+            if (protocol == 0x0800)
+                move_client(move, frame + offset, header->caplen - offset);
+            if (sensors > 1)
+                w = (int)(cbpf_run(program, program_length, protocol, frame + offset,
+                                   header->caplen - offset) %
+                          (uint32_t)sensors);
         }
-        if (share.syns != NULL)
-            syn_share_set_worker(share.syns, (unsigned)w);
+        worker_share_set_worker(&share, (unsigned)w);
         packet_time ts = (packet_time)header->ts.tv_sec * PACKET_TIME_SECOND + header->ts.tv_usec;
-        sensor_packet(sensor[w], DLT_EN10MB, 0, ts, data, header->caplen, header->len);
+        sensor_packet(sensor[w], DLT_EN10MB, 0, ts, frame, header->caplen, header->len);
     }
     pcap_close(pcap);
 
@@ -138,8 +181,7 @@ static void replay(const char *capture, const char *policy_path, int sensors, en
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "{\"type\":\"%s\",", type);
     for (int w = 0; w < sensors; w++) {
-        if (share.syns != NULL)
-            syn_share_set_worker(share.syns, (unsigned)w);
+        worker_share_set_worker(&share, (unsigned)w);
         sensor_finish(sensor[w], "end_of_input");
         for (size_t i = 0; i < sinks[w].count; i++) {
             if (strncmp(sinks[w].lines[i], prefix, strlen(prefix)) == 0)
@@ -151,8 +193,7 @@ static void replay(const char *capture, const char *policy_path, int sensors, en
         events_close(&events[w]);
     }
     qsort(out->text, out->count, sizeof(out->text[0]), by_text);
-    syn_share_free(share.syns);
-    once_share_free(share.findings);
+    worker_share_free(&share);
     policy_free(policy);
 }
 
@@ -161,6 +202,17 @@ static void lines_free(struct lines *lines)
     for (size_t i = 0; i < lines->count; i++)
         free(lines->text[i]);
     lines->count = 0;
+}
+
+static bool same(const struct lines *a, const struct lines *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (size_t i = 0; i < a->count; i++) {
+        if (strcmp(a->text[i], b->text[i]) != 0)
+            return false;
+    }
+    return true;
 }
 
 static void same_lines(const struct lines *expected, const struct lines *got, const char *what)
@@ -177,20 +229,20 @@ static void same_lines(const struct lines *expected, const struct lines *got, co
 /* For 2 to 8 workers: sharing gives one sensor's lines; and for some count the fanout
  * does split what the finding needs, shown by the lines a run without the sharing writes. */
 static void across_worker_counts(const char *capture, const char *policy, const char *type,
-                                 enum share_mode without, size_t at_least)
+                                 unsigned without, const struct move *move, size_t at_least)
 {
     static struct lines one, shared, apart;
-    replay(capture, policy, 1, SHARE_NONE, type, &one);
+    replay(capture, policy, 1, 0, type, move, &one);
     cr_assert_geq(one.count, at_least, "one sensor wrote %zu %s", one.count, type);
     int split = 0;
     for (int workers = 2; workers <= WORKERS_MAX; workers++) {
         char what[64];
         snprintf(what, sizeof(what), "%d workers sharing", workers);
-        replay(capture, policy, workers, SHARE_ALL, type, &shared);
+        replay(capture, policy, workers, SHARE_ALL, type, move, &shared);
         same_lines(&one, &shared, what);
         lines_free(&shared);
-        replay(capture, policy, workers, without, type, &apart);
-        if (apart.count != one.count)
+        replay(capture, policy, workers, without, type, move, &apart);
+        if (!same(&one, &apart))
             split = workers;
         lines_free(&apart);
     }
@@ -202,12 +254,22 @@ Test(workers, triangular_spam_is_joined_across_workers_as_one_sensor_joins_it)
 {
     /* Without the inboxes a split triangle is lost. */
     across_worker_counts(CAPTURE("scenario-evasion-triangular.pcap"), POLICY("evasion.yaml"),
-                         "triangular_spam", SHARE_FINDINGS, 5);
+                         "triangular_spam", SHARE_ALL & ~SHARE_SYNS, NULL, 5);
 }
 
 Test(workers, an_open_msa_is_reported_once_a_window_over_all_workers)
 {
     /* Without the table a server whose subscribers reach two workers is reported twice. */
     across_worker_counts(CAPTURE("scenario-submission-open.pcap"), POLICY("submission.yaml"),
-                         "open_submission", SHARE_SYNS, 3);
+                         "open_submission", SHARE_ALL & ~SHARE_FINDINGS, NULL, 3);
+}
+
+Test(workers, a_third_party_server_is_told_with_every_workers_587_and_465)
+{
+    /* In the scenario each user reached the server's 587 or 465 itself; here another
+     * subscriber of the pool does, whose packets may go to another worker. Without the
+     * notes a worker counts only its own subscribers' connections. */
+    static const struct move another = {"203.0.113.90", 587, "198.51.100.120", "198.51.100.130"};
+    across_worker_counts(CAPTURE("scenario-submission-third-party.pcap"), POLICY("submission.yaml"),
+                         "third_party_submission", SHARE_ALL & ~SHARE_SERVERS, &another, 5);
 }

@@ -8,7 +8,7 @@
  * The steps straddle the policy's timers (syn 30 s, smtp_idle 600 s, stats 60 s) so the
  * fuzzer reaches expiry as easily as new packets. make_seeds.py writes captures this way.
  * With the top bit of byte 0 set, two sensors take the packets in turn, as two workers
- * (--workers) telling each other of spoofed SYNs (syn_share.h). */
+ * (--workers) sharing what they saw (worker_share.h). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,10 +146,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned workers = (data[0] & 0x80) ? 2 : 1;
     /* Made for each input: posts left over from one input must not reach the next. */
-    struct syn_share *share = NULL;
-    if (workers > 1 && (share = syn_share_new(workers, 64)) == NULL)
-        FUZZ_FAIL("syn_share_new failed");
-    struct worker_share shared = {.syns = share};
+    struct worker_share shared = {0};
+    struct worker_share *share = NULL;
+    if (workers > 1) {
+        /* Small, so that a short input fills them too. */
+        shared.syns = inbox_set_new(workers, 16, sizeof(struct shared_syn));
+        shared.servers = inbox_set_new(workers, 16, sizeof(struct shared_server_note));
+        shared.findings = once_share_new(16);
+        if (shared.syns == NULL || shared.servers == NULL || shared.findings == NULL)
+            FUZZ_FAIL("worker_share failed");
+        share = &shared;
+    }
     static struct events events[2]; /* each holds an 8 KiB line buffer */
     struct check_sink sinks[2];
     struct sensor *sensors[2];
@@ -159,8 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         events_init(&events[w], policy);
         events_add_sink(&events[w], &sinks[w].base);
         if (share != NULL)
-            syn_share_set_worker(share, w);
-        sensors[w] = sensor_new(policy, &events[w], source_names, 1, share != NULL ? &shared : NULL);
+            worker_share_set_worker(share, w);
+        sensors[w] = sensor_new(policy, &events[w], source_names, 1, share);
         if (sensors[w] == NULL)
             FUZZ_FAIL("sensor_new failed");
     }
@@ -185,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(frame, data + offset, length);
         unsigned w = turn++ % workers;
         if (share != NULL)
-            syn_share_set_worker(share, w);
+            worker_share_set_worker(share, w);
         sensor_packet(sensors[w], linktype, 0, now, frame, (uint32_t)length, (uint32_t)length);
         free(frame);
         packets[w]++;
@@ -195,12 +202,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (unsigned w = 0; w < workers; w++) {
         if (share != NULL)
-            syn_share_set_worker(share, w);
+            worker_share_set_worker(share, w);
         sensor_finish(sensors[w], "end_of_input");
         check_counters(sensors[w], &sinks[w], &events[w], packets[w]);
         sensor_free(sensors[w]);
         events_close(&events[w]);
     }
-    syn_share_free(share);
+    worker_share_free(&shared);
     return 0;
 }

@@ -1,0 +1,37 @@
+#include "worker_share.h"
+
+#include <string.h>
+
+/* Each worker takes its inboxes before every packet, so these are what the others may post
+ * while it handles one: spoofed SYNs come in floods, mail connections do not. Servers and
+ * open MSAs are few. */
+enum { SYN_INBOX = 8192, SERVER_INBOX = 2048, FINDING_KEYS = 16384 };
+
+bool worker_share_init(struct worker_share *share, unsigned workers)
+{
+    memset(share, 0, sizeof(*share));
+    share->syns = inbox_set_new(workers, SYN_INBOX, sizeof(struct shared_syn));
+    share->servers = inbox_set_new(workers, SERVER_INBOX, sizeof(struct shared_server_note));
+    share->findings = once_share_new(FINDING_KEYS);
+    if (share->syns == NULL || share->servers == NULL || share->findings == NULL) {
+        worker_share_free(share);
+        return false;
+    }
+    return true;
+}
+
+void worker_share_set_worker(struct worker_share *share, unsigned worker)
+{
+    if (share->syns != NULL)
+        inbox_set_worker(share->syns, worker);
+    if (share->servers != NULL)
+        inbox_set_worker(share->servers, worker);
+}
+
+void worker_share_free(struct worker_share *share)
+{
+    inbox_set_free(share->syns);
+    inbox_set_free(share->servers);
+    once_share_free(share->findings);
+    memset(share, 0, sizeof(*share));
+}
