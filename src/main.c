@@ -1002,12 +1002,12 @@ static int run_workers(struct options *options, struct policy *policy)
     /* What one worker sees and another needs: the halves of a triangular-spam join, a
      * server's connections, findings one per server (worker_share.h). */
     struct worker_share share;
-    options->share = &share;
     if (!worker_share_init(&share, options->workers)) {
         fprintf(stderr, "op25b-watch: no shared memory for %u workers\n", options->workers);
         metrics_stop(options->shared_metrics);
         return EXIT_RUNTIME;
     }
+    options->share = &share;
     policy->limits.flows = policy->limits.flows / options->workers + 1;
     options->fanout_group = (uint16_t)((getpid() & 0x7fff) | 0x8000);
     fflush(NULL);
