@@ -10,9 +10,11 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 /* A cell is its turn counter and the message after it. The counter is Vyukov's: the
  * position when the cell is free to post at that position, position + 1 once posted,
- * position + capacity once taken (free for the next round). */
+ * position + capacity once taken (free for the next round); kept less the cell's index, so
+ * that fresh zero memory is a ring of free cells and its pages are only touched when
+ * used. */
 struct cell {
-    _Atomic uint64_t sequence;
+    _Atomic uint64_t turn;
     unsigned char message[];
 };
 
@@ -67,14 +69,7 @@ struct inbox_set *inbox_set_new(unsigned workers, uint32_t capacity, size_t mess
         free(set);
         return NULL;
     }
-    set->memory = memory;
-    for (unsigned w = 0; w < workers; w++) {
-        struct inbox *inbox = inbox_of(set, w);
-        atomic_init(&inbox->post_position, 0);
-        inbox->take_position = 0;
-        for (uint64_t i = 0; i < cells; i++)
-            atomic_init(&cell_of(set, inbox, i)->sequence, i);
-    }
+    set->memory = memory; /* zero: every inbox empty, every cell free (see struct cell) */
     return set;
 }
 
@@ -92,7 +87,8 @@ bool inbox_post_to(struct inbox_set *set, unsigned worker, const void *message)
     struct cell *cell;
     for (;;) {
         cell = cell_of(set, inbox, position);
-        uint64_t sequence = atomic_load_explicit(&cell->sequence, memory_order_acquire);
+        uint64_t sequence = atomic_load_explicit(&cell->turn, memory_order_acquire) +
+                            (position & set->mask);
         int64_t lead = (int64_t)(sequence - position);
         if (lead == 0) {
             /* The cell is free for this position: claim the position (a failed exchange
@@ -108,7 +104,8 @@ bool inbox_post_to(struct inbox_set *set, unsigned worker, const void *message)
         }
     }
     memcpy(cell->message, message, set->message_size);
-    atomic_store_explicit(&cell->sequence, position + 1, memory_order_release);
+    atomic_store_explicit(&cell->turn, position + 1 - (position & set->mask),
+                          memory_order_release);
     return true;
 }
 
@@ -127,11 +124,12 @@ bool inbox_take(struct inbox_set *set, void *message)
     struct inbox *inbox = inbox_of(set, set->self);
     uint64_t position = inbox->take_position;
     struct cell *cell = cell_of(set, inbox, position);
-    uint64_t sequence = atomic_load_explicit(&cell->sequence, memory_order_acquire);
+    uint64_t index = position & set->mask;
+    uint64_t sequence = atomic_load_explicit(&cell->turn, memory_order_acquire) + index;
     if (sequence != position + 1)
         return false;
     memcpy(message, cell->message, set->message_size);
-    atomic_store_explicit(&cell->sequence, position + set->mask + 1, memory_order_release);
+    atomic_store_explicit(&cell->turn, position + set->mask + 1 - index, memory_order_release);
     inbox->take_position = position + 1;
     return true;
 }

@@ -9,6 +9,10 @@
  *   gen_bench synflood N OUT.pcap  N SYNs to port 25, each from a new (address, port) of a
  *                                  dynamic pool, 1 us apart, so all N attempts are live at
  *                                  once under the default 30 s SYN timeout
+ *   gen_bench spoofed N OUT.pcap   N SYNs to port 25 on the access VLAN from addresses that
+ *                                  are not the ISP's (TEST-NET-1 and -3, 2001:db8:f000::/36):
+ *                                  spoofed sources, each one a spoofed SYN that --workers
+ *                                  tells every other worker of; 1 us apart
  *
  * Deterministic: a fixed seed, so the same N gives the same bytes on every run. Prints one
  * JSON line on standard output saying what was written, including the attempt count and
@@ -956,6 +960,32 @@ static void write_synflood(uint64_t packets)
     }
 }
 
+static void write_spoofed(uint64_t packets)
+{
+    struct gen_link link = vlan_link(VLAN_ACCESS);
+    for (uint64_t i = 0; i < packets; i++) {
+        uint64_t h = mix64(i + 0x5b00f);
+        bool ipv6 = i % 8 == 7;
+        char spoofed[64], server[64];
+        if (ipv6)
+            snprintf(spoofed, sizeof(spoofed), "2001:db8:f%03x::%x", (unsigned)(h >> 52),
+                     (unsigned)(h & 0xfff) + 1);
+        else
+            snprintf(spoofed, sizeof(spoofed), "%s.%u", h & 1 ? "192.0.2" : "203.0.113",
+                     (unsigned)((h >> 8) % 254) + 1);
+        server_address(server, sizeof(server), random_below(1u << 20), ipv6);
+        struct gen_addr from = gen_addr(spoofed), to = gen_addr(server);
+        uint8_t packet[128];
+        size_t size = gen_build_tcp(packet, &from, &to, (uint16_t)(32768 + (h >> 17) % 32768),
+                                    25, (uint32_t)random_next(), 0, GEN_SYN, 128, (uint16_t)i,
+                                    NULL, 0);
+        int64_t ts = BASE_US + (int64_t)i;
+        gen_write_ip(out, LINKTYPE_ETHERNET, &link, true, ts, packet, size);
+        summary.port25_syn_packets++;
+        note_packet(ts, ipv6, true);
+    }
+}
+
 static void print_summary(const char *kind)
 {
     printf("{\"capture\":\"%s\",\"packets\":%llu,\"first_us\":%lld,"
@@ -975,8 +1005,9 @@ static void print_summary(const char *kind)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[1], "mix") != 0 && strcmp(argv[1], "synflood") != 0)) {
-        fprintf(stderr, "usage: gen_bench mix|synflood PACKETS OUT.pcap\n");
+    if (argc != 4 || (strcmp(argv[1], "mix") != 0 && strcmp(argv[1], "synflood") != 0 &&
+                      strcmp(argv[1], "spoofed") != 0)) {
+        fprintf(stderr, "usage: gen_bench mix|synflood|spoofed PACKETS OUT.pcap\n");
         return 2;
     }
     char *end;
@@ -993,8 +1024,10 @@ int main(int argc, char **argv)
     filler_init();
     if (strcmp(argv[1], "mix") == 0)
         write_mix(packets);
-    else
+    else if (strcmp(argv[1], "synflood") == 0)
         write_synflood(packets);
+    else
+        write_spoofed(packets);
     print_summary(argv[1]);
     if (pcapgen_close(out) != 0) {
         perror(argv[3]);

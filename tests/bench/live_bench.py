@@ -86,6 +86,10 @@ def inside(args):
              format(drops, ","), cpu, usage.ru_utime, usage.ru_stime))
     print("events: %s lines, each one JSON object; %s attempt events"
           % (format(lines_read, ","), format(attempts, ",")))
+    # With workers, exhausted also counts messages a full worker inbox refused.
+    print("bounds: %s flows evicted, %s detector entries evicted, %s exhausted"
+          % tuple(format(sum(e.get(field, 0) for e in finals), ",")
+                  for field in ("evictions", "detector_evictions", "detector_exhausted")))
     if cpu > 0:
         print("one core handles about %s packets/s of this mix live (packets / CPU seconds)"
               % format(round(packets / cpu), ","))
