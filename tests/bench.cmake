@@ -9,3 +9,11 @@ add_test(NAME bench.smoke
                  --pcap-loop $<TARGET_FILE:pcap_loop> --measure $<TARGET_FILE:measure>
                  --work-dir ${CMAKE_CURRENT_BINARY_DIR}/bench-smoke)
 set_tests_properties(bench.smoke PROPERTIES TIMEOUT 300)
+
+# The live flood of spoofed SYNs (gen_bench spoofed, for live_bench.py --workers): its
+# sources, read from the capture, must each be reported as spoofed, and nothing else.
+add_test(NAME bench.spoofed-capture
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/bench/check_spoofed.py
+                 --sensor $<TARGET_FILE:op25b-watch> --gen-bench $<TARGET_FILE:gen_bench>
+                 --policy ${CMAKE_SOURCE_DIR}/tests/bench/bench.yaml
+                 --work-dir ${CMAKE_CURRENT_BINARY_DIR}/bench-spoofed)
