@@ -7,6 +7,7 @@
 #include "slot_pool.h"
 #include "smtp.h"
 #include "tcp_stream.h"
+#include "worker_share.h"
 
 #define SMTP_PORT 25
 
@@ -141,7 +142,7 @@ static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
 {
     if ((flow->evidence & (EVIDENCE_BLOCK_MASK | EVIDENCE_LEAK_MASK)) == 0 &&
         !(flow->flags & ATTEMPT_ICMP_SEEN) && tracker->policy->position == POSITION_EDGE_SIDE &&
-        tracker->return_seen[flow->segment + 1])
+        segment_flag(tracker->return_seen, flow->segment))
         flow->evidence |= EVIDENCE_BIT(EVIDENCE_NO_REPLY);
     close_attempt(tracker, flow, "syn_timeout");
 }

@@ -109,7 +109,8 @@ struct evasion {
     struct events *events;
     bool check_sources; /* own_prefixes is not empty, so "not ours" means something */
     /* Per segment (index + 1; 0 is "no segment"): traffic leaving the ISP was seen there. */
-    bool *outbound_traffic;
+    bool *outbound_traffic; /* the workers' shared one with --workers */
+    bool owns_outbound_traffic;
     /* Windowed findings of all three kinds, in order of their first packet. */
     struct flow_table *windows;
     struct window *window_data;
@@ -596,7 +597,7 @@ static void inbound_check(struct evasion *evasion, const struct packet *packet, 
     const struct policy *policy = evasion->policy;
     /* A mirror that shows only what comes in cannot show the connection an answer belongs
      * to: a missing one means nothing there (as silence, guide section 3). */
-    if (!evasion->outbound_traffic[segment + 1])
+    if (!segment_flag(evasion->outbound_traffic, segment))
         return;
     int msa = policy_msa_of(policy, &packet->src);
     if (msa != POLICY_NO_INDEX && policy_msa_allows(policy, msa, pool, SMTP_PORT))
@@ -637,7 +638,7 @@ static void note_outbound_traffic(struct evasion *evasion, const struct packet *
     bool to_isp = policy_is_own(policy, &packet->dst) ||
                   policy_pool_of(policy, &packet->dst) != POLICY_NO_INDEX;
     if (from_isp && !to_isp)
-        evasion->outbound_traffic[segment + 1] = true;
+        segment_flag_set(evasion->outbound_traffic, segment);
 }
 
 static void evasion_packet(struct detector *detector, const struct packet *packet, int segment)
@@ -645,7 +646,7 @@ static void evasion_packet(struct detector *detector, const struct packet *packe
     struct evasion *evasion = (struct evasion *)detector;
     if (evasion->share != NULL)
         take_shared_syns(evasion);
-    if (!evasion->outbound_traffic[segment + 1])
+    if (!segment_flag(evasion->outbound_traffic, segment))
         note_outbound_traffic(evasion, packet, segment);
     if (packet->proto != IPPROTO_NUMBER_TCP)
         return;
@@ -733,7 +734,8 @@ static void evasion_free(struct detector *detector)
     free(evasion->answer_data);
     free(evasion->window_data);
     free(evasion->syn_data);
-    free(evasion->outbound_traffic);
+    if (evasion->owns_outbound_traffic)
+        free(evasion->outbound_traffic);
     free(evasion);
 }
 
@@ -771,7 +773,11 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
     /* calloc, like the flow table: pages are only touched when a slot is first used. */
     evasion->window_data = calloc(capacity, sizeof(struct window));
     evasion->syn_data = calloc(capacity, sizeof(struct spoofed_syn));
-    evasion->outbound_traffic = calloc(policy->segment_count + 1, sizeof(bool));
+    evasion->owns_outbound_traffic =
+        context->share == NULL || context->share->outbound_seen == NULL;
+    evasion->outbound_traffic = evasion->owns_outbound_traffic
+                                    ? calloc(policy->segment_count + 1, sizeof(bool))
+                                    : context->share->outbound_seen;
     if (evasion->windows == NULL || evasion->outbound == NULL || evasion->syns == NULL ||
         evasion->window_data == NULL || evasion->syn_data == NULL ||
         evasion->outbound_traffic == NULL) {

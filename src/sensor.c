@@ -19,7 +19,8 @@ struct sensor {
     struct segment_map segments;
     struct attempt_tracker *attempts;
     struct sensor_counters counters;
-    bool *return_seen; /* [segment + 1] */
+    bool *return_seen; /* [segment + 1]; the workers' shared one with --workers */
+    bool owns_return_seen;
     struct detector *detectors[SENSOR_MAX_DETECTORS];
     size_t detector_count;
     bool started;
@@ -36,7 +37,9 @@ struct sensor *sensor_new(const struct policy *policy, struct events *events,
         return NULL;
     sensor->policy = policy;
     sensor->events = events;
-    sensor->return_seen = calloc(policy->segment_count + 1, sizeof(bool));
+    sensor->owns_return_seen = share == NULL || share->return_seen == NULL;
+    sensor->return_seen = sensor->owns_return_seen ? calloc(policy->segment_count + 1, sizeof(bool))
+                                                   : share->return_seen;
     if (sensor->return_seen == NULL)
         goto fail_free_sensor;
     if (coverage_init(&sensor->coverage, policy->pool_count) != 0)
@@ -67,7 +70,8 @@ fail_free_segments:
 fail_free_coverage:
     coverage_free(&sensor->coverage);
 fail_free_return:
-    free(sensor->return_seen);
+    if (sensor->owns_return_seen)
+        free(sensor->return_seen);
 fail_free_sensor:
     free(sensor);
     return NULL;
@@ -82,7 +86,8 @@ void sensor_free(struct sensor *sensor)
     attempt_tracker_free(sensor->attempts);
     segment_map_free(&sensor->segments);
     coverage_free(&sensor->coverage);
-    free(sensor->return_seen);
+    if (sensor->owns_return_seen)
+        free(sensor->return_seen);
     free(sensor);
 }
 
@@ -129,7 +134,7 @@ void sensor_tick(struct sensor *sensor, packet_time now)
 static void note_return_traffic(struct sensor *sensor, const struct packet *packet, int segment)
 {
     const struct policy *policy = sensor->policy;
-    if (sensor->return_seen[segment + 1])
+    if (segment_flag(sensor->return_seen, segment))
         return;
     /* From outside the ISP towards it: the direction replies travel. */
     bool to_isp = policy_is_own(policy, &packet->dst) ||
@@ -137,7 +142,7 @@ static void note_return_traffic(struct sensor *sensor, const struct packet *pack
     bool from_isp = policy_is_own(policy, &packet->src) ||
                     policy_pool_of(policy, &packet->src) != POLICY_NO_INDEX;
     if (to_isp && !from_isp)
-        sensor->return_seen[segment + 1] = true;
+        segment_flag_set(sensor->return_seen, segment);
 }
 
 void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_time ts,

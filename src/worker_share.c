@@ -1,6 +1,7 @@
 #include "worker_share.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 /* Each worker takes its inboxes before every packet; these are what the others may post
  * while it is behind (a capture block, or off its core when there are more workers than
@@ -8,13 +9,21 @@
  * pages are only touched as the ring comes round. Mail connections and open MSAs are few. */
 enum { SYN_INBOX = 32768, SERVER_INBOX = 2048, FINDING_KEYS = 16384 };
 
-bool worker_share_init(struct worker_share *share, unsigned workers)
+bool worker_share_init(struct worker_share *share, unsigned workers, size_t segments)
 {
     memset(share, 0, sizeof(*share));
     share->syns = inbox_set_new(workers, SYN_INBOX, sizeof(struct shared_syn));
     share->servers = inbox_set_new(workers, SERVER_INBOX, sizeof(struct shared_server_note));
     share->findings = once_share_new(FINDING_KEYS);
-    if (share->syns == NULL || share->servers == NULL || share->findings == NULL) {
+    share->flag_bytes = 2 * (segments + 1) * sizeof(bool);
+    void *flags =
+        mmap(NULL, share->flag_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (flags != MAP_FAILED) {
+        share->return_seen = flags;
+        share->outbound_seen = share->return_seen + segments + 1;
+    }
+    if (share->syns == NULL || share->servers == NULL || share->findings == NULL ||
+        share->return_seen == NULL) {
         worker_share_free(share);
         return false;
     }
@@ -34,5 +43,7 @@ void worker_share_free(struct worker_share *share)
     inbox_set_free(share->syns);
     inbox_set_free(share->servers);
     once_share_free(share->findings);
+    if (share->return_seen != NULL)
+        munmap(share->return_seen, share->flag_bytes);
     memset(share, 0, sizeof(*share));
 }

@@ -39,10 +39,30 @@ struct worker_share {
     struct inbox_set *syns;      /* struct shared_syn, to every other worker */
     struct inbox_set *servers;   /* struct shared_server_note, to every other worker */
     struct once_share *findings; /* findings one per server and window over all workers */
+    /* Per segment (index + 1; 0 is "no segment"), set once any worker saw it: replies
+     * from outside, so silence is evidence there (sensor.c), and traffic leaving the ISP,
+     * so an inbound answer can be judged there (detect_evasion.c). A worker whose few
+     * subscribers on a segment are quiet would otherwise not know it of its own. */
+    bool *return_seen;
+    bool *outbound_seen;
+    size_t flag_bytes;
 };
 
-/* Everything for `workers` workers; false (and nothing held) when memory is short. */
-bool worker_share_init(struct worker_share *share, unsigned workers);
+/* The per-segment flags, shared or not, are read and set whole (they may be another
+ * process's at the same moment). */
+static inline bool segment_flag(const bool *flags, int segment)
+{
+    return __atomic_load_n(&flags[segment + 1], __ATOMIC_RELAXED);
+}
+
+static inline void segment_flag_set(bool *flags, int segment)
+{
+    __atomic_store_n(&flags[segment + 1], true, __ATOMIC_RELAXED);
+}
+
+/* Everything for `workers` workers and a policy of `segments` segments; false (and
+ * nothing held) when memory is short. */
+bool worker_share_init(struct worker_share *share, unsigned workers, size_t segments);
 /* In each worker, after the fork. */
 void worker_share_set_worker(struct worker_share *share, unsigned worker);
 void worker_share_free(struct worker_share *share);

@@ -946,3 +946,45 @@ Test(evasion_workers, a_spoofed_syn_another_worker_has_no_room_for_is_counted)
     advance_worker(1, 4.0);
     has(only("triangular_spam"), "\"src_port\":50063");
 }
+
+/* Two workers whose segment flags are one array (--workers) or each its own: traffic
+ * leaving the ISP off the segments, seen only by worker 0, and then an unanswered port-25
+ * packet to a subscriber of worker 1's. */
+static size_t inbound_with_flags_shared(bool shared_flags)
+{
+    static bool outbound_seen[8];
+    memset(outbound_seen, 0, sizeof(outbound_seen));
+    struct worker_share pair = {.outbound_seen = shared_flags ? outbound_seen : NULL};
+    struct detector_context context = {
+        .policy = policy,
+        .events = &events,
+        .counters = &counters,
+        .return_seen = return_seen,
+        .share = &pair,
+    };
+    struct detector *two[2];
+    for (int w = 0; w < 2; w++) {
+        bool disabled = true;
+        two[w] = detect_evasion_new(&context, &disabled);
+        cr_assert_not_null(two[w]);
+    }
+    memory.count = 0;
+    struct packet out = tcp(1.0, "198.51.100.200", 52000, "203.0.113.80", 443, TCP_ACK, 1, 1, 0);
+    two[0]->ops->packet(two[0], &out, NO_SEGMENT);
+    struct packet in =
+        tcp(1.5, "203.0.113.59", 25, "198.51.100.69", 40001, TCP_ACK | TCP_PSH, 1, 1, 30);
+    two[1]->ops->packet(two[1], &in, NO_SEGMENT);
+    for (int w = 0; w < 2; w++) {
+        two[w]->ops->finish(two[w], T0 + 3 * PACKET_TIME_SECOND, "end_of_input");
+        two[w]->ops->free(two[w]);
+    }
+    const char *found[KEPT_MAX];
+    return lines_of("inbound_acl_violation", found, KEPT_MAX);
+}
+
+Test(evasion_workers, traffic_leaving_the_isp_seen_by_one_worker_counts_for_every_worker)
+{
+    cr_assert_eq(inbound_with_flags_shared(true), 1);
+    /* Each with its own flags, worker 1 cannot tell the mirror shows both directions. */
+    cr_assert_eq(inbound_with_flags_shared(false), 0);
+}

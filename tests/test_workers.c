@@ -273,3 +273,88 @@ Test(workers, a_third_party_server_is_told_with_every_workers_587_and_465)
     across_worker_counts(CAPTURE("scenario-submission-third-party.pcap"), POLICY("submission.yaml"),
                          "third_party_submission", SHARE_ALL & ~SHARE_SERVERS, &another, 5);
 }
+
+/* An Ethernet frame on VLAN 100 (the example's FTTH segment): TCP over IPv4. */
+static size_t tcp_frame(uint8_t *frame, const char *src, uint16_t sport, const char *dst,
+                        uint16_t dport, uint8_t flags)
+{
+    static const uint8_t macs[12] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1};
+    memset(frame, 0, 58);
+    memcpy(frame, macs, sizeof(macs));
+    frame[12] = 0x81, frame[14] = 0, frame[15] = 100;
+    frame[16] = 0x08;
+    uint8_t *ip = frame + 18;
+    ip[0] = 0x45, ip[3] = 40, ip[8] = 64, ip[9] = 6;
+    cr_assert(inet_pton(AF_INET, src, ip + 12) == 1 && inet_pton(AF_INET, dst, ip + 16) == 1);
+    uint8_t *tcp = ip + 20;
+    tcp[0] = (uint8_t)(sport >> 8), tcp[1] = (uint8_t)sport;
+    tcp[2] = (uint8_t)(dport >> 8), tcp[3] = (uint8_t)dport;
+    tcp[7] = 1;
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    return 58;
+}
+
+/* One worker sees replies from outside on the FTTH segment (a web answer), the other only a
+ * subscriber's SYN to port 25 that nothing answers: the silence is evidence when the two
+ * share their segment flags, as with --workers, and not when each keeps its own. */
+static const char *silence_with_flags_shared(bool shared)
+{
+    char error[1024];
+    struct policy *policy =
+        policy_load(OP25B_SOURCE_DIR "/rules/example.yaml", error, sizeof(error));
+    cr_assert_not_null(policy, "%s", error);
+    static bool flags[2][64];
+    memset(flags, 0, sizeof(flags));
+    cr_assert_lt(policy->segment_count, 63);
+    struct worker_share share = {0};
+    if (shared) {
+        share.return_seen = flags[0];
+        share.outbound_seen = flags[1];
+    }
+    static struct events events[2];
+    static struct memory_sink sinks[2];
+    struct sensor *sensor[2];
+    static const char *const names[1] = {"live0"};
+    for (int w = 0; w < 2; w++) {
+        memset(&sinks[w], 0, sizeof(sinks[w]));
+        sinks[w].base.ops = &memory_ops;
+        sinks[w].base.name = "memory";
+        events_init(&events[w], policy);
+        cr_assert_eq(events_add_sink(&events[w], &sinks[w].base), 0);
+        sensor[w] = sensor_new(policy, &events[w], names, 1, &share);
+        cr_assert_not_null(sensor[w]);
+    }
+    packet_time t0 = (packet_time)1768467600 * PACKET_TIME_SECOND;
+    uint8_t frame[64];
+    size_t size = tcp_frame(frame, "192.0.2.80", 443, "203.0.113.10", 50000, 0x12);
+    sensor_packet(sensor[0], DLT_EN10MB, 0, t0, frame, (uint32_t)size, (uint32_t)size);
+    size = tcp_frame(frame, "203.0.113.20", 40000, "192.0.2.99", 25, 0x02);
+    sensor_packet(sensor[1], DLT_EN10MB, 0, t0 + 1000, frame, (uint32_t)size, (uint32_t)size);
+    sensor_tick(sensor[1], t0 + 40 * PACKET_TIME_SECOND); /* past timeouts.syn */
+    static char attempt[EVENT_LINE_MAX];
+    attempt[0] = '\0';
+    for (size_t i = 0; i < sinks[1].count; i++) {
+        if (strncmp(sinks[1].lines[i], "{\"type\":\"attempt\"", 17) == 0)
+            snprintf(attempt, sizeof(attempt), "%s", sinks[1].lines[i]);
+    }
+    for (int w = 0; w < 2; w++) {
+        sensor_finish(sensor[w], "end_of_input");
+        for (size_t i = 0; i < sinks[w].count; i++)
+            free(sinks[w].lines[i]);
+        sensor_free(sensor[w]);
+        events_close(&events[w]);
+    }
+    policy_free(policy);
+    cr_assert_neq(attempt[0], '\0', "no attempt was decided");
+    return attempt;
+}
+
+Test(workers, silence_is_evidence_where_any_worker_saw_replies)
+{
+    const char *shared = silence_with_flags_shared(true);
+    cr_assert_not_null(strstr(shared, "\"evidence\":[\"no_reply\"]"), "%s", shared);
+    cr_assert_not_null(strstr(shared, "\"close_reason\":\"syn_timeout\""), "%s", shared);
+    const char *apart = silence_with_flags_shared(false);
+    cr_assert_not_null(strstr(apart, "\"evidence\":[]"), "%s", apart);
+}
