@@ -153,8 +153,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         shared.syns = inbox_set_new(workers, 16, sizeof(struct shared_syn));
         shared.servers = inbox_set_new(workers, 16, sizeof(struct shared_server_note));
         shared.findings = once_share_new(16);
-        if (shared.syns == NULL || shared.servers == NULL || shared.findings == NULL)
+        shared.return_seen = calloc(2 * (policy->segment_count + 1), sizeof(bool));
+        if (shared.syns == NULL || shared.servers == NULL || shared.findings == NULL ||
+            shared.return_seen == NULL)
             FUZZ_FAIL("worker_share failed");
+        shared.outbound_seen = shared.return_seen + policy->segment_count + 1;
         share = &shared;
     }
     static struct events events[2]; /* each holds an 8 KiB line buffer */
@@ -208,6 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sensor_free(sensors[w]);
         events_close(&events[w]);
     }
+    free(shared.return_seen); /* calloc'd here, not mapped: worker_share_free would unmap it */
+    shared.return_seen = shared.outbound_seen = NULL;
     worker_share_free(&shared);
     return 0;
 }
