@@ -469,12 +469,6 @@ static bool is_relay_tunnel(const struct packet *packet)
     }
 }
 
-static void answer_key(struct flow_key *key, const struct answer *answer)
-{
-    flow_key_make(key, IPPROTO_NUMBER_TCP, NULL, &answer->target, answer->client_port,
-                  answer->server_port);
-}
-
 /* The answer joins the SYN: ack x+1, through the relay the SYN named, and S never opened
  * that connection itself. */
 static void join(struct evasion *evasion, struct flow *flow, const struct answer *answer)
@@ -514,21 +508,19 @@ static void join(struct evasion *evasion, struct flow *flow, const struct answer
 /* --workers: an answer whose SYN no worker has told this one of yet. The other worker may
  * be a capture block behind, so the answer waits a little for the SYN (syn_note). Answers
  * to S's own connections never wait: S's packets come to this worker too. */
-static void answer_wait(struct evasion *evasion, const struct answer *answer)
+static void answer_wait(struct evasion *evasion, const struct answer *answer,
+                        const struct flow_key *key, uint32_t hash)
 {
     if (outbound_seen(evasion, &answer->spammer, answer->client_port, &answer->target))
         return;
-    struct flow_key key;
-    answer_key(&key, answer);
-    uint32_t hash = flow_key_hash(&key);
-    if (flow_lookup(evasion->answers, &key, hash) != NULL)
+    if (flow_lookup(evasion->answers, key, hash) != NULL)
         return; /* the first answer is the one a single sensor would have joined */
-    struct flow *flow = flow_insert(evasion->answers, &key, hash);
+    struct flow *flow = flow_insert(evasion->answers, key, hash);
     if (flow == NULL) {
         evasion->answer_evictions++;
         evasion->counters->detector_evictions++;
         flow_remove(evasion->answers, flow_list_head(evasion->answers, TIMER_LIST));
-        flow = flow_insert(evasion->answers, &key, hash);
+        flow = flow_insert(evasion->answers, key, hash);
         if (flow == NULL)
             return;
     }
@@ -562,10 +554,19 @@ static void take_shared_syns(struct evasion *evasion)
     }
 }
 
-/* The answer of M:25 to a spoofed SYN reaching subscriber S, by its ports. */
+/* The answer of M:25 to a spoofed SYN reaching subscriber S, by its ports. Every packet from
+ * port 25 to a subscriber comes here: the SYN is looked up first, and the answer is only
+ * written down when there is one, or (--workers) one may still come. */
 static void triangular_join(struct evasion *evasion, const struct packet *packet, int segment,
                             const struct address *spammer, int pool, bool tunnelled)
 {
+    struct flow_key key;
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, NULL, &packet->src, packet->dst_port,
+                  packet->src_port);
+    uint32_t hash = flow_key_hash(&key);
+    struct flow *flow = flow_lookup(evasion->syns, &key, hash);
+    if (flow == NULL && evasion->answers == NULL)
+        return;
     struct answer answer = {
         .spammer = *spammer,
         .target = packet->src,
@@ -580,13 +581,10 @@ static void triangular_join(struct evasion *evasion, const struct packet *packet
     };
     if (tunnelled)
         answer.tunnel_src = packet->outer_src;
-    struct flow_key key;
-    answer_key(&key, &answer);
-    struct flow *flow = flow_lookup(evasion->syns, &key, flow_key_hash(&key));
     if (flow != NULL)
         join(evasion, flow, &answer);
-    else if (evasion->answers != NULL)
-        answer_wait(evasion, &answer);
+    else
+        answer_wait(evasion, &answer, &key, hash);
 }
 
 /* From port 25 to a subscriber: the answer to one of its connections, a designated MSA,
