@@ -6,8 +6,8 @@
 #include "flow.h"
 #include "slot_pool.h"
 #include "smtp.h"
+#include "segment.h"
 #include "tcp_stream.h"
-#include "worker_share.h"
 
 #define SMTP_PORT 25
 

@@ -26,6 +26,7 @@
 #include "finding.h"
 #include "flow.h"
 #include "log.h"
+#include "segment.h"
 
 #define SMTP_PORT 25
 /* Each table holds at most limits.flows entries, and never more than this: the evasion
@@ -561,8 +562,7 @@ static void triangular_join(struct evasion *evasion, const struct packet *packet
                             const struct address *spammer, int pool, bool tunnelled)
 {
     struct flow_key key;
-    flow_key_make(&key, IPPROTO_NUMBER_TCP, NULL, &packet->src, packet->dst_port,
-                  packet->src_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, NULL, &packet->src, packet->dst_port, packet->src_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_lookup(evasion->syns, &key, hash);
     if (flow == NULL && evasion->answers == NULL)

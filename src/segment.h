@@ -4,6 +4,7 @@
 #ifndef OP25B_SEGMENT_H
 #define OP25B_SEGMENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,5 +30,18 @@ int segment_map_init(struct segment_map *map, const struct policy *policy,
 void segment_map_free(struct segment_map *map);
 /* The first segment of the policy that matches the packet, or -1. */
 int segment_of(const struct segment_map *map, const struct packet *packet);
+
+/* What a segment has shown, one flag per segment (index + 1; 0 is "no segment"): read and
+ * set whole, since with --workers another process may set the same flag at that moment
+ * (worker_share.h). */
+static inline bool segment_flag(const bool *flags, int segment)
+{
+    return __atomic_load_n(&flags[segment + 1], __ATOMIC_RELAXED);
+}
+
+static inline void segment_flag_set(bool *flags, int segment)
+{
+    __atomic_store_n(&flags[segment + 1], true, __ATOMIC_RELAXED);
+}
 
 #endif

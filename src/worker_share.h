@@ -43,22 +43,10 @@ struct worker_share {
      * from outside, so silence is evidence there (sensor.c), and traffic leaving the ISP,
      * so an inbound answer can be judged there (detect_evasion.c). A worker whose few
      * subscribers on a segment are quiet would otherwise not know it of its own. */
-    bool *return_seen;
+    bool *return_seen; /* read and set with segment_flag (segment.h) */
     bool *outbound_seen;
     size_t flag_bytes;
 };
-
-/* The per-segment flags, shared or not, are read and set whole (they may be another
- * process's at the same moment). */
-static inline bool segment_flag(const bool *flags, int segment)
-{
-    return __atomic_load_n(&flags[segment + 1], __ATOMIC_RELAXED);
-}
-
-static inline void segment_flag_set(bool *flags, int segment)
-{
-    __atomic_store_n(&flags[segment + 1], true, __ATOMIC_RELAXED);
-}
 
 /* Everything for `workers` workers and a policy of `segments` segments; false (and
  * nothing held) when memory is short. */
