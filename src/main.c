@@ -1002,7 +1002,7 @@ static int run_workers(struct options *options, struct policy *policy)
     /* What one worker sees and another needs: the halves of a triangular-spam join, a
      * server's connections, findings one per server (worker_share.h). */
     struct worker_share share;
-    if (!worker_share_init(&share, options->workers, policy->segment_count)) {
+    if (!worker_share_init(&share, options->workers, policy->segment_count, NULL)) {
         fprintf(stderr, "op25b-watch: no shared memory for %u workers\n", options->workers);
         metrics_stop(options->shared_metrics);
         return EXIT_RUNTIME;

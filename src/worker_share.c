@@ -7,14 +7,21 @@
  * while it is behind (a capture block, or off its core when there are more workers than
  * cores). Spoofed SYNs come in floods: 32,768 cells of 72 bytes, 2.3 MiB a worker, whose
  * pages are only touched as the ring comes round. Mail connections and open MSAs are few. */
-enum { SYN_INBOX = 32768, SERVER_INBOX = 2048, FINDING_KEYS = 16384 };
+static const struct worker_share_sizes default_sizes = {
+    .syns = 32768,
+    .servers = 2048,
+    .findings = 16384,
+};
 
-bool worker_share_init(struct worker_share *share, unsigned workers, size_t segments)
+bool worker_share_init(struct worker_share *share, unsigned workers, size_t segments,
+                       const struct worker_share_sizes *sizes)
 {
+    if (sizes == NULL)
+        sizes = &default_sizes;
     memset(share, 0, sizeof(*share));
-    share->syns = inbox_set_new(workers, SYN_INBOX, sizeof(struct shared_syn));
-    share->servers = inbox_set_new(workers, SERVER_INBOX, sizeof(struct shared_server_note));
-    share->findings = once_share_new(FINDING_KEYS);
+    share->syns = inbox_set_new(workers, sizes->syns, sizeof(struct shared_syn));
+    share->servers = inbox_set_new(workers, sizes->servers, sizeof(struct shared_server_note));
+    share->findings = once_share_new(sizes->findings);
     share->flag_bytes = 2 * (segments + 1) * sizeof(bool);
     void *flags =
         mmap(NULL, share->flag_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

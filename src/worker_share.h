@@ -48,9 +48,18 @@ struct worker_share {
     size_t flag_bytes;
 };
 
-/* Everything for `workers` workers and a policy of `segments` segments; false (and
- * nothing held) when memory is short. */
-bool worker_share_init(struct worker_share *share, unsigned workers, size_t segments);
+/* How many messages each inbox holds and how many keys the claim table; worker_share.c
+ * says why its defaults are what they are. */
+struct worker_share_sizes {
+    uint32_t syns;
+    uint32_t servers;
+    uint32_t findings;
+};
+
+/* Everything for `workers` workers and a policy of `segments` segments, of `sizes` (NULL:
+ * the defaults); false (and nothing held) when memory is short. */
+bool worker_share_init(struct worker_share *share, unsigned workers, size_t segments,
+                       const struct worker_share_sizes *sizes);
 /* In each worker, after the fork. */
 void worker_share_set_worker(struct worker_share *share, unsigned worker);
 void worker_share_free(struct worker_share *share);

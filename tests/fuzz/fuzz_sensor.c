@@ -150,14 +150,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct worker_share *share = NULL;
     if (workers > 1) {
         /* Small, so that a short input fills them too. */
-        shared.syns = inbox_set_new(workers, 16, sizeof(struct shared_syn));
-        shared.servers = inbox_set_new(workers, 16, sizeof(struct shared_server_note));
-        shared.findings = once_share_new(16);
-        shared.return_seen = calloc(2 * (policy->segment_count + 1), sizeof(bool));
-        if (shared.syns == NULL || shared.servers == NULL || shared.findings == NULL ||
-            shared.return_seen == NULL)
-            FUZZ_FAIL("worker_share failed");
-        shared.outbound_seen = shared.return_seen + policy->segment_count + 1;
+        static const struct worker_share_sizes small = {.syns = 16, .servers = 16, .findings = 16};
+        if (!worker_share_init(&shared, workers, policy->segment_count, &small))
+            FUZZ_FAIL("worker_share_init failed");
         share = &shared;
     }
     static struct events events[2]; /* each holds an 8 KiB line buffer */
@@ -211,8 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sensor_free(sensors[w]);
         events_close(&events[w]);
     }
-    free(shared.return_seen); /* calloc'd here, not mapped: worker_share_free would unmap it */
-    shared.return_seen = shared.outbound_seen = NULL;
-    worker_share_free(&shared);
+    if (share != NULL)
+        worker_share_free(share);
     return 0;
 }
