@@ -11,6 +11,7 @@
 #include "finding.h"
 #include "flow.h"
 #include "geoip.h"
+#include "log.h"
 #include "mail_flows.h"
 #include "window_set.h"
 
@@ -55,6 +56,7 @@ struct submission_detector {
      * other workers' subscribers' 587 and 465 connections come in (and ours go out). */
     struct once_share *shared_once;
     struct inbox_set *server_notes;
+    uint64_t notes_lost; /* ours that another worker's full inbox refused */
     packet_time window_end;
 };
 
@@ -165,8 +167,11 @@ static void note_server(struct submission_detector *detector, const struct addre
         snprintf(note.sni, sizeof(note.sni), "%.*s", (int)sizeof(note.sni) - 1, sni);
     }
     count_server(detector, &note);
-    if (detector->server_notes != NULL)
-        detector->counters->detector_exhausted += inbox_post(detector->server_notes, &note);
+    if (detector->server_notes != NULL) {
+        unsigned lost = inbox_post(detector->server_notes, &note);
+        detector->notes_lost += lost;
+        detector->counters->detector_exhausted += lost;
+    }
 }
 
 /* The other workers' notes, before what is known of a server is read or judged. */
@@ -493,7 +498,13 @@ static void submission_advance(struct detector *base, packet_time now)
 
 static void submission_finish(struct detector *base, packet_time now, const char *reason)
 {
-    mail_flows_finish(of(base)->flows, now, reason);
+    struct submission_detector *detector = of(base);
+    mail_flows_finish(detector->flows, now, reason);
+    if (detector->notes_lost > 0)
+        log_message(LOG_WARNING,
+                    "%llu connections to 587 or 465 not told to another worker: its inbox was "
+                    "full (its third_party_submission findings count fewer)",
+                    (unsigned long long)detector->notes_lost);
 }
 
 static void submission_free(struct detector *base)
