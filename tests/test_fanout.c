@@ -112,24 +112,34 @@ static uint32_t v6(const char *src, const char *dst, uint16_t sport, uint16_t dp
     return cbpf_run(program, program_length, 0x86dd, p, sizeof(p));
 }
 
+/* The ACL's ICMPv6 "administratively prohibited", from `router` to the subscriber, quoting
+ * the subscriber's SYN from src:40000 to dst:25. */
+static size_t icmpv6_prohibited(uint8_t error[40 + 8 + 60], const char *router, const char *src,
+                                const char *dst)
+{
+    uint8_t syn[60];
+    ipv6_tcp(syn, src, dst, 40000, 25);
+    memset(error, 0, 40 + 8 + 60);
+    error[0] = 0x60;
+    error[6] = 58;
+    inet_pton(AF_INET6, router, error + 8);
+    inet_pton(AF_INET6, src, error + 24);
+    error[40] = 1; /* destination unreachable */
+    error[41] = 1; /* administratively prohibited */
+    memcpy(error + 48, syn, sizeof(syn));
+    return 40 + 8 + 60;
+}
+
 Test(fanout, icmpv6_error_follows_the_packet_it_quotes)
 {
     uint32_t forward = v6("2001:db8:1000::10", "2001:db8:f000::25", 40000, 25);
     cr_assert_eq(forward, v6("2001:db8:f000::25", "2001:db8:1000::10", 25, 40000));
     /* Another address of the same /64 (a privacy address) is the same subscriber. */
     cr_assert_eq(forward, v6("2001:db8:1000::abcd:1234", "2001:db8:f000::99", 40001, 25));
-    uint8_t syn[60];
-    ipv6_tcp(syn, "2001:db8:1000::10", "2001:db8:f000::25", 40000, 25);
     uint8_t error[40 + 8 + 60];
-    memset(error, 0, sizeof(error));
-    error[0] = 0x60;
-    error[6] = 58;
-    inet_pton(AF_INET6, "2001:db8:1000::1", error + 8);
-    inet_pton(AF_INET6, "2001:db8:1000::10", error + 24);
-    error[40] = 1; /* destination unreachable */
-    error[41] = 1; /* administratively prohibited */
-    memcpy(error + 48, syn, sizeof(syn));
-    cr_assert_eq(cbpf_run(program, program_length, 0x86dd, error, sizeof(error)), forward);
+    size_t size =
+        icmpv6_prohibited(error, "2001:db8:1000::1", "2001:db8:1000::10", "2001:db8:f000::25");
+    cr_assert_eq(cbpf_run(program, program_length, 0x86dd, error, size), forward);
 }
 
 Test(fanout, flows_spread_over_workers)
@@ -194,17 +204,9 @@ Test(fanout, an_icmpv6_error_follows_its_quote_under_a_delegated_prefix)
     struct sock_filter code[FANOUT_PROGRAM_MAX];
     int length = fanout_program(code, FANOUT_PROGRAM_MAX, 56);
     cr_assert_gt(length, 0);
-    uint8_t syn[60];
-    ipv6_tcp(syn, "2001:db8:1000:12ab::10", "2001:db8:f000::25", 40000, 25);
     uint8_t error[40 + 8 + 60];
-    memset(error, 0, sizeof(error));
-    error[0] = 0x60;
-    error[6] = 58;
-    inet_pton(AF_INET6, "2001:db8:1000::1", error + 8);
-    inet_pton(AF_INET6, "2001:db8:1000:12ab::10", error + 24);
-    error[40] = 1;
-    error[41] = 1;
-    memcpy(error + 48, syn, sizeof(syn));
-    cr_assert_eq(cbpf_run(code, length, 0x86dd, error, sizeof(error)),
+    size_t size = icmpv6_prohibited(error, "2001:db8:1000::1", "2001:db8:1000:12ab::10",
+                                    "2001:db8:f000::25");
+    cr_assert_eq(cbpf_run(code, length, 0x86dd, error, size),
                  v6_with(56, "2001:db8:1000:1200::1", "2001:db8:f000::25"));
 }
