@@ -6,7 +6,8 @@
 add_test(NAME bench.smoke
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/bench/run_bench.py --smoke
                  --sensor $<TARGET_FILE:op25b-watch> --gen-bench $<TARGET_FILE:gen_bench>
-                 --pcap-loop $<TARGET_FILE:pcap_loop> --measure $<TARGET_FILE:measure>
+                 --pcap-loop $<TARGET_FILE:pcap_loop> --state-floor $<TARGET_FILE:state_floor>
+                 --measure $<TARGET_FILE:measure>
                  --work-dir ${CMAKE_CURRENT_BINARY_DIR}/bench-smoke)
 set_tests_properties(bench.smoke PROPERTIES TIMEOUT 300)
 

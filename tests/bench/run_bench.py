@@ -8,6 +8,9 @@ keeps the best wall time of each:
   pcap_loop            the bare libpcap read loop: the floor every reader is compared with
   pcap_loop --buffer   the same loop with the 64 KiB stdio buffer the sensor gives libpcap
                        when it reads on one core: what reading alone costs the sensor there
+  state_floor          that buffered loop, the sensor's decoder and one lookup (and insert
+                       when new) per TCP SYN in the sensor's flow table of the same size:
+                       the least any stateful SYN tracker does, with no verdict or event
   op25b-watch          -q -o /dev/null, policy tests/bench/bench.yaml (limits.flows 2.5 M);
                        with a second core it reads the file ahead on it (file_prefetch.c)
   op25b-watch one core the same pinned to one CPU with taskset: no read-ahead thread
@@ -67,6 +70,7 @@ def parse_arguments():
     parser.add_argument("--sensor", help="op25b-watch binary (default: BUILD_DIR/op25b-watch)")
     parser.add_argument("--gen-bench", help="gen_bench binary")
     parser.add_argument("--pcap-loop", help="pcap_loop binary")
+    parser.add_argument("--state-floor", help="state_floor binary")
     parser.add_argument("--measure", help="measure binary (times a command, takes its RSS)")
     parser.add_argument("--policy", default=os.path.join(HERE, "bench.yaml"))
     parser.add_argument("--packets", type=int, help="ISP mix packets (default 5000000)")
@@ -100,8 +104,9 @@ def parse_arguments():
     bench_build = os.path.join(args.build_dir, "tests", "bench")
     args.gen_bench = args.gen_bench or os.path.join(bench_build, "gen_bench")
     args.pcap_loop = args.pcap_loop or os.path.join(bench_build, "pcap_loop")
+    args.state_floor = args.state_floor or os.path.join(bench_build, "state_floor")
     args.measure = args.measure or os.path.join(bench_build, "measure")
-    for name in ("sensor", "gen_bench", "pcap_loop", "measure"):
+    for name in ("sensor", "gen_bench", "pcap_loop", "state_floor", "measure"):
         path = getattr(args, name)
         if not os.access(path, os.X_OK):
             parser.error("%s not found at %s (build first, or pass --%s)"
@@ -183,6 +188,19 @@ def check_pcap_loop(output, written):
             match.group(1) if match else "?", written["packets"]))
 
 
+def check_state_floor(output, written):
+    match = re.match(r"(\d+) packets, (\d+) syns, (\d+) flows", output)
+    if match is None or int(match.group(1)) != written["packets"]:
+        raise Failure("state_floor read %s packets of %d" % (
+            match.group(1) if match else "?", written["packets"]))
+    # Every port-25 SYN is a TCP SYN and every attempt a flow (the mix has web SYNs too).
+    syns, flows = int(match.group(2)), int(match.group(3))
+    if syns < written["port25_syn_packets"] or flows < written["attempts"]:
+        raise Failure("state_floor saw %d SYNs and kept %d flows; the capture has %d port-25 "
+                      "SYNs and %d attempts" % (syns, flows, written["port25_syn_packets"],
+                                                written["attempts"]))
+
+
 def check_ndpi(output, written):
     match = re.search(r"IP packets:\s+(\d+)\s+of\s+(\d+) packets total", output)
     if match is None or int(match.group(2)) != written["packets"]:
@@ -196,6 +214,8 @@ def tools_for(args, written, flood):
     tools = [Tool("pcap_loop", [args.pcap_loop, path], check_pcap_loop),
              Tool("pcap_loop --buffer 65536", [args.pcap_loop, "--buffer", "65536", path],
                   check_pcap_loop),
+             Tool("state_floor", [args.state_floor, "--buffer", "65536", path],
+                  check_state_floor),
              Tool("op25b-watch", sensor, flows=None)]
     if shutil.which("taskset"):
         # The same command and output as above, so its events are not checked twice.
@@ -431,6 +451,10 @@ def print_targets(args, results):
                                       format(args.small_flows, ","),
                                       format(counts["stats"]["evictions"], ","),
                                       bounded["peak_rss_mib"])))
+    state_floor = row("synflood", "state_floor")
+    if state_floor is not None:
+        lines.append("info  SYN flood: state_floor (decode, one flow-table lookup and insert per "
+                     "SYN, no verdict or event) at %.3fx" % state_floor["ratio"])
     one_core = row("synflood", ONE_CORE)
     if one_core is not None:
         lines.append("info  SYN flood: op25b-watch on one core at %.3fx the bare read loop"
