@@ -88,7 +88,8 @@ int main(int argc, char **argv)
     while ((status = pcap_next_ex(pcap, &header, &data)) == 1) {
         packets++;
         if (decode_packet(linktype, data, header->caplen, &packet) != DECODE_OK ||
-            packet.proto != IPPROTO_NUMBER_TCP || (packet.tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
+            packet.proto != IPPROTO_NUMBER_TCP ||
+            (packet.tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
             continue;
         syns++;
         struct flow_key key;
