@@ -11,14 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double monotonic_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
+#include "bench_clock.h"
+#include "bench_open.h"
 
 int main(int argc, char **argv)
 {
@@ -34,23 +29,10 @@ int main(int argc, char **argv)
     }
     char error[PCAP_ERRBUF_SIZE];
     double started = monotonic_seconds();
-    pcap_t *pcap;
-    char *buffer = NULL; /* the stream's, freed once pcap_close closed the stream */
-    if (buffer_size > 0) {
-        FILE *file = fopen(argv[1], "rb");
-        buffer = malloc(buffer_size);
-        if (file == NULL || buffer == NULL) {
-            fprintf(stderr, "pcap_loop: %s: cannot open\n", argv[1]);
-            return 1;
-        }
-        setvbuf(file, buffer, _IOFBF, buffer_size);
-        pcap = pcap_fopen_offline(file, error);
-    } else {
-        pcap = pcap_open_offline(argv[1], error);
-    }
+    char *buffer; /* the stream's, freed once pcap_close closed the stream */
+    pcap_t *pcap = bench_open(argv[1], buffer_size, &buffer, error);
     if (pcap == NULL) {
         fprintf(stderr, "pcap_loop: %s\n", error);
-        free(buffer);
         return 1;
     }
     uint64_t packets = 0, bytes = 0;

@@ -13,17 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_clock.h"
+#include "bench_open.h"
 #include "decode.h"
 #include "flow.h"
-
-static double monotonic_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 static int usage(void)
 {
@@ -56,20 +50,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "state_floor: out of memory for %u flows\n", capacity);
         return 1;
     }
-    pcap_t *pcap;
-    char *buffer = NULL;
-    if (buffer_size > 0) {
-        FILE *file = fopen(path, "rb");
-        buffer = malloc(buffer_size);
-        if (file == NULL || buffer == NULL) {
-            fprintf(stderr, "state_floor: %s: cannot open\n", path);
-            return 1;
-        }
-        setvbuf(file, buffer, _IOFBF, buffer_size);
-        pcap = pcap_fopen_offline(file, error);
-    } else {
-        pcap = pcap_open_offline(path, error);
-    }
+    char *buffer;
+    pcap_t *pcap = bench_open(path, buffer_size, &buffer, error);
     if (pcap == NULL) {
         fprintf(stderr, "state_floor: %s\n", error);
         return 1;
