@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Replays the shared third-party corpus through op25b-watch and compares what the sensor
+"""Replays the third-party corpus (tests/corpus) through op25b-watch and compares what the sensor
 says with readings it did not write: the expected outputs the Zeek, Suricata and nDPI test
 suites check in (summarised in corpus/expected/smtp-facts.tsv) and tshark's own dissection.
 
@@ -19,8 +19,8 @@ A difference with a reason (a dialogue the sensor cannot see, a dissector that r
 bytes differently) is listed below in SMTP_FACT_EXCEPTIONS or TSHARK_EXCEPTIONS with both
 values exactly; anything else fails, and so does an exception that no longer occurs.
 
-Only the Python 3 standard library is used. Exit status 0 pass, 1 fail, 77 skip (the shared
-corpus or the reading tools are not on this machine).
+Only the Python 3 standard library is used. Exit status 0 pass, 1 fail (also when the corpus is missing), 77 skip (the reading tools
+are not on this machine).
 """
 import argparse
 import concurrent.futures
@@ -82,6 +82,11 @@ class Failures:
 def skip(message):
     print("SKIP: " + message)
     sys.exit(SKIP)
+
+
+def fail_now(message):
+    print("FAIL: " + message)
+    sys.exit(1)
 
 
 def capture_name(path):
@@ -750,17 +755,17 @@ def sensor_name_of(policy):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--binary", required=True, help="the op25b-watch executable")
-    parser.add_argument("--shared-dir", required=True, help="holds corpus/")
+    parser.add_argument("--corpus-dir", required=True, help="holds pcaps/ and expected/")
     parser.add_argument("--policy", required=True, help="tests/corpus/corpus.yaml")
     parser.add_argument("--check", required=True, choices=sorted(CHECKS))
     args = parser.parse_args()
 
-    args.corpus = os.path.join(args.shared_dir, "corpus")
+    args.corpus = args.corpus_dir
     if not os.path.isdir(os.path.join(args.corpus, "pcaps")):
-        skip("no corpus at %s" % args.corpus)
+        fail_now("no corpus at %s" % args.corpus)
     captures = find_captures(args.corpus)
     if not captures:
-        skip("no captures under %s" % os.path.join(args.corpus, "pcaps"))
+        fail_now("no captures under %s" % os.path.join(args.corpus, "pcaps"))
     args.sensor_name = sensor_name_of(args.policy)
     failures = Failures()
     CHECKS[args.check](args, captures, failures)

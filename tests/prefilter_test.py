@@ -2,13 +2,13 @@
 """The policy's prefilter never changes what is detected (src/prefilter.h).
 
 Every scenario of tests/scenarios/manifest.txt under its policy, and every capture of the
-shared corpus under tests/corpus/corpus.yaml, is read twice: as is, and with --prefilter
+third-party corpus (tests/corpus) under tests/corpus/corpus.yaml, is read twice: as is, and with --prefilter
 (libpcap applies the expression --check prints, as the kernel does for live capture). The
 events must be the same, but for what only counts packets: sensor_stats, and the packet
 time of the coverage events, which is the last packet's. The prefilter must also have
 dropped packets somewhere, or the comparison would prove nothing.
 
-Exits 77 (skipped) when the shared corpus is missing, so the test never passes unseen.
+Fails when the corpus is missing, so the test never passes unseen.
 """
 import argparse
 import json
@@ -45,12 +45,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
     parser.add_argument("--source-dir", required=True)
-    parser.add_argument("--shared-dir", required=True)
+    parser.add_argument("--corpus-dir", required=True)
     args = parser.parse_args()
-    corpus = os.path.join(args.shared_dir, "corpus", "pcaps")
+    corpus = os.path.join(args.corpus_dir, "pcaps")
     if not os.path.isdir(corpus):
-        print("shared corpus not found at %s: skipped" % corpus)
-        sys.exit(77)
+        print("corpus not found at %s" % corpus)
+        sys.exit(1)
     runs = []
     scenarios = os.path.join(args.source_dir, "tests", "scenarios")
     with open(os.path.join(scenarios, "manifest.txt")) as manifest:

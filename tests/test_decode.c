@@ -2329,14 +2329,14 @@ Test(corpus, every_capture_decodes_within_bounds, .timeout = 110)
 {
     struct corpus_totals totals;
     memset(&totals, 0, sizeof(totals));
-    walk_corpus(OP25B_SHARED_DIR "/corpus", &totals);
+    walk_corpus(OP25B_CORPUS_DIR, &totals);
     cr_log_info("%u captures, %u packets, %u TCP; ok %u not_ip %u fragment %u truncated %u "
                 "malformed %u unsupported %u too_deep %u",
                 totals.files, totals.packets, totals.tcp, totals.results[DECODE_OK],
                 totals.results[DECODE_NOT_IP], totals.results[DECODE_FRAGMENT],
                 totals.results[DECODE_TRUNCATED], totals.results[DECODE_MALFORMED],
                 totals.results[DECODE_UNSUPPORTED], totals.results[DECODE_TOO_DEEP]);
-    cr_assert_gt(totals.files, 0, "no capture found under %s/corpus", OP25B_SHARED_DIR);
+    cr_assert_gt(totals.files, 0, "no capture found under %s", OP25B_CORPUS_DIR);
     cr_assert_gt(totals.tcp, 0, "no corpus packet decoded as TCP");
 }
 
@@ -2346,7 +2346,7 @@ static enum decode_result decode_corpus_packet(const char *relative_path, unsign
                                                struct packet *out, uint8_t **copy)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/corpus/pcaps/%s", OP25B_SHARED_DIR, relative_path);
+    snprintf(path, sizeof(path), "%s/pcaps/%s", OP25B_CORPUS_DIR, relative_path);
     char error[PCAP_ERRBUF_SIZE];
     pcap_t *capture = pcap_open_offline(path, error);
     if (capture == NULL)

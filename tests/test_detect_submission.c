@@ -15,7 +15,7 @@ static struct policy *load(bool with_geoip)
              "  - {name: p, type: dynamic, prefixes: [198.51.100.0/24]}\n"
              "%s%s%s",
              with_geoip ? "geoip: {asn: " : "",
-             with_geoip ? OP25B_SHARED_DIR "/corpus/mmdb/GeoLite2-ASN-Test.mmdb" : "",
+             with_geoip ? OP25B_CORPUS_DIR "/mmdb/GeoLite2-ASN-Test.mmdb" : "",
              with_geoip ? "}\n" : "");
     char error[1024];
     struct policy *policy = policy_load_text("t.yaml", text, strlen(text), error, sizeof(error));

@@ -191,7 +191,7 @@ static void check_capture(const char *relative_path, bool tcp, const struct corp
                           size_t want_count)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/corpus/pcaps/%s", OP25B_SHARED_DIR, relative_path);
+    snprintf(path, sizeof(path), "%s/pcaps/%s", OP25B_CORPUS_DIR, relative_path);
     char error[PCAP_ERRBUF_SIZE];
     pcap_t *capture = pcap_open_offline(path, error);
     cr_assert_not_null(capture, "%s: %s", relative_path, error);
@@ -238,8 +238,8 @@ Test(dns, corpus_tunnel_names)
 {
     /* dnscat2 tunnels data through long MX, CNAME and TXT names. */
     char path[4096];
-    snprintf(path, sizeof(path), "%s/corpus/pcaps/dns/ndpi__dns_exfiltration.pcap",
-             OP25B_SHARED_DIR);
+    snprintf(path, sizeof(path), "%s/pcaps/dns/ndpi__dns_exfiltration.pcap",
+             OP25B_CORPUS_DIR);
     char error[PCAP_ERRBUF_SIZE];
     pcap_t *capture = pcap_open_offline(path, error);
     cr_assert_not_null(capture, "%s", error);

@@ -5,7 +5,7 @@
 #include "geoip.h"
 
 /* MaxMind's test databases; corpus/PROVENANCE.md names the networks each one holds. */
-#define MMDB OP25B_SHARED_DIR "/corpus/mmdb/"
+#define MMDB OP25B_CORPUS_DIR "/mmdb/"
 
 static char reason[256];
 

@@ -272,7 +272,7 @@ static struct mail_login_facts replay(const char *relative_path, uint16_t port,
                                       enum mail_login_protocol protocol)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/corpus/pcaps/%s", OP25B_SHARED_DIR, relative_path);
+    snprintf(path, sizeof(path), "%s/pcaps/%s", OP25B_CORPUS_DIR, relative_path);
     char error[PCAP_ERRBUF_SIZE];
     pcap_t *capture = pcap_open_offline(path, error);
     cr_assert_not_null(capture, "%s", error);

@@ -179,7 +179,7 @@ Test(ndpi_classify, slots_are_bounded_and_reused)
 Test(ndpi_classify, corpus_session_on_another_port)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/corpus/pcaps/smtp/ndpi__smtp.pcap", OP25B_SHARED_DIR);
+    snprintf(path, sizeof(path), "%s/pcaps/smtp/ndpi__smtp.pcap", OP25B_CORPUS_DIR);
     char error[PCAP_ERRBUF_SIZE];
     pcap_t *capture = pcap_open_offline(path, error);
     cr_assert_not_null(capture, "%s", error);

@@ -129,8 +129,8 @@ static char *write_file(const char *dir, const char *name, const char *text)
 Test(policy, every_field)
 {
     /* MaxMind's own test databases (corpus/mmdb, see its PROVENANCE). */
-    const char *asn = OP25B_SHARED_DIR "/corpus/mmdb/GeoLite2-ASN-Test.mmdb";
-    const char *country = OP25B_SHARED_DIR "/corpus/mmdb/GeoIP2-City-Test.mmdb";
+    const char *asn = OP25B_CORPUS_DIR "/mmdb/GeoLite2-ASN-Test.mmdb";
+    const char *country = OP25B_CORPUS_DIR "/mmdb/GeoIP2-City-Test.mmdb";
     char *text;
     cr_assert_geq(asprintf(&text,
                            "sensor:\n"
@@ -758,7 +758,7 @@ Test(policy_errors, geoip_files)
     snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  country: %s\n", junk);
     snprintf(part, sizeof(part), "geoip country database '%s' cannot be used: ", junk);
     expect_error(text, 10, part);
-    FILE *whole = fopen(OP25B_SHARED_DIR "/corpus/mmdb/GeoLite2-ASN-Test.mmdb", "rb");
+    FILE *whole = fopen(OP25B_CORPUS_DIR "/mmdb/GeoLite2-ASN-Test.mmdb", "rb");
     cr_assert_not_null(whole);
     static char bytes[8192];
     size_t half = fread(bytes, 1, sizeof(bytes), whole);
@@ -775,14 +775,14 @@ Test(policy_errors, geoip_files)
 
     /* A database of the wrong kind, on the second key's line: the first one was fine. */
     snprintf(text, sizeof(text),
-             HEAD POOL_P "geoip:\n  asn: %s/corpus/mmdb/GeoIP2-ISP-Test.mmdb\n"
-                         "  country: %s/corpus/mmdb/GeoLite2-ASN-Test.mmdb\n",
-             OP25B_SHARED_DIR, OP25B_SHARED_DIR);
+             HEAD POOL_P "geoip:\n  asn: %s/mmdb/GeoIP2-ISP-Test.mmdb\n"
+                         "  country: %s/mmdb/GeoLite2-ASN-Test.mmdb\n",
+             OP25B_CORPUS_DIR, OP25B_CORPUS_DIR);
     expect_error(text, 11, "cannot be used: a GeoLite2-ASN database holds no Country data");
-    snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  asn: %s/corpus/mmdb/%s\n", OP25B_SHARED_DIR,
+    snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  asn: %s/mmdb/%s\n", OP25B_CORPUS_DIR,
              "MaxMind-DB-test-broken-pointers-24.mmdb");
     expect_error(text, 10, "a Test database holds no ASN data");
-    snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  asn: %s/corpus/mmdb/%s\n", OP25B_SHARED_DIR,
+    snprintf(text, sizeof(text), HEAD POOL_P "geoip:\n  asn: %s/mmdb/%s\n", OP25B_CORPUS_DIR,
              "GeoLite2-Country-Test.mmdb");
     expect_error(text, 10, "a GeoLite2-Country database holds no ASN data");
 

@@ -173,7 +173,7 @@ Test(tls_hello, mutations_stay_in_bounds)
 static struct tls_hello corpus_hello(const char *relative_path, unsigned frame)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/corpus/pcaps/%s", OP25B_SHARED_DIR, relative_path);
+    snprintf(path, sizeof(path), "%s/pcaps/%s", OP25B_CORPUS_DIR, relative_path);
     char error[PCAP_ERRBUF_SIZE];
     pcap_t *capture = pcap_open_offline(path, error);
     cr_assert_not_null(capture, "%s", error);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets from the project's captures and policies.
 
-    make_seeds.py --source-dir REPO --shared-dir SHARED --out DIR [--target NAME ...]
+    make_seeds.py --source-dir REPO --corpus-dir CORPUS --out DIR [--target NAME ...]
 
 Frames come from REPO/pcaps/*.pcap and SHARED/corpus/**/*.pcap* (classic pcap and pcapng,
 read here with the standard library only). Each target gets DIR/<target>/, one file per
@@ -432,14 +432,14 @@ TARGETS = ["decode", "smtp", "policy", "sensor", "dns", "mail_login"]
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source-dir", required=True)
-    parser.add_argument("--shared-dir", required=True)
+    parser.add_argument("--corpus-dir", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--target", action="append", choices=TARGETS)
     args = parser.parse_args()
     targets = args.target or TARGETS
 
     paths = sorted(glob.glob(os.path.join(args.source_dir, "pcaps", "*.pcap")))
-    paths += sorted(p for p in glob.glob(os.path.join(args.shared_dir, "corpus", "**", "*.pcap*"),
+    paths += sorted(p for p in glob.glob(os.path.join(args.corpus_dir, "**", "*.pcap*"),
                                          recursive=True) if p.endswith((".pcap", ".pcapng")))
     captures = {}
     if any(t != "policy" for t in targets):

@@ -10,14 +10,14 @@
 # hang leaves its input in OUT/crashes/TARGET/ and fails the run.
 #
 # Environment: OP25B_FUZZ_DIR (OUT, default build/fuzz), OP25B_FUZZ_CC (default clang),
-# OP25B_SHARED_DIR (the shared corpus, default ../shared), PYTHON (default python3),
+# OP25B_CORPUS_DIR (the third-party captures, default tests/corpus), PYTHON (default python3),
 # OP25B_FUZZ_OPTIONS (more libFuzzer flags, e.g. "-jobs=4 -workers=4").
 # Exit status: 0 clean, 1 a finding or a build failure, 77 clang is missing (skipped).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
-shared_dir=${OP25B_SHARED_DIR:-$source_dir/../shared}
+corpus_dir=${OP25B_CORPUS_DIR:-$source_dir/tests/corpus}
 out=${OP25B_FUZZ_DIR:-$source_dir/build/fuzz}
 cc=${OP25B_FUZZ_CC:-clang}
 python=${PYTHON:-python3}
@@ -78,7 +78,7 @@ fi
 
 seeds="$out/seeds/$target"
 rm -rf "$seeds"
-"$python" "$here/make_seeds.py" --source-dir "$source_dir" --shared-dir "$shared_dir" \
+"$python" "$here/make_seeds.py" --source-dir "$source_dir" --corpus-dir "$corpus_dir" \
     --out "$out/seeds" --target "$target"
 corpus="$out/corpus/$target"
 crashes="$out/crashes/$target"
