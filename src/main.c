@@ -16,19 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "capture.h"
-#include "detect_bot.h"
-#include "coverage.h"
-#include "event.h"
-#include "log.h"
-#include "metrics.h"
-#include "policy.h"
-#include "prefilter.h"
-#include "progress.h"
-#include "report.h"
+#include "capture/capture.h"
+#include "detect/detect_bot.h"
+#include "record/coverage.h"
+#include "output/event.h"
+#include "util/log.h"
+#include "output/metrics.h"
+#include "policy/policy.h"
+#include "capture/prefilter.h"
+#include "app/progress.h"
+#include "report/report.h"
 #include "sensor.h"
-#include "sink.h"
-#include "worker_share.h"
+#include "output/sink.h"
+#include "workers/worker_share.h"
 
 enum { EXIT_DONE = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 enum { MAX_INPUTS = 64, MAX_KAFKA_PROPERTIES = 64 };

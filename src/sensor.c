@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attempt.h"
-#include "coverage.h"
-#include "decode.h"
-#include "detector.h"
-#include "segment.h"
+#include "track/attempt.h"
+#include "record/coverage.h"
+#include "decode/decode.h"
+#include "detect/detector.h"
+#include "policy/segment.h"
 
 #define SMTP_PORT 25
 #define SENSOR_MAX_DETECTORS 16

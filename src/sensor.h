@@ -7,11 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
-#include "packet_time.h"
-#include "policy.h"
-#include "stats.h"
-#include "worker_share.h"
+#include "output/event.h"
+#include "util/packet_time.h"
+#include "policy/policy.h"
+#include "record/stats.h"
+#include "workers/worker_share.h"
 
 struct sensor;
 

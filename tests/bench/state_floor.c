@@ -16,8 +16,8 @@
 
 #include "bench_clock.h"
 #include "bench_open.h"
-#include "decode.h"
-#include "flow.h"
+#include "decode/decode.h"
+#include "track/flow.h"
 
 static int usage(void)
 {

@@ -11,7 +11,7 @@ SRC := $(SOURCE_DIR)/src
 FUZZ := $(SOURCE_DIR)/tests/fuzz
 TARGETS := decode smtp policy sensor dns mail_login
 
-SOURCES := $(filter-out $(SRC)/main.c,$(wildcard $(SRC)/*.c))
+SOURCES := $(filter-out $(SRC)/main.c,$(wildcard $(SRC)/*.c $(SRC)/*/*.c))
 OBJECTS := $(patsubst $(SRC)/%.c,$(OUT)/obj/%.o,$(SOURCES))
 
 # The libraries the op25b library links: those the top-level CMakeLists.txt asks pkg-config
@@ -20,7 +20,7 @@ OBJECTS := $(patsubst $(SRC)/%.c,$(OUT)/obj/%.o,$(SOURCES))
 CMAKE_PACKAGES := $(shell grep IMPORTED_TARGET $(SOURCE_DIR)/CMakeLists.txt | \
                     sed 's/.*IMPORTED_TARGET//' | tr -d '\051')
 PACKAGES := libpcap yaml-0.1 libcrypto $(CMAKE_PACKAGES)
-ifneq ($(wildcard $(SRC)/sink_kafka.c),)
+ifneq ($(wildcard $(SRC)/output/sink_kafka.c),)
 PACKAGES += rdkafka
 endif
 PACKAGES := $(sort $(foreach p,$(PACKAGES),$(shell pkg-config --exists $(p) && echo $(p))))

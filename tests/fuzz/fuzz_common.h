@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "decode.h"
+#include "decode/decode.h"
 
 /* Checks are not instrumented: their comparisons would slow every run and feed the fuzzer
  * coverage of the harness instead of the code under test. */

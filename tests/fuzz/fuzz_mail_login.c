@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "mail_login.h"
+#include "proto/mail_login.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "policy.h"
-#include "prefix.h"
+#include "policy/policy.h"
+#include "policy/prefix.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include "output/event.h"
 #include "fuzz_common.h"
-#include "log.h"
-#include "policy.h"
+#include "util/log.h"
+#include "policy/policy.h"
 #include "sensor.h"
-#include "sink.h"
-#include "worker_share.h"
+#include "output/sink.h"
+#include "workers/worker_share.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,0 +1,318 @@
+#include "output/event.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/community_id.h"
+#include "decode/decode.h"
+#include "util/json.h"
+#include "output/event_writer.h"
+#include "util/log.h"
+
+void events_init(struct events *events, const struct policy *policy)
+{
+    memset(events, 0, sizeof(*events));
+    events->policy = policy;
+    events->worker = -1;
+}
+
+int events_add_sink(struct events *events, struct sink *sink)
+{
+    if (events->sink_count >= EVENTS_MAX_SINKS)
+        return -1;
+    events->sinks[events->sink_count++] = sink;
+    return 0;
+}
+
+int events_add_observer(struct events *events, struct event_observer observer)
+{
+    if (events->observer_count >= EVENTS_MAX_OBSERVERS)
+        return -1;
+    events->observers[events->observer_count++] = observer;
+    return 0;
+}
+
+void events_flush(struct events *events)
+{
+    for (size_t i = 0; i < events->sink_count; i++)
+        events->sinks[i]->ops->flush(events->sinks[i]);
+}
+
+uint64_t events_close(struct events *events)
+{
+    uint64_t undelivered = 0;
+    for (size_t i = 0; i < events->sink_count; i++)
+        undelivered += events->sinks[i]->ops->close(events->sinks[i]);
+    events->sink_count = 0;
+    return undelivered;
+}
+
+const char *event_type_name(enum event_type type)
+{
+    static const char *const names[EVENT_TYPE_COUNT] = {"attempt",
+                                                        "coverage",
+                                                        "sensor_stats",
+                                                        "asymmetric_routing",
+                                                        "spoofed_source",
+                                                        "triangular_spam",
+                                                        "inbound_acl_violation",
+                                                        "bot_suspect",
+                                                        "nonstandard_port_smtp",
+                                                        "open_submission",
+                                                        "pop_before_smtp",
+                                                        "third_party_submission"};
+    return type < EVENT_TYPE_COUNT ? names[type] : "unknown";
+}
+
+/* Every event starts alike: type, schema version, packet time, sensor. */
+void event_begin(struct events *events, struct json_writer *writer, enum event_type type,
+                 packet_time ts)
+{
+    char time_text[PACKET_TIME_TEXT_MAX];
+    size_t time_length = packet_time_format(ts, time_text, sizeof(time_text));
+    json_init(writer, events->line, sizeof(events->line));
+    json_object_begin(writer);
+    const char *name = event_type_name(type);
+    json_key_plain(writer, "type", name, strlen(name));
+    json_key_u64(writer, "v", EVENT_SCHEMA_VERSION);
+    json_key_plain(writer, "ts", time_text, time_length);
+    json_key_string(writer, "sensor", events->policy->sensor_name);
+    if (events->worker >= 0)
+        json_key_u64(writer, "worker", (uint64_t)events->worker);
+}
+
+void event_emit(struct events *events, struct json_writer *writer, enum event_type type,
+                const char *key, const void *data)
+{
+    json_object_end(writer);
+    if (!json_finish(writer)) {
+        events->oversize++;
+        log_message(LOG_WARNING, "a %s event did not fit %d bytes and was dropped",
+                    event_type_name(type), EVENT_LINE_MAX);
+        goto notify;
+    }
+    struct event_line line = {
+        .type = event_type_name(type),
+        .text = writer->buffer,
+        .length = writer->length,
+        .key = key,
+        .key_length = key != NULL ? strlen(key) : 0,
+    };
+    events->emitted[type]++;
+    for (size_t i = 0; i < events->sink_count; i++) {
+        if (events->sinks[i]->ops->write(events->sinks[i], &line) != 0) {
+            events->sink_errors++;
+            events->sink_failed_writes[i]++;
+        }
+    }
+notify:
+    /* Last, and after the line is out: an observer may write events of its own, which
+     * reuse the line buffer. */
+    for (size_t i = 0; i < events->observer_count; i++)
+        events->observers[i].notify(events->observers[i].context, type, data);
+}
+
+void event_write_flow(struct json_writer *writer, const struct policy *policy,
+                      const struct address *src, uint16_t src_port, const struct address *dst,
+                      uint16_t dst_port, uint8_t proto, char src_text[ADDRESS_TEXT_MAX])
+{
+    /* Text formatted here needs no escaping: it is copied as it is (json_key_plain). */
+    char dst_text[ADDRESS_TEXT_MAX], community[COMMUNITY_ID_TEXT_MAX];
+    size_t src_length = address_format(src, src_text, ADDRESS_TEXT_MAX);
+    size_t dst_length = address_format(dst, dst_text, sizeof(dst_text));
+    json_key_plain(writer, "src_ip", src_text, src_length);
+    json_key_u64(writer, "src_port", src_port);
+    json_key_plain(writer, "dst_ip", dst_text, dst_length);
+    json_key_u64(writer, "dst_port", dst_port);
+    json_key_plain(writer, "proto", proto == IPPROTO_NUMBER_UDP ? "udp" : "tcp", 3);
+    size_t community_length = community_id_v1(0, src, dst, proto, src_port, dst_port, community,
+                                              sizeof(community));
+    if (community_length > 0)
+        json_key_plain(writer, "community_id", community, community_length);
+    event_write_geoip(writer, policy, dst);
+}
+
+void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
+                       int segment)
+{
+    if (pool >= 0 && (size_t)pool < policy->pool_count) {
+        json_key_string(writer, "pool", policy->pools[pool].name);
+        int point = policy->pools[pool].blocking_point;
+        if (point != POLICY_NO_INDEX)
+            json_key_string(writer, "blocking_point", policy->blocking_points[point].name);
+    }
+    if (segment >= 0 && (size_t)segment < policy->segment_count)
+        json_key_string(writer, "segment", policy->segments[segment].name);
+}
+
+static void write_smtp(struct json_writer *writer, const struct smtp_facts *smtp,
+                       bool server_seen)
+{
+    json_key_object_begin(writer, "smtp");
+    if (smtp->banner_seen) {
+        json_key_string(writer, "banner", smtp->banner);
+        json_key_u64(writer, "banner_code", smtp->banner_code);
+    }
+    if (smtp->helo_seen) {
+        json_key_string(writer, "helo", smtp->helo);
+        json_key_string(writer, "helo_command", smtp->ehlo ? "EHLO" : "HELO");
+    }
+    /* auth is known when it succeeded or failed, or when no AUTH was sent at all; an AUTH
+     * whose answer the capture did not show leaves it absent (not known). */
+    if (smtp->auth_success || smtp->auth_failed || !smtp->auth_attempted)
+        json_key_bool(writer, "auth", smtp->auth_success);
+    if (smtp->auth_mechanism[0] != '\0')
+        json_key_string(writer, "auth_mechanism", smtp->auth_mechanism);
+    if (smtp->starttls_requested || server_seen)
+        json_key_bool(writer, "starttls", smtp->starttls_accepted);
+    if (smtp->mail_count > 0) {
+        if (smtp->mail_from_null)
+            json_key_string(writer, "mail_from_domain", "");
+        else if (smtp->mail_from_domain[0] != '\0')
+            json_key_string(writer, "mail_from_domain", smtp->mail_from_domain);
+    }
+    json_key_u64(writer, "mail_count", smtp->mail_count);
+    json_key_u64(writer, "rcpt_count", smtp->rcpt_count);
+    if (server_seen) {
+        json_key_u64(writer, "rcpt_accepted", smtp->rcpt_accepted);
+        json_key_u64(writer, "rcpt_rejected", smtp->rcpt_rejected);
+    }
+    json_key_u64(writer, "data_count", smtp->data_count);
+    if (server_seen) {
+        json_key_u64(writer, "messages_accepted", smtp->messages_accepted);
+        if (smtp->last_reply_code != 0)
+            json_key_u64(writer, "last_reply", smtp->last_reply_code);
+    }
+    if (smtp->invalid_commands > 0)
+        json_key_u64(writer, "invalid_commands", smtp->invalid_commands);
+    json_key_bool(writer, "quit", smtp->quit_seen);
+    json_object_end(writer);
+}
+
+void event_attempt(struct events *events, const struct attempt_report *report)
+{
+    const struct policy *policy = events->policy;
+    const struct flow *flow = report->flow;
+    struct address src = {0}, dst = {0};
+    src.family = dst.family = flow->key.family;
+    memcpy(src.bytes, flow->key.client, sizeof(src.bytes));
+    memcpy(dst.bytes, flow->key.server, sizeof(dst.bytes));
+    char src_text[ADDRESS_TEXT_MAX];
+    struct json_writer writer;
+    event_begin(events, &writer, EVENT_ATTEMPT, flow->first_seen);
+    event_write_flow(&writer, policy, &src, flow->key.client_port, &dst, flow->key.server_port,
+                     flow->key.proto, src_text);
+    event_write_place(&writer, policy, flow->pool, flow->segment);
+    const char *verdict = verdict_name(report->verdict);
+    json_key_plain(&writer, "verdict", verdict, strlen(verdict));
+    json_key_array_begin(&writer, "evidence");
+    for (int e = 0; e < EVIDENCE_COUNT; e++) {
+        if (report->evidence & EVIDENCE_BIT(e))
+            json_array_string(&writer, evidence_name((enum evidence)e));
+    }
+    json_array_end(&writer);
+    json_key_u64(&writer, "syn_count", flow->syn_count);
+    if (flow->msa >= 0 && (flow->flags & ATTEMPT_TO_MSA))
+        json_key_string(&writer, "msa", policy->msas[flow->msa].name);
+    if (flow->flags & ATTEMPT_ICMP_SEEN) {
+        char from_text[ADDRESS_TEXT_MAX];
+        size_t from_length = address_format(&flow->icmp_from, from_text, sizeof(from_text));
+        json_key_u64(&writer, "icmp_type", flow->icmp_type);
+        json_key_u64(&writer, "icmp_code", flow->icmp_code);
+        json_key_plain(&writer, "icmp_from", from_text, from_length);
+    }
+    json_key_plain(&writer, "close_reason", report->close_reason, strlen(report->close_reason));
+    json_key_micros(&writer, "duration", flow->last_packet - flow->first_seen);
+    json_key_u64(&writer, "client_bytes", flow->client_bytes);
+    json_key_u64(&writer, "server_bytes", flow->server_bytes);
+    if (report->smtp != NULL)
+        write_smtp(&writer, report->smtp,
+                   (flow->flags & ATTEMPT_SERVER_STREAM) || report->smtp->banner_seen);
+    event_emit(events, &writer, EVENT_ATTEMPT, src_text, report);
+}
+
+void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
+                    bool final)
+{
+    static const int families[2] = {ADDRESS_V4, ADDRESS_V6};
+    const struct policy *policy = events->policy;
+    for (size_t p = 0; p < policy->pool_count; p++) {
+        const struct pool *pool = &policy->pools[p];
+        if (pool->type != POOL_DYNAMIC)
+            continue;
+        for (int f = 0; f < 2; f++) {
+            bool has_family = false;
+            for (size_t i = 0; i < pool->prefix_count && !has_family; i++)
+                has_family = pool->prefixes[i].address.family == families[f];
+            if (!has_family)
+                continue;
+            const struct coverage_counts *counts = coverage_get(coverage, (int)p, families[f]);
+            struct json_writer writer;
+            event_begin(events, &writer, EVENT_COVERAGE, now);
+            event_write_place(&writer, policy, (int)p, -1);
+            if (pool->blocking_point != POLICY_NO_INDEX) {
+                const struct blocking_point *point =
+                    &policy->blocking_points[pool->blocking_point];
+                json_key_string(&writer, "level", blocking_level_name(point->level));
+                json_key_string(&writer, "state", blocking_state_name(point->state));
+                json_key_string(&writer, "reject", blocking_reject_name(point->reject));
+            }
+            json_key_u64(&writer, "ip_version", (uint64_t)families[f]);
+            json_key_u64(&writer, "attempts", coverage_attempts(counts));
+            for (int v = 0; v < VERDICT_COUNT; v++)
+                json_key_u64(&writer, verdict_name((enum verdict)v), counts->by_verdict[v]);
+            double ratio;
+            if (coverage_ratio(counts, &ratio))
+                json_key_fixed(&writer, "coverage", ratio, 4);
+            json_key_bool(&writer, "final", final);
+            event_emit(events, &writer, EVENT_COVERAGE, policy->sensor_name, NULL);
+        }
+    }
+}
+
+void event_sensor_stats(struct events *events, const struct sensor_counters *counters,
+                        packet_time now, bool final)
+{
+    static const char *const decode_keys[DECODE_RESULT_COUNT] = {
+        NULL, "decode_not_ip", "decode_fragments", "decode_truncated", "decode_malformed",
+        "decode_unsupported", "decode_too_deep"};
+    struct json_writer writer;
+    event_begin(events, &writer, EVENT_SENSOR_STATS, now);
+    json_key_u64(&writer, "packets", counters->packets);
+    json_key_u64(&writer, "bytes", counters->bytes);
+    json_key_u64(&writer, "drops", counters->capture_drops);
+    json_key_u64(&writer, "capture_errors", counters->capture_errors);
+    for (int i = 1; i < DECODE_RESULT_COUNT; i++)
+        json_key_u64(&writer, decode_keys[i], counters->decode[i]);
+    json_key_u64(&writer, "time_regressions", counters->time_regressions);
+    json_key_u64(&writer, "flows", counters->flows_active);
+    json_key_u64(&writer, "flows_created", counters->flows_created);
+    json_key_u64(&writer, "evictions", counters->flow_evictions);
+    json_key_u64(&writer, "sessions", counters->sessions_active);
+    json_key_u64(&writer, "sessions_exhausted", counters->sessions_exhausted);
+    json_key_u64(&writer, "stream_gaps", counters->stream_gaps);
+    json_key_u64(&writer, "detector_evictions", counters->detector_evictions);
+    json_key_u64(&writer, "detector_exhausted", counters->detector_exhausted);
+    /* This event counts itself, so the totals on the wire match what a consumer saw. */
+    for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
+        char key[48];
+        snprintf(key, sizeof(key), "events_%s", event_type_name((enum event_type)t));
+        json_key_u64(&writer, key, events->emitted[t] + (t == EVENT_SENSOR_STATS ? 1 : 0));
+    }
+    /* Lost events: too large to write, or lost by a sink (a sink that cannot tell loses
+     * one event per failed write). An event lost by two sinks counts twice. */
+    struct sink_stats sinks = {0};
+    for (size_t i = 0; i < events->sink_count; i++) {
+        if (events->sinks[i]->ops->stats != NULL)
+            events->sinks[i]->ops->stats(events->sinks[i], &sinks);
+        else
+            sinks.dropped += events->sink_failed_writes[i];
+    }
+    json_key_u64(&writer, "events_queued", sinks.queued);
+    json_key_u64(&writer, "events_spooled", sinks.spooled);
+    json_key_u64(&writer, "events_dropped", events->oversize + sinks.dropped);
+    json_key_u64(&writer, "sink_errors", events->sink_errors);
+    json_key_u64(&writer, "kafka_errors", sinks.delivery_errors);
+    json_key_bool(&writer, "final", final);
+    event_emit(events, &writer, EVENT_SENSOR_STATS, events->policy->sensor_name, NULL);
+}

@@ -1,0 +1,29 @@
+/* For the files that write event lines (event.c, event_finding.c): every event starts and
+ * ends the same way. Not for detectors, which describe findings (finding.h) instead. */
+#ifndef OP25B_EVENT_WRITER_H
+#define OP25B_EVENT_WRITER_H
+
+#include "output/event.h"
+#include "util/json.h"
+
+/* Starts the line in events->line with type, schema version, packet time and sensor. */
+void event_begin(struct events *events, struct json_writer *writer, enum event_type type,
+                 packet_time ts);
+/* Enrichment of a flow's server (guide section 7): dst_asn, dst_as_org, dst_country, each
+ * only when the policy configures its database and the lookup finds it. */
+void event_write_geoip(struct json_writer *writer, const struct policy *policy,
+                       const struct address *dst);
+/* The flow fields of guide section 7, for attempts and findings alike: src_ip, src_port,
+ * dst_ip, dst_port, proto, community_id and the server's enrichment. src_text gets the
+ * source as written, which is most events' Kafka key. */
+void event_write_flow(struct json_writer *writer, const struct policy *policy,
+                      const struct address *src, uint16_t src_port, const struct address *dst,
+                      uint16_t dst_port, uint8_t proto, char src_text[ADDRESS_TEXT_MAX]);
+/* pool and its blocking_point, then segment, each when known (-1: not). */
+void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
+                       int segment);
+/* Ends the line, hands it to every sink with its Kafka key, then tells the observers. */
+void event_emit(struct events *events, struct json_writer *writer, enum event_type type,
+                const char *key, const void *data);
+
+#endif

@@ -1,0 +1,61 @@
+/* The Prometheus endpoint (--metrics ADDR): the sensor's counters, attempts by verdict,
+ * pool and blocking point, leaks by how far they got, findings by type and the sinks'
+ * health, in the text exposition format. A libmicrohttpd thread answers the scrapes; the
+ * packet thread never waits for it: it publishes a snapshot now and then with a try-lock
+ * and simply tries again later when a scrape holds the copy. Labels come from the policy
+ * (pools, blocking points) and fixed lists (verdicts, event types): never per subscriber. */
+#ifndef OP25B_METRICS_H
+#define OP25B_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "record/coverage.h"
+#include "output/event.h"
+#include "util/packet_time.h"
+#include "policy/policy.h"
+#include "record/stats.h"
+
+#define METRICS_DEFAULT_HOST "127.0.0.1"
+/* How often, in wall time, the packet thread hands a new snapshot to the scraper. */
+#define METRICS_PUBLISH_SECONDS 0.25
+
+struct metrics;
+
+/* "PORT", "HOST:PORT" or "[IPV6]:PORT", HOST an address literal or "localhost". Without a
+ * host (or with ":PORT") the endpoint is bound to loopback only. 0, or -1 with a reason. */
+int metrics_parse_address(const char *text, struct sockaddr_storage *address, char *error,
+                          size_t error_size);
+
+/* Starts serving at address (already checked by metrics_parse_address). NULL with a
+ * message when the address cannot be bound. */
+struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
+                              size_t error_size);
+/* --workers: made in the parent before fork, with a slot of shared memory per worker.
+ * Each worker calls metrics_become_worker in its process and then publishes into its own
+ * slot (metrics_update, metrics_publish); the parent calls metrics_serve once the workers
+ * are forked (a process with threads must not fork: the children could inherit a lock
+ * held by the server's thread) and serves their sum. */
+struct metrics *metrics_start_shared(const struct policy *policy, unsigned workers, char *error,
+                                     size_t error_size);
+void metrics_become_worker(struct metrics *metrics, unsigned worker);
+/* Starts serving at address; 0, or -1 with a message. */
+int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size);
+/* Listens to events for what counters alone do not say (leak stages, bot scores). */
+int metrics_attach(struct metrics *metrics, struct events *events);
+void metrics_notify(void *context, enum event_type type, const void *data);
+
+/* Called by the packet thread for every packet (and when idle): publishes a snapshot at
+ * most every METRICS_PUBLISH_SECONDS of wall time, never blocking. */
+void metrics_update(struct metrics *metrics, const struct sensor_counters *counters,
+                    const struct coverage *coverage, const struct events *events, packet_time now);
+/* Publishes now, waiting for a scrape in progress if need be (not for the fast path). */
+void metrics_publish(struct metrics *metrics, const struct sensor_counters *counters,
+                     const struct coverage *coverage, const struct events *events, packet_time now);
+/* The exposition text of the last published snapshot, as a scrape gets it (malloc'ed). */
+char *metrics_render(struct metrics *metrics, size_t *length);
+/* Stops serving and frees; NULL is fine. */
+void metrics_stop(struct metrics *metrics);
+
+#endif

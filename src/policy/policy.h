@@ -1,0 +1,164 @@
+/* The site policy: the ISP's address plan, MSAs, blocking points and segments, read from
+ * YAML (guide section 5). Every field is checked; the first mistake stops loading with
+ * "FILE:LINE: message". After loading, the lookup tables are built and read-only. */
+#ifndef OP25B_POLICY_H
+#define OP25B_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/address.h"
+#include "policy/geoip.h"
+#include "util/packet_time.h"
+#include "policy/prefix.h"
+
+enum pool_type { POOL_DYNAMIC = 0, POOL_STATIC };
+enum sensor_position { POSITION_EDGE_SIDE = 0, POSITION_CORE_SIDE };
+/* Draft section 4: the four levels, edge (1) to core (4). */
+enum blocking_level { LEVEL_HOME_ROUTER = 1, LEVEL_TERMINATOR, LEVEL_EDGE, LEVEL_CORE };
+enum blocking_state { BLOCKING_ACTIVE = 0, BLOCKING_PLANNED };
+enum blocking_reject { REJECT_DROP = 0, REJECT_ICMP, REJECT_TCP_RESET };
+enum segment_match { SEGMENT_VLAN = 0, SEGMENT_INTERFACE, SEGMENT_MAC };
+
+#define POLICY_NO_INDEX (-1)
+
+/* The most of each a policy may hold, so an index fits the compact fields that carry it
+ * (struct flow keeps pool and msa as int16_t and segment as int8_t). */
+#define POLICY_POOLS_MAX 32767
+#define POLICY_MSAS_MAX 32767
+#define POLICY_BLOCKING_POINTS_MAX 32767
+#define POLICY_SEGMENTS_MAX 127
+
+struct blocking_point {
+    char *name;
+    enum blocking_level level;
+    enum blocking_state state;
+    enum blocking_reject reject;
+    int line;
+};
+
+struct pool {
+    char *name;
+    enum pool_type type;
+    struct prefix *prefixes;
+    size_t prefix_count;
+    int blocking_point; /* index into policy.blocking_points, or POLICY_NO_INDEX */
+    /* One IPv6 subscriber is this long a prefix (a delegated /56, or a /64 by default). */
+    uint8_t ipv6_subscriber_length;
+    int line;
+};
+
+struct msa {
+    char *name;
+    struct prefix *prefixes;
+    size_t prefix_count;
+    uint16_t *ports;
+    size_t port_count;
+    int *pools; /* indexes of the pools that may use it; pool_count 0 means every pool */
+    size_t pool_count;
+    int line;
+};
+
+struct segment {
+    char *name;
+    enum segment_match match;
+    uint16_t vlan;
+    char *interface;
+    uint8_t mac[6];
+    int *expects; /* pool indexes */
+    size_t expects_count;
+    int line;
+};
+
+struct policy {
+    char *path;
+    char *sensor_name;
+    enum sensor_position position;
+    packet_time stats_interval; /* coverage and sensor_stats cadence (sensor.stats_interval) */
+
+    struct prefix *own_prefixes;
+    size_t own_prefix_count;
+    struct prefix *resolvers; /* addresses are stored as /32 or /128 */
+    size_t resolver_count;
+
+    struct pool *pools;
+    size_t pool_count;
+    struct msa *msas;
+    size_t msa_count;
+    struct blocking_point *blocking_points;
+    size_t blocking_point_count;
+    struct segment *segments;
+    size_t segment_count;
+
+    char *geoip_asn;     /* NULL when not configured */
+    char *geoip_country; /* NULL when not configured */
+    struct geoip *geoip; /* the opened databases; NULL when neither is configured */
+
+    /* bot_suspect scoring (rules/README.md): a feature at its threshold scores in full. */
+    struct {
+        packet_time window;
+        uint32_t fanout;
+        uint32_t mx_direct;
+        uint32_t attempts;
+        uint32_t rcpt;
+        uint32_t score; /* 1..100: the score that makes a subscriber a bot_suspect */
+    } thresholds;
+    struct {
+        packet_time syn;
+        packet_time smtp_idle;
+        packet_time pop_before_smtp;
+    } timeouts;
+    struct {
+        uint32_t flows;    /* flow-table capacity */
+        uint32_t sessions; /* how many flows may carry a dialogue parser at once */
+    } limits;
+
+    /* Built after parsing; values are indexes into the arrays above. */
+    struct prefix_table *pool_table;
+    struct prefix_table *own_table; /* value unused (0) */
+    struct prefix_table *msa_table;
+    struct prefix_table *resolver_table;
+};
+
+/* Loads and checks a policy file. On error returns NULL and writes "FILE:LINE: message" (or
+ * "FILE: message" where no line applies, such as a missing file) into error. */
+struct policy *policy_load(const char *path, char *error, size_t error_size);
+/* The same from text in memory; name stands in for the file name in messages. */
+struct policy *policy_load_text(const char *name, const char *text, size_t length, char *error,
+                                size_t error_size);
+void policy_free(struct policy *policy);
+
+/* Lookups for the fast path. Each returns an index or POLICY_NO_INDEX. */
+int policy_pool_of(const struct policy *policy, const struct address *address);
+int policy_msa_of(const struct policy *policy, const struct address *address);
+bool policy_is_own(const struct policy *policy, const struct address *address);
+bool policy_is_resolver(const struct policy *policy, const struct address *address);
+/* The subscriber an address is: the address itself for IPv4; for IPv6 its pool's
+ * ipv6_subscriber_length prefix (64 outside any pool; draft 3.2), so a subscriber's privacy addresses
+ * and delegated /64s are one subscriber, not many. */
+struct prefix policy_subscriber(const struct policy *policy, int pool,
+                                const struct address *address);
+/* The shortest IPv6 prefix that is one subscriber: the least ipv6_subscriber_length of any
+ * pool, and 64 (an address in no pool) at most. */
+unsigned policy_ipv6_subscriber_bits(const struct policy *policy);
+/* True when msa serves port to subscribers of pool (the permit list of draft 4.3.2). */
+bool policy_msa_allows(const struct policy *policy, int msa, int pool, uint16_t port);
+
+/* Draft section 4: (# dynamic blocks) x (# MSA blocks + 1), per address family. Each dynamic
+ * block is counted against the MSA blocks its pool may use, which equals the draft's formula
+ * when every MSA serves every pool. */
+struct acl_rule_count {
+    size_t dynamic_blocks;
+    size_t msa_blocks;
+    size_t rules;
+};
+void policy_acl_rule_count(const struct policy *policy, int family, struct acl_rule_count *out);
+
+const char *pool_type_name(enum pool_type type);
+const char *sensor_position_name(enum sensor_position position);
+const char *blocking_level_name(enum blocking_level level);
+const char *blocking_state_name(enum blocking_state state);
+const char *blocking_reject_name(enum blocking_reject reject);
+
+#endif

@@ -1,0 +1,30 @@
+/* Coverage per blocking point and pool (guide section 4, `coverage`): how many attempts got
+ * each verdict, per address family, and blocked / (blocked + leaked). */
+#ifndef OP25B_COVERAGE_H
+#define OP25B_COVERAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "track/verdict.h"
+
+struct coverage_counts {
+    uint64_t by_verdict[VERDICT_COUNT];
+};
+
+struct coverage {
+    size_t pool_count;
+    struct coverage_counts *counts; /* [pool][family: 0 IPv4, 1 IPv6] */
+};
+
+int coverage_init(struct coverage *coverage, size_t pool_count);
+void coverage_free(struct coverage *coverage);
+void coverage_add(struct coverage *coverage, int pool, int family, enum verdict verdict);
+const struct coverage_counts *coverage_get(const struct coverage *coverage, int pool,
+                                           int family);
+uint64_t coverage_attempts(const struct coverage_counts *counts);
+/* blocked / (blocked + leaked); false when neither happened (the ratio is unknown). */
+bool coverage_ratio(const struct coverage_counts *counts, double *ratio);
+
+#endif

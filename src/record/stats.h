@@ -1,0 +1,29 @@
+/* The sensor's own counters, reported in sensor_stats events. */
+#ifndef OP25B_STATS_H
+#define OP25B_STATS_H
+
+#include <stdint.h>
+
+#include "decode/decode.h"
+
+struct sensor_counters {
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t decode[DECODE_RESULT_COUNT]; /* by enum decode_result */
+    uint64_t capture_received;            /* from pcap_stats, live capture only */
+    uint64_t capture_drops;               /* dropped by the kernel or the interface */
+    uint64_t capture_errors;              /* damaged capture files or read errors */
+    uint64_t time_regressions;            /* packets older than one already seen */
+    uint64_t flows_active;
+    uint64_t flows_created;
+    uint64_t flow_evictions;
+    uint64_t sessions_active;
+    uint64_t sessions_exhausted;          /* dialogues left unparsed: no parser slot free */
+    uint64_t stream_gaps;                 /* holes in a TCP stream (lost or reordered) */
+    uint64_t attempts_open;
+    uint64_t detector_evictions;          /* entries the detectors' bounded tables gave up */
+    uint64_t detector_exhausted;          /* flows a detector could not follow: no slot free;
+                                             messages a full worker inbox refused */
+};
+
+#endif

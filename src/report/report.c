@@ -1,0 +1,735 @@
+#include "report/report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "record/finding.h"
+#include "track/flow.h"
+#include "util/json.h"
+#include "proto/smtp.h"
+
+#define SUBMISSION_PORT 587
+#define SUBMISSIONS_PORT 465 /* RFC 8314: implicit TLS submission */
+
+struct report *report_new(const struct policy *policy)
+{
+    struct report *report = calloc(1, sizeof(*report));
+    if (report == NULL)
+        return NULL;
+    report->policy = policy;
+    report->timeline.width = PACKET_TIME_SECOND;
+    /* Taken up front: a leak is recorded on the packet path, which must not allocate. */
+    report->leaks = calloc(REPORT_LEAKS_MAX, sizeof(*report->leaks));
+    if (report->leaks == NULL) {
+        free(report);
+        return NULL;
+    }
+    return report;
+}
+
+static void free_servers(struct report_servers *servers)
+{
+    for (size_t i = 0; i < servers->count; i++)
+        free(servers->items[i].subscribers);
+    free(servers->items);
+}
+
+void report_finding_free(struct report_finding *finding)
+{
+    free(finding->fields_json);
+    free(finding->fields_text);
+}
+
+void report_free(struct report *report)
+{
+    if (report == NULL)
+        return;
+    for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
+        for (size_t i = 0; i < report->finding_count[t]; i++)
+            report_finding_free(&report->findings[t][i]);
+        free(report->findings[t]);
+    }
+    for (size_t i = 0; i < report->suspect_count; i++)
+        report_finding_free(&report->suspects[i]);
+    free(report->suspects);
+    free_servers(&report->third_party);
+    free_servers(&report->open_submission);
+    free_servers(&report->pop_before_smtp);
+    free_servers(&report->submission_seen);
+    free(report->leaks);
+    free(report->coverage);
+    acl_free(&report->acl);
+    free(report);
+}
+
+void report_set_inputs(struct report *report, const char *const *names, size_t count)
+{
+    report->input_count = count < REPORT_INPUTS_MAX ? count : REPORT_INPUTS_MAX;
+    for (size_t i = 0; i < report->input_count; i++)
+        report->inputs[i] = names[i];
+}
+
+int report_attach(struct report *report, struct events *events)
+{
+    struct event_observer observer = {.notify = report_notify, .context = report};
+    return events_add_observer(events, observer);
+}
+
+static void note_time(struct report *report, packet_time ts)
+{
+    if (report->first_ts == 0 || ts < report->first_ts)
+        report->first_ts = ts;
+    if (ts > report->last_ts)
+        report->last_ts = ts;
+}
+
+/* ---- Attempts over time ---- */
+
+/* Doubles the bucket width, keeping bucket starts aligned to the new width. */
+static void timeline_coarsen(struct report_timeline *timeline)
+{
+    packet_time width = timeline->width * 2;
+    packet_time origin = timeline->origin - (((timeline->origin % width) + width) % width);
+    uint64_t merged[REPORT_TIMELINE_BUCKETS][VERDICT_COUNT];
+    memset(merged, 0, sizeof(merged));
+    size_t used = 0;
+    for (size_t i = 0; i < timeline->used; i++) {
+        size_t slot =
+            (size_t)((timeline->origin + (packet_time)i * timeline->width - origin) / width);
+        for (int v = 0; v < VERDICT_COUNT; v++)
+            merged[slot][v] += timeline->counts[i][v];
+        used = slot + 1;
+    }
+    memcpy(timeline->counts, merged, sizeof(merged));
+    timeline->origin = origin;
+    timeline->width = width;
+    timeline->used = used;
+}
+
+/* Attempts are written when their connection ends, so their start times arrive out of
+ * order: the window grows to the left as well as to the right. Adds counts[v] attempts of
+ * each verdict v at ts. */
+static void timeline_add_counts(struct report_timeline *timeline, packet_time ts,
+                                const uint64_t counts[VERDICT_COUNT])
+{
+    if (!timeline->started) {
+        timeline->started = true;
+        timeline->origin = ts - (((ts % timeline->width) + timeline->width) % timeline->width);
+        timeline->used = 1;
+    }
+    for (;;) {
+        if (ts < timeline->origin) {
+            size_t shift =
+                (size_t)((timeline->origin - ts + timeline->width - 1) / timeline->width);
+            if (timeline->used + shift > REPORT_TIMELINE_BUCKETS) {
+                timeline_coarsen(timeline);
+                continue;
+            }
+            memmove(timeline->counts[shift], timeline->counts[0],
+                    timeline->used * sizeof(timeline->counts[0]));
+            memset(timeline->counts[0], 0, shift * sizeof(timeline->counts[0]));
+            timeline->origin -= (packet_time)shift * timeline->width;
+            timeline->used += shift;
+        }
+        packet_time slot = (ts - timeline->origin) / timeline->width;
+        if (slot >= REPORT_TIMELINE_BUCKETS) {
+            timeline_coarsen(timeline);
+            continue;
+        }
+        for (int v = 0; v < VERDICT_COUNT; v++)
+            timeline->counts[slot][v] += counts[v];
+        if ((size_t)slot + 1 > timeline->used)
+            timeline->used = (size_t)slot + 1;
+        return;
+    }
+}
+
+static void timeline_add(struct report_timeline *timeline, packet_time ts, enum verdict verdict)
+{
+    uint64_t one[VERDICT_COUNT] = {0};
+    one[verdict] = 1;
+    timeline_add_counts(timeline, ts, one);
+}
+
+void report_timeline_merge(struct report_timeline *into, const struct report_timeline *from)
+{
+    if (!from->started)
+        return;
+    /* At the coarser width first: bucket starts are aligned to their width, and widths are
+     * powers of two, so each bucket of from then falls whole into one bucket of into. */
+    if (!into->started && into->width < from->width)
+        into->width = from->width;
+    while (into->started && into->width < from->width)
+        timeline_coarsen(into);
+    for (size_t i = 0; i < from->used; i++)
+        timeline_add_counts(into, from->origin + (packet_time)i * from->width, from->counts[i]);
+}
+
+/* Keeps what fits: EHLO names and domains are already cut to the SMTP parser's limits. */
+static void copy_text(char *destination, size_t size, const char *source)
+{
+    size_t length = strnlen(source, size - 1);
+    memcpy(destination, source, length);
+    destination[length] = '\0';
+}
+
+static void note_attempt(struct report *report, const struct attempt_report *attempt)
+{
+    const struct flow *flow = attempt->flow;
+    if (attempt->verdict >= VERDICT_COUNT)
+        return;
+    note_time(report, flow->first_seen);
+    timeline_add(&report->timeline, flow->first_seen, attempt->verdict);
+    if (attempt->verdict != VERDICT_LEAKED)
+        return;
+    report->leaks_total++;
+    enum evidence stage = evidence_highest_leak(attempt->evidence);
+    if (stage < EVIDENCE_COUNT)
+        report->leak_stages[stage]++;
+    if (report->leak_count == REPORT_LEAKS_MAX)
+        return;
+    struct report_leak *leak = &report->leaks[report->leak_count++];
+    memset(leak, 0, sizeof(*leak));
+    leak->ts = flow->first_seen;
+    leak->src.family = leak->dst.family = flow->key.family;
+    memcpy(leak->src.bytes, flow->key.client, sizeof(leak->src.bytes));
+    memcpy(leak->dst.bytes, flow->key.server, sizeof(leak->dst.bytes));
+    leak->src_port = flow->key.client_port;
+    leak->dst_port = flow->key.server_port;
+    leak->pool = flow->pool;
+    leak->segment = flow->segment;
+    leak->evidence = attempt->evidence;
+    leak->syn_count = flow->syn_count;
+    copy_text(leak->close_reason, sizeof(leak->close_reason),
+              attempt->close_reason != NULL ? attempt->close_reason : "");
+    if (attempt->smtp != NULL) {
+        const struct smtp_facts *smtp = attempt->smtp;
+        leak->has_smtp = true;
+        leak->auth = smtp->auth_success;
+        leak->starttls = smtp->starttls_accepted;
+        leak->rcpt_count = smtp->rcpt_count;
+        leak->messages_accepted = smtp->messages_accepted;
+        copy_text(leak->helo, sizeof(leak->helo), smtp->helo);
+        copy_text(leak->mail_from_domain, sizeof(leak->mail_from_domain), smtp->mail_from_domain);
+    }
+}
+
+/* ---- Findings, described generically by their named fields ---- */
+
+static void write_field_value(const struct finding_field *field, bool json, FILE *out)
+{
+    char text[ADDRESS_TEXT_MAX > PACKET_TIME_TEXT_MAX ? ADDRESS_TEXT_MAX : PACKET_TIME_TEXT_MAX];
+    switch ((enum finding_field_kind)field->kind) {
+    case FINDING_U64:
+        fprintf(out, "%llu", (unsigned long long)field->value.u64);
+        return;
+    case FINDING_I64:
+        fprintf(out, "%lld", (long long)field->value.i64);
+        return;
+    case FINDING_BOOL:
+        fputs(field->value.boolean ? "true" : "false", out);
+        return;
+    case FINDING_NUMBER:
+        fprintf(out, "%.*f", field->decimals, field->value.number);
+        return;
+    case FINDING_STRING:
+        if (json)
+            json_fput_string(out, field->value.string);
+        else
+            fputs(field->value.string, out);
+        return;
+    case FINDING_ADDRESS:
+        address_format(&field->value.address, text, sizeof(text));
+        break;
+    case FINDING_TIME:
+        packet_time_format(field->value.time, text, sizeof(text));
+        break;
+    default:
+        return;
+    }
+    if (json)
+        json_fput_string(out, text);
+    else
+        fputs(text, out);
+}
+
+/* The fields as JSON ({"a":1,"o":{"b":true},"l":["x"]}) or as text (a=1, o={b=true},
+ * l=[x]): the same nesting rules as event_finding() uses. */
+static void write_fields(const struct finding *finding, bool json, FILE *out)
+{
+    bool in_list[8] = {false};
+    bool need_comma[8] = {false};
+    int depth = 0;
+    if (json)
+        fputc('{', out);
+    for (size_t i = 0; i < finding->field_count; i++) {
+        const struct finding_field *field = &finding->fields[i];
+        if (field->kind == FINDING_END) {
+            if (depth == 0)
+                continue;
+            fputc(in_list[depth] ? ']' : json ? '}' : '}', out);
+            depth--;
+            continue;
+        }
+        if (need_comma[depth])
+            fputs(json ? "," : ", ", out);
+        need_comma[depth] = true;
+        if (!in_list[depth]) {
+            if (json) {
+                json_fput_string(out, field->name != NULL ? field->name : "");
+                fputc(':', out);
+            } else {
+                fprintf(out, "%s=", field->name != NULL ? field->name : "");
+            }
+        }
+        if (field->kind == FINDING_OBJECT || field->kind == FINDING_LIST) {
+            if (depth + 1 >= (int)(sizeof(in_list) / sizeof(in_list[0])))
+                break;
+            depth++;
+            in_list[depth] = field->kind == FINDING_LIST;
+            need_comma[depth] = false;
+            fputc(field->kind == FINDING_LIST ? '[' : '{', out);
+            continue;
+        }
+        write_field_value(field, json, out);
+    }
+    for (; depth > 0; depth--)
+        fputc(in_list[depth] ? ']' : '}', out);
+    if (json)
+        fputc('}', out);
+}
+
+static char *fields_string(const struct finding *finding, bool json)
+{
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    if (out == NULL)
+        return NULL;
+    write_fields(finding, json, out);
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Whether a third_party_submission finding says the server also serves submission: any
+ * true flag or non-zero count whose name mentions 587, 465 or "submission". */
+static bool mentions_submission_port(const struct finding *finding)
+{
+    for (size_t i = 0; i < finding->field_count; i++) {
+        const struct finding_field *field = &finding->fields[i];
+        if (field->name == NULL)
+            continue;
+        bool named = strstr(field->name, "587") != NULL || strstr(field->name, "465") != NULL ||
+                     strcasestr(field->name, "submission") != NULL;
+        if (!named)
+            continue;
+        if (field->kind == FINDING_BOOL && field->value.boolean)
+            return true;
+        if (field->kind == FINDING_U64 && field->value.u64 > 0)
+            return true;
+    }
+    return false;
+}
+
+static int describe(struct report_finding *kept, const struct finding *finding)
+{
+    memset(kept, 0, sizeof(*kept));
+    kept->type = finding->type;
+    kept->ts = finding->ts;
+    kept->has_flow = finding->has_flow;
+    if (finding->has_flow) {
+        kept->src = finding->src;
+        kept->dst = finding->dst;
+        kept->src_port = finding->src_port;
+        kept->dst_port = finding->dst_port;
+        kept->proto = finding->proto;
+    }
+    kept->pool = finding->pool;
+    kept->segment = finding->segment;
+    if (finding->has_key)
+        kept->subscriber = finding->key;
+    else if (finding->has_flow)
+        kept->subscriber = finding->src;
+    double score;
+    if (finding_field_number(finding_field_named(finding, "score"), &score)) {
+        kept->has_score = true;
+        kept->score = score;
+    }
+    kept->fields_json = fields_string(finding, true);
+    kept->fields_text = fields_string(finding, false);
+    if (kept->fields_json == NULL || kept->fields_text == NULL) {
+        report_finding_free(kept);
+        return -1;
+    }
+    return 0;
+}
+
+struct report_server *report_find_server(struct report_servers *servers,
+                                         const struct address *address, uint16_t port, bool create)
+{
+    for (size_t i = 0; i < servers->count; i++) {
+        if (servers->items[i].port == port && address_equal(&servers->items[i].address, address))
+            return &servers->items[i];
+    }
+    if (!create)
+        return NULL;
+    if (servers->count == REPORT_SERVERS_MAX) {
+        servers->not_kept++;
+        return NULL;
+    }
+    if (servers->count == servers->capacity) {
+        size_t grown = servers->capacity == 0 ? 16 : servers->capacity * 2;
+        struct report_server *items = realloc(servers->items, grown * sizeof(*items));
+        if (items == NULL)
+            return NULL;
+        servers->items = items;
+        servers->capacity = grown;
+    }
+    struct report_server *server = &servers->items[servers->count++];
+    memset(server, 0, sizeof(*server));
+    server->address = *address;
+    server->port = port;
+    return server;
+}
+
+void report_server_add_subscriber(struct report_server *server, const struct address *subscriber)
+{
+    if (subscriber->family == 0)
+        return;
+    for (size_t i = 0; i < server->subscriber_count; i++) {
+        if (address_equal(&server->subscribers[i], subscriber))
+            return;
+    }
+    if (server->subscriber_count == REPORT_SUBSCRIBERS_PER_SERVER) {
+        server->subscribers_capped = true;
+        return;
+    }
+    if (server->subscriber_count == server->subscriber_capacity) {
+        size_t grown = server->subscriber_capacity == 0 ? 8 : server->subscriber_capacity * 2;
+        struct address *items = realloc(server->subscribers, grown * sizeof(*items));
+        if (items == NULL) {
+            server->subscribers_capped = true;
+            return;
+        }
+        server->subscribers = items;
+        server->subscriber_capacity = grown;
+    }
+    server->subscribers[server->subscriber_count++] = *subscriber;
+}
+
+static void count_server(struct report_servers *servers, const struct finding *finding,
+                         const struct address *subscriber, uint16_t port)
+{
+    struct report_server *server = report_find_server(servers, &finding->dst, port, true);
+    if (server == NULL)
+        return;
+    const struct finding_field *sessions = finding_field_named(finding, "sessions");
+    double count;
+    server->sessions += finding_field_number(sessions, &count) && count >= 1 ? (uint64_t)count : 1;
+    if (server->first_seen == 0 || finding->ts < server->first_seen)
+        server->first_seen = finding->ts;
+    if (finding->ts > server->last_seen)
+        server->last_seen = finding->ts;
+    report_server_add_subscriber(server, subscriber);
+    const struct finding_field *org = finding_field_named(finding, "dst_as_org");
+    if (org != NULL && org->kind == FINDING_STRING && server->as_org[0] == '\0')
+        copy_text(server->as_org, sizeof(server->as_org), org->value.string);
+    const struct finding_field *country = finding_field_named(finding, "dst_country");
+    if (country != NULL && country->kind == FINDING_STRING && server->country[0] == '\0')
+        copy_text(server->country, sizeof(server->country), country->value.string);
+    if (finding->type == EVENT_THIRD_PARTY_SUBMISSION && mentions_submission_port(finding))
+        server->submission_port_seen = true;
+}
+
+static int describe_copy(struct report_finding *copy, const struct report_finding *source)
+{
+    *copy = *source;
+    copy->fields_json = strdup(source->fields_json);
+    copy->fields_text = strdup(source->fields_text);
+    if (copy->fields_json == NULL || copy->fields_text == NULL) {
+        report_finding_free(copy);
+        return -1;
+    }
+    return 0;
+}
+
+/* Keeps the highest-scored bot_suspect finding of each subscriber. */
+void report_keep_suspect(struct report *report, const struct report_finding *candidate)
+{
+    struct report_finding copy;
+    for (size_t i = 0; i < report->suspect_count; i++) {
+        struct report_finding *kept = &report->suspects[i];
+        if (!address_equal(&kept->subscriber, &candidate->subscriber))
+            continue;
+        if (candidate->score > kept->score && describe_copy(&copy, candidate) == 0) {
+            report_finding_free(kept);
+            *kept = copy;
+        }
+        return;
+    }
+    if (report->suspect_count == REPORT_SUSPECTS_MAX) {
+        /* Full: the new subscriber takes the place of the lowest score, if it beats it. */
+        size_t lowest = 0;
+        for (size_t i = 1; i < report->suspect_count; i++) {
+            if (report->suspects[i].score < report->suspects[lowest].score)
+                lowest = i;
+        }
+        report->suspects_not_kept++;
+        if (candidate->score > report->suspects[lowest].score &&
+            describe_copy(&copy, candidate) == 0) {
+            report_finding_free(&report->suspects[lowest]);
+            report->suspects[lowest] = copy;
+        }
+        return;
+    }
+    if (report->suspects == NULL) {
+        report->suspects = calloc(REPORT_SUSPECTS_MAX, sizeof(*report->suspects));
+        if (report->suspects == NULL)
+            return;
+    }
+    if (describe_copy(&copy, candidate) == 0)
+        report->suspects[report->suspect_count++] = copy;
+}
+
+static void note_finding(struct report *report, const struct finding *finding)
+{
+    enum event_type type = finding->type;
+    report->findings_total[type]++;
+    note_time(report, finding->ts);
+    struct address subscriber = {0};
+    if (finding->has_key)
+        subscriber = finding->key;
+    else if (finding->has_flow)
+        subscriber = finding->src;
+    if (finding->has_flow) {
+        if (finding->dst_port == SUBMISSION_PORT || finding->dst_port == SUBMISSIONS_PORT)
+            report_find_server(&report->submission_seen, &finding->dst, 0, true);
+        if (type == EVENT_THIRD_PARTY_SUBMISSION)
+            count_server(&report->third_party, finding, &subscriber, 0);
+        else if (type == EVENT_OPEN_SUBMISSION)
+            count_server(&report->open_submission, finding, &finding->src, finding->dst_port);
+        else if (type == EVENT_POP_BEFORE_SMTP)
+            count_server(&report->pop_before_smtp, finding, &subscriber, 0);
+    }
+    bool keep = report->finding_count[type] < REPORT_FINDINGS_KEPT;
+    if (!keep && type != EVENT_BOT_SUSPECT)
+        return;
+    struct report_finding described;
+    if (describe(&described, finding) != 0)
+        return;
+    if (type == EVENT_BOT_SUSPECT && described.has_score && described.subscriber.family != 0)
+        report_keep_suspect(report, &described);
+    if (!keep) {
+        report_finding_free(&described);
+        return;
+    }
+    if (report->findings[type] == NULL) {
+        report->findings[type] = calloc(REPORT_FINDINGS_KEPT, sizeof(struct report_finding));
+        if (report->findings[type] == NULL) {
+            report_finding_free(&described);
+            return;
+        }
+    }
+    report->findings[type][report->finding_count[type]++] = described;
+}
+
+void report_notify(void *context, enum event_type type, const void *data)
+{
+    struct report *report = context;
+    if (data == NULL || report->finished)
+        return;
+    if (type == EVENT_ATTEMPT)
+        note_attempt(report, data);
+    else if (type != EVENT_COVERAGE && type != EVENT_SENSOR_STATS && type < EVENT_TYPE_COUNT)
+        note_finding(report, data);
+}
+
+int report_finish(struct report *report, const struct events *events,
+                  const struct sensor_counters *counters, const struct coverage *coverage,
+                  packet_time end, const char *reason)
+{
+    const struct policy *policy = report->policy;
+    free(report->coverage);
+    report->coverage = calloc(policy->pool_count * 2 + 1, sizeof(*report->coverage));
+    if (report->coverage == NULL)
+        return -1;
+    for (size_t p = 0; p < policy->pool_count && p < coverage->pool_count; p++) {
+        report->coverage[p * 2] = *coverage_get(coverage, (int)p, ADDRESS_V4);
+        report->coverage[p * 2 + 1] = *coverage_get(coverage, (int)p, ADDRESS_V6);
+    }
+    report->counters = *counters;
+    if (events != NULL) {
+        memcpy(report->events, events->emitted, sizeof(report->events));
+        report->sink_errors = events->sink_errors;
+    }
+    return report_conclude(report, end, reason);
+}
+
+int report_conclude(struct report *report, packet_time end, const char *reason)
+{
+    acl_free(&report->acl);
+    if (acl_build(report->policy, &report->acl) != 0)
+        return -1;
+    /* Third-party MSAs that other findings show on 587 or 465 (a submission server, an
+     * open one, or a POP-before-SMTP provider's) do serve submission. */
+    for (size_t i = 0; i < report->third_party.count; i++) {
+        struct report_server *server = &report->third_party.items[i];
+        if (report_find_server(&report->submission_seen, &server->address, 0, false) != NULL)
+            server->submission_port_seen = true;
+    }
+    report->end = end;
+    report->end_reason = reason;
+    report->finished = true;
+    return 0;
+}
+
+/* ---- Shared by the writers ---- */
+
+const struct coverage_counts *report_pool_counts(const struct report *report, int pool, int family)
+{
+    static const struct coverage_counts none;
+    if (report->coverage == NULL || pool < 0 || (size_t)pool >= report->policy->pool_count)
+        return &none;
+    return &report->coverage[(size_t)pool * 2 + (family == ADDRESS_V6 ? 1 : 0)];
+}
+
+void report_point_counts(const struct report *report, int point, int family,
+                         struct coverage_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct policy *policy = report->policy;
+    for (size_t p = 0; p < policy->pool_count; p++) {
+        if (policy->pools[p].type != POOL_DYNAMIC || policy->pools[p].blocking_point != point)
+            continue;
+        const struct coverage_counts *counts = report_pool_counts(report, (int)p, family);
+        for (int v = 0; v < VERDICT_COUNT; v++)
+            out->by_verdict[v] += counts->by_verdict[v];
+    }
+}
+
+bool report_pool_has_family(const struct policy *policy, int pool, int family)
+{
+    const struct pool *entry = &policy->pools[pool];
+    for (size_t i = 0; i < entry->prefix_count; i++) {
+        if (entry->prefixes[i].address.family == family)
+            return true;
+    }
+    return false;
+}
+
+bool report_point_has_family(const struct policy *policy, int point, int family)
+{
+    for (size_t p = 0; p < policy->pool_count; p++) {
+        if (policy->pools[p].type == POOL_DYNAMIC && policy->pools[p].blocking_point == point &&
+            report_pool_has_family(policy, (int)p, family))
+            return true;
+    }
+    return false;
+}
+
+void report_totals(const struct report *report, struct coverage_counts *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t p = 0; p < report->policy->pool_count; p++) {
+        for (int f = 0; f < 2; f++) {
+            const struct coverage_counts *counts =
+                report_pool_counts(report, (int)p, f == 0 ? ADDRESS_V4 : ADDRESS_V6);
+            for (int v = 0; v < VERDICT_COUNT; v++)
+                out->by_verdict[v] += counts->by_verdict[v];
+        }
+    }
+}
+
+static const struct report *sorting;
+
+static int by_score(const void *a, const void *b)
+{
+    const struct report_finding *x = &sorting->suspects[*(const size_t *)a];
+    const struct report_finding *y = &sorting->suspects[*(const size_t *)b];
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return address_compare(&x->subscriber, &y->subscriber);
+}
+
+size_t report_top_suspects(const struct report *report, size_t *order, size_t capacity)
+{
+    size_t count = report->suspect_count;
+    size_t *all = malloc((count + 1) * sizeof(*all));
+    if (all == NULL)
+        return 0;
+    for (size_t i = 0; i < count; i++)
+        all[i] = i;
+    sorting = report;
+    qsort(all, count, sizeof(*all), by_score);
+    sorting = NULL;
+    size_t listed = count < capacity ? count : capacity;
+    memcpy(order, all, listed * sizeof(*order));
+    free(all);
+    return listed;
+}
+
+bool report_is_evasion(enum event_type type)
+{
+    return type == EVENT_ASYMMETRIC_ROUTING || type == EVENT_SPOOFED_SOURCE ||
+           type == EVENT_TRIANGULAR_SPAM || type == EVENT_INBOUND_ACL_VIOLATION ||
+           type == EVENT_NONSTANDARD_PORT_SMTP;
+}
+
+int report_format_of(const char *path)
+{
+    static const struct {
+        const char *extension;
+        enum report_format format;
+    } known[] = {{".json", REPORT_JSON},
+                 {".html", REPORT_HTML},
+                 {".htm", REPORT_HTML},
+                 {".txt", REPORT_TEXT}};
+    const char *dot = strrchr(path, '.');
+    if (dot == NULL || strchr(dot, '/') != NULL)
+        return -1;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcasecmp(dot, known[i].extension) == 0)
+            return (int)known[i].format;
+    }
+    return -1;
+}
+
+int report_write(const struct report *report, const char *path, char *error, size_t error_size)
+{
+    int format = report_format_of(path);
+    if (format < 0) {
+        snprintf(error, error_size, "%s: a report file ends in .json, .html or .txt", path);
+        return -1;
+    }
+    /* Written beside the target and renamed, so a reader never sees half a report. */
+    char temporary[4096];
+    if (snprintf(temporary, sizeof(temporary), "%s.tmp", path) >= (int)sizeof(temporary)) {
+        snprintf(error, error_size, "%s: path too long", path);
+        return -1;
+    }
+    FILE *out = fopen(temporary, "w");
+    if (out == NULL) {
+        snprintf(error, error_size, "%s: %s", temporary, strerror(errno));
+        return -1;
+    }
+    int status = format == REPORT_JSON   ? report_write_json(report, out)
+                 : format == REPORT_HTML ? report_write_html(report, out)
+                                         : report_write_text(report, out);
+    if (ferror(out))
+        status = -1;
+    if (fclose(out) != 0)
+        status = -1;
+    if (status == 0 && rename(temporary, path) != 0)
+        status = -1;
+    if (status != 0) {
+        snprintf(error, error_size, "%s: could not be written: %s", path, strerror(errno));
+        remove(temporary);
+        return -1;
+    }
+    return 0;
+}

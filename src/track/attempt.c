@@ -1,0 +1,462 @@
+#include "track/attempt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "track/flow.h"
+#include "util/slot_pool.h"
+#include "proto/smtp.h"
+#include "policy/segment.h"
+#include "track/tcp_stream.h"
+
+#define SMTP_PORT 25
+
+struct attempt_tracker {
+    const struct policy *policy;
+    struct events *events;
+    struct coverage *coverage;
+    struct sensor_counters *counters;
+    const bool *return_seen;
+    struct flow_table *flows;
+    packet_time due; /* no timer runs out before this: advance returns at once */
+
+    /* Dialogue parsers live apart from flows: most attempts are a lone SYN and never
+     * need one, so only flows that carry payload take a slot. */
+    struct smtp_session *sessions;
+    struct slot_pool session_slots;
+};
+
+struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct events *events,
+                                            struct coverage *coverage,
+                                            struct sensor_counters *counters,
+                                            const bool *return_seen)
+{
+    struct attempt_tracker *tracker = calloc(1, sizeof(*tracker));
+    if (tracker == NULL)
+        return NULL;
+    tracker->policy = policy;
+    tracker->events = events;
+    tracker->coverage = coverage;
+    tracker->counters = counters;
+    tracker->return_seen = return_seen;
+    tracker->flows = flow_table_new(policy->limits.flows);
+    if (tracker->flows == NULL)
+        goto fail_free_tracker;
+    flow_table_set_timer(tracker->flows, FLOW_LIST_PENDING, FLOW_TIME_LAST_SYN,
+                         policy->timeouts.syn, &tracker->due);
+    flow_table_set_timer(tracker->flows, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+                         policy->timeouts.smtp_idle, &tracker->due);
+    tracker->sessions = calloc(policy->limits.sessions, sizeof(struct smtp_session));
+    if (slot_pool_init(&tracker->session_slots, policy->limits.sessions) != 0 ||
+        tracker->sessions == NULL)
+        goto fail_free_sessions;
+    return tracker;
+
+fail_free_sessions:
+    free(tracker->sessions);
+    slot_pool_free(&tracker->session_slots);
+    flow_table_free(tracker->flows);
+fail_free_tracker:
+    free(tracker);
+    return NULL;
+}
+
+void attempt_tracker_free(struct attempt_tracker *tracker)
+{
+    if (tracker == NULL)
+        return;
+    flow_table_free(tracker->flows);
+    free(tracker->sessions);
+    slot_pool_free(&tracker->session_slots);
+    free(tracker);
+}
+
+static struct smtp_session *session_of(struct attempt_tracker *tracker, struct flow *flow)
+{
+    if (flow->session != FLOW_NONE)
+        return &tracker->sessions[flow->session];
+    if (flow->flags & ATTEMPT_NO_SESSION)
+        return NULL;
+    uint32_t slot = slot_pool_take(&tracker->session_slots);
+    if (slot == SLOT_POOL_NONE) {
+        flow->flags |= ATTEMPT_NO_SESSION;
+        tracker->counters->sessions_exhausted++;
+        return NULL;
+    }
+    flow->session = slot;
+    tracker->counters->sessions_active++;
+    smtp_session_init(&tracker->sessions[slot]);
+    return &tracker->sessions[slot];
+}
+
+static void session_release(struct attempt_tracker *tracker, struct flow *flow)
+{
+    if (flow->session == FLOW_NONE)
+        return;
+    slot_pool_give(&tracker->session_slots, flow->session);
+    flow->session = FLOW_NONE;
+    tracker->counters->sessions_active--;
+}
+
+static const struct blocking_point *blocking_point_of(const struct attempt_tracker *tracker,
+                                                      const struct flow *flow)
+{
+    int point = tracker->policy->pools[flow->pool].blocking_point;
+    return point == POLICY_NO_INDEX ? NULL : &tracker->policy->blocking_points[point];
+}
+
+/* The attempt's event, its count in coverage, its dialogue parser back to the pool: all
+ * of closing but taking it out of the table. */
+static void report_attempt(struct attempt_tracker *tracker, struct flow *flow,
+                           const char *reason)
+{
+    const struct blocking_point *point = blocking_point_of(tracker, flow);
+    struct verdict_input input = {
+        .to_designated_msa = (flow->flags & ATTEMPT_TO_MSA) != 0,
+        .blocking_planned = point != NULL && point->state == BLOCKING_PLANNED,
+        .evidence = flow->evidence,
+    };
+    struct attempt_report report = {
+        .flow = flow,
+        .smtp = flow->session != FLOW_NONE ? &tracker->sessions[flow->session].facts : NULL,
+        .verdict = verdict_decide(&input),
+        .evidence = flow->evidence,
+        .close_reason = reason,
+    };
+    event_attempt(tracker->events, &report);
+    coverage_add(tracker->coverage, flow->pool, flow->key.family, report.verdict);
+    session_release(tracker, flow);
+}
+
+static void close_attempt(struct attempt_tracker *tracker, struct flow *flow, const char *reason)
+{
+    report_attempt(tracker, flow, reason);
+    flow_remove(tracker->flows, flow);
+    tracker->counters->flows_active = flow_table_count(tracker->flows);
+}
+
+/* Silence is only evidence where the capture could have shown an answer: at the edge, on a
+ * segment where traffic towards the ISP is seen at all (guide section 3). An ICMP error
+ * that is no ACL's answer (host unreachable, say) is an answer all the same: not silence. */
+static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
+{
+    if ((flow->evidence & (EVIDENCE_BLOCK_MASK | EVIDENCE_LEAK_MASK)) == 0 &&
+        !(flow->flags & ATTEMPT_ICMP_SEEN) && tracker->policy->position == POSITION_EDGE_SIDE &&
+        segment_flag(tracker->return_seen, flow->segment))
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_NO_REPLY);
+    close_attempt(tracker, flow, "syn_timeout");
+}
+
+void attempt_advance(struct attempt_tracker *tracker, packet_time now)
+{
+    const struct policy *policy = tracker->policy;
+    if (now < tracker->due)
+        return;
+    struct flow *flow;
+    while ((flow = flow_list_head(tracker->flows, FLOW_LIST_PENDING)) != NULL &&
+           flow->last_syn + policy->timeouts.syn <= now)
+        expire_pending(tracker, flow);
+    while ((flow = flow_list_head(tracker->flows, FLOW_LIST_ACTIVE)) != NULL &&
+           flow->last_packet + policy->timeouts.smtp_idle <= now)
+        close_attempt(tracker, flow, "idle");
+    tracker->due = flow_table_next_deadline(tracker->flows);
+}
+
+/* Every attempt still held is closed, in the same order as one by one, and the table is
+ * emptied once at the end. */
+void attempt_finish(struct attempt_tracker *tracker, const char *reason)
+{
+    for (int list = 0; list < FLOW_LIST_COUNT; list++) {
+        struct flow *flow = flow_list_head(tracker->flows, (enum flow_list)list);
+        while (flow != NULL) {
+            struct flow *next = flow_list_next(tracker->flows, flow);
+            report_attempt(tracker, flow, reason);
+            flow = next;
+        }
+    }
+    flow_table_clear(tracker->flows);
+    tracker->counters->flows_active = 0;
+}
+
+/* The dialogue stage reached is leak evidence of its own level. */
+static void take_smtp_evidence(struct flow *flow, const struct smtp_facts *facts)
+{
+    if (facts->banner_seen)
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_BANNER);
+    if (facts->helo_seen)
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_EHLO);
+    if (facts->starttls_requested)
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_STARTTLS);
+    if (facts->mail_count > 0)
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_MAIL_FROM);
+    if (facts->rcpt_count > 0)
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_RCPT);
+    if (facts->data_count > 0)
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_DATA);
+}
+
+/* Packets from several sources interleave slightly out of order: an attempt's last packet
+ * time never moves back, so its duration is never negative. */
+static void touch(struct flow *flow, packet_time ts)
+{
+    if (ts > flow->last_packet)
+        flow->last_packet = ts;
+}
+
+static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
+                        const struct packet *packet, bool from_client)
+{
+    struct smtp_session *session = session_of(tracker, flow);
+    uint16_t known = from_client ? ATTEMPT_CLIENT_STREAM : ATTEMPT_SERVER_STREAM;
+    uint32_t *next = from_client ? &flow->client_next : &flow->server_next;
+    bool resync = false;
+    bool joined = false;
+    if (!(flow->flags & known)) {
+        /* The opening segment was not seen: start here, mid-line perhaps. */
+        *next = packet->seq;
+        flow->flags |= known;
+        joined = from_client;
+    }
+    struct tcp_stream_slice slice = tcp_stream_accept(next, packet->seq, packet->payload_length);
+    if (slice.gap) {
+        tracker->counters->stream_gaps++;
+        resync = true;
+    }
+    if (from_client)
+        flow->client_bytes += slice.length;
+    else
+        flow->server_bytes += slice.length;
+    if (session == NULL)
+        return;
+    if (joined)
+        smtp_client_joined(session);
+    if (resync) {
+        if (from_client)
+            smtp_client_gap(session);
+        else
+            smtp_server_gap(session);
+    }
+    if (slice.length == 0)
+        return;
+    if (from_client)
+        smtp_client_bytes(session, packet->payload + slice.skip, slice.length);
+    else
+        smtp_server_bytes(session, packet->payload + slice.skip, slice.length);
+    take_smtp_evidence(flow, &session->facts);
+}
+
+/* After every packet: a leak settles the attempt (it leaves the SYN timer for the idle
+ * timer), activity refreshes the idle timer, and two FINs end the connection. */
+static void after_packet(struct attempt_tracker *tracker, struct flow *flow,
+                         const struct packet *packet)
+{
+    flow->last_packet = packet->ts > flow->last_packet ? packet->ts : flow->last_packet;
+    if ((flow->evidence & EVIDENCE_LEAK_MASK) || flow->list == FLOW_LIST_ACTIVE)
+        flow_list_append(tracker->flows, flow, FLOW_LIST_ACTIVE);
+    if ((flow->flags & ATTEMPT_CLIENT_FIN) && (flow->flags & ATTEMPT_SERVER_FIN))
+        close_attempt(tracker, flow, "fin");
+}
+
+static struct flow *create_attempt(struct attempt_tracker *tracker, const struct packet *packet,
+                                   int segment, bool midstream)
+{
+    const struct policy *policy = tracker->policy;
+    int pool = policy_pool_of(policy, &packet->src);
+    if (pool == POLICY_NO_INDEX || policy->pools[pool].type != POOL_DYNAMIC)
+        return NULL;
+    struct flow_key key;
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+    uint32_t hash = flow_key_hash(&key);
+    struct flow *flow = flow_insert(tracker->flows, &key, hash);
+    if (flow == NULL) {
+        /* Full: give up the oldest silent attempt first, so leak evidence is kept longest. */
+        struct flow *victim = flow_list_head(tracker->flows, FLOW_LIST_PENDING);
+        if (victim == NULL)
+            victim = flow_list_head(tracker->flows, FLOW_LIST_ACTIVE);
+        if (victim == NULL)
+            return NULL;
+        tracker->counters->flow_evictions++;
+        close_attempt(tracker, victim, "evicted");
+        flow = flow_insert(tracker->flows, &key, hash);
+        if (flow == NULL)
+            return NULL;
+    }
+    tracker->counters->flows_created++;
+    tracker->counters->flows_active = flow_table_count(tracker->flows);
+    flow->pool = (int16_t)pool;
+    flow->segment = (int8_t)segment;
+    flow->first_seen = flow->last_packet = packet->ts;
+    if (packet->tunnel != TUNNEL_NONE)
+        flow->flags |= ATTEMPT_TUNNELLED;
+    int msa = policy_msa_of(policy, &packet->dst);
+    if (msa != POLICY_NO_INDEX) {
+        flow->msa = (int16_t)msa;
+        if (policy_msa_allows(policy, msa, pool, packet->dst_port))
+            flow->flags |= ATTEMPT_TO_MSA;
+    }
+    if (midstream) {
+        /* A client segment of a connection whose handshake came before the capture: the
+         * connection exists, so a SYN-ACK reached the client. */
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_CLIENT_ACK);
+        flow_list_append(tracker->flows, flow, FLOW_LIST_ACTIVE);
+        return flow;
+    }
+    flow->flags |= ATTEMPT_SYN_SEEN | ATTEMPT_CLIENT_STREAM;
+    flow->client_isn = packet->seq;
+    flow->client_next = packet->seq + 1;
+    flow->syn_count = 1;
+    flow->last_syn = packet->ts;
+    /* Past the ACL, any SYN at all is the leak (guide section 3). */
+    if (policy->position == POSITION_CORE_SIDE) {
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE);
+        flow_list_append(tracker->flows, flow, FLOW_LIST_ACTIVE);
+    } else {
+        flow_list_append(tracker->flows, flow, FLOW_LIST_PENDING);
+    }
+    return flow;
+}
+
+static void client_packet(struct attempt_tracker *tracker, struct flow *flow,
+                          const struct packet *packet, int segment)
+{
+    uint8_t flags = packet->tcp_flags;
+    if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+        if ((flow->flags & ATTEMPT_SYN_SEEN) && packet->seq == flow->client_isn) {
+            /* A retransmission is the same attempt; it restarts the SYN timer. */
+            if (flow->syn_count < UINT16_MAX)
+                flow->syn_count++;
+            flow->last_syn = packet->ts;
+            touch(flow, packet->ts);
+            if (flow->list == FLOW_LIST_PENDING)
+                flow_list_append(tracker->flows, flow, FLOW_LIST_PENDING);
+            else
+                flow_list_append(tracker->flows, flow, FLOW_LIST_ACTIVE);
+            return;
+        }
+        /* A new ISN on the same ports: the old connection is over, a new attempt begins. */
+        close_attempt(tracker, flow, "port_reused");
+        create_attempt(tracker, packet, segment, false);
+        return;
+    }
+    if (flags & TCP_RST) {
+        touch(flow, packet->ts);
+        close_attempt(tracker, flow, "rst");
+        return;
+    }
+    if ((flags & TCP_ACK) && (flow->flags & ATTEMPT_SYN_SEEN) &&
+        (int32_t)(packet->seq - flow->client_isn) > 0)
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_CLIENT_ACK);
+    if (packet->payload_length > 0)
+        feed_stream(tracker, flow, packet, true);
+    if (flags & TCP_FIN)
+        flow->flags |= ATTEMPT_CLIENT_FIN;
+    after_packet(tracker, flow, packet);
+}
+
+static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
+                          const struct packet *packet)
+{
+    const struct policy *policy = tracker->policy;
+    uint8_t flags = packet->tcp_flags;
+    bool answers_syn = !(flags & TCP_ACK) || !(flow->flags & ATTEMPT_SYN_SEEN) ||
+                       packet->ack == flow->client_isn + 1;
+    if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
+        if (!answers_syn)
+            return;
+        flow->flags |= ATTEMPT_SYN_ACK_SEEN | ATTEMPT_SERVER_STREAM;
+        flow->server_isn = packet->seq;
+        flow->server_next = packet->seq + 1;
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_SYN_ACK);
+        after_packet(tracker, flow, packet);
+        return;
+    }
+    if (flags & TCP_RST) {
+        touch(flow, packet->ts);
+        if (!(flow->flags & ATTEMPT_SYN_ACK_SEEN) && (flow->flags & ATTEMPT_SYN_SEEN) &&
+            answers_syn &&
+            !(flow->evidence & EVIDENCE_LEAK_MASK & ~EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE))) {
+            /* A reset in place of a SYN-ACK: the filter's, where the blocking point is
+             * declared to answer with resets and the sensor sits on its subscriber side;
+             * otherwise the server's own, which means the SYN got there. */
+            const struct blocking_point *point = blocking_point_of(tracker, flow);
+            if (point != NULL && point->reject == REJECT_TCP_RESET &&
+                policy->position == POSITION_EDGE_SIDE)
+                flow->evidence |= EVIDENCE_BIT(EVIDENCE_RST_FILTER);
+            else
+                flow->evidence |= EVIDENCE_BIT(EVIDENCE_RST_SERVER);
+        }
+        close_attempt(tracker, flow, "rst");
+        return;
+    }
+    if (packet->payload_length > 0)
+        feed_stream(tracker, flow, packet, false);
+    if (flags & TCP_FIN)
+        flow->flags |= ATTEMPT_SERVER_FIN;
+    after_packet(tracker, flow, packet);
+}
+
+void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, int segment)
+{
+    struct flow_key key;
+    if (packet->dst_port == SMTP_PORT) {
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+        struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
+        if (flow != NULL) {
+            client_packet(tracker, flow, packet, segment);
+            return;
+        }
+    }
+    if (packet->src_port == SMTP_PORT) {
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->dst, &packet->src, packet->dst_port, packet->src_port);
+        struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
+        if (flow != NULL) {
+            server_packet(tracker, flow, packet);
+            return;
+        }
+    }
+    if (packet->dst_port != SMTP_PORT)
+        return;
+    uint8_t flags = packet->tcp_flags;
+    if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN) {
+        create_attempt(tracker, packet, segment, false);
+    } else if ((flags & (TCP_SYN | TCP_RST | TCP_ACK)) == TCP_ACK && packet->payload_length > 0) {
+        /* Only data shows a connection joined midway: a bare ACK or FIN is also what a
+         * client sends after an attempt closed on both FINs (the ACK of the server's FIN,
+         * RFC 9293 3.6, or a FIN retransmitted), which must not open a second attempt. */
+        struct flow *flow = create_attempt(tracker, packet, segment, true);
+        if (flow != NULL)
+            client_packet(tracker, flow, packet, segment);
+    }
+}
+
+/* ICMP 3/13 (communication administratively prohibited, RFC 1812 5.2.7.1), 3/9 and 3/10
+ * (RFC 1122 3.2.2.1), ICMPv6 1/1 (RFC 4443 3.1): what an ACL answers with. */
+static bool is_admin_prohibited(const struct packet *packet)
+{
+    if (packet->ip_version == 4)
+        return packet->icmp_type == 3 &&
+               (packet->icmp_code == 9 || packet->icmp_code == 10 || packet->icmp_code == 13);
+    return packet->icmp_type == 1 && packet->icmp_code == 1;
+}
+
+void attempt_icmp(struct attempt_tracker *tracker, const struct packet *packet)
+{
+    const struct quoted_header *quote = &packet->quote;
+    if (quote->proto != IPPROTO_NUMBER_TCP || !quote->has_ports || quote->dst_port != SMTP_PORT)
+        return;
+    struct flow_key key;
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &quote->src, &quote->dst, quote->src_port, quote->dst_port);
+    struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
+    if (flow == NULL)
+        return;
+    /* The quoted sequence number ties the error to this attempt, not an earlier one. */
+    if (quote->has_seq && (flow->flags & ATTEMPT_SYN_SEEN) &&
+        (int32_t)(quote->seq - flow->client_isn) < 0)
+        return;
+    flow->flags |= ATTEMPT_ICMP_SEEN;
+    flow->icmp_type = packet->icmp_type;
+    flow->icmp_code = packet->icmp_code;
+    flow->icmp_from = packet->src;
+    if (is_admin_prohibited(packet))
+        flow->evidence |= EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED);
+}

@@ -1,0 +1,84 @@
+#include "util/packet_time.h"
+
+#include <stdio.h>
+#include <time.h>
+
+/* The general path: gmtime_r and snprintf, for years outside 0000-9999 and short buffers. */
+static size_t format_slow(int64_t seconds, int64_t micros, char *buffer, size_t size)
+{
+    time_t whole = (time_t)seconds;
+    struct tm utc;
+    if (gmtime_r(&whole, &utc) == NULL) {
+        int n = snprintf(buffer, size, "1970-01-01T00:00:00.000000Z");
+        return n < 0 ? 0 : (size_t)n;
+    }
+    int n = snprintf(buffer, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                     (long long)micros);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date: count in 400-year eras starting on
+ * 1 March, so the leap day falls at the end of each year of the era. */
+static void civil_from_days(int64_t days, int64_t *year, unsigned *month, unsigned *day)
+{
+    days += 719468; /* 0000-03-01 to 1970-01-01 */
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned day_of_era = (unsigned)(days - era * 146097);
+    unsigned year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    unsigned month_from_march = (5 * day_of_year + 2) / 153;
+    *day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    *month = month_from_march < 10 ? month_from_march + 3 : month_from_march - 9;
+    *year = (int64_t)year_of_era + era * 400 + (*month <= 2);
+}
+
+static char *digits(char *out, unsigned value, int count)
+{
+    for (int i = count - 1; i >= 0; i--) {
+        out[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+    return out + count;
+}
+
+/* Every event carries a time, so this is on the event path: by hand, it costs a few dozen
+ * instructions where gmtime_r and snprintf cost a few thousand. */
+size_t packet_time_format(packet_time time, char *buffer, size_t size)
+{
+    /* Floor division, so times before 1970 still print a valid instant. */
+    int64_t seconds = time / PACKET_TIME_SECOND;
+    int64_t micros = time % PACKET_TIME_SECOND;
+    if (micros < 0) {
+        micros += PACKET_TIME_SECOND;
+        seconds -= 1;
+    }
+    int64_t days = seconds / 86400;
+    int64_t second_of_day = seconds % 86400;
+    if (second_of_day < 0) {
+        second_of_day += 86400;
+        days -= 1;
+    }
+    int64_t year;
+    unsigned month, day;
+    civil_from_days(days, &year, &month, &day);
+    if (year < 0 || year > 9999 || size < PACKET_TIME_TEXT_LENGTH + 1)
+        return format_slow(seconds, micros, buffer, size);
+    char *out = digits(buffer, (unsigned)year, 4);
+    *out++ = '-';
+    out = digits(out, month, 2);
+    *out++ = '-';
+    out = digits(out, day, 2);
+    *out++ = 'T';
+    out = digits(out, (unsigned)(second_of_day / 3600), 2);
+    *out++ = ':';
+    out = digits(out, (unsigned)(second_of_day / 60 % 60), 2);
+    *out++ = ':';
+    out = digits(out, (unsigned)(second_of_day % 60), 2);
+    *out++ = '.';
+    out = digits(out, (unsigned)micros, 6);
+    *out++ = 'Z';
+    *out = '\0';
+    return PACKET_TIME_TEXT_LENGTH;
+}

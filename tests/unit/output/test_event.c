@@ -1,0 +1,301 @@
+/* Event lines: the fields of guide section 7, their order and escaping, the Kafka key, and
+ * which fields are left out when they are not known. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output/event.h"
+#include "track/flow.h"
+#include "policy/policy.h"
+
+static const char policy_text[] =
+    "sensor:\n"
+    "  name: test-sensor\n"
+    "  position: edge-side\n"
+    "own_prefixes: [128.232.0.0/16, 2001:db8::/32]\n"
+    "blocking_points:\n"
+    "  - name: bras-1\n"
+    "    level: terminator\n"
+    "    state: active\n"
+    "    reject: icmp\n"
+    "pools:\n"
+    "  - name: ftth\n"
+    "    type: dynamic\n"
+    "    prefixes: [128.232.110.0/24, 2001:db8:1::/48]\n"
+    "    blocking_point: bras-1\n"
+    "  - name: v4only\n"
+    "    type: dynamic\n"
+    "    prefixes: [128.232.111.0/24]\n"
+    "  - name: shop\n"
+    "    type: static\n"
+    "    prefixes: [128.232.112.0/24]\n"
+    "segments:\n"
+    "  - name: access\n"
+    "    vlan: 100\n"
+    "    expects: [ftth]\n";
+
+/* A sink that keeps what it is given, and can be told to fail. */
+#define KEPT_MAX 16
+struct memory_sink {
+    struct sink base;
+    char lines[KEPT_MAX][EVENT_LINE_MAX];
+    char keys[KEPT_MAX][64];
+    char types[KEPT_MAX][32];
+    size_t count;
+    bool fail;
+    bool closed;
+};
+
+static int memory_write(struct sink *sink, const struct event_line *line)
+{
+    struct memory_sink *memory = (struct memory_sink *)sink;
+    if (memory->fail || memory->count == KEPT_MAX)
+        return -1;
+    memcpy(memory->lines[memory->count], line->text, line->length);
+    memory->lines[memory->count][line->length] = '\0';
+    snprintf(memory->keys[memory->count], sizeof(memory->keys[0]), "%.*s",
+             (int)line->key_length, line->key != NULL ? line->key : "");
+    snprintf(memory->types[memory->count], sizeof(memory->types[0]), "%s", line->type);
+    memory->count++;
+    return 0;
+}
+
+static int memory_flush(struct sink *sink)
+{
+    (void)sink;
+    return 0;
+}
+
+static uint64_t memory_close(struct sink *sink)
+{
+    ((struct memory_sink *)sink)->closed = true;
+    return 0;
+}
+
+static const struct sink_ops memory_ops = {memory_write, memory_flush, memory_close};
+
+static struct policy *policy;
+static struct events events;
+static struct memory_sink memory;
+
+static void setup(void)
+{
+    char error[256];
+    policy = policy_load_text("test.yaml", policy_text, strlen(policy_text), error,
+                              sizeof(error));
+    cr_assert_not_null(policy, "%s", error);
+    memset(&memory, 0, sizeof(memory));
+    memory.base.ops = &memory_ops;
+    memory.base.name = "memory";
+    events_init(&events, policy);
+    cr_assert_eq(events_add_sink(&events, &memory.base), 0);
+}
+
+static void teardown(void)
+{
+    events_close(&events);
+    policy_free(policy);
+}
+
+TestSuite(event, .init = setup, .fini = teardown);
+
+/* The Community ID specification's own TCP example: 128.232.110.120:34855 ->
+ * 66.35.250.204:80 is 1:LQU9qZlK+B5F3KDmev6m5PMibrg= (seed 0). */
+static void spec_flow(struct flow *flow)
+{
+    memset(flow, 0, sizeof(*flow));
+    flow->key.family = ADDRESS_V4;
+    flow->key.proto = 6;
+    const uint8_t client[4] = {128, 232, 110, 120};
+    const uint8_t server[4] = {66, 35, 250, 204};
+    memcpy(flow->key.client, client, 4);
+    memcpy(flow->key.server, server, 4);
+    flow->key.client_port = 34855;
+    flow->key.server_port = 80;
+    flow->pool = 0;
+    flow->msa = -1;
+    flow->segment = 0;
+    flow->first_seen = 1768467600LL * PACKET_TIME_SECOND + 250000;
+    flow->last_packet = flow->first_seen + 1500000;
+    flow->syn_count = 2;
+    flow->client_bytes = 10;
+    flow->server_bytes = 20;
+}
+
+Test(event, attempt_without_dialogue)
+{
+    struct flow flow;
+    spec_flow(&flow);
+    struct attempt_report report = {
+        .flow = &flow,
+        .smtp = NULL,
+        .verdict = VERDICT_BLOCKED,
+        .evidence = EVIDENCE_BIT(EVIDENCE_NO_REPLY),
+        .close_reason = "syn_timeout",
+    };
+    event_attempt(&events, &report);
+    cr_assert_eq(memory.count, 1);
+    cr_assert_str_eq(
+        memory.lines[0],
+        "{\"type\":\"attempt\",\"v\":1,\"ts\":\"2026-01-15T09:00:00.250000Z\","
+        "\"sensor\":\"test-sensor\",\"src_ip\":\"128.232.110.120\",\"src_port\":34855,"
+        "\"dst_ip\":\"66.35.250.204\",\"dst_port\":80,\"proto\":\"tcp\","
+        "\"community_id\":\"1:LQU9qZlK+B5F3KDmev6m5PMibrg=\",\"pool\":\"ftth\","
+        "\"blocking_point\":\"bras-1\",\"segment\":\"access\",\"verdict\":\"blocked\","
+        "\"evidence\":[\"no_reply\"],\"syn_count\":2,\"close_reason\":\"syn_timeout\","
+        "\"duration\":1.500000,\"client_bytes\":10,\"server_bytes\":20}\n");
+    cr_assert_str_eq(memory.keys[0], "128.232.110.120", "the Kafka key is the subscriber");
+    cr_assert_str_eq(memory.types[0], "attempt");
+}
+
+Test(event, attempt_evidence_in_fixed_order_and_icmp_fields)
+{
+    struct flow flow;
+    spec_flow(&flow);
+    flow.flags |= ATTEMPT_ICMP_SEEN;
+    flow.icmp_type = 3;
+    flow.icmp_code = 13;
+    flow.icmp_from.family = ADDRESS_V4;
+    const uint8_t router[4] = {128, 232, 110, 1};
+    memcpy(flow.icmp_from.bytes, router, 4);
+    struct attempt_report report = {
+        .flow = &flow,
+        .verdict = VERDICT_LEAKED,
+        /* Set out of order on purpose: the event lists them in the guide's order. */
+        .evidence = EVIDENCE_BIT(EVIDENCE_DATA) | EVIDENCE_BIT(EVIDENCE_SYN_ACK) |
+                    EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED),
+        .close_reason = "fin",
+    };
+    event_attempt(&events, &report);
+    cr_assert_not_null(
+        strstr(memory.lines[0], "\"evidence\":[\"icmp_admin_prohibited\",\"syn_ack\",\"data\"]"),
+        "%s", memory.lines[0]);
+    cr_assert_not_null(
+        strstr(memory.lines[0],
+               "\"icmp_type\":3,\"icmp_code\":13,\"icmp_from\":\"128.232.110.1\""),
+        "%s", memory.lines[0]);
+}
+
+Test(event, attempt_smtp_object_escapes_and_leaves_out_unknowns)
+{
+    struct flow flow;
+    spec_flow(&flow);
+    flow.flags |= ATTEMPT_SERVER_STREAM;
+    struct smtp_facts smtp;
+    memset(&smtp, 0, sizeof(smtp));
+    smtp.banner_seen = true;
+    smtp.banner_code = 220;
+    /* Attacker-chosen text must come out as valid JSON. */
+    snprintf(smtp.banner, sizeof(smtp.banner), "mx \"quoted\" \\ tab\there");
+    smtp.helo_seen = true;
+    smtp.ehlo = true;
+    snprintf(smtp.helo, sizeof(smtp.helo), "bot\x01.example");
+    smtp.auth_attempted = true; /* answer not seen: auth must be absent, not false */
+    smtp.mail_count = 1;
+    snprintf(smtp.mail_from_domain, sizeof(smtp.mail_from_domain), "spam.example");
+    smtp.rcpt_count = 3;
+    smtp.rcpt_accepted = 2;
+    smtp.rcpt_rejected = 1;
+    smtp.last_reply_code = 250;
+    struct attempt_report report = {
+        .flow = &flow,
+        .smtp = &smtp,
+        .verdict = VERDICT_LEAKED,
+        .evidence = EVIDENCE_BIT(EVIDENCE_RCPT),
+        .close_reason = "idle",
+    };
+    event_attempt(&events, &report);
+    const char *smtp_text = strstr(memory.lines[0], "\"smtp\":{");
+    cr_assert_not_null(smtp_text, "%s", memory.lines[0]);
+    cr_assert_str_eq(smtp_text,
+                     "\"smtp\":{\"banner\":\"mx \\\"quoted\\\" \\\\ tab\\there\","
+                     "\"banner_code\":220,\"helo\":\"bot\\u0001.example\","
+                     "\"helo_command\":\"EHLO\",\"starttls\":false,"
+                     "\"mail_from_domain\":\"spam.example\",\"mail_count\":1,"
+                     "\"rcpt_count\":3,\"rcpt_accepted\":2,\"rcpt_rejected\":1,"
+                     "\"data_count\":0,\"messages_accepted\":0,\"last_reply\":250,"
+                     "\"quit\":false}}\n");
+}
+
+Test(event, attempt_ipv6_addresses_in_canonical_form)
+{
+    struct flow flow;
+    spec_flow(&flow);
+    flow.key.family = ADDRESS_V6;
+    memset(flow.key.client, 0, 16);
+    memset(flow.key.server, 0, 16);
+    const uint8_t client[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+    const uint8_t server[16] = {0x20, 0x01, 0x0d, 0xb8, 0xf0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x25};
+    memcpy(flow.key.client, client, 16);
+    memcpy(flow.key.server, server, 16);
+    struct attempt_report report = {.flow = &flow, .verdict = VERDICT_UNKNOWN,
+                                    .close_reason = "end_of_input"};
+    event_attempt(&events, &report);
+    /* RFC 5952: lower case, longest zero run compressed. */
+    cr_assert_not_null(strstr(memory.lines[0], "\"src_ip\":\"2001:db8:1::10\""), "%s",
+                       memory.lines[0]);
+    cr_assert_not_null(strstr(memory.lines[0], "\"dst_ip\":\"2001:db8:f000::25\""), "%s",
+                       memory.lines[0]);
+    cr_assert_not_null(strstr(memory.lines[0], "\"evidence\":[]"), "%s", memory.lines[0]);
+    cr_assert_str_eq(memory.keys[0], "2001:db8:1::10");
+}
+
+Test(event, coverage_per_dynamic_pool_and_family)
+{
+    struct coverage coverage;
+    cr_assert_eq(coverage_init(&coverage, policy->pool_count), 0);
+    coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_BLOCKED);
+    coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_BLOCKED);
+    coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_BLOCKED);
+    coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_LEAKED);
+    coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_ALLOWED);
+    event_coverage(&events, &coverage, 1768467660LL * PACKET_TIME_SECOND, true);
+    coverage_free(&coverage);
+    /* ftth has IPv4 and IPv6 prefixes, v4only only IPv4, the static pool none. */
+    cr_assert_eq(memory.count, 3);
+    cr_assert_str_eq(memory.lines[0],
+                     "{\"type\":\"coverage\",\"v\":1,\"ts\":\"2026-01-15T09:01:00.000000Z\","
+                     "\"sensor\":\"test-sensor\",\"pool\":\"ftth\",\"blocking_point\":"
+                     "\"bras-1\",\"level\":\"terminator\",\"state\":\"active\",\"reject\":"
+                     "\"icmp\",\"ip_version\":4,\"attempts\":5,\"allowed\":1,\"blocked\":3,"
+                     "\"leaked\":1,\"would_block\":0,\"unknown\":0,\"coverage\":0.7500,"
+                     "\"final\":true}\n");
+    /* Nothing blocked or leaked: the ratio is unknown, so it is left out, not 0. */
+    cr_assert_null(strstr(memory.lines[1], "\"coverage\":"), "%s", memory.lines[1]);
+    cr_assert_not_null(strstr(memory.lines[1], "\"ip_version\":6"));
+    cr_assert_not_null(strstr(memory.lines[2], "\"pool\":\"v4only\""));
+    cr_assert_null(strstr(memory.lines[2], "blocking_point"), "no blocking point named");
+    cr_assert_str_eq(memory.keys[0], "test-sensor");
+}
+
+Test(event, sensor_stats_counts_itself_and_sink_errors)
+{
+    struct flow flow;
+    spec_flow(&flow);
+    struct attempt_report report = {.flow = &flow, .verdict = VERDICT_UNKNOWN,
+                                    .close_reason = "shutdown"};
+    event_attempt(&events, &report);
+    memory.fail = true;
+    event_attempt(&events, &report);
+    memory.fail = false;
+    struct sensor_counters counters;
+    memset(&counters, 0, sizeof(counters));
+    counters.packets = 7;
+    counters.decode[DECODE_TRUNCATED] = 2;
+    event_sensor_stats(&events, &counters, flow.first_seen, false);
+    cr_assert_eq(memory.count, 2);
+    const char *stats = memory.lines[1];
+    cr_assert_not_null(strstr(stats, "\"packets\":7,"), "%s", stats);
+    cr_assert_not_null(strstr(stats, "\"decode_truncated\":2,"), "%s", stats);
+    cr_assert_not_null(strstr(stats, "\"events_attempt\":2,"), "%s", stats);
+    cr_assert_not_null(strstr(stats, "\"events_sensor_stats\":1,"), "%s", stats);
+    cr_assert_not_null(strstr(stats, "\"sink_errors\":1,"), "%s", stats);
+    cr_assert_not_null(strstr(stats, "\"final\":false}\n"), "%s", stats);
+}
+
+Test(event, close_closes_every_sink)
+{
+    cr_assert_eq(events_close(&events), 0);
+    cr_assert(memory.closed);
+}

@@ -1,0 +1,144 @@
+/* The NDJSON file sink: lines in order, lost lines counted when the disk refuses them, and
+ * with --workers several processes writing one file or one pipe at once without a line
+ * ever mixing into another. */
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "output/sink.h"
+
+#define LINES_PER_WRITER 20000
+
+/* Line n of writer w: its length varies from a few bytes to most of PIPE_BUF, so batches
+ * end at every kind of boundary. */
+static size_t make_line(char *buffer, size_t size, int writer, int n)
+{
+    int pad = (n * 7919) % 3000;
+    int length = snprintf(buffer, size, "{\"w\":%d,\"n\":%d,\"pad\":\"%0*d\"}\n", writer, n, pad, 0);
+    cr_assert(length > 0 && (size_t)length < size);
+    return (size_t)length;
+}
+
+static void write_lines(struct sink *sink, int writer)
+{
+    static char text[4096];
+    for (int n = 0; n < LINES_PER_WRITER; n++) {
+        struct event_line line = {.type = "attempt", .text = text};
+        line.length = make_line(text, sizeof(text), writer, n);
+        if (sink->ops->write(sink, &line) != 0)
+            _exit(3);
+        if (n % 5000 == 0 && sink->ops->flush(sink) != 0)
+            _exit(4);
+    }
+}
+
+/* Every line whole and where it belongs: each writer's lines all there, in its order. */
+static void check_lines(FILE *in, int writers)
+{
+    int next[8] = {0};
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t length;
+    size_t count = 0;
+    while ((length = getline(&line, &capacity, in)) > 0) {
+        int writer, n;
+        cr_assert_eq(sscanf(line, "{\"w\":%d,\"n\":%d,", &writer, &n), 2, "mixed line: %.80s",
+                     line);
+        cr_assert(writer >= 0 && writer < writers);
+        char expected[4096];
+        size_t expected_length = make_line(expected, sizeof(expected), writer, n);
+        cr_assert_eq((size_t)length, expected_length, "line %d of writer %d cut or mixed", n,
+                     writer);
+        cr_assert_eq(memcmp(line, expected, expected_length), 0);
+        cr_assert_eq(n, next[writer], "writer %d: line %d after %d", writer, n, next[writer]);
+        next[writer]++;
+        count++;
+    }
+    free(line);
+    cr_assert_eq(count, (size_t)writers * LINES_PER_WRITER);
+}
+
+static void run_writers(const char *path, int writers, int pipe_out, int pipe_in)
+{
+    pid_t children[8];
+    for (int w = 0; w < writers; w++) {
+        children[w] = fork();
+        cr_assert(children[w] >= 0);
+        if (children[w] == 0) {
+            /* Only the test reads: a writer must not keep the pipe open for itself. */
+            if (pipe_in >= 0)
+                close(pipe_in);
+            if (pipe_out >= 0 && dup2(pipe_out, STDOUT_FILENO) < 0)
+                _exit(2);
+            char error[256];
+            struct sink *sink = sink_file_open(path, true, error, sizeof(error));
+            if (sink == NULL)
+                _exit(1);
+            write_lines(sink, w);
+            _exit(sink->ops->close(sink) == 0 ? 0 : 5);
+        }
+    }
+    if (pipe_out >= 0)
+        close(pipe_out);
+}
+
+static void wait_writers(int writers)
+{
+    for (int w = 0; w < writers; w++) {
+        int status;
+        cr_assert(wait(&status) > 0);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a writer failed: %d", status);
+    }
+}
+
+TestSuite(sink_file, .timeout = 60);
+
+Test(sink_file, workers_appending_to_one_file_never_mix_lines)
+{
+    char path[] = "/tmp/op25b-sink-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    run_writers(path, 3, -1, -1);
+    wait_writers(3);
+    FILE *in = fopen(path, "r");
+    cr_assert_not_null(in);
+    check_lines(in, 3);
+    fclose(in);
+    unlink(path);
+}
+
+Test(sink_file, workers_writing_one_pipe_never_mix_lines)
+{
+    int ends[2];
+    cr_assert_eq(pipe(ends), 0);
+    run_writers("-", 3, ends[1], ends[0]);
+    FILE *in = fdopen(ends[0], "r");
+    cr_assert_not_null(in);
+    check_lines(in, 3); /* reads while they write: the pipe would fill otherwise */
+    fclose(in);
+    wait_writers(3);
+}
+
+/* A disk that refuses every write: each line handed over is counted lost, shared or not. */
+Test(sink_file, lines_a_full_disk_refuses_are_counted_lost)
+{
+    for (int shared = 0; shared < 2; shared++) {
+        char error[256];
+        struct sink *sink = sink_file_open("/dev/full", shared, error, sizeof(error));
+        cr_assert_not_null(sink, "%s", error);
+        char text[4096];
+        int written = 0;
+        for (int n = 0; n < 500; n++) {
+            struct event_line line = {.type = "attempt", .text = text};
+            line.length = make_line(text, sizeof(text), 0, n);
+            sink->ops->write(sink, &line);
+            written++;
+        }
+        cr_assert_eq(sink->ops->close(sink), (uint64_t)written, "shared %d", shared);
+    }
+}

@@ -1,0 +1,409 @@
+/* The audit report's collector and writers: coverage per blocking point, leaks with their
+ * evidence, attempts over time, the pre-rollout impact tables, bot suspects and evasion
+ * findings, fed the way the sensor feeds them (attempt reports and findings through the
+ * event observers), and the three formats, including escaping of what came off the wire. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record/coverage.h"
+#include "output/event.h"
+#include "record/finding.h"
+#include "track/flow.h"
+#include "policy/policy.h"
+#include "report/report.h"
+
+static const char policy_text[] =
+    "sensor: {name: report-test, position: edge-side}\n"
+    "own_prefixes: [203.0.113.0/24, 198.51.100.0/24, 2001:db8::/32]\n"
+    "blocking_points:\n"
+    "  - {name: bras, level: terminator, state: active, reject: drop}\n"
+    "  - {name: edge, level: edge, state: planned, reject: icmp}\n"
+    "pools:\n"
+    "  - {name: ftth, type: dynamic, prefixes: [203.0.113.0/25, 2001:db8:100::/40],\n"
+    "     blocking_point: bras}\n"
+    "  - {name: fwa, type: dynamic, prefixes: [203.0.113.128/26], blocking_point: bras}\n"
+    "  - {name: dsl, type: dynamic, prefixes: [198.51.100.0/25], blocking_point: edge}\n"
+    "  - {name: lost, type: dynamic, prefixes: [198.51.100.128/26]}\n"
+    "  - {name: business, type: static, prefixes: [198.51.100.192/26]}\n"
+    "msas:\n"
+    "  - {name: isp-msa, prefixes: [203.0.113.225/32], ports: [25, 587]}\n"
+    "segments:\n"
+    "  - {name: access, vlan: 100, expects: [ftth, fwa]}\n";
+
+struct fixture {
+    struct policy *policy;
+    struct events events;
+    struct report *report;
+    struct coverage coverage;
+};
+
+static void setup(struct fixture *f)
+{
+    char error[512] = "";
+    f->policy =
+        policy_load_text("report.yaml", policy_text, strlen(policy_text), error, sizeof(error));
+    cr_assert_not_null(f->policy, "policy: %s", error);
+    events_init(&f->events, f->policy);
+    f->report = report_new(f->policy);
+    cr_assert_not_null(f->report);
+    cr_assert_eq(report_attach(f->report, &f->events), 0);
+    cr_assert_eq(coverage_init(&f->coverage, f->policy->pool_count), 0);
+}
+
+static void teardown(struct fixture *f)
+{
+    report_free(f->report);
+    coverage_free(&f->coverage);
+    policy_free(f->policy);
+}
+
+static struct address v4(const char *text)
+{
+    struct address address;
+    cr_assert(address_parse(text, &address), "%s", text);
+    return address;
+}
+
+/* One finished attempt, told to the observers and counted in coverage as the sensor does. */
+static void attempt(struct fixture *f, const char *client, uint16_t port, const char *server,
+                    int pool, enum verdict verdict, evidence_set evidence, packet_time ts,
+                    const struct smtp_facts *smtp)
+{
+    struct flow flow;
+    memset(&flow, 0, sizeof(flow));
+    struct address src = v4(client), dst = v4(server);
+    flow.key.family = src.family;
+    memcpy(flow.key.client, src.bytes, sizeof(flow.key.client));
+    memcpy(flow.key.server, dst.bytes, sizeof(flow.key.server));
+    flow.key.client_port = port;
+    flow.key.server_port = 25;
+    flow.key.proto = 6;
+    flow.pool = (int16_t)pool;
+    flow.segment = 0;
+    flow.msa = -1;
+    flow.first_seen = flow.last_packet = ts;
+    flow.syn_count = 1;
+    struct attempt_report report = {
+        .flow = &flow,
+        .smtp = smtp,
+        .verdict = verdict,
+        .evidence = evidence,
+        .close_reason = "fin",
+    };
+    event_attempt(&f->events, &report);
+    coverage_add(&f->coverage, pool, src.family, verdict);
+}
+
+static void finish(struct fixture *f)
+{
+    struct sensor_counters counters;
+    memset(&counters, 0, sizeof(counters));
+    counters.packets = 1234;
+    cr_assert_eq(report_finish(f->report, &f->events, &counters, &f->coverage,
+                               f->report->last_ts + PACKET_TIME_SECOND, "end_of_input"),
+                 0);
+}
+
+static char *render(const struct report *report, int (*write)(const struct report *, FILE *))
+{
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    cr_assert_not_null(out);
+    cr_assert_eq(write(report, out), 0);
+    fclose(out);
+    return text;
+}
+
+#define T0 ((packet_time)1768467600 * PACKET_TIME_SECOND) /* 2026-01-15T09:00:00Z */
+#define LEAK_SMTP (EVIDENCE_BIT(EVIDENCE_SYN_ACK) | EVIDENCE_BIT(EVIDENCE_BANNER))
+
+TestSuite(report, .timeout = 60);
+
+Test(report, blocking_points_sum_their_pools_per_family)
+{
+    struct fixture f;
+    setup(&f);
+    evidence_set silent = EVIDENCE_BIT(EVIDENCE_NO_REPLY);
+    for (int i = 0; i < 6; i++)
+        attempt(&f, "203.0.113.45", (uint16_t)(40000 + i), "192.0.2.1", 0, VERDICT_BLOCKED, silent,
+                T0 + i * PACKET_TIME_SECOND, NULL);
+    attempt(&f, "203.0.113.77", 50000, "192.0.2.2", 0, VERDICT_LEAKED, LEAK_SMTP, T0, NULL);
+    attempt(&f, "203.0.113.130", 50001, "192.0.2.3", 1, VERDICT_LEAKED, LEAK_SMTP, T0, NULL);
+    attempt(&f, "2001:db8:100::9", 50002, "2001:db8:ffff::1", 0, VERDICT_BLOCKED, silent, T0, NULL);
+    attempt(&f, "198.51.100.23", 50003, "192.0.2.4", 2, VERDICT_WOULD_BLOCK, LEAK_SMTP, T0, NULL);
+    finish(&f);
+
+    struct coverage_counts bras4, bras6, edge4;
+    report_point_counts(f.report, 0, ADDRESS_V4, &bras4);
+    report_point_counts(f.report, 0, ADDRESS_V6, &bras6);
+    report_point_counts(f.report, 1, ADDRESS_V4, &edge4);
+    cr_expect_eq(bras4.by_verdict[VERDICT_BLOCKED], 6);
+    cr_expect_eq(bras4.by_verdict[VERDICT_LEAKED], 2); /* one from ftth, one from fwa */
+    cr_expect_eq(bras6.by_verdict[VERDICT_BLOCKED], 1);
+    cr_expect_eq(edge4.by_verdict[VERDICT_WOULD_BLOCK], 1);
+    double ratio;
+    cr_expect(coverage_ratio(&bras4, &ratio) && ratio == 0.75);
+    cr_expect(report_point_has_family(f.policy, 0, ADDRESS_V6));
+    cr_expect(!report_point_has_family(f.policy, 1, ADDRESS_V6));
+
+    char *json = render(f.report, report_write_json);
+    cr_expect(strstr(json, "\"name\": \"bras\"") != NULL);
+    cr_expect(strstr(json, "\"coverage\": 0.7500") != NULL, "%s", json);
+    /* A planned point has no blocked or leaked attempts: its coverage is not known. */
+    cr_expect(strstr(json, "\"coverage\": null") != NULL);
+    char *text = render(f.report, report_write_text);
+    cr_expect(strstr(text, "Pools without a blocking point: lost") != NULL, "%s", text);
+    free(json);
+    free(text);
+    teardown(&f);
+}
+
+Test(report, leaks_keep_their_evidence_and_dialogue)
+{
+    struct fixture f;
+    setup(&f);
+    struct smtp_facts smtp;
+    memset(&smtp, 0, sizeof(smtp));
+    snprintf(smtp.helo, sizeof(smtp.helo), "<script>alert(1)</script>");
+    snprintf(smtp.mail_from_domain, sizeof(smtp.mail_from_domain), "spam&co.example");
+    smtp.helo_seen = true;
+    smtp.rcpt_count = 3;
+    evidence_set evidence = LEAK_SMTP | EVIDENCE_BIT(EVIDENCE_EHLO) |
+                            EVIDENCE_BIT(EVIDENCE_MAIL_FROM) | EVIDENCE_BIT(EVIDENCE_RCPT);
+    attempt(&f, "203.0.113.77", 50177, "192.0.2.120", 0, VERDICT_LEAKED, evidence, T0, &smtp);
+    attempt(&f, "203.0.113.78", 50178, "192.0.2.121", 0, VERDICT_LEAKED,
+            EVIDENCE_BIT(EVIDENCE_SYN_ACK), T0, NULL);
+    finish(&f);
+    cr_assert_eq(f.report->leak_count, 2);
+    cr_expect_eq(f.report->leaks_total, 2);
+    cr_expect_eq(f.report->leak_stages[EVIDENCE_RCPT], 1);
+    cr_expect_eq(f.report->leak_stages[EVIDENCE_SYN_ACK], 1);
+    const struct report_leak *leak = &f.report->leaks[0];
+    cr_expect_eq(leak->src_port, 50177);
+    cr_expect_eq(leak->evidence, evidence);
+    cr_expect_eq(leak->rcpt_count, 3);
+
+    char *json = render(f.report, report_write_json);
+    cr_expect(strstr(json, "\"evidence\": [\n") != NULL);
+    cr_expect(strstr(json, "\"stage\": \"rcpt\"") != NULL);
+    cr_expect(strstr(json, "\"helo\": \"<script>alert(1)</script>\"") != NULL);
+    char *html = render(f.report, report_write_html);
+    /* What the subscriber chose to send is shown, never run. */
+    cr_expect(strstr(html, "<script>") == NULL, "raw markup from the wire in the HTML");
+    cr_expect(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;") != NULL);
+    cr_expect(strstr(html, "spam&amp;co.example") != NULL);
+    free(json);
+    free(html);
+    teardown(&f);
+}
+
+Test(report, leaks_beyond_the_bound_are_counted_not_listed)
+{
+    struct fixture f;
+    setup(&f);
+    for (int i = 0; i < REPORT_LEAKS_MAX + 50; i++)
+        attempt(&f, "203.0.113.77", (uint16_t)(1024 + i), "192.0.2.1", 0, VERDICT_LEAKED,
+                EVIDENCE_BIT(EVIDENCE_SYN_ACK), T0 + i, NULL);
+    finish(&f);
+    cr_expect_eq(f.report->leak_count, REPORT_LEAKS_MAX);
+    cr_expect_eq(f.report->leaks_total, REPORT_LEAKS_MAX + 50);
+    teardown(&f);
+}
+
+Test(report, attempts_over_time_stay_bounded_and_keep_every_attempt)
+{
+    struct fixture f;
+    setup(&f);
+    /* Out of order and spread over a day: buckets widen, nothing is lost. */
+    uint64_t expected[VERDICT_COUNT] = {0};
+    for (int i = 0; i < 500; i++) {
+        packet_time ts = T0 + (packet_time)((i * 7919) % 86400) * PACKET_TIME_SECOND;
+        enum verdict verdict = (enum verdict)(i % VERDICT_COUNT);
+        attempt(&f, "203.0.113.45", (uint16_t)(2000 + i), "192.0.2.1", 0, verdict, 0, ts, NULL);
+        expected[verdict]++;
+    }
+    const struct report_timeline *timeline = &f.report->timeline;
+    cr_assert(timeline->used <= REPORT_TIMELINE_BUCKETS);
+    uint64_t seen[VERDICT_COUNT] = {0};
+    for (size_t b = 0; b < timeline->used; b++)
+        for (int v = 0; v < VERDICT_COUNT; v++)
+            seen[v] += timeline->counts[b][v];
+    for (int v = 0; v < VERDICT_COUNT; v++)
+        cr_expect_eq(seen[v], expected[v], "verdict %d", v);
+    /* A day in at most 96 buckets: each is at least 15 minutes, a power of two seconds. */
+    cr_expect_geq(timeline->width, 900 * PACKET_TIME_SECOND);
+    cr_expect_eq(
+        (timeline->width / PACKET_TIME_SECOND) & (timeline->width / PACKET_TIME_SECOND - 1), 0);
+    /* Every attempt falls in the bucket that covers it. */
+    cr_expect_leq(timeline->origin, T0);
+    cr_expect_gt(timeline->origin + (packet_time)timeline->used * timeline->width,
+                 T0 + 86399 * PACKET_TIME_SECOND);
+    teardown(&f);
+}
+
+static void third_party(struct fixture *f, const char *subscriber, const char *server,
+                        packet_time ts, const char *flag_name, bool flag)
+{
+    struct finding finding;
+    finding_init(&finding, EVENT_THIRD_PARTY_SUBMISSION, ts);
+    struct address src = v4(subscriber), dst = v4(server);
+    finding_set_flow(&finding, &src, 50000, &dst, 25, 6);
+    finding.pool = 0;
+    finding_string(&finding, "auth_mechanism", "PLAIN");
+    if (flag_name != NULL)
+        finding_bool(&finding, flag_name, flag);
+    event_finding(&f->events, &finding);
+}
+
+Test(report, third_party_msas_count_subscribers_sessions_and_submission_ports)
+{
+    struct fixture f;
+    setup(&f);
+    third_party(&f, "203.0.113.10", "192.0.2.50", T0, NULL, false);
+    third_party(&f, "203.0.113.10", "192.0.2.50", T0 + 5, NULL, false);
+    third_party(&f, "203.0.113.11", "192.0.2.50", T0 + 9, "seen_on_587", true);
+    third_party(&f, "203.0.113.12", "192.0.2.60", T0 + 3, "seen_on_587", false);
+    third_party(&f, "203.0.113.13", "192.0.2.70", T0 + 4, NULL, false);
+    /* An open submission server on 587 at .70 says .70 serves submission too. */
+    struct finding open;
+    finding_init(&open, EVENT_OPEN_SUBMISSION, T0 + 6);
+    struct address client = v4("203.0.113.14"), server = v4("192.0.2.70");
+    finding_set_flow(&open, &client, 40000, &server, 587, 6);
+    event_finding(&f.events, &open);
+    finish(&f);
+
+    const struct report_servers *servers = &f.report->third_party;
+    cr_assert_eq(servers->count, 3);
+    const struct report_server *a = &servers->items[0], *b = &servers->items[1],
+                               *c = &servers->items[2];
+    cr_expect_eq(a->sessions, 3);
+    cr_expect_eq(a->subscriber_count, 2);
+    cr_expect(a->submission_port_seen);
+    cr_expect_eq(a->first_seen, T0);
+    cr_expect_eq(a->last_seen, T0 + 9);
+    cr_expect(!b->submission_port_seen, "a false flag is not a submission port");
+    cr_expect(c->submission_port_seen, "seen on 587 by another finding");
+    cr_expect_eq(f.report->open_submission.count, 1);
+    cr_expect_eq(f.report->open_submission.items[0].port, 587);
+
+    char *text = render(f.report, report_write_text);
+    cr_expect(strstr(text, "192.0.2.50  3 sessions, 2 subscribers, also seen on 587/465") != NULL,
+              "%s", text);
+    cr_expect(strstr(text, "192.0.2.60  1 sessions, 1 subscribers, NOT seen on 587/465") != NULL);
+    free(text);
+    teardown(&f);
+}
+
+static void bot(struct fixture *f, const char *subscriber, double score, uint64_t fanout)
+{
+    struct finding finding;
+    finding_init(&finding, EVENT_BOT_SUSPECT, T0);
+    struct address address = v4(subscriber);
+    finding_set_key(&finding, &address);
+    finding.pool = 0;
+    finding_number(&finding, "score", score, 2);
+    finding_object_begin(&finding, "features");
+    finding_u64(&finding, "fanout", fanout);
+    finding_string(&finding, "helo", "localhost");
+    finding_end(&finding);
+    event_finding(&f->events, &finding);
+}
+
+Test(report, bot_suspects_rank_by_their_best_score)
+{
+    struct fixture f;
+    setup(&f);
+    bot(&f, "203.0.113.1", 3.5, 12);
+    bot(&f, "203.0.113.2", 9.0, 40);
+    bot(&f, "203.0.113.1", 7.25, 30); /* the same subscriber, a later window scored higher */
+    bot(&f, "203.0.113.3", 1.0, 2);
+    bot(&f, "203.0.113.2", 2.0, 1); /* lower: the best stays */
+    finish(&f);
+    cr_expect_eq(f.report->findings_total[EVENT_BOT_SUSPECT], 5);
+    cr_expect_eq(f.report->suspect_count, 3);
+    size_t order[REPORT_TOP_SUSPECTS];
+    size_t listed = report_top_suspects(f.report, order, REPORT_TOP_SUSPECTS);
+    cr_assert_eq(listed, 3);
+    double scores[3];
+    for (size_t i = 0; i < 3; i++)
+        scores[i] = f.report->suspects[order[i]].score;
+    cr_expect(scores[0] == 9.0 && scores[1] == 7.25 && scores[2] == 1.0, "%f %f %f", scores[0],
+              scores[1], scores[2]);
+    cr_expect_str_eq(f.report->suspects[order[1]].fields_text,
+                     "score=7.25, features={fanout=30, helo=localhost}");
+    cr_expect_str_eq(f.report->suspects[order[1]].fields_json,
+                     "{\"score\":7.25,\"features\":{\"fanout\":30,\"helo\":\"localhost\"}}");
+    char *json = render(f.report, report_write_json);
+    const char *top = strstr(json, "\"top\": [");
+    cr_assert_not_null(top);
+    const char *first = strstr(top, "\"subscriber\": \"203.0.113.2\"");
+    const char *second = strstr(top, "\"subscriber\": \"203.0.113.1\"");
+    cr_expect(first != NULL && second != NULL && first < second, "ranked by score");
+    free(json);
+    teardown(&f);
+}
+
+Test(report, evasion_findings_are_counted_and_listed_up_to_the_bound)
+{
+    struct fixture f;
+    setup(&f);
+    struct address spammer = v4("203.0.113.66"), relay = v4("192.0.2.99"),
+                   target = v4("192.0.2.25");
+    for (int i = 0; i < REPORT_FINDINGS_KEPT + 10; i++) {
+        struct finding finding;
+        finding_init(&finding, EVENT_TRIANGULAR_SPAM, T0 + i);
+        finding_set_flow(&finding, &spammer, (uint16_t)(30000 + i), &target, 25, 6);
+        finding_address(&finding, "relay_ip", &relay);
+        finding_string(&finding, "variant", "rewritten");
+        event_finding(&f.events, &finding);
+    }
+    finish(&f);
+    cr_expect_eq(f.report->findings_total[EVENT_TRIANGULAR_SPAM], REPORT_FINDINGS_KEPT + 10);
+    cr_expect_eq(f.report->finding_count[EVENT_TRIANGULAR_SPAM], REPORT_FINDINGS_KEPT);
+    cr_expect_str_eq(f.report->findings[EVENT_TRIANGULAR_SPAM][0].fields_text,
+                     "relay_ip=192.0.2.99, variant=rewritten");
+    char *text = render(f.report, report_write_text);
+    char line[64];
+    snprintf(line, sizeof(line), "triangular_spam: %d (the first %d listed)",
+             REPORT_FINDINGS_KEPT + 10, REPORT_FINDINGS_KEPT);
+    cr_expect(strstr(text, line) != NULL, "%s", line);
+    char *html = render(f.report, report_write_html);
+    cr_expect(strstr(html, "<h3>triangular_spam</h3>") != NULL);
+    cr_expect(strstr(html, "relay_ip=192.0.2.99") != NULL);
+    free(text);
+    free(html);
+    teardown(&f);
+}
+
+Test(report, html_is_self_contained)
+{
+    struct fixture f;
+    setup(&f);
+    attempt(&f, "203.0.113.45", 40000, "192.0.2.1", 0, VERDICT_BLOCKED,
+            EVIDENCE_BIT(EVIDENCE_NO_REPLY), T0, NULL);
+    finish(&f);
+    char *html = render(f.report, report_write_html);
+    cr_expect(strncmp(html, "<!DOCTYPE html>", 15) == 0);
+    cr_expect(strstr(html, "<svg") != NULL);
+    /* Nothing the page would fetch: no scripts, stylesheets, images or fonts from outside. */
+    const char *forbidden[] = {"http://", "https://", "<script", "<link",
+                               "<img",    "@import",  "url("};
+    for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++)
+        cr_expect(strstr(html, forbidden[i]) == NULL, "%s in the page", forbidden[i]);
+    cr_expect(strstr(html, "@media print") != NULL);
+    free(html);
+    teardown(&f);
+}
+
+Test(report, file_format_comes_from_the_extension)
+{
+    cr_expect_eq(report_format_of("audit.json"), REPORT_JSON);
+    cr_expect_eq(report_format_of("/tmp/x/audit.HTML"), REPORT_HTML);
+    cr_expect_eq(report_format_of("audit.txt"), REPORT_TEXT);
+    cr_expect_eq(report_format_of("audit.pdf"), -1);
+    cr_expect_eq(report_format_of("audit"), -1);
+    cr_expect_eq(report_format_of("dir.json/audit"), -1);
+}

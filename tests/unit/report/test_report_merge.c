@@ -1,0 +1,371 @@
+/* --report with --workers: a stream of attempts and findings is told to one report whole
+ * and, split by subscriber as the workers' fanout splits it, to two others; the two are
+ * saved, merged and written, and must read as the one that saw everything. Then the
+ * damaged and foreign states the parent may meet. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record/coverage.h"
+#include "output/event.h"
+#include "record/finding.h"
+#include "track/flow.h"
+#include "policy/policy.h"
+#include "report/report.h"
+
+static const char policy_text[] =
+    "sensor: {name: merge-test, position: edge-side}\n"
+    "own_prefixes: [203.0.113.0/24, 2001:db8::/32]\n"
+    "blocking_points:\n"
+    "  - {name: bras, level: terminator, state: active, reject: drop}\n"
+    "pools:\n"
+    "  - {name: ftth, type: dynamic, prefixes: [203.0.113.0/25, 2001:db8:100::/40],\n"
+    "     blocking_point: bras}\n"
+    "  - {name: fwa, type: dynamic, prefixes: [203.0.113.128/26], blocking_point: bras}\n"
+    "msas:\n"
+    "  - {name: isp-msa, prefixes: [203.0.113.225/32], ports: [25, 587]}\n";
+
+#define T0 ((packet_time)1768467600 * PACKET_TIME_SECOND) /* 2026-01-15T09:00:00Z */
+#define PARTS 3                                            /* whole, worker 0, worker 1 */
+
+struct side {
+    struct events events;
+    struct report *report;
+    struct coverage coverage;
+    uint64_t packets;
+};
+
+static struct policy *policy;
+static struct side sides[PARTS];
+
+static void setup(void)
+{
+    char error[512] = "";
+    policy = policy_load_text("merge.yaml", policy_text, strlen(policy_text), error, sizeof(error));
+    cr_assert_not_null(policy, "policy: %s", error);
+    for (int i = 0; i < PARTS; i++) {
+        events_init(&sides[i].events, policy);
+        sides[i].report = report_new(policy);
+        cr_assert_not_null(sides[i].report);
+        cr_assert_eq(report_attach(sides[i].report, &sides[i].events), 0);
+        cr_assert_eq(coverage_init(&sides[i].coverage, policy->pool_count), 0);
+        sides[i].packets = 0;
+    }
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < PARTS; i++) {
+        report_free(sides[i].report);
+        coverage_free(&sides[i].coverage);
+        events_close(&sides[i].events);
+    }
+    policy_free(policy);
+}
+
+/* The whole, and the worker the subscriber's address falls to. */
+static void each(int worker, void (*tell)(struct side *, const void *), const void *what)
+{
+    tell(&sides[0], what);
+    tell(&sides[1 + worker], what);
+}
+
+struct attempt_item {
+    struct flow flow;
+    struct smtp_facts smtp;
+    bool has_smtp;
+    enum verdict verdict;
+    evidence_set evidence;
+};
+
+static void tell_attempt(struct side *side, const void *what)
+{
+    const struct attempt_item *item = what;
+    struct attempt_report report = {
+        .flow = &item->flow,
+        .smtp = item->has_smtp ? &item->smtp : NULL,
+        .verdict = item->verdict,
+        .evidence = item->evidence,
+        .close_reason = "fin",
+    };
+    event_attempt(&side->events, &report);
+    struct address client = {.family = item->flow.key.family};
+    memcpy(client.bytes, item->flow.key.client, sizeof(client.bytes));
+    coverage_add(&side->coverage, item->flow.pool, client.family, item->verdict);
+    side->packets += 3;
+}
+
+static void tell_finding(struct side *side, const void *what)
+{
+    event_finding(&side->events, what);
+    side->packets += 5;
+}
+
+static struct address address_of(const char *text)
+{
+    struct address address;
+    cr_assert(address_parse(text, &address), "%s", text);
+    return address;
+}
+
+static void attempt(int n, packet_time ts)
+{
+    static const enum verdict verdicts[] = {VERDICT_BLOCKED, VERDICT_LEAKED, VERDICT_UNKNOWN,
+                                            VERDICT_ALLOWED, VERDICT_LEAKED};
+    struct attempt_item item;
+    memset(&item, 0, sizeof(item));
+    char client[64], server[64];
+    if (n % 7 == 0)
+        snprintf(client, sizeof(client), "2001:db8:100:%x::5", n % 11);
+    else
+        snprintf(client, sizeof(client), "203.0.113.%d", n % 13 == 0 ? 130 + n % 5 : n % 100);
+    snprintf(server, sizeof(server), n % 7 == 0 ? "2001:db8:ffff::%x" : "192.0.2.%d", n % 50);
+    struct address src = address_of(client), dst = address_of(server);
+    item.flow.key.family = src.family;
+    memcpy(item.flow.key.client, src.bytes, sizeof(item.flow.key.client));
+    memcpy(item.flow.key.server, dst.bytes, sizeof(item.flow.key.server));
+    item.flow.key.client_port = (uint16_t)(40000 + n);
+    item.flow.key.server_port = 25;
+    item.flow.key.proto = 6;
+    item.flow.pool = (int16_t)(n % 13 == 0 ? 1 : 0);
+    item.flow.segment = -1;
+    item.flow.msa = -1;
+    item.flow.first_seen = item.flow.last_packet = ts;
+    item.flow.syn_count = 1;
+    item.verdict = verdicts[n % 5];
+    item.evidence = item.verdict == VERDICT_LEAKED
+                        ? EVIDENCE_BIT(EVIDENCE_SYN_ACK) | EVIDENCE_BIT(EVIDENCE_BANNER)
+                        : EVIDENCE_BIT(EVIDENCE_NO_REPLY);
+    if (item.verdict == VERDICT_LEAKED && n % 2 == 0) {
+        item.has_smtp = true;
+        item.smtp.banner_seen = item.smtp.helo_seen = true;
+        snprintf(item.smtp.helo, sizeof(item.smtp.helo), "bot-%d", n);
+        item.smtp.rcpt_count = (uint32_t)(n % 9);
+    }
+    /* By subscriber, as the fanout does: all of one subscriber's in one worker. */
+    each(src.bytes[src.family == ADDRESS_V4 ? 3 : 7] % 2, tell_attempt, &item);
+}
+
+static void third_party(int n, packet_time ts)
+{
+    struct finding finding;
+    finding_init(&finding, EVENT_THIRD_PARTY_SUBMISSION, ts);
+    char client[32], server[32];
+    snprintf(client, sizeof(client), "203.0.113.%d", 10 + n % 6);
+    snprintf(server, sizeof(server), "192.0.2.%d", 200 + n % 4);
+    struct address src = address_of(client), dst = address_of(server);
+    finding_set_flow(&finding, &src, (uint16_t)(50000 + n), &dst, 25, 6);
+    finding.pool = 0;
+    finding_string(&finding, "auth_mechanism", "PLAIN");
+    finding_bool(&finding, "seen_on_587", n % 8 == 3);
+    each(src.bytes[3] % 2, tell_finding, &finding);
+}
+
+static void open_submission(int n, packet_time ts)
+{
+    struct finding finding;
+    finding_init(&finding, EVENT_OPEN_SUBMISSION, ts);
+    char client[32];
+    snprintf(client, sizeof(client), "203.0.113.%d", 20 + n % 4);
+    struct address src = address_of(client), dst = address_of("192.0.2.202");
+    finding_set_flow(&finding, &src, (uint16_t)(51000 + n), &dst, 587, 6);
+    finding.pool = 0;
+    each(src.bytes[3] % 2, tell_finding, &finding);
+}
+
+static void bot(int n, packet_time ts)
+{
+    struct finding finding;
+    finding_init(&finding, EVENT_BOT_SUSPECT, ts);
+    char subscriber[32];
+    snprintf(subscriber, sizeof(subscriber), "203.0.113.%d", 30 + n % 9);
+    struct address address = address_of(subscriber);
+    finding_set_key(&finding, &address);
+    finding.pool = 0;
+    /* Distinct scores; each subscriber's best comes at a different point of the stream. */
+    finding_number(&finding, "score", 40.0 + (n * 37 % 101) / 2.0, 2);
+    finding_object_begin(&finding, "features");
+    finding_u64(&finding, "fanout", (uint64_t)(n % 30));
+    finding_end(&finding);
+    each(address.bytes[3] % 2, tell_finding, &finding);
+}
+
+static void triangular(int n, packet_time ts)
+{
+    struct finding finding;
+    finding_init(&finding, EVENT_TRIANGULAR_SPAM, ts);
+    char spammer[32];
+    snprintf(spammer, sizeof(spammer), "203.0.113.%d", 60 + n % 5);
+    struct address src = address_of(spammer), relay = address_of("192.0.2.99"),
+                   target = address_of("192.0.2.25");
+    finding_set_flow(&finding, &src, (uint16_t)(30000 + n), &target, 25, 6);
+    finding_address(&finding, "relay_ip", &relay);
+    finding_string(&finding, "variant", "rewritten");
+    each(src.bytes[3] % 2, tell_finding, &finding);
+}
+
+/* count items over span seconds, every kind, one time each in rising order. */
+static void stream(int count, int span_seconds)
+{
+    for (int n = 0; n < count; n++) {
+        packet_time ts = T0 + (packet_time)n * span_seconds * PACKET_TIME_SECOND / count + n;
+        switch (n % 9) {
+        case 0:
+            third_party(n, ts);
+            break;
+        case 1:
+            bot(n, ts);
+            break;
+        case 2:
+            open_submission(n, ts);
+            break;
+        case 3:
+            triangular(n, ts);
+            break;
+        default:
+            attempt(n, ts);
+        }
+    }
+}
+
+static void finish(struct side *side, packet_time end)
+{
+    struct sensor_counters counters;
+    memset(&counters, 0, sizeof(counters));
+    counters.packets = side->packets;
+    counters.bytes = side->packets * 100;
+    cr_assert_eq(report_finish(side->report, &side->events, &counters, &side->coverage, end,
+                               "shutdown"),
+                 0);
+}
+
+static char *render(const struct report *report, int (*write)(const struct report *, FILE *))
+{
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    cr_assert_not_null(out);
+    cr_assert_eq(write(report, out), 0);
+    fclose(out);
+    return text;
+}
+
+static char *save(const struct report *report, size_t *length)
+{
+    char *state = NULL;
+    FILE *out = open_memstream(&state, length);
+    cr_assert_not_null(out);
+    cr_assert_eq(report_save(report, out), 0);
+    fclose(out);
+    return state;
+}
+
+static int merge(struct report *into, const char *state, size_t length, char *error,
+                 size_t error_size)
+{
+    FILE *in = fmemopen((void *)state, length, "r");
+    cr_assert_not_null(in);
+    int status = report_merge(into, in, error, error_size);
+    fclose(in);
+    return status;
+}
+
+/* The two workers' states merged; the caller frees it. */
+static struct report *merged(void)
+{
+    struct report *report = report_new(policy);
+    cr_assert_not_null(report);
+    for (int w = 1; w < PARTS; w++) {
+        size_t length;
+        char *state = save(sides[w].report, &length);
+        char error[256] = "";
+        cr_assert_eq(merge(report, state, length, error, sizeof(error)), 0, "%s", error);
+        free(state);
+    }
+    cr_assert_eq(report_merge_finish(report), 0);
+    return report;
+}
+
+static void check_merge_equals_whole(int count, int span_seconds)
+{
+    setup();
+    stream(count, span_seconds);
+    packet_time end = T0 + (packet_time)span_seconds * PACKET_TIME_SECOND + count;
+    for (int i = 0; i < PARTS; i++)
+        finish(&sides[i], end);
+    cr_assert_gt(sides[1].packets, 0, "the stream reaches both workers");
+    cr_assert_gt(sides[2].packets, 0, "the stream reaches both workers");
+    struct report *report = merged();
+    int (*writers[])(const struct report *, FILE *) = {report_write_json, report_write_text,
+                                                       report_write_html};
+    for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++) {
+        char *whole = render(sides[0].report, writers[i]);
+        char *merged_text = render(report, writers[i]);
+        cr_assert_str_eq(merged_text, whole, "writer %zu (count %d, span %d s)", i, count,
+                         span_seconds);
+        free(whole);
+        free(merged_text);
+    }
+    report_free(report);
+    teardown();
+}
+
+TestSuite(report_merge, .timeout = 60);
+
+Test(report_merge, two_workers_read_as_the_whole)
+{
+    check_merge_equals_whole(300, 60);
+}
+
+/* Past every bound: more leaks, findings and suspects than the report lists, and a span
+ * that makes the timeline coarsen several times. */
+Test(report_merge, two_workers_read_as_the_whole_past_the_bounds)
+{
+    check_merge_equals_whole(6000, 3000);
+}
+
+Test(report_merge, damaged_and_foreign_states_are_refused_by_name)
+{
+    setup();
+    stream(200, 30);
+    finish(&sides[1], T0 + 31 * PACKET_TIME_SECOND);
+    size_t length;
+    char *state = save(sides[1].report, &length);
+    char error[256];
+
+    struct report *report = report_new(policy);
+    cr_assert_eq(merge(report, state, length / 2, error, sizeof(error)), -1);
+    cr_expect_str_eq(error, "a truncated report state");
+    cr_assert_eq(merge(report, "not a state at all, not at all", 30, error, sizeof(error)), -1);
+    cr_expect_str_eq(error, "not a report state");
+    cr_assert_eq(merge(report, state, 0, error, sizeof(error)), -1);
+    cr_expect_str_eq(error, "not a report state");
+    report_free(report);
+
+    /* A state made under another policy (another number of pools) is not added. */
+    const char other_text[] =
+        "sensor: {name: other, position: edge-side}\n"
+        "own_prefixes: [203.0.113.0/24]\n"
+        "blocking_points: []\n"
+        "pools:\n"
+        "  - {name: only, type: dynamic, prefixes: [203.0.113.0/24]}\n"
+        "msas: []\n";
+    struct policy *other = policy_load_text("other.yaml", other_text, strlen(other_text), error,
+                                            sizeof(error));
+    cr_assert_not_null(other, "%s", error);
+    report = report_new(other);
+    cr_assert_eq(merge(report, state, length, error, sizeof(error)), -1);
+    cr_expect_str_eq(error, "a report state of another build or policy");
+    report_free(report);
+    policy_free(other);
+
+    /* The whole state still merges after all that. */
+    report = report_new(policy);
+    cr_assert_eq(merge(report, state, length, error, sizeof(error)), 0, "%s", error);
+    cr_assert_eq(report_merge_finish(report), 0);
+    cr_expect_eq(report->leaks_total, sides[1].report->leaks_total);
+    report_free(report);
+    free(state);
+    teardown();
+}
