@@ -48,11 +48,15 @@ struct bot_detector {
     const struct policy *policy;
     struct events *events;
     struct sensor_counters *counters;
-    struct flow_table *subscribers; /* key.client: the subscriber's address or prefix */
-    struct subscriber_record *records;
+    /* key.client: the subscriber's address or prefix; each entry's record is a
+     * subscriber_record. */
+    struct flow_table *subscribers;
     struct window_set *pairs;
     packet_time window_end; /* 0 until the first packet */
 };
+
+/* The one list of the subscriber table: least recently active first. */
+enum { LIST_RECENT = 0 };
 
 static struct bot_detector *of(struct detector *detector)
 {
@@ -189,10 +193,10 @@ static void close_window(struct bot_detector *detector, packet_time end)
 {
     packet_time start = detector->window_end - detector->policy->thresholds.window;
     struct flow *entry;
-    while ((entry = flow_list_head(detector->subscribers, FLOW_LIST_ACTIVE)) != NULL) {
+    while ((entry = flow_list_head(detector->subscribers, LIST_RECENT)) != NULL) {
         struct address key;
         key_address(entry, &key);
-        emit(detector, &detector->records[flow_index(detector->subscribers, entry)], &key, start,
+        emit(detector, flow_record(entry), &key, start,
              end);
         flow_remove(detector->subscribers, entry);
     }
@@ -225,23 +229,23 @@ static struct subscriber_record *subscriber_of(struct bot_detector *detector,
         if (entry == NULL) {
             /* Full: the least recently active goes, written out first if it already
              * scores, so a suspect is never lost to the bound. */
-            struct flow *oldest = flow_list_head(detector->subscribers, FLOW_LIST_ACTIVE);
+            struct flow *oldest = flow_list_head(detector->subscribers, LIST_RECENT);
             struct address oldest_key;
             key_address(oldest, &oldest_key);
             detector->counters->detector_evictions++;
-            emit(detector, &detector->records[flow_index(detector->subscribers, oldest)],
+            emit(detector, flow_record(oldest),
                  &oldest_key, detector->window_end - detector->policy->thresholds.window, now);
             flow_remove(detector->subscribers, oldest);
             entry = flow_insert(detector->subscribers, &flow_key, hash);
         }
         struct subscriber_record *record =
-            &detector->records[flow_index(detector->subscribers, entry)];
+            flow_record(entry);
         memset(record, 0, sizeof(*record));
         record->address = *address;
         record->pool = (int16_t)pool;
     }
-    flow_list_append(detector->subscribers, entry, FLOW_LIST_ACTIVE);
-    return &detector->records[flow_index(detector->subscribers, entry)];
+    flow_list_append(detector->subscribers, entry, LIST_RECENT);
+    return flow_record(entry);
 }
 
 static bool is_dynamic(const struct policy *policy, int pool)
@@ -268,19 +272,17 @@ static void count_helo(struct subscriber_record *record, const struct smtp_facts
     add(&record->features.odd_helo, 1);
 }
 
-static void count_attempt(struct bot_detector *detector, const struct attempt_report *report)
+static void count_attempt(struct bot_detector *detector, const struct attempt_record *attempt)
 {
-    const struct flow *flow = report->flow;
     /* Submission to the ISP's own MSA is what subscribers are meant to do. */
-    if ((flow->flags & ATTEMPT_TO_MSA) || !is_dynamic(detector->policy, flow->pool))
+    if (attempt->to_designated_msa || !is_dynamic(detector->policy, attempt->pool))
         return;
-    struct address client = {.family = flow->key.family};
-    memcpy(client.bytes, flow->key.client, sizeof(client.bytes));
+    const struct address *client = &attempt->flow.src;
     struct address key;
     struct subscriber_record *record =
-        subscriber_of(detector, &client, flow->pool, flow->last_packet, &key);
+        subscriber_of(detector, client, attempt->pool, attempt->last_seen, &key);
     struct bot_features *features = &record->features;
-    const struct smtp_facts *smtp = report->smtp;
+    const struct smtp_facts *smtp = attempt->smtp;
     /* A 4xx and nothing delivered: greylisting, which a real MTA retries; not an attempt
      * of its own. */
     if (smtp != NULL && smtp->replies_4xx > 0 && smtp->rcpt_accepted == 0 &&
@@ -290,7 +292,7 @@ static void count_attempt(struct bot_detector *detector, const struct attempt_re
         add(&features->attempts, 1);
     uint8_t pair[2][16];
     memcpy(pair[0], key.bytes, 16);
-    memcpy(pair[1], flow->key.server, 16);
+    memcpy(pair[1], attempt->flow.dst.bytes, 16);
     enum window_set_result added =
         window_set_add(detector->pairs, window_set_hash(PAIR_KIND, pair, sizeof(pair)));
     if (added == WINDOW_SET_ADDED) {
@@ -304,7 +306,7 @@ static void count_attempt(struct bot_detector *detector, const struct attempt_re
     add(&features->rcpt_accepted, smtp->rcpt_accepted);
     add(&features->rcpt_rejected, smtp->rcpt_rejected);
     add(&features->messages, smtp->messages_accepted);
-    count_helo(record, smtp, &client);
+    count_helo(record, smtp, client);
 }
 
 /* A dialogue on another port that authenticated is a user on an alternative submission
@@ -397,7 +399,6 @@ static void bot_free(struct detector *base)
     if (detector == NULL)
         return;
     flow_table_free(detector->subscribers);
-    free(detector->records);
     window_set_free(detector->pairs);
     free(detector);
 }
@@ -425,10 +426,9 @@ struct detector *detect_bot_new(const struct detector_context *context, bool *di
     capacity = capacity < SUBSCRIBERS_MIN   ? SUBSCRIBERS_MIN
                : capacity > SUBSCRIBERS_MAX ? SUBSCRIBERS_MAX
                                             : capacity;
-    detector->subscribers = flow_table_new(capacity);
-    detector->records = calloc(capacity, sizeof(struct subscriber_record));
+    detector->subscribers = flow_table_new(capacity, sizeof(struct subscriber_record));
     detector->pairs = window_set_new(PAIRS_INITIAL, capacity * PAIRS_PER_SUBSCRIBER);
-    if (detector->subscribers == NULL || detector->records == NULL || detector->pairs == NULL)
+    if (detector->subscribers == NULL || detector->pairs == NULL)
         goto fail;
     struct event_observer observer = {.notify = on_event, .context = detector};
     if (events_add_observer(context->events, observer) != 0)

@@ -43,7 +43,8 @@
 
 /* Every table keeps one timer list: entries share one timeout, so the tail is always the
  * latest deadline (see flow.h). */
-#define TIMER_LIST FLOW_LIST_PENDING
+/* Each table keeps its entries on one list, in order of the time its timer runs from. */
+#define TIMER_LIST 0
 
 enum window_kind {
     WINDOW_ASYMMETRIC = 1, /* key: subscriber, segment */
@@ -113,21 +114,18 @@ struct evasion {
     bool *outbound_traffic; /* the workers' shared one with --workers */
     bool owns_outbound_traffic;
     /* Windowed findings of all three kinds, in order of their first packet. */
-    struct flow_table *windows;
-    struct window *window_data;
+    struct flow_table *windows; /* records: struct window */
     /* Recent connections from dynamic addresses to port 25, refreshed by every packet:
      * what an answer from port 25 may belong to. */
     struct flow_table *outbound;
     /* Spoofed SYNs to port 25, by target and client port, for timeouts.syn. */
-    struct flow_table *syns;
-    struct spoofed_syn *syn_data;
+    struct flow_table *syns; /* records: struct spoofed_syn */
     /* --workers: the other workers' spoofed SYNs come in here, ours go out (worker_share.h). */
     struct inbox_set *share;
     struct sensor_counters *counters;
     uint64_t share_lost; /* ours that another worker's full inbox refused */
     /* --workers: answers waiting for their SYN to come from another worker, briefly. */
-    struct flow_table *answers;
-    struct answer *answer_data;
+    struct flow_table *answers; /* records: struct answer */
     uint64_t answer_evictions;
     uint64_t window_evictions;
     uint64_t outbound_evictions;
@@ -201,7 +199,7 @@ static void add_expected_segments(struct finding *finding, const struct policy *
 static void window_close(struct evasion *evasion, struct flow *flow, const char *reason)
 {
     const struct policy *policy = evasion->policy;
-    const struct window *window = &evasion->window_data[flow_index(evasion->windows, flow)];
+    const struct window *window = flow_record(flow);
     static const enum event_type types[] = {
         [WINDOW_ASYMMETRIC] = EVENT_ASYMMETRIC_ROUTING,
         [WINDOW_SPOOFED] = EVENT_SPOOFED_SOURCE,
@@ -256,7 +254,7 @@ static struct window *window_count(struct evasion *evasion, const struct flow_ke
     struct flow *flow = flow_lookup(evasion->windows, key, hash);
     struct window *window;
     if (flow != NULL) {
-        window = &evasion->window_data[flow_index(evasion->windows, flow)];
+        window = flow_record(flow);
         if (packet->src_port != window->src_port || packet->dst_port != window->dst_port)
             window->ports_varied = true;
     } else {
@@ -274,7 +272,7 @@ static struct window *window_count(struct evasion *evasion, const struct flow_ke
         }
         flow->first_seen = packet->ts;
         flow_list_append(evasion->windows, flow, TIMER_LIST);
-        window = &evasion->window_data[flow_index(evasion->windows, flow)];
+        window = flow_record(flow);
         memset(window, 0, sizeof(*window));
         window->kind = key->proto;
         window->segment = (int8_t)segment;
@@ -343,7 +341,7 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
         }
         flow->first_seen = packet->ts;
     }
-    flow->last_packet = packet->ts;
+    flow->last_seen = packet->ts;
     flow_list_append(evasion->outbound, flow, TIMER_LIST);
 
     if ((packet->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
@@ -353,7 +351,7 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
     struct flow *inbound = flow_lookup(evasion->windows, &key, flow_key_hash(&key));
     if (inbound == NULL)
         return;
-    const struct window *window = &evasion->window_data[flow_index(evasion->windows, inbound)];
+    const struct window *window = flow_record(inbound);
     if (!window->ports_varied && window->dst_port == packet->src_port)
         flow_remove(evasion->windows, inbound);
 }
@@ -370,11 +368,11 @@ static struct flow *syn_note(struct evasion *evasion, const struct shared_syn *s
     struct flow *flow = flow_lookup(evasion->syns, &key, hash);
     struct spoofed_syn *syn;
     if (flow != NULL) {
-        syn = &evasion->syn_data[flow_index(evasion->syns, flow)];
+        syn = flow_record(flow);
         if (syn->isn == seen->isn && address_equal(&syn->relay, &seen->relay)) {
             if (syn->syn_count < UINT16_MAX)
                 syn->syn_count++;
-            flow->last_packet = seen->ts;
+            flow->last_seen = seen->ts;
             flow_list_append(evasion->syns, flow, TIMER_LIST);
             return flow;
         }
@@ -390,10 +388,10 @@ static struct flow *syn_note(struct evasion *evasion, const struct shared_syn *s
             if (flow == NULL)
                 return NULL;
         }
-        syn = &evasion->syn_data[flow_index(evasion->syns, flow)];
+        syn = flow_record(flow);
     }
     /* A new connection on these ports (or a first one) replaces whatever was there. */
-    flow->first_seen = flow->last_packet = seen->ts;
+    flow->first_seen = flow->last_seen = seen->ts;
     flow_list_append(evasion->syns, flow, TIMER_LIST);
     syn->relay = seen->relay;
     syn->isn = seen->isn;
@@ -475,7 +473,7 @@ static bool is_relay_tunnel(const struct packet *packet)
 static void join(struct evasion *evasion, struct flow *flow, const struct answer *answer)
 {
     const struct policy *policy = evasion->policy;
-    struct spoofed_syn *syn = &evasion->syn_data[flow_index(evasion->syns, flow)];
+    struct spoofed_syn *syn = flow_record(flow);
     bool tunnelled = answer->tunnel != TUNNEL_NONE;
     if (syn->joined || answer->ack != syn->isn + 1)
         return;
@@ -525,9 +523,9 @@ static void answer_wait(struct evasion *evasion, const struct answer *answer,
         if (flow == NULL)
             return;
     }
-    flow->first_seen = flow->last_packet = answer->seen;
+    flow->first_seen = flow->last_seen = answer->seen;
     flow_list_append(evasion->answers, flow, TIMER_LIST);
-    evasion->answer_data[flow_index(evasion->answers, flow)] = *answer;
+    *(struct answer *)flow_record(flow) = *answer;
     /* Its SYN may come while no packet does: look into the inbox again soon (advance). */
     if (evasion->base.due > answer->seen + ANSWER_POLL)
         evasion->base.due = answer->seen + ANSWER_POLL;
@@ -539,7 +537,7 @@ static void answer_arrived(struct evasion *evasion, struct flow *syn_flow)
     struct flow *waiting = flow_lookup(evasion->answers, &syn_flow->key, syn_flow->hash);
     if (waiting == NULL)
         return;
-    struct answer answer = evasion->answer_data[flow_index(evasion->answers, waiting)];
+    struct answer answer = *(struct answer *)flow_record(waiting);
     flow_remove(evasion->answers, waiting);
     join(evasion, syn_flow, &answer);
 }
@@ -668,10 +666,10 @@ static void evasion_advance(struct detector *detector, packet_time now)
            flow->first_seen + policy->thresholds.window <= now)
         window_close(evasion, flow, "window");
     while ((flow = flow_list_head(evasion->outbound, TIMER_LIST)) != NULL &&
-           flow->last_packet + policy->timeouts.smtp_idle <= now)
+           flow->last_seen + policy->timeouts.smtp_idle <= now)
         flow_remove(evasion->outbound, flow);
     while ((flow = flow_list_head(evasion->syns, TIMER_LIST)) != NULL &&
-           flow->last_packet + policy->timeouts.syn <= now)
+           flow->last_seen + policy->timeouts.syn <= now)
         flow_remove(evasion->syns, flow);
     if (evasion->answers != NULL)
         while ((flow = flow_list_head(evasion->answers, TIMER_LIST)) != NULL &&
@@ -729,9 +727,6 @@ static void evasion_free(struct detector *detector)
     flow_table_free(evasion->outbound);
     flow_table_free(evasion->syns);
     flow_table_free(evasion->answers);
-    free(evasion->answer_data);
-    free(evasion->window_data);
-    free(evasion->syn_data);
     if (evasion->owns_outbound_traffic)
         free(evasion->outbound_traffic);
     free(evasion);
@@ -765,33 +760,28 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
         capacity = 1;
     if (capacity > EVASION_TABLE_MAX)
         capacity = EVASION_TABLE_MAX;
-    evasion->windows = flow_table_new(capacity);
-    evasion->outbound = flow_table_new(capacity);
-    evasion->syns = flow_table_new(capacity);
-    /* calloc, like the flow table: pages are only touched when a slot is first used. */
-    evasion->window_data = calloc(capacity, sizeof(struct window));
-    evasion->syn_data = calloc(capacity, sizeof(struct spoofed_syn));
+    evasion->windows = flow_table_new(capacity, sizeof(struct window));
+    evasion->outbound = flow_table_new(capacity, 0);
+    evasion->syns = flow_table_new(capacity, sizeof(struct spoofed_syn));
     evasion->owns_outbound_traffic =
         context->share == NULL || context->share->outbound_seen == NULL;
     evasion->outbound_traffic = evasion->owns_outbound_traffic
                                     ? calloc(policy->segment_count + 1, sizeof(bool))
                                     : context->share->outbound_seen;
     if (evasion->windows == NULL || evasion->outbound == NULL || evasion->syns == NULL ||
-        evasion->window_data == NULL || evasion->syn_data == NULL ||
         evasion->outbound_traffic == NULL) {
         evasion_free(&evasion->base);
         return NULL;
     }
     flow_table_set_timer(evasion->windows, TIMER_LIST, FLOW_TIME_FIRST_SEEN,
                          policy->thresholds.window, &evasion->base.due);
-    flow_table_set_timer(evasion->outbound, TIMER_LIST, FLOW_TIME_LAST_PACKET,
+    flow_table_set_timer(evasion->outbound, TIMER_LIST, FLOW_TIME_LAST_SEEN,
                          policy->timeouts.smtp_idle, &evasion->base.due);
-    flow_table_set_timer(evasion->syns, TIMER_LIST, FLOW_TIME_LAST_PACKET, policy->timeouts.syn,
+    flow_table_set_timer(evasion->syns, TIMER_LIST, FLOW_TIME_LAST_SEEN, policy->timeouts.syn,
                          &evasion->base.due);
     if (evasion->share != NULL) {
-        evasion->answers = flow_table_new(ANSWERS_WAITING_MAX);
-        evasion->answer_data = calloc(ANSWERS_WAITING_MAX, sizeof(struct answer));
-        if (evasion->answers == NULL || evasion->answer_data == NULL) {
+        evasion->answers = flow_table_new(ANSWERS_WAITING_MAX, sizeof(struct answer));
+        if (evasion->answers == NULL) {
             evasion_free(&evasion->base);
             return NULL;
         }

@@ -47,10 +47,8 @@ struct submission_detector {
     struct events *events;
     struct sensor_counters *counters;
     struct mail_flows *flows;
-    struct flow_table *servers;
-    struct server_record *server_records;
-    struct flow_table *logins;
-    struct login_record *login_records;
+    struct flow_table *servers; /* records: struct server_record */
+    struct flow_table *logins;  /* records: struct login_record */
     struct window_set *once;
     /* --workers: where a finding keyed by a server is claimed over all workers, and the
      * other workers' subscribers' 587 and 465 connections come in (and ours go out). */
@@ -59,6 +57,9 @@ struct submission_detector {
     uint64_t notes_lost; /* ours that another worker's full inbox refused */
     packet_time window_end;
 };
+
+/* The one list of the server and login tables: least recently used first. */
+enum { LIST_RECENT = 0 };
 
 static struct submission_detector *of(struct detector *detector)
 {
@@ -82,12 +83,6 @@ void submission_provider_key(const struct policy *policy, const struct address *
 
 /* ---- Keys and tables ---- */
 
-static void address_of(struct address *out, const uint8_t bytes[16], uint8_t family)
-{
-    out->family = family;
-    memcpy(out->bytes, bytes, sizeof(out->bytes));
-}
-
 /* The provider's family (an ASN, or an address prefix) is the key's kind. */
 static void login_key(struct flow_key *key, const struct address *client,
                       const struct address *provider)
@@ -107,7 +102,7 @@ static struct flow *touch(struct submission_detector *detector, struct flow_tabl
     if (entry == NULL) {
         entry = flow_insert(table, key, hash);
         if (entry == NULL) {
-            struct flow *oldest = flow_list_head(table, FLOW_LIST_ACTIVE);
+            struct flow *oldest = flow_list_head(table, LIST_RECENT);
             if (oldest == NULL)
                 return NULL;
             detector->counters->detector_evictions++;
@@ -115,8 +110,8 @@ static struct flow *touch(struct submission_detector *detector, struct flow_tabl
             entry = flow_insert(table, key, hash);
         }
     }
-    entry->last_packet = now;
-    flow_list_append(table, entry, FLOW_LIST_ACTIVE);
+    entry->last_seen = now;
+    flow_list_append(table, entry, LIST_RECENT);
     return entry;
 }
 
@@ -127,14 +122,14 @@ static struct server_record *server_of(struct submission_detector *detector,
     flow_key_make(&key, 0, server, NULL, 0, 0);
     if (!create) {
         struct flow *entry = flow_lookup(detector->servers, &key, flow_key_hash(&key));
-        return entry != NULL ? &detector->server_records[flow_index(detector->servers, entry)]
+        return entry != NULL ? flow_record(entry)
                              : NULL;
     }
     bool created;
     struct flow *entry = touch(detector, detector->servers, &key, now, &created);
     if (entry == NULL)
         return NULL;
-    struct server_record *record = &detector->server_records[flow_index(detector->servers, entry)];
+    struct server_record *record = flow_record(entry);
     if (created)
         memset(record, 0, sizeof(*record));
     return record;
@@ -229,17 +224,24 @@ static bool first_in_window(struct submission_detector *detector, enum once_kind
 
 /* ---- Findings ---- */
 
+/* A connection either source describes: a port-25 attempt or a mail flow. */
+struct connection {
+    struct flow_tuple flow; /* src: the client */
+    int pool;               /* of the client, or -1 */
+    int segment;
+    packet_time first_seen;
+    packet_time last_seen;
+};
+
 static void begin_flow_finding(struct finding *finding, enum event_type type,
-                               const struct flow *flow, struct address *client,
-                               struct address *server)
+                               const struct connection *connection)
 {
-    address_of(client, flow->key.client, flow->key.family);
-    address_of(server, flow->key.server, flow->key.family);
-    finding_init(finding, type, flow->first_seen);
-    finding_set_flow(finding, client, flow->key.client_port, server, flow->key.server_port,
+    const struct flow_tuple *flow = &connection->flow;
+    finding_init(finding, type, connection->first_seen);
+    finding_set_flow(finding, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
                      IPPROTO_NUMBER_TCP);
-    finding->pool = flow->pool;
-    finding->segment = flow->segment;
+    finding->pool = connection->pool;
+    finding->segment = connection->segment;
 }
 
 static void add_msa(struct finding *finding, const struct policy *policy,
@@ -297,7 +299,7 @@ static const struct login_record *login_before(struct submission_detector *detec
     if (entry == NULL)
         return NULL;
     const struct login_record *login =
-        &detector->login_records[flow_index(detector->logins, entry)];
+        flow_record(entry);
     if (login->at > at || at - login->at > detector->policy->timeouts.pop_before_smtp)
         return NULL;
     return login;
@@ -306,35 +308,34 @@ static const struct login_record *login_before(struct submission_detector *detec
 /* An unauthenticated submission the server accepted: after a POP3/IMAP login from the same
  * address to the same provider it is POP-before-SMTP (draft 4.2: MSAs MUST NOT serve it);
  * otherwise, from an MSA (any server on 587, see on_event for 25), an open submission. */
-static void judge_unauthenticated(struct submission_detector *detector, const struct flow *flow,
+static void judge_unauthenticated(struct submission_detector *detector,
+                                  const struct connection *connection,
                                   const struct smtp_facts *smtp, bool known_msa)
 {
-    struct address client, server;
-    address_of(&client, flow->key.client, flow->key.family);
-    address_of(&server, flow->key.server, flow->key.family);
-    const struct login_record *login = login_before(detector, &client, &server, flow->last_packet);
+    const struct address *client = &connection->flow.src, *server = &connection->flow.dst;
+    packet_time last = connection->last_seen;
+    const struct login_record *login = login_before(detector, client, server, last);
     struct finding finding;
     if (login != NULL) {
-        if (!first_in_window(detector, ONCE_POP_BEFORE_SMTP, &client, &server, flow->last_packet))
+        if (!first_in_window(detector, ONCE_POP_BEFORE_SMTP, client, server, last))
             return;
-        begin_flow_finding(&finding, EVENT_POP_BEFORE_SMTP, flow, &client, &server);
-        add_msa(&finding, detector->policy, &server);
+        begin_flow_finding(&finding, EVENT_POP_BEFORE_SMTP, connection);
+        add_msa(&finding, detector->policy, server);
         finding_string(&finding, "login_protocol",
                        mail_login_protocol_name((enum mail_login_protocol)login->protocol));
         finding_address(&finding, "login_server", &login->server);
         finding_string(&finding, "login_mechanism", login->mechanism);
         finding_time(&finding, "login_ts", login->at);
         finding_number(&finding, "seconds_after_login",
-                       (double)(flow->first_seen - login->at) / PACKET_TIME_SECOND, 3);
+                       (double)(connection->first_seen - login->at) / PACKET_TIME_SECOND, 3);
         add_smtp(&finding, smtp);
         event_finding(detector->events, &finding);
         return;
     }
-    if (!known_msa ||
-        !first_in_window(detector, ONCE_OPEN_SUBMISSION, &server, NULL, flow->last_packet))
+    if (!known_msa || !first_in_window(detector, ONCE_OPEN_SUBMISSION, server, NULL, last))
         return;
-    begin_flow_finding(&finding, EVENT_OPEN_SUBMISSION, flow, &client, &server);
-    add_msa(&finding, detector->policy, &server);
+    begin_flow_finding(&finding, EVENT_OPEN_SUBMISSION, connection);
+    add_msa(&finding, detector->policy, server);
     finding_bool(&finding, "offers_auth", smtp->ehlo_offers_auth);
     finding_bool(&finding, "offers_starttls", smtp->ehlo_offers_starttls);
     add_smtp(&finding, smtp);
@@ -344,19 +345,17 @@ static void judge_unauthenticated(struct submission_detector *detector, const st
 /* A subscriber whose AUTH succeeded on port 25 of a server that is not its designated MSA:
  * a real user whom OP25B cuts off (draft 4.3, "submissions to third-party servers"), with
  * what is known of the server's 587 and 465 so far. */
-static void judge_third_party(struct submission_detector *detector, const struct flow *flow,
-                              const struct smtp_facts *smtp)
+static void judge_third_party(struct submission_detector *detector,
+                              const struct connection *connection, const struct smtp_facts *smtp)
 {
-    struct address client, server;
-    address_of(&client, flow->key.client, flow->key.family);
-    address_of(&server, flow->key.server, flow->key.family);
-    if (!first_in_window(detector, ONCE_THIRD_PARTY, &client, &server, flow->last_packet))
+    const struct address *client = &connection->flow.src, *server = &connection->flow.dst;
+    if (!first_in_window(detector, ONCE_THIRD_PARTY, client, server, connection->last_seen))
         return;
     take_server_notes(detector);
-    const struct server_record *record = server_of(detector, &server, flow->last_packet, false);
+    const struct server_record *record = server_of(detector, server, connection->last_seen, false);
     struct finding finding;
-    begin_flow_finding(&finding, EVENT_THIRD_PARTY_SUBMISSION, flow, &client, &server);
-    add_msa(&finding, detector->policy, &server);
+    begin_flow_finding(&finding, EVENT_THIRD_PARTY_SUBMISSION, connection);
+    add_msa(&finding, detector->policy, server);
     finding_string(&finding, "auth_mechanism", smtp->auth_mechanism);
     if (smtp->helo_seen)
         finding_string(&finding, "helo", smtp->helo);
@@ -374,14 +373,14 @@ static void judge_third_party(struct submission_detector *detector, const struct
 /* RFC 5321 3.1 and 4.1.1.1: an SMTP dialogue is the server's 220 and the client's EHLO or
  * HELO; nDPI's word alone is not enough. */
 static void judge_other_port(struct submission_detector *detector,
-                             const struct mail_flow_report *report)
+                             const struct mail_flow_report *report,
+                             const struct connection *connection)
 {
     const struct smtp_facts *smtp = report->smtp;
     if (smtp == NULL || !smtp->banner_seen || smtp->banner_code != 220 || !smtp->helo_seen)
         return;
-    struct address client, server;
     struct finding finding;
-    begin_flow_finding(&finding, EVENT_NONSTANDARD_PORT_SMTP, report->flow, &client, &server);
+    begin_flow_finding(&finding, EVENT_NONSTANDARD_PORT_SMTP, connection);
     finding_string(&finding, "protocol", report->protocol);
     finding_string(&finding, "close_reason", report->close_reason);
     add_smtp(&finding, smtp);
@@ -391,20 +390,18 @@ static void judge_other_port(struct submission_detector *detector,
 static void record_login(struct submission_detector *detector,
                          const struct mail_flow_report *report)
 {
-    const struct flow *flow = report->flow;
-    struct address client, server, provider;
-    address_of(&client, flow->key.client, flow->key.family);
-    address_of(&server, flow->key.server, flow->key.family);
-    submission_provider_key(detector->policy, &server, &provider);
+    const struct address *client = &report->flow.src, *server = &report->flow.dst;
+    struct address provider;
+    submission_provider_key(detector->policy, server, &provider);
     struct flow_key key;
-    login_key(&key, &client, &provider);
+    login_key(&key, client, &provider);
     bool created;
     struct flow *entry = touch(detector, detector->logins, &key, report->now, &created);
     if (entry == NULL)
         return;
-    struct login_record *login = &detector->login_records[flow_index(detector->logins, entry)];
+    struct login_record *login = flow_record(entry);
     login->at = report->now;
-    login->server = server;
+    login->server = *server;
     login->protocol = report->kind == MAIL_FLOW_IMAP ? MAIL_LOGIN_IMAP : MAIL_LOGIN_POP3;
     memcpy(login->mechanism, report->login->mechanism, sizeof(login->mechanism));
 }
@@ -412,33 +409,37 @@ static void record_login(struct submission_detector *detector,
 static void on_mail_flow(void *context, const struct mail_flow_report *report)
 {
     struct submission_detector *detector = context;
-    const struct flow *flow = report->flow;
-    struct address server;
-    address_of(&server, flow->key.server, flow->key.family);
+    const struct address *server = &report->flow.dst;
     switch (report->moment) {
     case MAIL_FLOW_LOGIN:
         record_login(detector, report);
         return;
     case MAIL_FLOW_HELLO:
-        if (flow->pool >= 0)
-            note_server(detector, &server, report->now, SHARED_SMTPS,
+        if (report->pool >= 0)
+            note_server(detector, server, report->now, SHARED_SMTPS,
                         report->hello->has_sni ? report->hello->sni : NULL);
         return;
     case MAIL_FLOW_CLOSED:
         break;
     }
+    struct connection connection = {
+        .flow = report->flow,
+        .pool = report->pool,
+        .segment = report->segment,
+        .first_seen = report->first_seen,
+        .last_seen = report->last_seen,
+    };
     if (report->kind == MAIL_FLOW_OTHER_SMTP) {
-        judge_other_port(detector, report);
+        judge_other_port(detector, report, &connection);
         return;
     }
     if (report->kind != MAIL_FLOW_SUBMISSION)
         return;
-    bool answered =
-        (flow->flags & ATTEMPT_SYN_ACK_SEEN) || (report->smtp != NULL && report->smtp->banner_seen);
-    if (answered && flow->pool >= 0)
-        note_server(detector, &server, report->now, SHARED_SUBMISSION, NULL);
+    bool answered = report->answered || (report->smtp != NULL && report->smtp->banner_seen);
+    if (answered && report->pool >= 0)
+        note_server(detector, server, report->now, SHARED_SUBMISSION, NULL);
     if (accepted_without_auth(report->smtp))
-        judge_unauthenticated(detector, flow, report->smtp, true);
+        judge_unauthenticated(detector, &connection, report->smtp, true);
 }
 
 /* Port 25, from the attempt tracker: dynamic subscribers only. */
@@ -447,20 +448,26 @@ static void on_event(void *context, enum event_type type, const void *data)
     struct submission_detector *detector = context;
     if (type != EVENT_ATTEMPT || data == NULL)
         return;
-    const struct attempt_report *report = data;
-    const struct smtp_facts *smtp = report->smtp;
+    const struct attempt_record *attempt = data;
+    const struct smtp_facts *smtp = attempt->smtp;
     if (smtp == NULL)
         return;
-    const struct flow *flow = report->flow;
-    if (smtp->auth_success && !(flow->flags & ATTEMPT_TO_MSA))
-        judge_third_party(detector, flow, smtp);
+    struct connection connection = {
+        .flow = attempt->flow,
+        .pool = attempt->pool,
+        .segment = attempt->segment,
+        .first_seen = attempt->first_seen,
+        .last_seen = attempt->last_seen,
+    };
+    if (smtp->auth_success && !attempt->to_designated_msa)
+        judge_third_party(detector, &connection, smtp);
     /* On 25 a designated MSA may take its own customers' mail by their address (the seed
      * talk: "within the domain, port 25 submission is still accepted"), which the policy
      * says by listing 25 for their pool: only one taking mail from a pool it does not
      * serve there is open. */
     if (accepted_without_auth(smtp))
-        judge_unauthenticated(detector, flow, smtp,
-                              flow->msa >= 0 && !(flow->flags & ATTEMPT_TO_MSA));
+        judge_unauthenticated(detector, &connection, smtp,
+                              attempt->msa >= 0 && !attempt->to_designated_msa);
 }
 
 /* ---- Detector ---- */
@@ -474,8 +481,8 @@ static void submission_packet(struct detector *base, const struct packet *packet
 static void expire(struct flow_table *table, packet_time memory, packet_time now)
 {
     struct flow *entry;
-    while ((entry = flow_list_head(table, FLOW_LIST_ACTIVE)) != NULL &&
-           entry->last_packet + memory <= now)
+    while ((entry = flow_list_head(table, LIST_RECENT)) != NULL &&
+           entry->last_seen + memory <= now)
         flow_remove(table, entry);
 }
 
@@ -515,8 +522,6 @@ static void submission_free(struct detector *base)
     mail_flows_free(detector->flows);
     flow_table_free(detector->servers);
     flow_table_free(detector->logins);
-    free(detector->server_records);
-    free(detector->login_records);
     window_set_free(detector->once);
     free(detector);
 }
@@ -549,18 +554,16 @@ struct detector *detect_submission_new(const struct detector_context *context, b
     uint32_t capacity = policy->limits.flows / 16;
     capacity = capacity < TABLE_MIN ? TABLE_MIN : capacity > TABLE_MAX ? TABLE_MAX : capacity;
     detector->flows = mail_flows_new(policy, context->counters, on_mail_flow, detector);
-    detector->servers = flow_table_new(capacity);
-    detector->server_records = calloc(capacity, sizeof(struct server_record));
-    detector->logins = flow_table_new(capacity);
-    detector->login_records = calloc(capacity, sizeof(struct login_record));
+    detector->servers = flow_table_new(capacity, sizeof(struct server_record));
+    detector->logins = flow_table_new(capacity, sizeof(struct login_record));
     detector->once = window_set_new(TABLE_MIN, capacity);
-    if (detector->flows == NULL || detector->servers == NULL || detector->server_records == NULL ||
-        detector->logins == NULL || detector->login_records == NULL || detector->once == NULL)
+    if (detector->flows == NULL || detector->servers == NULL || detector->logins == NULL ||
+        detector->once == NULL)
         goto fail;
     mail_flows_watch(detector->flows, &detector->base.due);
-    flow_table_set_timer(detector->logins, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+    flow_table_set_timer(detector->logins, LIST_RECENT, FLOW_TIME_LAST_SEEN,
                          policy->timeouts.pop_before_smtp, &detector->base.due);
-    flow_table_set_timer(detector->servers, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+    flow_table_set_timer(detector->servers, LIST_RECENT, FLOW_TIME_LAST_SEEN,
                          SERVER_MEMORY, &detector->base.due);
     struct event_observer observer = {.notify = on_event, .context = detector};
     if (events_add_observer(context->events, observer) != 0)

@@ -189,46 +189,41 @@ static void write_smtp(struct json_writer *writer, const struct smtp_facts *smtp
     json_object_end(writer);
 }
 
-void event_attempt(struct events *events, const struct attempt_report *report)
+void event_attempt(struct events *events, const struct attempt_record *attempt)
 {
     const struct policy *policy = events->policy;
-    const struct flow *flow = report->flow;
-    struct address src = {0}, dst = {0};
-    src.family = dst.family = flow->key.family;
-    memcpy(src.bytes, flow->key.client, sizeof(src.bytes));
-    memcpy(dst.bytes, flow->key.server, sizeof(dst.bytes));
+    const struct flow_tuple *flow = &attempt->flow;
     char src_text[ADDRESS_TEXT_MAX];
     struct json_writer writer;
-    event_begin(events, &writer, EVENT_ATTEMPT, flow->first_seen);
-    event_write_flow(&writer, policy, &src, flow->key.client_port, &dst, flow->key.server_port,
-                     flow->key.proto, src_text);
-    event_write_place(&writer, policy, flow->pool, flow->segment);
-    const char *verdict = verdict_name(report->verdict);
+    event_begin(events, &writer, EVENT_ATTEMPT, attempt->first_seen);
+    event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
+                     flow->proto, src_text);
+    event_write_place(&writer, policy, attempt->pool, attempt->segment);
+    const char *verdict = verdict_name(attempt->verdict);
     json_key_plain(&writer, "verdict", verdict, strlen(verdict));
     json_key_array_begin(&writer, "evidence");
     for (int e = 0; e < EVIDENCE_COUNT; e++) {
-        if (report->evidence & EVIDENCE_BIT(e))
+        if (attempt->evidence & EVIDENCE_BIT(e))
             json_array_string(&writer, evidence_name((enum evidence)e));
     }
     json_array_end(&writer);
-    json_key_u64(&writer, "syn_count", flow->syn_count);
-    if (flow->msa >= 0 && (flow->flags & ATTEMPT_TO_MSA))
-        json_key_string(&writer, "msa", policy->msas[flow->msa].name);
-    if (flow->flags & ATTEMPT_ICMP_SEEN) {
+    json_key_u64(&writer, "syn_count", attempt->syn_count);
+    if (attempt->msa >= 0 && attempt->to_designated_msa)
+        json_key_string(&writer, "msa", policy->msas[attempt->msa].name);
+    if (attempt->icmp_seen) {
         char from_text[ADDRESS_TEXT_MAX];
-        size_t from_length = address_format(&flow->icmp_from, from_text, sizeof(from_text));
-        json_key_u64(&writer, "icmp_type", flow->icmp_type);
-        json_key_u64(&writer, "icmp_code", flow->icmp_code);
+        size_t from_length = address_format(&attempt->icmp_from, from_text, sizeof(from_text));
+        json_key_u64(&writer, "icmp_type", attempt->icmp_type);
+        json_key_u64(&writer, "icmp_code", attempt->icmp_code);
         json_key_plain(&writer, "icmp_from", from_text, from_length);
     }
-    json_key_plain(&writer, "close_reason", report->close_reason, strlen(report->close_reason));
-    json_key_micros(&writer, "duration", flow->last_packet - flow->first_seen);
-    json_key_u64(&writer, "client_bytes", flow->client_bytes);
-    json_key_u64(&writer, "server_bytes", flow->server_bytes);
-    if (report->smtp != NULL)
-        write_smtp(&writer, report->smtp,
-                   (flow->flags & ATTEMPT_SERVER_STREAM) || report->smtp->banner_seen);
-    event_emit(events, &writer, EVENT_ATTEMPT, src_text, report);
+    json_key_plain(&writer, "close_reason", attempt->close_reason, strlen(attempt->close_reason));
+    json_key_micros(&writer, "duration", attempt->last_seen - attempt->first_seen);
+    json_key_u64(&writer, "client_bytes", attempt->client_bytes);
+    json_key_u64(&writer, "server_bytes", attempt->server_bytes);
+    if (attempt->smtp != NULL)
+        write_smtp(&writer, attempt->smtp, attempt->server_stream || attempt->smtp->banner_seen);
+    event_emit(events, &writer, EVENT_ATTEMPT, src_text, attempt);
 }
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,

@@ -8,13 +8,13 @@
 #include <stdint.h>
 
 #include "record/coverage.h"
-#include "track/flow.h"
+#include "record/attempt_record.h"
 #include "util/packet_time.h"
 #include "policy/policy.h"
 #include "output/sink.h"
 #include "proto/smtp.h"
 #include "record/stats.h"
-#include "track/verdict.h"
+#include "record/verdict.h"
 
 #define EVENT_SCHEMA_VERSION 1
 #define EVENT_LINE_MAX 8192
@@ -38,7 +38,7 @@ enum event_type {
 };
 
 /* Told of every event as it is written, with the structured data it was made from: an
- * attempt_report for EVENT_ATTEMPT, a finding for the detectors' types, NULL otherwise.
+ * attempt_record for EVENT_ATTEMPT, a finding for the detectors' types, NULL otherwise.
  * Detectors that build on attempts, the report and the metrics listen this way. */
 struct event_observer {
     void (*notify)(void *context, enum event_type type, const void *data);
@@ -69,14 +69,7 @@ uint64_t events_close(struct events *events);
 const char *event_type_name(enum event_type type);
 
 /* An attempt, once its connection is over. */
-struct attempt_report {
-    const struct flow *flow;
-    const struct smtp_facts *smtp; /* NULL when no dialogue was parsed */
-    enum verdict verdict;
-    evidence_set evidence;
-    const char *close_reason;
-};
-void event_attempt(struct events *events, const struct attempt_report *report);
+void event_attempt(struct events *events, const struct attempt_record *attempt);
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
                     bool final);

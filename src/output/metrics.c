@@ -332,8 +332,8 @@ void metrics_notify(void *context, enum event_type type, const void *data)
     if (data == NULL)
         return;
     if (type == EVENT_ATTEMPT) {
-        const struct attempt_report *attempt = data;
-        int pool = attempt->flow->pool;
+        const struct attempt_record *attempt = data;
+        int pool = attempt->pool;
         if (attempt->verdict != VERDICT_LEAKED || pool < 0 ||
             (size_t)pool >= metrics->policy->pool_count)
             return;

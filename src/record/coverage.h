@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "track/verdict.h"
+#include "record/verdict.h"
 
 struct coverage_counts {
     uint64_t by_verdict[VERDICT_COUNT];

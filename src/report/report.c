@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "record/finding.h"
-#include "track/flow.h"
+#include "record/attempt_record.h"
 #include "util/json.h"
 #include "proto/smtp.h"
 
@@ -175,13 +175,12 @@ static void copy_text(char *destination, size_t size, const char *source)
     destination[length] = '\0';
 }
 
-static void note_attempt(struct report *report, const struct attempt_report *attempt)
+static void note_attempt(struct report *report, const struct attempt_record *attempt)
 {
-    const struct flow *flow = attempt->flow;
     if (attempt->verdict >= VERDICT_COUNT)
         return;
-    note_time(report, flow->first_seen);
-    timeline_add(&report->timeline, flow->first_seen, attempt->verdict);
+    note_time(report, attempt->first_seen);
+    timeline_add(&report->timeline, attempt->first_seen, attempt->verdict);
     if (attempt->verdict != VERDICT_LEAKED)
         return;
     report->leaks_total++;
@@ -192,16 +191,15 @@ static void note_attempt(struct report *report, const struct attempt_report *att
         return;
     struct report_leak *leak = &report->leaks[report->leak_count++];
     memset(leak, 0, sizeof(*leak));
-    leak->ts = flow->first_seen;
-    leak->src.family = leak->dst.family = flow->key.family;
-    memcpy(leak->src.bytes, flow->key.client, sizeof(leak->src.bytes));
-    memcpy(leak->dst.bytes, flow->key.server, sizeof(leak->dst.bytes));
-    leak->src_port = flow->key.client_port;
-    leak->dst_port = flow->key.server_port;
-    leak->pool = flow->pool;
-    leak->segment = flow->segment;
+    leak->ts = attempt->first_seen;
+    leak->src = attempt->flow.src;
+    leak->dst = attempt->flow.dst;
+    leak->src_port = attempt->flow.src_port;
+    leak->dst_port = attempt->flow.dst_port;
+    leak->pool = attempt->pool;
+    leak->segment = attempt->segment;
     leak->evidence = attempt->evidence;
-    leak->syn_count = flow->syn_count;
+    leak->syn_count = attempt->syn_count;
     copy_text(leak->close_reason, sizeof(leak->close_reason),
               attempt->close_reason != NULL ? attempt->close_reason : "");
     if (attempt->smtp != NULL) {

@@ -18,7 +18,7 @@
 #include "util/packet_time.h"
 #include "policy/policy.h"
 #include "record/stats.h"
-#include "track/verdict.h"
+#include "record/verdict.h"
 
 #define REPORT_SCHEMA_VERSION 1
 /* Bounds: the report holds summaries, whatever the length of the input. */

@@ -11,6 +11,49 @@
 
 #define SMTP_PORT 25
 
+/* The tracker's two lists: attempts with no answer yet run timeouts.syn from their last
+ * SYN; answered ones (or settled by leak evidence) run timeouts.smtp_idle. */
+enum { LIST_PENDING = 0, LIST_ACTIVE = 1 };
+
+enum attempt_flag {
+    ATTEMPT_SYN_SEEN = 0x0001,
+    ATTEMPT_SYN_ACK_SEEN = 0x0002,
+    ATTEMPT_CLIENT_FIN = 0x0004,
+    ATTEMPT_SERVER_FIN = 0x0008,
+    ATTEMPT_CLIENT_STREAM = 0x0010, /* client_next is known */
+    ATTEMPT_SERVER_STREAM = 0x0020, /* server_next is known */
+    ATTEMPT_ICMP_SEEN = 0x0040,
+    ATTEMPT_TO_MSA = 0x0080,
+    ATTEMPT_NO_SESSION = 0x0100, /* the dialogue could not be parsed: no session was free */
+    ATTEMPT_TUNNELLED = 0x0200,
+};
+
+/* What the tracker keeps of one attempt, beside its flow entry (whose mark is the last
+ * SYN). Kept small: 2 million of them must fit well under 1 GiB. */
+struct attempt {
+    uint32_t client_isn;
+    uint32_t server_isn;
+    uint32_t client_next; /* next client sequence number expected (stream order) */
+    uint32_t server_next;
+    uint32_t session; /* dialogue parser slot, or FLOW_NONE */
+    uint32_t client_bytes;
+    uint32_t server_bytes;
+    uint16_t flags; /* enum attempt_flag */
+    uint16_t syn_count;
+    evidence_set evidence;
+    int16_t pool;
+    int16_t msa;
+    int8_t segment; /* index in policy.segments, or -1 */
+    uint8_t icmp_type;
+    uint8_t icmp_code;
+    struct address icmp_from;
+};
+
+static inline struct attempt *attempt_of(const struct flow *flow)
+{
+    return flow_record(flow);
+}
+
 struct attempt_tracker {
     const struct policy *policy;
     struct events *events;
@@ -39,12 +82,12 @@ struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct 
     tracker->coverage = coverage;
     tracker->counters = counters;
     tracker->return_seen = return_seen;
-    tracker->flows = flow_table_new(policy->limits.flows);
+    tracker->flows = flow_table_new(policy->limits.flows, sizeof(struct attempt));
     if (tracker->flows == NULL)
         goto fail_free_tracker;
-    flow_table_set_timer(tracker->flows, FLOW_LIST_PENDING, FLOW_TIME_LAST_SYN,
+    flow_table_set_timer(tracker->flows, LIST_PENDING, FLOW_TIME_MARK,
                          policy->timeouts.syn, &tracker->due);
-    flow_table_set_timer(tracker->flows, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+    flow_table_set_timer(tracker->flows, LIST_ACTIVE, FLOW_TIME_LAST_SEEN,
                          policy->timeouts.smtp_idle, &tracker->due);
     tracker->sessions = calloc(policy->limits.sessions, sizeof(struct smtp_session));
     if (slot_pool_init(&tracker->session_slots, policy->limits.sessions) != 0 ||
@@ -61,6 +104,11 @@ fail_free_tracker:
     return NULL;
 }
 
+size_t attempt_record_size(void)
+{
+    return sizeof(struct attempt);
+}
+
 void attempt_tracker_free(struct attempt_tracker *tracker)
 {
     if (tracker == NULL)
@@ -73,17 +121,18 @@ void attempt_tracker_free(struct attempt_tracker *tracker)
 
 static struct smtp_session *session_of(struct attempt_tracker *tracker, struct flow *flow)
 {
-    if (flow->session != FLOW_NONE)
-        return &tracker->sessions[flow->session];
-    if (flow->flags & ATTEMPT_NO_SESSION)
+    struct attempt *attempt = attempt_of(flow);
+    if (attempt->session != FLOW_NONE)
+        return &tracker->sessions[attempt->session];
+    if (attempt->flags & ATTEMPT_NO_SESSION)
         return NULL;
     uint32_t slot = slot_pool_take(&tracker->session_slots);
     if (slot == SLOT_POOL_NONE) {
-        flow->flags |= ATTEMPT_NO_SESSION;
+        attempt->flags |= ATTEMPT_NO_SESSION;
         tracker->counters->sessions_exhausted++;
         return NULL;
     }
-    flow->session = slot;
+    attempt->session = slot;
     tracker->counters->sessions_active++;
     smtp_session_init(&tracker->sessions[slot]);
     return &tracker->sessions[slot];
@@ -91,18 +140,52 @@ static struct smtp_session *session_of(struct attempt_tracker *tracker, struct f
 
 static void session_release(struct attempt_tracker *tracker, struct flow *flow)
 {
-    if (flow->session == FLOW_NONE)
+    struct attempt *attempt = attempt_of(flow);
+    if (attempt->session == FLOW_NONE)
         return;
-    slot_pool_give(&tracker->session_slots, flow->session);
-    flow->session = FLOW_NONE;
+    slot_pool_give(&tracker->session_slots, attempt->session);
+    attempt->session = FLOW_NONE;
     tracker->counters->sessions_active--;
 }
 
 static const struct blocking_point *blocking_point_of(const struct attempt_tracker *tracker,
-                                                      const struct flow *flow)
+                                                      const struct attempt *attempt)
 {
-    int point = tracker->policy->pools[flow->pool].blocking_point;
+    int point = tracker->policy->pools[attempt->pool].blocking_point;
     return point == POLICY_NO_INDEX ? NULL : &tracker->policy->blocking_points[point];
+}
+
+/* The attempt as the value its readers get. */
+static void describe(const struct attempt_tracker *tracker, const struct flow *flow,
+                     const char *reason, struct attempt_record *record)
+{
+    const struct attempt *attempt = attempt_of(flow);
+    const struct blocking_point *point = blocking_point_of(tracker, attempt);
+    struct verdict_input input = {
+        .to_designated_msa = (attempt->flags & ATTEMPT_TO_MSA) != 0,
+        .blocking_planned = point != NULL && point->state == BLOCKING_PLANNED,
+        .evidence = attempt->evidence,
+    };
+    flow_key_tuple(&flow->key, &record->flow);
+    record->first_seen = flow->first_seen;
+    record->last_seen = flow->last_seen;
+    record->pool = attempt->pool;
+    record->segment = attempt->segment;
+    record->msa = attempt->msa;
+    record->to_designated_msa = (attempt->flags & ATTEMPT_TO_MSA) != 0;
+    record->verdict = verdict_decide(&input);
+    record->evidence = attempt->evidence;
+    record->syn_count = attempt->syn_count;
+    record->icmp_seen = (attempt->flags & ATTEMPT_ICMP_SEEN) != 0;
+    record->icmp_type = attempt->icmp_type;
+    record->icmp_code = attempt->icmp_code;
+    record->icmp_from = attempt->icmp_from;
+    record->server_stream = (attempt->flags & ATTEMPT_SERVER_STREAM) != 0;
+    record->close_reason = reason;
+    record->client_bytes = attempt->client_bytes;
+    record->server_bytes = attempt->server_bytes;
+    record->smtp =
+        attempt->session != FLOW_NONE ? &tracker->sessions[attempt->session].facts : NULL;
 }
 
 /* The attempt's event, its count in coverage, its dialogue parser back to the pool: all
@@ -110,21 +193,10 @@ static const struct blocking_point *blocking_point_of(const struct attempt_track
 static void report_attempt(struct attempt_tracker *tracker, struct flow *flow,
                            const char *reason)
 {
-    const struct blocking_point *point = blocking_point_of(tracker, flow);
-    struct verdict_input input = {
-        .to_designated_msa = (flow->flags & ATTEMPT_TO_MSA) != 0,
-        .blocking_planned = point != NULL && point->state == BLOCKING_PLANNED,
-        .evidence = flow->evidence,
-    };
-    struct attempt_report report = {
-        .flow = flow,
-        .smtp = flow->session != FLOW_NONE ? &tracker->sessions[flow->session].facts : NULL,
-        .verdict = verdict_decide(&input),
-        .evidence = flow->evidence,
-        .close_reason = reason,
-    };
-    event_attempt(tracker->events, &report);
-    coverage_add(tracker->coverage, flow->pool, flow->key.family, report.verdict);
+    struct attempt_record record;
+    describe(tracker, flow, reason, &record);
+    event_attempt(tracker->events, &record);
+    coverage_add(tracker->coverage, record.pool, flow->key.family, record.verdict);
     session_release(tracker, flow);
 }
 
@@ -140,10 +212,11 @@ static void close_attempt(struct attempt_tracker *tracker, struct flow *flow, co
  * that is no ACL's answer (host unreachable, say) is an answer all the same: not silence. */
 static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
 {
-    if ((flow->evidence & (EVIDENCE_BLOCK_MASK | EVIDENCE_LEAK_MASK)) == 0 &&
-        !(flow->flags & ATTEMPT_ICMP_SEEN) && tracker->policy->position == POSITION_EDGE_SIDE &&
-        segment_flag(tracker->return_seen, flow->segment))
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_NO_REPLY);
+    struct attempt *attempt = attempt_of(flow);
+    if ((attempt->evidence & (EVIDENCE_BLOCK_MASK | EVIDENCE_LEAK_MASK)) == 0 &&
+        !(attempt->flags & ATTEMPT_ICMP_SEEN) && tracker->policy->position == POSITION_EDGE_SIDE &&
+        segment_flag(tracker->return_seen, attempt->segment))
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_NO_REPLY);
     close_attempt(tracker, flow, "syn_timeout");
 }
 
@@ -153,11 +226,11 @@ void attempt_advance(struct attempt_tracker *tracker, packet_time now)
     if (now < tracker->due)
         return;
     struct flow *flow;
-    while ((flow = flow_list_head(tracker->flows, FLOW_LIST_PENDING)) != NULL &&
-           flow->last_syn + policy->timeouts.syn <= now)
+    while ((flow = flow_list_head(tracker->flows, LIST_PENDING)) != NULL &&
+           flow->mark + policy->timeouts.syn <= now)
         expire_pending(tracker, flow);
-    while ((flow = flow_list_head(tracker->flows, FLOW_LIST_ACTIVE)) != NULL &&
-           flow->last_packet + policy->timeouts.smtp_idle <= now)
+    while ((flow = flow_list_head(tracker->flows, LIST_ACTIVE)) != NULL &&
+           flow->last_seen + policy->timeouts.smtp_idle <= now)
         close_attempt(tracker, flow, "idle");
     tracker->due = flow_table_next_deadline(tracker->flows);
 }
@@ -166,8 +239,8 @@ void attempt_advance(struct attempt_tracker *tracker, packet_time now)
  * emptied once at the end. */
 void attempt_finish(struct attempt_tracker *tracker, const char *reason)
 {
-    for (int list = 0; list < FLOW_LIST_COUNT; list++) {
-        struct flow *flow = flow_list_head(tracker->flows, (enum flow_list)list);
+    for (unsigned list = 0; list < FLOW_LISTS; list++) {
+        struct flow *flow = flow_list_head(tracker->flows, list);
         while (flow != NULL) {
             struct flow *next = flow_list_next(tracker->flows, flow);
             report_attempt(tracker, flow, reason);
@@ -181,40 +254,42 @@ void attempt_finish(struct attempt_tracker *tracker, const char *reason)
 /* The dialogue stage reached is leak evidence of its own level. */
 static void take_smtp_evidence(struct flow *flow, const struct smtp_facts *facts)
 {
+    struct attempt *attempt = attempt_of(flow);
     if (facts->banner_seen)
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_BANNER);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_BANNER);
     if (facts->helo_seen)
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_EHLO);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_EHLO);
     if (facts->starttls_requested)
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_STARTTLS);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_STARTTLS);
     if (facts->mail_count > 0)
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_MAIL_FROM);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_MAIL_FROM);
     if (facts->rcpt_count > 0)
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_RCPT);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_RCPT);
     if (facts->data_count > 0)
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_DATA);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_DATA);
 }
 
 /* Packets from several sources interleave slightly out of order: an attempt's last packet
  * time never moves back, so its duration is never negative. */
 static void touch(struct flow *flow, packet_time ts)
 {
-    if (ts > flow->last_packet)
-        flow->last_packet = ts;
+    if (ts > flow->last_seen)
+        flow->last_seen = ts;
 }
 
 static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
                         const struct packet *packet, bool from_client)
 {
+    struct attempt *attempt = attempt_of(flow);
     struct smtp_session *session = session_of(tracker, flow);
     uint16_t known = from_client ? ATTEMPT_CLIENT_STREAM : ATTEMPT_SERVER_STREAM;
-    uint32_t *next = from_client ? &flow->client_next : &flow->server_next;
+    uint32_t *next = from_client ? &attempt->client_next : &attempt->server_next;
     bool resync = false;
     bool joined = false;
-    if (!(flow->flags & known)) {
+    if (!(attempt->flags & known)) {
         /* The opening segment was not seen: start here, mid-line perhaps. */
         *next = packet->seq;
-        flow->flags |= known;
+        attempt->flags |= known;
         joined = from_client;
     }
     struct tcp_stream_slice slice = tcp_stream_accept(next, packet->seq, packet->payload_length);
@@ -223,9 +298,9 @@ static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
         resync = true;
     }
     if (from_client)
-        flow->client_bytes += slice.length;
+        attempt->client_bytes += slice.length;
     else
-        flow->server_bytes += slice.length;
+        attempt->server_bytes += slice.length;
     if (session == NULL)
         return;
     if (joined)
@@ -250,10 +325,11 @@ static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
 static void after_packet(struct attempt_tracker *tracker, struct flow *flow,
                          const struct packet *packet)
 {
-    flow->last_packet = packet->ts > flow->last_packet ? packet->ts : flow->last_packet;
-    if ((flow->evidence & EVIDENCE_LEAK_MASK) || flow->list == FLOW_LIST_ACTIVE)
-        flow_list_append(tracker->flows, flow, FLOW_LIST_ACTIVE);
-    if ((flow->flags & ATTEMPT_CLIENT_FIN) && (flow->flags & ATTEMPT_SERVER_FIN))
+    struct attempt *attempt = attempt_of(flow);
+    flow->last_seen = packet->ts > flow->last_seen ? packet->ts : flow->last_seen;
+    if ((attempt->evidence & EVIDENCE_LEAK_MASK) || flow->list == LIST_ACTIVE)
+        flow_list_append(tracker->flows, flow, LIST_ACTIVE);
+    if ((attempt->flags & ATTEMPT_CLIENT_FIN) && (attempt->flags & ATTEMPT_SERVER_FIN))
         close_attempt(tracker, flow, "fin");
 }
 
@@ -270,9 +346,9 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
     struct flow *flow = flow_insert(tracker->flows, &key, hash);
     if (flow == NULL) {
         /* Full: give up the oldest silent attempt first, so leak evidence is kept longest. */
-        struct flow *victim = flow_list_head(tracker->flows, FLOW_LIST_PENDING);
+        struct flow *victim = flow_list_head(tracker->flows, LIST_PENDING);
         if (victim == NULL)
-            victim = flow_list_head(tracker->flows, FLOW_LIST_ACTIVE);
+            victim = flow_list_head(tracker->flows, LIST_ACTIVE);
         if (victim == NULL)
             return NULL;
         tracker->counters->flow_evictions++;
@@ -283,35 +359,38 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
     }
     tracker->counters->flows_created++;
     tracker->counters->flows_active = flow_table_count(tracker->flows);
-    flow->pool = (int16_t)pool;
-    flow->segment = (int8_t)segment;
-    flow->first_seen = flow->last_packet = packet->ts;
+    struct attempt *attempt = attempt_of(flow);
+    attempt->session = FLOW_NONE;
+    attempt->msa = -1;
+    attempt->pool = (int16_t)pool;
+    attempt->segment = (int8_t)segment;
+    flow->first_seen = flow->last_seen = packet->ts;
     if (packet->tunnel != TUNNEL_NONE)
-        flow->flags |= ATTEMPT_TUNNELLED;
+        attempt->flags |= ATTEMPT_TUNNELLED;
     int msa = policy_msa_of(policy, &packet->dst);
     if (msa != POLICY_NO_INDEX) {
-        flow->msa = (int16_t)msa;
+        attempt->msa = (int16_t)msa;
         if (policy_msa_allows(policy, msa, pool, packet->dst_port))
-            flow->flags |= ATTEMPT_TO_MSA;
+            attempt->flags |= ATTEMPT_TO_MSA;
     }
     if (midstream) {
         /* A client segment of a connection whose handshake came before the capture: the
          * connection exists, so a SYN-ACK reached the client. */
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_CLIENT_ACK);
-        flow_list_append(tracker->flows, flow, FLOW_LIST_ACTIVE);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_CLIENT_ACK);
+        flow_list_append(tracker->flows, flow, LIST_ACTIVE);
         return flow;
     }
-    flow->flags |= ATTEMPT_SYN_SEEN | ATTEMPT_CLIENT_STREAM;
-    flow->client_isn = packet->seq;
-    flow->client_next = packet->seq + 1;
-    flow->syn_count = 1;
-    flow->last_syn = packet->ts;
+    attempt->flags |= ATTEMPT_SYN_SEEN | ATTEMPT_CLIENT_STREAM;
+    attempt->client_isn = packet->seq;
+    attempt->client_next = packet->seq + 1;
+    attempt->syn_count = 1;
+    flow->mark = packet->ts;
     /* Past the ACL, any SYN at all is the leak (guide section 3). */
     if (policy->position == POSITION_CORE_SIDE) {
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE);
-        flow_list_append(tracker->flows, flow, FLOW_LIST_ACTIVE);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE);
+        flow_list_append(tracker->flows, flow, LIST_ACTIVE);
     } else {
-        flow_list_append(tracker->flows, flow, FLOW_LIST_PENDING);
+        flow_list_append(tracker->flows, flow, LIST_PENDING);
     }
     return flow;
 }
@@ -319,18 +398,19 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
 static void client_packet(struct attempt_tracker *tracker, struct flow *flow,
                           const struct packet *packet, int segment)
 {
+    struct attempt *attempt = attempt_of(flow);
     uint8_t flags = packet->tcp_flags;
     if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-        if ((flow->flags & ATTEMPT_SYN_SEEN) && packet->seq == flow->client_isn) {
+        if ((attempt->flags & ATTEMPT_SYN_SEEN) && packet->seq == attempt->client_isn) {
             /* A retransmission is the same attempt; it restarts the SYN timer. */
-            if (flow->syn_count < UINT16_MAX)
-                flow->syn_count++;
-            flow->last_syn = packet->ts;
+            if (attempt->syn_count < UINT16_MAX)
+                attempt->syn_count++;
+            flow->mark = packet->ts;
             touch(flow, packet->ts);
-            if (flow->list == FLOW_LIST_PENDING)
-                flow_list_append(tracker->flows, flow, FLOW_LIST_PENDING);
+            if (flow->list == LIST_PENDING)
+                flow_list_append(tracker->flows, flow, LIST_PENDING);
             else
-                flow_list_append(tracker->flows, flow, FLOW_LIST_ACTIVE);
+                flow_list_append(tracker->flows, flow, LIST_ACTIVE);
             return;
         }
         /* A new ISN on the same ports: the old connection is over, a new attempt begins. */
@@ -343,47 +423,48 @@ static void client_packet(struct attempt_tracker *tracker, struct flow *flow,
         close_attempt(tracker, flow, "rst");
         return;
     }
-    if ((flags & TCP_ACK) && (flow->flags & ATTEMPT_SYN_SEEN) &&
-        (int32_t)(packet->seq - flow->client_isn) > 0)
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_CLIENT_ACK);
+    if ((flags & TCP_ACK) && (attempt->flags & ATTEMPT_SYN_SEEN) &&
+        (int32_t)(packet->seq - attempt->client_isn) > 0)
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_CLIENT_ACK);
     if (packet->payload_length > 0)
         feed_stream(tracker, flow, packet, true);
     if (flags & TCP_FIN)
-        flow->flags |= ATTEMPT_CLIENT_FIN;
+        attempt->flags |= ATTEMPT_CLIENT_FIN;
     after_packet(tracker, flow, packet);
 }
 
 static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
                           const struct packet *packet)
 {
+    struct attempt *attempt = attempt_of(flow);
     const struct policy *policy = tracker->policy;
     uint8_t flags = packet->tcp_flags;
-    bool answers_syn = !(flags & TCP_ACK) || !(flow->flags & ATTEMPT_SYN_SEEN) ||
-                       packet->ack == flow->client_isn + 1;
+    bool answers_syn = !(flags & TCP_ACK) || !(attempt->flags & ATTEMPT_SYN_SEEN) ||
+                       packet->ack == attempt->client_isn + 1;
     if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
         if (!answers_syn)
             return;
-        flow->flags |= ATTEMPT_SYN_ACK_SEEN | ATTEMPT_SERVER_STREAM;
-        flow->server_isn = packet->seq;
-        flow->server_next = packet->seq + 1;
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_SYN_ACK);
+        attempt->flags |= ATTEMPT_SYN_ACK_SEEN | ATTEMPT_SERVER_STREAM;
+        attempt->server_isn = packet->seq;
+        attempt->server_next = packet->seq + 1;
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_SYN_ACK);
         after_packet(tracker, flow, packet);
         return;
     }
     if (flags & TCP_RST) {
         touch(flow, packet->ts);
-        if (!(flow->flags & ATTEMPT_SYN_ACK_SEEN) && (flow->flags & ATTEMPT_SYN_SEEN) &&
+        if (!(attempt->flags & ATTEMPT_SYN_ACK_SEEN) && (attempt->flags & ATTEMPT_SYN_SEEN) &&
             answers_syn &&
-            !(flow->evidence & EVIDENCE_LEAK_MASK & ~EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE))) {
+            !(attempt->evidence & EVIDENCE_LEAK_MASK & ~EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE))) {
             /* A reset in place of a SYN-ACK: the filter's, where the blocking point is
              * declared to answer with resets and the sensor sits on its subscriber side;
              * otherwise the server's own, which means the SYN got there. */
-            const struct blocking_point *point = blocking_point_of(tracker, flow);
+            const struct blocking_point *point = blocking_point_of(tracker, attempt);
             if (point != NULL && point->reject == REJECT_TCP_RESET &&
                 policy->position == POSITION_EDGE_SIDE)
-                flow->evidence |= EVIDENCE_BIT(EVIDENCE_RST_FILTER);
+                attempt->evidence |= EVIDENCE_BIT(EVIDENCE_RST_FILTER);
             else
-                flow->evidence |= EVIDENCE_BIT(EVIDENCE_RST_SERVER);
+                attempt->evidence |= EVIDENCE_BIT(EVIDENCE_RST_SERVER);
         }
         close_attempt(tracker, flow, "rst");
         return;
@@ -391,7 +472,7 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
     if (packet->payload_length > 0)
         feed_stream(tracker, flow, packet, false);
     if (flags & TCP_FIN)
-        flow->flags |= ATTEMPT_SERVER_FIN;
+        attempt->flags |= ATTEMPT_SERVER_FIN;
     after_packet(tracker, flow, packet);
 }
 
@@ -449,14 +530,15 @@ void attempt_icmp(struct attempt_tracker *tracker, const struct packet *packet)
     struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
     if (flow == NULL)
         return;
+    struct attempt *attempt = attempt_of(flow);
     /* The quoted sequence number ties the error to this attempt, not an earlier one. */
-    if (quote->has_seq && (flow->flags & ATTEMPT_SYN_SEEN) &&
-        (int32_t)(quote->seq - flow->client_isn) < 0)
+    if (quote->has_seq && (attempt->flags & ATTEMPT_SYN_SEEN) &&
+        (int32_t)(quote->seq - attempt->client_isn) < 0)
         return;
-    flow->flags |= ATTEMPT_ICMP_SEEN;
-    flow->icmp_type = packet->icmp_type;
-    flow->icmp_code = packet->icmp_code;
-    flow->icmp_from = packet->src;
+    attempt->flags |= ATTEMPT_ICMP_SEEN;
+    attempt->icmp_type = packet->icmp_type;
+    attempt->icmp_code = packet->icmp_code;
+    attempt->icmp_from = packet->src;
     if (is_admin_prohibited(packet))
-        flow->evidence |= EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED);
+        attempt->evidence |= EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED);
 }

@@ -23,6 +23,9 @@ struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct 
                                             struct sensor_counters *counters,
                                             const bool *return_seen);
 void attempt_tracker_free(struct attempt_tracker *tracker);
+/* What the tracker keeps of one attempt beside its flow entry, in bytes (the benchmark's
+ * state floor sizes its table's slots alike). */
+size_t attempt_record_size(void);
 
 /* A TCP packet with port 25 on either side. segment: index in policy.segments or -1. */
 void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, int segment);

@@ -24,7 +24,8 @@ typedef uint64_t index_entry;
 #define INDEX_INITIAL 4096
 
 struct flow_table {
-    struct flow *slots;
+    unsigned char *slots; /* capacity slots of stride bytes: an entry, then its record */
+    size_t stride;
     index_entry *index;
     uint32_t index_mask;
     uint32_t index_mask_max; /* the size that holds capacity flows at most 2/3 full */
@@ -32,11 +33,22 @@ struct flow_table {
     uint32_t count;
     uint32_t high_water; /* slots below this were used once; those above are untouched */
     uint32_t free_head;  /* freed slots, linked through hash */
-    struct list_ends lists[FLOW_LIST_COUNT];
-    struct list_timer timers[FLOW_LIST_COUNT];
+    struct list_ends lists[FLOW_LISTS];
+    struct list_timer timers[FLOW_LISTS];
 };
 
-struct flow_table *flow_table_new(uint32_t capacity)
+static inline struct flow *slot_at(const struct flow_table *table, uint32_t slot)
+{
+    return (struct flow *)(table->slots + (size_t)slot * table->stride);
+}
+
+static inline uint32_t slot_of(const struct flow_table *table, const struct flow *flow)
+{
+    (void)table;
+    return flow->slot;
+}
+
+struct flow_table *flow_table_new(uint32_t capacity, size_t record_size)
 {
     if (capacity == 0)
         capacity = 1;
@@ -56,14 +68,16 @@ struct flow_table *flow_table_new(uint32_t capacity)
     table->index_mask_max = (uint32_t)(index_count - 1);
     if (index_count > INDEX_INITIAL)
         index_count = INDEX_INITIAL;
-    table->slots = calloc(capacity, sizeof(struct flow));
+    /* Records start right after the entry, aligned as any scalar they may hold. */
+    table->stride = (sizeof(struct flow) + record_size + 7) & ~(size_t)7;
+    table->slots = calloc(capacity, table->stride);
     table->index = calloc(index_count, sizeof(index_entry));
     if (table->slots == NULL || table->index == NULL)
         goto fail_free_arrays;
     table->index_mask = (uint32_t)(index_count - 1);
     table->capacity = capacity;
     table->free_head = FLOW_NONE;
-    for (int i = 0; i < FLOW_LIST_COUNT; i++)
+    for (int i = 0; i < FLOW_LISTS; i++)
         table->lists[i].head = table->lists[i].tail = FLOW_NONE;
     return table;
 
@@ -136,7 +150,7 @@ struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *
             return NULL;
         if (entry_hash(entry) != hash)
             continue;
-        struct flow *flow = &table->slots[entry_slot(entry)];
+        struct flow *flow = slot_at(table, entry_slot(entry));
         if (memcmp(&flow->key, key, sizeof(*key)) == 0)
             return flow;
     }
@@ -179,22 +193,19 @@ struct flow *flow_insert(struct flow_table *table, const struct flow_key *key, u
     uint32_t slot;
     if (table->free_head != FLOW_NONE) {
         slot = table->free_head;
-        table->free_head = table->slots[slot].hash;
+        table->free_head = slot_at(table, slot)->hash;
     } else if (table->high_water < table->capacity) {
         slot = table->high_water++;
     } else {
         return NULL;
     }
-    struct flow *flow = &table->slots[slot];
-    memset(flow, 0, sizeof(*flow));
+    struct flow *flow = slot_at(table, slot);
+    memset(flow, 0, table->stride);
     flow->key = *key;
     flow->hash = hash;
+    flow->slot = slot;
     flow->list = FLOW_LIST_NONE;
     flow->list_prev = flow->list_next = FLOW_NONE;
-    flow->session = FLOW_NONE;
-    flow->segment = -1;
-    flow->pool = -1;
-    flow->msa = -1;
     index_place(table->index, table->index_mask, make_entry(hash, slot));
     table->count++;
     return flow;
@@ -224,11 +235,11 @@ static void list_unlink(struct flow_table *table, struct flow *flow)
         return;
     struct list_ends *ends = &table->lists[flow->list];
     if (flow->list_prev != FLOW_NONE)
-        table->slots[flow->list_prev].list_next = flow->list_next;
+        slot_at(table, flow->list_prev)->list_next = flow->list_next;
     else
         ends->head = flow->list_next;
     if (flow->list_next != FLOW_NONE)
-        table->slots[flow->list_next].list_prev = flow->list_prev;
+        slot_at(table, flow->list_next)->list_prev = flow->list_prev;
     else
         ends->tail = flow->list_prev;
     flow->list = FLOW_LIST_NONE;
@@ -237,7 +248,7 @@ static void list_unlink(struct flow_table *table, struct flow *flow)
 
 void flow_remove(struct flow_table *table, struct flow *flow)
 {
-    uint32_t slot = (uint32_t)(flow - table->slots);
+    uint32_t slot = slot_of(table, flow);
     list_unlink(table, flow);
     uint32_t mask = table->index_mask;
     index_entry wanted = make_entry(flow->hash, slot);
@@ -271,11 +282,11 @@ void flow_table_clear(struct flow_table *table)
     table->count = 0;
     table->high_water = 0;
     table->free_head = FLOW_NONE;
-    for (int i = 0; i < FLOW_LIST_COUNT; i++)
+    for (int i = 0; i < FLOW_LISTS; i++)
         table->lists[i].head = table->lists[i].tail = FLOW_NONE;
 }
 
-void flow_table_set_timer(struct flow_table *table, enum flow_list list, enum flow_time field,
+void flow_table_set_timer(struct flow_table *table, unsigned list, enum flow_time field,
                           packet_time timeout, packet_time *due)
 {
     table->timers[list] = (struct list_timer){.due = due, .timeout = timeout, .field = field};
@@ -286,30 +297,30 @@ static packet_time deadline_of(const struct list_timer *timer, const struct flow
     switch (timer->field) {
     case FLOW_TIME_FIRST_SEEN:
         return flow->first_seen + timer->timeout;
-    case FLOW_TIME_LAST_SYN:
-        return flow->last_syn + timer->timeout;
-    case FLOW_TIME_LAST_PACKET:
+    case FLOW_TIME_MARK:
+        return flow->mark + timer->timeout;
+    case FLOW_TIME_LAST_SEEN:
         break;
     }
-    return flow->last_packet + timer->timeout;
+    return flow->last_seen + timer->timeout;
 }
 
 packet_time flow_table_next_deadline(const struct flow_table *table)
 {
     packet_time soonest = INT64_MAX;
-    for (int list = 0; list < FLOW_LIST_COUNT; list++) {
+    for (int list = 0; list < FLOW_LISTS; list++) {
         const struct list_timer *timer = &table->timers[list];
         uint32_t head = table->lists[list].head;
         if (timer->due == NULL || head == FLOW_NONE)
             continue;
-        packet_time deadline = deadline_of(timer, &table->slots[head]);
+        packet_time deadline = deadline_of(timer, slot_at(table, head));
         if (deadline < soonest)
             soonest = deadline;
     }
     return soonest;
 }
 
-void flow_list_append(struct flow_table *table, struct flow *flow, enum flow_list list)
+void flow_list_append(struct flow_table *table, struct flow *flow, unsigned list)
 {
     const struct list_timer *timer = &table->timers[list];
     if (timer->due != NULL) {
@@ -317,7 +328,7 @@ void flow_list_append(struct flow_table *table, struct flow *flow, enum flow_lis
         if (deadline < *timer->due)
             *timer->due = deadline;
     }
-    uint32_t index = (uint32_t)(flow - table->slots);
+    uint32_t index = slot_of(table, flow);
     struct list_ends *ends = &table->lists[list];
     if (flow->list == list && ends->tail == index)
         return;
@@ -326,21 +337,21 @@ void flow_list_append(struct flow_table *table, struct flow *flow, enum flow_lis
     flow->list_prev = ends->tail;
     flow->list_next = FLOW_NONE;
     if (ends->tail != FLOW_NONE)
-        table->slots[ends->tail].list_next = index;
+        slot_at(table, ends->tail)->list_next = index;
     else
         ends->head = index;
     ends->tail = index;
 }
 
-struct flow *flow_list_head(const struct flow_table *table, enum flow_list list)
+struct flow *flow_list_head(const struct flow_table *table, unsigned list)
 {
     uint32_t head = table->lists[list].head;
-    return head == FLOW_NONE ? NULL : &table->slots[head];
+    return head == FLOW_NONE ? NULL : slot_at(table, head);
 }
 
 struct flow *flow_list_next(const struct flow_table *table, const struct flow *flow)
 {
-    return flow->list_next == FLOW_NONE ? NULL : &table->slots[flow->list_next];
+    return flow->list_next == FLOW_NONE ? NULL : slot_at(table, flow->list_next);
 }
 
 uint32_t flow_table_count(const struct flow_table *table)
@@ -355,5 +366,5 @@ uint32_t flow_table_capacity(const struct flow_table *table)
 
 uint32_t flow_index(const struct flow_table *table, const struct flow *flow)
 {
-    return (uint32_t)(flow - table->slots);
+    return slot_of(table, flow);
 }

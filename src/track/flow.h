@@ -1,4 +1,6 @@
-/* A bounded flow table with packet-time timer lists. Every slot is preallocated up front
+/* A bounded flow table with packet-time timer lists, for any owner: the key, the index,
+ * the lists and the times are here; what the owner keeps of an entry is its own record,
+ * stored beside the entry. Every slot is preallocated up front
  * (pages are only touched when first used), lookups and inserts never allocate, and when
  * the table is full the caller evicts the oldest entry of a list of its choice, so state
  * can never grow past the configured capacity.
@@ -10,11 +12,12 @@
 #define OP25B_FLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "record/flow_tuple.h"
 #include "util/address.h"
 #include "util/packet_time.h"
-#include "track/verdict.h"
 
 #define FLOW_NONE UINT32_MAX
 
@@ -47,73 +50,65 @@ static inline void flow_key_make(struct flow_key *key, uint8_t proto,
     key->proto = proto;
 }
 
-/* Timer lists, each kept in deadline order because every entry on one list shares one
- * timeout: appending at the tail on each refresh keeps the soonest deadline at the head. */
-enum flow_list {
-    FLOW_LIST_PENDING = 0, /* no answer yet: runs timeouts.syn from the last SYN */
-    FLOW_LIST_ACTIVE,      /* answered or settled by leak evidence: runs timeouts.smtp_idle */
-    FLOW_LIST_COUNT,
-    FLOW_LIST_NONE = FLOW_LIST_COUNT
-};
+/* The key's connection as a record names it (client as src). */
+static inline void flow_key_tuple(const struct flow_key *key, struct flow_tuple *tuple)
+{
+    __builtin_memset(tuple, 0, sizeof(*tuple));
+    tuple->src.family = tuple->dst.family = key->family;
+    __builtin_memcpy(tuple->src.bytes, key->client, sizeof(tuple->src.bytes));
+    __builtin_memcpy(tuple->dst.bytes, key->server, sizeof(tuple->dst.bytes));
+    tuple->src_port = key->client_port;
+    tuple->dst_port = key->server_port;
+    tuple->proto = key->proto;
+}
 
-enum attempt_flag {
-    ATTEMPT_SYN_SEEN = 0x0001,
-    ATTEMPT_SYN_ACK_SEEN = 0x0002,
-    ATTEMPT_CLIENT_FIN = 0x0004,
-    ATTEMPT_SERVER_FIN = 0x0008,
-    ATTEMPT_CLIENT_STREAM = 0x0010, /* client_next is known */
-    ATTEMPT_SERVER_STREAM = 0x0020, /* server_next is known */
-    ATTEMPT_ICMP_SEEN = 0x0040,
-    ATTEMPT_TO_MSA = 0x0080,
-    ATTEMPT_NO_SESSION = 0x0100, /* the dialogue could not be parsed: no session was free */
-    ATTEMPT_TUNNELLED = 0x0200,
-};
+/* Two lists an owner may keep its entries on (or on neither), each kept in deadline order
+ * because every entry on one list shares one timeout: appending at the tail on each
+ * refresh keeps the soonest deadline at the head. The owner names them (the attempt
+ * tracker's are "no answer yet" and "answered"; most tables use one, as least recently
+ * used first). */
+#define FLOW_LISTS 2
+#define FLOW_LIST_NONE FLOW_LISTS
 
-/* One tracked attempt. Kept small: 2 million of them must fit well under 1 GiB. */
+/* The part of an entry every table shares: its key, its place in the index and on a list,
+ * and the times its timers run from. The owner's own record follows it in the same slot
+ * (flow_table_new's record_size, reached with flow_record), so one cache line brings both. */
 struct flow {
     struct flow_key key;
     uint32_t hash; /* flow_key_hash of key while in the table; links free slots after */
+    uint32_t slot; /* its own place, so no pointer arithmetic divides by the slot size */
     uint32_t list_prev;
     uint32_t list_next;
-    uint8_t list; /* enum flow_list */
-    uint8_t icmp_type;
-    uint8_t icmp_code;
-    int8_t segment; /* index in policy.segments, or -1 */
+    uint8_t list; /* 0 .. FLOW_LISTS - 1, or FLOW_LIST_NONE */
     packet_time first_seen;
-    packet_time last_syn;
-    packet_time last_packet;
-    uint32_t client_isn;
-    uint32_t server_isn;
-    uint32_t client_next; /* next client sequence number expected (stream order) */
-    uint32_t server_next;
-    uint32_t session; /* dialogue parser slot, or FLOW_NONE */
-    uint32_t client_bytes;
-    uint32_t server_bytes;
-    uint16_t flags; /* enum attempt_flag */
-    uint16_t syn_count;
-    evidence_set evidence;
-    int16_t pool;
-    int16_t msa;
-    struct address icmp_from;
+    packet_time last_seen;
+    packet_time mark; /* a time of the owner's choosing (the attempt tracker: its last SYN) */
 };
+
+/* The owner's record of an entry: record_size bytes right after it, zeroed by flow_insert. */
+static inline void *flow_record(const struct flow *flow)
+{
+    return (void *)(flow + 1);
+}
 
 /* Which time of an entry its list's timeout runs from. */
 enum flow_time {
     FLOW_TIME_FIRST_SEEN,
-    FLOW_TIME_LAST_SYN,
-    FLOW_TIME_LAST_PACKET,
+    FLOW_TIME_LAST_SEEN,
+    FLOW_TIME_MARK,
 };
 
 struct flow_table;
 
-/* capacity: the most flows held at once (at least 1). NULL when out of memory. */
-struct flow_table *flow_table_new(uint32_t capacity);
+/* capacity: the most flows held at once (at least 1); record_size: the owner's record
+ * beside each entry (0 for none). NULL when out of memory. */
+struct flow_table *flow_table_new(uint32_t capacity, size_t record_size);
 void flow_table_free(struct flow_table *table);
 
 uint32_t flow_key_hash(const struct flow_key *key);
 struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *key,
                          uint32_t hash);
-/* A zeroed flow holding key, on no list; NULL when the table is full. */
+/* A flow holding key, on no list, its times and record zeroed; NULL when the table is full. */
 struct flow *flow_insert(struct flow_table *table, const struct flow_key *key, uint32_t hash);
 void flow_remove(struct flow_table *table, struct flow *flow);
 /* Forgets every flow at once, as if each had been removed: for draining a table at the
@@ -123,7 +118,7 @@ void flow_table_clear(struct flow_table *table);
 /* Declares that an entry of list is due timeout after its field, and that the owner skips
  * its timer work until *due: every append then lowers *due to the entry's deadline when
  * that is sooner, so no entry can come due unnoticed while the owner is not called. */
-void flow_table_set_timer(struct flow_table *table, enum flow_list list, enum flow_time field,
+void flow_table_set_timer(struct flow_table *table, unsigned list, enum flow_time field,
                           packet_time timeout, packet_time *due);
 /* The soonest deadline among the heads of the lists with a timer; INT64_MAX when none.
  * Entries of a list share one timeout and are appended as they are refreshed, so the head
@@ -131,8 +126,8 @@ void flow_table_set_timer(struct flow_table *table, enum flow_list list, enum fl
 packet_time flow_table_next_deadline(const struct flow_table *table);
 
 /* Puts the flow at the tail of list (taking it off any list it was on). */
-void flow_list_append(struct flow_table *table, struct flow *flow, enum flow_list list);
-struct flow *flow_list_head(const struct flow_table *table, enum flow_list list);
+void flow_list_append(struct flow_table *table, struct flow *flow, unsigned list);
+struct flow *flow_list_head(const struct flow_table *table, unsigned list);
 struct flow *flow_list_next(const struct flow_table *table, const struct flow *flow);
 
 uint32_t flow_table_count(const struct flow_table *table);

@@ -5,6 +5,7 @@
 
 #include "proto/dns.h"
 #include "proto/ndpi_classify.h"
+#include "track/flow.h"
 #include "util/slot_pool.h"
 #include "track/tcp_stream.h"
 
@@ -42,22 +43,49 @@ union mail_parser {
     } hello;
 };
 
-/* What a flow needs beside struct flow, in a parallel array indexed by flow_index(). */
-struct mail_flow_state {
-    uint8_t kind; /* enum mail_flow_kind */
-    bool hello_done;
-    bool login_reported;
+/* The two lists: connections with no answer yet run timeouts.syn from their last SYN;
+ * answered ones run timeouts.smtp_idle. */
+enum { LIST_PENDING = 0, LIST_ACTIVE = 1 };
+
+enum mail_flow_flag {
+    FLAG_SYN_ACK_SEEN = 0x01,
+    FLAG_CLIENT_FIN = 0x02,
+    FLAG_SERVER_FIN = 0x04,
+    FLAG_CLIENT_STREAM = 0x08, /* client_next is known */
+    FLAG_SERVER_STREAM = 0x10, /* server_next is known */
+    FLAG_NO_PARSER = 0x20,     /* the dialogue could not be parsed: no parser was free */
+};
+
+/* What the table keeps of a connection, beside its flow entry (whose mark is the last
+ * SYN). */
+struct mail_flow {
+    uint32_t client_isn;
+    uint32_t client_next; /* next sequence numbers expected (stream order) */
+    uint32_t server_next;
+    uint32_t client_bytes;
+    uint32_t server_bytes;
     uint32_t parser;     /* slot in parsers, or NONE */
     uint32_t classifier; /* nDPI slot, or NONE */
+    uint16_t syn_count;
+    int16_t pool;
+    int8_t segment;
+    uint8_t flags; /* enum mail_flow_flag */
+    uint8_t kind;  /* enum mail_flow_kind */
+    bool hello_done;
+    bool login_reported;
 };
+
+static inline struct mail_flow *MF(const struct flow *flow)
+{
+    return flow_record(flow);
+}
 
 struct mail_flows {
     const struct policy *policy;
     struct sensor_counters *counters;
     mail_flow_handler handler;
     void *context;
-    struct flow_table *table;
-    struct mail_flow_state *states;
+    struct flow_table *table; /* records: struct mail_flow */
     union mail_parser *parsers;
     struct slot_pool parser_slots;
     uint32_t capacity;
@@ -99,11 +127,10 @@ struct mail_flows *mail_flows_new(const struct policy *policy, struct sensor_cou
                : capacity > MAIL_FLOWS_MAX ? MAIL_FLOWS_MAX
                                            : capacity;
     flows->capacity = capacity;
-    flows->table = flow_table_new(capacity);
-    flows->states = calloc(capacity, sizeof(struct mail_flow_state));
+    flows->table = flow_table_new(capacity, sizeof(struct mail_flow));
     flows->parsers = calloc(capacity, sizeof(union mail_parser));
     if (slot_pool_init(&flows->parser_slots, capacity) != 0 || flows->table == NULL ||
-        flows->states == NULL || flows->parsers == NULL)
+        flows->parsers == NULL)
         goto fail;
     flows->classifier =
         ndpi_classifier_new(capacity < CLASSIFIER_SLOTS_MAX ? capacity : CLASSIFIER_SLOTS_MAX);
@@ -122,7 +149,6 @@ void mail_flows_free(struct mail_flows *flows)
         return;
     ndpi_classifier_free(flows->classifier);
     flow_table_free(flows->table);
-    free(flows->states);
     free(flows->parsers);
     slot_pool_free(&flows->parser_slots);
     free(flows);
@@ -156,22 +182,17 @@ static uint8_t *presence_of(struct mail_flows *flows, const struct flow_key *key
                                             key->server_port)];
 }
 
-static struct mail_flow_state *state_of(const struct mail_flows *flows, const struct flow *flow)
-{
-    return &flows->states[flow_index(flows->table, flow)];
-}
-
 static union mail_parser *parser_of(struct mail_flows *flows, struct flow *flow)
 {
-    struct mail_flow_state *state = state_of(flows, flow);
+    struct mail_flow *state = MF(flow);
     if (state->parser != NONE)
         return &flows->parsers[state->parser];
-    if (flow->flags & ATTEMPT_NO_SESSION)
+    if (state->flags & FLAG_NO_PARSER)
         return NULL;
     uint32_t slot = slot_pool_take(&flows->parser_slots);
     if (slot == SLOT_POOL_NONE) {
         /* Every flow holds at most one parser, so this cannot happen; kept for safety. */
-        flow->flags |= ATTEMPT_NO_SESSION;
+        state->flags |= FLAG_NO_PARSER;
         flows->counters->detector_exhausted++;
         return NULL;
     }
@@ -198,7 +219,7 @@ static union mail_parser *parser_of(struct mail_flows *flows, struct flow *flow)
 
 static void release(struct mail_flows *flows, struct flow *flow)
 {
-    struct mail_flow_state *state = state_of(flows, flow);
+    struct mail_flow *state = MF(flow);
     if (state->parser != NONE)
         slot_pool_give(&flows->parser_slots, state->parser);
     if (state->classifier != NONE)
@@ -213,16 +234,21 @@ static void release(struct mail_flows *flows, struct flow *flow)
 static void report(struct mail_flows *flows, struct flow *flow, enum mail_flow_moment moment,
                    packet_time now, const char *reason)
 {
-    struct mail_flow_state *state = state_of(flows, flow);
+    struct mail_flow *state = MF(flow);
     union mail_parser *parser = state->parser != NONE ? &flows->parsers[state->parser] : NULL;
     struct tls_hello hello;
     struct mail_flow_report out = {
         .moment = moment,
         .kind = (enum mail_flow_kind)state->kind,
         .now = now,
-        .flow = flow,
+        .pool = state->pool,
+        .segment = state->segment,
+        .first_seen = flow->first_seen,
+        .last_seen = flow->last_seen,
+        .answered = (state->flags & FLAG_SYN_ACK_SEEN) != 0,
         .close_reason = reason,
     };
+    flow_key_tuple(&flow->key, &out.flow);
     switch (out.kind) {
     case MAIL_FLOW_SUBMISSION:
     case MAIL_FLOW_OTHER_SMTP:
@@ -250,7 +276,7 @@ static void report(struct mail_flows *flows, struct flow *flow, enum mail_flow_m
 static void close_flow(struct mail_flows *flows, struct flow *flow, packet_time now,
                        const char *reason)
 {
-    struct mail_flow_state *state = state_of(flows, flow);
+    struct mail_flow *state = MF(flow);
     if (state->kind == MAIL_FLOW_CANDIDATE && state->classifier != NONE &&
         ndpi_classifier_giveup(flows->classifier, state->classifier) == NDPI_CLASSIFY_SMTP)
         state->kind = MAIL_FLOW_OTHER_SMTP;
@@ -262,9 +288,9 @@ static void close_flow(struct mail_flows *flows, struct flow *flow, packet_time 
 void mail_flows_watch(struct mail_flows *flows, packet_time *due)
 {
     const struct policy *policy = flows->policy;
-    flow_table_set_timer(flows->table, FLOW_LIST_PENDING, FLOW_TIME_LAST_SYN,
+    flow_table_set_timer(flows->table, LIST_PENDING, FLOW_TIME_MARK,
                          policy->timeouts.syn, due);
-    flow_table_set_timer(flows->table, FLOW_LIST_ACTIVE, FLOW_TIME_LAST_PACKET,
+    flow_table_set_timer(flows->table, LIST_ACTIVE, FLOW_TIME_LAST_SEEN,
                          policy->timeouts.smtp_idle, due);
 }
 
@@ -277,19 +303,19 @@ void mail_flows_advance(struct mail_flows *flows, packet_time now)
 {
     const struct policy *policy = flows->policy;
     struct flow *flow;
-    while ((flow = flow_list_head(flows->table, FLOW_LIST_PENDING)) != NULL &&
-           flow->last_syn + policy->timeouts.syn <= now)
+    while ((flow = flow_list_head(flows->table, LIST_PENDING)) != NULL &&
+           flow->mark + policy->timeouts.syn <= now)
         close_flow(flows, flow, now, "syn_timeout");
-    while ((flow = flow_list_head(flows->table, FLOW_LIST_ACTIVE)) != NULL &&
-           flow->last_packet + policy->timeouts.smtp_idle <= now)
+    while ((flow = flow_list_head(flows->table, LIST_ACTIVE)) != NULL &&
+           flow->last_seen + policy->timeouts.smtp_idle <= now)
         close_flow(flows, flow, now, "idle");
 }
 
 void mail_flows_finish(struct mail_flows *flows, packet_time now, const char *reason)
 {
-    for (int list = 0; list < FLOW_LIST_COUNT; list++) {
+    for (unsigned list = 0; list < FLOW_LISTS; list++) {
         struct flow *flow;
-        while ((flow = flow_list_head(flows->table, (enum flow_list)list)) != NULL)
+        while ((flow = flow_list_head(flows->table, list)) != NULL)
             close_flow(flows, flow, now, reason);
     }
 }
@@ -338,9 +364,9 @@ static struct flow *create(struct mail_flows *flows, const struct packet *packet
     struct flow *flow = flow_insert(flows->table, &key, hash);
     if (flow == NULL) {
         /* Full: the oldest unanswered SYN goes first, then the longest idle connection. */
-        struct flow *victim = flow_list_head(flows->table, FLOW_LIST_PENDING);
+        struct flow *victim = flow_list_head(flows->table, LIST_PENDING);
         if (victim == NULL)
-            victim = flow_list_head(flows->table, FLOW_LIST_ACTIVE);
+            victim = flow_list_head(flows->table, LIST_ACTIVE);
         if (victim != NULL) {
             flows->counters->detector_evictions++;
             close_flow(flows, victim, packet->ts, "evicted");
@@ -352,25 +378,24 @@ static struct flow *create(struct mail_flows *flows, const struct packet *packet
     uint8_t *presence = presence_of(flows, &flow->key);
     if (*presence != PRESENCE_STUCK)
         (*presence)++;
-    struct mail_flow_state *state = state_of(flows, flow);
+    struct mail_flow *state = MF(flow);
     state->kind = (uint8_t)kind;
-    state->hello_done = state->login_reported = false;
     state->parser = state->classifier = NONE;
-    flow->pool = (int16_t)pool;
-    flow->segment = (int8_t)segment;
-    flow->first_seen = flow->last_packet = flow->last_syn = packet->ts;
-    flow->flags = ATTEMPT_SYN_SEEN | ATTEMPT_CLIENT_STREAM;
-    flow->client_isn = packet->seq;
-    flow->client_next = packet->seq + 1;
-    flow->syn_count = 1;
-    flow_list_append(flows->table, flow, FLOW_LIST_PENDING);
+    state->pool = (int16_t)pool;
+    state->segment = (int8_t)segment;
+    flow->first_seen = flow->last_seen = flow->mark = packet->ts;
+    state->flags = FLAG_CLIENT_STREAM;
+    state->client_isn = packet->seq;
+    state->client_next = packet->seq + 1;
+    state->syn_count = 1;
+    flow_list_append(flows->table, flow, LIST_PENDING);
     return flow;
 }
 
 static void feed_hello(struct mail_flows *flows, struct flow *flow, union mail_parser *parser,
                        const uint8_t *bytes, size_t length, packet_time now)
 {
-    struct mail_flow_state *state = state_of(flows, flow);
+    struct mail_flow *state = MF(flow);
     if (state->hello_done)
         return;
     size_t room = HELLO_BUFFER - parser->hello.length;
@@ -390,18 +415,18 @@ static void feed_hello(struct mail_flows *flows, struct flow *flow, union mail_p
 static void feed(struct mail_flows *flows, struct flow *flow, const struct packet *packet,
                  bool from_client)
 {
-    uint16_t known = from_client ? ATTEMPT_CLIENT_STREAM : ATTEMPT_SERVER_STREAM;
-    if (!(flow->flags & known))
+    struct mail_flow *state = MF(flow);
+    uint16_t known = from_client ? FLAG_CLIENT_STREAM : FLAG_SERVER_STREAM;
+    if (!(state->flags & known))
         return; /* the server's opening segment was not seen: its stream has no origin */
-    struct mail_flow_state *state = state_of(flows, flow);
     if (state->kind == MAIL_FLOW_SMTPS && (!from_client || state->hello_done))
         return; /* only the client's hello is read there */
-    uint32_t *next = from_client ? &flow->client_next : &flow->server_next;
+    uint32_t *next = from_client ? &state->client_next : &state->server_next;
     struct tcp_stream_slice slice = tcp_stream_accept(next, packet->seq, packet->payload_length);
     if (from_client)
-        flow->client_bytes += slice.length;
+        state->client_bytes += slice.length;
     else
-        flow->server_bytes += slice.length;
+        state->server_bytes += slice.length;
     union mail_parser *parser = parser_of(flows, flow);
     if (parser == NULL)
         return;
@@ -455,7 +480,7 @@ static void feed(struct mail_flows *flows, struct flow *flow, const struct packe
 static bool classify(struct mail_flows *flows, struct flow *flow, const struct packet *packet,
                      bool from_client)
 {
-    struct mail_flow_state *state = state_of(flows, flow);
+    struct mail_flow *state = MF(flow);
     if (state->kind != MAIL_FLOW_CANDIDATE || packet->payload_length == 0)
         return true;
     if (state->classifier == NONE) {
@@ -485,14 +510,15 @@ static bool classify(struct mail_flows *flows, struct flow *flow, const struct p
 static void client_packet(struct mail_flows *flows, struct flow *flow, const struct packet *packet,
                           int segment)
 {
+    struct mail_flow *state = MF(flow);
     uint8_t flags = packet->tcp_flags;
-    flow->last_packet = packet->ts > flow->last_packet ? packet->ts : flow->last_packet;
+    flow->last_seen = packet->ts > flow->last_seen ? packet->ts : flow->last_seen;
     if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-        if (packet->seq == flow->client_isn) {
-            flow->last_syn = packet->ts;
-            if (flow->syn_count < UINT16_MAX)
-                flow->syn_count++;
-            flow_list_append(flows->table, flow, (enum flow_list)flow->list);
+        if (packet->seq == state->client_isn) {
+            flow->mark = packet->ts;
+            if (state->syn_count < UINT16_MAX)
+                state->syn_count++;
+            flow_list_append(flows->table, flow, flow->list);
             return;
         }
         close_flow(flows, flow, packet->ts, "port_reused");
@@ -508,24 +534,24 @@ static void client_packet(struct mail_flows *flows, struct flow *flow, const str
     if (packet->payload_length > 0)
         feed(flows, flow, packet, true);
     if (flags & TCP_FIN)
-        flow->flags |= ATTEMPT_CLIENT_FIN;
-    if (flow->list == FLOW_LIST_ACTIVE)
-        flow_list_append(flows->table, flow, FLOW_LIST_ACTIVE);
-    if ((flow->flags & ATTEMPT_CLIENT_FIN) && (flow->flags & ATTEMPT_SERVER_FIN))
+        state->flags |= FLAG_CLIENT_FIN;
+    if (flow->list == LIST_ACTIVE)
+        flow_list_append(flows->table, flow, LIST_ACTIVE);
+    if ((state->flags & FLAG_CLIENT_FIN) && (state->flags & FLAG_SERVER_FIN))
         close_flow(flows, flow, packet->ts, "fin");
 }
 
 static void server_packet(struct mail_flows *flows, struct flow *flow, const struct packet *packet)
 {
+    struct mail_flow *state = MF(flow);
     uint8_t flags = packet->tcp_flags;
-    flow->last_packet = packet->ts > flow->last_packet ? packet->ts : flow->last_packet;
+    flow->last_seen = packet->ts > flow->last_seen ? packet->ts : flow->last_seen;
     if ((flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
-        if (packet->ack != flow->client_isn + 1)
+        if (packet->ack != state->client_isn + 1)
             return;
-        flow->flags |= ATTEMPT_SYN_ACK_SEEN | ATTEMPT_SERVER_STREAM;
-        flow->server_isn = packet->seq;
-        flow->server_next = packet->seq + 1;
-        flow_list_append(flows->table, flow, FLOW_LIST_ACTIVE);
+        state->flags |= FLAG_SYN_ACK_SEEN | FLAG_SERVER_STREAM;
+        state->server_next = packet->seq + 1;
+        flow_list_append(flows->table, flow, LIST_ACTIVE);
         return;
     }
     if (!classify(flows, flow, packet, false))
@@ -537,10 +563,10 @@ static void server_packet(struct mail_flows *flows, struct flow *flow, const str
     if (packet->payload_length > 0)
         feed(flows, flow, packet, false);
     if (flags & TCP_FIN)
-        flow->flags |= ATTEMPT_SERVER_FIN;
-    if (flow->list == FLOW_LIST_ACTIVE)
-        flow_list_append(flows->table, flow, FLOW_LIST_ACTIVE);
-    if ((flow->flags & ATTEMPT_CLIENT_FIN) && (flow->flags & ATTEMPT_SERVER_FIN))
+        state->flags |= FLAG_SERVER_FIN;
+    if (flow->list == LIST_ACTIVE)
+        flow_list_append(flows->table, flow, LIST_ACTIVE);
+    if ((state->flags & FLAG_CLIENT_FIN) && (state->flags & FLAG_SERVER_FIN))
         close_flow(flows, flow, packet->ts, "fin");
 }
 

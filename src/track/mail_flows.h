@@ -3,7 +3,7 @@
  * 8314), POP3 on 110 and IMAP on 143 logins, and flows from dynamic pools on any other port
  * whose server speaks first (as an SMTP server does, RFC 5321 3.1), which nDPI classifies
  * until it finds SMTP or something else. A bounded table in packet
- * time (the flow table of flow.h), stream order from tcp_stream.h, and the dialogue parsers
+ * time (track/flow.h's table), stream order from tcp_stream.h, and the dialogue parsers
  * of smtp.h, mail_login.h and tls_hello.h, each from a preallocated pool. It judges nothing:
  * it tells its owner what each connection showed. */
 #ifndef OP25B_MAIL_FLOWS_H
@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #include "decode/decode.h"
-#include "track/flow.h"
+#include "record/flow_tuple.h"
 #include "proto/mail_login.h"
 #include "util/packet_time.h"
 #include "policy/policy.h"
@@ -45,9 +45,12 @@ struct mail_flow_report {
     enum mail_flow_moment moment;
     enum mail_flow_kind kind;
     packet_time now;
-    /* key (client = the side that opened it), pool of the client (-1 if none), segment,
-     * first_seen, last_packet, flags (ATTEMPT_SYN_ACK_SEEN: the server answered). */
-    const struct flow *flow;
+    struct flow_tuple flow; /* src: the client, the side that opened it */
+    int pool;               /* of the client, or -1 */
+    int segment;            /* index in policy.segments, or -1 */
+    packet_time first_seen;
+    packet_time last_seen;
+    bool answered; /* the server's SYN-ACK was seen */
     const struct smtp_facts *smtp;        /* SUBMISSION and OTHER_SMTP, when bytes came */
     const struct mail_login_facts *login; /* POP3 and IMAP, when bytes came */
     const struct tls_hello *hello;        /* SMTPS, at MAIL_FLOW_HELLO */

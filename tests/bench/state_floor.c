@@ -17,6 +17,7 @@
 #include "bench_clock.h"
 #include "bench_open.h"
 #include "decode/decode.h"
+#include "track/attempt.h"
 #include "track/flow.h"
 
 static int usage(void)
@@ -45,7 +46,7 @@ int main(int argc, char **argv)
     char error[PCAP_ERRBUF_SIZE];
     double started = monotonic_seconds();
     /* Made inside the timed part: the sensor's start-up makes its tables too. */
-    struct flow_table *table = flow_table_new(capacity);
+    struct flow_table *table = flow_table_new(capacity, attempt_record_size());
     if (table == NULL) {
         fprintf(stderr, "state_floor: out of memory for %u flows\n", capacity);
         return 1;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "output/event.h"
-#include "track/flow.h"
+#include "record/attempt_record.h"
 #include "policy/policy.h"
 
 static const char policy_text[] =
@@ -102,39 +102,35 @@ TestSuite(event, .init = setup, .fini = teardown);
 
 /* The Community ID specification's own TCP example: 128.232.110.120:34855 ->
  * 66.35.250.204:80 is 1:LQU9qZlK+B5F3KDmev6m5PMibrg= (seed 0). */
-static void spec_flow(struct flow *flow)
+static void spec_attempt(struct attempt_record *attempt)
 {
-    memset(flow, 0, sizeof(*flow));
-    flow->key.family = ADDRESS_V4;
-    flow->key.proto = 6;
+    memset(attempt, 0, sizeof(*attempt));
+    attempt->flow.src.family = attempt->flow.dst.family = ADDRESS_V4;
+    attempt->flow.proto = 6;
     const uint8_t client[4] = {128, 232, 110, 120};
     const uint8_t server[4] = {66, 35, 250, 204};
-    memcpy(flow->key.client, client, 4);
-    memcpy(flow->key.server, server, 4);
-    flow->key.client_port = 34855;
-    flow->key.server_port = 80;
-    flow->pool = 0;
-    flow->msa = -1;
-    flow->segment = 0;
-    flow->first_seen = 1768467600LL * PACKET_TIME_SECOND + 250000;
-    flow->last_packet = flow->first_seen + 1500000;
-    flow->syn_count = 2;
-    flow->client_bytes = 10;
-    flow->server_bytes = 20;
+    memcpy(attempt->flow.src.bytes, client, 4);
+    memcpy(attempt->flow.dst.bytes, server, 4);
+    attempt->flow.src_port = 34855;
+    attempt->flow.dst_port = 80;
+    attempt->pool = 0;
+    attempt->msa = -1;
+    attempt->segment = 0;
+    attempt->first_seen = 1768467600LL * PACKET_TIME_SECOND + 250000;
+    attempt->last_seen = attempt->first_seen + 1500000;
+    attempt->syn_count = 2;
+    attempt->client_bytes = 10;
+    attempt->server_bytes = 20;
 }
 
 Test(event, attempt_without_dialogue)
 {
-    struct flow flow;
-    spec_flow(&flow);
-    struct attempt_report report = {
-        .flow = &flow,
-        .smtp = NULL,
-        .verdict = VERDICT_BLOCKED,
-        .evidence = EVIDENCE_BIT(EVIDENCE_NO_REPLY),
-        .close_reason = "syn_timeout",
-    };
-    event_attempt(&events, &report);
+    struct attempt_record attempt;
+    spec_attempt(&attempt);
+    attempt.verdict = VERDICT_BLOCKED;
+    attempt.evidence = EVIDENCE_BIT(EVIDENCE_NO_REPLY);
+    attempt.close_reason = "syn_timeout";
+    event_attempt(&events, &attempt);
     cr_assert_eq(memory.count, 1);
     cr_assert_str_eq(
         memory.lines[0],
@@ -151,23 +147,20 @@ Test(event, attempt_without_dialogue)
 
 Test(event, attempt_evidence_in_fixed_order_and_icmp_fields)
 {
-    struct flow flow;
-    spec_flow(&flow);
-    flow.flags |= ATTEMPT_ICMP_SEEN;
-    flow.icmp_type = 3;
-    flow.icmp_code = 13;
-    flow.icmp_from.family = ADDRESS_V4;
+    struct attempt_record attempt;
+    spec_attempt(&attempt);
+    attempt.icmp_seen = true;
+    attempt.icmp_type = 3;
+    attempt.icmp_code = 13;
+    attempt.icmp_from.family = ADDRESS_V4;
     const uint8_t router[4] = {128, 232, 110, 1};
-    memcpy(flow.icmp_from.bytes, router, 4);
-    struct attempt_report report = {
-        .flow = &flow,
-        .verdict = VERDICT_LEAKED,
-        /* Set out of order on purpose: the event lists them in the guide's order. */
-        .evidence = EVIDENCE_BIT(EVIDENCE_DATA) | EVIDENCE_BIT(EVIDENCE_SYN_ACK) |
-                    EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED),
-        .close_reason = "fin",
-    };
-    event_attempt(&events, &report);
+    memcpy(attempt.icmp_from.bytes, router, 4);
+    attempt.verdict = VERDICT_LEAKED;
+    /* Set out of order on purpose: the event lists them in level order. */
+    attempt.evidence = EVIDENCE_BIT(EVIDENCE_DATA) | EVIDENCE_BIT(EVIDENCE_SYN_ACK) |
+                       EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED);
+    attempt.close_reason = "fin";
+    event_attempt(&events, &attempt);
     cr_assert_not_null(
         strstr(memory.lines[0], "\"evidence\":[\"icmp_admin_prohibited\",\"syn_ack\",\"data\"]"),
         "%s", memory.lines[0]);
@@ -179,9 +172,9 @@ Test(event, attempt_evidence_in_fixed_order_and_icmp_fields)
 
 Test(event, attempt_smtp_object_escapes_and_leaves_out_unknowns)
 {
-    struct flow flow;
-    spec_flow(&flow);
-    flow.flags |= ATTEMPT_SERVER_STREAM;
+    struct attempt_record attempt;
+    spec_attempt(&attempt);
+    attempt.server_stream = true;
     struct smtp_facts smtp;
     memset(&smtp, 0, sizeof(smtp));
     smtp.banner_seen = true;
@@ -198,14 +191,11 @@ Test(event, attempt_smtp_object_escapes_and_leaves_out_unknowns)
     smtp.rcpt_accepted = 2;
     smtp.rcpt_rejected = 1;
     smtp.last_reply_code = 250;
-    struct attempt_report report = {
-        .flow = &flow,
-        .smtp = &smtp,
-        .verdict = VERDICT_LEAKED,
-        .evidence = EVIDENCE_BIT(EVIDENCE_RCPT),
-        .close_reason = "idle",
-    };
-    event_attempt(&events, &report);
+    attempt.smtp = &smtp;
+    attempt.verdict = VERDICT_LEAKED;
+    attempt.evidence = EVIDENCE_BIT(EVIDENCE_RCPT);
+    attempt.close_reason = "idle";
+    event_attempt(&events, &attempt);
     const char *smtp_text = strstr(memory.lines[0], "\"smtp\":{");
     cr_assert_not_null(smtp_text, "%s", memory.lines[0]);
     cr_assert_str_eq(smtp_text,
@@ -220,18 +210,16 @@ Test(event, attempt_smtp_object_escapes_and_leaves_out_unknowns)
 
 Test(event, attempt_ipv6_addresses_in_canonical_form)
 {
-    struct flow flow;
-    spec_flow(&flow);
-    flow.key.family = ADDRESS_V6;
-    memset(flow.key.client, 0, 16);
-    memset(flow.key.server, 0, 16);
+    struct attempt_record attempt;
+    spec_attempt(&attempt);
+    attempt.flow.src.family = attempt.flow.dst.family = ADDRESS_V6;
     const uint8_t client[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
     const uint8_t server[16] = {0x20, 0x01, 0x0d, 0xb8, 0xf0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x25};
-    memcpy(flow.key.client, client, 16);
-    memcpy(flow.key.server, server, 16);
-    struct attempt_report report = {.flow = &flow, .verdict = VERDICT_UNKNOWN,
-                                    .close_reason = "end_of_input"};
-    event_attempt(&events, &report);
+    memcpy(attempt.flow.src.bytes, client, 16);
+    memcpy(attempt.flow.dst.bytes, server, 16);
+    attempt.verdict = VERDICT_UNKNOWN;
+    attempt.close_reason = "end_of_input";
+    event_attempt(&events, &attempt);
     /* RFC 5952: lower case, longest zero run compressed. */
     cr_assert_not_null(strstr(memory.lines[0], "\"src_ip\":\"2001:db8:1::10\""), "%s",
                        memory.lines[0]);
@@ -271,19 +259,19 @@ Test(event, coverage_per_dynamic_pool_and_family)
 
 Test(event, sensor_stats_counts_itself_and_sink_errors)
 {
-    struct flow flow;
-    spec_flow(&flow);
-    struct attempt_report report = {.flow = &flow, .verdict = VERDICT_UNKNOWN,
-                                    .close_reason = "shutdown"};
-    event_attempt(&events, &report);
+    struct attempt_record attempt;
+    spec_attempt(&attempt);
+    attempt.verdict = VERDICT_UNKNOWN;
+    attempt.close_reason = "shutdown";
+    event_attempt(&events, &attempt);
     memory.fail = true;
-    event_attempt(&events, &report);
+    event_attempt(&events, &attempt);
     memory.fail = false;
     struct sensor_counters counters;
     memset(&counters, 0, sizeof(counters));
     counters.packets = 7;
     counters.decode[DECODE_TRUNCATED] = 2;
-    event_sensor_stats(&events, &counters, flow.first_seen, false);
+    event_sensor_stats(&events, &counters, attempt.first_seen, false);
     cr_assert_eq(memory.count, 2);
     const char *stats = memory.lines[1];
     cr_assert_not_null(strstr(stats, "\"packets\":7,"), "%s", stats);

@@ -10,7 +10,7 @@
 #include "record/coverage.h"
 #include "output/event.h"
 #include "record/finding.h"
-#include "track/flow.h"
+#include "record/attempt_record.h"
 #include "policy/policy.h"
 #include "report/report.h"
 
@@ -71,28 +71,21 @@ static void attempt(struct fixture *f, const char *client, uint16_t port, const 
                     int pool, enum verdict verdict, evidence_set evidence, packet_time ts,
                     const struct smtp_facts *smtp)
 {
-    struct flow flow;
-    memset(&flow, 0, sizeof(flow));
     struct address src = v4(client), dst = v4(server);
-    flow.key.family = src.family;
-    memcpy(flow.key.client, src.bytes, sizeof(flow.key.client));
-    memcpy(flow.key.server, dst.bytes, sizeof(flow.key.server));
-    flow.key.client_port = port;
-    flow.key.server_port = 25;
-    flow.key.proto = 6;
-    flow.pool = (int16_t)pool;
-    flow.segment = 0;
-    flow.msa = -1;
-    flow.first_seen = flow.last_packet = ts;
-    flow.syn_count = 1;
-    struct attempt_report report = {
-        .flow = &flow,
-        .smtp = smtp,
+    struct attempt_record record = {
+        .flow = {.src = src, .dst = dst, .src_port = port, .dst_port = 25, .proto = 6},
+        .first_seen = ts,
+        .last_seen = ts,
+        .pool = pool,
+        .segment = 0,
+        .msa = -1,
         .verdict = verdict,
         .evidence = evidence,
+        .syn_count = 1,
         .close_reason = "fin",
+        .smtp = smtp,
     };
-    event_attempt(&f->events, &report);
+    event_attempt(&f->events, &record);
     coverage_add(&f->coverage, pool, src.family, verdict);
 }
 

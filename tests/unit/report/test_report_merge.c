@@ -10,7 +10,7 @@
 #include "record/coverage.h"
 #include "output/event.h"
 #include "record/finding.h"
-#include "track/flow.h"
+#include "record/attempt_record.h"
 #include "policy/policy.h"
 #include "report/report.h"
 
@@ -72,7 +72,7 @@ static void each(int worker, void (*tell)(struct side *, const void *), const vo
 }
 
 struct attempt_item {
-    struct flow flow;
+    struct attempt_record record;
     struct smtp_facts smtp;
     bool has_smtp;
     enum verdict verdict;
@@ -82,17 +82,13 @@ struct attempt_item {
 static void tell_attempt(struct side *side, const void *what)
 {
     const struct attempt_item *item = what;
-    struct attempt_report report = {
-        .flow = &item->flow,
-        .smtp = item->has_smtp ? &item->smtp : NULL,
-        .verdict = item->verdict,
-        .evidence = item->evidence,
-        .close_reason = "fin",
-    };
-    event_attempt(&side->events, &report);
-    struct address client = {.family = item->flow.key.family};
-    memcpy(client.bytes, item->flow.key.client, sizeof(client.bytes));
-    coverage_add(&side->coverage, item->flow.pool, client.family, item->verdict);
+    struct attempt_record record = item->record;
+    record.smtp = item->has_smtp ? &item->smtp : NULL;
+    record.verdict = item->verdict;
+    record.evidence = item->evidence;
+    record.close_reason = "fin";
+    event_attempt(&side->events, &record);
+    coverage_add(&side->coverage, record.pool, record.flow.src.family, item->verdict);
     side->packets += 3;
 }
 
@@ -122,17 +118,16 @@ static void attempt(int n, packet_time ts)
         snprintf(client, sizeof(client), "203.0.113.%d", n % 13 == 0 ? 130 + n % 5 : n % 100);
     snprintf(server, sizeof(server), n % 7 == 0 ? "2001:db8:ffff::%x" : "192.0.2.%d", n % 50);
     struct address src = address_of(client), dst = address_of(server);
-    item.flow.key.family = src.family;
-    memcpy(item.flow.key.client, src.bytes, sizeof(item.flow.key.client));
-    memcpy(item.flow.key.server, dst.bytes, sizeof(item.flow.key.server));
-    item.flow.key.client_port = (uint16_t)(40000 + n);
-    item.flow.key.server_port = 25;
-    item.flow.key.proto = 6;
-    item.flow.pool = (int16_t)(n % 13 == 0 ? 1 : 0);
-    item.flow.segment = -1;
-    item.flow.msa = -1;
-    item.flow.first_seen = item.flow.last_packet = ts;
-    item.flow.syn_count = 1;
+    item.record.flow.src = src;
+    item.record.flow.dst = dst;
+    item.record.flow.src_port = (uint16_t)(40000 + n);
+    item.record.flow.dst_port = 25;
+    item.record.flow.proto = 6;
+    item.record.pool = n % 13 == 0 ? 1 : 0;
+    item.record.segment = -1;
+    item.record.msa = -1;
+    item.record.first_seen = item.record.last_seen = ts;
+    item.record.syn_count = 1;
     item.verdict = verdicts[n % 5];
     item.evidence = item.verdict == VERDICT_LEAKED
                         ? EVIDENCE_BIT(EVIDENCE_SYN_ACK) | EVIDENCE_BIT(EVIDENCE_BANNER)

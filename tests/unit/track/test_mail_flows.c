@@ -34,7 +34,7 @@ static void handler(void *context, const struct mail_flow_report *report)
     s->kind = report->kind;
     if (report->close_reason != NULL)
         snprintf(s->reason, sizeof(s->reason), "%s", report->close_reason);
-    s->answered = (report->flow->flags & ATTEMPT_SYN_ACK_SEEN) != 0;
+    s->answered = report->answered;
     if ((s->has_smtp = report->smtp != NULL))
         s->smtp = *report->smtp;
     if ((s->has_login = report->login != NULL))

@@ -1,6 +1,6 @@
 #include <criterion/criterion.h>
 
-#include "track/verdict.h"
+#include "record/verdict.h"
 
 static enum verdict decide(bool msa, bool planned, evidence_set evidence)
 {

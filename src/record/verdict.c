@@ -1,4 +1,4 @@
-#include "track/verdict.h"
+#include "record/verdict.h"
 
 enum verdict verdict_decide(const struct verdict_input *input)
 {

@@ -1,5 +1,5 @@
-/* OP25B attempt verdicts and their evidence (guide section 3). Pure functions: the tracker
- * collects evidence, this file alone says what it means. */
+/* OP25B attempt verdicts and their evidence (dashboards/events.md, "Verdicts and evidence").
+ * Pure functions: the tracker collects evidence, this file alone says what it means. */
 #ifndef OP25B_VERDICT_H
 #define OP25B_VERDICT_H
 
