@@ -675,6 +675,10 @@ static int run(const struct options *options, struct policy *policy)
     struct events events;
     events_init(&events, policy);
     events.worker = options->worker;
+    /* The event lines subscribe first: lines keep the order records are published in. */
+    struct bus bus;
+    bus_init(&bus);
+    bus_subscribe(&bus, events_subscriber(&events));
     struct report *report = NULL;
     struct metrics *metrics = NULL;
     struct bot_ranking *suspects = NULL;
@@ -725,7 +729,7 @@ static int run(const struct options *options, struct policy *policy)
 
     /* Before the sensor, so it hears every bot_suspect event. */
     suspects = bot_ranking_new(10);
-    if (suspects == NULL || bot_ranking_attach(suspects, &events) != 0) {
+    if (suspects == NULL || bot_ranking_attach(suspects, &bus) != 0) {
         fprintf(stderr, "op25b-watch: out of memory for the suspect ranking\n");
         status = EXIT_RUNTIME;
         goto out_close_events;
@@ -735,7 +739,7 @@ static int run(const struct options *options, struct policy *policy)
     size_t source_count = capture_source_count(capture);
     for (size_t i = 0; i < source_count && i < MAX_INPUTS; i++)
         names[i] = capture_source_name(capture, i);
-    struct sensor *sensor = sensor_new(policy, &events, names, source_count, options->share);
+    struct sensor *sensor = sensor_new(policy, &bus, names, source_count, options->share);
     if (sensor == NULL) {
         fprintf(stderr, "op25b-watch: out of memory for %u flows\n", policy->limits.flows);
         status = EXIT_RUNTIME;
@@ -743,7 +747,7 @@ static int run(const struct options *options, struct policy *policy)
     }
     if (options->report_count > 0) {
         report = report_new(policy);
-        if (report == NULL || report_attach(report, &events) != 0) {
+        if (report == NULL || report_attach(report, &bus) != 0) {
             fprintf(stderr, "op25b-watch: out of memory for the report\n");
             status = EXIT_RUNTIME;
             goto out_free_sensor;
@@ -753,15 +757,15 @@ static int run(const struct options *options, struct policy *policy)
     if (options->shared_metrics != NULL) {
         metrics = options->shared_metrics;
         metrics_become_worker(metrics, (unsigned)options->worker);
-        if (metrics_attach(metrics, &events) != 0) {
-            fprintf(stderr, "op25b-watch: too many observers\n");
+        if (metrics_attach(metrics, &bus) != 0) {
+            fprintf(stderr, "op25b-watch: too many bus subscribers\n");
             status = EXIT_RUNTIME;
             goto out_close_events;
         }
     } else if (options->metrics_address != NULL) {
         metrics = metrics_start(options->metrics_address, policy, error, sizeof(error));
-        if (metrics == NULL || metrics_attach(metrics, &events) != 0) {
-            fprintf(stderr, "op25b-watch: %s\n", metrics == NULL ? error : "too many observers");
+        if (metrics == NULL || metrics_attach(metrics, &bus) != 0) {
+            fprintf(stderr, "op25b-watch: %s\n", metrics == NULL ? error : "too many bus subscribers");
             status = EXIT_RUNTIME;
             goto out_free_sensor;
         }
@@ -830,7 +834,8 @@ static int run(const struct options *options, struct policy *policy)
     if (metrics != NULL)
         metrics_publish(metrics, sensor_counters(sensor), sensor_coverage(sensor), &events,
                         sensor_now(sensor));
-    if (report != NULL && report_finish(report, &events, sensor_counters(sensor),
+    struct output_counts written = events_counts(&events);
+    if (report != NULL && report_finish(report, &written, sensor_counters(sensor),
                                         sensor_coverage(sensor), sensor_now(sensor), reason) != 0) {
         fprintf(stderr, "op25b-watch: out of memory for the report\n");
         status = EXIT_RUNTIME;

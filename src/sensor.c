@@ -14,7 +14,7 @@
 
 struct sensor {
     const struct policy *policy;
-    struct events *events;
+    struct bus *bus;
     struct coverage coverage;
     struct segment_map segments;
     struct attempt_tracker *attempts;
@@ -28,7 +28,7 @@ struct sensor {
     packet_time next_report;
 };
 
-struct sensor *sensor_new(const struct policy *policy, struct events *events,
+struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
                           const char *const *source_names, size_t source_count,
                           const struct worker_share *share)
 {
@@ -36,7 +36,7 @@ struct sensor *sensor_new(const struct policy *policy, struct events *events,
     if (sensor == NULL)
         return NULL;
     sensor->policy = policy;
-    sensor->events = events;
+    sensor->bus = bus;
     sensor->owns_return_seen = share == NULL || share->return_seen == NULL;
     sensor->return_seen = sensor->owns_return_seen ? calloc(policy->segment_count + 1, sizeof(bool))
                                                    : share->return_seen;
@@ -46,13 +46,13 @@ struct sensor *sensor_new(const struct policy *policy, struct events *events,
         goto fail_free_return;
     if (segment_map_init(&sensor->segments, policy, source_names, source_count) != 0)
         goto fail_free_coverage;
-    sensor->attempts = attempt_tracker_new(policy, events, &sensor->coverage, &sensor->counters,
+    sensor->attempts = attempt_tracker_new(policy, bus, &sensor->coverage, &sensor->counters,
                                            sensor->return_seen);
     if (sensor->attempts == NULL)
         goto fail_free_segments;
     struct detector_context context = {
         .policy = policy,
-        .events = events,
+        .bus = bus,
         .counters = &sensor->counters,
         .return_seen = sensor->return_seen,
         .share = share,
@@ -93,9 +93,13 @@ void sensor_free(struct sensor *sensor)
 
 static void report(struct sensor *sensor, bool final)
 {
-    event_coverage(sensor->events, &sensor->coverage, sensor->now, final);
-    event_sensor_stats(sensor->events, &sensor->counters, sensor->now, final);
-    events_flush(sensor->events);
+    struct periodic_record periodic = {
+        .now = sensor->now,
+        .final = final,
+        .coverage = &sensor->coverage,
+        .counters = &sensor->counters,
+    };
+    bus_periodic(sensor->bus, &periodic);
 }
 
 /* Packet time only moves forward: an older packet (reordering between sources, a clock

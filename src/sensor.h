@@ -1,13 +1,13 @@
-/* The per-packet pipeline: decode -> where was it seen -> track -> judge -> emit, with the
- * packet clock that drives every timer and the periodic coverage and sensor_stats events.
- * main.c feeds it packets; tests can feed it too. */
+/* The per-packet pipeline: decode -> where was it seen -> track -> judge -> publish on the
+ * bus, with the packet clock that drives every timer and the periodic coverage and
+ * sensor_stats records. The run loop feeds it packets; tests can feed it too. */
 #ifndef OP25B_SENSOR_H
 #define OP25B_SENSOR_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "output/event.h"
+#include "record/bus.h"
 #include "util/packet_time.h"
 #include "policy/policy.h"
 #include "record/stats.h"
@@ -15,9 +15,9 @@
 
 struct sensor;
 
-/* source_names: one per capture source, used to match `interface:` segments. share: with
- * --workers, what the workers share (worker_share.h); else NULL. */
-struct sensor *sensor_new(const struct policy *policy, struct events *events,
+/* Records go to bus. source_names: one per capture source, used to match `interface:`
+ * segments. share: with --workers, what the workers share (worker_share.h); else NULL. */
+struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
                           const char *const *source_names, size_t source_count,
                           const struct worker_share *share);
 void sensor_free(struct sensor *sensor);

@@ -46,7 +46,7 @@ struct subscriber_record {
 struct bot_detector {
     struct detector base;
     const struct policy *policy;
-    struct events *events;
+    struct bus *bus;
     struct sensor_counters *counters;
     /* key.client: the subscriber's address or prefix; each entry's record is a
      * subscriber_record. */
@@ -143,43 +143,25 @@ static void emit(struct bot_detector *detector, const struct subscriber_record *
     double score = bot_score(&record->features, policy);
     if (score < policy->thresholds.score)
         return;
-    const struct bot_features *features = &record->features;
-    struct prefix prefix = policy_subscriber(policy, record->pool, key);
-    char subscriber[PREFIX_TEXT_MAX];
-    if (key->family == ADDRESS_V6)
-        prefix_format(&prefix, subscriber, sizeof(subscriber));
-    else
-        address_format(key, subscriber, sizeof(subscriber));
     struct finding finding;
     finding_init(&finding, EVENT_BOT_SUSPECT, end);
     finding.pool = record->pool;
     finding_set_key(&finding, key);
-    finding_address(&finding, "src_ip", &record->address);
-    finding_string(&finding, "subscriber", subscriber);
-    finding_time(&finding, "window_start", start);
-    finding_time(&finding, "window_end", end);
-    finding_number(&finding, "score", score, 1);
-    finding_u64(&finding, "score_threshold", policy->thresholds.score);
-    finding_object_begin(&finding, "features");
-    finding_u64(&finding, "attempts", features->attempts);
-    finding_u64(&finding, "fanout", features->fanout);
-    finding_u64(&finding, "mx_direct", features->mx_direct);
-    finding_u64(&finding, "nonstandard_smtp", features->nonstandard_smtp);
-    finding_u64(&finding, "rcpt_accepted", features->rcpt_accepted);
-    finding_u64(&finding, "rcpt_rejected", features->rcpt_rejected);
-    finding_u64(&finding, "messages", features->messages);
-    finding_u64(&finding, "deferred", features->deferred);
-    finding_u64(&finding, "odd_helo", features->odd_helo);
-    finding_bool(&finding, "receives_smtp", features->receives_smtp);
-    if (features->fanout_capped)
-        finding_bool(&finding, "fanout_capped", true);
-    finding_end(&finding);
-    if (features->odd_helo > 0) {
-        finding_string(&finding, "odd_helo_example", record->odd_helo);
-        finding_string(&finding, "odd_helo_kind",
-                       helo_oddity_name((enum helo_oddity)record->oddity));
+    struct bot_finding *out = &finding.as.bot;
+    out->address = record->address;
+    out->subscriber = policy_subscriber(policy, record->pool, key);
+    if (key->family != ADDRESS_V6)
+        out->subscriber.address = *key;
+    out->window_start = start;
+    out->window_end = end;
+    out->score = score;
+    out->score_threshold = policy->thresholds.score;
+    out->features = record->features;
+    if (record->features.odd_helo > 0) {
+        snprintf(out->odd_helo, sizeof(out->odd_helo), "%s", record->odd_helo);
+        out->odd_helo_kind = helo_oddity_name((enum helo_oddity)record->oddity);
     }
-    event_finding(detector->events, &finding);
+    bus_finding(detector->bus, &finding);
 }
 
 static void key_address(const struct flow *entry, struct address *key)
@@ -311,36 +293,26 @@ static void count_attempt(struct bot_detector *detector, const struct attempt_re
 
 /* A dialogue on another port that authenticated is a user on an alternative submission
  * port (2525 is common), not a relay: it is reported, but not scored. */
-static bool finding_authenticated(const struct finding *finding)
-{
-    for (size_t i = 0; i < finding->field_count; i++) {
-        const struct finding_field *field = &finding->fields[i];
-        if (field->kind == FINDING_BOOL && strcmp(field->name, "auth") == 0)
-            return field->value.boolean;
-    }
-    return false;
-}
-
 static void count_nonstandard(struct bot_detector *detector, const struct finding *finding)
 {
     if (!finding->has_flow || !is_dynamic(detector->policy, finding->pool) ||
-        finding_authenticated(finding))
+        finding->as.submission.smtp.auth_success)
         return;
     struct address key;
     struct subscriber_record *record =
-        subscriber_of(detector, &finding->src, finding->pool, finding->ts, &key);
+        subscriber_of(detector, &finding->flow.src, finding->pool, finding->ts, &key);
     add(&record->features.nonstandard_smtp, 1);
 }
 
-static void on_event(void *context, enum event_type type, const void *data)
+static void on_attempt(void *context, const struct attempt_record *attempt)
 {
-    struct bot_detector *detector = context;
-    if (data == NULL)
-        return;
-    if (type == EVENT_ATTEMPT)
-        count_attempt(detector, data);
-    else if (type == EVENT_NONSTANDARD_PORT_SMTP)
-        count_nonstandard(detector, data);
+    count_attempt(context, attempt);
+}
+
+static void on_finding(void *context, const struct finding *finding)
+{
+    if (finding->type == EVENT_NONSTANDARD_PORT_SMTP)
+        count_nonstandard(context, finding);
 }
 
 static void count_packet(struct bot_detector *detector, const struct packet *packet)
@@ -420,7 +392,7 @@ struct detector *detect_bot_new(const struct detector_context *context, bool *di
         return NULL;
     detector->base.ops = &bot_ops;
     detector->policy = policy;
-    detector->events = context->events;
+    detector->bus = context->bus;
     detector->counters = context->counters;
     uint32_t capacity = policy->limits.flows / 8;
     capacity = capacity < SUBSCRIBERS_MIN   ? SUBSCRIBERS_MIN
@@ -430,8 +402,9 @@ struct detector *detect_bot_new(const struct detector_context *context, bool *di
     detector->pairs = window_set_new(PAIRS_INITIAL, capacity * PAIRS_PER_SUBSCRIBER);
     if (detector->subscribers == NULL || detector->pairs == NULL)
         goto fail;
-    struct event_observer observer = {.notify = on_event, .context = detector};
-    if (events_add_observer(context->events, observer) != 0)
+    struct bus_subscriber subscriber = {
+        .attempt = on_attempt, .finding = on_finding, .context = detector};
+    if (bus_subscribe(context->bus, subscriber) != 0)
         goto fail;
     return &detector->base;
 
@@ -496,17 +469,13 @@ static void resort(struct bot_ranking *ranking, size_t index)
 
 static void rank_suspect(struct bot_ranking *ranking, const struct finding *finding)
 {
-    const char *subscriber = NULL;
-    double score = -1;
-    for (size_t i = 0; i < finding->field_count; i++) {
-        const struct finding_field *field = &finding->fields[i];
-        if (field->kind == FINDING_STRING && strcmp(field->name, "subscriber") == 0)
-            subscriber = field->value.string;
-        else if (field->kind == FINDING_NUMBER && strcmp(field->name, "score") == 0)
-            score = field->value.number;
-    }
-    if (subscriber == NULL || score < 0)
-        return;
+    const struct bot_finding *bot = &finding->as.bot;
+    char subscriber[PREFIX_TEXT_MAX];
+    if (bot->subscriber.address.family == ADDRESS_V6)
+        prefix_format(&bot->subscriber, subscriber, sizeof(subscriber));
+    else
+        address_format(&bot->subscriber.address, subscriber, sizeof(subscriber));
+    double score = bot->score;
     size_t index = 0;
     while (index < ranking->count && strcmp(ranking->ranks[index].subscriber, subscriber) != 0)
         index++;
@@ -533,16 +502,16 @@ static void rank_suspect(struct bot_ranking *ranking, const struct finding *find
     resort(ranking, index);
 }
 
-static void ranking_notify(void *context, enum event_type type, const void *data)
+static void ranking_finding(void *context, const struct finding *finding)
 {
-    if (type == EVENT_BOT_SUSPECT && data != NULL)
-        rank_suspect(context, data);
+    if (finding->type == EVENT_BOT_SUSPECT)
+        rank_suspect(context, finding);
 }
 
-int bot_ranking_attach(struct bot_ranking *ranking, struct events *events)
+int bot_ranking_attach(struct bot_ranking *ranking, struct bus *bus)
 {
-    struct event_observer observer = {.notify = ranking_notify, .context = ranking};
-    return events_add_observer(events, observer);
+    struct bus_subscriber subscriber = {.finding = ranking_finding, .context = ranking};
+    return bus_subscribe(bus, subscriber);
 }
 
 size_t bot_ranking_top(const struct bot_ranking *ranking, const struct bot_rank **ranks)

@@ -12,23 +12,10 @@
 
 #include "util/address.h"
 #include "detect/detector.h"
-#include "output/event.h"
+#include "record/bus.h"
+#include "record/finding.h"
 #include "policy/policy.h"
 #include "policy/prefix.h"
-
-struct bot_features {
-    uint32_t attempts;         /* port-25 attempts, not to a designated MSA, not deferred */
-    uint32_t fanout;           /* distinct servers of those attempts (and deferred ones) */
-    uint32_t mx_direct;        /* DNS MX queries to a resolver not in `resolvers` */
-    uint32_t nonstandard_smtp; /* nonstandard_port_smtp dialogues without AUTH accepted */
-    uint32_t rcpt_accepted;    /* RCPT TO answered 2xx (draft 4.4.3 counts by RCPT TO) */
-    uint32_t rcpt_rejected;    /* RCPT TO answered 4xx/5xx: reported, not scored */
-    uint32_t messages;         /* messages the servers accepted: reported, not scored */
-    uint32_t deferred;         /* attempts answered 4xx that delivered nothing (greylisting) */
-    uint32_t odd_helo;         /* dialogues whose EHLO/HELO name is odd (bot_helo_oddity) */
-    bool receives_smtp;        /* the subscriber answered a SYN on its own port 25 */
-    bool fanout_capped;        /* the window's pair table was full: fanout is a lower bound */
-};
 
 /* Score 0..100 (rules/README.md): sum of weight x min(1, feature / threshold), halved for a
  * subscriber that also receives SMTP (a self-hosted MTA, guide section 4 traps). */
@@ -48,9 +35,9 @@ const char *helo_oddity_name(enum helo_oddity oddity);
 
 struct detector *detect_bot_new(const struct detector_context *context, bool *disabled);
 
-/* The final summary's top suspects: an observer of bot_suspect events that keeps the
- * highest-scoring subscribers of the whole run. main.c makes one, attaches it to its events
- * before the sensor starts, and prints bot_ranking_top() at the end. */
+/* The final summary's top suspects: a subscriber to bot_suspect findings that keeps the
+ * highest-scoring subscribers of the whole run. The run loop makes one, attaches it to the
+ * bus before the sensor starts, and prints bot_ranking_top() at the end. */
 struct bot_rank {
     char subscriber[PREFIX_TEXT_MAX]; /* "198.51.100.7" or "2001:db8:1:2::/64" */
     double score;                     /* the highest of its windows */
@@ -63,7 +50,7 @@ struct bot_ranking;
 
 struct bot_ranking *bot_ranking_new(size_t size);
 void bot_ranking_free(struct bot_ranking *ranking);
-int bot_ranking_attach(struct bot_ranking *ranking, struct events *events);
+int bot_ranking_attach(struct bot_ranking *ranking, struct bus *bus);
 /* The ranked subscribers, best first (score, then windows, then name); returns the count. */
 size_t bot_ranking_top(const struct bot_ranking *ranking, const struct bot_rank **ranks);
 

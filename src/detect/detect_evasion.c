@@ -32,14 +32,12 @@
 /* Each table holds at most limits.flows entries, and never more than this: the evasion
  * tables hold a small share of what the attempt table does. */
 #define EVASION_TABLE_MAX (1u << 18)
-#define EXPECTED_SEGMENTS_LISTED 8
 /* --workers: how long an answer waits for its spoofed SYN from another worker, and how
  * many wait at once. Workers take their packets a capture block at a time (TPACKET_V3
  * hands a block over after 100 ms at most), so one may run that far behind another. */
 #define ANSWER_WAIT (2 * PACKET_TIME_SECOND)
 #define ANSWERS_WAITING_MAX 4096u
 #define ANSWER_POLL (PACKET_TIME_SECOND / 10)
-#define MAC_TEXT_MAX 18
 
 /* Every table keeps one timer list: entries share one timeout, so the tail is always the
  * latest deadline (see flow.h). */
@@ -63,15 +61,9 @@ struct window {
     struct address dst;
     uint16_t src_port;
     uint16_t dst_port;
-    bool has_mac;
-    bool has_pppoe;
     bool ports_varied;    /* packets on more than one subscriber port */
     bool not_backscatter; /* a packet that was neither a SYN-ACK nor a reset */
-    uint8_t src_mac[6];
-    uint8_t dst_mac[6];
-    uint8_t vlan_count;
-    uint16_t vlan[2];
-    uint16_t pppoe_session;
+    struct layer2_place layer2;
     packet_time last_seen;
     uint64_t packets;
     uint64_t syns;
@@ -108,7 +100,7 @@ struct answer {
 struct evasion {
     struct detector base;
     const struct policy *policy;
-    struct events *events;
+    struct bus *bus;
     bool check_sources; /* own_prefixes is not empty, so "not ours" means something */
     /* Per segment (index + 1; 0 is "no segment"): traffic leaving the ISP was seen there. */
     bool *outbound_traffic; /* the workers' shared one with --workers */
@@ -149,51 +141,24 @@ static bool segment_expects(const struct policy *policy, int segment, int pool)
     return false;
 }
 
-static void format_mac(const uint8_t mac[6], char text[MAC_TEXT_MAX])
+/* The segments that expect the pool, as the asymmetric finding lists them. */
+static void list_expected_segments(struct window_finding *out, const struct policy *policy,
+                                   int pool)
 {
-    snprintf(text, MAC_TEXT_MAX, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-             mac[4], mac[5]);
-}
-
-/* Where the first packet was seen, beyond the segment's name: enough to find the router
- * port or the subscriber line. */
-static void add_layer2(struct finding *finding, const struct window *window,
-                       char src_mac[MAC_TEXT_MAX], char dst_mac[MAC_TEXT_MAX])
-{
-    if (window->vlan_count > 0)
-        finding_u64(finding, "vlan", window->vlan[0]);
-    if (window->vlan_count > 1)
-        finding_u64(finding, "inner_vlan", window->vlan[1]);
-    if (window->has_pppoe)
-        finding_u64(finding, "pppoe_session", window->pppoe_session);
-    if (window->has_mac) {
-        format_mac(window->src_mac, src_mac);
-        format_mac(window->dst_mac, dst_mac);
-        finding_string(finding, "src_mac", src_mac);
-        finding_string(finding, "dst_mac", dst_mac);
+    for (size_t s = 0; s < policy->segment_count && out->expected_count < FINDING_SEGMENTS_LISTED;
+         s++) {
+        if (segment_expects(policy, (int)s, pool))
+            out->expected[out->expected_count++] = (int16_t)s;
     }
 }
 
-static void add_subscriber_prefix(struct finding *finding, const struct prefix *subscriber,
-                                  char text[PREFIX_TEXT_MAX])
+static void set_subscriber_prefix(struct window_finding *out, const struct policy *policy,
+                                  int pool, const struct address *subscriber)
 {
-    if (subscriber->address.family != ADDRESS_V6)
+    if (subscriber->family != ADDRESS_V6)
         return;
-    prefix_format(subscriber, text, PREFIX_TEXT_MAX);
-    finding_string(finding, "subscriber_prefix", text);
-}
-
-static void add_expected_segments(struct finding *finding, const struct policy *policy, int pool)
-{
-    size_t listed = 0;
-    finding_list_begin(finding, "expected_segments");
-    for (size_t s = 0; s < policy->segment_count && listed < EXPECTED_SEGMENTS_LISTED; s++) {
-        if (segment_expects(policy, (int)s, pool)) {
-            finding_string(finding, NULL, policy->segments[s].name);
-            listed++;
-        }
-    }
-    finding_end(finding);
+    out->has_subscriber_prefix = true;
+    out->subscriber_prefix = policy_subscriber(policy, pool, subscriber);
 }
 
 static void window_close(struct evasion *evasion, struct flow *flow, const char *reason)
@@ -205,43 +170,40 @@ static void window_close(struct evasion *evasion, struct flow *flow, const char 
         [WINDOW_SPOOFED] = EVENT_SPOOFED_SOURCE,
         [WINDOW_INBOUND] = EVENT_INBOUND_ACL_VIOLATION,
     };
-    char src_mac[MAC_TEXT_MAX], dst_mac[MAC_TEXT_MAX], prefix_text[PREFIX_TEXT_MAX];
     struct finding finding;
     finding_init(&finding, types[window->kind], flow->first_seen);
-    finding_set_flow(&finding, &window->src, window->src_port, &window->dst, window->dst_port,
-                     IPPROTO_NUMBER_TCP);
+    struct flow_tuple tuple = {.src = window->src,
+                               .dst = window->dst,
+                               .src_port = window->src_port,
+                               .dst_port = window->dst_port,
+                               .proto = IPPROTO_NUMBER_TCP};
+    finding_set_flow(&finding, &tuple);
     finding.pool = window->pool;
     finding.segment = window->segment;
+    struct window_finding *out = &finding.as.window;
+    out->msa = -1;
     if (window->kind == WINDOW_ASYMMETRIC) {
-        struct prefix subscriber = policy_subscriber(policy, window->pool, &window->src);
         finding_set_key(&finding, &window->src);
-        add_subscriber_prefix(&finding, &subscriber, prefix_text);
-        add_expected_segments(&finding, policy, window->pool);
+        set_subscriber_prefix(out, policy, window->pool, &window->src);
+        list_expected_segments(out, policy, window->pool);
     } else if (window->kind == WINDOW_INBOUND) {
-        struct prefix subscriber = policy_subscriber(policy, window->pool, &window->dst);
         finding_set_key(&finding, &window->dst);
-        add_subscriber_prefix(&finding, &subscriber, prefix_text);
-        if (window->msa >= 0)
-            finding_string(&finding, "msa", policy->msas[window->msa].name);
+        set_subscriber_prefix(out, policy, window->pool, &window->dst);
+        out->msa = window->msa;
     }
-    finding_u64(&finding, "count", window->packets);
-    if (window->kind == WINDOW_INBOUND) {
-        finding_u64(&finding, "syn_ack_count", window->syn_acks);
-        finding_u64(&finding, "rst_count", window->resets);
-        finding_u64(&finding, "payload_packets", window->payload_packets);
-        finding_u64(&finding, "payload_bytes", window->payload_bytes);
-        finding_bool(&finding, "backscatter",
-                     window->payload_packets == 0 && !window->not_backscatter);
-        finding_bool(&finding, "ports_varied", window->ports_varied);
-    } else {
-        finding_u64(&finding, "syn_count", window->syns);
-        finding_u64(&finding, "payload_packets", window->payload_packets);
-    }
-    finding_time(&finding, "first_seen", flow->first_seen);
-    finding_time(&finding, "last_seen", window->last_seen);
-    add_layer2(&finding, window, src_mac, dst_mac);
-    finding_string(&finding, "close_reason", reason);
-    event_finding(evasion->events, &finding);
+    out->count = window->packets;
+    out->syn_count = window->syns;
+    out->syn_ack_count = window->syn_acks;
+    out->rst_count = window->resets;
+    out->payload_packets = window->payload_packets;
+    out->payload_bytes = window->payload_bytes;
+    out->backscatter = window->payload_packets == 0 && !window->not_backscatter;
+    out->ports_varied = window->ports_varied;
+    out->first_seen = flow->first_seen;
+    out->last_seen = window->last_seen;
+    out->layer2 = window->layer2;
+    out->close_reason = reason;
+    bus_finding(evasion->bus, &finding);
     flow_remove(evasion->windows, flow);
 }
 
@@ -282,13 +244,14 @@ static struct window *window_count(struct evasion *evasion, const struct flow_ke
         window->dst = packet->dst;
         window->src_port = packet->src_port;
         window->dst_port = packet->dst_port;
-        window->has_mac = packet->has_mac;
-        memcpy(window->src_mac, packet->src_mac, 6);
-        memcpy(window->dst_mac, packet->dst_mac, 6);
-        window->vlan_count = packet->vlan_count < 2 ? packet->vlan_count : 2;
-        memcpy(window->vlan, packet->vlan, sizeof(window->vlan));
-        window->has_pppoe = packet->has_pppoe;
-        window->pppoe_session = packet->pppoe_session;
+        struct layer2_place *layer2 = &window->layer2;
+        layer2->has_mac = packet->has_mac;
+        memcpy(layer2->src_mac, packet->src_mac, 6);
+        memcpy(layer2->dst_mac, packet->dst_mac, 6);
+        layer2->vlan_count = packet->vlan_count < 2 ? packet->vlan_count : 2;
+        memcpy(layer2->vlan, packet->vlan, sizeof(layer2->vlan));
+        layer2->has_pppoe = packet->has_pppoe;
+        layer2->pppoe_session = packet->pppoe_session;
     }
     uint8_t flags = packet->tcp_flags;
     window->packets++;
@@ -472,7 +435,6 @@ static bool is_relay_tunnel(const struct packet *packet)
  * that connection itself. */
 static void join(struct evasion *evasion, struct flow *flow, const struct answer *answer)
 {
-    const struct policy *policy = evasion->policy;
     struct spoofed_syn *syn = flow_record(flow);
     bool tunnelled = answer->tunnel != TUNNEL_NONE;
     if (syn->joined || answer->ack != syn->isn + 1)
@@ -485,23 +447,25 @@ static void join(struct evasion *evasion, struct flow *flow, const struct answer
 
     struct finding finding;
     finding_init(&finding, EVENT_TRIANGULAR_SPAM, flow->first_seen);
-    finding_set_flow(&finding, &answer->spammer, answer->client_port, &answer->target,
-                     answer->server_port, IPPROTO_NUMBER_TCP);
+    struct flow_tuple tuple = {.src = answer->spammer,
+                               .dst = answer->target,
+                               .src_port = answer->client_port,
+                               .dst_port = answer->server_port,
+                               .proto = IPPROTO_NUMBER_TCP};
+    finding_set_flow(&finding, &tuple);
     finding.pool = answer->pool;
     finding.segment = syn->segment;
     finding_set_key(&finding, &answer->spammer);
-    finding_address(&finding, "relay_ip", &syn->relay);
-    finding_string(&finding, "variant", tunnelled ? "tunnelled" : "rewritten");
-    if (tunnelled) {
-        finding_string(&finding, "tunnel", tunnel_kind_name((enum tunnel_kind)answer->tunnel));
-        finding_address(&finding, "tunnel_src", &answer->tunnel_src);
-    }
-    if (answer->reply_segment >= 0)
-        finding_string(&finding, "reply_segment", policy->segments[answer->reply_segment].name);
-    finding_u64(&finding, "isn", syn->isn);
-    finding_u64(&finding, "syn_count", syn->syn_count);
-    finding_time(&finding, "reply_seen", answer->seen);
-    event_finding(evasion->events, &finding);
+    struct triangular_finding *out = &finding.as.triangular;
+    out->relay = syn->relay;
+    out->tunnelled = tunnelled;
+    out->tunnel = answer->tunnel;
+    out->tunnel_src = answer->tunnel_src;
+    out->reply_segment = answer->reply_segment;
+    out->isn = syn->isn;
+    out->syn_count = syn->syn_count;
+    out->reply_seen = answer->seen;
+    bus_finding(evasion->bus, &finding);
 }
 
 /* --workers: an answer whose SYN no worker has told this one of yet. The other worker may
@@ -749,7 +713,7 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
         return NULL;
     evasion->base.ops = &evasion_ops;
     evasion->policy = policy;
-    evasion->events = context->events;
+    evasion->bus = context->bus;
     evasion->share = context->share != NULL ? context->share->syns : NULL;
     evasion->counters = context->counters;
     /* With own_prefixes: [] every source outside the pools would look spoofed. */

@@ -44,7 +44,7 @@ struct login_record {
 struct submission_detector {
     struct detector base;
     const struct policy *policy;
-    struct events *events;
+    struct bus *bus;
     struct sensor_counters *counters;
     struct mail_flows *flows;
     struct flow_table *servers; /* records: struct server_record */
@@ -236,48 +236,19 @@ struct connection {
 static void begin_flow_finding(struct finding *finding, enum event_type type,
                                const struct connection *connection)
 {
-    const struct flow_tuple *flow = &connection->flow;
     finding_init(finding, type, connection->first_seen);
-    finding_set_flow(finding, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
-                     IPPROTO_NUMBER_TCP);
+    finding_set_flow(finding, &connection->flow);
     finding->pool = connection->pool;
     finding->segment = connection->segment;
+    finding->as.submission.msa = -1;
 }
 
-static void add_msa(struct finding *finding, const struct policy *policy,
+/* The server as the policy names it, when it is one of the MSAs. */
+static void set_msa(struct finding *finding, const struct policy *policy,
                     const struct address *server)
 {
     int msa = policy_msa_of(policy, server);
-    if (msa != POLICY_NO_INDEX)
-        finding_string(finding, "msa", policy->msas[msa].name);
-}
-
-/* The dialogue, as the attempt event's smtp object has it (guide section 7). */
-static void add_smtp(struct finding *finding, const struct smtp_facts *smtp)
-{
-    finding_object_begin(finding, "smtp");
-    if (smtp->banner_seen) {
-        finding_string(finding, "banner", smtp->banner);
-        finding_u64(finding, "banner_code", smtp->banner_code);
-    }
-    if (smtp->helo_seen) {
-        finding_string(finding, "helo", smtp->helo);
-        finding_string(finding, "helo_command", smtp->ehlo ? "EHLO" : "HELO");
-    }
-    finding_bool(finding, "auth", smtp->auth_success);
-    if (smtp->auth_mechanism[0] != '\0')
-        finding_string(finding, "auth_mechanism", smtp->auth_mechanism);
-    finding_bool(finding, "starttls", smtp->starttls_accepted);
-    if (smtp->mail_count > 0 && !smtp->mail_from_null && smtp->mail_from_domain[0] != '\0')
-        finding_string(finding, "mail_from_domain", smtp->mail_from_domain);
-    finding_u64(finding, "mail_count", smtp->mail_count);
-    finding_u64(finding, "mail_accepted", smtp->mail_accepted);
-    finding_u64(finding, "rcpt_count", smtp->rcpt_count);
-    finding_u64(finding, "rcpt_accepted", smtp->rcpt_accepted);
-    finding_u64(finding, "rcpt_rejected", smtp->rcpt_rejected);
-    finding_u64(finding, "data_count", smtp->data_count);
-    finding_u64(finding, "messages_accepted", smtp->messages_accepted);
-    finding_end(finding);
+    finding->as.submission.msa = msa != POLICY_NO_INDEX ? msa : -1;
 }
 
 /* Guide section 4: MAIL FROM and RCPT TO answered 250 with no AUTH accepted, in the clear. */
@@ -320,26 +291,22 @@ static void judge_unauthenticated(struct submission_detector *detector,
         if (!first_in_window(detector, ONCE_POP_BEFORE_SMTP, client, server, last))
             return;
         begin_flow_finding(&finding, EVENT_POP_BEFORE_SMTP, connection);
-        add_msa(&finding, detector->policy, server);
-        finding_string(&finding, "login_protocol",
-                       mail_login_protocol_name((enum mail_login_protocol)login->protocol));
-        finding_address(&finding, "login_server", &login->server);
-        finding_string(&finding, "login_mechanism", login->mechanism);
-        finding_time(&finding, "login_ts", login->at);
-        finding_number(&finding, "seconds_after_login",
-                       (double)(connection->first_seen - login->at) / PACKET_TIME_SECOND, 3);
-        add_smtp(&finding, smtp);
-        event_finding(detector->events, &finding);
+        set_msa(&finding, detector->policy, server);
+        struct submission_finding *out = &finding.as.submission;
+        out->login_protocol = mail_login_protocol_name((enum mail_login_protocol)login->protocol);
+        out->login_server = login->server;
+        snprintf(out->login_mechanism, sizeof(out->login_mechanism), "%s", login->mechanism);
+        out->login_ts = login->at;
+        out->smtp = *smtp;
+        bus_finding(detector->bus, &finding);
         return;
     }
     if (!known_msa || !first_in_window(detector, ONCE_OPEN_SUBMISSION, server, NULL, last))
         return;
     begin_flow_finding(&finding, EVENT_OPEN_SUBMISSION, connection);
-    add_msa(&finding, detector->policy, server);
-    finding_bool(&finding, "offers_auth", smtp->ehlo_offers_auth);
-    finding_bool(&finding, "offers_starttls", smtp->ehlo_offers_starttls);
-    add_smtp(&finding, smtp);
-    event_finding(detector->events, &finding);
+    set_msa(&finding, detector->policy, server);
+    finding.as.submission.smtp = *smtp;
+    bus_finding(detector->bus, &finding);
 }
 
 /* A subscriber whose AUTH succeeded on port 25 of a server that is not its designated MSA:
@@ -355,19 +322,15 @@ static void judge_third_party(struct submission_detector *detector,
     const struct server_record *record = server_of(detector, server, connection->last_seen, false);
     struct finding finding;
     begin_flow_finding(&finding, EVENT_THIRD_PARTY_SUBMISSION, connection);
-    add_msa(&finding, detector->policy, server);
-    finding_string(&finding, "auth_mechanism", smtp->auth_mechanism);
-    if (smtp->helo_seen)
-        finding_string(&finding, "helo", smtp->helo);
-    if (!smtp->mail_from_null && smtp->mail_from_domain[0] != '\0')
-        finding_string(&finding, "mail_from_domain", smtp->mail_from_domain);
-    finding_u64(&finding, "rcpt_accepted", smtp->rcpt_accepted);
-    finding_u64(&finding, "messages_accepted", smtp->messages_accepted);
-    finding_u64(&finding, "port_587_connections", record != NULL ? record->submission : 0);
-    finding_u64(&finding, "port_465_connections", record != NULL ? record->smtps : 0);
-    if (record != NULL && record->sni[0] != '\0')
-        finding_string(&finding, "port_465_sni", record->sni);
-    event_finding(detector->events, &finding);
+    set_msa(&finding, detector->policy, server);
+    struct submission_finding *out = &finding.as.submission;
+    out->smtp = *smtp;
+    if (record != NULL) {
+        out->port_587_connections = record->submission;
+        out->port_465_connections = record->smtps;
+        snprintf(out->port_465_sni, sizeof(out->port_465_sni), "%s", record->sni);
+    }
+    bus_finding(detector->bus, &finding);
 }
 
 /* RFC 5321 3.1 and 4.1.1.1: an SMTP dialogue is the server's 220 and the client's EHLO or
@@ -381,10 +344,10 @@ static void judge_other_port(struct submission_detector *detector,
         return;
     struct finding finding;
     begin_flow_finding(&finding, EVENT_NONSTANDARD_PORT_SMTP, connection);
-    finding_string(&finding, "protocol", report->protocol);
-    finding_string(&finding, "close_reason", report->close_reason);
-    add_smtp(&finding, smtp);
-    event_finding(detector->events, &finding);
+    finding.as.submission.protocol = report->protocol;
+    finding.as.submission.close_reason = report->close_reason;
+    finding.as.submission.smtp = *smtp;
+    bus_finding(detector->bus, &finding);
 }
 
 static void record_login(struct submission_detector *detector,
@@ -443,12 +406,9 @@ static void on_mail_flow(void *context, const struct mail_flow_report *report)
 }
 
 /* Port 25, from the attempt tracker: dynamic subscribers only. */
-static void on_event(void *context, enum event_type type, const void *data)
+static void on_attempt(void *context, const struct attempt_record *attempt)
 {
     struct submission_detector *detector = context;
-    if (type != EVENT_ATTEMPT || data == NULL)
-        return;
-    const struct attempt_record *attempt = data;
     const struct smtp_facts *smtp = attempt->smtp;
     if (smtp == NULL)
         return;
@@ -547,7 +507,7 @@ struct detector *detect_submission_new(const struct detector_context *context, b
         return NULL;
     detector->base.ops = &submission_ops;
     detector->policy = policy;
-    detector->events = context->events;
+    detector->bus = context->bus;
     detector->counters = context->counters;
     detector->shared_once = context->share != NULL ? context->share->findings : NULL;
     detector->server_notes = context->share != NULL ? context->share->servers : NULL;
@@ -565,8 +525,8 @@ struct detector *detect_submission_new(const struct detector_context *context, b
                          policy->timeouts.pop_before_smtp, &detector->base.due);
     flow_table_set_timer(detector->servers, LIST_RECENT, FLOW_TIME_LAST_SEEN,
                          SERVER_MEMORY, &detector->base.due);
-    struct event_observer observer = {.notify = on_event, .context = detector};
-    if (events_add_observer(context->events, observer) != 0)
+    struct bus_subscriber subscriber = {.attempt = on_attempt, .context = detector};
+    if (bus_subscribe(context->bus, subscriber) != 0)
         goto fail;
     return &detector->base;
 

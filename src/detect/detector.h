@@ -1,12 +1,13 @@
-/* A detection family (guide section 4): it is shown decoded packets and finished
- * attempts, keeps its own bounded state in packet time, and reports findings through
- * event_finding(). The sensor holds every detector the registry (detectors.c) lists and
- * calls them in order; a detector filters cheaply first, because it sees every packet. */
+/* A detection family (dashboards/events.md lists what each finds): it is shown decoded
+ * packets (and, by subscribing to the bus, finished attempts and other findings), keeps its
+ * own bounded state in packet time, and publishes typed findings on the bus. The sensor
+ * holds every detector the registry (detectors.c) lists and calls them in order; a
+ * detector filters cheaply first, because it sees every packet. */
 #ifndef OP25B_DETECTOR_H
 #define OP25B_DETECTOR_H
 
 #include "decode/decode.h"
-#include "output/event.h"
+#include "record/bus.h"
 #include "util/packet_time.h"
 #include "policy/policy.h"
 #include "record/stats.h"
@@ -14,7 +15,7 @@
 
 struct detector_context {
     const struct policy *policy;
-    struct events *events;
+    struct bus *bus; /* where findings go, and where attempts and findings come from */
     struct sensor_counters *counters;
     /* Per segment (index + 1; 0 is "no segment"): replies from outside were seen there. */
     const bool *return_seen;

@@ -7,6 +7,7 @@
 #include "decode/decode.h"
 #include "util/json.h"
 #include "output/event_writer.h"
+#include "record/smtp_fields.h"
 #include "util/log.h"
 
 void events_init(struct events *events, const struct policy *policy)
@@ -24,18 +25,18 @@ int events_add_sink(struct events *events, struct sink *sink)
     return 0;
 }
 
-int events_add_observer(struct events *events, struct event_observer observer)
-{
-    if (events->observer_count >= EVENTS_MAX_OBSERVERS)
-        return -1;
-    events->observers[events->observer_count++] = observer;
-    return 0;
-}
-
 void events_flush(struct events *events)
 {
     for (size_t i = 0; i < events->sink_count; i++)
         events->sinks[i]->ops->flush(events->sinks[i]);
+}
+
+struct output_counts events_counts(const struct events *events)
+{
+    struct output_counts counts;
+    memcpy(counts.emitted, events->emitted, sizeof(counts.emitted));
+    counts.sink_errors = events->sink_errors;
+    return counts;
 }
 
 uint64_t events_close(struct events *events)
@@ -45,23 +46,6 @@ uint64_t events_close(struct events *events)
         undelivered += events->sinks[i]->ops->close(events->sinks[i]);
     events->sink_count = 0;
     return undelivered;
-}
-
-const char *event_type_name(enum event_type type)
-{
-    static const char *const names[EVENT_TYPE_COUNT] = {"attempt",
-                                                        "coverage",
-                                                        "sensor_stats",
-                                                        "asymmetric_routing",
-                                                        "spoofed_source",
-                                                        "triangular_spam",
-                                                        "inbound_acl_violation",
-                                                        "bot_suspect",
-                                                        "nonstandard_port_smtp",
-                                                        "open_submission",
-                                                        "pop_before_smtp",
-                                                        "third_party_submission"};
-    return type < EVENT_TYPE_COUNT ? names[type] : "unknown";
 }
 
 /* Every event starts alike: type, schema version, packet time, sensor. */
@@ -82,14 +66,14 @@ void event_begin(struct events *events, struct json_writer *writer, enum event_t
 }
 
 void event_emit(struct events *events, struct json_writer *writer, enum event_type type,
-                const char *key, const void *data)
+                const char *key)
 {
     json_object_end(writer);
     if (!json_finish(writer)) {
         events->oversize++;
         log_message(LOG_WARNING, "a %s event did not fit %d bytes and was dropped",
                     event_type_name(type), EVENT_LINE_MAX);
-        goto notify;
+        return;
     }
     struct event_line line = {
         .type = event_type_name(type),
@@ -105,11 +89,6 @@ void event_emit(struct events *events, struct json_writer *writer, enum event_ty
             events->sink_failed_writes[i]++;
         }
     }
-notify:
-    /* Last, and after the line is out: an observer may write events of its own, which
-     * reuse the line buffer. */
-    for (size_t i = 0; i < events->observer_count; i++)
-        events->observers[i].notify(events->observers[i].context, type, data);
 }
 
 void event_write_flow(struct json_writer *writer, const struct policy *policy,
@@ -145,50 +124,6 @@ void event_write_place(struct json_writer *writer, const struct policy *policy, 
         json_key_string(writer, "segment", policy->segments[segment].name);
 }
 
-static void write_smtp(struct json_writer *writer, const struct smtp_facts *smtp,
-                       bool server_seen)
-{
-    json_key_object_begin(writer, "smtp");
-    if (smtp->banner_seen) {
-        json_key_string(writer, "banner", smtp->banner);
-        json_key_u64(writer, "banner_code", smtp->banner_code);
-    }
-    if (smtp->helo_seen) {
-        json_key_string(writer, "helo", smtp->helo);
-        json_key_string(writer, "helo_command", smtp->ehlo ? "EHLO" : "HELO");
-    }
-    /* auth is known when it succeeded or failed, or when no AUTH was sent at all; an AUTH
-     * whose answer the capture did not show leaves it absent (not known). */
-    if (smtp->auth_success || smtp->auth_failed || !smtp->auth_attempted)
-        json_key_bool(writer, "auth", smtp->auth_success);
-    if (smtp->auth_mechanism[0] != '\0')
-        json_key_string(writer, "auth_mechanism", smtp->auth_mechanism);
-    if (smtp->starttls_requested || server_seen)
-        json_key_bool(writer, "starttls", smtp->starttls_accepted);
-    if (smtp->mail_count > 0) {
-        if (smtp->mail_from_null)
-            json_key_string(writer, "mail_from_domain", "");
-        else if (smtp->mail_from_domain[0] != '\0')
-            json_key_string(writer, "mail_from_domain", smtp->mail_from_domain);
-    }
-    json_key_u64(writer, "mail_count", smtp->mail_count);
-    json_key_u64(writer, "rcpt_count", smtp->rcpt_count);
-    if (server_seen) {
-        json_key_u64(writer, "rcpt_accepted", smtp->rcpt_accepted);
-        json_key_u64(writer, "rcpt_rejected", smtp->rcpt_rejected);
-    }
-    json_key_u64(writer, "data_count", smtp->data_count);
-    if (server_seen) {
-        json_key_u64(writer, "messages_accepted", smtp->messages_accepted);
-        if (smtp->last_reply_code != 0)
-            json_key_u64(writer, "last_reply", smtp->last_reply_code);
-    }
-    if (smtp->invalid_commands > 0)
-        json_key_u64(writer, "invalid_commands", smtp->invalid_commands);
-    json_key_bool(writer, "quit", smtp->quit_seen);
-    json_object_end(writer);
-}
-
 void event_attempt(struct events *events, const struct attempt_record *attempt)
 {
     const struct policy *policy = events->policy;
@@ -222,8 +157,10 @@ void event_attempt(struct events *events, const struct attempt_record *attempt)
     json_key_u64(&writer, "client_bytes", attempt->client_bytes);
     json_key_u64(&writer, "server_bytes", attempt->server_bytes);
     if (attempt->smtp != NULL)
-        write_smtp(&writer, attempt->smtp, attempt->server_stream || attempt->smtp->banner_seen);
-    event_emit(events, &writer, EVENT_ATTEMPT, src_text, attempt);
+        smtp_fields_walk(attempt->smtp, SMTP_FIELDS_ATTEMPT,
+                         attempt->server_stream || attempt->smtp->banner_seen, &json_field_walker,
+                         &writer);
+    event_emit(events, &writer, EVENT_ATTEMPT, src_text);
 }
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
@@ -260,7 +197,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
             if (coverage_ratio(counts, &ratio))
                 json_key_fixed(&writer, "coverage", ratio, 4);
             json_key_bool(&writer, "final", final);
-            event_emit(events, &writer, EVENT_COVERAGE, policy->sensor_name, NULL);
+            event_emit(events, &writer, EVENT_COVERAGE, policy->sensor_name);
         }
     }
 }
@@ -309,5 +246,40 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
     json_key_u64(&writer, "sink_errors", events->sink_errors);
     json_key_u64(&writer, "kafka_errors", sinks.delivery_errors);
     json_key_bool(&writer, "final", final);
-    event_emit(events, &writer, EVENT_SENSOR_STATS, events->policy->sensor_name, NULL);
+    event_emit(events, &writer, EVENT_SENSOR_STATS, events->policy->sensor_name);
+}
+
+/* ---- The bus's records, as lines ---- */
+
+static void on_attempt(void *context, const struct attempt_record *attempt)
+{
+    event_attempt(context, attempt);
+}
+
+static void on_finding(void *context, const struct finding *finding)
+{
+    event_finding(context, finding);
+}
+
+static void on_periodic(void *context, const struct periodic_record *periodic)
+{
+    if (periodic->coverage != NULL)
+        event_coverage(context, periodic->coverage, periodic->now, periodic->final);
+    event_sensor_stats(context, periodic->counters, periodic->now, periodic->final);
+}
+
+static void on_flush(void *context)
+{
+    events_flush(context);
+}
+
+struct bus_subscriber events_subscriber(struct events *events)
+{
+    return (struct bus_subscriber){
+        .attempt = on_attempt,
+        .finding = on_finding,
+        .periodic = on_periodic,
+        .flush = on_flush,
+        .context = events,
+    };
 }

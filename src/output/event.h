@@ -1,5 +1,6 @@
-/* Findings -> one JSON line each (guide section 7), handed to every sink. Field order is
- * fixed, so the same input gives the same bytes every run. */
+/* Records -> one JSON line each (dashboards/events.md), handed to every sink: the one
+ * place events are written. Field order is fixed, so the same input gives the same bytes
+ * every run. */
 #ifndef OP25B_EVENT_H
 #define OP25B_EVENT_H
 
@@ -7,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "record/coverage.h"
 #include "record/attempt_record.h"
+#include "record/bus.h"
+#include "record/coverage.h"
+#include "record/event_type.h"
+#include "record/finding.h"
 #include "util/packet_time.h"
 #include "policy/policy.h"
 #include "output/sink.h"
-#include "proto/smtp.h"
 #include "record/stats.h"
 #include "record/verdict.h"
 
@@ -20,39 +23,11 @@
 #define EVENT_LINE_MAX 8192
 #define EVENTS_MAX_SINKS 4
 
-enum event_type {
-    EVENT_ATTEMPT = 0,
-    EVENT_COVERAGE,
-    EVENT_SENSOR_STATS,
-    /* Findings of the detectors (guide section 4), written by event_finding(). */
-    EVENT_ASYMMETRIC_ROUTING,
-    EVENT_SPOOFED_SOURCE,
-    EVENT_TRIANGULAR_SPAM,
-    EVENT_INBOUND_ACL_VIOLATION,
-    EVENT_BOT_SUSPECT,
-    EVENT_NONSTANDARD_PORT_SMTP,
-    EVENT_OPEN_SUBMISSION,
-    EVENT_POP_BEFORE_SMTP,
-    EVENT_THIRD_PARTY_SUBMISSION,
-    EVENT_TYPE_COUNT
-};
-
-/* Told of every event as it is written, with the structured data it was made from: an
- * attempt_record for EVENT_ATTEMPT, a finding for the detectors' types, NULL otherwise.
- * Detectors that build on attempts, the report and the metrics listen this way. */
-struct event_observer {
-    void (*notify)(void *context, enum event_type type, const void *data);
-    void *context;
-};
-#define EVENTS_MAX_OBSERVERS 8
-
 struct events {
     const struct policy *policy;
     int worker; /* written into every event when >= 0 (--workers) */
     struct sink *sinks[EVENTS_MAX_SINKS];
     size_t sink_count;
-    struct event_observer observers[EVENTS_MAX_OBSERVERS];
-    size_t observer_count;
     uint64_t emitted[EVENT_TYPE_COUNT];
     uint64_t oversize;    /* lines that did not fit EVENT_LINE_MAX (never expected) */
     uint64_t sink_errors; /* failed sink writes */
@@ -62,14 +37,18 @@ struct events {
 
 void events_init(struct events *events, const struct policy *policy);
 int events_add_sink(struct events *events, struct sink *sink);
-int events_add_observer(struct events *events, struct event_observer observer);
 void events_flush(struct events *events);
+/* What was written so far, for the report. */
+struct output_counts events_counts(const struct events *events);
 /* Closes every sink; returns the number of events some sink could not deliver. */
 uint64_t events_close(struct events *events);
-const char *event_type_name(enum event_type type);
+/* The event lines' subscription to the bus: every record becomes a line, in the order
+ * records come. Subscribe it first, so lines keep the order records were published in. */
+struct bus_subscriber events_subscriber(struct events *events);
 
-/* An attempt, once its connection is over. */
+/* The lines themselves (events_subscriber calls these; tests call them directly). */
 void event_attempt(struct events *events, const struct attempt_record *attempt);
+void event_finding(struct events *events, const struct finding *finding);
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
                     bool final);

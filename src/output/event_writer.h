@@ -1,9 +1,10 @@
-/* For the files that write event lines (event.c, event_finding.c): every event starts and
+/* For the files that write event lines (event.c, event_finding.c, json_fields.c): every event starts and
  * ends the same way. Not for detectors, which describe findings (finding.h) instead. */
 #ifndef OP25B_EVENT_WRITER_H
 #define OP25B_EVENT_WRITER_H
 
 #include "output/event.h"
+#include "record/field_walker.h"
 #include "util/json.h"
 
 /* Starts the line in events->line with type, schema version, packet time and sensor. */
@@ -22,8 +23,10 @@ void event_write_flow(struct json_writer *writer, const struct policy *policy,
 /* pool and its blocking_point, then segment, each when known (-1: not). */
 void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
                        int segment);
-/* Ends the line, hands it to every sink with its Kafka key, then tells the observers. */
+/* Ends the line and hands it to every sink with its Kafka key. */
 void event_emit(struct events *events, struct json_writer *writer, enum event_type type,
-                const char *key, const void *data);
+                const char *key);
+/* Writes walked fields into a JSON line (context: the struct json_writer). */
+extern const struct field_walker json_field_walker;
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "decode/decode.h"
+#include "record/bus.h"
 #include "record/finding.h"
 #include "output/sink.h"
 
@@ -325,39 +326,38 @@ static void merge_slots(struct metrics *metrics, struct snapshot *into, struct s
 
 /* ---- What the counters alone do not say ---- */
 
-void metrics_notify(void *context, enum event_type type, const void *data)
+static void on_attempt(void *context, const struct attempt_record *attempt)
+{
+    struct metrics *metrics = context;
+    int pool = attempt->pool;
+    if (attempt->verdict != VERDICT_LEAKED || pool < 0 ||
+        (size_t)pool >= metrics->policy->pool_count)
+        return;
+    enum evidence stage = evidence_highest_leak(attempt->evidence);
+    if (stage < EVIDENCE_COUNT)
+        metrics->pending.leaks[(size_t)pool * EVIDENCE_COUNT + stage]++;
+}
+
+static void on_finding(void *context, const struct finding *finding)
 {
     struct metrics *metrics = context;
     struct snapshot *pending = &metrics->pending;
-    if (data == NULL)
+    if (finding->type != EVENT_BOT_SUSPECT)
         return;
-    if (type == EVENT_ATTEMPT) {
-        const struct attempt_record *attempt = data;
-        int pool = attempt->pool;
-        if (attempt->verdict != VERDICT_LEAKED || pool < 0 ||
-            (size_t)pool >= metrics->policy->pool_count)
-            return;
-        enum evidence stage = evidence_highest_leak(attempt->evidence);
-        if (stage < EVIDENCE_COUNT)
-            pending->leaks[(size_t)pool * EVIDENCE_COUNT + stage]++;
-        return;
-    }
-    double score;
-    if (type == EVENT_BOT_SUSPECT &&
-        finding_field_number(finding_field_named(data, "score"), &score)) {
-        size_t bucket = 0;
-        while (bucket < SCORE_BUCKETS && score > score_bounds[bucket])
-            bucket++;
-        pending->score_buckets[bucket]++;
-        pending->score_sum += score;
-        pending->score_count++;
-    }
+    double score = finding->as.bot.score;
+    size_t bucket = 0;
+    while (bucket < SCORE_BUCKETS && score > score_bounds[bucket])
+        bucket++;
+    pending->score_buckets[bucket]++;
+    pending->score_sum += score;
+    pending->score_count++;
 }
 
-int metrics_attach(struct metrics *metrics, struct events *events)
+int metrics_attach(struct metrics *metrics, struct bus *bus)
 {
-    struct event_observer observer = {.notify = metrics_notify, .context = metrics};
-    return events_add_observer(events, observer);
+    struct bus_subscriber subscriber = {
+        .attempt = on_attempt, .finding = on_finding, .context = metrics};
+    return bus_subscribe(bus, subscriber);
 }
 
 /* ---- The exposition format ---- */

@@ -42,9 +42,8 @@ struct metrics *metrics_start_shared(const struct policy *policy, unsigned worke
 void metrics_become_worker(struct metrics *metrics, unsigned worker);
 /* Starts serving at address; 0, or -1 with a message. */
 int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size);
-/* Listens to events for what counters alone do not say (leak stages, bot scores). */
-int metrics_attach(struct metrics *metrics, struct events *events);
-void metrics_notify(void *context, enum event_type type, const void *data);
+/* Subscribes to the bus for what counters alone do not say (leak stages, bot scores). */
+int metrics_attach(struct metrics *metrics, struct bus *bus);
 
 /* Called by the packet thread for every packet (and when idle): publishes a snapshot at
  * most every METRICS_PUBLISH_SECONDS of wall time, never blocking. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "decode/decode.h"
+#include "record/event_type.h"
 
 struct sensor_counters {
     uint64_t packets;
@@ -24,6 +25,12 @@ struct sensor_counters {
     uint64_t detector_evictions;          /* entries the detectors' bounded tables gave up */
     uint64_t detector_exhausted;          /* flows a detector could not follow: no slot free;
                                              messages a full worker inbox refused */
+};
+
+/* What the output says of the events it wrote, for the report. */
+struct output_counts {
+    uint64_t emitted[EVENT_TYPE_COUNT]; /* lines handed to the sinks, by type */
+    uint64_t sink_errors;               /* failed sink writes */
 };
 
 #endif

@@ -5,10 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "record/finding.h"
 #include "record/attempt_record.h"
-#include "util/json.h"
-#include "proto/smtp.h"
+#include "record/finding.h"
 
 #define SUBMISSION_PORT 587
 #define SUBMISSIONS_PORT 465 /* RFC 8314: implicit TLS submission */
@@ -36,23 +34,12 @@ static void free_servers(struct report_servers *servers)
     free(servers->items);
 }
 
-void report_finding_free(struct report_finding *finding)
-{
-    free(finding->fields_json);
-    free(finding->fields_text);
-}
-
 void report_free(struct report *report)
 {
     if (report == NULL)
         return;
-    for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
-        for (size_t i = 0; i < report->finding_count[t]; i++)
-            report_finding_free(&report->findings[t][i]);
+    for (int t = 0; t < EVENT_TYPE_COUNT; t++)
         free(report->findings[t]);
-    }
-    for (size_t i = 0; i < report->suspect_count; i++)
-        report_finding_free(&report->suspects[i]);
     free(report->suspects);
     free_servers(&report->third_party);
     free_servers(&report->open_submission);
@@ -69,12 +56,6 @@ void report_set_inputs(struct report *report, const char *const *names, size_t c
     report->input_count = count < REPORT_INPUTS_MAX ? count : REPORT_INPUTS_MAX;
     for (size_t i = 0; i < report->input_count; i++)
         report->inputs[i] = names[i];
-}
-
-int report_attach(struct report *report, struct events *events)
-{
-    struct event_observer observer = {.notify = report_notify, .context = report};
-    return events_add_observer(events, observer);
 }
 
 static void note_time(struct report *report, packet_time ts)
@@ -214,158 +195,7 @@ static void note_attempt(struct report *report, const struct attempt_record *att
     }
 }
 
-/* ---- Findings, described generically by their named fields ---- */
-
-static void write_field_value(const struct finding_field *field, bool json, FILE *out)
-{
-    char text[ADDRESS_TEXT_MAX > PACKET_TIME_TEXT_MAX ? ADDRESS_TEXT_MAX : PACKET_TIME_TEXT_MAX];
-    switch ((enum finding_field_kind)field->kind) {
-    case FINDING_U64:
-        fprintf(out, "%llu", (unsigned long long)field->value.u64);
-        return;
-    case FINDING_I64:
-        fprintf(out, "%lld", (long long)field->value.i64);
-        return;
-    case FINDING_BOOL:
-        fputs(field->value.boolean ? "true" : "false", out);
-        return;
-    case FINDING_NUMBER:
-        fprintf(out, "%.*f", field->decimals, field->value.number);
-        return;
-    case FINDING_STRING:
-        if (json)
-            json_fput_string(out, field->value.string);
-        else
-            fputs(field->value.string, out);
-        return;
-    case FINDING_ADDRESS:
-        address_format(&field->value.address, text, sizeof(text));
-        break;
-    case FINDING_TIME:
-        packet_time_format(field->value.time, text, sizeof(text));
-        break;
-    default:
-        return;
-    }
-    if (json)
-        json_fput_string(out, text);
-    else
-        fputs(text, out);
-}
-
-/* The fields as JSON ({"a":1,"o":{"b":true},"l":["x"]}) or as text (a=1, o={b=true},
- * l=[x]): the same nesting rules as event_finding() uses. */
-static void write_fields(const struct finding *finding, bool json, FILE *out)
-{
-    bool in_list[8] = {false};
-    bool need_comma[8] = {false};
-    int depth = 0;
-    if (json)
-        fputc('{', out);
-    for (size_t i = 0; i < finding->field_count; i++) {
-        const struct finding_field *field = &finding->fields[i];
-        if (field->kind == FINDING_END) {
-            if (depth == 0)
-                continue;
-            fputc(in_list[depth] ? ']' : json ? '}' : '}', out);
-            depth--;
-            continue;
-        }
-        if (need_comma[depth])
-            fputs(json ? "," : ", ", out);
-        need_comma[depth] = true;
-        if (!in_list[depth]) {
-            if (json) {
-                json_fput_string(out, field->name != NULL ? field->name : "");
-                fputc(':', out);
-            } else {
-                fprintf(out, "%s=", field->name != NULL ? field->name : "");
-            }
-        }
-        if (field->kind == FINDING_OBJECT || field->kind == FINDING_LIST) {
-            if (depth + 1 >= (int)(sizeof(in_list) / sizeof(in_list[0])))
-                break;
-            depth++;
-            in_list[depth] = field->kind == FINDING_LIST;
-            need_comma[depth] = false;
-            fputc(field->kind == FINDING_LIST ? '[' : '{', out);
-            continue;
-        }
-        write_field_value(field, json, out);
-    }
-    for (; depth > 0; depth--)
-        fputc(in_list[depth] ? ']' : '}', out);
-    if (json)
-        fputc('}', out);
-}
-
-static char *fields_string(const struct finding *finding, bool json)
-{
-    char *text = NULL;
-    size_t length = 0;
-    FILE *out = open_memstream(&text, &length);
-    if (out == NULL)
-        return NULL;
-    write_fields(finding, json, out);
-    if (fclose(out) != 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
-/* Whether a third_party_submission finding says the server also serves submission: any
- * true flag or non-zero count whose name mentions 587, 465 or "submission". */
-static bool mentions_submission_port(const struct finding *finding)
-{
-    for (size_t i = 0; i < finding->field_count; i++) {
-        const struct finding_field *field = &finding->fields[i];
-        if (field->name == NULL)
-            continue;
-        bool named = strstr(field->name, "587") != NULL || strstr(field->name, "465") != NULL ||
-                     strcasestr(field->name, "submission") != NULL;
-        if (!named)
-            continue;
-        if (field->kind == FINDING_BOOL && field->value.boolean)
-            return true;
-        if (field->kind == FINDING_U64 && field->value.u64 > 0)
-            return true;
-    }
-    return false;
-}
-
-static int describe(struct report_finding *kept, const struct finding *finding)
-{
-    memset(kept, 0, sizeof(*kept));
-    kept->type = finding->type;
-    kept->ts = finding->ts;
-    kept->has_flow = finding->has_flow;
-    if (finding->has_flow) {
-        kept->src = finding->src;
-        kept->dst = finding->dst;
-        kept->src_port = finding->src_port;
-        kept->dst_port = finding->dst_port;
-        kept->proto = finding->proto;
-    }
-    kept->pool = finding->pool;
-    kept->segment = finding->segment;
-    if (finding->has_key)
-        kept->subscriber = finding->key;
-    else if (finding->has_flow)
-        kept->subscriber = finding->src;
-    double score;
-    if (finding_field_number(finding_field_named(finding, "score"), &score)) {
-        kept->has_score = true;
-        kept->score = score;
-    }
-    kept->fields_json = fields_string(finding, true);
-    kept->fields_text = fields_string(finding, false);
-    if (kept->fields_json == NULL || kept->fields_text == NULL) {
-        report_finding_free(kept);
-        return -1;
-    }
-    return 0;
-}
+/* ---- Findings ---- */
 
 struct report_server *report_find_server(struct report_servers *servers,
                                          const struct address *address, uint16_t port, bool create)
@@ -423,66 +253,49 @@ void report_server_add_subscriber(struct report_server *server, const struct add
 static void count_server(struct report_servers *servers, const struct finding *finding,
                          const struct address *subscriber, uint16_t port)
 {
-    struct report_server *server = report_find_server(servers, &finding->dst, port, true);
+    struct report_server *server = report_find_server(servers, &finding->flow.dst, port, true);
     if (server == NULL)
         return;
-    const struct finding_field *sessions = finding_field_named(finding, "sessions");
-    double count;
-    server->sessions += finding_field_number(sessions, &count) && count >= 1 ? (uint64_t)count : 1;
+    server->sessions++;
     if (server->first_seen == 0 || finding->ts < server->first_seen)
         server->first_seen = finding->ts;
     if (finding->ts > server->last_seen)
         server->last_seen = finding->ts;
     report_server_add_subscriber(server, subscriber);
-    const struct finding_field *org = finding_field_named(finding, "dst_as_org");
-    if (org != NULL && org->kind == FINDING_STRING && server->as_org[0] == '\0')
-        copy_text(server->as_org, sizeof(server->as_org), org->value.string);
-    const struct finding_field *country = finding_field_named(finding, "dst_country");
-    if (country != NULL && country->kind == FINDING_STRING && server->country[0] == '\0')
-        copy_text(server->country, sizeof(server->country), country->value.string);
-    if (finding->type == EVENT_THIRD_PARTY_SUBMISSION && mentions_submission_port(finding))
+    const struct submission_finding *submission = &finding->as.submission;
+    if (finding->type == EVENT_THIRD_PARTY_SUBMISSION &&
+        (submission->port_587_connections > 0 || submission->port_465_connections > 0))
         server->submission_port_seen = true;
 }
 
-static int describe_copy(struct report_finding *copy, const struct report_finding *source)
+static double score_of(const struct finding *finding)
 {
-    *copy = *source;
-    copy->fields_json = strdup(source->fields_json);
-    copy->fields_text = strdup(source->fields_text);
-    if (copy->fields_json == NULL || copy->fields_text == NULL) {
-        report_finding_free(copy);
-        return -1;
-    }
-    return 0;
+    return finding->as.bot.score;
 }
 
 /* Keeps the highest-scored bot_suspect finding of each subscriber. */
-void report_keep_suspect(struct report *report, const struct report_finding *candidate)
+void report_keep_suspect(struct report *report, const struct finding *candidate)
 {
-    struct report_finding copy;
+    struct address subscriber = finding_subscriber(candidate);
     for (size_t i = 0; i < report->suspect_count; i++) {
-        struct report_finding *kept = &report->suspects[i];
-        if (!address_equal(&kept->subscriber, &candidate->subscriber))
+        struct finding *kept = &report->suspects[i];
+        struct address kept_subscriber = finding_subscriber(kept);
+        if (!address_equal(&kept_subscriber, &subscriber))
             continue;
-        if (candidate->score > kept->score && describe_copy(&copy, candidate) == 0) {
-            report_finding_free(kept);
-            *kept = copy;
-        }
+        if (score_of(candidate) > score_of(kept))
+            *kept = *candidate;
         return;
     }
     if (report->suspect_count == REPORT_SUSPECTS_MAX) {
         /* Full: the new subscriber takes the place of the lowest score, if it beats it. */
         size_t lowest = 0;
         for (size_t i = 1; i < report->suspect_count; i++) {
-            if (report->suspects[i].score < report->suspects[lowest].score)
+            if (score_of(&report->suspects[i]) < score_of(&report->suspects[lowest]))
                 lowest = i;
         }
         report->suspects_not_kept++;
-        if (candidate->score > report->suspects[lowest].score &&
-            describe_copy(&copy, candidate) == 0) {
-            report_finding_free(&report->suspects[lowest]);
-            report->suspects[lowest] = copy;
-        }
+        if (score_of(candidate) > score_of(&report->suspects[lowest]))
+            report->suspects[lowest] = *candidate;
         return;
     }
     if (report->suspects == NULL) {
@@ -490,64 +303,60 @@ void report_keep_suspect(struct report *report, const struct report_finding *can
         if (report->suspects == NULL)
             return;
     }
-    if (describe_copy(&copy, candidate) == 0)
-        report->suspects[report->suspect_count++] = copy;
+    report->suspects[report->suspect_count++] = *candidate;
 }
 
 static void note_finding(struct report *report, const struct finding *finding)
 {
     enum event_type type = finding->type;
+    if (type >= EVENT_TYPE_COUNT || report->finished)
+        return;
     report->findings_total[type]++;
     note_time(report, finding->ts);
-    struct address subscriber = {0};
-    if (finding->has_key)
-        subscriber = finding->key;
-    else if (finding->has_flow)
-        subscriber = finding->src;
+    struct address subscriber = finding_subscriber(finding);
     if (finding->has_flow) {
-        if (finding->dst_port == SUBMISSION_PORT || finding->dst_port == SUBMISSIONS_PORT)
-            report_find_server(&report->submission_seen, &finding->dst, 0, true);
+        uint16_t port = finding->flow.dst_port;
+        if (port == SUBMISSION_PORT || port == SUBMISSIONS_PORT)
+            report_find_server(&report->submission_seen, &finding->flow.dst, 0, true);
         if (type == EVENT_THIRD_PARTY_SUBMISSION)
             count_server(&report->third_party, finding, &subscriber, 0);
         else if (type == EVENT_OPEN_SUBMISSION)
-            count_server(&report->open_submission, finding, &finding->src, finding->dst_port);
+            count_server(&report->open_submission, finding, &finding->flow.src, port);
         else if (type == EVENT_POP_BEFORE_SMTP)
             count_server(&report->pop_before_smtp, finding, &subscriber, 0);
     }
-    bool keep = report->finding_count[type] < REPORT_FINDINGS_KEPT;
-    if (!keep && type != EVENT_BOT_SUSPECT)
+    if (type == EVENT_BOT_SUSPECT && subscriber.family != 0)
+        report_keep_suspect(report, finding);
+    if (report->finding_count[type] == REPORT_FINDINGS_KEPT)
         return;
-    struct report_finding described;
-    if (describe(&described, finding) != 0)
-        return;
-    if (type == EVENT_BOT_SUSPECT && described.has_score && described.subscriber.family != 0)
-        report_keep_suspect(report, &described);
-    if (!keep) {
-        report_finding_free(&described);
-        return;
-    }
     if (report->findings[type] == NULL) {
-        report->findings[type] = calloc(REPORT_FINDINGS_KEPT, sizeof(struct report_finding));
-        if (report->findings[type] == NULL) {
-            report_finding_free(&described);
+        report->findings[type] = calloc(REPORT_FINDINGS_KEPT, sizeof(struct finding));
+        if (report->findings[type] == NULL)
             return;
-        }
     }
-    report->findings[type][report->finding_count[type]++] = described;
+    report->findings[type][report->finding_count[type]++] = *finding;
 }
 
-void report_notify(void *context, enum event_type type, const void *data)
+static void on_attempt(void *context, const struct attempt_record *attempt)
 {
     struct report *report = context;
-    if (data == NULL || report->finished)
-        return;
-    if (type == EVENT_ATTEMPT)
-        note_attempt(report, data);
-    else if (type != EVENT_COVERAGE && type != EVENT_SENSOR_STATS && type < EVENT_TYPE_COUNT)
-        note_finding(report, data);
+    if (!report->finished)
+        note_attempt(report, attempt);
 }
 
-int report_finish(struct report *report, const struct events *events,
+static void on_finding(void *context, const struct finding *finding)
+{
+    note_finding(context, finding);
+}
+
+int report_attach(struct report *report, struct bus *bus)
+{
+    struct bus_subscriber subscriber = {
+        .attempt = on_attempt, .finding = on_finding, .context = report};
+    return bus_subscribe(bus, subscriber);
+}
+
+int report_finish(struct report *report, const struct output_counts *output,
                   const struct sensor_counters *counters, const struct coverage *coverage,
                   packet_time end, const char *reason)
 {
@@ -561,9 +370,9 @@ int report_finish(struct report *report, const struct events *events,
         report->coverage[p * 2 + 1] = *coverage_get(coverage, (int)p, ADDRESS_V6);
     }
     report->counters = *counters;
-    if (events != NULL) {
-        memcpy(report->events, events->emitted, sizeof(report->events));
-        report->sink_errors = events->sink_errors;
+    if (output != NULL) {
+        memcpy(report->events, output->emitted, sizeof(report->events));
+        report->sink_errors = output->sink_errors;
     }
     return report_conclude(report, end, reason);
 }
@@ -647,11 +456,12 @@ static const struct report *sorting;
 
 static int by_score(const void *a, const void *b)
 {
-    const struct report_finding *x = &sorting->suspects[*(const size_t *)a];
-    const struct report_finding *y = &sorting->suspects[*(const size_t *)b];
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return address_compare(&x->subscriber, &y->subscriber);
+    const struct finding *x = &sorting->suspects[*(const size_t *)a];
+    const struct finding *y = &sorting->suspects[*(const size_t *)b];
+    if (score_of(x) != score_of(y))
+        return score_of(x) > score_of(y) ? -1 : 1;
+    struct address x_subscriber = finding_subscriber(x), y_subscriber = finding_subscriber(y);
+    return address_compare(&x_subscriber, &y_subscriber);
 }
 
 size_t report_top_suspects(const struct report *report, size_t *order, size_t capacity)

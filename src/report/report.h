@@ -1,7 +1,7 @@
 /* The audit report (--report FILE): the blocking-point coverage audit, the pre-rollout
  * impact of draft section 4.1 (submissions to third-party servers), the ACL the policy
- * calls for, the top bot suspects and the evasion findings. It listens to events as an
- * observer while the input is read, keeps bounded summaries, and is written once at the
+ * calls for, the top bot suspects and the evasion findings. It subscribes to the bus's
+ * records while the input is read, keeps bounded summaries, and is written once at the
  * end as JSON, HTML or text (report_json.c, report_html.c, report_text.c). */
 #ifndef OP25B_REPORT_H
 #define OP25B_REPORT_H
@@ -14,7 +14,9 @@
 #include "policy/acl.h"
 #include "util/address.h"
 #include "record/coverage.h"
-#include "output/event.h"
+#include "record/bus.h"
+#include "record/event_type.h"
+#include "record/finding.h"
 #include "util/packet_time.h"
 #include "policy/policy.h"
 #include "record/stats.h"
@@ -51,24 +53,6 @@ struct report_leak {
     uint32_t messages_accepted;
     char helo[64];
     char mail_from_domain[64];
-};
-
-struct report_finding {
-    enum event_type type;
-    packet_time ts;
-    bool has_flow;
-    struct address src;
-    struct address dst;
-    uint16_t src_port;
-    uint16_t dst_port;
-    uint8_t proto;
-    int pool;
-    int segment;
-    struct address subscriber; /* the finding's key, else its source; family 0 if neither */
-    bool has_score;
-    double score;
-    char *fields_json; /* the finding's own fields as one JSON object */
-    char *fields_text; /* the same as "name=value, ..." */
 };
 
 /* A server that findings name: a third-party MSA, an open submission server, a POP
@@ -126,14 +110,14 @@ struct report {
     size_t leak_count;
     uint64_t leaks_total;
     uint64_t leak_stages[EVIDENCE_COUNT]; /* leaks by the highest evidence reached */
-    struct report_finding *findings[EVENT_TYPE_COUNT];
+    struct finding *findings[EVENT_TYPE_COUNT]; /* the first REPORT_FINDINGS_KEPT of each */
     size_t finding_count[EVENT_TYPE_COUNT];
     uint64_t findings_total[EVENT_TYPE_COUNT];
     struct report_servers third_party;     /* third_party_submission, by MSA address */
     struct report_servers open_submission; /* open_submission, by server and port */
     struct report_servers pop_before_smtp; /* pop_before_smtp, by provider address */
     struct report_servers submission_seen; /* any finding to port 587/465, by server */
-    struct report_finding *suspects;       /* the highest-scored bot_suspect per subscriber */
+    struct finding *suspects;              /* the highest-scored bot_suspect per subscriber */
     size_t suspect_count;
     uint64_t suspects_not_kept;
 };
@@ -143,12 +127,11 @@ struct report *report_new(const struct policy *policy);
 void report_free(struct report *report);
 /* Names of the capture sources, for the report's heading (kept by pointer). */
 void report_set_inputs(struct report *report, const char *const *names, size_t count);
-/* Registers the report as an observer of events. */
-int report_attach(struct report *report, struct events *events);
-/* The observer callback itself (tests call it with data they build). */
-void report_notify(void *context, enum event_type type, const void *data);
-/* Takes the final coverage and counters; call after sensor_finish(). 0, -1 out of memory. */
-int report_finish(struct report *report, const struct events *events,
+/* Subscribes the report to the bus's attempts and findings. */
+int report_attach(struct report *report, struct bus *bus);
+/* Takes the final coverage and counters, and (output, may be NULL) what the output wrote;
+ * call after sensor_finish(). 0, -1 out of memory. */
+int report_finish(struct report *report, const struct output_counts *output,
                   const struct sensor_counters *counters, const struct coverage *coverage,
                   packet_time end, const char *reason);
 
@@ -167,14 +150,13 @@ int report_merge(struct report *report, FILE *in, char *error, size_t error_size
 /* After the last report_merge: orders leaks and findings by time and concludes. */
 int report_merge_finish(struct report *report);
 
-/* Pieces of the report the merge shares with the observer (report.c). */
-void report_finding_free(struct report_finding *finding);
+/* Pieces of the report the merge shares with the collector (report.c). */
 struct report_server *report_find_server(struct report_servers *servers,
                                          const struct address *address, uint16_t port,
                                          bool create);
 void report_server_add_subscriber(struct report_server *server, const struct address *subscriber);
 /* Keeps candidate (copied) when it is its subscriber's highest score so far. */
-void report_keep_suspect(struct report *report, const struct report_finding *candidate);
+void report_keep_suspect(struct report *report, const struct finding *candidate);
 void report_timeline_merge(struct report_timeline *into, const struct report_timeline *from);
 
 /* The format a file name asks for by its extension; -1 when none of .json .html .txt. */
@@ -195,6 +177,10 @@ bool report_point_has_family(const struct policy *policy, int point, int family)
 void report_totals(const struct report *report, struct coverage_counts *out);
 /* Bot suspects sorted by score (highest first); fills order[] with indexes, returns count. */
 size_t report_top_suspects(const struct report *report, size_t *order, size_t capacity);
+/* A kept finding's facts as one JSON object (json) or one line of name=value text, for the
+ * writers (report_fields.c); malloc'd, NULL when out of memory. */
+char *report_finding_fields(const struct report *report, const struct finding *finding,
+                            bool json);
 /* Is an event type a way around the block: draft section 4.4.1's attacks and the inbound
  * ACL they need, or SMTP relayed on another port? */
 bool report_is_evasion(enum event_type type);

@@ -529,20 +529,22 @@ static void write_acl(const struct report *report, FILE *out)
     fputs("</pre>\n", out);
 }
 
-static void finding_cells(const struct report *report, const struct report_finding *finding,
+static void finding_cells(const struct report *report, const struct finding *finding,
                           FILE *out)
 {
     const struct policy *policy = report->policy;
+    const struct flow_tuple *flow = &finding->flow;
+    struct address subscriber = finding_subscriber(finding);
     fputs("<td>", out);
     escape_time(out, finding->ts);
     fputs("</td><td>", out);
     if (finding->has_flow) {
-        escape_address(out, &finding->src);
-        fprintf(out, " port %u &rarr; ", finding->src_port);
-        escape_address(out, &finding->dst);
-        fprintf(out, " port %u", finding->dst_port);
-    } else if (finding->subscriber.family != 0) {
-        escape_address(out, &finding->subscriber);
+        escape_address(out, &flow->src);
+        fprintf(out, " port %u &rarr; ", flow->src_port);
+        escape_address(out, &flow->dst);
+        fprintf(out, " port %u", flow->dst_port);
+    } else if (subscriber.family != 0) {
+        escape_address(out, &subscriber);
     }
     fputs("</td><td>", out);
     if (finding->pool >= 0 && (size_t)finding->pool < policy->pool_count)
@@ -552,7 +554,9 @@ static void finding_cells(const struct report *report, const struct report_findi
         escape(out, policy->segments[finding->segment].name);
     }
     fputs("</td><td><code>", out);
-    escape(out, finding->fields_text);
+    char *fields = report_finding_fields(report, finding, false);
+    escape(out, fields != NULL ? fields : "");
+    free(fields);
     fputs("</code></td>", out);
 }
 
@@ -572,9 +576,9 @@ static void write_suspects(const struct report *report, FILE *out)
           "<th>pool</th><th>features</th></tr>\n",
           out);
     for (size_t i = 0; i < listed; i++) {
-        const struct report_finding *suspect = &report->suspects[order[i]];
+        const struct finding *suspect = &report->suspects[order[i]];
         fprintf(out, "<tr><td class=\"n\">%zu</td><td class=\"n\">%.2f</td>", i + 1,
-                suspect->score);
+                suspect->as.bot.score);
         finding_cells(report, suspect, out);
         fputs("</tr>\n", out);
     }

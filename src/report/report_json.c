@@ -431,32 +431,36 @@ static void write_acl(struct writer *w, const struct report *report)
 }
 
 static void write_finding(struct writer *w, const struct report *report,
-                          const struct report_finding *finding)
+                          const struct finding *finding)
 {
     const struct policy *policy = report->policy;
+    const struct flow_tuple *flow = &finding->flow;
+    struct address subscriber = finding_subscriber(finding);
     object(w, NULL);
     string(w, "type", event_type_name(finding->type));
     time_value(w, "ts", finding->ts);
     if (finding->has_flow) {
-        address_value(w, "src_ip", &finding->src);
-        u64(w, "src_port", finding->src_port);
-        address_value(w, "dst_ip", &finding->dst);
-        u64(w, "dst_port", finding->dst_port);
-        string(w, "proto", finding->proto == 17 ? "udp" : "tcp");
+        address_value(w, "src_ip", &flow->src);
+        u64(w, "src_port", flow->src_port);
+        address_value(w, "dst_ip", &flow->dst);
+        u64(w, "dst_port", flow->dst_port);
+        string(w, "proto", flow->proto == 17 ? "udp" : "tcp");
     }
-    if (finding->subscriber.family != 0)
-        address_value(w, "subscriber", &finding->subscriber);
+    if (subscriber.family != 0)
+        address_value(w, "subscriber", &subscriber);
     if (finding->pool >= 0) {
         string(w, "pool", pool_name(policy, finding->pool));
         string(w, "blocking_point", point_name(policy, finding->pool));
     }
     if (finding->segment >= 0)
         string(w, "segment", segment_name(policy, finding->segment));
-    if (finding->has_score) {
+    if (finding->type == EVENT_BOT_SUSPECT) {
         member(w, "score");
-        fprintf(w->out, "%.2f", finding->score);
+        fprintf(w->out, "%.2f", finding->as.bot.score);
     }
-    raw(w, "fields", finding->fields_json);
+    char *fields = report_finding_fields(report, finding, true);
+    raw(w, "fields", fields != NULL ? fields : "{}");
+    free(fields);
     end_object(w);
 }
 

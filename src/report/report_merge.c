@@ -9,8 +9,6 @@
 #include "report/report.h"
 
 #define STATE_MAGIC UINT64_C(0x3170657262353270) /* "p25brep1" */
-#define TEXT_MAX (1u << 24)
-#define NO_TEXT UINT32_MAX
 
 struct state_header {
     uint64_t magic;
@@ -41,17 +39,11 @@ static bool put(FILE *out, const void *data, size_t size)
     return size == 0 || fwrite(data, size, 1, out) == 1;
 }
 
-static bool put_text(FILE *out, const char *text)
+/* A finding is a value: its strings are copied in or static, and workers are forked from
+ * one binary, so its bytes mean the same in the parent. */
+static bool put_finding(FILE *out, const struct finding *finding)
 {
-    uint32_t length = text == NULL ? NO_TEXT : (uint32_t)strnlen(text, TEXT_MAX - 1);
-    return put(out, &length, sizeof(length)) &&
-           (text == NULL || put(out, text, length));
-}
-
-static bool put_finding(FILE *out, const struct report_finding *finding)
-{
-    return put(out, finding, sizeof(*finding)) && put_text(out, finding->fields_json) &&
-           put_text(out, finding->fields_text);
+    return put(out, finding, sizeof(*finding));
 }
 
 static bool put_servers(FILE *out, const struct report_servers *servers)
@@ -75,7 +67,7 @@ int report_save(const struct report *report, FILE *out)
         .magic = STATE_MAGIC,
         .report_size = sizeof(struct report),
         .leak_size = sizeof(struct report_leak),
-        .finding_size = sizeof(struct report_finding),
+        .finding_size = sizeof(struct finding),
         .server_size = sizeof(struct report_server),
         .pool_count = (uint32_t)policy->pool_count,
         .shutdown = report->end_reason != NULL && strcmp(report->end_reason, "shutdown") == 0,
@@ -103,43 +95,9 @@ static bool get(FILE *in, void *data, size_t size)
     return size == 0 || fread(data, size, 1, in) == 1;
 }
 
-/* NULL with *ok false when damaged or out of memory; NULL with *ok true for no text. */
-static char *get_text(FILE *in, bool *ok)
+static bool get_finding(FILE *in, struct finding *finding)
 {
-    uint32_t length;
-    *ok = false;
-    if (!get(in, &length, sizeof(length)))
-        return NULL;
-    if (length == NO_TEXT) {
-        *ok = true;
-        return NULL;
-    }
-    if (length >= TEXT_MAX)
-        return NULL;
-    char *text = malloc((size_t)length + 1);
-    if (text == NULL)
-        return NULL;
-    if (!get(in, text, length)) {
-        free(text);
-        return NULL;
-    }
-    text[length] = '\0';
-    *ok = true;
-    return text;
-}
-
-static bool get_finding(FILE *in, struct report_finding *finding)
-{
-    bool json_ok, text_ok = false;
-    if (!get(in, finding, sizeof(*finding)))
-        return false;
-    finding->fields_json = get_text(in, &json_ok);
-    finding->fields_text = json_ok ? get_text(in, &text_ok) : NULL;
-    if (!json_ok || !text_ok || finding->fields_json == NULL || finding->fields_text == NULL) {
-        report_finding_free(finding);
-        return false;
-    }
-    return true;
+    return get(in, finding, sizeof(*finding)) && (unsigned)finding->type < EVENT_TYPE_COUNT;
 }
 
 static void merge_server(struct report_servers *into, const struct report_server *from)
@@ -204,9 +162,9 @@ static void keep_leak(struct report *report, const struct report_leak *leak)
         report->leaks[latest] = *leak;
 }
 
-static void keep_finding(struct report *report, int type, struct report_finding *finding)
+static void keep_finding(struct report *report, int type, const struct finding *finding)
 {
-    struct report_finding *kept = report->findings[type];
+    struct finding *kept = report->findings[type];
     if (report->finding_count[type] < REPORT_FINDINGS_KEPT) {
         kept[report->finding_count[type]++] = *finding;
         return;
@@ -215,12 +173,8 @@ static void keep_finding(struct report *report, int type, struct report_finding 
     for (size_t i = 1; i < report->finding_count[type]; i++)
         if (kept[i].ts > kept[latest].ts)
             latest = i;
-    if (finding->ts < kept[latest].ts) {
-        report_finding_free(&kept[latest]);
+    if (finding->ts < kept[latest].ts)
         kept[latest] = *finding;
-    } else {
-        report_finding_free(finding);
-    }
 }
 
 static int fail(char *error, size_t error_size, const char *message)
@@ -237,7 +191,7 @@ int report_merge(struct report *report, FILE *in, char *error, size_t error_size
         return fail(error, error_size, "not a report state");
     if (header.report_size != sizeof(struct report) ||
         header.leak_size != sizeof(struct report_leak) ||
-        header.finding_size != sizeof(struct report_finding) ||
+        header.finding_size != sizeof(struct finding) ||
         header.server_size != sizeof(struct report_server) ||
         header.pool_count != policy->pool_count)
         return fail(error, error_size, "a report state of another build or policy");
@@ -294,24 +248,21 @@ int report_merge(struct report *report, FILE *in, char *error, size_t error_size
     }
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         for (size_t i = 0; i < from->finding_count[t]; i++) {
-            struct report_finding finding;
+            struct finding finding;
             if (!get_finding(in, &finding))
                 goto out;
             if (report->findings[t] == NULL &&
-                (report->findings[t] = calloc(REPORT_FINDINGS_KEPT, sizeof(finding))) == NULL) {
-                report_finding_free(&finding);
+                (report->findings[t] = calloc(REPORT_FINDINGS_KEPT, sizeof(finding))) == NULL)
                 continue;
-            }
             keep_finding(report, t, &finding);
         }
     }
     report->suspects_not_kept += from->suspects_not_kept;
     for (size_t i = 0; i < from->suspect_count; i++) {
-        struct report_finding suspect;
+        struct finding suspect;
         if (!get_finding(in, &suspect))
             goto out;
         report_keep_suspect(report, &suspect);
-        report_finding_free(&suspect);
     }
     if (!merge_servers(&report->third_party, in) || !merge_servers(&report->open_submission, in) ||
         !merge_servers(&report->pop_before_smtp, in) ||
@@ -337,13 +288,25 @@ static int leak_order(const void *a, const void *b)
     return order != 0 ? order : (int)x->src_port - (int)y->src_port;
 }
 
+static const struct report *ordering; /* the report whose findings qsort orders */
+
+/* By time, then subscriber, then what the finding says. */
 static int finding_order(const void *a, const void *b)
 {
-    const struct report_finding *x = a, *y = b;
+    const struct finding *x = a, *y = b;
     int order = by_time(x->ts, y->ts);
-    if (order == 0)
-        order = address_compare(&x->subscriber, &y->subscriber);
-    return order != 0 ? order : strcmp(x->fields_json, y->fields_json);
+    if (order == 0) {
+        struct address x_subscriber = finding_subscriber(x), y_subscriber = finding_subscriber(y);
+        order = address_compare(&x_subscriber, &y_subscriber);
+    }
+    if (order != 0)
+        return order;
+    char *x_fields = report_finding_fields(ordering, x, true);
+    char *y_fields = report_finding_fields(ordering, y, true);
+    order = strcmp(x_fields != NULL ? x_fields : "", y_fields != NULL ? y_fields : "");
+    free(x_fields);
+    free(y_fields);
+    return order;
 }
 
 static int server_order(const void *a, const void *b)
@@ -370,10 +333,12 @@ int report_merge_finish(struct report *report)
     order_servers(&report->open_submission);
     order_servers(&report->pop_before_smtp);
     order_servers(&report->submission_seen);
+    ordering = report;
     for (int t = 0; t < EVENT_TYPE_COUNT; t++)
         if (report->findings[t] != NULL)
-            qsort(report->findings[t], report->finding_count[t], sizeof(struct report_finding),
+            qsort(report->findings[t], report->finding_count[t], sizeof(struct finding),
                   finding_order);
+    ordering = NULL;
     const char *reason = report->end_reason != NULL ? report->end_reason : "end_of_input";
     return report_conclude(report, report->end, reason);
 }

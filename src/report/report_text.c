@@ -1,4 +1,5 @@
 /* The report as plain text: for a terminal, a ticket or an e-mail. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "report/report.h"
@@ -241,26 +242,30 @@ static void write_acl(const struct report *report, FILE *out)
     acl_write_nftables(&report->acl, report->policy, out);
 }
 
-static void write_finding(const struct report *report, const struct report_finding *finding,
+static void write_finding(const struct report *report, const struct finding *finding,
                           FILE *out)
 {
     char when[PACKET_TIME_TEXT_MAX], src[ADDRESS_TEXT_MAX], dst[ADDRESS_TEXT_MAX];
+    const struct flow_tuple *flow = &finding->flow;
+    struct address subscriber = finding_subscriber(finding);
     time_text(finding->ts, when, sizeof(when));
     fprintf(out, "  %s", when);
     if (finding->has_flow) {
-        address_format(&finding->src, src, sizeof(src));
-        address_format(&finding->dst, dst, sizeof(dst));
-        fprintf(out, "  %s port %u -> %s port %u", src, finding->src_port, dst, finding->dst_port);
-    } else if (finding->subscriber.family != 0) {
-        address_format(&finding->subscriber, src, sizeof(src));
+        address_format(&flow->src, src, sizeof(src));
+        address_format(&flow->dst, dst, sizeof(dst));
+        fprintf(out, "  %s port %u -> %s port %u", src, flow->src_port, dst, flow->dst_port);
+    } else if (subscriber.family != 0) {
+        address_format(&subscriber, src, sizeof(src));
         fprintf(out, "  %s", src);
     }
     if (finding->pool >= 0 && (size_t)finding->pool < report->policy->pool_count)
         fprintf(out, "  pool %s", report->policy->pools[finding->pool].name);
     if (finding->segment >= 0 && (size_t)finding->segment < report->policy->segment_count)
         fprintf(out, "  segment %s", report->policy->segments[finding->segment].name);
-    if (finding->fields_text[0] != '\0')
-        fprintf(out, "  %s", finding->fields_text);
+    char *fields = report_finding_fields(report, finding, false);
+    if (fields != NULL && fields[0] != '\0')
+        fprintf(out, "  %s", fields);
+    free(fields);
     fputc('\n', out);
 }
 
@@ -275,11 +280,14 @@ static void write_suspects(const struct report *report, FILE *out)
         fprintf(out, "; the top %zu by score:", listed);
     fputc('\n', out);
     for (size_t i = 0; i < listed; i++) {
-        const struct report_finding *suspect = &report->suspects[order[i]];
+        const struct finding *suspect = &report->suspects[order[i]];
+        struct address address = finding_subscriber(suspect);
         char subscriber[ADDRESS_TEXT_MAX];
-        address_format(&suspect->subscriber, subscriber, sizeof(subscriber));
-        fprintf(out, "  %2zu. %-40s score %.2f  %s\n", i + 1, subscriber, suspect->score,
-                suspect->fields_text);
+        address_format(&address, subscriber, sizeof(subscriber));
+        char *fields = report_finding_fields(report, suspect, false);
+        fprintf(out, "  %2zu. %-40s score %.2f  %s\n", i + 1, subscriber, suspect->as.bot.score,
+                fields != NULL ? fields : "");
+        free(fields);
     }
 }
 

@@ -56,7 +56,7 @@ static inline struct attempt *attempt_of(const struct flow *flow)
 
 struct attempt_tracker {
     const struct policy *policy;
-    struct events *events;
+    struct bus *bus;
     struct coverage *coverage;
     struct sensor_counters *counters;
     const bool *return_seen;
@@ -69,7 +69,7 @@ struct attempt_tracker {
     struct slot_pool session_slots;
 };
 
-struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct events *events,
+struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct bus *bus,
                                             struct coverage *coverage,
                                             struct sensor_counters *counters,
                                             const bool *return_seen)
@@ -78,7 +78,7 @@ struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct 
     if (tracker == NULL)
         return NULL;
     tracker->policy = policy;
-    tracker->events = events;
+    tracker->bus = bus;
     tracker->coverage = coverage;
     tracker->counters = counters;
     tracker->return_seen = return_seen;
@@ -195,7 +195,7 @@ static void report_attempt(struct attempt_tracker *tracker, struct flow *flow,
 {
     struct attempt_record record;
     describe(tracker, flow, reason, &record);
-    event_attempt(tracker->events, &record);
+    bus_attempt(tracker->bus, &record);
     coverage_add(tracker->coverage, record.pool, flow->key.family, record.verdict);
     session_release(tracker, flow);
 }

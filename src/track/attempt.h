@@ -1,7 +1,7 @@
-/* Follows every TCP/25 attempt from a dynamic pool (guide section 3): creates it on the
- * first SYN (or on a client segment when the capture began mid-connection), collects the
- * evidence from both directions and from ICMP errors, runs the SMTP dialogue parser, and
- * writes one attempt event when the connection is over. */
+/* Follows every TCP/25 attempt from a dynamic pool (dashboards/events.md, "attempt"):
+ * creates it on the first SYN (or on a client segment when the capture began
+ * mid-connection), collects the evidence from both directions and from ICMP errors, runs
+ * the SMTP dialogue parser, and publishes one attempt record when the connection is over. */
 #ifndef OP25B_ATTEMPT_H
 #define OP25B_ATTEMPT_H
 
@@ -9,7 +9,7 @@
 
 #include "record/coverage.h"
 #include "decode/decode.h"
-#include "output/event.h"
+#include "record/bus.h"
 #include "policy/policy.h"
 #include "record/stats.h"
 
@@ -18,7 +18,7 @@ struct attempt_tracker;
 /* return_seen[segment + 1] says whether the capture has shown any traffic towards the ISP
  * on that segment (index 0: packets that matched no segment); silence only counts as
  * no_reply where it is set. The array is owned by the caller and read at decision time. */
-struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct events *events,
+struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct bus *bus,
                                             struct coverage *coverage,
                                             struct sensor_counters *counters,
                                             const bool *return_seen);

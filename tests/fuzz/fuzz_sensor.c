@@ -156,6 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         share = &shared;
     }
     static struct events events[2]; /* each holds an 8 KiB line buffer */
+    static struct bus buses[2];
     struct check_sink sinks[2];
     struct sensor *sensors[2];
     static const char *const source_names[1] = {"fuzz0"};
@@ -163,9 +164,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sinks[w] = (struct check_sink){.base = {.ops = &check_ops, .name = "fuzz"}};
         events_init(&events[w], policy);
         events_add_sink(&events[w], &sinks[w].base);
+        bus_init(&buses[w]);
+        if (bus_subscribe(&buses[w], events_subscriber(&events[w])) != 0)
+            FUZZ_FAIL("bus_subscribe failed");
         if (share != NULL)
             worker_share_set_worker(share, w);
-        sensors[w] = sensor_new(policy, &events[w], source_names, 1, share);
+        sensors[w] = sensor_new(policy, &buses[w], source_names, 1, share);
         if (sensors[w] == NULL)
             FUZZ_FAIL("sensor_new failed");
     }

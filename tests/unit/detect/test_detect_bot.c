@@ -103,22 +103,24 @@ Test(bot_helo, names)
 
 /* ---- Ranking ---- */
 
-static struct events events;
+static struct bus bus;
 static struct policy *ranking_policy;
 
+/* subscriber: an address, or an IPv6 prefix. */
 static void suspect(const char *subscriber, double score)
 {
     struct finding finding;
     finding_init(&finding, EVENT_BOT_SUSPECT, 1);
-    finding_string(&finding, "subscriber", subscriber);
-    finding_number(&finding, "score", score, 1);
-    event_finding(&events, &finding);
+    const char *error;
+    cr_assert(prefix_parse(subscriber, &finding.as.bot.subscriber, &error), "%s", subscriber);
+    finding.as.bot.score = score;
+    bus_finding(&bus, &finding);
 }
 
 static void setup(void)
 {
     ranking_policy = policy_with("");
-    events_init(&events, ranking_policy);
+    bus_init(&bus);
 }
 
 static void teardown(void)
@@ -129,7 +131,7 @@ static void teardown(void)
 Test(bot_ranking, best_first_by_highest_window, .init = setup, .fini = teardown)
 {
     struct bot_ranking *ranking = bot_ranking_new(3);
-    cr_assert_eq(bot_ranking_attach(ranking, &events), 0);
+    cr_assert_eq(bot_ranking_attach(ranking, &bus), 0);
     suspect("198.51.100.1", 55.0);
     suspect("198.51.100.2", 80.0);
     suspect("198.51.100.3", 60.0);
@@ -164,9 +166,10 @@ Test(bot_ranking, best_first_by_highest_window, .init = setup, .fini = teardown)
     /* Other findings are not ranked. */
     struct finding other;
     finding_init(&other, EVENT_OPEN_SUBMISSION, 1);
-    finding_string(&other, "subscriber", "198.51.100.50");
-    finding_number(&other, "score", 99.0, 1);
-    event_finding(&events, &other);
+    const char *error;
+    cr_assert(prefix_parse("198.51.100.50", &other.as.bot.subscriber, &error));
+    other.as.bot.score = 99.0;
+    bus_finding(&bus, &other);
     count = bot_ranking_top(ranking, &ranks);
     cr_assert_str_eq(ranks[0].subscriber, "198.51.100.1");
     bot_ranking_free(ranking);

@@ -74,6 +74,7 @@ static const struct sink_ops memory_ops = {
 
 static struct policy *policy;
 static struct events events;
+static struct bus bus; /* the detectors' findings become the events' lines */
 static struct memory_sink memory;
 static struct sensor_counters counters;
 static bool return_seen[8];
@@ -91,9 +92,11 @@ static void start(const char *text)
     memory.base.name = "memory";
     events_init(&events, policy);
     cr_assert_eq(events_add_sink(&events, &memory.base), 0);
+    bus_init(&bus);
+    cr_assert_eq(bus_subscribe(&bus, events_subscriber(&events)), 0);
     struct detector_context context = {
         .policy = policy,
-        .events = &events,
+        .bus = &bus,
         .counters = &counters,
         .return_seen = return_seen,
     };
@@ -739,7 +742,7 @@ static void setup_workers(void)
     shared = (struct worker_share){.syns = share};
     struct detector_context context = {
         .policy = policy,
-        .events = &events,
+        .bus = &bus,
         .counters = &counters,
         .return_seen = return_seen,
         .share = &shared,
@@ -957,7 +960,7 @@ static size_t inbound_with_flags_shared(bool shared_flags)
     struct worker_share pair = {.outbound_seen = shared_flags ? outbound_seen : NULL};
     struct detector_context context = {
         .policy = policy,
-        .events = &events,
+        .bus = &bus,
         .counters = &counters,
         .return_seen = return_seen,
         .share = &pair,

@@ -35,6 +35,7 @@ static const char policy_text[] =
 struct fixture {
     struct policy *policy;
     struct events events;
+    struct bus bus;
     struct report *report;
     struct coverage coverage;
 };
@@ -46,9 +47,11 @@ static void setup(struct fixture *f)
         policy_load_text("report.yaml", policy_text, strlen(policy_text), error, sizeof(error));
     cr_assert_not_null(f->policy, "policy: %s", error);
     events_init(&f->events, f->policy);
+    bus_init(&f->bus);
+    cr_assert_eq(bus_subscribe(&f->bus, events_subscriber(&f->events)), 0);
     f->report = report_new(f->policy);
     cr_assert_not_null(f->report);
-    cr_assert_eq(report_attach(f->report, &f->events), 0);
+    cr_assert_eq(report_attach(f->report, &f->bus), 0);
     cr_assert_eq(coverage_init(&f->coverage, f->policy->pool_count), 0);
 }
 
@@ -85,7 +88,7 @@ static void attempt(struct fixture *f, const char *client, uint16_t port, const 
         .close_reason = "fin",
         .smtp = smtp,
     };
-    event_attempt(&f->events, &record);
+    bus_attempt(&f->bus, &record);
     coverage_add(&f->coverage, pool, src.family, verdict);
 }
 
@@ -94,7 +97,8 @@ static void finish(struct fixture *f)
     struct sensor_counters counters;
     memset(&counters, 0, sizeof(counters));
     counters.packets = 1234;
-    cr_assert_eq(report_finish(f->report, &f->events, &counters, &f->coverage,
+    struct output_counts written = events_counts(&f->events);
+    cr_assert_eq(report_finish(f->report, &written, &counters, &f->coverage,
                                f->report->last_ts + PACKET_TIME_SECOND, "end_of_input"),
                  0);
 }
@@ -237,35 +241,45 @@ Test(report, attempts_over_time_stay_bounded_and_keep_every_attempt)
     teardown(&f);
 }
 
+static struct flow_tuple tuple(const char *src, uint16_t src_port, const char *dst,
+                               uint16_t dst_port)
+{
+    return (struct flow_tuple){
+        .src = v4(src), .dst = v4(dst), .src_port = src_port, .dst_port = dst_port, .proto = 6};
+}
+
+/* connections_587: what the finding knows of the server's 587 so far. */
 static void third_party(struct fixture *f, const char *subscriber, const char *server,
-                        packet_time ts, const char *flag_name, bool flag)
+                        packet_time ts, uint64_t connections_587)
 {
     struct finding finding;
     finding_init(&finding, EVENT_THIRD_PARTY_SUBMISSION, ts);
-    struct address src = v4(subscriber), dst = v4(server);
-    finding_set_flow(&finding, &src, 50000, &dst, 25, 6);
+    struct flow_tuple flow = tuple(subscriber, 50000, server, 25);
+    finding_set_flow(&finding, &flow);
     finding.pool = 0;
-    finding_string(&finding, "auth_mechanism", "PLAIN");
-    if (flag_name != NULL)
-        finding_bool(&finding, flag_name, flag);
-    event_finding(&f->events, &finding);
+    finding.as.submission.msa = -1;
+    snprintf(finding.as.submission.smtp.auth_mechanism,
+             sizeof(finding.as.submission.smtp.auth_mechanism), "PLAIN");
+    finding.as.submission.port_587_connections = connections_587;
+    bus_finding(&f->bus, &finding);
 }
 
 Test(report, third_party_msas_count_subscribers_sessions_and_submission_ports)
 {
     struct fixture f;
     setup(&f);
-    third_party(&f, "203.0.113.10", "192.0.2.50", T0, NULL, false);
-    third_party(&f, "203.0.113.10", "192.0.2.50", T0 + 5, NULL, false);
-    third_party(&f, "203.0.113.11", "192.0.2.50", T0 + 9, "seen_on_587", true);
-    third_party(&f, "203.0.113.12", "192.0.2.60", T0 + 3, "seen_on_587", false);
-    third_party(&f, "203.0.113.13", "192.0.2.70", T0 + 4, NULL, false);
+    third_party(&f, "203.0.113.10", "192.0.2.50", T0, 0);
+    third_party(&f, "203.0.113.10", "192.0.2.50", T0 + 5, 0);
+    third_party(&f, "203.0.113.11", "192.0.2.50", T0 + 9, 2);
+    third_party(&f, "203.0.113.12", "192.0.2.60", T0 + 3, 0);
+    third_party(&f, "203.0.113.13", "192.0.2.70", T0 + 4, 0);
     /* An open submission server on 587 at .70 says .70 serves submission too. */
     struct finding open;
     finding_init(&open, EVENT_OPEN_SUBMISSION, T0 + 6);
-    struct address client = v4("203.0.113.14"), server = v4("192.0.2.70");
-    finding_set_flow(&open, &client, 40000, &server, 587, 6);
-    event_finding(&f.events, &open);
+    struct flow_tuple open_flow = tuple("203.0.113.14", 40000, "192.0.2.70", 587);
+    finding_set_flow(&open, &open_flow);
+    open.as.submission.msa = -1;
+    bus_finding(&f.bus, &open);
     finish(&f);
 
     const struct report_servers *servers = &f.report->third_party;
@@ -277,7 +291,7 @@ Test(report, third_party_msas_count_subscribers_sessions_and_submission_ports)
     cr_expect(a->submission_port_seen);
     cr_expect_eq(a->first_seen, T0);
     cr_expect_eq(a->last_seen, T0 + 9);
-    cr_expect(!b->submission_port_seen, "a false flag is not a submission port");
+    cr_expect(!b->submission_port_seen, "no 587 or 465 connection is no submission port");
     cr_expect(c->submission_port_seen, "seen on 587 by another finding");
     cr_expect_eq(f.report->open_submission.count, 1);
     cr_expect_eq(f.report->open_submission.items[0].port, 587);
@@ -290,19 +304,25 @@ Test(report, third_party_msas_count_subscribers_sessions_and_submission_ports)
     teardown(&f);
 }
 
-static void bot(struct fixture *f, const char *subscriber, double score, uint64_t fanout)
+static void bot(struct fixture *f, const char *subscriber, double score, uint32_t fanout)
 {
     struct finding finding;
     finding_init(&finding, EVENT_BOT_SUSPECT, T0);
     struct address address = v4(subscriber);
     finding_set_key(&finding, &address);
     finding.pool = 0;
-    finding_number(&finding, "score", score, 2);
-    finding_object_begin(&finding, "features");
-    finding_u64(&finding, "fanout", fanout);
-    finding_string(&finding, "helo", "localhost");
-    finding_end(&finding);
-    event_finding(&f->events, &finding);
+    struct bot_finding *bot = &finding.as.bot;
+    bot->address = address;
+    bot->subscriber = (struct prefix){.address = address, .length = 32};
+    bot->window_start = T0 - 300 * PACKET_TIME_SECOND;
+    bot->window_end = T0;
+    bot->score = score;
+    bot->score_threshold = 50;
+    bot->features.fanout = fanout;
+    bot->features.odd_helo = 1;
+    snprintf(bot->odd_helo, sizeof(bot->odd_helo), "localhost");
+    bot->odd_helo_kind = "localhost";
+    bus_finding(&f->bus, &finding);
 }
 
 Test(report, bot_suspects_rank_by_their_best_score)
@@ -322,13 +342,24 @@ Test(report, bot_suspects_rank_by_their_best_score)
     cr_assert_eq(listed, 3);
     double scores[3];
     for (size_t i = 0; i < 3; i++)
-        scores[i] = f.report->suspects[order[i]].score;
+        scores[i] = f.report->suspects[order[i]].as.bot.score;
     cr_expect(scores[0] == 9.0 && scores[1] == 7.25 && scores[2] == 1.0, "%f %f %f", scores[0],
               scores[1], scores[2]);
-    cr_expect_str_eq(f.report->suspects[order[1]].fields_text,
-                     "score=7.25, features={fanout=30, helo=localhost}");
-    cr_expect_str_eq(f.report->suspects[order[1]].fields_json,
-                     "{\"score\":7.25,\"features\":{\"fanout\":30,\"helo\":\"localhost\"}}");
+    /* The listing walks the event's own fields: the kept finding is the later window's. */
+    char *fields = report_finding_fields(f.report, &f.report->suspects[order[1]], false);
+    cr_expect_str_eq(fields,
+                     "src_ip=203.0.113.1, subscriber=203.0.113.1, "
+                     "window_start=2026-01-15T08:55:00.000000Z, "
+                     "window_end=2026-01-15T09:00:00.000000Z, score=7.2, score_threshold=50, "
+                     "features={attempts=0, fanout=30, mx_direct=0, nonstandard_smtp=0, "
+                     "rcpt_accepted=0, rcpt_rejected=0, messages=0, deferred=0, odd_helo=1, "
+                     "receives_smtp=false}, odd_helo_example=localhost, odd_helo_kind=localhost");
+    free(fields);
+    fields = report_finding_fields(f.report, &f.report->suspects[order[1]], true);
+    cr_expect(strstr(fields, "\"score\":7.2,\"score_threshold\":50,\"features\":{\"attempts\":0,"
+                             "\"fanout\":30,") != NULL,
+              "%s", fields);
+    free(fields);
     char *json = render(f.report, report_write_json);
     const char *top = strstr(json, "\"top\": [");
     cr_assert_not_null(top);
@@ -348,16 +379,22 @@ Test(report, evasion_findings_are_counted_and_listed_up_to_the_bound)
     for (int i = 0; i < REPORT_FINDINGS_KEPT + 10; i++) {
         struct finding finding;
         finding_init(&finding, EVENT_TRIANGULAR_SPAM, T0 + i);
-        finding_set_flow(&finding, &spammer, (uint16_t)(30000 + i), &target, 25, 6);
-        finding_address(&finding, "relay_ip", &relay);
-        finding_string(&finding, "variant", "rewritten");
-        event_finding(&f.events, &finding);
+        struct flow_tuple flow = {
+            .src = spammer, .dst = target, .src_port = (uint16_t)(30000 + i), .dst_port = 25};
+        finding_set_flow(&finding, &flow);
+        finding.as.triangular.relay = relay;
+        finding.as.triangular.reply_segment = -1;
+        finding.as.triangular.reply_seen = T0 + i;
+        bus_finding(&f.bus, &finding);
     }
     finish(&f);
     cr_expect_eq(f.report->findings_total[EVENT_TRIANGULAR_SPAM], REPORT_FINDINGS_KEPT + 10);
     cr_expect_eq(f.report->finding_count[EVENT_TRIANGULAR_SPAM], REPORT_FINDINGS_KEPT);
-    cr_expect_str_eq(f.report->findings[EVENT_TRIANGULAR_SPAM][0].fields_text,
-                     "relay_ip=192.0.2.99, variant=rewritten");
+    char *listed = report_finding_fields(f.report, &f.report->findings[EVENT_TRIANGULAR_SPAM][0],
+                                         false);
+    cr_expect_str_eq(listed, "relay_ip=192.0.2.99, variant=rewritten, isn=0, syn_count=0, "
+                             "reply_seen=2026-01-15T09:00:00.000000Z");
+    free(listed);
     char *text = render(f.report, report_write_text);
     char line[64];
     snprintf(line, sizeof(line), "triangular_spam: %d (the first %d listed)",

@@ -31,6 +31,7 @@ static const char policy_text[] =
 
 struct side {
     struct events events;
+    struct bus bus;
     struct report *report;
     struct coverage coverage;
     uint64_t packets;
@@ -46,9 +47,11 @@ static void setup(void)
     cr_assert_not_null(policy, "policy: %s", error);
     for (int i = 0; i < PARTS; i++) {
         events_init(&sides[i].events, policy);
+        bus_init(&sides[i].bus);
+        cr_assert_eq(bus_subscribe(&sides[i].bus, events_subscriber(&sides[i].events)), 0);
         sides[i].report = report_new(policy);
         cr_assert_not_null(sides[i].report);
-        cr_assert_eq(report_attach(sides[i].report, &sides[i].events), 0);
+        cr_assert_eq(report_attach(sides[i].report, &sides[i].bus), 0);
         cr_assert_eq(coverage_init(&sides[i].coverage, policy->pool_count), 0);
         sides[i].packets = 0;
     }
@@ -87,14 +90,14 @@ static void tell_attempt(struct side *side, const void *what)
     record.verdict = item->verdict;
     record.evidence = item->evidence;
     record.close_reason = "fin";
-    event_attempt(&side->events, &record);
+    bus_attempt(&side->bus, &record);
     coverage_add(&side->coverage, record.pool, record.flow.src.family, item->verdict);
     side->packets += 3;
 }
 
 static void tell_finding(struct side *side, const void *what)
 {
-    event_finding(&side->events, what);
+    bus_finding(&side->bus, what);
     side->packets += 5;
 }
 
@@ -150,10 +153,14 @@ static void third_party(int n, packet_time ts)
     snprintf(client, sizeof(client), "203.0.113.%d", 10 + n % 6);
     snprintf(server, sizeof(server), "192.0.2.%d", 200 + n % 4);
     struct address src = address_of(client), dst = address_of(server);
-    finding_set_flow(&finding, &src, (uint16_t)(50000 + n), &dst, 25, 6);
+    struct flow_tuple flow = {
+        .src = src, .dst = dst, .src_port = (uint16_t)(50000 + n), .dst_port = 25, .proto = 6};
+    finding_set_flow(&finding, &flow);
     finding.pool = 0;
-    finding_string(&finding, "auth_mechanism", "PLAIN");
-    finding_bool(&finding, "seen_on_587", n % 8 == 3);
+    finding.as.submission.msa = -1;
+    snprintf(finding.as.submission.smtp.auth_mechanism,
+             sizeof(finding.as.submission.smtp.auth_mechanism), "PLAIN");
+    finding.as.submission.port_587_connections = n % 8 == 3 ? 1 : 0;
     each(src.bytes[3] % 2, tell_finding, &finding);
 }
 
@@ -163,9 +170,15 @@ static void open_submission(int n, packet_time ts)
     finding_init(&finding, EVENT_OPEN_SUBMISSION, ts);
     char client[32];
     snprintf(client, sizeof(client), "203.0.113.%d", 20 + n % 4);
-    struct address src = address_of(client), dst = address_of("192.0.2.202");
-    finding_set_flow(&finding, &src, (uint16_t)(51000 + n), &dst, 587, 6);
+    struct flow_tuple flow = {.src = address_of(client),
+                              .dst = address_of("192.0.2.202"),
+                              .src_port = (uint16_t)(51000 + n),
+                              .dst_port = 587,
+                              .proto = 6};
+    finding_set_flow(&finding, &flow);
     finding.pool = 0;
+    finding.as.submission.msa = -1;
+    struct address src = flow.src;
     each(src.bytes[3] % 2, tell_finding, &finding);
 }
 
@@ -178,11 +191,12 @@ static void bot(int n, packet_time ts)
     struct address address = address_of(subscriber);
     finding_set_key(&finding, &address);
     finding.pool = 0;
+    struct bot_finding *bot = &finding.as.bot;
+    bot->address = address;
+    bot->subscriber = (struct prefix){.address = address, .length = 32};
     /* Distinct scores; each subscriber's best comes at a different point of the stream. */
-    finding_number(&finding, "score", 40.0 + (n * 37 % 101) / 2.0, 2);
-    finding_object_begin(&finding, "features");
-    finding_u64(&finding, "fanout", (uint64_t)(n % 30));
-    finding_end(&finding);
+    bot->score = 40.0 + (n * 37 % 101) / 2.0;
+    bot->features.fanout = (uint32_t)(n % 30);
     each(address.bytes[3] % 2, tell_finding, &finding);
 }
 
@@ -194,9 +208,11 @@ static void triangular(int n, packet_time ts)
     snprintf(spammer, sizeof(spammer), "203.0.113.%d", 60 + n % 5);
     struct address src = address_of(spammer), relay = address_of("192.0.2.99"),
                    target = address_of("192.0.2.25");
-    finding_set_flow(&finding, &src, (uint16_t)(30000 + n), &target, 25, 6);
-    finding_address(&finding, "relay_ip", &relay);
-    finding_string(&finding, "variant", "rewritten");
+    struct flow_tuple flow = {
+        .src = src, .dst = target, .src_port = (uint16_t)(30000 + n), .dst_port = 25, .proto = 6};
+    finding_set_flow(&finding, &flow);
+    finding.as.triangular.relay = relay;
+    finding.as.triangular.reply_segment = -1;
     each(src.bytes[3] % 2, tell_finding, &finding);
 }
 
@@ -230,7 +246,8 @@ static void finish(struct side *side, packet_time end)
     memset(&counters, 0, sizeof(counters));
     counters.packets = side->packets;
     counters.bytes = side->packets * 100;
-    cr_assert_eq(report_finish(side->report, &side->events, &counters, &side->coverage, end,
+    struct output_counts written = events_counts(&side->events);
+    cr_assert_eq(report_finish(side->report, &written, &counters, &side->coverage, end,
                                "shutdown"),
                  0);
 }

@@ -129,6 +129,7 @@ static void replay(const char *capture, const char *policy_path, int sensors, un
     cr_assert_gt(program_length, 0);
 
     static struct events events[WORKERS_MAX];
+    static struct bus buses[WORKERS_MAX];
     static struct memory_sink sinks[WORKERS_MAX];
     struct sensor *sensor[WORKERS_MAX];
     static const char *const names[1] = {"replay0"};
@@ -138,8 +139,10 @@ static void replay(const char *capture, const char *policy_path, int sensors, un
         sinks[w].base.name = "memory";
         events_init(&events[w], policy);
         cr_assert_eq(events_add_sink(&events[w], &sinks[w].base), 0);
+        bus_init(&buses[w]);
+        cr_assert_eq(bus_subscribe(&buses[w], events_subscriber(&events[w])), 0);
         worker_share_set_worker(&share, (unsigned)w);
-        sensor[w] = sensor_new(policy, &events[w], names, 1, sensors > 1 ? &share : NULL);
+        sensor[w] = sensor_new(policy, &buses[w], names, 1, sensors > 1 ? &share : NULL);
         cr_assert_not_null(sensor[w]);
     }
 
@@ -313,6 +316,7 @@ static const char *silence_with_flags_shared(bool shared)
         share.outbound_seen = flags[1];
     }
     static struct events events[2];
+    static struct bus buses[2];
     static struct memory_sink sinks[2];
     struct sensor *sensor[2];
     static const char *const names[1] = {"live0"};
@@ -322,7 +326,9 @@ static const char *silence_with_flags_shared(bool shared)
         sinks[w].base.name = "memory";
         events_init(&events[w], policy);
         cr_assert_eq(events_add_sink(&events[w], &sinks[w].base), 0);
-        sensor[w] = sensor_new(policy, &events[w], names, 1, &share);
+        bus_init(&buses[w]);
+        cr_assert_eq(bus_subscribe(&buses[w], events_subscriber(&events[w])), 0);
+        sensor[w] = sensor_new(policy, &buses[w], names, 1, &share);
         cr_assert_not_null(sensor[w]);
     }
     packet_time t0 = (packet_time)1768467600 * PACKET_TIME_SECOND;

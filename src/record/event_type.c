@@ -1,0 +1,18 @@
+#include "record/event_type.h"
+
+const char *event_type_name(enum event_type type)
+{
+    static const char *const names[EVENT_TYPE_COUNT] = {"attempt",
+                                                        "coverage",
+                                                        "sensor_stats",
+                                                        "asymmetric_routing",
+                                                        "spoofed_source",
+                                                        "triangular_spam",
+                                                        "inbound_acl_violation",
+                                                        "bot_suspect",
+                                                        "nonstandard_port_smtp",
+                                                        "open_submission",
+                                                        "pop_before_smtp",
+                                                        "third_party_submission"};
+    return (unsigned)type < EVENT_TYPE_COUNT ? names[type] : "unknown";
+}

@@ -1,0 +1,25 @@
+/* The kinds of record the sensor hands on, one per event type of dashboards/events.md. */
+#ifndef OP25B_EVENT_TYPE_H
+#define OP25B_EVENT_TYPE_H
+
+enum event_type {
+    EVENT_ATTEMPT = 0,
+    EVENT_COVERAGE,
+    EVENT_SENSOR_STATS,
+    /* Findings of the detectors (record/finding.h). */
+    EVENT_ASYMMETRIC_ROUTING,
+    EVENT_SPOOFED_SOURCE,
+    EVENT_TRIANGULAR_SPAM,
+    EVENT_INBOUND_ACL_VIOLATION,
+    EVENT_BOT_SUSPECT,
+    EVENT_NONSTANDARD_PORT_SMTP,
+    EVENT_OPEN_SUBMISSION,
+    EVENT_POP_BEFORE_SMTP,
+    EVENT_THIRD_PARTY_SUBMISSION,
+    EVENT_TYPE_COUNT
+};
+
+/* The event's "type" name; "unknown" out of range. */
+const char *event_type_name(enum event_type type);
+
+#endif
