@@ -250,7 +250,7 @@ static void add_msa(struct finding *finding, const struct policy *policy,
         finding_string(finding, "msa", policy->msas[msa].name);
 }
 
-/* The dialogue, as the attempt event's smtp object has it (guide section 7). */
+/* The dialogue, as the attempt event's smtp object has it (dashboards/events.md). */
 static void add_smtp(struct finding *finding, const struct smtp_facts *smtp)
 {
     finding_object_begin(finding, "smtp");

@@ -1,4 +1,4 @@
-/* A detection family (guide section 4): it is shown decoded packets and finished
+/* A detection family (docs/concepts.md): it is shown decoded packets and finished
  * attempts, keeps its own bounded state in packet time, and reports findings through
  * event_finding(). The sensor holds every detector the registry (detectors.c) lists and
  * calls them in order; a detector filters cheaply first, because it sees every packet. */

@@ -1,4 +1,4 @@
-/* Findings -> one JSON line each (guide section 7), handed to every sink. Field order is
+/* Findings -> one JSON line each (dashboards/events.md), handed to every sink. Field order is
  * fixed, so the same input gives the same bytes every run. */
 #ifndef OP25B_EVENT_H
 #define OP25B_EVENT_H
@@ -24,7 +24,7 @@ enum event_type {
     EVENT_ATTEMPT = 0,
     EVENT_COVERAGE,
     EVENT_SENSOR_STATS,
-    /* Findings of the detectors (guide section 4), written by event_finding(). */
+    /* Findings of the detectors (docs/concepts.md), written by event_finding(). */
     EVENT_ASYMMETRIC_ROUTING,
     EVENT_SPOOFED_SOURCE,
     EVENT_TRIANGULAR_SPAM,

@@ -1,6 +1,6 @@
 /* What a detector found, described as data: the event type, the flow it concerns and a
  * short list of named values. event_finding() turns it into a line, so detectors never
- * write JSON and every finding shares the common fields of guide section 7. */
+ * write JSON and every finding shares the common fields of dashboards/events.md. */
 #ifndef OP25B_FINDING_H
 #define OP25B_FINDING_H
 

@@ -1,4 +1,4 @@
-/* Follows every TCP/25 attempt from a dynamic pool (guide section 3): creates it on the
+/* Follows every TCP/25 attempt from a dynamic pool (docs/concepts.md): creates it on the
  * first SYN (or on a client segment when the capture began mid-connection), collects the
  * evidence from both directions and from ICMP errors, runs the SMTP dialogue parser, and
  * writes one attempt event when the connection is over. */

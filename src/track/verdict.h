@@ -1,4 +1,4 @@
-/* OP25B attempt verdicts and their evidence (guide section 3). Pure functions: the tracker
+/* OP25B attempt verdicts and their evidence (docs/concepts.md). Pure functions: the tracker
  * collects evidence, this file alone says what it means. */
 #ifndef OP25B_VERDICT_H
 #define OP25B_VERDICT_H

@@ -1,4 +1,4 @@
-/* Event lines: the fields of guide section 7, their order and escaping, the Kafka key, and
+/* Event lines: the fields of dashboards/events.md, their order and escaping, the Kafka key, and
  * which fields are left out when they are not known. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -162,7 +162,7 @@ Test(event, attempt_evidence_in_fixed_order_and_icmp_fields)
     struct attempt_report report = {
         .flow = &flow,
         .verdict = VERDICT_LEAKED,
-        /* Set out of order on purpose: the event lists them in the guide's order. */
+        /* Set out of order on purpose: the event lists them in the documented order. */
         .evidence = EVIDENCE_BIT(EVIDENCE_DATA) | EVIDENCE_BIT(EVIDENCE_SYN_ACK) |
                     EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED),
         .close_reason = "fin",
