@@ -278,7 +278,8 @@ static void add_smtp(struct finding *finding, const struct smtp_facts *smtp)
     finding_end(finding);
 }
 
-/* Guide section 4: MAIL FROM and RCPT TO answered 250 with no AUTH accepted, in the clear. */
+/* An open submission server: MAIL FROM and RCPT TO answered 250 with no AUTH accepted, in
+ * the clear (no STARTTLS hid the dialogue, so the capture can tell). */
 static bool accepted_without_auth(const struct smtp_facts *smtp)
 {
     return smtp != NULL && smtp->mail_accepted > 0 && smtp->rcpt_accepted > 0 &&
