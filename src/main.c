@@ -1,4 +1,4 @@
-/* Command line and wiring only (guide section 6). */
+/* Command line and wiring only: the options are the README's "Running it". */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>

@@ -1,4 +1,4 @@
-/* Infected subscribers (guide section 4, bot_suspect): per dynamic subscriber (an IPv4
+/* Infected subscribers (bot_suspect): per dynamic subscriber (an IPv4
  * address, or the pool's ipv6_subscriber_length prefix) and per thresholds.window, the
  * features of direct-to-MX spamming are counted and scored; a subscriber whose score
  * reaches thresholds.score is written out once per window with the score and every feature.
@@ -18,7 +18,7 @@
 #include "policy/prefix.h"
 
 /* Score 0..100 (rules/README.md): sum of weight x min(1, feature / threshold), halved for a
- * subscriber that also receives SMTP (a self-hosted MTA, guide section 4 traps). */
+ * subscriber that also receives SMTP: a self-hosted MTA, not a bot, also sends to many MXs. */
 double bot_score(const struct bot_features *features, const struct policy *policy);
 
 /* RFC 5321 4.1.1.1 and 4.1.3: EHLO names a fully qualified domain, or the client's own

@@ -1,4 +1,4 @@
-/* The paths around OP25B (guide section 4, draft section 4.4.1).
+/* The paths around OP25B (draft section 4.4.1; docs/concepts.md has them in short).
  *
  * - asymmetric_routing: a dynamic source towards port 25 on a segment that does not expect its
  *   pool (draft figure 16: sent out of the static line, answered on the dynamic one).
@@ -556,7 +556,8 @@ static void inbound_check(struct evasion *evasion, const struct packet *packet, 
 {
     const struct policy *policy = evasion->policy;
     /* A mirror that shows only what comes in cannot show the connection an answer belongs
-     * to: a missing one means nothing there (as silence, guide section 3). */
+     * to: a missing one means nothing there, as silence proves nothing where no answer
+     * could have been seen. */
     if (!segment_flag(evasion->outbound_traffic, segment))
         return;
     int msa = policy_msa_of(policy, &packet->src);

@@ -1,4 +1,4 @@
-/* The paths around OP25B (guide section 4, draft section 4.4.1): asymmetric routing, spoofed
+/* The paths around OP25B (draft section 4.4.1, docs/concepts.md): asymmetric routing, spoofed
  * sources, triangular spamming and the missing inbound ACL, as one detection family. */
 #ifndef OP25B_DETECT_EVASION_H
 #define OP25B_DETECT_EVASION_H

@@ -251,7 +251,8 @@ static void set_msa(struct finding *finding, const struct policy *policy,
     finding->as.submission.msa = msa != POLICY_NO_INDEX ? msa : -1;
 }
 
-/* Guide section 4: MAIL FROM and RCPT TO answered 250 with no AUTH accepted, in the clear. */
+/* An open submission server: MAIL FROM and RCPT TO answered 250 with no AUTH accepted, in
+ * the clear (no STARTTLS hid the dialogue, so the capture can tell). */
 static bool accepted_without_auth(const struct smtp_facts *smtp)
 {
     return smtp != NULL && smtp->mail_accepted > 0 && smtp->rcpt_accepted > 0 &&

@@ -1,6 +1,6 @@
-/* Submission hygiene (guide section 4; draft sections 4.2 and 4.3; the seed talk on the
- * submission port): SMTP relayed on other ports (nonstandard_port_smtp), MSAs that take
- * mail without authentication (open_submission), POP-before-SMTP (pop_before_smtp), and
+/* Submission hygiene (draft sections 4.2 and 4.3: mail is submitted on 587 or 465 with
+ * SMTP AUTH, not on port 25): SMTP relayed on other ports (nonstandard_port_smtp), MSAs that
+ * take mail without authentication (open_submission), POP-before-SMTP (pop_before_smtp), and
  * subscribers who authenticate on port 25 of a third-party server, whom OP25B will cut off
  * (third_party_submission). See rules/README.md for what each event carries. */
 #ifndef OP25B_DETECT_SUBMISSION_H

@@ -10,11 +10,11 @@
 /* Starts the line in events->line with type, schema version, packet time and sensor. */
 void event_begin(struct events *events, struct json_writer *writer, enum event_type type,
                  packet_time ts);
-/* Enrichment of a flow's server (guide section 7): dst_asn, dst_as_org, dst_country, each
+/* Enrichment of a flow's server (dashboards/events.md): dst_asn, dst_as_org, dst_country, each
  * only when the policy configures its database and the lookup finds it. */
 void event_write_geoip(struct json_writer *writer, const struct policy *policy,
                        const struct address *dst);
-/* The flow fields of guide section 7, for attempts and findings alike: src_ip, src_port,
+/* The flow fields of dashboards/events.md, for attempts and findings alike: src_ip, src_port,
  * dst_ip, dst_port, proto, community_id and the server's enrichment. src_text gets the
  * source as written, which is most events' Kafka key. */
 void event_write_flow(struct json_writer *writer, const struct policy *policy,

@@ -1,4 +1,4 @@
-/* Enrichment from MaxMind databases (guide section 5, `geoip`): the autonomous system and
+/* Enrichment from MaxMind databases (`geoip` in rules/README.md): the autonomous system and
  * the country of a server address. The databases are opened once, when the policy loads,
  * so a missing or broken file stops start-up; lookups after that never allocate. */
 #ifndef OP25B_GEOIP_H

@@ -1,4 +1,4 @@
-/* The site policy loader (guide section 5). libyaml parses the text twice: an event pass
+/* The site policy loader (keys: rules/README.md). libyaml parses the text twice: an event pass
  * that refuses what this loader does not support (anchors, aliases, several documents) and
  * reports syntax errors, then the document API, whose nodes carry the line numbers every
  * message points at. Keys are read in a fixed order (blocking points before the pools that

@@ -1,5 +1,5 @@
 /* The site policy: the ISP's address plan, MSAs, blocking points and segments, read from
- * YAML (guide section 5). Every field is checked; the first mistake stops loading with
+ * YAML (rules/README.md). Every field is checked; the first mistake stops loading with
  * "FILE:LINE: message". After loading, the lookup tables are built and read-only. */
 #ifndef OP25B_POLICY_H
 #define OP25B_POLICY_H

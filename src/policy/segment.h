@@ -1,4 +1,4 @@
-/* Where a packet was seen (guide section 2, "segment"): a capture interface, a VLAN id or a
+/* Where a packet was seen (a "segment", docs/concepts.md): a capture interface, a VLAN id or a
  * router MAC, mapped by the policy to the pools expected there. Resolved once per packet
  * through tables built at start-up. */
 #ifndef OP25B_SEGMENT_H

@@ -1,6 +1,6 @@
 /* nDPI (libndpi 4.2) as a protocol classifier for the few flows that need one: TCP flows
  * from dynamic pools on ports that say nothing about what they carry, where SMTP means a
- * relay around the block (guide section 4, nonstandard_port_smtp). nDPI's per-flow state
+ * relay around the block (nonstandard_port_smtp, docs/concepts.md). nDPI's per-flow state
  * comes from a pool preallocated here, so classifying a flow allocates nothing in this
  * module; a flow takes a slot when it is first shown and gives it back once nDPI has
  * decided. */

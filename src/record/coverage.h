@@ -1,4 +1,4 @@
-/* Coverage per blocking point and pool (guide section 4, `coverage`): how many attempts got
+/* Coverage per blocking point and pool (the `coverage` event): how many attempts got
  * each verdict, per address family, and blocked / (blocked + leaked). */
 #ifndef OP25B_COVERAGE_H
 #define OP25B_COVERAGE_H

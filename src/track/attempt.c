@@ -208,8 +208,9 @@ static void close_attempt(struct attempt_tracker *tracker, struct flow *flow, co
 }
 
 /* Silence is only evidence where the capture could have shown an answer: at the edge, on a
- * segment where traffic towards the ISP is seen at all (guide section 3). An ICMP error
- * that is no ACL's answer (host unreachable, say) is an answer all the same: not silence. */
+ * segment where traffic towards the ISP is seen at all (a one-way capture shows no silence).
+ * An ICMP error that is no ACL's answer (host unreachable, say) is an answer all the same:
+ * not silence. */
 static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
 {
     struct attempt *attempt = attempt_of(flow);
@@ -385,7 +386,7 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
     attempt->client_next = packet->seq + 1;
     attempt->syn_count = 1;
     flow->mark = packet->ts;
-    /* Past the ACL, any SYN at all is the leak (guide section 3). */
+    /* Past the ACL, any SYN at all is the leak: a working block lets none through. */
     if (policy->position == POSITION_CORE_SIDE) {
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE);
         flow_list_append(tracker->flows, flow, LIST_ACTIVE);

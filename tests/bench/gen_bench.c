@@ -16,7 +16,7 @@
  *
  * Deterministic: a fixed seed, so the same N gives the same bytes on every run. Prints one
  * JSON line on standard output saying what was written, including the attempt count and
- * the verdicts the guide (section 3) implies for them, so run_bench.py can check that the
+ * the verdicts docs/concepts.md implies for them, so run_bench.py can check that the
  * sensor counted every packet and every attempt. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -170,7 +170,7 @@ struct summary {
     uint64_t dns_packets;
     uint64_t web_packets;
     uint64_t attempts;
-    /* Verdicts implied by what was written (guide section 3). Silent attempts are blocked
+    /* Verdicts implied by what was written (docs/concepts.md). Silent attempts are blocked
      * (no_reply) once timeouts.syn passes after their last SYN, unknown before. */
     uint64_t allowed;
     uint64_t leaked;
@@ -752,7 +752,7 @@ static void run_step(struct conversation *c, const struct step *step)
     note_packet(ts, conn->client.family == 6, c->server_port == 25);
 }
 
-/* What the guide's verdict rules make of what was written of an attempt. */
+/* What the verdict rules (docs/concepts.md) make of what was written of an attempt. */
 static void account_attempt(const struct conversation *c)
 {
     if (c->attempt == ATTEMPT_NONE || !c->syn_written)

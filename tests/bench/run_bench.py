@@ -23,7 +23,7 @@ Wall time is taken around each process (start-up and the policy load included, a
 all), peak RSS from wait4 (ru_maxrss of the child), both by the small measure helper. A
 separate, untimed run of op25b-watch writes its events to a pipe, and the script checks
 them against what the generator says it wrote: every packet and every attempt counted,
-the verdicts the guide implies, evictions where the bound is small.
+the verdicts docs/concepts.md implies, evictions where the bound is small.
 
 The targets are stated in the output, but timing is not a test: the exit status is 1 only
 when a tool fails or a count is wrong, never because a figure missed a target.

@@ -591,7 +591,7 @@ def check_fact_group(name, group, run, connections, book, failures, counts):
     events = [e for e in run.attempts() if attempt_key(e) == key]
     label = "%s:%d > %s:%d" % key
     if key[3] != SMTP_PORT:
-        # Attempts are TCP/25 connections (guide section 2); the peers also log
+        # Attempts are TCP/25 connections (docs/concepts.md); the peers also log
         # submission, SMTPS and SMTP tunnelled through HTTP CONNECT on other ports.
         counts["out_of_scope"] += 1
         print("%-40s %-48s %5d no attempt expected (port %d)" % (name[:40], label[:48],

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The command line of guide section 6, run as a user would: options, exit statuses,
+"""The command line of the README's "Running it", run as a user would: options, exit statuses,
 policy errors as FILE:LINE, every input form (file, pcapng, standard input, several files,
 damaged files) giving the events the plain run gives.
 

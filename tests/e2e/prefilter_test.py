@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The policy's prefilter never changes what is detected (src/prefilter.h).
+"""The policy's prefilter never changes what is detected (src/capture/prefilter.h).
 
 Every scenario of tests/scenarios/manifest.txt under its policy, and every capture of the
 third-party corpus (tests/corpus) under tests/corpus/corpus.yaml, is read twice: as is, and with --prefilter

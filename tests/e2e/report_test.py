@@ -36,7 +36,7 @@ VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
 FINDING_TYPES = ["asymmetric_routing", "spoofed_source", "triangular_spam",
                  "inbound_acl_violation", "bot_suspect", "nonstandard_port_smtp",
                  "open_submission", "pop_before_smtp", "third_party_submission"]
-# The HTML report's verdict colours (src/report_html.c), as they must show in a screenshot.
+# The HTML report's verdict colours (src/report/report_html.c), as they must show in a screenshot.
 CHART_COLOURS = {"allowed": (0x4e, 0x79, 0xa7), "blocked": (0x59, 0xa1, 0x4f),
                  "leaked": (0xe1, 0x57, 0x59), "would_block": (0xf2, 0x8e, 0x2b)}
 

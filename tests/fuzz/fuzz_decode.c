@@ -1,5 +1,5 @@
-/* libFuzzer target for the packet decoder (src/decode.c). Input: one byte picking the link
- * type (fuzz_common.h), then the captured frame. libFuzzer hands over a heap copy of exactly
+/* libFuzzer target for the packet decoder (src/decode/decode.c). Input: one byte picking the
+ * link type (fuzz_common.h), then the captured frame. libFuzzer hands over a heap copy of exactly
  * the input's size, so AddressSanitizer stops any read past the frame; the checks below add
  * what the decoder promises in decode.h about the view it fills. */
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* libFuzzer target for the DNS query parser (src/dns.c). Input: one byte whose bit 0 picks
- * the transport (0: a message as UDP carries it, 1: a TCP segment starting with the two-byte
+/* libFuzzer target for the DNS query parser (src/proto/dns.c). Input: one byte whose bit 0
+ * picks the transport (0: a message as UDP carries it, 1: a TCP segment starting with the two-byte
  * length of RFC 1035 4.2.2), then the bytes. make_seeds.py writes the queries and answers of
  * the captures in this form. Besides ASan and UBSan, the checks hold the parser to what
  * dns.h promises: the header decides NOT_QUERY and the counts, the name is NUL-terminated

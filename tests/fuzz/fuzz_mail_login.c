@@ -1,5 +1,5 @@
-/* libFuzzer target for the POP3 and IMAP login parsers (src/mail_login.c). Input: one byte
- * whose bit 0 picks the protocol (0 POP3, 1 IMAP), then chunks in fuzz_smtp.c's form, one
+/* libFuzzer target for the POP3 and IMAP login parsers (src/proto/mail_login.c). Input: one
+ * byte whose bit 0 picks the protocol (0 POP3, 1 IMAP), then chunks in fuzz_smtp.c's form, one
  * control byte and its bytes:
  *   bit 0     direction: 0 client, 1 server
  *   bit 1     report a gap in that direction before the chunk

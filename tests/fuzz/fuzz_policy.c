@@ -1,5 +1,5 @@
-/* libFuzzer target for the site policy loader (src/policy.c): the input is the YAML text.
- * A refused policy must say where, as "NAME:LINE: message" (guide section 5); an accepted
+/* libFuzzer target for the site policy loader (src/policy/policy.c): the input is the YAML
+ * text. A refused policy must say where, as "NAME:LINE: message" (rules/README.md); an accepted
  * one must hold together: indexes in range, and lookups that find what was declared, the
  * longest prefix winning. */
 #include <stdbool.h>

@@ -37,7 +37,7 @@ static const uint32_t time_steps_ms[16] = {
 
 static struct policy *policy;
 
-/* Keeps nothing, but checks each line is one JSON object on one line (guide section 7). */
+/* Keeps nothing, but checks each line is one JSON object on one line (dashboards/events.md). */
 struct check_sink {
     struct sink base;
     uint64_t attempts;

@@ -1,5 +1,5 @@
-/* libFuzzer target for the SMTP dialogue parser (src/smtp.c). The input is a list of chunks,
- * each one control byte and its bytes, so the fuzzer explores how the two directions, gaps
+/* libFuzzer target for the SMTP dialogue parser (src/proto/smtp.c). The input is a list of
+ * chunks, each one control byte and its bytes, so the fuzzer explores how the two directions, gaps
  * and segment boundaries interleave:
  *   bit 0     direction: 0 client, 1 server
  *   bit 1     report a gap in that direction before the chunk

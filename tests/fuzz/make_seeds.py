@@ -37,7 +37,7 @@ SENSOR_FRAME_MAX = 0x0fff
 
 # Ports whose dialogues the SMTP parser reads: 25, and submission for AUTH and STARTTLS.
 SMTP_PORTS = {25, 587, 465, 2525}
-# src/mail_flows.h: POP3 and IMAP, in the protocol byte's order (fuzz_mail_login.c).
+# src/track/mail_flows.h: POP3 and IMAP, in the protocol byte's order (fuzz_mail_login.c).
 MAIL_LOGIN_PORTS = (110, 143)
 DNS_PORT = 53
 SEED_MAX = 16384           # bytes per smtp or sensor seed: keeps executions fast
@@ -241,7 +241,7 @@ def sensor_seeds(captures, directory):
 
 class Direction:
     """Puts one direction's segments in stream order: retransmitted bytes are dropped, a
-    hole is reported as a gap, as src/tcp_stream.c does for the sensor."""
+    hole is reported as a gap, as src/track/tcp_stream.c does for the sensor."""
 
     def __init__(self):
         self.next = None

@@ -1,4 +1,4 @@
-/* The evasion scenarios (issue #4, guide section 4, draft section 4.4.1): asymmetric routing
+/* The evasion scenarios (issue #4, docs/concepts.md, draft section 4.4.1): asymmetric routing
  * by VLAN, router MAC and capture interface, spoofed sources, triangular spamming rewritten
  * and tunnelled, the missing inbound ACL, and one capture per false-positive trap: ECMP, a
  * multihomed customer, a model-B ISP carried as a pool, a self-hosted MTA, backscatter.

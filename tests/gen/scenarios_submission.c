@@ -1,4 +1,4 @@
-/* The scenarios of infected subscribers and submission hygiene (issue #5, guide section 4):
+/* The scenarios of infected subscribers and submission hygiene (issue #5, docs/concepts.md):
  * bots by IPv4 address and IPv6 /64, their traps (a list server on a static line, a
  * self-hosted MTA, an address verification burst, greylisting, MX queries through the ISP's
  * resolver, authenticated submission), open submission servers, POP-before-SMTP, third-party

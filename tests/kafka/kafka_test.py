@@ -164,7 +164,7 @@ def file_lines(path):
 
 
 def expected_key(event):
-    """The subscriber of an attempt, the sensor for sensor-level events (guide section 7);
+    """The subscriber of an attempt, the sensor for sensor-level events (dashboards/events.md);
     None where the detector that wrote the event chose the subscriber."""
     if event["type"] in ("coverage", "sensor_stats"):
         return event["sensor"]

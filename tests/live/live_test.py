@@ -234,7 +234,7 @@ def two_workers(args):
 def workers_triangular(args):
     """--workers 3 on the triangular-spam scenario: the fanout gives a spoofed SYN to the
     relay's worker and the answer to the spammer's, so the workers tell each other of
-    spoofed SYNs (src/inbox.c). Every triangle the replay joins is joined once, with
+    spoofed SYNs (src/workers/inbox.c). Every triangle the replay joins is joined once, with
     the replay's fields, and at least one was split between two workers."""
     policy = os.path.join(args.source_dir, "tests", "scenarios", "evasion.yaml")
     capture = os.path.join(args.source_dir, "pcaps", "scenario-evasion-triangular.pcap")
@@ -268,7 +268,7 @@ def workers_triangular(args):
 def workers_open_submission(args):
     """--workers 3 on the open-submission scenario: subscribers of one MSA reach different
     workers, and the workers claim each server once a window in shared memory
-    (src/once_share.c), so no server is reported twice in a window."""
+    (src/workers/once_share.c), so no server is reported twice in a window."""
     policy = os.path.join(args.source_dir, "tests", "scenarios", "submission.yaml")
     capture = os.path.join(args.source_dir, "pcaps", "scenario-submission-open.pcap")
     servers = {e["dst_ip"] for e in replay(args, policy, capture)

@@ -3,10 +3,10 @@
 
 Checks, in order:
   1. two runs give the same bytes (packet time drives every timer);
-  2. every line is a JSON object with the common fields of guide section 7;
+  2. every line is a JSON object with the common fields of dashboards/events.md;
   3. each attempt event matches one line of the hand-written <name>.expect, and there
      are no attempts the expectation does not list; the same for findings (the events of
-     the detectors, guide section 4: every type but attempt, coverage and sensor_stats):
+     the detectors, docs/concepts.md: every type but attempt, coverage and sensor_stats):
      a line that starts with a finding type lists fields one event of that type must have
      (each line takes the first such event it matches), and no finding may appear that is
      not listed;
@@ -25,7 +25,7 @@ import sys
 from collections import Counter
 
 VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
-# Every other event type is a finding of some detector; guide section 4 names these.
+# Every other event type is a finding of some detector; docs/concepts.md names these.
 NOT_FINDINGS = ("attempt", "coverage", "sensor_stats")
 GUIDE_FINDINGS = ("asymmetric_routing", "spoofed_source", "triangular_spam",
                   "inbound_acl_violation", "bot_suspect", "nonstandard_port_smtp",

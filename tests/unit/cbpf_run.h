@@ -1,4 +1,4 @@
-/* A small classic-BPF interpreter for the fanout program (src/fanout.c), as the kernel
+/* A small classic-BPF interpreter for the fanout program (src/capture/fanout.c), as the kernel
  * runs it for PACKET_FANOUT_CBPF: loads are relative to the network header (SKF_NET_OFF)
  * and skb->protocol is an ancillary load. Shared by the tests that need the worker a packet
  * goes to without a kernel. */

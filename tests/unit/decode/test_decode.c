@@ -1,6 +1,6 @@
-/* Unit tests of src/decode.c. Every frame is built here byte by byte from the RFC layouts, so
- * an expectation never rests on another tool's reading of a capture; the corpus tests at the
- * end then hold the decoder against real traffic from other projects. */
+/* Unit tests of src/decode/decode.c. Every frame is built here byte by byte from the RFC layouts,
+ * so an expectation never rests on another tool's reading of a capture; the corpus tests at the end
+ * then hold the decoder against real traffic from other projects. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <pcap/pcap.h>

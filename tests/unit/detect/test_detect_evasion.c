@@ -1,5 +1,5 @@
-/* The evasion detections (src/detect_evasion.c), fed decoded packets built here: each
- * detection, each false-positive trap of guide section 4, the windows and the bounds. */
+/* The evasion detections (src/detect/detect_evasion.c), fed decoded packets built here: each
+ * detection, each false-positive trap of docs/concepts.md, the windows and the bounds. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Event lines: the fields of guide section 7, their order and escaping, the Kafka key, and
+/* Event lines: the fields of dashboards/events.md, their order and escaping, the Kafka key, and
  * which fields are left out when they are not known. */
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* The workers' inboxes (src/inbox.c), with the spoofed SYNs they carry: what is posted is
+/* The workers' inboxes (src/workers/inbox.c), with the spoofed SYNs they carry: what is posted is
  * taken once, whole, in the order each writer posted it, also with writers in processes of
  * their own racing for one inbox; a full inbox refuses exactly what does not fit. */
 #include <criterion/criterion.h>

@@ -1,4 +1,4 @@
-/* Findings claimed once per key and window over all workers (src/once_share.c): the first
+/* Findings claimed once per key and window over all workers (src/workers/once_share.c): the first
  * claim wins, keys that share a slot are told apart, a new window starts afresh, and
  * workers in processes of their own racing for the same keys get one first claim each. */
 #include <criterion/criterion.h>
