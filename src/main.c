@@ -25,6 +25,7 @@
 #include "policy/policy.h"
 #include "capture/prefilter.h"
 #include "app/progress.h"
+#include "app/version.h"
 #include "report/report.h"
 #include "sensor.h"
 #include "output/sink.h"
@@ -390,7 +391,7 @@ static int parse_options(int argc, char **argv, struct options *options)
                 options->verbosity++;
             break;
         case OPTION_VERSION:
-            printf("op25b-watch %s\n", OP25B_VERSION);
+            version_print(stdout);
             exit(EXIT_DONE);
         case 'h':
             usage(stdout);

@@ -15,6 +15,8 @@ import struct
 import subprocess
 import sys
 
+import debian_libs
+
 failures = []
 
 
@@ -31,10 +33,50 @@ def run(args, stdin=None):
     return result.returncode, result.stdout, result.stderr.decode(errors="replace")
 
 
-def test_version_and_help():
+# --version's line for each library: how it starts, then the soname of the library whose
+# own version function printed it.
+VERSION_LINES = [
+    ("libpcap version ", "libpcap.so"),
+    ("nDPI ", "libndpi.so"),
+    ("librdkafka ", "librdkafka.so"),
+    ("libmaxminddb ", "libmaxminddb.so"),
+    ("libyaml ", "libyaml-0.so"),
+    ("libmicrohttpd ", "libmicrohttpd.so"),
+    ("OpenSSL ", "libcrypto.so"),
+]
+
+
+def test_version():
+    """--version names the sensor's version (the project's, in CMakeLists.txt) and, for each
+    library, the version of the one the binary runs with: what the loader resolves it to,
+    and dpkg says that file's package is at."""
     status, out, _ = run(["--version"])
-    check(status == 0 and re.match(rb"op25b-watch \d+\.\d+\.\d+", out),
-          "--version: status %d, %r" % (status, out))
+    lines = out.decode().splitlines()
+    with open(os.path.join(SOURCE_DIR, "CMakeLists.txt")) as cmake:
+        project = re.search(r"project\(op25b-watch VERSION (\S+)", cmake.read()).group(1)
+    check(status == 0 and lines[:1] == ["op25b-watch " + project],
+          "--version: status %d, first line %r, not 'op25b-watch %s'" % (status, lines[:1],
+                                                                          project))
+    check(len(lines) == 1 + len(VERSION_LINES),
+          "--version prints %d lines, not %d" % (len(lines), 1 + len(VERSION_LINES)))
+    libraries = debian_libs.resolved(BINARY)
+    for prefix, soname in VERSION_LINES:
+        line = next((line for line in lines if line.startswith(prefix)), None)
+        if not check(line is not None, "--version has no line starting %r" % prefix):
+            continue
+        printed = re.match(r"\d+(\.\d+)+", line[len(prefix):])
+        path = next((p for name, p in libraries.items() if name.startswith(soname)), None)
+        if not check(printed and path, "%r: no version, or ldd finds no %s" % (line, soname)):
+            continue
+        package = debian_libs.package_of(path)
+        installed = debian_libs.upstream(debian_libs.package_version(package))
+        check(debian_libs.same_version(printed.group(0), installed),
+              "--version says %r, but %s (%s) is %s" % (line, path, package, installed))
+        print("%s  (%s %s)" % (line, package, installed))
+
+
+def test_version_and_help():
+    test_version()
     status, out, _ = run(["--help"])
     check(status == 0, "--help exits %d" % status)
     for option in (rb"-c\b", rb"-r\b.*FILE", rb"-i\b.*IFACE", rb"-f\b.*EXPR", rb"-o\b.*FILE",
@@ -323,7 +365,7 @@ TESTS = {
 
 
 def main():
-    global BINARY, WORK, EXAMPLE_POLICY, EXAMPLE_PCAP, README
+    global BINARY, WORK, EXAMPLE_POLICY, EXAMPLE_PCAP, README, SOURCE_DIR
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
     parser.add_argument("--source-dir", required=True)
@@ -336,6 +378,7 @@ def main():
     EXAMPLE_POLICY = os.path.join(args.source_dir, "rules", "example.yaml")
     EXAMPLE_PCAP = os.path.join(args.source_dir, "pcaps", "example.pcap")
     README = os.path.join(args.source_dir, "README.md")
+    SOURCE_DIR = args.source_dir
     for name in ([args.only] if args.only else sorted(TESTS)):
         TESTS[name]()
     if failures:

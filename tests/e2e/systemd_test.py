@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The shipped systemd unit is valid (systemd-analyze verify) and hardened: its exposure
-score from systemd-analyze security stays at or below 2.5 ("OK"), and it holds no
-capability but CAP_NET_RAW. Skipped (77) where systemd-analyze is missing.
+score from systemd-analyze security stays at or below 2.5 ("OK"), it holds no
+capability but CAP_NET_RAW, and a reload sends SIGHUP. Skipped (77) where systemd-analyze
+is missing.
 
 usage: systemd_test.py --binary BIN --source-dir DIR --work-dir DIR
 """
@@ -29,13 +30,25 @@ def main():
             if line.split("=", 1)[1].split() != ["CAP_NET_RAW"]:
                 print("FAIL: %s" % line)
                 sys.exit(1)
+    # systemctl reload (and logrotate through it) sends SIGHUP: outputs re-opened, policy
+    # re-read.
+    reloads = [line for line in unit.splitlines() if line.startswith("ExecReload=")]
+    if reloads != ["ExecReload=/bin/kill -HUP $MAINPID"]:
+        print("FAIL: ExecReload is %r, not /bin/kill -HUP $MAINPID" % reloads)
+        sys.exit(1)
     os.makedirs(args.work_dir, exist_ok=True)
     # The unit names the installed binary; verify it against the one just built.
     path = os.path.join(args.work_dir, "op25b-watch@eth1.service")
     with open(path, "w") as f:
         f.write(unit.replace("/usr/local/bin/op25b-watch", os.path.abspath(args.binary)))
+    # Documentation names man:op25b-watch(8): verify finds it where man looks, the page
+    # docs/op25b-watch.8 in a scratch MANPATH.
+    manual = os.path.join(args.work_dir, "man", "man8")
+    os.makedirs(manual, exist_ok=True)
+    shutil.copy(os.path.join(args.source_dir, "docs", "op25b-watch.8"), manual)
     verify = subprocess.run(["systemd-analyze", "verify", path], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT,
+                            env=dict(os.environ, MANPATH=os.path.dirname(manual)))
     if verify.returncode != 0 or verify.stdout.strip():
         print("FAIL: systemd-analyze verify:\n" + verify.stdout.decode())
         sys.exit(1)
