@@ -51,9 +51,6 @@ enum {
     TCP_CWR = 0x80,
 };
 
-enum { IPPROTO_NUMBER_ICMP = 1, IPPROTO_NUMBER_TCP = 6, IPPROTO_NUMBER_UDP = 17,
-       IPPROTO_NUMBER_ICMPV6 = 58 };
-
 /* The header an ICMP or ICMPv6 error quotes: enough to find the attempt it answers. */
 struct quoted_header {
     struct address src;

@@ -579,18 +579,39 @@ static void stop_both_directions(struct smtp_session *session)
     line_reset(&session->client_line);
 }
 
+static void answer_auth(struct smtp_session *session, uint16_t code)
+{
+    unsigned reply_class = code / 100;
+    if (code == 235)
+        session->facts.auth_success = true;
+    else if (reply_class == 4 || reply_class == 5)
+        session->facts.auth_failed = true;
+    if (session->client_mode == SMTP_CLIENT_AUTH)
+        session->client_mode = SMTP_CLIENT_COMMAND;
+}
+
+static void answer_data(struct smtp_session *session, uint16_t code)
+{
+    unsigned reply_class = code / 100;
+    if (code == 354) {
+        count_up(&session->facts.data_accepted);
+        if (session->client_mode == SMTP_CLIENT_DATA)
+            session->data_go_ahead = true;
+    } else if ((reply_class == 4 || reply_class == 5) &&
+               session->client_mode == SMTP_CLIENT_DATA && !session->body_started) {
+        /* RFC 5321 4.1.1.4: no 354, no body; the client's next line is a command. A client
+         * that already sent body bytes stays in the body up to its "." */
+        session->client_mode = SMTP_CLIENT_COMMAND;
+    }
+}
+
 static void answer_command(struct smtp_session *session, enum smtp_command command, uint16_t code)
 {
     struct smtp_facts *facts = &session->facts;
     unsigned reply_class = code / 100;
     switch (command) {
     case SMTP_COMMAND_AUTH:
-        if (code == 235)
-            facts->auth_success = true;
-        else if (reply_class == 4 || reply_class == 5)
-            facts->auth_failed = true;
-        if (session->client_mode == SMTP_CLIENT_AUTH)
-            session->client_mode = SMTP_CLIENT_COMMAND;
+        answer_auth(session, code);
         break;
     case SMTP_COMMAND_STARTTLS:
         if (code == 220) {
@@ -609,16 +630,7 @@ static void answer_command(struct smtp_session *session, enum smtp_command comma
             count_up(&facts->rcpt_rejected);
         break;
     case SMTP_COMMAND_DATA:
-        if (code == 354) {
-            count_up(&facts->data_accepted);
-            if (session->client_mode == SMTP_CLIENT_DATA)
-                session->data_go_ahead = true;
-        } else if ((reply_class == 4 || reply_class == 5) &&
-                   session->client_mode == SMTP_CLIENT_DATA && !session->body_started) {
-            /* RFC 5321 4.1.1.4: no 354, no body; the client's next line is a command. A
-             * client that already sent body bytes stays in the body up to its "." */
-            session->client_mode = SMTP_CLIENT_COMMAND;
-        }
+        answer_data(session, code);
         break;
     case SMTP_COMMAND_END_OF_DATA:
         if (reply_class == 2)

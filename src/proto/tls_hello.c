@@ -79,13 +79,10 @@ static enum tls_hello_result read_server_name(const uint8_t *bytes, size_t lengt
     return TLS_HELLO_OK;
 }
 
-enum tls_hello_result tls_hello_parse(const uint8_t *data, size_t length, bool final,
-                                      struct tls_hello *out)
+/* What the first bytes tell: "not a hello" is decided before "need more". TLS_HELLO_OK
+ * when the record and handshake headers are all there and start a ClientHello. */
+static enum tls_hello_result check_start(const uint8_t *data, size_t length, bool final)
 {
-    out->has_sni = false;
-    out->sni[0] = '\0';
-    out->record_version = out->client_version = 0;
-    /* What can be told from the first bytes decides "not a hello" before "need more". */
     if (length >= 1 && data[0] != CONTENT_HANDSHAKE)
         return TLS_HELLO_NOT_HELLO;
     if (length >= 2 && data[1] != 3)
@@ -94,6 +91,44 @@ enum tls_hello_result tls_hello_parse(const uint8_t *data, size_t length, bool f
         return TLS_HELLO_NOT_HELLO;
     if (length < RECORD_HEADER + HANDSHAKE_HEADER)
         return final ? TLS_HELLO_NOT_HELLO : TLS_HELLO_NEED_MORE;
+    return TLS_HELLO_OK;
+}
+
+/* The extensions, until the server name: cut, the bytes are not all here yet; split, the
+ * hello goes on in a second record. */
+static enum tls_hello_result read_extensions(struct reader *reader, bool cut, bool split,
+                                             bool final, struct tls_hello *out)
+{
+    size_t extensions_length = 0;
+    bool read = number(reader, 2, &extensions_length);
+    if (read && !cut && !split && reader->at + extensions_length != reader->end)
+        return TLS_HELLO_MALFORMED;
+    while (read && !out->has_sni && reader->at < reader->end) {
+        size_t type, extension_length;
+        const uint8_t *body;
+        read = number(reader, 2, &type) && number(reader, 2, &extension_length) &&
+               take(reader, extension_length, &body);
+        if (read && type == EXTENSION_SERVER_NAME &&
+            read_server_name(body, extension_length, out) != TLS_HELLO_OK)
+            return TLS_HELLO_MALFORMED;
+    }
+    if (out->has_sni)
+        return TLS_HELLO_OK;
+    if (cut)
+        return final ? TLS_HELLO_OK : TLS_HELLO_NEED_MORE;
+    /* Within a complete record the lengths must add up, unless the hello goes on. */
+    return read || split ? TLS_HELLO_OK : TLS_HELLO_MALFORMED;
+}
+
+enum tls_hello_result tls_hello_parse(const uint8_t *data, size_t length, bool final,
+                                      struct tls_hello *out)
+{
+    out->has_sni = false;
+    out->sni[0] = '\0';
+    out->record_version = out->client_version = 0;
+    enum tls_hello_result start = check_start(data, length, final);
+    if (start != TLS_HELLO_OK)
+        return start;
     out->record_version = (uint16_t)(data[1] << 8 | data[2]);
     size_t record_length = (size_t)data[3] << 8 | data[4];
     size_t hello_length = (size_t)data[6] << 16 | (size_t)data[7] << 8 | data[8];
@@ -117,24 +152,8 @@ enum tls_hello_result tls_hello_parse(const uint8_t *data, size_t length, bool f
     /* TLS 1.2 and before may send no extensions at all (RFC 5246 7.4.1.2). */
     if (read && reader.at == reader.end && !cut)
         return TLS_HELLO_OK;
-    size_t extensions_length = 0;
-    if (read)
-        read = number(&reader, 2, &extensions_length);
-    if (read && !cut && !split && reader.at + extensions_length != reader.end)
-        return TLS_HELLO_MALFORMED;
-    while (read && !out->has_sni && reader.at < reader.end) {
-        size_t type, extension_length;
-        const uint8_t *body;
-        read = number(&reader, 2, &type) && number(&reader, 2, &extension_length) &&
-               take(&reader, extension_length, &body);
-        if (read && type == EXTENSION_SERVER_NAME &&
-            read_server_name(body, extension_length, out) != TLS_HELLO_OK)
-            return TLS_HELLO_MALFORMED;
-    }
-    if (out->has_sni)
-        return TLS_HELLO_OK;
-    if (cut)
-        return final ? TLS_HELLO_OK : TLS_HELLO_NEED_MORE;
-    /* Within a complete record the lengths must add up, unless the hello goes on. */
-    return read || split ? TLS_HELLO_OK : TLS_HELLO_MALFORMED;
+    if (!read)
+        return cut ? (final ? TLS_HELLO_OK : TLS_HELLO_NEED_MORE)
+                   : split ? TLS_HELLO_OK : TLS_HELLO_MALFORMED;
+    return read_extensions(&reader, cut, split, final, out);
 }

@@ -183,44 +183,47 @@ static int fail(char *error, size_t error_size, const char *message)
     return -1;
 }
 
-int report_merge(struct report *report, FILE *in, char *error, size_t error_size)
+/* The sizes and pool count of this build and policy, or the state is another's. */
+static bool header_fits(const struct state_header *header, const struct policy *policy)
 {
-    const struct policy *policy = report->policy;
-    struct state_header header;
-    if (!get(in, &header, sizeof(header)) || header.magic != STATE_MAGIC)
-        return fail(error, error_size, "not a report state");
-    if (header.report_size != sizeof(struct report) ||
-        header.leak_size != sizeof(struct report_leak) ||
-        header.finding_size != sizeof(struct finding) ||
-        header.server_size != sizeof(struct report_server) ||
-        header.pool_count != policy->pool_count)
-        return fail(error, error_size, "a report state of another build or policy");
-    struct report *from = malloc(sizeof(*from));
-    if (from == NULL)
-        return fail(error, error_size, "out of memory");
-    int status = -1;
-    const char *problem = "a truncated report state";
-    if (!get(in, from, sizeof(*from)) || from->leak_count > REPORT_LEAKS_MAX ||
-        from->suspect_count > REPORT_SUSPECTS_MAX)
-        goto out;
+    return header->report_size == sizeof(struct report) &&
+           header->leak_size == sizeof(struct report_leak) &&
+           header->finding_size == sizeof(struct finding) &&
+           header->server_size == sizeof(struct report_server) &&
+           header->pool_count == policy->pool_count;
+}
+
+static bool counts_fit(const struct report *from)
+{
+    if (from->leak_count > REPORT_LEAKS_MAX || from->suspect_count > REPORT_SUSPECTS_MAX)
+        return false;
     for (int t = 0; t < EVENT_TYPE_COUNT; t++)
         if (from->finding_count[t] > REPORT_FINDINGS_KEPT)
-            goto out;
+            return false;
+    return true;
+}
 
-    if (from->coverage != NULL) {
-        if (report->coverage == NULL &&
-            (report->coverage = calloc(policy->pool_count * 2 + 1, sizeof(*report->coverage))) ==
-                NULL) {
-            problem = "out of memory";
-            goto out;
-        }
-        for (size_t i = 0; i < policy->pool_count * 2; i++) {
-            struct coverage_counts counts;
-            if (!get(in, &counts, sizeof(counts)))
-                goto out;
-            add_counts(&report->coverage[i], &counts, sizeof(counts));
-        }
+/* -1 on a truncated state, -2 out of memory. */
+static int merge_coverage(struct report *report, const struct report *from, FILE *in)
+{
+    const struct policy *policy = report->policy;
+    if (from->coverage == NULL)
+        return 0;
+    if (report->coverage == NULL &&
+        (report->coverage = calloc(policy->pool_count * 2 + 1, sizeof(*report->coverage))) == NULL)
+        return -2;
+    for (size_t i = 0; i < policy->pool_count * 2; i++) {
+        struct coverage_counts counts;
+        if (!get(in, &counts, sizeof(counts)))
+            return -1;
+        add_counts(&report->coverage[i], &counts, sizeof(counts));
     }
+    return 0;
+}
+
+/* Counters, times and tallies: what the state holds inline. */
+static void merge_totals(struct report *report, const struct report *from, bool shutdown)
+{
     add_counts(&report->counters, &from->counters, sizeof(report->counters));
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         report->events[t] += from->events[t];
@@ -229,47 +232,72 @@ int report_merge(struct report *report, FILE *in, char *error, size_t error_size
     report->sink_errors += from->sink_errors;
     if (from->end > report->end)
         report->end = from->end;
-    if (header.shutdown)
+    if (shutdown)
         report->end_reason = "shutdown";
     if (from->first_ts != 0 && (report->first_ts == 0 || from->first_ts < report->first_ts))
         report->first_ts = from->first_ts;
     if (from->last_ts > report->last_ts)
         report->last_ts = from->last_ts;
     report_timeline_merge(&report->timeline, &from->timeline);
-
     report->leaks_total += from->leaks_total;
     for (int e = 0; e < EVIDENCE_COUNT; e++)
         report->leak_stages[e] += from->leak_stages[e];
+    report->suspects_not_kept += from->suspects_not_kept;
+}
+
+/* The leaks, findings and suspects that follow; false on a truncated state. */
+static bool merge_listed(struct report *report, const struct report *from, FILE *in)
+{
     for (size_t i = 0; i < from->leak_count; i++) {
         struct report_leak leak;
         if (!get(in, &leak, sizeof(leak)))
-            goto out;
+            return false;
         keep_leak(report, &leak);
     }
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         for (size_t i = 0; i < from->finding_count[t]; i++) {
             struct finding finding;
             if (!get_finding(in, &finding))
-                goto out;
+                return false;
             if (report->findings[t] == NULL &&
                 (report->findings[t] = calloc(REPORT_FINDINGS_KEPT, sizeof(finding))) == NULL)
                 continue;
             keep_finding(report, t, &finding);
         }
     }
-    report->suspects_not_kept += from->suspects_not_kept;
     for (size_t i = 0; i < from->suspect_count; i++) {
         struct finding suspect;
         if (!get_finding(in, &suspect))
-            goto out;
+            return false;
         report_keep_suspect(report, &suspect);
     }
-    if (!merge_servers(&report->third_party, in) || !merge_servers(&report->open_submission, in) ||
-        !merge_servers(&report->pop_before_smtp, in) ||
-        !merge_servers(&report->submission_seen, in))
-        goto out;
-    status = 0;
-out:
+    return merge_servers(&report->third_party, in) &&
+           merge_servers(&report->open_submission, in) &&
+           merge_servers(&report->pop_before_smtp, in) &&
+           merge_servers(&report->submission_seen, in);
+}
+
+int report_merge(struct report *report, FILE *in, char *error, size_t error_size)
+{
+    struct state_header header;
+    if (!get(in, &header, sizeof(header)) || header.magic != STATE_MAGIC)
+        return fail(error, error_size, "not a report state");
+    if (!header_fits(&header, report->policy))
+        return fail(error, error_size, "a report state of another build or policy");
+    struct report *from = malloc(sizeof(*from));
+    if (from == NULL)
+        return fail(error, error_size, "out of memory");
+    const char *problem = "a truncated report state";
+    int status = -1;
+    if (get(in, from, sizeof(*from)) && counts_fit(from)) {
+        int coverage = merge_coverage(report, from, in);
+        if (coverage == -2)
+            problem = "out of memory";
+        if (coverage == 0) {
+            merge_totals(report, from, header.shutdown != 0);
+            status = merge_listed(report, from, in) ? 0 : -1;
+        }
+    }
     free(from);
     return status == 0 ? 0 : fail(error, error_size, problem);
 }

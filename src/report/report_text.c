@@ -81,12 +81,11 @@ static void write_heading(const struct report *report, FILE *out)
     fputc('\n', out);
 }
 
-static void write_coverage(const struct report *report, FILE *out)
+static const char *const family_names[2] = {"IPv4", "IPv6"};
+
+static void write_point_tallies(const struct report *report, FILE *out)
 {
     const struct policy *policy = report->policy;
-    static const char *const family_names[2] = {"IPv4", "IPv6"};
-    heading(out, "1. Coverage audit: does each block hold?");
-    fprintf(out, "coverage = blocked / (blocked + leaked)\n\n");
     tally_header(out, "blocking point (level, state)", 40);
     for (size_t b = 0; b < policy->blocking_point_count; b++) {
         const struct blocking_point *point = &policy->blocking_points[b];
@@ -102,7 +101,11 @@ static void write_coverage(const struct report *report, FILE *out)
             tally_row(out, label, 40, family_names[f], &counts);
         }
     }
-    fputc('\n', out);
+}
+
+static void write_pool_tallies(const struct report *report, FILE *out)
+{
+    const struct policy *policy = report->policy;
     tally_header(out, "pool (blocking point)", 40);
     size_t unassigned = 0;
     for (size_t p = 0; p < policy->pool_count; p++) {
@@ -131,7 +134,29 @@ static void write_coverage(const struct report *report, FILE *out)
             fprintf(out, "%s%s", listed++ == 0 ? "" : ", ", pool->name);
     }
     fputc('\n', out);
+}
 
+static void write_leak(const struct report *report, const struct report_leak *leak, FILE *out)
+{
+    char when[PACKET_TIME_TEXT_MAX], src[ADDRESS_TEXT_MAX], dst[ADDRESS_TEXT_MAX];
+    time_text(leak->ts, when, sizeof(when));
+    address_format(&leak->src, src, sizeof(src));
+    address_format(&leak->dst, dst, sizeof(dst));
+    const char *pool = leak->pool >= 0 ? report->policy->pools[leak->pool].name : "-";
+    fprintf(out, "  %s  %s port %u -> %s port %u  pool %s  evidence", when, src, leak->src_port,
+            dst, leak->dst_port, pool);
+    for (int e = 0, n = 0; e < EVIDENCE_COUNT; e++) {
+        if (leak->evidence & EVIDENCE_BIT(e))
+            fprintf(out, "%c%s", n++ == 0 ? ' ' : ',', evidence_name((enum evidence)e));
+    }
+    if (leak->has_smtp)
+        fprintf(out, "  helo '%s' mail from '%s' rcpt %u", leak->helo, leak->mail_from_domain,
+                leak->rcpt_count);
+    fputc('\n', out);
+}
+
+static void write_leaks(const struct report *report, FILE *out)
+{
     fprintf(out, "\nLeaks: %llu", (unsigned long long)report->leaks_total);
     if (report->leaks_total > report->leak_count)
         fprintf(out, " (the first %zu listed)", report->leak_count);
@@ -145,24 +170,18 @@ static void write_coverage(const struct report *report, FILE *out)
         }
     }
     fprintf(out, "%s\n", any ? "" : " none");
-    for (size_t i = 0; i < report->leak_count; i++) {
-        const struct report_leak *leak = &report->leaks[i];
-        char when[PACKET_TIME_TEXT_MAX], src[ADDRESS_TEXT_MAX], dst[ADDRESS_TEXT_MAX];
-        time_text(leak->ts, when, sizeof(when));
-        address_format(&leak->src, src, sizeof(src));
-        address_format(&leak->dst, dst, sizeof(dst));
-        const char *pool = leak->pool >= 0 ? policy->pools[leak->pool].name : "-";
-        fprintf(out, "  %s  %s port %u -> %s port %u  pool %s  evidence", when, src, leak->src_port,
-                dst, leak->dst_port, pool);
-        for (int e = 0, n = 0; e < EVIDENCE_COUNT; e++) {
-            if (leak->evidence & EVIDENCE_BIT(e))
-                fprintf(out, "%c%s", n++ == 0 ? ' ' : ',', evidence_name((enum evidence)e));
-        }
-        if (leak->has_smtp)
-            fprintf(out, "  helo '%s' mail from '%s' rcpt %u", leak->helo, leak->mail_from_domain,
-                    leak->rcpt_count);
-        fputc('\n', out);
-    }
+    for (size_t i = 0; i < report->leak_count; i++)
+        write_leak(report, &report->leaks[i], out);
+}
+
+static void write_coverage(const struct report *report, FILE *out)
+{
+    heading(out, "1. Coverage audit: does each block hold?");
+    fprintf(out, "coverage = blocked / (blocked + leaked)\n\n");
+    write_point_tallies(report, out);
+    fputc('\n', out);
+    write_pool_tallies(report, out);
+    write_leaks(report, out);
 }
 
 static void write_timeline(const struct report *report, FILE *out)

@@ -4,8 +4,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "decode/decode.h"
-
 enum { PROTO_SCTP = 132 };
 
 /* The spec maps an ICMP message type to its answer's type, so both halves of an exchange
