@@ -7,113 +7,22 @@
 #include "util/json.h"
 #include "report/report.h"
 
-#define JSON_DEPTH_MAX 16
-
-struct writer {
-    FILE *out;
-    int depth;
-    bool comma[JSON_DEPTH_MAX];
-};
-
-/* Starts a member (key may be NULL inside an array) on its own indented line. */
-static void member(struct writer *w, const char *key)
-{
-    if (w->comma[w->depth])
-        fputc(',', w->out);
-    w->comma[w->depth] = true;
-    fputc('\n', w->out);
-    for (int i = 0; i < w->depth; i++)
-        fputs("  ", w->out);
-    if (key != NULL) {
-        json_fput_string(w->out, key);
-        fputs(": ", w->out);
-    }
-}
-
-static void open_with(struct writer *w, const char *key, char bracket)
-{
-    member(w, key);
-    fputc(bracket, w->out);
-    if (w->depth + 1 < JSON_DEPTH_MAX)
-        w->depth++;
-    w->comma[w->depth] = false;
-}
-
-static void object(struct writer *w, const char *key)
-{
-    open_with(w, key, '{');
-}
-
-static void array(struct writer *w, const char *key)
-{
-    open_with(w, key, '[');
-}
-
-static void close_with(struct writer *w, char bracket)
-{
-    bool had_members = w->comma[w->depth];
-    w->depth--;
-    if (had_members) {
-        fputc('\n', w->out);
-        for (int i = 0; i < w->depth; i++)
-            fputs("  ", w->out);
-    }
-    fputc(bracket, w->out);
-}
-
-static void end_object(struct writer *w)
-{
-    close_with(w, '}');
-}
-
-static void end_array(struct writer *w)
-{
-    close_with(w, ']');
-}
-
-static void string(struct writer *w, const char *key, const char *value)
-{
-    member(w, key);
-    if (value == NULL)
-        fputs("null", w->out);
-    else
-        json_fput_string(w->out, value);
-}
-
-static void u64(struct writer *w, const char *key, uint64_t value)
-{
-    member(w, key);
-    fprintf(w->out, "%llu", (unsigned long long)value);
-}
-
-static void boolean(struct writer *w, const char *key, bool value)
-{
-    member(w, key);
-    fputs(value ? "true" : "false", w->out);
-}
-
-static void raw(struct writer *w, const char *key, const char *json)
-{
-    member(w, key);
-    fputs(json, w->out);
-}
-
-static void time_value(struct writer *w, const char *key, packet_time ts)
+static void time_value(struct json_stream *w, const char *key, packet_time ts)
 {
     char text[PACKET_TIME_TEXT_MAX];
     if (ts == 0) {
-        string(w, key, NULL);
+        json_stream_string(w, key, NULL);
         return;
     }
     packet_time_format(ts, text, sizeof(text));
-    string(w, key, text);
+    json_stream_string(w, key, text);
 }
 
-static void address_value(struct writer *w, const char *key, const struct address *address)
+static void address_value(struct json_stream *w, const char *key, const struct address *address)
 {
     char text[ADDRESS_TEXT_MAX];
     address_format(address, text, sizeof(text));
-    string(w, key, text);
+    json_stream_string(w, key, text);
 }
 
 static const char *pool_name(const struct policy *policy, int pool)
@@ -136,22 +45,19 @@ static const char *segment_name(const struct policy *policy, int segment)
 }
 
 /* attempts, one count per verdict, and the coverage ratio (null when not known). */
-static void tally(struct writer *w, const char *key, const struct coverage_counts *counts)
+static void tally(struct json_stream *w, const char *key, const struct coverage_counts *counts)
 {
-    object(w, key);
-    u64(w, "attempts", coverage_attempts(counts));
+    json_stream_object(w, key);
+    json_stream_u64(w, "attempts", coverage_attempts(counts));
     for (int v = 0; v < VERDICT_COUNT; v++)
-        u64(w, verdict_name((enum verdict)v), counts->by_verdict[v]);
-    double ratio;
-    member(w, "coverage");
-    if (coverage_ratio(counts, &ratio))
-        fprintf(w->out, "%.4f", ratio);
-    else
-        fputs("null", w->out);
-    end_object(w);
+        json_stream_u64(w, verdict_name((enum verdict)v), counts->by_verdict[v]);
+    double ratio = 0;
+    bool known = coverage_ratio(counts, &ratio);
+    json_stream_fixed(w, "coverage", known, ratio, 4);
+    json_stream_object_end(w);
 }
 
-static void family_tallies(struct writer *w, const struct coverage_counts counts[2],
+static void family_tallies(struct json_stream *w, const struct coverage_counts counts[2],
                            const bool present[2])
 {
     static const char *const keys[2] = {"ipv4", "ipv6"};
@@ -166,106 +72,106 @@ static void family_tallies(struct writer *w, const struct coverage_counts counts
     tally(w, "total", &total);
 }
 
-static void write_heading(struct writer *w, const struct report *report)
+static void write_heading(struct json_stream *w, const struct report *report)
 {
     const struct policy *policy = report->policy;
-    string(w, "report", "op25b-watch audit");
-    u64(w, "v", REPORT_SCHEMA_VERSION);
-    string(w, "generator", "op25b-watch " OP25B_VERSION);
-    object(w, "sensor");
-    string(w, "name", policy->sensor_name);
-    string(w, "position", sensor_position_name(policy->position));
-    end_object(w);
-    string(w, "policy", policy->path);
-    array(w, "inputs");
+    json_stream_string(w, "report", "op25b-watch audit");
+    json_stream_u64(w, "v", REPORT_SCHEMA_VERSION);
+    json_stream_string(w, "generator", "op25b-watch " OP25B_VERSION);
+    json_stream_object(w, "sensor");
+    json_stream_string(w, "name", policy->sensor_name);
+    json_stream_string(w, "position", sensor_position_name(policy->position));
+    json_stream_object_end(w);
+    json_stream_string(w, "policy", policy->path);
+    json_stream_array(w, "inputs");
     for (size_t i = 0; i < report->input_count; i++)
-        string(w, NULL, report->inputs[i]);
-    end_array(w);
-    string(w, "end_reason", report->end_reason);
+        json_stream_string(w, NULL, report->inputs[i]);
+    json_stream_array_end(w);
+    json_stream_string(w, "end_reason", report->end_reason);
     time_value(w, "first_ts", report->first_ts);
     time_value(w, "last_ts", report->end > report->last_ts ? report->end : report->last_ts);
 
     const struct sensor_counters *counters = &report->counters;
     struct coverage_counts totals;
     report_totals(report, &totals);
-    object(w, "totals");
-    u64(w, "packets", counters->packets);
-    u64(w, "bytes", counters->bytes);
-    u64(w, "capture_drops", counters->capture_drops);
-    u64(w, "capture_errors", counters->capture_errors);
-    u64(w, "flows_created", counters->flows_created);
-    u64(w, "evictions", counters->flow_evictions);
-    u64(w, "attempts", coverage_attempts(&totals));
+    json_stream_object(w, "totals");
+    json_stream_u64(w, "packets", counters->packets);
+    json_stream_u64(w, "bytes", counters->bytes);
+    json_stream_u64(w, "capture_drops", counters->capture_drops);
+    json_stream_u64(w, "capture_errors", counters->capture_errors);
+    json_stream_u64(w, "flows_created", counters->flows_created);
+    json_stream_u64(w, "evictions", counters->flow_evictions);
+    json_stream_u64(w, "attempts", coverage_attempts(&totals));
     for (int v = 0; v < VERDICT_COUNT; v++)
-        u64(w, verdict_name((enum verdict)v), totals.by_verdict[v]);
-    object(w, "events");
+        json_stream_u64(w, verdict_name((enum verdict)v), totals.by_verdict[v]);
+    json_stream_object(w, "events");
     for (int t = 0; t < EVENT_TYPE_COUNT; t++)
-        u64(w, event_type_name((enum event_type)t), report->events[t]);
-    end_object(w);
-    u64(w, "sink_errors", report->sink_errors);
-    end_object(w);
+        json_stream_u64(w, event_type_name((enum event_type)t), report->events[t]);
+    json_stream_object_end(w);
+    json_stream_u64(w, "sink_errors", report->sink_errors);
+    json_stream_object_end(w);
 }
 
-static void write_leak(struct writer *w, const struct report *report,
+static void write_leak(struct json_stream *w, const struct report *report,
                        const struct report_leak *leak)
 {
     const struct policy *policy = report->policy;
     char community[COMMUNITY_ID_TEXT_MAX];
-    object(w, NULL);
+    json_stream_object(w, NULL);
     time_value(w, "ts", leak->ts);
     address_value(w, "src_ip", &leak->src);
-    u64(w, "src_port", leak->src_port);
+    json_stream_u64(w, "src_port", leak->src_port);
     address_value(w, "dst_ip", &leak->dst);
-    u64(w, "dst_port", leak->dst_port);
-    u64(w, "ip_version", leak->src.family);
+    json_stream_u64(w, "dst_port", leak->dst_port);
+    json_stream_u64(w, "ip_version", leak->src.family);
     if (community_id_v1(0, &leak->src, &leak->dst, 6, leak->src_port, leak->dst_port, community,
                         sizeof(community)) > 0)
-        string(w, "community_id", community);
-    string(w, "pool", pool_name(policy, leak->pool));
-    string(w, "blocking_point", point_name(policy, leak->pool));
-    string(w, "segment", segment_name(policy, leak->segment));
-    array(w, "evidence");
+        json_stream_string(w, "community_id", community);
+    json_stream_string(w, "pool", pool_name(policy, leak->pool));
+    json_stream_string(w, "blocking_point", point_name(policy, leak->pool));
+    json_stream_string(w, "segment", segment_name(policy, leak->segment));
+    json_stream_array(w, "evidence");
     for (int e = 0; e < EVIDENCE_COUNT; e++) {
         if (leak->evidence & EVIDENCE_BIT(e))
-            string(w, NULL, evidence_name((enum evidence)e));
+            json_stream_string(w, NULL, evidence_name((enum evidence)e));
     }
-    end_array(w);
+    json_stream_array_end(w);
     enum evidence stage = evidence_highest_leak(leak->evidence);
-    string(w, "stage", stage < EVIDENCE_COUNT ? evidence_name(stage) : NULL);
-    u64(w, "syn_count", leak->syn_count);
-    string(w, "close_reason", leak->close_reason);
+    json_stream_string(w, "stage", stage < EVIDENCE_COUNT ? evidence_name(stage) : NULL);
+    json_stream_u64(w, "syn_count", leak->syn_count);
+    json_stream_string(w, "close_reason", leak->close_reason);
     if (leak->has_smtp) {
-        object(w, "smtp");
-        string(w, "helo", leak->helo);
-        string(w, "mail_from_domain", leak->mail_from_domain);
-        u64(w, "rcpt_count", leak->rcpt_count);
-        u64(w, "messages_accepted", leak->messages_accepted);
-        boolean(w, "auth", leak->auth);
-        boolean(w, "starttls", leak->starttls);
-        end_object(w);
+        json_stream_object(w, "smtp");
+        json_stream_string(w, "helo", leak->helo);
+        json_stream_string(w, "mail_from_domain", leak->mail_from_domain);
+        json_stream_u64(w, "rcpt_count", leak->rcpt_count);
+        json_stream_u64(w, "messages_accepted", leak->messages_accepted);
+        json_stream_bool(w, "auth", leak->auth);
+        json_stream_bool(w, "starttls", leak->starttls);
+        json_stream_object_end(w);
     }
-    end_object(w);
+    json_stream_object_end(w);
 }
 
-static void write_coverage(struct writer *w, const struct report *report)
+static void write_coverage(struct json_stream *w, const struct report *report)
 {
     const struct policy *policy = report->policy;
-    object(w, "coverage");
-    array(w, "blocking_points");
+    json_stream_object(w, "coverage");
+    json_stream_array(w, "blocking_points");
     for (size_t b = 0; b < policy->blocking_point_count; b++) {
         const struct blocking_point *point = &policy->blocking_points[b];
-        object(w, NULL);
-        string(w, "name", point->name);
-        u64(w, "level", (uint64_t)point->level);
-        string(w, "level_name", blocking_level_name(point->level));
-        string(w, "state", blocking_state_name(point->state));
-        string(w, "reject", blocking_reject_name(point->reject));
-        array(w, "pools");
+        json_stream_object(w, NULL);
+        json_stream_string(w, "name", point->name);
+        json_stream_u64(w, "level", (uint64_t)point->level);
+        json_stream_string(w, "level_name", blocking_level_name(point->level));
+        json_stream_string(w, "state", blocking_state_name(point->state));
+        json_stream_string(w, "reject", blocking_reject_name(point->reject));
+        json_stream_array(w, "pools");
         for (size_t p = 0; p < policy->pool_count; p++) {
             if (policy->pools[p].type == POOL_DYNAMIC && policy->pools[p].blocking_point == (int)b)
-                string(w, NULL, policy->pools[p].name);
+                json_stream_string(w, NULL, policy->pools[p].name);
         }
-        end_array(w);
+        json_stream_array_end(w);
         struct coverage_counts counts[2];
         bool present[2];
         for (int f = 0; f < 2; f++) {
@@ -274,27 +180,27 @@ static void write_coverage(struct writer *w, const struct report *report)
             present[f] = report_point_has_family(policy, (int)b, family);
         }
         family_tallies(w, counts, present);
-        end_object(w);
+        json_stream_object_end(w);
     }
-    end_array(w);
+    json_stream_array_end(w);
 
     for (int assigned = 1; assigned >= 0; assigned--) {
-        array(w, assigned ? "pools" : "pools_without_blocking_point");
+        json_stream_array(w, assigned ? "pools" : "pools_without_blocking_point");
         for (size_t p = 0; p < policy->pool_count; p++) {
             const struct pool *pool = &policy->pools[p];
             if (pool->type != POOL_DYNAMIC ||
                 (pool->blocking_point != POLICY_NO_INDEX) != (assigned == 1))
                 continue;
-            object(w, NULL);
-            string(w, "name", pool->name);
-            string(w, "blocking_point", point_name(policy, (int)p));
-            array(w, "prefixes");
+            json_stream_object(w, NULL);
+            json_stream_string(w, "name", pool->name);
+            json_stream_string(w, "blocking_point", point_name(policy, (int)p));
+            json_stream_array(w, "prefixes");
             for (size_t i = 0; i < pool->prefix_count; i++) {
                 char text[PREFIX_TEXT_MAX];
                 prefix_format(&pool->prefixes[i], text, sizeof(text));
-                string(w, NULL, text);
+                json_stream_string(w, NULL, text);
             }
-            end_array(w);
+            json_stream_array_end(w);
             struct coverage_counts counts[2];
             bool present[2];
             for (int f = 0; f < 2; f++) {
@@ -303,210 +209,209 @@ static void write_coverage(struct writer *w, const struct report *report)
                 present[f] = report_pool_has_family(policy, (int)p, family);
             }
             family_tallies(w, counts, present);
-            end_object(w);
+            json_stream_object_end(w);
         }
-        end_array(w);
+        json_stream_array_end(w);
     }
 
-    object(w, "leaks");
-    u64(w, "total", report->leaks_total);
-    u64(w, "listed", report->leak_count);
-    object(w, "by_stage");
+    json_stream_object(w, "leaks");
+    json_stream_u64(w, "total", report->leaks_total);
+    json_stream_u64(w, "listed", report->leak_count);
+    json_stream_object(w, "by_stage");
     for (int e = 0; e < EVIDENCE_COUNT; e++) {
         if (EVIDENCE_BIT(e) & EVIDENCE_LEAK_MASK)
-            u64(w, evidence_name((enum evidence)e), report->leak_stages[e]);
+            json_stream_u64(w, evidence_name((enum evidence)e), report->leak_stages[e]);
     }
-    end_object(w);
-    array(w, "items");
+    json_stream_object_end(w);
+    json_stream_array(w, "items");
     for (size_t i = 0; i < report->leak_count; i++)
         write_leak(w, report, &report->leaks[i]);
-    end_array(w);
-    end_object(w);
-    end_object(w);
+    json_stream_array_end(w);
+    json_stream_object_end(w);
+    json_stream_object_end(w);
 }
 
-static void write_timeline(struct writer *w, const struct report *report)
+static void write_timeline(struct json_stream *w, const struct report *report)
 {
     const struct report_timeline *timeline = &report->timeline;
-    object(w, "timeline");
-    u64(w, "bucket_seconds", (uint64_t)(timeline->width / PACKET_TIME_SECOND));
-    array(w, "buckets");
+    json_stream_object(w, "timeline");
+    json_stream_u64(w, "bucket_seconds", (uint64_t)(timeline->width / PACKET_TIME_SECOND));
+    json_stream_array(w, "buckets");
     for (size_t i = 0; timeline->started && i < timeline->used; i++) {
-        object(w, NULL);
+        json_stream_object(w, NULL);
         time_value(w, "start", timeline->origin + (packet_time)i * timeline->width);
         for (int v = 0; v < VERDICT_COUNT; v++)
-            u64(w, verdict_name((enum verdict)v), timeline->counts[i][v]);
-        end_object(w);
+            json_stream_u64(w, verdict_name((enum verdict)v), timeline->counts[i][v]);
+        json_stream_object_end(w);
     }
-    end_array(w);
-    end_object(w);
+    json_stream_array_end(w);
+    json_stream_object_end(w);
 }
 
-static void write_servers(struct writer *w, const char *key, const struct report_servers *servers,
+static void write_servers(struct json_stream *w, const char *key, const struct report_servers *servers,
                           bool with_port, bool with_submission)
 {
-    object(w, key);
-    u64(w, "not_kept", servers->not_kept);
-    array(w, "servers");
+    json_stream_object(w, key);
+    json_stream_u64(w, "not_kept", servers->not_kept);
+    json_stream_array(w, "servers");
     for (size_t i = 0; i < servers->count; i++) {
         const struct report_server *server = &servers->items[i];
-        object(w, NULL);
+        json_stream_object(w, NULL);
         address_value(w, "address", &server->address);
         if (with_port)
-            u64(w, "port", server->port);
-        u64(w, "sessions", server->sessions);
-        u64(w, "subscribers", server->subscriber_count);
-        boolean(w, "subscribers_capped", server->subscribers_capped);
+            json_stream_u64(w, "port", server->port);
+        json_stream_u64(w, "sessions", server->sessions);
+        json_stream_u64(w, "subscribers", server->subscriber_count);
+        json_stream_bool(w, "subscribers_capped", server->subscribers_capped);
         if (with_submission)
-            boolean(w, "submission_port_seen", server->submission_port_seen);
+            json_stream_bool(w, "submission_port_seen", server->submission_port_seen);
         time_value(w, "first_seen", server->first_seen);
         time_value(w, "last_seen", server->last_seen);
         if (server->as_org[0] != '\0')
-            string(w, "as_org", server->as_org);
+            json_stream_string(w, "as_org", server->as_org);
         if (server->country[0] != '\0')
-            string(w, "country", server->country);
-        end_object(w);
+            json_stream_string(w, "country", server->country);
+        json_stream_object_end(w);
     }
-    end_array(w);
-    end_object(w);
+    json_stream_array_end(w);
+    json_stream_object_end(w);
 }
 
-static void write_acl(struct writer *w, const struct report *report)
+static void write_acl(struct json_stream *w, const struct report *report)
 {
     const struct policy *policy = report->policy;
     const struct acl *acl = &report->acl;
     static const char *const keys[2] = {"ipv4", "ipv6"};
-    object(w, "acl");
-    object(w, "formula");
+    json_stream_object(w, "acl");
+    json_stream_object(w, "formula");
     for (int f = 0; f < 2; f++) {
         struct acl_rule_count count;
         policy_acl_rule_count(policy, f == 0 ? ADDRESS_V4 : ADDRESS_V6, &count);
-        object(w, keys[f]);
-        u64(w, "dynamic_blocks", count.dynamic_blocks);
-        u64(w, "msa_blocks", count.msa_blocks);
-        u64(w, "rules", count.dynamic_blocks * (count.msa_blocks + 1));
-        u64(w, "rules_with_pool_limits", count.rules);
-        end_object(w);
+        json_stream_object(w, keys[f]);
+        json_stream_u64(w, "dynamic_blocks", count.dynamic_blocks);
+        json_stream_u64(w, "msa_blocks", count.msa_blocks);
+        json_stream_u64(w, "rules", count.dynamic_blocks * (count.msa_blocks + 1));
+        json_stream_u64(w, "rules_with_pool_limits", count.rules);
+        json_stream_object_end(w);
     }
-    end_object(w);
-    object(w, "listed");
-    u64(w, "ipv4", acl->assigned[0]);
-    u64(w, "ipv6", acl->assigned[1]);
-    u64(w, "without_blocking_point", acl->unassigned);
-    end_object(w);
-    array(w, "rules");
+    json_stream_object_end(w);
+    json_stream_object(w, "listed");
+    json_stream_u64(w, "ipv4", acl->assigned[0]);
+    json_stream_u64(w, "ipv6", acl->assigned[1]);
+    json_stream_u64(w, "without_blocking_point", acl->unassigned);
+    json_stream_object_end(w);
+    json_stream_array(w, "rules");
     for (size_t i = 0; i < acl->count; i++) {
         const struct acl_rule *rule = &acl->rules[i];
         char text[PREFIX_TEXT_MAX];
-        object(w, NULL);
-        u64(w, "n", i + 1);
-        string(w, "action", rule->action == ACL_PERMIT ? "permit" : "deny");
-        u64(w, "ip_version", (uint64_t)rule->family);
-        string(w, "proto", "tcp");
+        json_stream_object(w, NULL);
+        json_stream_u64(w, "n", i + 1);
+        json_stream_string(w, "action", rule->action == ACL_PERMIT ? "permit" : "deny");
+        json_stream_u64(w, "ip_version", (uint64_t)rule->family);
+        json_stream_string(w, "proto", "tcp");
         prefix_format(&rule->source, text, sizeof(text));
-        string(w, "source", text);
+        json_stream_string(w, "source", text);
         if (rule->action == ACL_PERMIT)
             prefix_format(&rule->destination, text, sizeof(text));
-        string(w, "destination", rule->action == ACL_PERMIT ? text : NULL);
-        u64(w, "dport", 25);
-        string(w, "pool", policy->pools[rule->pool].name);
-        string(w, "msa", rule->action == ACL_PERMIT ? policy->msas[rule->msa].name : NULL);
-        string(w, "blocking_point",
+        json_stream_string(w, "destination", rule->action == ACL_PERMIT ? text : NULL);
+        json_stream_u64(w, "dport", 25);
+        json_stream_string(w, "pool", policy->pools[rule->pool].name);
+        json_stream_string(w, "msa", rule->action == ACL_PERMIT ? policy->msas[rule->msa].name : NULL);
+        json_stream_string(w, "blocking_point",
                rule->blocking_point == POLICY_NO_INDEX
                    ? NULL
                    : policy->blocking_points[rule->blocking_point].name);
-        end_object(w);
+        json_stream_object_end(w);
     }
-    end_array(w);
+    json_stream_array_end(w);
     char *nft = NULL;
     size_t length = 0;
     FILE *memory = open_memstream(&nft, &length);
     if (memory != NULL) {
         acl_write_nftables(acl, policy, memory);
         if (fclose(memory) == 0)
-            string(w, "nftables", nft);
+            json_stream_string(w, "nftables", nft);
     }
     free(nft);
-    end_object(w);
+    json_stream_object_end(w);
 }
 
-static void write_finding(struct writer *w, const struct report *report,
+static void write_finding(struct json_stream *w, const struct report *report,
                           const struct finding *finding)
 {
     const struct policy *policy = report->policy;
     const struct flow_tuple *flow = &finding->flow;
     struct address subscriber = finding_subscriber(finding);
-    object(w, NULL);
-    string(w, "type", event_type_name(finding->type));
+    json_stream_object(w, NULL);
+    json_stream_string(w, "type", event_type_name(finding->type));
     time_value(w, "ts", finding->ts);
     if (finding->has_flow) {
         address_value(w, "src_ip", &flow->src);
-        u64(w, "src_port", flow->src_port);
+        json_stream_u64(w, "src_port", flow->src_port);
         address_value(w, "dst_ip", &flow->dst);
-        u64(w, "dst_port", flow->dst_port);
-        string(w, "proto", flow->proto == 17 ? "udp" : "tcp");
+        json_stream_u64(w, "dst_port", flow->dst_port);
+        json_stream_string(w, "proto", flow->proto == 17 ? "udp" : "tcp");
     }
     if (subscriber.family != 0)
         address_value(w, "subscriber", &subscriber);
     if (finding->pool >= 0) {
-        string(w, "pool", pool_name(policy, finding->pool));
-        string(w, "blocking_point", point_name(policy, finding->pool));
+        json_stream_string(w, "pool", pool_name(policy, finding->pool));
+        json_stream_string(w, "blocking_point", point_name(policy, finding->pool));
     }
     if (finding->segment >= 0)
-        string(w, "segment", segment_name(policy, finding->segment));
-    if (finding->type == EVENT_BOT_SUSPECT) {
-        member(w, "score");
-        fprintf(w->out, "%.2f", finding->as.bot.score);
-    }
+        json_stream_string(w, "segment", segment_name(policy, finding->segment));
+    if (finding->type == EVENT_BOT_SUSPECT)
+        json_stream_fixed(w, "score", true, finding->as.bot.score, 2);
     char *fields = report_finding_fields(report, finding, true);
-    raw(w, "fields", fields != NULL ? fields : "{}");
+    json_stream_raw(w, "fields", fields != NULL ? fields : "{}");
     free(fields);
-    end_object(w);
+    json_stream_object_end(w);
 }
 
-static void write_suspects(struct writer *w, const struct report *report)
+static void write_suspects(struct json_stream *w, const struct report *report)
 {
     size_t order[REPORT_TOP_SUSPECTS];
     size_t listed = report_top_suspects(report, order, REPORT_TOP_SUSPECTS);
-    object(w, "bot_suspects");
-    u64(w, "findings", report->findings_total[EVENT_BOT_SUSPECT]);
-    u64(w, "subscribers", report->suspect_count);
-    u64(w, "not_kept", report->suspects_not_kept);
-    array(w, "top");
+    json_stream_object(w, "bot_suspects");
+    json_stream_u64(w, "findings", report->findings_total[EVENT_BOT_SUSPECT]);
+    json_stream_u64(w, "subscribers", report->suspect_count);
+    json_stream_u64(w, "not_kept", report->suspects_not_kept);
+    json_stream_array(w, "top");
     for (size_t i = 0; i < listed; i++)
         write_finding(w, report, &report->suspects[order[i]]);
-    end_array(w);
-    end_object(w);
+    json_stream_array_end(w);
+    json_stream_object_end(w);
 }
 
-static void write_findings(struct writer *w, const struct report *report)
+static void write_findings(struct json_stream *w, const struct report *report)
 {
-    object(w, "findings");
+    json_stream_object(w, "findings");
     for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
-        object(w, event_type_name((enum event_type)t));
-        boolean(w, "evasion", report_is_evasion((enum event_type)t));
-        u64(w, "total", report->findings_total[t]);
-        array(w, "listed");
+        json_stream_object(w, event_type_name((enum event_type)t));
+        json_stream_bool(w, "evasion", report_is_evasion((enum event_type)t));
+        json_stream_u64(w, "total", report->findings_total[t]);
+        json_stream_array(w, "listed");
         for (size_t i = 0; i < report->finding_count[t]; i++)
             write_finding(w, report, &report->findings[t][i]);
-        end_array(w);
-        end_object(w);
+        json_stream_array_end(w);
+        json_stream_object_end(w);
     }
-    end_object(w);
+    json_stream_object_end(w);
 }
 
 int report_write_json(const struct report *report, FILE *out)
 {
-    struct writer w = {.out = out};
+    struct json_stream w;
+    json_stream_init(&w, out);
     fputc('{', out);
     write_heading(&w, report);
     write_coverage(&w, report);
     write_timeline(&w, report);
-    object(&w, "impact");
+    json_stream_object(&w, "impact");
     write_servers(&w, "third_party_msas", &report->third_party, false, true);
     write_servers(&w, "open_submission", &report->open_submission, true, false);
     write_servers(&w, "pop_before_smtp", &report->pop_before_smtp, false, false);
-    end_object(&w);
+    json_stream_object_end(&w);
     write_acl(&w, report);
     write_suspects(&w, report);
     write_findings(&w, report);

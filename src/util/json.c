@@ -269,3 +269,103 @@ bool json_finish(struct json_writer *writer)
     writer->buffer[writer->length] = '\0';
     return true;
 }
+
+/* ---- A document written to a stream ---- */
+
+void json_stream_init(struct json_stream *stream, FILE *out)
+{
+    memset(stream, 0, sizeof(*stream));
+    stream->out = out;
+}
+
+void json_stream_member(struct json_stream *stream, const char *key)
+{
+    if (stream->comma[stream->depth])
+        fputc(',', stream->out);
+    stream->comma[stream->depth] = true;
+    fputc('\n', stream->out);
+    for (int i = 0; i < stream->depth; i++)
+        fputs("  ", stream->out);
+    if (key != NULL) {
+        json_fput_string(stream->out, key);
+        fputs(": ", stream->out);
+    }
+}
+
+static void stream_open(struct json_stream *stream, const char *key, char bracket)
+{
+    json_stream_member(stream, key);
+    fputc(bracket, stream->out);
+    if (stream->depth + 1 < JSON_STREAM_DEPTH_MAX)
+        stream->depth++;
+    stream->comma[stream->depth] = false;
+}
+
+static void stream_close(struct json_stream *stream, char bracket)
+{
+    bool had_members = stream->comma[stream->depth];
+    stream->depth--;
+    if (had_members) {
+        fputc('\n', stream->out);
+        for (int i = 0; i < stream->depth; i++)
+            fputs("  ", stream->out);
+    }
+    fputc(bracket, stream->out);
+}
+
+void json_stream_object(struct json_stream *stream, const char *key)
+{
+    stream_open(stream, key, '{');
+}
+
+void json_stream_array(struct json_stream *stream, const char *key)
+{
+    stream_open(stream, key, '[');
+}
+
+void json_stream_object_end(struct json_stream *stream)
+{
+    stream_close(stream, '}');
+}
+
+void json_stream_array_end(struct json_stream *stream)
+{
+    stream_close(stream, ']');
+}
+
+void json_stream_string(struct json_stream *stream, const char *key, const char *value)
+{
+    json_stream_member(stream, key);
+    if (value == NULL)
+        fputs("null", stream->out);
+    else
+        json_fput_string(stream->out, value);
+}
+
+void json_stream_u64(struct json_stream *stream, const char *key, uint64_t value)
+{
+    json_stream_member(stream, key);
+    fprintf(stream->out, "%llu", (unsigned long long)value);
+}
+
+void json_stream_bool(struct json_stream *stream, const char *key, bool value)
+{
+    json_stream_member(stream, key);
+    fputs(value ? "true" : "false", stream->out);
+}
+
+void json_stream_fixed(struct json_stream *stream, const char *key, bool known, double value,
+                       int decimals)
+{
+    json_stream_member(stream, key);
+    if (known)
+        fprintf(stream->out, "%.*f", decimals, value);
+    else
+        fputs("null", stream->out);
+}
+
+void json_stream_raw(struct json_stream *stream, const char *key, const char *json)
+{
+    json_stream_member(stream, key);
+    fputs(json, stream->out);
+}

@@ -128,8 +128,37 @@ static inline void json_key_bool(struct json_writer *writer, const char *key, bo
     json_value_bool(writer, value);
 }
 
-/* The same string escaping, straight to a stream (the JSON report). */
+/* The same string escaping, straight to a stream. */
 void json_fput_string(FILE *out, const char *text);
+
+/* ---- A document written to a stream, indented two spaces a level ----
+ * The audit report's JSON: unbounded, for a person to read too, with the same escaping
+ * and number formats as the lines above. Members start on their own indented line; a key
+ * is NULL inside an array. */
+#define JSON_STREAM_DEPTH_MAX 16
+
+struct json_stream {
+    FILE *out;
+    int depth;
+    bool comma[JSON_STREAM_DEPTH_MAX];
+};
+
+void json_stream_init(struct json_stream *stream, FILE *out);
+/* Starts a member: the comma, the new indented line and the key. Write its value next
+ * (with json_stream_value_* or by hand). */
+void json_stream_member(struct json_stream *stream, const char *key);
+void json_stream_object(struct json_stream *stream, const char *key);
+void json_stream_array(struct json_stream *stream, const char *key);
+void json_stream_object_end(struct json_stream *stream);
+void json_stream_array_end(struct json_stream *stream);
+void json_stream_string(struct json_stream *stream, const char *key, const char *value); /* NULL: null */
+void json_stream_u64(struct json_stream *stream, const char *key, uint64_t value);
+void json_stream_bool(struct json_stream *stream, const char *key, bool value);
+/* decimals places; or null when known is false. */
+void json_stream_fixed(struct json_stream *stream, const char *key, bool known, double value,
+                       int decimals);
+/* A value that is already JSON text. */
+void json_stream_raw(struct json_stream *stream, const char *key, const char *json);
 /* Ends the line with '\n' and NUL-terminates; returns false on overflow. */
 bool json_finish(struct json_writer *writer);
 
