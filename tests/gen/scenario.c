@@ -14,6 +14,11 @@ int64_t at(double seconds)
 }
 
 /* Deterministic, varied initial sequence numbers (xorshift32). */
+void isn_reseed(uint32_t seed)
+{
+    isn_state = seed != 0 ? seed : 0x2545f491u; /* xorshift never leaves 0 */
+}
+
 uint32_t next_isn(void)
 {
     isn_state ^= isn_state << 13;

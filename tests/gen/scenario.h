@@ -1,7 +1,8 @@
 /* What every scenario writer shares: the base time, deterministic ISNs, framing and the
- * usual conversations. The ISN sequence runs through all writers in the order main() calls
- * them, so a new family must be called after the existing ones, or every committed capture
- * changes. */
+ * usual conversations. The ISN sequence runs through the first three families in the order
+ * main() calls them; every family added since starts its own sequence with isn_reseed()
+ * and a seed of its own, so families can be added in any order without changing the
+ * captures of another. */
 #ifndef OP25B_SCENARIO_H
 #define OP25B_SCENARIO_H
 
@@ -31,6 +32,8 @@ enum depth {
 /* Microseconds since the epoch, `seconds` after the base time. */
 int64_t at(double seconds);
 uint32_t next_isn(void);
+/* Starts the ISN sequence anew: a family's own, independent of the families before it. */
+void isn_reseed(uint32_t seed);
 /* A capture in the output directory, written in time order when closed. */
 struct pcapgen *open_capture(const char *name, int linktype);
 void close_capture(struct pcapgen *out, const char *name);
