@@ -183,7 +183,7 @@ static enum decode_result enter_tunnel(struct packet *out, enum tunnel_kind kind
     out->ack = 0;
     out->window = 0;
     out->payload = NULL;
-    out->payload_length = 0;
+    out->payload_length = out->payload_wire_length = 0;
     out->payload_truncated = false;
     return DECODE_OK;
 }
@@ -368,7 +368,7 @@ static enum decode_result decode_tcp(struct packet *out, const uint8_t *p, const
     out->tcp_flags = p[13];
     out->window = read_be16(p + 14);
     out->payload = p + header_length;
-    out->payload_length = (uint32_t)(available - header_length);
+    out->payload_length = out->payload_wire_length = (uint32_t)(available - header_length);
     out->payload_truncated = cut;
     return DECODE_OK;
 }
@@ -452,7 +452,7 @@ static enum decode_result decode_udp(struct packet *out, const uint8_t *p, const
     }
     const uint8_t *payload = p + UDP_HEADER_LENGTH;
     out->payload = payload;
-    out->payload_length = (uint32_t)bytes_left(payload, end);
+    out->payload_length = out->payload_wire_length = (uint32_t)bytes_left(payload, end);
     out->payload_truncated = cut;
     if (out->dst_port == UDP_PORT_VXLAN)
         return decode_vxlan(out, payload, end, cut);

@@ -98,8 +98,11 @@ struct packet {
     uint32_t ack;
     uint16_t window;
     const uint8_t *payload; /* L4 payload inside the captured bytes (may be cut by snaplen) */
-    uint32_t payload_length;
-    bool payload_truncated; /* the IP length says more payload than was captured */
+    uint32_t payload_length; /* captured: the bytes at payload */
+    /* On the wire, as the IP length says: more than payload_length when the capture cut the
+     * packet (snaplen), so the bytes between are known to exist but were not seen. */
+    uint32_t payload_wire_length;
+    bool payload_truncated; /* payload_wire_length > payload_length */
 
     /* ICMP (type 3, 11...) or ICMPv6 (type 1, 2, 3) error with the header it quotes. */
     bool is_icmp_error;
