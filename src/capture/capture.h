@@ -31,7 +31,7 @@ struct capture_packet {
     uint16_t source;
     int linktype;
     packet_time ts;
-    const uint8_t *data;
+    const uint8_t *data; /* libpcap's buffer: valid until the next capture_next() */
     uint32_t captured_length;
     uint32_t wire_length;
 };
