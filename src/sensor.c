@@ -181,6 +181,12 @@ void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t
     sensor->counters.capture_errors = errors;
 }
 
+void sensor_write_stats(struct sensor *sensor)
+{
+    event_sensor_stats(sensor->events, &sensor->counters, sensor->now, false);
+    events_flush(sensor->events);
+}
+
 void sensor_finish(struct sensor *sensor, const char *reason)
 {
     attempt_finish(sensor->attempts, reason);

@@ -47,6 +47,25 @@ uint64_t events_close(struct events *events)
     return undelivered;
 }
 
+int events_reopen(struct events *events)
+{
+    int status = 0;
+    for (size_t i = 0; i < events->sink_count; i++) {
+        struct sink *sink = events->sinks[i];
+        if (sink->ops->reopen != NULL && sink->ops->reopen(sink) != 0)
+            status = -1;
+    }
+    return status;
+}
+
+const struct sink *events_reader_gone(const struct events *events)
+{
+    for (size_t i = 0; i < events->sink_count; i++)
+        if (events->sinks[i]->reader_gone)
+            return events->sinks[i];
+    return NULL;
+}
+
 const char *event_type_name(enum event_type type)
 {
     static const char *const names[EVENT_TYPE_COUNT] = {"attempt",

@@ -66,6 +66,11 @@ int events_add_observer(struct events *events, struct event_observer observer);
 void events_flush(struct events *events);
 /* Closes every sink; returns the number of events some sink could not deliver. */
 uint64_t events_close(struct events *events);
+/* SIGHUP: every sink that can re-opens its output (sink.h); -1 when one could not. */
+int events_reopen(struct events *events);
+/* The first sink whose reader has gone (a closed pipe), or NULL. Cheap enough for every
+ * packet. */
+const struct sink *events_reader_gone(const struct events *events);
 const char *event_type_name(enum event_type type);
 
 /* An attempt, once its connection is over. */
