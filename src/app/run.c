@@ -43,12 +43,16 @@ struct run {
     const char *source_names[INPUTS_MAX];
     size_t source_count;
     const char *reason; /* why the input ended, for the final events */
+    bool reader_gone;   /* an output's reader went away: the run ended early, status 1 */
     uint64_t received, drops, errors;
 };
 
 static struct capture *running_capture;
 /* A signal that came while the capture was still being opened: honoured once it is. */
 static volatile sig_atomic_t stop_requested;
+/* The operator's requests, served by the packet loop between two packets. */
+static volatile sig_atomic_t reload_requested; /* SIGHUP */
+static volatile sig_atomic_t stats_requested;  /* SIGUSR1 */
 
 static void on_stop_signal(int signal_number)
 {
@@ -58,12 +62,31 @@ static void on_stop_signal(int signal_number)
         capture_interrupt(running_capture);
 }
 
+static void on_request_signal(int signal_number)
+{
+    if (signal_number == SIGHUP)
+        reload_requested = 1;
+    else
+        stats_requested = 1;
+}
+
 void run_catch_signals(void)
 {
-    struct sigaction action = {.sa_handler = on_stop_signal};
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    /* Not restarted: a read from a pipe that waits for more must end at once. */
+    struct sigaction stop = {.sa_handler = on_stop_signal};
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGINT, &stop, NULL);
+    sigaction(SIGTERM, &stop, NULL);
+    /* Restarted: the read goes on, and the request waits for the next packet (or, live,
+     * the next idle tick), so it is never taken for the end of the input. */
+    struct sigaction request = {.sa_handler = on_request_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&request.sa_mask);
+    sigaction(SIGHUP, &request, NULL);
+    sigaction(SIGUSR1, &request, NULL);
+    /* A closed pipe is a write error (EPIPE) the sink reports, not a silent death. */
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, NULL);
 }
 
 static double monotonic_seconds(void)
@@ -117,6 +140,28 @@ static int open_capture(struct run *run)
     for (size_t i = 0; i < run->source_count && i < INPUTS_MAX; i++)
         run->source_names[i] = capture_source_name(run->capture, i);
     return EXIT_DONE;
+}
+
+/* -v: one line for each input, as it was opened. The workers capture on the same
+ * interfaces, so only the first says it. */
+static void log_inputs(const struct run *run)
+{
+    if (run->role->worker > 0)
+        return;
+    char workers[32] = "";
+    if (run->options->workers > 1)
+        snprintf(workers, sizeof(workers), ", %u workers", run->options->workers);
+    for (size_t i = 0; i < run->source_count; i++) {
+        struct capture_source_info info;
+        capture_source_describe(run->capture, i, &info);
+        const char *prefilter = info.prefiltered ? "on" : "off";
+        if (info.live)
+            log_message(LOG_INFO, "capturing on %s (link type %s, prefilter %s%s)", info.name,
+                        info.link_type, prefilter, workers);
+        else
+            log_message(LOG_INFO, "reading %s (%s, link type %s, prefilter %s)", info.name,
+                        info.format, info.link_type, prefilter);
+    }
 }
 
 static int open_kafka(struct run *run)
@@ -273,6 +318,27 @@ static void pass_idle_time(struct run *run)
     update_metrics(run);
 }
 
+/* SIGHUP: the outputs re-opened, so that logrotate can move them away. This is where a
+ * reload request is handled: re-reading the policy belongs here too. */
+static void reload(struct run *run)
+{
+    events_reopen(&run->events);
+}
+
+/* Between two packets, what the operator's signals asked for. */
+static void serve_requests(struct run *run)
+{
+    if (reload_requested) {
+        reload_requested = 0;
+        reload(run);
+    }
+    if (stats_requested) {
+        stats_requested = 0;
+        update_capture_stats(run);
+        sensor_write_stats(run->sensor);
+    }
+}
+
 static void read_packets(struct run *run)
 {
     struct progress progress;
@@ -290,6 +356,14 @@ static void read_packets(struct run *run)
         } else {
             if (next == CAPTURE_INTERRUPTED)
                 run->reason = "shutdown";
+            break;
+        }
+        if (reload_requested || stats_requested)
+            serve_requests(run);
+        /* Nothing more can be delivered there: stop as on SIGTERM (the sink said why). */
+        if (events_reader_gone(&run->events) != NULL) {
+            run->reason = "shutdown";
+            run->reader_gone = true;
             break;
         }
     }
@@ -345,7 +419,7 @@ static int finish(struct run *run, double started)
                     (unsigned long long)run->errors);
         status = EXIT_RUNTIME;
     }
-    return status;
+    return run->reader_gone ? EXIT_RUNTIME : status;
 }
 
 /* Releases what was opened, in any state the run stopped in; the sinks last, as they
@@ -373,6 +447,7 @@ int run_process(const struct options *options, struct policy *policy, const stru
     int status = open_capture(&run);
     if (status != EXIT_DONE)
         return status;
+    log_inputs(&run);
     events_init(&run.events, policy);
     run.events.worker = role->worker;
     status = open_sinks(&run);

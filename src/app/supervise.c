@@ -34,18 +34,32 @@ struct supervisor {
     unsigned started;
 };
 
-static volatile sig_atomic_t forwarded_signal;
+/* The signals an operator sends the parent, each passed on to every worker: SIGINT and
+ * SIGTERM stop them, SIGHUP re-opens their outputs, SIGUSR1 asks each for sensor_stats. */
+static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+#define FORWARDED_SIGNAL_COUNT (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
+/* Each kept apart, so that two different signals close together are both passed on. */
+static volatile sig_atomic_t signal_pending[FORWARDED_SIGNAL_COUNT];
+static volatile sig_atomic_t any_signal_pending;
 
-static void on_worker_signal(int signal_number)
+static void on_forwarded_signal(int signal_number)
 {
-    forwarded_signal = signal_number;
+    for (size_t i = 0; i < FORWARDED_SIGNAL_COUNT; i++)
+        if (forwarded_signals[i] == signal_number)
+            signal_pending[i] = 1;
+    any_signal_pending = 1;
 }
 
-static void forward_signal(const struct supervisor *supervisor)
+static void forward_signals(const struct supervisor *supervisor)
 {
-    for (unsigned i = 0; i < supervisor->started; i++)
-        kill(supervisor->children[i], forwarded_signal);
-    forwarded_signal = 0;
+    any_signal_pending = 0; /* before the flags: one set meanwhile is seen next time */
+    for (size_t s = 0; s < FORWARDED_SIGNAL_COUNT; s++) {
+        if (!signal_pending[s])
+            continue;
+        signal_pending[s] = 0;
+        for (unsigned i = 0; i < supervisor->started; i++)
+            kill(supervisor->children[i], forwarded_signals[s]);
+    }
 }
 
 static void stop_workers(const struct supervisor *supervisor)
@@ -130,15 +144,15 @@ static int start_workers(struct supervisor *supervisor)
     const struct options *options = supervisor->options;
     /* Before the first fork, so a signal during the forks is passed on, not fatal; held
      * back while forking, so a child only takes it once its own handler is in place. */
-    struct sigaction action = {.sa_handler = on_worker_signal};
+    struct sigaction action = {.sa_handler = on_forwarded_signal};
     sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    sigset_t stopping, previous;
-    sigemptyset(&stopping);
-    sigaddset(&stopping, SIGINT);
-    sigaddset(&stopping, SIGTERM);
-    sigprocmask(SIG_BLOCK, &stopping, &previous);
+    sigset_t forwarded, previous;
+    sigemptyset(&forwarded);
+    for (size_t s = 0; s < FORWARDED_SIGNAL_COUNT; s++) {
+        sigaction(forwarded_signals[s], &action, NULL);
+        sigaddset(&forwarded, forwarded_signals[s]);
+    }
+    sigprocmask(SIG_BLOCK, &forwarded, &previous);
     /* With -u the parent drops root as well, once every worker has (before, it could
      * not signal them): each says so on this pipe. */
     if (options->user != NULL && pipe(supervisor->ready) != 0) {
@@ -174,8 +188,8 @@ static int await_workers_unprivileged(struct supervisor *supervisor, int status)
         if (got == 1) {
             said++;
         } else if (got < 0 && errno == EINTR) {
-            if (forwarded_signal != 0)
-                forward_signal(supervisor);
+            if (any_signal_pending)
+                forward_signals(supervisor);
         } else {
             break; /* every worker has ended or said so */
         }
@@ -190,14 +204,14 @@ static int await_workers_unprivileged(struct supervisor *supervisor, int status)
     return status;
 }
 
-/* The workers stop on SIGINT/SIGTERM themselves; the parent passes the signal on. Returns
- * the worst of their exit statuses and status. */
+/* The workers act on the signals themselves; the parent passes them on. Returns the worst
+ * of their exit statuses and status. */
 static int wait_for_workers(const struct supervisor *supervisor, int status)
 {
     unsigned running = supervisor->started;
     while (running > 0) {
-        if (forwarded_signal != 0) /* came before waitpid could be interrupted */
-            forward_signal(supervisor);
+        if (any_signal_pending) /* came before waitpid could be interrupted */
+            forward_signals(supervisor);
         int child_status;
         pid_t done = waitpid(-1, &child_status, 0);
         if (done < 0) {
@@ -261,6 +275,9 @@ int supervise_workers(const struct options *options, struct policy *policy)
         return EXIT_USAGE;
     }
     struct supervisor supervisor = {.options = options, .policy = policy, .ready = {-1, -1}};
+    /* The parent writes no events, but a closed standard error must not kill it and leave
+     * the workers without it. */
+    signal(SIGPIPE, SIG_IGN);
     int status = prepare_shared(&supervisor);
     if (status != EXIT_DONE)
         return status;
