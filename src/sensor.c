@@ -185,6 +185,17 @@ void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t
     sensor->counters.capture_errors = errors;
 }
 
+void sensor_write_stats(struct sensor *sensor)
+{
+    struct periodic_record periodic = {
+        .now = sensor->now,
+        .final = false,
+        .coverage = NULL, /* the counters alone */
+        .counters = &sensor->counters,
+    };
+    bus_periodic(sensor->bus, &periodic);
+}
+
 void sensor_finish(struct sensor *sensor, const char *reason)
 {
     attempt_finish(sensor->attempts, reason);

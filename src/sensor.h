@@ -31,6 +31,9 @@ void sensor_tick(struct sensor *sensor, packet_time now);
 /* Capture-side counters (live: pcap_stats; files: read errors). */
 void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t drops,
                               uint64_t errors);
+/* A sensor_stats event now, as the periodic one is made but alone ("final": false): what
+ * SIGUSR1 asks for. */
+void sensor_write_stats(struct sensor *sensor);
 /* Decides every open attempt and writes the final coverage and sensor_stats events. */
 void sensor_finish(struct sensor *sensor, const char *reason);
 

@@ -40,6 +40,7 @@ struct source {
     FILE *file;        /* files: the stream under libpcap, for progress */
     char *file_buffer; /* files: the stream's buffer, freed after pcap_close */
     uint64_t size;     /* files: bytes in a regular file, 0 when unknown */
+    bool prefiltered;  /* the policy's prefilter is in place */
     uint64_t *errors;
     const volatile sig_atomic_t *interrupted;
 };
@@ -309,8 +310,10 @@ struct capture *capture_open(const struct capture_options *options, enum capture
         source->linktype = pcap_datalink(source->pcap);
         if (options->prefilter != NULL &&
             (apply_prefilter(source, options->prefilter, options->filter) ||
-             apply_prefilter(source, options->prefilter_untagged, options->filter)))
+             apply_prefilter(source, options->prefilter_untagged, options->filter))) {
+            source->prefiltered = true;
             continue;
+        }
         if (options->filter != NULL && apply_filter(source, options->filter, error,
                                                     error_size) != 0) {
             *kind = CAPTURE_ERROR_FILTER;
@@ -440,6 +443,24 @@ size_t capture_source_count(const struct capture *capture)
 const char *capture_source_name(const struct capture *capture, size_t index)
 {
     return index < capture->count ? capture->sources[index].name : NULL;
+}
+
+void capture_source_describe(const struct capture *capture, size_t index,
+                             struct capture_source_info *info)
+{
+    const struct source *source = &capture->sources[index];
+    bool is_stdin = !capture->live && strcmp(source->name, "-") == 0;
+    const char *link_type = pcap_datalink_val_to_name(source->linktype);
+    *info = (struct capture_source_info){
+        .name = is_stdin ? "standard input" : source->name,
+        .live = capture->live,
+        /* libpcap gives a pcapng file major version 1, a pcap file 2. */
+        .format = capture->live                           ? NULL
+                  : pcap_major_version(source->pcap) == 1 ? "pcapng"
+                                                          : "pcap",
+        .link_type = link_type != NULL ? link_type : "unknown",
+        .prefiltered = source->prefiltered,
+    };
 }
 
 void capture_stats(struct capture *capture, uint64_t *received, uint64_t *drops,

@@ -59,6 +59,16 @@ void capture_interrupt(struct capture *capture);
 bool capture_is_live(const struct capture *capture);
 size_t capture_source_count(const struct capture *capture);
 const char *capture_source_name(const struct capture *capture, size_t index);
+/* What -v says of an input at start-up. */
+struct capture_source_info {
+    const char *name;      /* the file or interface; "standard input" for '-' */
+    bool live;             /* an interface */
+    const char *format;    /* files: "pcap" or "pcapng"; NULL live */
+    const char *link_type; /* libpcap's name, e.g. "EN10MB", "LINUX_SLL2" */
+    bool prefiltered;      /* the policy's prefilter is in place */
+};
+void capture_source_describe(const struct capture *capture, size_t index,
+                             struct capture_source_info *info);
 /* received/drops: summed pcap_stats of live sources; errors: damaged or unreadable input. */
 void capture_stats(struct capture *capture, uint64_t *received, uint64_t *drops,
                    uint64_t *errors);

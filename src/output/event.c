@@ -48,6 +48,25 @@ uint64_t events_close(struct events *events)
     return undelivered;
 }
 
+int events_reopen(struct events *events)
+{
+    int status = 0;
+    for (size_t i = 0; i < events->sink_count; i++) {
+        struct sink *sink = events->sinks[i];
+        if (sink->ops->reopen != NULL && sink->ops->reopen(sink) != 0)
+            status = -1;
+    }
+    return status;
+}
+
+const struct sink *events_reader_gone(const struct events *events)
+{
+    for (size_t i = 0; i < events->sink_count; i++)
+        if (events->sinks[i]->reader_gone)
+            return events->sinks[i];
+    return NULL;
+}
+
 /* Every event starts alike: type, schema version, packet time, sensor. */
 void event_begin(struct events *events, struct json_writer *writer, enum event_type type,
                  packet_time ts)

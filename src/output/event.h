@@ -45,6 +45,11 @@ uint64_t events_close(struct events *events);
 /* The event lines' subscription to the bus: every record becomes a line, in the order
  * records come. Subscribe it first, so lines keep the order records were published in. */
 struct bus_subscriber events_subscriber(struct events *events);
+/* SIGHUP: every sink that can re-opens its output (sink.h); -1 when one could not. */
+int events_reopen(struct events *events);
+/* The first sink whose reader has gone (a closed pipe), or NULL. Cheap enough for every
+ * packet. */
+const struct sink *events_reader_gone(const struct events *events);
 
 /* The lines themselves (events_subscriber calls these; tests call them directly). */
 void event_attempt(struct events *events, const struct attempt_record *attempt);

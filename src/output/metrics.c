@@ -668,12 +668,15 @@ int metrics_serve(struct metrics *metrics, const char *address, char *error, siz
         flags |= MHD_USE_IPv6;
         port = ntohs(((struct sockaddr_in6 *)&bind_address)->sin6_port);
     }
-    /* SIGINT and SIGTERM must reach the packet thread, which stops the capture: the
-     * server's thread inherits a mask that blocks them. */
+    /* The operator's signals must reach the thread that acts on them, the packet loop (or
+     * with --workers the parent, waiting to pass them on): the server's thread inherits a
+     * mask that blocks them. */
     sigset_t blocked, previous;
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGINT);
     sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGHUP);
+    sigaddset(&blocked, SIGUSR1);
     sigaddset(&blocked, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &blocked, &previous);
     metrics->daemon =

@@ -35,17 +35,25 @@ struct sink_ops {
     /* Optional (NULL): adds the sink's counters to *stats. Without it, every failed write
      * counts as one dropped event. */
     void (*stats)(const struct sink *sink, struct sink_stats *stats);
+    /* Optional (NULL: nothing to re-open): SIGHUP, after logrotate moved the output away.
+     * What is buffered goes to the old file, whole lines, then the path is opened again;
+     * when that fails the old file stays in use. 0, or -1 (said on stderr). */
+    int (*reopen)(struct sink *sink);
 };
 
 struct sink {
     const struct sink_ops *ops;
     const char *name;
+    /* Set by the sink when the reader of its pipe has gone (EPIPE): nothing more can be
+     * delivered there, and the run ends as on SIGTERM, with exit status 1. */
+    bool reader_gone;
 };
 
 /* NDJSON to a file, or to standard output for "-". NULL with a message on error. With
  * `shared`, several processes write to it at once: the file is appended to, and lines go
  * out in batches of whole lines, one write(2) each, that land whole (on a pipe a batch is
- * at most PIPE_BUF bytes). */
+ * at most PIPE_BUF bytes). A file re-opens on reopen(), appending; standard output does
+ * not. */
 struct sink *sink_file_open(const char *path, bool shared, char *error, size_t error_size);
 
 struct sink_kafka_options {

@@ -35,6 +35,9 @@ static void note_failure(struct file_sink *file)
     if (!file->failed)
         log_message(LOG_ERROR, "writing events to %s: %s", file->base.name, strerror(errno));
     file->failed = true;
+    /* SIGPIPE is ignored, so a closed pipe shows here: nothing more can go out. */
+    if (errno == EPIPE)
+        file->base.reader_gone = true;
 }
 
 static uint64_t count_lines(const char *bytes, size_t length)
@@ -109,7 +112,36 @@ static uint64_t file_close(struct sink *sink)
     return lost;
 }
 
-static const struct sink_ops file_ops = {file_write, file_flush, file_close};
+/* Opened again without O_TRUNC: after logrotate's copytruncate, or a SIGHUP with nothing
+ * moved, the lines go on at the end. O_NONBLOCK only for the open, so a FIFO without a
+ * reader fails at once instead of holding the sensor up. */
+static int file_reopen(struct sink *sink)
+{
+    struct file_sink *file = (struct file_sink *)sink;
+    if (file->is_stdout)
+        return 0;
+    if (!file->failed)
+        file_flush(sink); /* whole lines to the old file; a failure is counted there */
+    int fd = open(sink->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0666);
+    int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        log_message(LOG_ERROR, "re-opening %s: %s; events go on to the file already open",
+                    sink->name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (close(file->fd) != 0 && !file->failed) {
+        log_message(LOG_ERROR, "closing %s: %s", sink->name, strerror(errno));
+        file->lost++;
+    }
+    file->fd = fd;
+    file->failed = false; /* a new file: what failed on the old one may work here */
+    log_message(LOG_INFO, "re-opened %s", sink->name);
+    return 0;
+}
+
+static const struct sink_ops file_ops = {file_write, file_flush, file_close, NULL, file_reopen};
 
 struct sink *sink_file_open(const char *path, bool shared, char *error, size_t error_size)
 {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,4 +143,106 @@ Test(sink_file, lines_a_full_disk_refuses_are_counted_lost)
         }
         cr_assert_eq(sink->ops->close(sink), (uint64_t)written, "shared %d", shared);
     }
+}
+
+static void write_text(struct sink *sink, const char *text)
+{
+    struct event_line line = {.type = "attempt", .text = text, .length = strlen(text)};
+    cr_assert_eq(sink->ops->write(sink, &line), 0);
+}
+
+static char *read_whole(const char *path)
+{
+    FILE *in = fopen(path, "r");
+    cr_assert_not_null(in, "%s", path);
+    static char text[2][256];
+    static int which;
+    char *buffer = text[which++ % 2];
+    size_t length = fread(buffer, 1, sizeof(text[0]) - 1, in);
+    buffer[length] = '\0';
+    fclose(in);
+    return buffer;
+}
+
+/* SIGHUP after logrotate moved the file: what was buffered goes to the moved file, the
+ * rest to a new file at the path; shared (appending) or not. */
+Test(sink_file, reopen_sends_the_buffered_lines_to_the_moved_file)
+{
+    for (int shared = 0; shared < 2; shared++) {
+        char directory[] = "/tmp/op25b-sink-XXXXXX", path[PATH_MAX], moved[PATH_MAX];
+        cr_assert_not_null(mkdtemp(directory));
+        snprintf(path, sizeof(path), "%s/events.ndjson", directory);
+        snprintf(moved, sizeof(moved), "%s/events.ndjson.1", directory);
+        char error[256];
+        struct sink *sink = sink_file_open(path, shared, error, sizeof(error));
+        cr_assert_not_null(sink, "%s", error);
+        write_text(sink, "{\"n\":1}\n");
+        write_text(sink, "{\"n\":2}\n");
+        cr_assert_eq(rename(path, moved), 0);
+        cr_assert_eq(sink->ops->reopen(sink), 0);
+        write_text(sink, "{\"n\":3}\n");
+        cr_assert_eq(sink->ops->close(sink), 0);
+        cr_assert_str_eq(read_whole(moved), "{\"n\":1}\n{\"n\":2}\n");
+        cr_assert_str_eq(read_whole(path), "{\"n\":3}\n");
+        /* Not moved: the lines go on at the end of the same file, nothing cut away. */
+        sink = sink_file_open(path, shared, error, sizeof(error));
+        cr_assert_not_null(sink, "%s", error);
+        write_text(sink, "{\"n\":4}\n");
+        cr_assert_eq(sink->ops->reopen(sink), 0);
+        write_text(sink, "{\"n\":5}\n");
+        cr_assert_eq(sink->ops->close(sink), 0);
+        cr_assert_str_eq(read_whole(path), shared ? "{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n"
+                                                  : "{\"n\":4}\n{\"n\":5}\n");
+        unlink(moved);
+        unlink(path);
+        rmdir(directory);
+    }
+}
+
+/* A path that cannot be opened again: -1, and the lines go on to the file already open. */
+Test(sink_file, a_failed_reopen_keeps_the_old_file)
+{
+    char directory[] = "/tmp/op25b-sink-XXXXXX", path[PATH_MAX], moved[PATH_MAX];
+    cr_assert_not_null(mkdtemp(directory));
+    snprintf(path, sizeof(path), "%s/events.ndjson", directory);
+    snprintf(moved, sizeof(moved), "%s/events.ndjson.1", directory);
+    char error[256];
+    struct sink *sink = sink_file_open(path, false, error, sizeof(error));
+    cr_assert_not_null(sink, "%s", error);
+    write_text(sink, "{\"n\":1}\n");
+    cr_assert_eq(rename(path, moved), 0);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    cr_assert_eq(sink->ops->reopen(sink), -1);
+    write_text(sink, "{\"n\":2}\n");
+    cr_assert_eq(sink->ops->close(sink), 0);
+    cr_assert_str_eq(read_whole(moved), "{\"n\":1}\n{\"n\":2}\n");
+    rmdir(path);
+    unlink(moved);
+    rmdir(directory);
+}
+
+/* A pipe whose reader has gone: the sink says so (SIGPIPE ignored, as the sensor does), and
+ * every line is counted lost. */
+Test(sink_file, a_closed_pipe_means_the_reader_has_gone)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int ends[2];
+    cr_assert_eq(pipe(ends), 0);
+    close(ends[0]);
+    int saved = dup(STDOUT_FILENO);
+    cr_assert_eq(dup2(ends[1], STDOUT_FILENO), STDOUT_FILENO);
+    close(ends[1]);
+    char error[256];
+    struct sink *sink = sink_file_open("-", false, error, sizeof(error));
+    cr_assert_not_null(sink, "%s", error);
+    cr_assert_eq(sink->ops->reopen(sink), 0); /* standard output: nothing to re-open */
+    write_text(sink, "{\"n\":1}\n");
+    cr_assert(!sink->reader_gone);
+    sink->ops->flush(sink);
+    cr_assert(sink->reader_gone);
+    struct event_line line = {.type = "attempt", .text = "{\"n\":2}\n", .length = 8};
+    cr_assert_eq(sink->ops->write(sink, &line), -1);
+    cr_assert_eq(sink->ops->close(sink), 2);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
 }

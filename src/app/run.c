@@ -1,0 +1,469 @@
+#include "app/run.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/privileges.h"
+#include "app/progress.h"
+#include "app/report_files.h"
+#include "app/summary.h"
+#include "app/worker_spool.h"
+#include "capture/capture.h"
+#include "capture/prefilter.h"
+#include "detect/detect_bot.h"
+#include "output/event.h"
+#include "output/sink.h"
+#include "report/report.h"
+#include "sensor.h"
+#include "util/log.h"
+
+/* How many suspects the summary ranks. */
+#define SUMMARY_SUSPECTS 10
+/* Live capture: how many packets pass between two looks at the kernel's drop counters. */
+#define CAPTURE_STATS_EVERY 0x10000
+
+/* Everything one run holds, from the capture to the last event. */
+struct run {
+    const struct options *options;
+    const struct run_role *role;
+    struct policy *policy;
+    struct capture *capture;
+    bool live;
+    struct events events;
+    struct bus bus; /* the sensor's records: the event lines subscribe first */
+    struct bot_ranking *suspects;
+    struct sensor *sensor;
+    struct report *report;
+    struct metrics *metrics;
+    const char *source_names[INPUTS_MAX];
+    size_t source_count;
+    const char *reason; /* why the input ended, for the final events */
+    bool reader_gone;   /* an output's reader went away: the run ended early, status 1 */
+    uint64_t received, drops, errors;
+};
+
+static struct capture *running_capture;
+/* A signal that came while the capture was still being opened: honoured once it is. */
+static volatile sig_atomic_t stop_requested;
+/* The operator's requests, served by the packet loop between two packets. */
+static volatile sig_atomic_t reload_requested; /* SIGHUP */
+static volatile sig_atomic_t stats_requested;  /* SIGUSR1 */
+
+static void on_stop_signal(int signal_number)
+{
+    (void)signal_number;
+    stop_requested = 1;
+    if (running_capture != NULL)
+        capture_interrupt(running_capture);
+}
+
+static void on_request_signal(int signal_number)
+{
+    if (signal_number == SIGHUP)
+        reload_requested = 1;
+    else
+        stats_requested = 1;
+}
+
+void run_catch_signals(void)
+{
+    /* Not restarted: a read from a pipe that waits for more must end at once. */
+    struct sigaction stop = {.sa_handler = on_stop_signal};
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGINT, &stop, NULL);
+    sigaction(SIGTERM, &stop, NULL);
+    /* Restarted: the read goes on, and the request waits for the next packet (or, live,
+     * the next idle tick), so it is never taken for the end of the input. */
+    struct sigaction request = {.sa_handler = on_request_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&request.sa_mask);
+    sigaction(SIGHUP, &request, NULL);
+    sigaction(SIGUSR1, &request, NULL);
+    /* A closed pipe is a write error (EPIPE) the sink reports, not a silent death. */
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, NULL);
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static packet_time wall_clock(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (packet_time)now.tv_sec * PACKET_TIME_SECOND + now.tv_nsec / 1000;
+}
+
+/* The files or interfaces, with the policy's prefilter where it applies: on by default for
+ * live capture, where it saves the copy out of the kernel; on files only when asked,
+ * libpcap then applying it as it reads. */
+static int open_capture(struct run *run)
+{
+    const struct options *options = run->options;
+    static char prefilter[PREFILTER_TEXT_MAX], untagged[PREFILTER_TEXT_MAX];
+    bool want_prefilter =
+        options->interface_count > 0 ? !options->no_prefilter : options->prefilter_files;
+    if (want_prefilter &&
+        (prefilter_expression(run->policy, true, prefilter, sizeof(prefilter)) == 0 ||
+         prefilter_expression(run->policy, false, untagged, sizeof(untagged)) == 0))
+        log_message(LOG_WARNING, "the policy's prefixes make the prefilter too long; "
+                                 "reading without it");
+    struct capture_options capture_options = {
+        .files = options->files,
+        .file_count = options->file_count,
+        .interfaces = options->interfaces,
+        .interface_count = options->interface_count,
+        .filter = options->filter,
+        .prefilter = prefilter[0] != '\0' && untagged[0] != '\0' ? prefilter : NULL,
+        .prefilter_untagged = untagged,
+        .fanout_group = run->role->fanout_group,
+        .fanout_ipv6_bits = (uint8_t)policy_ipv6_subscriber_bits(run->policy),
+    };
+    enum capture_error capture_error;
+    char error[512];
+    run->capture = capture_open(&capture_options, &capture_error, error, sizeof(error));
+    if (run->capture == NULL) {
+        log_message(LOG_FAILURE, "%s", error);
+        return capture_error == CAPTURE_ERROR_FILTER ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    run->live = capture_is_live(run->capture);
+    run->source_count = capture_source_count(run->capture);
+    for (size_t i = 0; i < run->source_count && i < INPUTS_MAX; i++)
+        run->source_names[i] = capture_source_name(run->capture, i);
+    return EXIT_DONE;
+}
+
+/* -v: one line for each input, as it was opened. The workers capture on the same
+ * interfaces, so only the first says it. */
+static void log_inputs(const struct run *run)
+{
+    if (run->role->worker > 0)
+        return;
+    char workers[32] = "";
+    if (run->options->workers > 1)
+        snprintf(workers, sizeof(workers), ", %u workers", run->options->workers);
+    for (size_t i = 0; i < run->source_count; i++) {
+        struct capture_source_info info;
+        capture_source_describe(run->capture, i, &info);
+        const char *prefilter = info.prefiltered ? "on" : "off";
+        if (info.live)
+            log_message(LOG_INFO, "capturing on %s (link type %s, prefilter %s%s)", info.name,
+                        info.link_type, prefilter, workers);
+        else
+            log_message(LOG_INFO, "reading %s (%s, link type %s, prefilter %s)", info.name,
+                        info.format, info.link_type, prefilter);
+    }
+}
+
+static int open_kafka(struct run *run)
+{
+    const struct options *options = run->options;
+    /* A spool is one process's (it is locked): each worker keeps its own inside. */
+    char worker_spool[PATH_MAX];
+    const char *spool = options->spool;
+    if (spool != NULL && run->role->worker >= 0) {
+        if (worker_spool_path(spool, run->role->worker, worker_spool, sizeof(worker_spool)) != 0 ||
+            (mkdir(spool, 0700) != 0 && errno != EEXIST)) {
+            log_message(LOG_FAILURE, "spool %s: %s", spool, strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        spool = worker_spool;
+    }
+    struct sink_kafka_options kafka = {
+        .brokers = options->kafka_brokers,
+        .topic = options->kafka_topic,
+        .properties = options->kafka_properties,
+        .property_count = options->kafka_property_count,
+        .queue_megabytes = options->kafka_queue_megabytes,
+        .timeout_milliseconds = options->kafka_timeout_milliseconds,
+        .spool_directory = spool,
+    };
+    bool bad_option;
+    char error[512];
+    struct sink *sink = sink_kafka_open(&kafka, &bad_option, error, sizeof(error));
+    if (sink == NULL) {
+        log_message(LOG_FAILURE, "%s", error);
+        return bad_option ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    events_add_sink(&run->events, sink);
+    return EXIT_DONE;
+}
+
+/* Where the events go. Standard output is the default only without Kafka; -o works beside
+ * it. */
+static int open_sinks(struct run *run)
+{
+    const struct options *options = run->options;
+    if (options->output != NULL || options->kafka_brokers == NULL) {
+        char error[512];
+        struct sink *output = sink_file_open(options->output != NULL ? options->output : "-",
+                                             run->role->worker >= 0, error, sizeof(error));
+        if (output == NULL) {
+            log_message(LOG_FAILURE, "%s", error);
+            return EXIT_RUNTIME;
+        }
+        events_add_sink(&run->events, output);
+    }
+    return options->kafka_brokers != NULL ? open_kafka(run) : EXIT_DONE;
+}
+
+static int open_metrics(struct run *run)
+{
+    if (run->role->shared_metrics != NULL) {
+        run->metrics = run->role->shared_metrics;
+        metrics_become_worker(run->metrics, (unsigned)run->role->worker);
+        if (metrics_attach(run->metrics, &run->bus) != 0) {
+            log_message(LOG_FAILURE, "too many bus subscribers");
+            return EXIT_RUNTIME;
+        }
+    } else if (run->options->metrics_address != NULL) {
+        char error[512];
+        run->metrics =
+            metrics_start(run->options->metrics_address, run->policy, error, sizeof(error));
+        if (run->metrics == NULL || metrics_attach(run->metrics, &run->bus) != 0) {
+            log_message(LOG_FAILURE, "%s", run->metrics == NULL ? error : "too many bus subscribers");
+            return EXIT_RUNTIME;
+        }
+    }
+    return EXIT_DONE;
+}
+
+/* The sensor and what listens to its events: the suspect ranking, the report, metrics. */
+static int open_sensor(struct run *run)
+{
+    /* Before the sensor, so it hears every bot_suspect event. */
+    run->suspects = bot_ranking_new(SUMMARY_SUSPECTS);
+    if (run->suspects == NULL || bot_ranking_attach(run->suspects, &run->bus) != 0) {
+        log_message(LOG_FAILURE, "out of memory for the suspect ranking");
+        return EXIT_RUNTIME;
+    }
+    run->sensor = sensor_new(run->policy, &run->bus, run->source_names, run->source_count,
+                             run->role->share);
+    if (run->sensor == NULL) {
+        log_message(LOG_FAILURE, "out of memory for %u flows", run->policy->limits.flows);
+        return EXIT_RUNTIME;
+    }
+    if (run->options->report_count > 0) {
+        run->report = report_new(run->policy);
+        if (run->report == NULL || report_attach(run->report, &run->bus) != 0) {
+            log_message(LOG_FAILURE, "out of memory for the report");
+            return EXIT_RUNTIME;
+        }
+        report_set_inputs(run->report, run->source_names, run->source_count);
+    }
+    return open_metrics(run);
+}
+
+/* Once capture and outputs are open: -u, and a worker's word to the parent that it got
+ * this far. */
+static int settle(struct run *run)
+{
+    const struct run_role *role = run->role;
+    char error[512];
+    if (run->options->user != NULL &&
+        drop_privileges(run->options->user, error, sizeof(error)) != 0) {
+        log_message(LOG_FAILURE, "%s", error);
+        return EXIT_RUNTIME;
+    }
+    if (run->options->user != NULL && role->worker >= 0)
+        stop_with_parent(role->parent);
+    if (role->ready_fd >= 0) {
+        ssize_t said = write(role->ready_fd, "r", 1);
+        (void)said; /* the parent takes silence as a worker that did not get this far */
+        close(role->ready_fd);
+    }
+    return EXIT_DONE;
+}
+
+static void update_capture_stats(struct run *run)
+{
+    capture_stats(run->capture, &run->received, &run->drops, &run->errors);
+    sensor_set_capture_stats(run->sensor, run->received, run->drops, run->errors);
+}
+
+static void update_metrics(struct run *run)
+{
+    if (run->metrics != NULL)
+        metrics_update(run->metrics, sensor_counters(run->sensor), sensor_coverage(run->sensor),
+                       &run->events, sensor_now(run->sensor));
+}
+
+static void take_packet(struct run *run, const struct capture_packet *packet,
+                        struct progress *progress)
+{
+    sensor_packet(run->sensor, packet->linktype, packet->source, packet->ts, packet->data,
+                  packet->captured_length, packet->wire_length);
+    uint64_t packets = sensor_counters(run->sensor)->packets;
+    if (run->live && packets % CAPTURE_STATS_EVERY == 0)
+        update_capture_stats(run);
+    update_metrics(run);
+    progress_update(progress, run->capture, packets);
+}
+
+/* Live packet time is the wall clock, so idle time may run the timers. */
+static void pass_idle_time(struct run *run)
+{
+    update_capture_stats(run);
+    sensor_tick(run->sensor, wall_clock());
+    events_flush(&run->events);
+    update_metrics(run);
+}
+
+/* SIGHUP: the outputs re-opened, so that logrotate can move them away. This is where a
+ * reload request is handled: re-reading the policy belongs here too. */
+static void reload(struct run *run)
+{
+    events_reopen(&run->events);
+}
+
+/* Between two packets, what the operator's signals asked for. */
+static void serve_requests(struct run *run)
+{
+    if (reload_requested) {
+        reload_requested = 0;
+        reload(run);
+    }
+    if (stats_requested) {
+        stats_requested = 0;
+        update_capture_stats(run);
+        sensor_write_stats(run->sensor);
+    }
+}
+
+static void read_packets(struct run *run)
+{
+    struct progress progress;
+    progress_init(&progress, stderr, run->options->verbosity >= 0 && !run->live);
+    running_capture = run->capture;
+    if (stop_requested)
+        capture_interrupt(run->capture);
+    for (;;) {
+        struct capture_packet packet;
+        enum capture_status next = capture_next(run->capture, &packet);
+        if (next == CAPTURE_PACKET) {
+            take_packet(run, &packet, &progress);
+        } else if (next == CAPTURE_IDLE) {
+            pass_idle_time(run);
+        } else {
+            if (next == CAPTURE_INTERRUPTED)
+                run->reason = "shutdown";
+            break;
+        }
+        if (reload_requested || stats_requested)
+            serve_requests(run);
+        /* Nothing more can be delivered there: stop as on SIGTERM (the sink said why). */
+        if (events_reader_gone(&run->events) != NULL) {
+            run->reason = "shutdown";
+            run->reader_gone = true;
+            break;
+        }
+    }
+    running_capture = NULL;
+    progress_clear(&progress);
+}
+
+/* The report: written here, or with --workers saved for the parent, which writes it from
+ * every worker's state. */
+static int finish_report(struct run *run)
+{
+    struct output_counts written = events_counts(&run->events);
+    if (report_finish(run->report, &written, sensor_counters(run->sensor),
+                      sensor_coverage(run->sensor), sensor_now(run->sensor), run->reason) != 0) {
+        log_message(LOG_FAILURE, "out of memory for the report");
+        return EXIT_RUNTIME;
+    }
+    if (run->role->worker < 0)
+        return write_report_files(run->report, run->options->reports, run->options->report_count) !=
+                       0
+                   ? EXIT_RUNTIME
+                   : EXIT_DONE;
+    int status = EXIT_DONE;
+    FILE *state = fdopen(dup(run->role->report_state_fd), "w");
+    if (state == NULL || report_save(run->report, state) != 0) {
+        log_message(LOG_FAILURE, "worker %d could not save its report state", run->role->worker);
+        status = EXIT_RUNTIME;
+    }
+    if (state != NULL)
+        fclose(state);
+    return status;
+}
+
+/* The input has ended: the final events, metrics, the report and the summary. */
+static int finish(struct run *run, double started)
+{
+    int status = EXIT_DONE;
+    update_capture_stats(run);
+    if (run->live)
+        sensor_tick(run->sensor, wall_clock()); /* the final events' time: now */
+    sensor_finish(run->sensor, run->reason);
+    if (run->metrics != NULL)
+        metrics_publish(run->metrics, sensor_counters(run->sensor), sensor_coverage(run->sensor),
+                        &run->events, sensor_now(run->sensor));
+    if (run->report != NULL)
+        status = finish_report(run);
+    if (run->options->verbosity >= 0)
+        summary_print(stderr, run->policy, run->sensor, run->suspects,
+                      monotonic_seconds() - started);
+    if (run->errors > 0) {
+        log_message(LOG_FAILURE,
+                    "%llu capture input(s) were damaged; what could be read was judged and "
+                    "reported",
+                    (unsigned long long)run->errors);
+        status = EXIT_RUNTIME;
+    }
+    return run->reader_gone ? EXIT_RUNTIME : status;
+}
+
+/* Releases what was opened, in any state the run stopped in; the sinks last, as they
+ * deliver what is still queued. */
+static int close_run(struct run *run, int status)
+{
+    metrics_stop(run->metrics);
+    report_free(run->report);
+    sensor_free(run->sensor);
+    uint64_t undelivered = events_close(&run->events);
+    if (undelivered > 0) {
+        log_message(LOG_FAILURE, "%llu events could not be delivered",
+                    (unsigned long long)undelivered);
+        status = EXIT_RUNTIME;
+    }
+    bot_ranking_free(run->suspects);
+    capture_close(run->capture);
+    return status;
+}
+
+int run_process(const struct options *options, struct policy *policy, const struct run_role *role)
+{
+    run_catch_signals();
+    struct run run = {.options = options, .role = role, .policy = policy, .reason = "end_of_input"};
+    int status = open_capture(&run);
+    if (status != EXIT_DONE)
+        return status;
+    log_inputs(&run);
+    events_init(&run.events, policy);
+    run.events.worker = role->worker;
+    /* The event lines subscribe first: lines keep the order records are published in. */
+    bus_init(&run.bus);
+    bus_subscribe(&run.bus, events_subscriber(&run.events));
+    status = open_sinks(&run);
+    if (status == EXIT_DONE)
+        status = open_sensor(&run);
+    if (status == EXIT_DONE)
+        status = settle(&run);
+    if (status == EXIT_DONE) {
+        double started = monotonic_seconds();
+        read_packets(&run);
+        status = finish(&run, started);
+    }
+    return close_run(&run, status);
+}

@@ -1,0 +1,308 @@
+/* One process per worker, each in the same PACKET_FANOUT group: the kernel gives each a
+ * share of the packets, chosen so that every packet of an attempt meets in one worker
+ * (fanout.c). Each worker is a whole sensor with its own flow table (limits.flows / N) and
+ * writes its own events, marked with "worker"; Kafka merges them in the topic, and coverage
+ * and sensor_stats add up over the workers. */
+#include "app/supervise.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "app/privileges.h"
+#include "app/report_files.h"
+#include "app/run.h"
+#include "output/metrics.h"
+#include "report/report.h"
+#include "util/log.h"
+#include "workers/worker_share.h"
+
+/* What the parent holds for its workers. */
+struct supervisor {
+    const struct options *options;
+    struct policy *policy;
+    int report_states[WORKERS_MAX]; /* --report: where each worker saves its report */
+    struct metrics *shared_metrics; /* --metrics: one endpoint serving the workers' sum */
+    struct worker_share share;
+    uint16_t fanout_group;
+    int ready[2]; /* -u: each worker says here it has dropped root */
+    pid_t children[WORKERS_MAX];
+    unsigned started;
+};
+
+/* The signals an operator sends the parent, each passed on to every worker: SIGINT and
+ * SIGTERM stop them, SIGHUP re-opens their outputs, SIGUSR1 asks each for sensor_stats. */
+static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+#define FORWARDED_SIGNAL_COUNT (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
+/* Each kept apart, so that two different signals close together are both passed on. */
+static volatile sig_atomic_t signal_pending[FORWARDED_SIGNAL_COUNT];
+static volatile sig_atomic_t any_signal_pending;
+
+static void on_forwarded_signal(int signal_number)
+{
+    for (size_t i = 0; i < FORWARDED_SIGNAL_COUNT; i++)
+        if (forwarded_signals[i] == signal_number)
+            signal_pending[i] = 1;
+    any_signal_pending = 1;
+}
+
+static void forward_signals(const struct supervisor *supervisor)
+{
+    any_signal_pending = 0; /* before the flags: one set meanwhile is seen next time */
+    for (size_t s = 0; s < FORWARDED_SIGNAL_COUNT; s++) {
+        if (!signal_pending[s])
+            continue;
+        signal_pending[s] = 0;
+        for (unsigned i = 0; i < supervisor->started; i++)
+            kill(supervisor->children[i], forwarded_signals[s]);
+    }
+}
+
+static void stop_workers(const struct supervisor *supervisor)
+{
+    for (unsigned i = 0; i < supervisor->started; i++)
+        kill(supervisor->children[i], SIGTERM);
+}
+
+/* What the workers write to or share, made before they are forked. */
+static int prepare_shared(struct supervisor *supervisor)
+{
+    const struct options *options = supervisor->options;
+    /* Anonymous files: a worker's report state can be larger than a pipe holds, and the
+     * parent only reads it once the worker is gone. */
+    for (unsigned i = 0; options->report_count > 0 && i < options->workers; i++) {
+        supervisor->report_states[i] = memfd_create("op25b-report-state", MFD_CLOEXEC);
+        if (supervisor->report_states[i] < 0) {
+            log_message(LOG_FAILURE, "memfd_create: %s", strerror(errno));
+            return EXIT_RUNTIME;
+        }
+    }
+    if (options->output != NULL && strcmp(options->output, "-") != 0) {
+        /* Truncated once here; the workers append, a whole line per write. */
+        FILE *file = fopen(options->output, "w");
+        if (file == NULL) {
+            log_message(LOG_FAILURE, "%s: cannot open for writing: %s", options->output,
+                        strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        fclose(file);
+    }
+    /* One endpoint for all: the parent serves the workers' sum from shared memory. */
+    if (options->metrics_address != NULL) {
+        char error[512];
+        supervisor->shared_metrics =
+            metrics_start_shared(supervisor->policy, options->workers, error, sizeof(error));
+        if (supervisor->shared_metrics == NULL) {
+            log_message(LOG_FAILURE, "%s", error);
+            return EXIT_RUNTIME;
+        }
+    }
+    /* What one worker sees and another needs: the halves of a triangular-spam join, a
+     * server's connections, findings one per server (worker_share.h). */
+    if (!worker_share_init(&supervisor->share, options->workers, supervisor->policy->segment_count,
+                           NULL)) {
+        log_message(LOG_FAILURE, "no shared memory for %u workers", options->workers);
+        metrics_stop(supervisor->shared_metrics);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_DONE;
+}
+
+/* The child's side of the fork: worker `index`, a whole sensor until its input ends. */
+static _Noreturn void become_worker(struct supervisor *supervisor, unsigned index, pid_t parent,
+                                    const sigset_t *unblocked)
+{
+    worker_share_set_worker(&supervisor->share, index);
+    struct run_role role = {
+        .worker = (int)index,
+        .parent = parent,
+        .fanout_group = supervisor->fanout_group,
+        .report_state_fd =
+            supervisor->options->report_count > 0 ? supervisor->report_states[index] : -1,
+        .ready_fd = supervisor->ready[1],
+        .share = &supervisor->share,
+        .shared_metrics = supervisor->shared_metrics,
+    };
+    if (supervisor->ready[0] >= 0)
+        close(supervisor->ready[0]);
+    run_catch_signals();
+    stop_with_parent(parent);
+    sigprocmask(SIG_SETMASK, unblocked, NULL);
+    int status = run_process(supervisor->options, supervisor->policy, &role);
+    fflush(NULL);
+    _exit(status);
+}
+
+/* Forks the workers: EXIT_DONE when all of them started, EXIT_RUNTIME when only some did,
+ * -1 when none could be. */
+static int start_workers(struct supervisor *supervisor)
+{
+    const struct options *options = supervisor->options;
+    /* Before the first fork, so a signal during the forks is passed on, not fatal; held
+     * back while forking, so a child only takes it once its own handler is in place. */
+    struct sigaction action = {.sa_handler = on_forwarded_signal};
+    sigemptyset(&action.sa_mask);
+    sigset_t forwarded, previous;
+    sigemptyset(&forwarded);
+    for (size_t s = 0; s < FORWARDED_SIGNAL_COUNT; s++) {
+        sigaction(forwarded_signals[s], &action, NULL);
+        sigaddset(&forwarded, forwarded_signals[s]);
+    }
+    sigprocmask(SIG_BLOCK, &forwarded, &previous);
+    /* With -u the parent drops root as well, once every worker has (before, it could
+     * not signal them): each says so on this pipe. */
+    if (options->user != NULL && pipe(supervisor->ready) != 0) {
+        log_message(LOG_FAILURE, "pipe: %s", strerror(errno));
+        sigprocmask(SIG_SETMASK, &previous, NULL);
+        return -1;
+    }
+    pid_t parent = getpid();
+    for (unsigned i = 0; i < options->workers; i++) {
+        pid_t child = fork();
+        if (child < 0) {
+            log_message(LOG_FAILURE, "fork: %s", strerror(errno));
+            break;
+        }
+        if (child == 0)
+            become_worker(supervisor, i, parent, &previous);
+        supervisor->children[supervisor->started++] = child;
+    }
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    return supervisor->started == options->workers ? EXIT_DONE : EXIT_RUNTIME;
+}
+
+/* -u with --workers: waits until every worker has dropped root (or has ended: its end of
+ * the pipe closes), passing signals on meanwhile, then drops root in the parent too, which
+ * goes on to serve metrics. */
+static int await_workers_unprivileged(struct supervisor *supervisor, int status)
+{
+    close(supervisor->ready[1]);
+    unsigned said = 0;
+    while (said < supervisor->started) {
+        char byte;
+        ssize_t got = read(supervisor->ready[0], &byte, 1);
+        if (got == 1) {
+            said++;
+        } else if (got < 0 && errno == EINTR) {
+            if (any_signal_pending)
+                forward_signals(supervisor);
+        } else {
+            break; /* every worker has ended or said so */
+        }
+    }
+    close(supervisor->ready[0]);
+    char error[512];
+    if (drop_privileges(supervisor->options->user, error, sizeof(error)) != 0) {
+        log_message(LOG_FAILURE, "%s", error);
+        stop_workers(supervisor);
+        return EXIT_RUNTIME;
+    }
+    return status;
+}
+
+/* The workers act on the signals themselves; the parent passes them on. Returns the worst
+ * of their exit statuses and status. */
+static int wait_for_workers(const struct supervisor *supervisor, int status)
+{
+    unsigned running = supervisor->started;
+    while (running > 0) {
+        if (any_signal_pending) /* came before waitpid could be interrupted */
+            forward_signals(supervisor);
+        int child_status;
+        pid_t done = waitpid(-1, &child_status, 0);
+        if (done < 0) {
+            if (errno == EINTR)
+                continue; /* the signal is passed on at the top */
+            break;
+        }
+        running--;
+        int code = WIFEXITED(child_status) ? WEXITSTATUS(child_status) : EXIT_RUNTIME;
+        if (code > status)
+            status = code;
+    }
+    return status;
+}
+
+/* --report with --workers: the workers' report states added into one report, written
+ * as each --report file asks. A worker whose state is missing or damaged is named, and the
+ * report is still written from the others. */
+static int write_merged_report(const struct supervisor *supervisor)
+{
+    const struct options *options = supervisor->options;
+    char error[512];
+    int status = 0;
+    struct report *report = report_new(supervisor->policy);
+    if (report == NULL) {
+        log_message(LOG_FAILURE, "out of memory for the report");
+        return -1;
+    }
+    report_set_inputs(report, options->interfaces, options->interface_count);
+    for (unsigned i = 0; i < supervisor->started; i++) {
+        int fd = dup(supervisor->report_states[i]);
+        FILE *state = fd >= 0 && lseek(fd, 0, SEEK_SET) == 0 ? fdopen(fd, "r") : NULL;
+        if (state == NULL) {
+            if (fd >= 0)
+                close(fd);
+            log_message(LOG_FAILURE, "worker %u's report state: %s", i, strerror(errno));
+            status = -1;
+            continue;
+        }
+        if (report_merge(report, state, error, sizeof(error)) != 0) {
+            log_message(LOG_FAILURE, "worker %u's report state: %s; the report lacks what it saw",
+                        i, error);
+            status = -1;
+        }
+        fclose(state);
+    }
+    if (report_merge_finish(report) != 0) {
+        log_message(LOG_FAILURE, "out of memory for the report");
+        status = -1;
+    } else if (write_report_files(report, options->reports, options->report_count) != 0) {
+        status = -1;
+    }
+    report_free(report);
+    return status;
+}
+
+int supervise_workers(const struct options *options, struct policy *policy)
+{
+    if (options->interface_count == 0) {
+        log_message(LOG_FAILURE, "--workers needs live capture (-i)");
+        return EXIT_USAGE;
+    }
+    struct supervisor supervisor = {.options = options, .policy = policy, .ready = {-1, -1}};
+    /* The parent writes no events, but a closed standard error must not kill it and leave
+     * the workers without it. */
+    signal(SIGPIPE, SIG_IGN);
+    int status = prepare_shared(&supervisor);
+    if (status != EXIT_DONE)
+        return status;
+    policy->limits.flows = policy->limits.flows / options->workers + 1;
+    supervisor.fanout_group = (uint16_t)((getpid() & 0x7fff) | 0x8000);
+    fflush(NULL);
+    status = start_workers(&supervisor);
+    if (status < 0)
+        return EXIT_RUNTIME;
+    if (options->user != NULL)
+        status = await_workers_unprivileged(&supervisor, status);
+    /* The server's thread only now: the workers were forked from a single thread. */
+    if (supervisor.shared_metrics != NULL) {
+        char error[512];
+        if (metrics_serve(supervisor.shared_metrics, options->metrics_address, error,
+                          sizeof(error)) != 0) {
+            log_message(LOG_FAILURE, "%s", error);
+            stop_workers(&supervisor);
+            status = EXIT_RUNTIME;
+        }
+    }
+    status = wait_for_workers(&supervisor, status);
+    metrics_stop(supervisor.shared_metrics);
+    worker_share_free(&supervisor.share);
+    if (options->report_count > 0 && write_merged_report(&supervisor) != 0)
+        status = EXIT_RUNTIME;
+    return status;
+}
