@@ -1,8 +1,16 @@
 /* bot_suspect: counts features per dynamic subscriber in back-to-back windows of
  * thresholds.window (aligned to multiples of it in packet time), and writes the subscribers
- * whose score reaches thresholds.score when each window ends. Port-25 attempts come from
- * the attempt tracker and SMTP on other ports from the submission family, both as events;
- * MX queries and inbound SMTP are seen in the packets. */
+ * whose score reaches thresholds.score once each window is over. Port-25 attempts come from
+ * the attempt tracker and SMTP on other ports from the submission family, both as records
+ * published when the connection is over; MX queries and inbound SMTP are seen in the
+ * packets.
+ *
+ * Every feature is counted in the window of the packet that shows it: a packet's in the
+ * window of its time, an attempt's (and everything its dialogue showed) in the window of
+ * its first SYN, a nonstandard_port_smtp finding's in the window its connection began. An
+ * attempt's record comes after its last SYN and timeouts.syn more, so a window stays open
+ * for records a grace period past its end (two windows are open at once, the current one
+ * and the one before it) and is written when the grace is over. */
 #include "detect/detect_bot.h"
 
 #include <stdio.h>
@@ -26,14 +34,30 @@
 #define PAIRS_INITIAL 4096
 #define PAIR_KIND 1
 
-/* The weights of the score (rules/README.md); they sum to 100. */
+/* The weights of the score; rules/README.md ("The bot_suspect score") says why each is
+ * what it is. They sum to 115 and the score stops at 100: no bot shows every sign (a
+ * blocked one shows no dialogue), so a score need not. */
 #define WEIGHT_FANOUT 30.0
+/* Fan-out past thresholds.fanout, up to SPRAY_FACTOR times it: enough with the attempts
+ * for a spray of blocked SYNs alone to reach 50 (30 + 15 + 10 = 55), too little for the
+ * volume an MTA explains (fan-out, spray, MX queries, recipients, attempts: 95) to reach it
+ * once halved. */
+#define WEIGHT_SPRAY 15.0
+#define SPRAY_FACTOR 5
 #define WEIGHT_MX_DIRECT 25.0
 #define WEIGHT_RCPT 15.0
 #define WEIGHT_ATTEMPTS 10.0
 #define WEIGHT_NONSTANDARD 10.0
 #define WEIGHT_ODD_HELO 10.0
+#define SCORE_MAX 100.0
 #define RECEIVES_SMTP_FACTOR 0.5
+
+/* How long after its first SYN a blocked attempt may still be retransmitting: Linux's
+ * default of six retries ends 63 s after the first SYN (1 + 2 + 4 + 8 + 16 + 32), the
+ * longest of the common stacks; rounded up for the slack of real timers. A window waits
+ * this plus timeouts.syn past its end for the records of the attempts that began in it
+ * (two minutes with the defaults), or one window at most. */
+#define SYN_RETRIES_SPAN (90 * PACKET_TIME_SECOND)
 
 struct subscriber_record {
     struct address address; /* the first address of the subscriber seen in the window */
@@ -43,20 +67,26 @@ struct subscriber_record {
     int16_t pool;
 };
 
+/* A window that is open: the current one, or the one before it during its grace. */
+struct bot_window {
+    packet_time end;          /* 0: not open */
+    struct window_set *pairs; /* the (subscriber, server) pairs counted in it */
+};
+
 struct bot_detector {
     struct detector base;
     const struct policy *policy;
     struct bus *bus;
     struct sensor_counters *counters;
-    /* key.client: the subscriber's address or prefix; each entry's record is a
-     * subscriber_record. */
+    /* key.client: the subscriber's address or prefix, key.proto: its window's index in
+     * windows[] plus one; each entry's record is a subscriber_record, on the list of its
+     * window (the list's index is the window's), least recently active first. */
     struct flow_table *subscribers;
-    struct window_set *pairs;
-    packet_time window_end; /* 0 until the first packet */
+    struct bot_window windows[FLOW_LISTS];
+    unsigned current;  /* the index of the current window in windows[] */
+    packet_time grace; /* how long a window stays open for records past its end */
+    packet_time now;   /* the latest time seen */
 };
-
-/* The one list of the subscriber table: least recently active first. */
-enum { LIST_RECENT = 0 };
 
 static struct bot_detector *of(struct detector *detector)
 {
@@ -71,14 +101,28 @@ static double part(uint32_t value, uint32_t threshold, double weight)
     return value >= threshold ? weight : weight * value / threshold;
 }
 
+/* The fan-out past its threshold, a share of WEIGHT_SPRAY up to SPRAY_FACTOR times it. */
+static double spray(uint32_t fanout, uint32_t threshold)
+{
+    uint64_t full = (uint64_t)threshold * SPRAY_FACTOR;
+    if (fanout <= threshold)
+        return 0.0;
+    if (fanout >= full)
+        return WEIGHT_SPRAY;
+    return WEIGHT_SPRAY * (double)(fanout - threshold) / (double)(full - threshold);
+}
+
 double bot_score(const struct bot_features *features, const struct policy *policy)
 {
     double score = part(features->fanout, policy->thresholds.fanout, WEIGHT_FANOUT) +
+                   spray(features->fanout, policy->thresholds.fanout) +
                    part(features->mx_direct, policy->thresholds.mx_direct, WEIGHT_MX_DIRECT) +
                    part(features->rcpt_accepted, policy->thresholds.rcpt, WEIGHT_RCPT) +
                    part(features->attempts, policy->thresholds.attempts, WEIGHT_ATTEMPTS) +
                    part(features->nonstandard_smtp, 1, WEIGHT_NONSTANDARD) +
                    part(features->odd_helo, 1, WEIGHT_ODD_HELO);
+    if (score > SCORE_MAX)
+        score = SCORE_MAX;
     return features->receives_smtp ? score * RECEIVES_SMTP_FACTOR : score;
 }
 
@@ -170,63 +214,117 @@ static void key_address(const struct flow *entry, struct address *key)
     memcpy(key->bytes, entry->key.client, sizeof(key->bytes));
 }
 
-/* Writes the window's suspects, least recently active first, and forgets the window. */
-static void close_window(struct bot_detector *detector, packet_time end)
+static packet_time window_start(const struct bot_detector *detector, unsigned index)
 {
-    packet_time start = detector->window_end - detector->policy->thresholds.window;
-    struct flow *entry;
-    while ((entry = flow_list_head(detector->subscribers, LIST_RECENT)) != NULL) {
-        struct address key;
-        key_address(entry, &key);
-        emit(detector, flow_record(entry), &key, start,
-             end);
-        flow_remove(detector->subscribers, entry);
-    }
-    window_set_clear(detector->pairs);
+    return detector->windows[index].end - detector->policy->thresholds.window;
 }
 
+/* Writes a window's suspects, least recently active first, and forgets the window. end is
+ * its end, or earlier when the input ended. */
+static void close_window(struct bot_detector *detector, unsigned index, packet_time end)
+{
+    struct bot_window *window = &detector->windows[index];
+    packet_time start = window_start(detector, index);
+    struct flow *entry;
+    while ((entry = flow_list_head(detector->subscribers, index)) != NULL) {
+        struct address key;
+        key_address(entry, &key);
+        emit(detector, flow_record(entry), &key, start, end);
+        flow_remove(detector->subscribers, entry);
+    }
+    window_set_clear(window->pairs);
+    window->end = 0;
+}
+
+/* The first time seen opens the first window. */
+static void start_windows(struct bot_detector *detector, packet_time now)
+{
+    if (now > detector->now)
+        detector->now = now;
+    struct bot_window *current = &detector->windows[detector->current];
+    if (current->end == 0)
+        current->end =
+            (now / detector->policy->thresholds.window + 1) * detector->policy->thresholds.window;
+}
+
+/* Packet time moved on: the window before the current one is written once its grace is
+ * over, and the current one becomes the one before when it ends. */
 static void roll_window(struct bot_detector *detector, packet_time now)
 {
     packet_time window = detector->policy->thresholds.window;
-    if (detector->window_end != 0 && now < detector->window_end)
-        return;
-    if (detector->window_end != 0)
-        close_window(detector, detector->window_end);
-    detector->window_end = (now / window + 1) * window;
+    start_windows(detector, now);
+    for (;;) {
+        unsigned before = detector->current ^ 1;
+        packet_time before_end = detector->windows[before].end;
+        if (before_end != 0 && now >= before_end + detector->grace)
+            close_window(detector, before, before_end);
+        if (now < detector->windows[detector->current].end)
+            return;
+        /* The grace is at most a window, so the one before is closed by now; this only
+         * keeps two windows from sharing an index whatever the times. */
+        if (detector->windows[before].end != 0)
+            close_window(detector, before, detector->windows[before].end);
+        detector->current = before;
+        detector->windows[before].end = (now / window + 1) * window;
+    }
 }
 
+/* The open window a time belongs to: the one before the current one while it is open and
+ * the time is in it or earlier (a record later than the grace counts in the oldest window
+ * still open), else the current one (a time past its end, which the clock has not reached,
+ * counts there too). */
+static unsigned window_of(struct bot_detector *detector, packet_time ts)
+{
+    start_windows(detector, ts);
+    unsigned before = detector->current ^ 1;
+    if (detector->windows[before].end != 0 && ts < detector->windows[before].end)
+        return before;
+    return detector->current;
+}
+
+/* Full: the least recently active subscriber of the oldest open window goes, written out
+ * first if it already scores, so a suspect is never lost to the bound. */
+static void evict_one(struct bot_detector *detector)
+{
+    unsigned index = detector->current ^ 1;
+    struct flow *oldest = flow_list_head(detector->subscribers, index);
+    packet_time end = detector->windows[index].end;
+    if (oldest == NULL) {
+        index = detector->current;
+        oldest = flow_list_head(detector->subscribers, index);
+        end = detector->now; /* the current window ends early for it */
+    }
+    struct address oldest_key;
+    key_address(oldest, &oldest_key);
+    detector->counters->detector_evictions++;
+    emit(detector, flow_record(oldest), &oldest_key, window_start(detector, index), end);
+    flow_remove(detector->subscribers, oldest);
+}
+
+/* The subscriber's record in the window of ts; *index is that window's. */
 static struct subscriber_record *subscriber_of(struct bot_detector *detector,
                                                const struct address *address, int pool,
-                                               packet_time now, struct address *key)
+                                               packet_time ts, struct address *key, unsigned *index)
 {
-    roll_window(detector, now);
+    *index = window_of(detector, ts);
     struct prefix prefix = policy_subscriber(detector->policy, pool, address);
     *key = prefix.address;
     struct flow_key flow_key;
-    flow_key_make(&flow_key, 0, key, NULL, 0, 0);
+    flow_key_make(&flow_key, (uint8_t)(*index + 1), key, NULL, 0, 0);
     uint32_t hash = flow_key_hash(&flow_key);
     struct flow *entry = flow_lookup(detector->subscribers, &flow_key, hash);
     if (entry == NULL) {
         entry = flow_insert(detector->subscribers, &flow_key, hash);
         if (entry == NULL) {
-            /* Full: the least recently active goes, written out first if it already
-             * scores, so a suspect is never lost to the bound. */
-            struct flow *oldest = flow_list_head(detector->subscribers, LIST_RECENT);
-            struct address oldest_key;
-            key_address(oldest, &oldest_key);
-            detector->counters->detector_evictions++;
-            emit(detector, flow_record(oldest),
-                 &oldest_key, detector->window_end - detector->policy->thresholds.window, now);
-            flow_remove(detector->subscribers, oldest);
+            evict_one(detector);
             entry = flow_insert(detector->subscribers, &flow_key, hash);
         }
-        struct subscriber_record *record =
-            flow_record(entry);
+        struct subscriber_record *record = flow_record(entry);
         memset(record, 0, sizeof(*record));
         record->address = *address;
         record->pool = (int16_t)pool;
     }
-    flow_list_append(detector->subscribers, entry, LIST_RECENT);
+    flow_list_append(detector->subscribers, entry, *index);
     return flow_record(entry);
 }
 
@@ -261,8 +359,10 @@ static void count_attempt(struct bot_detector *detector, const struct attempt_re
         return;
     const struct address *client = &attempt->flow.src;
     struct address key;
+    unsigned window;
+    /* The first SYN is the packet that shows the attempt. */
     struct subscriber_record *record =
-        subscriber_of(detector, client, attempt->pool, attempt->last_seen, &key);
+        subscriber_of(detector, client, attempt->pool, attempt->first_seen, &key, &window);
     struct bot_features *features = &record->features;
     const struct smtp_facts *smtp = attempt->smtp;
     /* A 4xx and nothing delivered: greylisting, which a real MTA retries; not an attempt
@@ -275,8 +375,8 @@ static void count_attempt(struct bot_detector *detector, const struct attempt_re
     uint8_t pair[2][16];
     memcpy(pair[0], key.bytes, 16);
     memcpy(pair[1], attempt->flow.dst.bytes, 16);
-    enum window_set_result added =
-        window_set_add(detector->pairs, window_set_hash(PAIR_KIND, pair, sizeof(pair)));
+    enum window_set_result added = window_set_add(detector->windows[window].pairs,
+                                                  window_set_hash(PAIR_KIND, pair, sizeof(pair)));
     if (added == WINDOW_SET_ADDED) {
         add(&features->fanout, 1);
     } else if (added == WINDOW_SET_FULL) {
@@ -299,8 +399,10 @@ static void count_nonstandard(struct bot_detector *detector, const struct findin
         finding->as.submission.smtp.auth_success)
         return;
     struct address key;
+    unsigned window;
+    /* The finding's time is when its connection began. */
     struct subscriber_record *record =
-        subscriber_of(detector, &finding->flow.src, finding->pool, finding->ts, &key);
+        subscriber_of(detector, &finding->flow.src, finding->pool, finding->ts, &key, &window);
     add(&record->features.nonstandard_smtp, 1);
 }
 
@@ -335,8 +437,9 @@ static void count_packet(struct bot_detector *detector, const struct packet *pac
          !question.asks_mx))
         return;
     struct address key;
+    unsigned window;
     struct subscriber_record *record =
-        subscriber_of(detector, &packet->src, pool, packet->ts, &key);
+        subscriber_of(detector, &packet->src, pool, packet->ts, &key, &window);
     if (mx_candidate)
         add(&record->features.mx_direct, 1);
     else
@@ -353,16 +456,25 @@ static void bot_packet(struct detector *base, const struct packet *packet, int s
 
 static void bot_advance(struct detector *base, packet_time now)
 {
-    roll_window(of(base), now);
-    base->due = of(base)->window_end;
+    struct bot_detector *detector = of(base);
+    roll_window(detector, now);
+    /* Next: the current window's end, or the end of the grace of the one before. */
+    base->due = detector->windows[detector->current].end;
+    packet_time before_end = detector->windows[detector->current ^ 1].end;
+    if (before_end != 0 && before_end + detector->grace < base->due)
+        base->due = before_end + detector->grace;
 }
 
+/* The window before is written whole; the current one ends early, now. */
 static void bot_finish(struct detector *base, packet_time now, const char *reason)
 {
     (void)reason;
     struct bot_detector *detector = of(base);
-    if (detector->window_end != 0)
-        close_window(detector, now);
+    unsigned before = detector->current ^ 1;
+    if (detector->windows[before].end != 0)
+        close_window(detector, before, detector->windows[before].end);
+    if (detector->windows[detector->current].end != 0)
+        close_window(detector, detector->current, now);
 }
 
 static void bot_free(struct detector *base)
@@ -371,7 +483,8 @@ static void bot_free(struct detector *base)
     if (detector == NULL)
         return;
     flow_table_free(detector->subscribers);
-    window_set_free(detector->pairs);
+    for (unsigned i = 0; i < FLOW_LISTS; i++)
+        window_set_free(detector->windows[i].pairs);
     free(detector);
 }
 
@@ -399,9 +512,15 @@ struct detector *detect_bot_new(const struct detector_context *context, bool *di
                : capacity > SUBSCRIBERS_MAX ? SUBSCRIBERS_MAX
                                             : capacity;
     detector->subscribers = flow_table_new(capacity, sizeof(struct subscriber_record));
-    detector->pairs = window_set_new(PAIRS_INITIAL, capacity * PAIRS_PER_SUBSCRIBER);
-    if (detector->subscribers == NULL || detector->pairs == NULL)
+    if (detector->subscribers == NULL)
         goto fail;
+    for (unsigned i = 0; i < FLOW_LISTS; i++) {
+        detector->windows[i].pairs = window_set_new(PAIRS_INITIAL, capacity * PAIRS_PER_SUBSCRIBER);
+        if (detector->windows[i].pairs == NULL)
+            goto fail;
+    }
+    packet_time grace = policy->timeouts.syn + SYN_RETRIES_SPAN;
+    detector->grace = grace < policy->thresholds.window ? grace : policy->thresholds.window;
     struct bus_subscriber subscriber = {
         .attempt = on_attempt, .finding = on_finding, .context = detector};
     if (bus_subscribe(context->bus, subscriber) != 0)

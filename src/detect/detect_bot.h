@@ -17,8 +17,10 @@
 #include "policy/policy.h"
 #include "policy/prefix.h"
 
-/* Score 0..100 (rules/README.md): sum of weight x min(1, feature / threshold), halved for a
- * subscriber that also receives SMTP: a self-hosted MTA, not a bot, also sends to many MXs. */
+/* Score 0..100 (rules/README.md): sum of weight x min(1, feature / threshold), plus a share
+ * of 15 for a fan-out past thresholds.fanout up to five times it, at most 100; halved for a
+ * subscriber that also receives SMTP: a self-hosted MTA, not a bot, also sends to many MXs.
+ * One pure function of the features and the policy's thresholds. */
 double bot_score(const struct bot_features *features, const struct policy *policy);
 
 /* RFC 5321 4.1.1.1 and 4.1.3: EHLO names a fully qualified domain, or the client's own
