@@ -164,14 +164,7 @@ static void gather(struct metrics *metrics, const struct sensor_counters *counte
     memcpy(pending->events, events->emitted, sizeof(pending->events));
     pending->events_oversize = events->oversize;
     pending->sink_errors = events->sink_errors;
-    memset(&pending->sinks, 0, sizeof(pending->sinks));
-    for (size_t i = 0; i < events->sink_count; i++) {
-        const struct sink *sink = events->sinks[i];
-        if (sink->ops->stats != NULL)
-            sink->ops->stats(sink, &pending->sinks);
-        else
-            pending->sinks.dropped += events->sink_failed_writes[i];
-    }
+    events_sink_stats(events, &pending->sinks);
     for (size_t p = 0; p < metrics->policy->pool_count && p < coverage->pool_count; p++) {
         for (int f = 0; f < 2; f++) {
             const struct coverage_counts *counts =
