@@ -710,7 +710,8 @@ size_t spool_prepend(struct spool *spool, const struct spool_record *records, si
     struct segment *segment = start_segment(spool, 0, id);
     size_t kept = segment != NULL ? write_records(spool, segment, records, count) : 0;
     if (kept < count)
-        log_message(LOG_ERROR, "spool %s: cannot write: %s; %zu of %zu events kept in front",
+        log_message(LOG_ERROR,
+                    "spool %s: cannot write: %s; %zu of the %zu events still unsent kept",
                     spool->directory, strerror(errno), kept, count);
     if (segment == NULL)
         return 0;
