@@ -274,7 +274,9 @@ int spool_prepare_directory(const char *directory, uid_t uid, gid_t gid, char *e
     char user[64];
     user_text(uid, user, sizeof(user));
     int status = 0;
-    if (created && (info.st_uid != uid || info.st_gid != gid) && fchown(fd, uid, gid) != 0) {
+    /* mkdir's mode went through the umask; the spool's is exactly 0700. */
+    if (created && (fchmod(fd, 0700) != 0 ||
+                    ((info.st_uid != uid || info.st_gid != gid) && fchown(fd, uid, gid) != 0))) {
         snprintf(error, error_size, "spool %s: cannot give it to user %s: %s", directory, user,
                  strerror(errno));
         status = -1;
