@@ -39,6 +39,17 @@ struct output_counts events_counts(const struct events *events)
     return counts;
 }
 
+void events_sink_stats(const struct events *events, struct sink_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    for (size_t i = 0; i < events->sink_count; i++) {
+        if (events->sinks[i]->ops->stats != NULL)
+            events->sinks[i]->ops->stats(events->sinks[i], stats);
+        else
+            stats->dropped += events->sink_failed_writes[i];
+    }
+}
+
 uint64_t events_close(struct events *events)
 {
     uint64_t undelivered = 0;
@@ -252,13 +263,8 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
     }
     /* Lost events: too large to write, or lost by a sink (a sink that cannot tell loses
      * one event per failed write). An event lost by two sinks counts twice. */
-    struct sink_stats sinks = {0};
-    for (size_t i = 0; i < events->sink_count; i++) {
-        if (events->sinks[i]->ops->stats != NULL)
-            events->sinks[i]->ops->stats(events->sinks[i], &sinks);
-        else
-            sinks.dropped += events->sink_failed_writes[i];
-    }
+    struct sink_stats sinks;
+    events_sink_stats(events, &sinks);
     json_key_u64(&writer, "events_queued", sinks.queued);
     json_key_u64(&writer, "events_spooled", sinks.spooled);
     json_key_u64(&writer, "events_dropped", events->oversize + sinks.dropped);

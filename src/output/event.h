@@ -40,6 +40,11 @@ int events_add_sink(struct events *events, struct sink *sink);
 void events_flush(struct events *events);
 /* What was written so far, for the report. */
 struct output_counts events_counts(const struct events *events);
+/* The sinks' counters summed (a sink without a stats operation counts each of its failed
+ * writes as one dropped event). Called just before events_close, it gives the program what
+ * the run found, such as damaged spool segments (damaged): anything the sinks find while
+ * closing comes with events lost, which events_close counts. */
+void events_sink_stats(const struct events *events, struct sink_stats *stats);
 /* Closes every sink; returns the number of events some sink could not deliver. */
 uint64_t events_close(struct events *events);
 /* The event lines' subscription to the bus: every record becomes a line, in the order

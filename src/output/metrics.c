@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,20 @@
 #include "decode/decode.h"
 #include "record/bus.h"
 #include "record/finding.h"
+#include "output/metrics_guard.h"
 #include "output/sink.h"
+#include "util/log.h"
 
 /* Bot scores by histogram bucket: the scale is the detector's, so the buckets double from
  * a quarter to 128 and cover a 0..1 score as well as a 0..100 one. */
 #define SCORE_BUCKETS 10
+/* Connections served at once, and per client address: Prometheus uses one per server, so
+ * a client that opens more cannot take the others' (the guard bounds how long each may
+ * take to ask). */
+#define CONNECTION_LIMIT 128
+#define CLIENT_CONNECTION_LIMIT 8
+/* Seconds a connection may sit idle, between requests or while an answer goes out. */
+#define IDLE_SECONDS 10
 static const double score_bounds[SCORE_BUCKETS] = {0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128};
 
 struct snapshot {
@@ -42,6 +52,7 @@ struct snapshot {
 struct metrics {
     const struct policy *policy;
     struct MHD_Daemon *daemon;
+    struct metrics_guard *guard;
     size_t attempt_values;
     size_t leak_values;
     /* The packet thread's own copy; observers add to it directly. */
@@ -164,14 +175,7 @@ static void gather(struct metrics *metrics, const struct sensor_counters *counte
     memcpy(pending->events, events->emitted, sizeof(pending->events));
     pending->events_oversize = events->oversize;
     pending->sink_errors = events->sink_errors;
-    memset(&pending->sinks, 0, sizeof(pending->sinks));
-    for (size_t i = 0; i < events->sink_count; i++) {
-        const struct sink *sink = events->sinks[i];
-        if (sink->ops->stats != NULL)
-            sink->ops->stats(sink, &pending->sinks);
-        else
-            pending->sinks.dropped += events->sink_failed_writes[i];
-    }
+    events_sink_stats(events, &pending->sinks);
     for (size_t p = 0; p < metrics->policy->pool_count && p < coverage->pool_count; p++) {
         for (int f = 0; f < 2; f++) {
             const struct coverage_counts *counts =
@@ -608,17 +612,22 @@ static enum MHD_Result answer(void *context, struct MHD_Connection *connection, 
     (void)version;
     (void)upload_data;
     (void)request_state;
+    struct metrics *metrics = context;
     static char not_found[] = "not found: the metrics are at /metrics\n";
     static char not_allowed[] = "only GET and HEAD\n";
     static char index[] = "op25b-watch: Prometheus metrics at /metrics\n";
     const char *text_type = "text/plain; charset=utf-8";
-    if (*upload_data_size != 0) {
-        *upload_data_size = 0; /* a body is never wanted: read and ignore it */
-        return MHD_YES;
-    }
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+    /* Answered at once, before any body: the connection closes after the answer. */
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        metrics_guard_answered(metrics->guard, connection);
         return reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof(not_allowed) - 1,
                      MHD_RESPMEM_PERSISTENT, text_type);
+    }
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0; /* a body is never wanted: read (within the deadline), ignored */
+        return MHD_YES;
+    }
+    metrics_guard_answered(metrics->guard, connection);
     if (strcmp(url, "/") == 0)
         return reply(connection, MHD_HTTP_OK, index, sizeof(index) - 1, MHD_RESPMEM_PERSISTENT,
                      text_type);
@@ -626,12 +635,25 @@ static enum MHD_Result answer(void *context, struct MHD_Connection *connection, 
         return reply(connection, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1,
                      MHD_RESPMEM_PERSISTENT, text_type);
     size_t length = 0;
-    char *body = metrics_render(context, &length);
+    char *body = metrics_render(metrics, &length);
     if (body == NULL)
         return MHD_NO;
     /* Version 0.0.4 of the text exposition format. */
     return reply(connection, MHD_HTTP_OK, body, length, MHD_RESPMEM_MUST_FREE,
                  "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* libmicrohttpd's messages are about clients (a refused connection, a bad request): one
+ * line each at -vv, never a flood on the default output. */
+static void log_server(void *context, const char *format, va_list arguments)
+{
+    (void)context;
+    char text[256];
+    vsnprintf(text, sizeof(text), format, arguments);
+    size_t length = strlen(text);
+    while (length > 0 && text[length - 1] == '\n')
+        text[--length] = '\0';
+    log_message(LOG_DEBUG, "metrics: %s", text);
 }
 
 /* The snapshots, without the server. */
@@ -662,7 +684,8 @@ int metrics_serve(struct metrics *metrics, const char *address, char *error, siz
     struct sockaddr_storage bind_address;
     if (metrics_parse_address(address, &bind_address, error, error_size) != 0)
         return -1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* epoll (poll elsewhere): no limit on descriptor numbers, unlike select. */
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     uint16_t port = ntohs(((struct sockaddr_in *)&bind_address)->sin_port);
     if (bind_address.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
@@ -679,13 +702,21 @@ int metrics_serve(struct metrics *metrics, const char *address, char *error, siz
     sigaddset(&blocked, SIGUSR1);
     sigaddset(&blocked, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-    metrics->daemon =
-        MHD_start_daemon(flags, port, NULL, NULL, answer, metrics, MHD_OPTION_SOCK_ADDR,
-                         &bind_address, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    metrics->guard = metrics_guard_start();
+    if (metrics->guard != NULL)
+        metrics->daemon = MHD_start_daemon(
+            flags, port, NULL, NULL, answer, metrics, MHD_OPTION_EXTERNAL_LOGGER, log_server, NULL,
+            MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned)CLIENT_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)IDLE_SECONDS, MHD_OPTION_NOTIFY_CONNECTION, metrics_guard_on_connection,
+            metrics->guard, MHD_OPTION_NOTIFY_COMPLETED, metrics_guard_on_completed, metrics->guard,
+            MHD_OPTION_END);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (metrics->daemon == NULL) {
+        metrics_guard_stop(metrics->guard);
+        metrics->guard = NULL;
         snprintf(error, error_size, "--metrics %s: cannot listen there (%s)", address,
                  saved != 0 ? strerror(saved) : "libmicrohttpd refused");
         return -1;
@@ -743,6 +774,7 @@ void metrics_stop(struct metrics *metrics)
         return;
     if (metrics->daemon != NULL)
         MHD_stop_daemon(metrics->daemon);
+    metrics_guard_stop(metrics->guard);
     if (metrics->slots != NULL)
         munmap(metrics->slots, metrics->slot_bytes * metrics->workers);
     pthread_mutex_destroy(&metrics->lock);

@@ -23,6 +23,8 @@ struct sink_stats {
     uint64_t spooled;         /* written to an on-disk spool since start */
     uint64_t dropped;         /* lost for good since start */
     uint64_t delivery_errors; /* failures the far end reported */
+    uint64_t damaged;         /* damaged spool segments found since start (set aside as
+                               * *.damaged): events of an earlier run may be missing */
 };
 
 struct sink_ops {

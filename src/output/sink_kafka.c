@@ -9,6 +9,7 @@
  * beyond it, the on-disk spool decide where an event waits while the brokers are away. */
 #include <librdkafka/rdkafka.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ struct kafka_sink {
     uint64_t spooled;         /* appended to the spool */
     uint64_t dropped;         /* could not be queued or spooled */
     uint64_t delivery_errors; /* delivery reports with an error: lost */
+    uint64_t delivered;       /* delivery reports without an error */
     bool brokers_down;
     bool fatal;   /* nothing more can be produced in this run */
     bool closing; /* purged messages are collected in unsent[] */
@@ -147,10 +149,14 @@ static void refill(struct kafka_sink *kafka)
     }
 }
 
+/* An event is counted as spooled only once it is written whole; one the spool refuses is
+ * lost, and counted as dropped. */
 static int to_spool(struct kafka_sink *kafka, const struct spool_record *record)
 {
     if (spool_append(kafka->spool, record) != 0) {
-        note_dropped(kafka, "the spool cannot be written");
+        char why[160];
+        snprintf(why, sizeof(why), "the spool cannot take it: %s", strerror(errno));
+        note_dropped(kafka, why);
         return -1;
     }
     kafka->spooled++;
@@ -192,6 +198,8 @@ static int kafka_flush(struct sink *sink)
     struct kafka_sink *kafka = (struct kafka_sink *)sink;
     rd_kafka_poll(kafka->producer, 0);
     refill(kafka);
+    if (kafka->spool != NULL)
+        spool_idle(kafka->spool);
     return 0;
 }
 
@@ -244,6 +252,7 @@ static void on_delivery(rd_kafka_t *producer, const rd_kafka_message_t *message,
     uint64_t sequence = tag_sequence(kafka, tag);
     kafka->in_producer--;
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        kafka->delivered++;
         if (kafka->brokers_down) {
             log_message(LOG_WARNING, "kafka: delivering again");
             kafka->brokers_down = false;
@@ -322,14 +331,16 @@ static int by_sequence(const void *a, const void *b)
 }
 
 /* Puts the purged messages, in the order they were produced, in front of the spool; every
- * record not yet taken from it is younger than each of them. Returns how many are kept. */
+ * record not yet taken from it is younger than each of them. Returns how many the next
+ * start sends: those written in front (as many as the disk took, from the oldest), and
+ * those from the spool that could not be, whose segment, left unsettled, is read again. */
 static uint64_t save_unsent(struct kafka_sink *kafka)
 {
     if (kafka->unsent_count == 0)
         return 0;
     qsort(kafka->unsent, kafka->unsent_count, sizeof(*kafka->unsent), by_sequence);
     struct spool_record *records = calloc(kafka->unsent_count, sizeof(*records));
-    int status = -1;
+    size_t written = 0;
     if (records != NULL) {
         for (size_t i = 0; i < kafka->unsent_count; i++) {
             const struct unsent *unsent = &kafka->unsent[i];
@@ -342,16 +353,15 @@ static uint64_t save_unsent(struct kafka_sink *kafka)
                 .value_length = unsent->value_length,
             };
         }
-        status = spool_prepend(kafka->spool, records, kafka->unsent_count);
+        written = spool_prepend(kafka->spool, records, kafka->unsent_count);
         free(records);
     }
     uint64_t kept = 0;
     for (size_t i = 0; i < kafka->unsent_count; i++) {
         const struct unsent *unsent = &kafka->unsent[i];
-        /* Failing that, records from the spool stay where they were (sent again later). */
-        if (unsent->from_spool && status == 0)
+        if (i < written && unsent->from_spool)
             spool_settle(kafka->spool, unsent->sequence);
-        if (status == 0 || unsent->from_spool)
+        if (i < written || unsent->from_spool)
             kept++;
     }
     return kept;
@@ -366,12 +376,9 @@ static void free_unsent(struct kafka_sink *kafka)
     kafka->unsent_count = kafka->unsent_capacity = 0;
 }
 
-/* Waits for every delivery report (and empties the spool) until the timeout; what is still
- * unsent then is purged from the producer and, with a spool, kept there for the next
- * start in its original order. */
-static uint64_t kafka_close(struct sink *sink)
+/* Waits for every delivery report, and for the spool to empty, until the timeout. */
+static void drain(struct kafka_sink *kafka)
 {
-    struct kafka_sink *kafka = (struct kafka_sink *)sink;
     double deadline = monotonic_milliseconds() + (double)kafka->timeout_milliseconds;
     for (;;) {
         rd_kafka_poll(kafka->producer, 0);
@@ -384,36 +391,72 @@ static uint64_t kafka_close(struct sink *sink)
             break;
         rd_kafka_flush(kafka->producer, left < CLOSE_SLICE_MS ? (int)left + 1 : CLOSE_SLICE_MS);
     }
+}
+
+/* What the producer still holds is purged; with a spool, the purged messages are collected
+ * (keep_unsent) for save_unsent. */
+static void purge(struct kafka_sink *kafka)
+{
+    if (kafka->in_producer == 0)
+        return;
+    kafka->closing = true;
+    rd_kafka_purge(kafka->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < PURGE_WAIT_SLICES && kafka->in_producer > 0; i++)
+        rd_kafka_poll(kafka->producer, CLOSE_SLICE_MS);
+}
+
+/* The events the spool keeps for the next start, synced: those it held, and the purged
+ * ones written in front of them, less any a failed sync lost. */
+static uint64_t keep_for_next_start(struct kafka_sink *kafka, uint64_t in_spool)
+{
+    if (kafka->spool == NULL)
+        return 0;
+    uint64_t lost_before = spool_lost(kafka->spool);
+    uint64_t kept = in_spool + save_unsent(kafka);
+    spool_sync(kafka->spool);
+    return kept - (spool_lost(kafka->spool) - lost_before);
+}
+
+/* Waits for every delivery report (and empties the spool) until the timeout; what is still
+ * unsent then is purged from the producer and, with a spool, kept there for the next
+ * start in its original order. Every event is accounted for exactly: delivered, kept in the
+ * spool, or lost (and said so). */
+static uint64_t kafka_close(struct sink *sink)
+{
+    struct kafka_sink *kafka = (struct kafka_sink *)sink;
+    drain(kafka);
     uint64_t waiting = kafka->in_producer;
     uint64_t in_spool = kafka->spool != NULL ? spool_pending(kafka->spool) : 0;
-    if (waiting > 0) {
-        kafka->closing = true;
-        rd_kafka_purge(kafka->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int i = 0; i < PURGE_WAIT_SLICES && kafka->in_producer > 0; i++)
-            rd_kafka_poll(kafka->producer, CLOSE_SLICE_MS);
-    }
-    uint64_t kept = in_spool;
-    if (kafka->spool != NULL)
-        kept += save_unsent(kafka);
-    uint64_t unsent = waiting + in_spool;
+    uint64_t lost = kafka->dropped + kafka->delivery_errors +
+                    (kafka->spool != NULL ? spool_lost(kafka->spool) : 0);
+    uint64_t delivered = kafka->delivered;
+    purge(kafka);
+    /* A report may still come in during the purge: those delivered then are not unsent. */
+    uint64_t unsent = waiting + in_spool - (kafka->delivered - delivered);
+    uint64_t kept = keep_for_next_start(kafka, in_spool);
     if (unsent > 0) {
-        char kept_text[256] = "";
+        char kept_text[320] = "", lost_text[96] = "";
+        if (kept < unsent)
+            snprintf(lost_text, sizeof(lost_text),
+                     ", %" PRIu64 " lost: the spool could not keep them", unsent - kept);
         if (kafka->spool != NULL)
             snprintf(kept_text, sizeof(kept_text),
-                     "; %" PRIu64 " kept in spool %s for the next start", kept,
-                     spool_directory(kafka->spool));
+                     "; %" PRIu64 " kept in spool %s for the next start%s", kept,
+                     spool_directory(kafka->spool), lost_text);
         log_message(LOG_ERROR,
                     "kafka: %" PRIu64 " events not delivered within the %.3g s timeout%s", unsent,
                     (double)kafka->timeout_milliseconds / 1000, kept_text);
     }
-    uint64_t lost = kafka->dropped + kafka->delivery_errors;
+    lost += unsent - kept;
+    if (lost > 0)
+        log_message(LOG_ERROR, "kafka: %" PRIu64 " events lost for good in this run", lost);
     rd_kafka_topic_destroy(kafka->topic);
     rd_kafka_destroy(kafka->producer);
     spool_close(kafka->spool);
     free_unsent(kafka);
     free((char *)sink->name);
     free(kafka);
-    return lost + unsent;
+    return lost + kept;
 }
 
 static void kafka_stats(const struct sink *sink, struct sink_stats *stats)
@@ -423,6 +466,10 @@ static void kafka_stats(const struct sink *sink, struct sink_stats *stats)
     stats->spooled += kafka->spooled;
     stats->dropped += kafka->dropped + kafka->delivery_errors;
     stats->delivery_errors += kafka->delivery_errors;
+    if (kafka->spool != NULL) {
+        stats->dropped += spool_lost(kafka->spool);
+        stats->damaged += spool_damaged(kafka->spool);
+    }
 }
 
 static const struct sink_ops kafka_ops = {kafka_write, kafka_flush, kafka_close, kafka_stats};

@@ -12,11 +12,19 @@ Parts (--only NAME):
               (exit 1), other paths and methods
   live        live capture on the loopback interface serves growing counters (exit 77,
               skipped, where capturing is not permitted)
+  slow-clients  40 connections from one address trickling a header line every second
+              (never idle): the per-address limit turns most away at once, a scrape from
+              another address succeeds within 5 s while the rest are held, and the request
+              deadline cuts those after 5 s (the idle timeout never would), after which a
+              scrape from their own address succeeds too. Other loopback addresses
+              (127.0.0.2, 127.0.0.3) give distinct clients without a network namespace
 
 usage: metrics_test.py --binary BIN --source-dir DIR --work-dir DIR --only PART
 """
 import argparse
 import glob
+import http.client
+import select
 import ipaddress
 import json
 import os
@@ -558,13 +566,149 @@ def test_live_prefilter():
         sensor.wait(timeout=30)
 
 
+SLOW_CLIENTS = 40
+CLIENT_LIMIT = 8          # src/output/metrics.c: connections per client address
+REQUEST_DEADLINE = 5.0    # src/output/metrics_guard.h: seconds to send a whole request
+
+
+def scrape_from(source, port, timeout=5):
+    """A scrape of /metrics from the loopback address source: (seconds, status) or
+    (seconds, the error)."""
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                            source_address=(source, 0))
+    try:
+        connection.request("GET", "/metrics")
+        response = connection.getresponse()
+        body = response.read()
+        status = response.status if b"op25b_packets_total" in body else "no metrics"
+    except (OSError, http.client.HTTPException) as error:
+        status = repr(error)
+    finally:
+        connection.close()
+    return time.monotonic() - started, status
+
+
+class SlowClients:
+    """Connections that send a request line and then one header line a second, for ever:
+    never idle, never done. Records when the server closed each."""
+
+    def __init__(self, source, port, count):
+        self.sockets, self.opened, self.closed, self.last_sent = [], [], {}, {}
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind((source, 0))
+            sock.connect(("127.0.0.1", port))
+            self.opened.append(time.monotonic())
+            self.sockets.append(sock)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.trickle, daemon=True)
+        self.thread.start()
+
+    def send(self, index, data):
+        try:
+            self.sockets[index].sendall(data)
+            self.last_sent[index] = time.monotonic()
+        except OSError:
+            self.closed.setdefault(index, time.monotonic())
+
+    def trickle(self):
+        for index in range(len(self.sockets)):
+            self.send(index, b"GET /metrics HTTP/1.1\r\nHost: sensor\r\n")
+        next_line = time.monotonic() + 1
+        while not self.stop.is_set():
+            open_ones = [i for i in range(len(self.sockets)) if i not in self.closed]
+            if not open_ones:
+                return
+            readable, _, _ = select.select([self.sockets[i] for i in open_ones], [], [], 0.05)
+            for sock in readable:
+                index = self.sockets.index(sock)
+                try:
+                    data = sock.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    self.closed.setdefault(index, time.monotonic())
+            if time.monotonic() >= next_line:
+                for index in open_ones:
+                    if index not in self.closed:
+                        self.send(index, b"X-Slow: 1\r\n")
+                next_line += 1
+
+    def open_count(self):
+        return len(self.sockets) - len(self.closed)
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_slow_clients():
+    port = free_port()
+    sensor = subprocess.Popen([BINARY, "-c", EXAMPLE_POLICY, "-r", "-", "-o", os.devnull,
+                               "--metrics", "127.0.0.1:%d" % port], stdin=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    header, _ = pcap_records(EXAMPLE_PCAP)
+    sensor.stdin.write(header)
+    sensor.stdin.flush()
+    slow = None
+    try:
+        if not check(wait_for(lambda: scrape(port), 10, 0.2), "nothing serves /metrics"):
+            return
+        slow = SlowClients("127.0.0.3", port, SLOW_CLIENTS)
+        time.sleep(1.5)
+        held = [i for i in range(SLOW_CLIENTS) if i not in slow.closed]
+        check(0 < len(held) <= CLIENT_LIMIT,
+              "%d of %d slow connections from one address are held, want 1 to %d" %
+              (len(held), SLOW_CLIENTS, CLIENT_LIMIT))
+        # Held, they do not keep others out.
+        for source in ("127.0.0.2", "127.0.0.1"):
+            seconds, status = scrape_from(source, port)
+            check(status == 200 and seconds < 5,
+                  "a scrape from %s while %d slow clients are held: %s after %.1f s" %
+                  (source, len(held), status, seconds))
+            print("scrape from %s with %d slow clients held: %s in %.2f s" %
+                  (source, len(held), status, seconds))
+        _, status = scrape_from("127.0.0.3", port)
+        check(status != 200, "the slow clients' own address is not limited: %s" % status)
+        # The deadline cuts them, though they were never idle.
+        wait_for(lambda: slow.open_count() == 0, REQUEST_DEADLINE + 5, 0.1)
+        for index in held:
+            lived = slow.closed.get(index, float("inf")) - slow.opened[index]
+            silent = slow.closed.get(index, 0) - slow.last_sent.get(index, 0)
+            check(REQUEST_DEADLINE - 0.5 < lived < REQUEST_DEADLINE + 1.5 and silent < 1.5,
+                  "slow connection %d closed after %.1f s, %.1f s after its last line; "
+                  "want the %.0f s deadline while it trickled" %
+                  (index, lived, silent, REQUEST_DEADLINE))
+        seconds, status = scrape_from("127.0.0.3", port)
+        check(status == 200 and seconds < 5,
+              "a scrape from the slow clients' address once they were cut: %s after %.1f s" %
+              (status, seconds))
+        lived = [slow.closed.get(i, float("inf")) - slow.opened[i] for i in held] or [0]
+        print("%d slow connections held, cut after %.1f to %.1f s; their address scrapes "
+              "again: %s in %.2f s" % (len(held), min(lived), max(lived), status, seconds))
+    finally:
+        if slow is not None:
+            slow.finish()
+        sensor.stdin.close()
+        sensor.wait(timeout=30)
+    stderr = sensor.stderr.read().decode(errors="replace")
+    check(sensor.returncode == 0, "slow clients: the sensor exits %d" % sensor.returncode)
+    check("connection cut for not sending a whole request within 5 s" in stderr,
+          "the first cut is not logged:\n" + stderr)
+    check(stderr.count("metrics:") <= 3, "the slow clients flood the log:\n" + stderr)
+
+
 def main():
     global BINARY, SOURCE, WORK, EXAMPLE_POLICY, EXAMPLE_PCAP
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--work-dir", required=True)
-    parser.add_argument("--only", required=True, choices=["prometheus", "cli", "live"])
+    parser.add_argument("--only", required=True,
+                        choices=["prometheus", "cli", "live", "slow-clients"])
     args = parser.parse_args()
     BINARY = os.path.abspath(args.binary)
     SOURCE = os.path.abspath(args.source_dir)
@@ -572,7 +716,8 @@ def main():
     EXAMPLE_POLICY = os.path.join(SOURCE, "rules", "example.yaml")
     EXAMPLE_PCAP = os.path.join(SOURCE, "pcaps", "example.pcap")
     os.makedirs(WORK, exist_ok=True)
-    {"prometheus": test_prometheus, "cli": test_cli, "live": test_live}[args.only]()
+    {"prometheus": test_prometheus, "cli": test_cli, "live": test_live,
+     "slow-clients": test_slow_clients}[args.only]()
     if failures:
         print("%d check(s) failed" % len(failures))
         sys.exit(1)

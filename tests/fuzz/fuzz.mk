@@ -9,7 +9,7 @@ FUZZ_CC ?= clang
 
 SRC := $(SOURCE_DIR)/src
 FUZZ := $(SOURCE_DIR)/tests/fuzz
-TARGETS := decode smtp policy sensor dns mail_login
+TARGETS := decode smtp policy sensor dns mail_login spool
 
 SOURCES := $(filter-out $(SRC)/main.c,$(wildcard $(SRC)/*.c $(SRC)/*/*.c))
 OBJECTS := $(patsubst $(SRC)/%.c,$(OUT)/obj/%.o,$(SOURCES))
@@ -81,5 +81,11 @@ endif
 $(OUT)/fuzz_sensor: $(OUT)/obj/fuzz_sensor.o $(NDPI_ONCE) $(OUT)/libop25b_fuzz.a
 	@echo "fuzz: LD $(@F)"
 	@$(FUZZ_CC) $(SANITIZE) -fsanitize=fuzzer $(NDPI_WRAP) $^ $(LIBS) -o $@
+
+# The spool target hears the spool's messages itself (fuzz_spool.c checks that each damaged
+# segment is named in one) instead of printing thousands of them.
+$(OUT)/fuzz_spool: $(OUT)/obj/fuzz_spool.o $(OUT)/libop25b_fuzz.a
+	@echo "fuzz: LD $(@F)"
+	@$(FUZZ_CC) $(SANITIZE) -fsanitize=fuzzer -Wl,--wrap=log_message $^ $(LIBS) -o $@
 
 -include $(wildcard $(OUT)/obj/*.d)

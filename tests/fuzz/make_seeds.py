@@ -14,11 +14,15 @@ source describes:
   dns     transport byte (0 UDP, 1 TCP) + one DNS payload (port 53, queries and answers)
   mail_login  protocol byte (0 POP3, 1 IMAP) + the TCP payloads of each POP3/IMAP
           connection as smtp's control-byte chunks, and written dialogues for each branch
+  spool   a flags byte + segment files as fuzz_spool.c reads them: segments of the events
+          of REPO/tests/scenarios/*.golden.ndjson in the spool's layout
+          (src/output/spool_file.h), whole and damaged as a crash or a full disk leaves them
 """
 
 import argparse
 import glob
 import hashlib
+import json
 import os
 import struct
 import sys
@@ -426,7 +430,91 @@ def policy_seeds(source_dir, directory):
                 add_seed(directory, stream.read(), seen)
 
 
-TARGETS = ["decode", "smtp", "policy", "sensor", "dns", "mail_login"]
+# ---- spool segments (src/output/spool_file.h) ----
+
+SPOOL_HEADER = 24
+SPOOL_FILES_MAX = 4
+SPOOL_SEED_MAX = 4096  # libFuzzer's default -max_len
+
+
+def fnv1a(data, value=2166136261):
+    for byte in data:
+        value = ((value ^ byte) * 16777619) & 0xffffffff
+    return value
+
+
+def spool_record(key, kind, value):
+    lengths = struct.pack("<III", len(key), len(kind), len(value))
+    payload = key + kind + value
+    return lengths + struct.pack("<I", fnv1a(payload, fnv1a(lengths))) + payload
+
+
+def spool_segment(records, start_record=0, version=1):
+    """A segment holding records, its stored start past the first start_record of them."""
+    start = SPOOL_HEADER + sum(len(r) for r in records[:start_record])
+    return b"OP25BSPL" + struct.pack("<IIQ", version, 0, start) + b"".join(records)
+
+
+def spool_input(flags, files):
+    """fuzz_spool.c's input: the flags byte (its low bits the file count less one), each
+    file but the last with its u16 length."""
+    out = bytes([(flags & ~3) | (len(files) - 1)])
+    for file in files[:-1]:
+        out += struct.pack("<H", len(file)) + file
+    return out + files[-1]
+
+
+def golden_records(source_dir):
+    """The events of each golden file as spool records: key, type header, value."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(source_dir, "tests", "scenarios",
+                                              "*.golden.ndjson"))):
+        records = []
+        with open(path, "rb") as stream:
+            for line in stream:
+                event = json.loads(line)
+                key = event.get("src_ip") or event.get("sensor") or ""
+                records.append(spool_record(key.encode(), event["type"].encode(),
+                                            line.rstrip(b"\n")))
+        if records:
+            found.append(records)
+    return found
+
+
+def spool_variants(records):
+    """Segments as runs, crashes and full disks leave them."""
+    whole = spool_segment(records)
+    half = len(records) // 2
+    first, second = spool_segment(records[:half]), spool_segment(records[half:])
+    damaged = bytearray(whole)
+    damaged[SPOOL_HEADER + len(records[0]) + 20] ^= 0x20
+    return [
+        [whole],
+        [first, second],
+        [spool_segment(records, start_record=min(2, len(records)))],
+        [whole[:-5]],                                 # torn by a crash
+        [whole + b"\0" * 300],                        # zero padding after a failed flush
+        [b"\0" * len(whole)],                         # a segment all zeros
+        [b""],                                        # created, never written
+        [bytes(damaged)],                             # a damaged record in the middle
+        [spool_segment(records, version=2)],          # another version: left alone
+        [first[:SPOOL_HEADER + 3], second],           # a torn first record, then a segment
+        [spool_segment(records[:1]), b"", first, whole[:-1]],
+    ]
+
+
+def spool_seeds(source_dir, directory):
+    seen = set()
+    for records in golden_records(source_dir):
+        # Small enough for the default input length: the first few events.
+        while len(records) > 1 and len(spool_segment(records)) * 2 > SPOOL_SEED_MAX:
+            records = records[:-1]
+        for files in spool_variants(records):
+            for flags in (0, 4 | 16, 8 | 16, 4 | 8):
+                add_seed(directory, spool_input(flags, files[:SPOOL_FILES_MAX]), seen)
+
+
+TARGETS = ["decode", "smtp", "policy", "sensor", "dns", "mail_login", "spool"]
 
 
 def main():
@@ -442,7 +530,7 @@ def main():
     paths += sorted(p for p in glob.glob(os.path.join(args.corpus_dir, "**", "*.pcap*"),
                                          recursive=True) if p.endswith((".pcap", ".pcapng")))
     captures = {}
-    if any(t != "policy" for t in targets):
+    if any(t not in ("policy", "spool") for t in targets):
         for path in paths:
             captures[path] = read_capture(path)
 
@@ -459,10 +547,13 @@ def main():
             dns_seeds(captures, directory)
         elif target == "mail_login":
             mail_login_seeds(captures, directory)
+        elif target == "spool":
+            spool_seeds(args.source_dir, directory)
         else:
             policy_seeds(args.source_dir, directory)
         print("make_seeds: %s: %d seeds from %d captures" %
-              (target, len(os.listdir(directory)), len(paths) if target != "policy" else 0))
+              (target, len(os.listdir(directory)),
+               len(paths) if target not in ("policy", "spool") else 0))
     return 0
 
 

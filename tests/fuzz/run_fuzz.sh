@@ -2,7 +2,7 @@
 # Builds and runs the libFuzzer targets (clang, apart from the gcc build).
 #
 #   run_fuzz.sh --build            compile every target (objects are cached)
-#   run_fuzz.sh TARGET SECONDS     decode | smtp | policy | sensor | dns | mail_login
+#   run_fuzz.sh TARGET SECONDS     decode | smtp | policy | sensor | dns | mail_login | spool
 #
 # A run first replays tests/fuzz/regressions/TARGET/* (inputs that once crashed), then
 # writes fresh seeds from the captures and policies and fuzzes for SECONDS. New inputs that
@@ -21,7 +21,7 @@ corpus_dir=${OP25B_CORPUS_DIR:-$source_dir/tests/corpus}
 out=${OP25B_FUZZ_DIR:-$source_dir/build/fuzz}
 cc=${OP25B_FUZZ_CC:-clang}
 python=${PYTHON:-python3}
-targets="decode smtp policy sensor dns mail_login"
+targets="decode smtp policy sensor dns mail_login spool"
 
 usage() {
     echo "usage: run_fuzz.sh --build | TARGET SECONDS   (TARGET: $targets)" >&2

@@ -17,9 +17,19 @@ wrote with -o, which holds the same events byte for byte:
                on the next start
   unreachable  no broker at all and a short timeout: exit 1, the count on stderr
   options      Kafka options without -k, bad -X: exit 2
+  full-disk    the spool on a 64 KiB tmpfs that fills up while the broker is down, then a
+               second run with space freed and the broker up: delivered + reported lost =
+               produced, exactly; every segment on disk whole (no zero padding, no torn
+               tail). Mounts the tmpfs in the test's own mount namespace (root), exit 77
+               (skipped) where that is not permitted
+  damaged      segments damaged between two runs (zero padding, a torn record, an empty
+               file): their whole records are delivered, then they are renamed aside to
+               NAME.damaged, and the error naming them survives -q
 """
 import argparse
+import ctypes
 import json
+import re
 import os
 import shutil
 import socket
@@ -515,6 +525,206 @@ def case_options(work):
     print("ok: options: %d bad command lines refused, a shared spool refused" % len(checks))
 
 
+# src/output/spool_file.h: the segment layout.
+SEGMENT_MAGIC = b"OP25BSPL"
+SEGMENT_HEADER = 24
+RECORD_HEADER = 16
+
+
+def fnv1a(data, value=2166136261):
+    for byte in data:
+        value = ((value ^ byte) * 16777619) & 0xffffffff
+    return value
+
+
+def read_segment(path):
+    """The whole records of a segment from its stored start, and where the last one ends;
+    (None, reason) when the header is not a segment's."""
+    with open(path, "rb") as source:
+        data = source.read()
+    if len(data) < SEGMENT_HEADER or data[:8] != SEGMENT_MAGIC:
+        return None, "no segment header (%d bytes)" % len(data)
+    (start,) = struct.unpack("<Q", data[16:24])
+    records, at = [], start
+    while at + RECORD_HEADER <= len(data):
+        key, kind, value, checksum = struct.unpack("<IIII", data[at:at + RECORD_HEADER])
+        payload = data[at + RECORD_HEADER:at + RECORD_HEADER + key + kind + value]
+        if len(payload) != key + kind + value or \
+                fnv1a(payload, fnv1a(data[at:at + 12])) != checksum:
+            break
+        records.append(payload[key + kind:])
+        at += RECORD_HEADER + len(payload)
+    return records, at if at == len(data) else "damaged at byte %d of %d" % (at, len(data))
+
+
+def check_whole_segments(directory):
+    """Every segment in the spool is whole: a header, whole records, nothing after them.
+    Returns the values of their records, oldest segment first."""
+    values = []
+    for name in spool_segments(directory):
+        records, end = read_segment(os.path.join(directory, name))
+        if records is None or not isinstance(end, int):
+            fail("segment %s is not whole: %s" % (name, end))
+        values += records
+    return values
+
+
+def own_mount_namespace():
+    """Moves this process (and so every process it starts) into a mount namespace of its
+    own, so that the tmpfs mounted next is seen by the sensor and vanishes with the test."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+        return os.strerror(ctypes.get_errno())
+    result = subprocess.run(["mount", "--make-rprivate", "/"], stderr=subprocess.PIPE)
+    return result.stderr.decode(errors="replace").strip() if result.returncode else None
+
+
+def mount_tmpfs(directory, size):
+    os.makedirs(directory, exist_ok=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs",
+                             directory], stderr=subprocess.PIPE)
+    return result.stderr.decode(errors="replace").strip() if result.returncode else None
+
+
+def number(pattern, text, what):
+    match = re.search(pattern, text)
+    if not match:
+        fail("stderr does not say %s:\n%s" % (what, text))
+    return int(match.group(1))
+
+
+def spool_outage_run(policy, captures, broker, spool, output, timeout="1s"):
+    """A run with the broker down and a 2 KiB producer queue: everything goes to the spool
+    or is lost. Returns the events written, stderr, and the counts stderr gives."""
+    result, _ = run(sensor_command(policy, captures, "-k", broker.address, "-o", output,
+                                   "-X", "queue.buffering.max.kbytes=2", "--spool", spool,
+                                   "--kafka-timeout", timeout), expect_status=1)
+    lines = file_lines(output)
+    stderr = result.stderr.decode(errors="replace")
+    kept = number(r"(\d+) kept in spool", stderr, "how many events were kept")
+    lost = 0
+    if "lost for good" in stderr:
+        lost = number(r"(\d+) events lost for good in this run", stderr, "how many were lost")
+    undelivered = number(r"(\d+) events could not be delivered", stderr, "the undelivered count")
+    if kept + lost != len(lines) or undelivered != len(lines):
+        fail("%d events, none delivered: %d kept + %d lost, %d said undelivered\n%s" %
+             (len(lines), kept, lost, undelivered, stderr))
+    if final_stats(lines)["events_dropped"] > lost:
+        fail("events_dropped says %d, the end of the run %d lost" %
+             (final_stats(lines)["events_dropped"], lost))
+    return lines, stderr, kept, lost
+
+
+def case_full_disk(work):
+    why = own_mount_namespace() or mount_tmpfs(os.path.join(work, "disk"), "64k")
+    if why:
+        print("SKIP: cannot mount a tmpfs here (%s): the full-disk case needs root" % why)
+        sys.exit(77)
+    disk = os.path.join(work, "disk")
+    spool = os.path.join(disk, "spool")
+    # Most of the 64 KiB is taken: the spool has room for about half of the first run.
+    filler = os.path.join(disk, "filler")
+    with open(filler, "wb") as out:
+        out.write(b"\0" * 40 * 1024)
+    first_output = os.path.join(work, "first.ndjson")
+    second_output = os.path.join(work, "second.ndjson")
+    _, policy, captures = scenario("subscribers-bots")
+    _, other_policy, other_captures = scenario("core-verdicts")
+    try:
+        with MockBroker(partitions=1, down=True) as broker:
+            first, stderr, kept, lost = spool_outage_run(policy, captures, broker, spool,
+                                                         first_output)
+            if lost == 0 or kept == 0:
+                fail("the disk should have held some events and not all: %d kept, %d lost\n%s"
+                     % (kept, lost, stderr))
+            if "No space left on device" not in stderr:
+                fail("the full disk is not named:\n" + stderr)
+            on_disk = check_whole_segments(spool)
+            if len(on_disk) != kept or not in_order_within(on_disk, first):
+                fail("the spool holds %d whole records, the run said %d kept" %
+                     (len(on_disk), kept))
+            os.unlink(filler)  # space freed
+            broker.order("up")
+            run(sensor_command(other_policy, other_captures, "-k", broker.address, "-o",
+                               second_output, "--spool", spool, "--kafka-timeout", "20s"))
+            second = file_lines(second_output)
+            values = [m[4] for m in consume(broker.address, "op25b.events")]
+        if len(values) + lost != len(first) + len(second):
+            fail("%d delivered + %d reported lost != %d produced" %
+                 (len(values), lost, len(first) + len(second)))
+        if values != on_disk + second:
+            fail("the topic does not hold the kept events of the first run, then the second's")
+        if spool_segments(spool) or any(n.endswith(".damaged") for n in os.listdir(spool)):
+            fail("the spool is not empty and clean: %s" % os.listdir(spool))
+    finally:
+        subprocess.run(["umount", disk])
+    print("ok: full-disk: first run %d events, %d kept on a full 64 KiB disk and %d lost "
+          "(said so); second run %d; %d delivered + %d lost = %d produced" %
+          (len(first), kept, lost, len(second), len(values), lost, len(first) + len(second)))
+
+
+def damage_segments(spool):
+    """Zero padding after the first segment's records (what a failed stdio flush left),
+    a torn last record in the second, and an empty segment file."""
+    names = spool_segments(spool)
+    if len(names) < 2:
+        fail("expected at least two segments, got %s" % names)
+    with open(os.path.join(spool, names[0]), "ab") as out:
+        out.write(b"\0" * 300)
+    second = os.path.join(spool, names[1])
+    records, end = read_segment(second)
+    os.truncate(second, end - 5)
+    last_id = int(names[-1][:16], 16)
+    empty = "%016x.seg" % (last_id + 1)
+    open(os.path.join(spool, empty), "wb").close()
+    return names[:2] + [empty], records[-1]
+
+
+def case_damaged(work):
+    spool = os.path.join(work, "spool")
+    first_output = os.path.join(work, "first.ndjson")
+    second_output = os.path.join(work, "second.ndjson")
+    _, policy, captures = scenario("edge-verdicts")
+    _, other_policy, other_captures = scenario("core-verdicts")
+    with MockBroker(partitions=1, down=True) as broker:
+        first, _, kept, _ = spool_outage_run(policy, captures, broker, spool, first_output)
+        # The purged events went in front, in a segment of their own: two at least.
+        if len(spool_segments(spool)) < 2:
+            fail("the first run left %s" % spool_segments(spool))
+        damaged, torn = damage_segments(spool)
+        sent = check_whole_segments_allowing_damage(spool)
+        broker.order("up")
+        result, _ = run(sensor_command(other_policy, other_captures, "-k", broker.address,
+                                       "-o", second_output, "--spool", spool,
+                                       "--kafka-timeout", "20s"), expect_status=None)
+        second = file_lines(second_output)
+        values = [m[4] for m in consume(broker.address, "op25b.events")]
+    stderr = result.stderr.decode(errors="replace")
+    for name in damaged:
+        if "%s set aside as %s.damaged" % (name, name) not in stderr:
+            fail("-q hides that %s was set aside, or it was not:\n%s" % (name, stderr))
+        if not os.path.exists(os.path.join(spool, name + ".damaged")):
+            fail("%s was not renamed aside" % name)
+    if spool_segments(spool):
+        fail("segments are left: %s" % spool_segments(spool))
+    if values != sent + second:
+        fail("expected the %d whole records of the damaged spool, then the second run's %d; "
+             "got %d messages" % (len(sent), len(second), len(values)))
+    if torn in values[:len(sent)]:
+        fail("the torn record was delivered")
+    print("ok: damaged: %d segments set aside and named under -q; %d of the %d kept events "
+          "were whole and delivered, then the second run's %d" %
+          (len(damaged), len(sent), kept, len(second)))
+
+
+def check_whole_segments_allowing_damage(directory):
+    values = []
+    for name in spool_segments(directory):
+        records, _ = read_segment(os.path.join(directory, name))
+        values += records or []
+    return values
+
+
 CASES = {
     "replay": case_replay,
     "broker-late": case_broker_late,
@@ -523,6 +733,8 @@ CASES = {
     "restart": case_restart,
     "unreachable": case_unreachable,
     "options": case_options,
+    "full-disk": case_full_disk,
+    "damaged": case_damaged,
 }
 
 
