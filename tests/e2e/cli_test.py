@@ -149,11 +149,17 @@ POLICY_MUTATIONS = [
     ("yaml syntax", "resolvers: [203.0.113.193,", "resolvers: [203.0.113.193,, ]]", ""),
     ("bad duration", "  syn: 30s", "  syn: 30 parsecs", "syn"),
     ("bad position", "  position: edge-side", "  position: sideways", "position"),
+    # Names are written into every event and report: bounded, and shown as they are read.
+    ("long name", "  name: span-bras-east-1", "  name: " + "s" * 65, "65 bytes long (at most 64)"),
+    ("bidi name", "  - name: partner-msa", "  - name: partner\u202e-msa",
+     "bidirectional control character (U+202E"),
+    ("control in name", "  - name: dsl-vlan", '  - name: "dsl\\x85vlan"',
+     "control character (U+0085"),
 ]
 
 
 def test_policy_errors():
-    with open(EXAMPLE_POLICY) as source:
+    with open(EXAMPLE_POLICY, encoding="utf-8") as source:
         original = source.read()
     for name, find, replace, message in POLICY_MUTATIONS:
         if not check(original.count(find) == 1, "%s: %r is not once in the example" %
@@ -162,7 +168,7 @@ def test_policy_errors():
         mutated = original.replace(find, replace)
         line = original[:original.index(find)].count("\n") + 1
         path = os.path.join(WORK, "broken-%s.yaml" % name.replace(" ", "-"))
-        with open(path, "w") as out:
+        with open(path, "w", encoding="utf-8") as out:
             out.write(mutated)
         status, _, err = run(["-c", path, "--check"])
         first = err.splitlines()[0] if err else ""
