@@ -6,6 +6,7 @@
 #include "app/supervise.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,14 +83,15 @@ static int prepare_shared(struct supervisor *supervisor)
         }
     }
     if (options->output != NULL && strcmp(options->output, "-") != 0) {
-        /* Truncated once here; the workers append, a whole line per write. */
-        FILE *file = fopen(options->output, "w");
-        if (file == NULL) {
+        /* Tried once here, so that a path that cannot be written is said once; the workers
+         * each open it again and append, as a run without workers does. */
+        int fd = open(options->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        if (fd < 0) {
             log_message(LOG_FAILURE, "%s: cannot open for writing: %s", options->output,
                         strerror(errno));
             return EXIT_RUNTIME;
         }
-        fclose(file);
+        close(fd);
     }
     /* One endpoint for all: the parent serves the workers' sum from shared memory. */
     if (options->metrics_address != NULL) {

@@ -49,11 +49,12 @@ struct sink {
     bool reader_gone;
 };
 
-/* NDJSON to a file, or to standard output for "-". NULL with a message on error. With
- * `shared`, several processes write to it at once: the file is appended to, and lines go
- * out in batches of whole lines, one write(2) each, that land whole (on a pipe a batch is
- * at most PIPE_BUF bytes). A file re-opens on reopen(), appending; standard output does
- * not. */
+/* NDJSON to a file, or to standard output for "-". NULL with a message on error. A file
+ * is appended to (an existing one is never emptied), and a write that fails leaves it
+ * ending at its last whole line. With `shared`, several processes write to it at once:
+ * lines go out in batches of whole lines, one write(2) each, that land whole (on a pipe a
+ * batch is at most PIPE_BUF bytes). A file re-opens on reopen(), appending; standard
+ * output does not. */
 struct sink *sink_file_open(const char *path, bool shared, char *error, size_t error_size);
 
 struct sink_kafka_options {

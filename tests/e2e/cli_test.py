@@ -232,12 +232,19 @@ def test_inputs(reference):
     # sensor_stats names no sources, so whole output must match.
     check(out == reference, "two interleaved files give other events than one file")
 
-    # -o FILE holds what standard output held.
+    # -o FILE holds what standard output held; a second run appends to it (a service
+    # restarted by systemd keeps the events it wrote before), whole lines after whole lines.
     events = os.path.join(WORK, "events.ndjson")
+    if os.path.exists(events):
+        os.remove(events)
     status, out, _ = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-o", events])
     with open(events, "rb") as written:
         check(status == 0 and out == b"" and written.read() == reference,
               "-o FILE differs from standard output")
+    status, out, _ = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-o", events])
+    with open(events, "rb") as written:
+        check(status == 0 and written.read() == reference + reference,
+              "a second run with -o FILE does not append to the first run's events")
 
     # A disk that refuses every write: each event is counted lost, the run exits 1.
     if os.path.exists("/dev/full"):

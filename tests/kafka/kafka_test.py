@@ -460,6 +460,8 @@ def case_unreachable(work):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         address = "127.0.0.1:%d" % closed.getsockname()[1]
+        # A file of its own: -o appends, and these lines must be this run's alone.
+        output = os.path.join(work, "unreachable-small-queue.ndjson")
         small, _ = run(sensor_command(policy, captures, "-k", address, "-o", output,
                                       "-X", "queue.buffering.max.kbytes=2",
                                       "--kafka-timeout", "200ms"), expect_status=1)
