@@ -334,13 +334,14 @@ def test_signals():
 
 def test_privileges():
     """-u USER: once capture and outputs are open the process runs as USER, real, effective
-    and saved ids alike, and judges the same; an unknown user stops it."""
+    and saved ids alike, and judges the same; an unknown user is bad usage (exit 2), said
+    before anything is read."""
     import pwd
     import signal
     import time
     status, _, err = run(["-q", "-u", "no-such-user-op25b", "-c", EXAMPLE_POLICY, "-r",
                           EXAMPLE_PCAP])
-    check(status == 1 and "no-such-user-op25b" in err, "unknown user: exit %d, %r" %
+    check(status == 2 and "no-such-user-op25b" in err, "unknown user: exit %d, %r" %
           (status, err))
     if os.geteuid() != 0:
         print("privileges: not root, the switch itself is not tested here")
