@@ -51,6 +51,10 @@ struct run {
 static struct capture *running_capture;
 /* A signal that came while the capture was still being opened: honoured once it is. */
 static volatile sig_atomic_t stop_requested;
+/* Once the input is over, or at a second SIGINT/SIGTERM: the final delivery wait (Kafka's
+ * --kafka-timeout) is cut short, so that an operator who asks again is not kept waiting. */
+static volatile sig_atomic_t input_over;
+static volatile sig_atomic_t cut_waits;
 /* The operator's requests, served by the packet loop between two packets. */
 static volatile sig_atomic_t reload_requested; /* SIGHUP */
 static volatile sig_atomic_t stats_requested;  /* SIGUSR1 */
@@ -58,6 +62,8 @@ static volatile sig_atomic_t stats_requested;  /* SIGUSR1 */
 static void on_stop_signal(int signal_number)
 {
     (void)signal_number;
+    if (stop_requested || input_over)
+        cut_waits = 1;
     stop_requested = 1;
     if (running_capture != NULL)
         capture_interrupt(running_capture);
@@ -179,6 +185,11 @@ static int open_kafka(struct run *run)
         }
         spool = worker_spool;
     }
+    /* -u: the spool (and, with workers, the directory holding theirs) must be the user's,
+     * as it is written after root is dropped. The spool module's function that creates or
+     * checks a directory for a uid and gid goes here, as root, for `spool` (and for
+     * options->spool first with workers), with options->user_uid and user_gid: still to be
+     * wired (issue #20). */
     struct sink_kafka_options kafka = {
         .brokers = options->kafka_brokers,
         .topic = options->kafka_topic,
@@ -187,6 +198,7 @@ static int open_kafka(struct run *run)
         .queue_megabytes = options->kafka_queue_megabytes,
         .timeout_milliseconds = options->kafka_timeout_milliseconds,
         .spool_directory = spool,
+        .stop_waiting = &cut_waits,
     };
     bool bad_option;
     char error[512];
@@ -369,6 +381,7 @@ static void read_packets(struct run *run)
         }
     }
     running_capture = NULL;
+    input_over = 1;
     progress_clear(&progress);
 }
 
@@ -428,6 +441,7 @@ static int finish(struct run *run, double started)
  * deliver what is still queued. */
 static int close_run(struct run *run, int status)
 {
+    input_over = 1;
     metrics_stop(run->metrics);
     report_free(run->report);
     sensor_free(run->sensor);

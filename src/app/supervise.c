@@ -206,6 +206,25 @@ static int await_workers_unprivileged(struct supervisor *supervisor, int status)
     return status;
 }
 
+/* A worker's end, said at once: the operator learns which one went and how, while the
+ * others go on. Returns the exit status it stands for: its own, or 1 for a signal. */
+static int note_worker_end(const struct supervisor *supervisor, pid_t pid, int how)
+{
+    unsigned index = 0;
+    while (index < supervisor->started && supervisor->children[index] != pid)
+        index++;
+    if (WIFSIGNALED(how)) {
+        log_message(LOG_ERROR, "worker %u (pid %ld) was killed by signal %d (%s)", index, (long)pid,
+                    WTERMSIG(how), strsignal(WTERMSIG(how)));
+        return EXIT_RUNTIME;
+    }
+    int code = WIFEXITED(how) ? WEXITSTATUS(how) : EXIT_RUNTIME;
+    if (code != EXIT_DONE)
+        log_message(LOG_ERROR, "worker %u (pid %ld) ended with exit status %d", index, (long)pid,
+                    code);
+    return code;
+}
+
 /* The workers act on the signals themselves; the parent passes them on. Returns the worst
  * of their exit statuses and status. */
 static int wait_for_workers(const struct supervisor *supervisor, int status)
@@ -222,7 +241,7 @@ static int wait_for_workers(const struct supervisor *supervisor, int status)
             break;
         }
         running--;
-        int code = WIFEXITED(child_status) ? WEXITSTATUS(child_status) : EXIT_RUNTIME;
+        int code = note_worker_end(supervisor, done, child_status);
         if (code > status)
             status = code;
     }

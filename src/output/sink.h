@@ -3,6 +3,7 @@
 #ifndef OP25B_SINK_H
 #define OP25B_SINK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,9 @@ struct sink_kafka_options {
     unsigned queue_megabytes;      /* producer memory bound; 0: SINK_KAFKA_DEFAULT_QUEUE_MB */
     uint64_t timeout_milliseconds; /* how long close() waits for delivery reports */
     const char *spool_directory;   /* NULL: no spool, events beyond the bound are dropped */
+    /* May be NULL. Once nonzero (set by a signal handler), close() stops waiting for
+     * delivery at once: what is left is kept in the spool, or counted lost without one. */
+    const volatile sig_atomic_t *stop_waiting;
 };
 
 #define SINK_KAFKA_DEFAULT_TOPIC "op25b.events"

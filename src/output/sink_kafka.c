@@ -43,6 +43,8 @@ struct kafka_sink {
     rd_kafka_topic_t *topic;
     struct spool *spool;
     uint64_t timeout_milliseconds;
+    const volatile sig_atomic_t *stop_waiting; /* see sink_kafka_options */
+    bool wait_cut;                             /* close() stopped waiting for it */
     uint64_t queue_kilobytes;
     uint64_t next_sequence;
     uint64_t in_producer;     /* produced, delivery report not yet served */
@@ -379,6 +381,11 @@ static uint64_t kafka_close(struct sink *sink)
         if (kafka->in_producer == 0 &&
             (kafka->spool == NULL || spool_pending(kafka->spool) == 0 || kafka->fatal))
             break;
+        /* Checked every slice: the operator's second signal ends the wait within one. */
+        if (kafka->stop_waiting != NULL && *kafka->stop_waiting) {
+            kafka->wait_cut = true;
+            break;
+        }
         double left = deadline - monotonic_milliseconds();
         if (left <= 0)
             break;
@@ -397,14 +404,18 @@ static uint64_t kafka_close(struct sink *sink)
         kept += save_unsent(kafka);
     uint64_t unsent = waiting + in_spool;
     if (unsent > 0) {
-        char kept_text[256] = "";
+        char kept_text[256] = "; lost (no --spool to keep them)", why[96];
         if (kafka->spool != NULL)
             snprintf(kept_text, sizeof(kept_text),
                      "; %" PRIu64 " kept in spool %s for the next start", kept,
                      spool_directory(kafka->spool));
-        log_message(LOG_ERROR,
-                    "kafka: %" PRIu64 " events not delivered within the %.3g s timeout%s", unsent,
-                    (double)kafka->timeout_milliseconds / 1000, kept_text);
+        if (kafka->wait_cut)
+            snprintf(why, sizeof(why), ": the wait for delivery was cut short by a signal");
+        else
+            snprintf(why, sizeof(why), " within the %.3g s timeout",
+                     (double)kafka->timeout_milliseconds / 1000);
+        log_message(LOG_ERROR, "kafka: %" PRIu64 " events not delivered%s%s", unsent, why,
+                    kept_text);
     }
     uint64_t lost = kafka->dropped + kafka->delivery_errors;
     rd_kafka_topic_destroy(kafka->topic);
@@ -509,6 +520,7 @@ struct sink *sink_kafka_open(const struct sink_kafka_options *options, bool *bad
         return NULL;
     }
     kafka->timeout_milliseconds = options->timeout_milliseconds;
+    kafka->stop_waiting = options->stop_waiting;
     kafka->queue_kilobytes = (uint64_t)(options->queue_megabytes ? options->queue_megabytes
                                                                  : SINK_KAFKA_DEFAULT_QUEUE_MB) *
                              1024;
