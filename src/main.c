@@ -3,6 +3,7 @@
  * --workers' processes (app/supervise.c). */
 #include "app/check.h"
 #include "app/options.h"
+#include "app/output_paths.h"
 #include "app/run.h"
 #include "app/supervise.h"
 #include "app/worker_spool.h"
@@ -15,6 +16,21 @@ static void set_log_level(int verbosity)
         log_set_level(LOG_ERROR);
     else if (verbosity > 0)
         log_set_level(verbosity == 1 ? LOG_INFO : LOG_DEBUG);
+}
+
+/* A capture run: the outputs checked before anything is opened, then one sensor process or
+ * --workers' processes. */
+static int start(const struct options *options, struct policy *policy)
+{
+    int status = output_paths_check(options);
+    if (status != EXIT_DONE)
+        return status;
+    if (options->spool != NULL)
+        warn_unused_worker_spools(options->spool, options->workers);
+    if (options->workers > 1)
+        return supervise_workers(options, policy);
+    struct run_role alone = RUN_ROLE_ALONE;
+    return run_process(options, policy, &alone);
 }
 
 int main(int argc, char **argv)
@@ -39,14 +55,7 @@ int main(int argc, char **argv)
         check_print(policy, stdout);
         status = EXIT_DONE;
     } else {
-        if (options.spool != NULL)
-            warn_unused_worker_spools(options.spool, options.workers);
-        if (options.workers > 1) {
-            status = supervise_workers(&options, policy);
-        } else {
-            struct run_role alone = RUN_ROLE_ALONE;
-            status = run_process(&options, policy, &alone);
-        }
+        status = start(&options, policy);
     }
     policy_free(policy);
     return status;

@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "app/version.h"
 #include "output/metrics.h"
@@ -138,6 +140,29 @@ static int add_report(struct options *options, const char *path)
     return TAKEN;
 }
 
+/* -u USER: a user that does not exist, or one this process cannot become, is bad usage,
+ * said before anything is opened rather than once the capture is. */
+static int set_user(struct options *options, const char *user)
+{
+    errno = 0;
+    struct passwd *account = getpwnam(user);
+    if (account == NULL) {
+        if (errno != 0 && errno != ENOENT && errno != ESRCH)
+            log_message(LOG_FAILURE, "-u %s: cannot look the user up: %s", user, strerror(errno));
+        else
+            log_message(LOG_FAILURE, "-u %s: no such user", user);
+        return REFUSED;
+    }
+    if (getuid() != 0 && geteuid() != 0 && account->pw_uid != getuid()) {
+        log_message(LOG_FAILURE, "-u %s: only root can change user", user);
+        return REFUSED;
+    }
+    options->user = user;
+    options->user_uid = account->pw_uid;
+    options->user_gid = account->pw_gid;
+    return TAKEN;
+}
+
 static int set_metrics_address(struct options *options, const char *address)
 {
     struct sockaddr_storage parsed;
@@ -178,8 +203,7 @@ static int take_run_option(struct options *options, int option, const char *valu
         options->policy_path = value;
         return TAKEN;
     case 'u':
-        options->user = value;
-        return TAKEN;
+        return set_user(options, value);
     case 'r':
         return add_input(options->files, &options->file_count, value, "capture files");
     case 'i':

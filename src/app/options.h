@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define INPUTS_MAX 64           /* -r files, or -i interfaces */
 #define KAFKA_PROPERTIES_MAX 64 /* -X KEY=VALUE */
@@ -41,6 +42,8 @@ struct options {
     size_t report_count;
     const char *metrics_address;
     const char *user; /* -u: run as this user once the capture and outputs are open */
+    uid_t user_uid;   /* -u's user, looked up when the option is read */
+    gid_t user_gid;
     unsigned workers; /* --workers: live capture spread over this many processes */
     int verbosity;    /* -1 quiet, 0 default, 1.. verbose */
 };

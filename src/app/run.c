@@ -19,6 +19,7 @@
 #include "detect/detect_bot.h"
 #include "output/event.h"
 #include "output/sink.h"
+#include "output/spool.h"
 #include "report/report.h"
 #include "sensor.h"
 #include "util/log.h"
@@ -51,6 +52,10 @@ struct run {
 static struct capture *running_capture;
 /* A signal that came while the capture was still being opened: honoured once it is. */
 static volatile sig_atomic_t stop_requested;
+/* Once the input is over, or at a second SIGINT/SIGTERM: the final delivery wait (Kafka's
+ * --kafka-timeout) is cut short, so that an operator who asks again is not kept waiting. */
+static volatile sig_atomic_t input_over;
+static volatile sig_atomic_t cut_waits;
 /* The operator's requests, served by the packet loop between two packets. */
 static volatile sig_atomic_t reload_requested; /* SIGHUP */
 static volatile sig_atomic_t stats_requested;  /* SIGUSR1 */
@@ -58,6 +63,8 @@ static volatile sig_atomic_t stats_requested;  /* SIGUSR1 */
 static void on_stop_signal(int signal_number)
 {
     (void)signal_number;
+    if (stop_requested || input_over)
+        cut_waits = 1;
     stop_requested = 1;
     if (running_capture != NULL)
         capture_interrupt(running_capture);
@@ -84,10 +91,12 @@ void run_catch_signals(void)
     sigemptyset(&request.sa_mask);
     sigaction(SIGHUP, &request, NULL);
     sigaction(SIGUSR1, &request, NULL);
-    /* A closed pipe is a write error (EPIPE) the sink reports, not a silent death. */
+    /* A closed pipe is a write error (EPIPE) the sink reports, not a silent death; a file
+     * past a size limit (RLIMIT_FSIZE) is a write error (EFBIG) counted like a full disk. */
     struct sigaction ignore = {.sa_handler = SIG_IGN};
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, NULL);
+    sigaction(SIGXFSZ, &ignore, NULL);
 }
 
 static double monotonic_seconds(void)
@@ -165,6 +174,24 @@ static void log_inputs(const struct run *run)
     }
 }
 
+/* The spool directory, as root: with -u it is created for the user (or checked writable by
+ * it), as it is written after root is dropped. */
+static int prepare_spool(const struct options *options, const char *directory)
+{
+    char error[512];
+    if (options->user != NULL) {
+        if (spool_prepare_directory(directory, options->user_uid, options->user_gid, error,
+                                    sizeof(error)) != 0) {
+            log_message(LOG_FAILURE, "%s", error);
+            return EXIT_USAGE;
+        }
+    } else if (mkdir(directory, 0700) != 0 && errno != EEXIST) {
+        log_message(LOG_FAILURE, "spool %s: %s", directory, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    return EXIT_DONE;
+}
+
 static int open_kafka(struct run *run)
 {
     const struct options *options = run->options;
@@ -172,12 +199,19 @@ static int open_kafka(struct run *run)
     char worker_spool[PATH_MAX];
     const char *spool = options->spool;
     if (spool != NULL && run->role->worker >= 0) {
-        if (worker_spool_path(spool, run->role->worker, worker_spool, sizeof(worker_spool)) != 0 ||
-            (mkdir(spool, 0700) != 0 && errno != EEXIST)) {
+        if (worker_spool_path(spool, run->role->worker, worker_spool, sizeof(worker_spool)) != 0) {
             log_message(LOG_FAILURE, "spool %s: %s", spool, strerror(errno));
             return EXIT_RUNTIME;
         }
+        int prepared = prepare_spool(options, spool);
+        if (prepared != EXIT_DONE)
+            return prepared;
         spool = worker_spool;
+    }
+    if (spool != NULL && options->user != NULL) {
+        int prepared = prepare_spool(options, spool);
+        if (prepared != EXIT_DONE)
+            return prepared;
     }
     struct sink_kafka_options kafka = {
         .brokers = options->kafka_brokers,
@@ -187,6 +221,7 @@ static int open_kafka(struct run *run)
         .queue_megabytes = options->kafka_queue_megabytes,
         .timeout_milliseconds = options->kafka_timeout_milliseconds,
         .spool_directory = spool,
+        .stop_waiting = &cut_waits,
     };
     bool bad_option;
     char error[512];
@@ -369,6 +404,7 @@ static void read_packets(struct run *run)
         }
     }
     running_capture = NULL;
+    input_over = 1;
     progress_clear(&progress);
 }
 
@@ -428,10 +464,20 @@ static int finish(struct run *run, double started)
  * deliver what is still queued. */
 static int close_run(struct run *run, int status)
 {
+    input_over = 1;
     metrics_stop(run->metrics);
     report_free(run->report);
     sensor_free(run->sensor);
+    struct sink_stats sinks = {0};
+    events_sink_stats(&run->events, &sinks);
     uint64_t undelivered = events_close(&run->events);
+    if (sinks.damaged > 0) {
+        log_message(LOG_FAILURE,
+                    "%llu damaged spool segment(s) set aside as *.damaged in %s: events of an "
+                    "earlier run may be missing",
+                    (unsigned long long)sinks.damaged, run->options->spool);
+        status = EXIT_RUNTIME;
+    }
     if (undelivered > 0) {
         log_message(LOG_FAILURE, "%llu events could not be delivered",
                     (unsigned long long)undelivered);

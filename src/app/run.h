@@ -26,7 +26,8 @@ struct run_role {
 
 #define RUN_ROLE_ALONE ((struct run_role){.worker = -1, .report_state_fd = -1, .ready_fd = -1})
 
-/* The handlers a sensor process stops by: SIGINT and SIGTERM end the input as a shutdown.
+/* The handlers a sensor process stops by: SIGINT and SIGTERM end the input as a shutdown,
+ * and a second one (or one once the input has ended) ends the wait for Kafka's delivery.
  * Set from the start of a process, so a signal during start-up (nDPI and the tables take a
  * while, a worker more so) ends the run cleanly instead of killing it with nothing written. */
 void run_catch_signals(void);

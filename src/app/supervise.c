@@ -6,6 +6,7 @@
 #include "app/supervise.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,14 +83,15 @@ static int prepare_shared(struct supervisor *supervisor)
         }
     }
     if (options->output != NULL && strcmp(options->output, "-") != 0) {
-        /* Truncated once here; the workers append, a whole line per write. */
-        FILE *file = fopen(options->output, "w");
-        if (file == NULL) {
+        /* Tried once here, so that a path that cannot be written is said once; the workers
+         * each open it again and append, as a run without workers does. */
+        int fd = open(options->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        if (fd < 0) {
             log_message(LOG_FAILURE, "%s: cannot open for writing: %s", options->output,
                         strerror(errno));
             return EXIT_RUNTIME;
         }
-        fclose(file);
+        close(fd);
     }
     /* One endpoint for all: the parent serves the workers' sum from shared memory. */
     if (options->metrics_address != NULL) {
@@ -204,6 +206,25 @@ static int await_workers_unprivileged(struct supervisor *supervisor, int status)
     return status;
 }
 
+/* A worker's end, said at once: the operator learns which one went and how, while the
+ * others go on. Returns the exit status it stands for: its own, or 1 for a signal. */
+static int note_worker_end(const struct supervisor *supervisor, pid_t pid, int how)
+{
+    unsigned index = 0;
+    while (index < supervisor->started && supervisor->children[index] != pid)
+        index++;
+    if (WIFSIGNALED(how)) {
+        log_message(LOG_ERROR, "worker %u (pid %ld) was killed by signal %d (%s)", index, (long)pid,
+                    WTERMSIG(how), strsignal(WTERMSIG(how)));
+        return EXIT_RUNTIME;
+    }
+    int code = WIFEXITED(how) ? WEXITSTATUS(how) : EXIT_RUNTIME;
+    if (code != EXIT_DONE)
+        log_message(LOG_ERROR, "worker %u (pid %ld) ended with exit status %d", index, (long)pid,
+                    code);
+    return code;
+}
+
 /* The workers act on the signals themselves; the parent passes them on. Returns the worst
  * of their exit statuses and status. */
 static int wait_for_workers(const struct supervisor *supervisor, int status)
@@ -220,7 +241,7 @@ static int wait_for_workers(const struct supervisor *supervisor, int status)
             break;
         }
         running--;
-        int code = WIFEXITED(child_status) ? WEXITSTATUS(child_status) : EXIT_RUNTIME;
+        int code = note_worker_end(supervisor, done, child_status);
         if (code > status)
             status = code;
     }

@@ -40,8 +40,9 @@ void warn_unused_worker_spools(const char *spool, unsigned workers)
         char path[PATH_MAX];
         if (worker_spool_path(spool, worker, path, sizeof(path)) != 0)
             return;
+        /* An error, so that -q keeps it: those events reach nobody until then. */
         if (holds_segments(path))
-            log_message(LOG_WARNING,
+            log_message(LOG_ERROR,
                         "%s holds events of an earlier run's worker %d; they are sent by a run "
                         "with --workers %d or more",
                         path, worker, worker + 1 > 2 ? worker + 1 : 2);

@@ -101,7 +101,7 @@ void event_emit(struct events *events, struct json_writer *writer, enum event_ty
     json_object_end(writer);
     if (!json_finish(writer)) {
         events->oversize++;
-        log_message(LOG_WARNING, "a %s event did not fit %d bytes and was dropped",
+        log_message(LOG_ERROR, "a %s event did not fit %d bytes and was dropped",
                     event_type_name(type), EVENT_LINE_MAX);
         return;
     }

@@ -3,6 +3,7 @@
 #ifndef OP25B_SINK_H
 #define OP25B_SINK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,11 +52,12 @@ struct sink {
     bool reader_gone;
 };
 
-/* NDJSON to a file, or to standard output for "-". NULL with a message on error. With
- * `shared`, several processes write to it at once: the file is appended to, and lines go
- * out in batches of whole lines, one write(2) each, that land whole (on a pipe a batch is
- * at most PIPE_BUF bytes). A file re-opens on reopen(), appending; standard output does
- * not. */
+/* NDJSON to a file, or to standard output for "-". NULL with a message on error. A file
+ * is appended to (an existing one is never emptied), and a write that fails leaves it
+ * ending at its last whole line. With `shared`, several processes write to it at once:
+ * lines go out in batches of whole lines, one write(2) each, that land whole (on a pipe a
+ * batch is at most PIPE_BUF bytes). A file re-opens on reopen(), appending; standard
+ * output does not. */
 struct sink *sink_file_open(const char *path, bool shared, char *error, size_t error_size);
 
 struct sink_kafka_options {
@@ -66,6 +68,9 @@ struct sink_kafka_options {
     unsigned queue_megabytes;      /* producer memory bound; 0: SINK_KAFKA_DEFAULT_QUEUE_MB */
     uint64_t timeout_milliseconds; /* how long close() waits for delivery reports */
     const char *spool_directory;   /* NULL: no spool, events beyond the bound are dropped */
+    /* May be NULL. Once nonzero (set by a signal handler), close() stops waiting for
+     * delivery at once: what is left is kept in the spool, or counted lost without one. */
+    const volatile sig_atomic_t *stop_waiting;
 };
 
 #define SINK_KAFKA_DEFAULT_TOPIC "op25b.events"

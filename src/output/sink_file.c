@@ -1,6 +1,19 @@
 /* NDJSON events to a file or standard output. Lines are gathered in a buffer of whole lines
  * and written with write(2), so the sink always knows which lines went out: when the disk
- * refuses a write, exactly the lines it did not take are counted lost. */
+ * refuses a write, exactly the lines it did not take are counted lost, and a regular file
+ * is cut back to its last whole line.
+ *
+ * Whole lines or nothing, in each mode:
+ * - alone (one process): a short write followed by a failure leaves part of a line at the
+ *   end; the file is truncated back by that part. Nobody else writes the file, so its end
+ *   is where this process's last byte went (checked: if the size says otherwise, as when
+ *   something else appends to it, nothing is cut and the message says so).
+ * - shared (--workers appending to one file): each batch is written under an exclusive
+ *   flock(2) of the file, so no other worker appends between a short write and the cut;
+ *   the cut takes exactly this worker's part line, never another's. (Each batch is one
+ *   write(2) appending, which lands whole anyway while the disk has room.)
+ * - a pipe, a terminal or a device cannot be cut: what went out stays; on a pipe the
+ *   usual failure is a reader that has gone, which reads nothing more anyway. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +37,8 @@ struct file_sink {
     struct sink base;
     int fd;
     bool is_stdout;
+    bool shared;  /* other processes append to the same file */
+    bool regular; /* a regular file: a failed write is cut back to the last whole line */
     bool failed; /* a write failed: said once, then every further line is counted lost */
     uint64_t lost;
     char *batch;
@@ -49,10 +65,32 @@ static uint64_t count_lines(const char *bytes, size_t length)
     return lines;
 }
 
-/* Writes bytes (whole lines); on failure counts the lines not wholly written as lost. */
+/* After a failed write: the `partial` bytes of a line that went out before it are cut
+ * away, so that the file ends with its last whole line. The file's end must be where this
+ * process's last byte went (the offset after a write, O_APPEND or not). */
+static void cut_partial_line(struct file_sink *file, size_t partial)
+{
+    if (partial == 0 || !file->regular)
+        return;
+    off_t end = lseek(file->fd, 0, SEEK_CUR);
+    struct stat status;
+    if (end < (off_t)partial || fstat(file->fd, &status) != 0 || status.st_size != end) {
+        log_message(LOG_ERROR, "%s: another writer: part of a line is left at its end",
+                    file->base.name);
+        return;
+    }
+    if (ftruncate(file->fd, end - (off_t)partial) != 0)
+        log_message(LOG_ERROR, "%s: cannot cut part of a line from its end: %s", file->base.name,
+                    strerror(errno));
+}
+
+/* Writes bytes (whole lines); on failure counts the lines not wholly written as lost and
+ * cuts the file back to its last whole line. Shared, under the file's lock. */
 static int write_lines(struct file_sink *file, const char *bytes, size_t length)
 {
+    bool locked = file->shared && file->regular && flock(file->fd, LOCK_EX) == 0;
     size_t done = 0;
+    int status = 0;
     while (done < length) {
         ssize_t written = write(file->fd, bytes + done, length - done);
         if (written < 0 && errno == EINTR)
@@ -61,12 +99,18 @@ static int write_lines(struct file_sink *file, const char *bytes, size_t length)
             if (written == 0)
                 errno = EIO;
             note_failure(file);
-            file->lost += count_lines(bytes + done, length - done);
-            return -1;
+            const char *last = done > 0 ? memrchr(bytes, '\n', done) : NULL;
+            size_t whole = last != NULL ? (size_t)(last - bytes) + 1 : 0;
+            cut_partial_line(file, done - whole);
+            file->lost += count_lines(bytes + whole, length - whole);
+            status = -1;
+            break;
         }
         done += (size_t)written;
     }
-    return 0;
+    if (locked)
+        flock(file->fd, LOCK_UN);
+    return status;
 }
 
 static int file_flush(struct sink *sink)
@@ -136,6 +180,8 @@ static int file_reopen(struct sink *sink)
         file->lost++;
     }
     file->fd = fd;
+    struct stat status;
+    file->regular = fstat(fd, &status) == 0 && S_ISREG(status.st_mode);
     file->failed = false; /* a new file: what failed on the old one may work here */
     log_message(LOG_INFO, "re-opened %s", sink->name);
     return 0;
@@ -154,17 +200,16 @@ struct sink *sink_file_open(const char *path, bool shared, char *error, size_t e
      * larger than that never mix. (A write per line had been a system call per event:
      * 3.9 s of system time for the 2 M events of a flood.) */
     file->fd = file->is_stdout ? STDOUT_FILENO
-                               : open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
-                                                (shared ? O_APPEND : O_TRUNC),
-                                      0666);
+                               : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (file->fd < 0) {
         snprintf(error, error_size, "%s: cannot open for writing: %s", path, strerror(errno));
         free(file);
         return NULL;
     }
     struct stat status;
-    bool regular = fstat(file->fd, &status) == 0 && S_ISREG(status.st_mode);
-    file->batch_size = !shared ? BATCH_BYTES : regular ? SHARED_FILE_BATCH_BYTES : PIPE_BUF;
+    file->regular = fstat(file->fd, &status) == 0 && S_ISREG(status.st_mode);
+    file->shared = shared;
+    file->batch_size = !shared ? BATCH_BYTES : file->regular ? SHARED_FILE_BATCH_BYTES : PIPE_BUF;
     file->batch = malloc(file->batch_size);
     file->base.ops = &file_ops;
     file->base.name = strdup(file->is_stdout ? "standard output" : path);

@@ -44,6 +44,8 @@ struct kafka_sink {
     rd_kafka_topic_t *topic;
     struct spool *spool;
     uint64_t timeout_milliseconds;
+    const volatile sig_atomic_t *stop_waiting; /* see sink_kafka_options */
+    bool wait_cut;                             /* close() stopped waiting for it */
     uint64_t queue_kilobytes;
     uint64_t next_sequence;
     uint64_t in_producer;     /* produced, delivery report not yet served */
@@ -386,6 +388,11 @@ static void drain(struct kafka_sink *kafka)
         if (kafka->in_producer == 0 &&
             (kafka->spool == NULL || spool_pending(kafka->spool) == 0 || kafka->fatal))
             break;
+        /* Checked every slice: the operator's second signal ends the wait within one. */
+        if (kafka->stop_waiting != NULL && *kafka->stop_waiting) {
+            kafka->wait_cut = true;
+            break;
+        }
         double left = deadline - monotonic_milliseconds();
         if (left <= 0)
             break;
@@ -435,7 +442,7 @@ static uint64_t kafka_close(struct sink *sink)
     uint64_t unsent = waiting + in_spool - (kafka->delivered - delivered);
     uint64_t kept = keep_for_next_start(kafka, in_spool);
     if (unsent > 0) {
-        char kept_text[320] = "", lost_text[96] = "";
+        char kept_text[320] = "; lost (no --spool to keep them)", lost_text[96] = "", why[96];
         if (kept < unsent)
             snprintf(lost_text, sizeof(lost_text),
                      ", %" PRIu64 " lost: the spool could not keep them", unsent - kept);
@@ -443,9 +450,13 @@ static uint64_t kafka_close(struct sink *sink)
             snprintf(kept_text, sizeof(kept_text),
                      "; %" PRIu64 " kept in spool %s for the next start%s", kept,
                      spool_directory(kafka->spool), lost_text);
-        log_message(LOG_ERROR,
-                    "kafka: %" PRIu64 " events not delivered within the %.3g s timeout%s", unsent,
-                    (double)kafka->timeout_milliseconds / 1000, kept_text);
+        if (kafka->wait_cut)
+            snprintf(why, sizeof(why), ": the wait for delivery was cut short by a signal");
+        else
+            snprintf(why, sizeof(why), " within the %.3g s timeout",
+                     (double)kafka->timeout_milliseconds / 1000);
+        log_message(LOG_ERROR, "kafka: %" PRIu64 " events not delivered%s%s", unsent, why,
+                    kept_text);
     }
     lost += unsent - kept;
     if (lost > 0)
@@ -556,6 +567,7 @@ struct sink *sink_kafka_open(const struct sink_kafka_options *options, bool *bad
         return NULL;
     }
     kafka->timeout_milliseconds = options->timeout_milliseconds;
+    kafka->stop_waiting = options->stop_waiting;
     kafka->queue_kilobytes = (uint64_t)(options->queue_megabytes ? options->queue_megabytes
                                                                  : SINK_KAFKA_DEFAULT_QUEUE_MB) *
                              1024;

@@ -29,6 +29,9 @@ enum segment_match { SEGMENT_VLAN = 0, SEGMENT_INTERFACE, SEGMENT_MAC };
 #define POLICY_MSAS_MAX 32767
 #define POLICY_BLOCKING_POINTS_MAX 32767
 #define POLICY_SEGMENTS_MAX 127
+/* A name (sensor, pool, MSA, blocking point, segment, interface) is written into events,
+ * reports and metric labels: at most this many bytes of printable UTF-8. */
+#define POLICY_NAME_MAX 64
 
 struct blocking_point {
     char *name;

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,15 +127,68 @@ int read_text(struct loader *loader, const yaml_node_t *node, const char *what,
     return 0;
 }
 
+/* The code point UTF-8 encodes at text, and its byte count in *size; -1 when the bytes
+ * there are no UTF-8 (a stray or missing continuation byte, an overlong form, a surrogate,
+ * past U+10FFFF). The NUL that ends text is no continuation byte, so nothing is read past
+ * it. */
+static long decode_utf8(const unsigned char *text, size_t *size)
+{
+    static const struct {
+        unsigned char mask, lead, bits;
+        long smallest;
+    } forms[] = {{0x80, 0x00, 0x7f, 0},
+                 {0xe0, 0xc0, 0x1f, 0x80},
+                 {0xf0, 0xe0, 0x0f, 0x800},
+                 {0xf8, 0xf0, 0x07, 0x10000}};
+    for (size_t count = 1; count <= 4; count++) {
+        if ((text[0] & forms[count - 1].mask) != forms[count - 1].lead)
+            continue;
+        long point = text[0] & forms[count - 1].bits;
+        for (size_t i = 1; i < count; i++) {
+            if ((text[i] & 0xc0) != 0x80)
+                return -1;
+            point = point << 6 | (text[i] & 0x3f);
+        }
+        if (point < forms[count - 1].smallest || point > 0x10ffff ||
+            (point >= 0xd800 && point <= 0xdfff))
+            return -1;
+        *size = count;
+        return point;
+    }
+    return -1;
+}
+
+/* Characters that change how the text around them is shown: the explicit embeddings,
+ * overrides and isolates, and the marks. In a report, U+202E would turn what follows it
+ * around. */
+static bool is_bidi_control(long point)
+{
+    return (point >= 0x202a && point <= 0x202e) || (point >= 0x2066 && point <= 0x2069) ||
+           point == 0x200e || point == 0x200f || point == 0x061c;
+}
+
+/* Names go into every event, report and metric label: a bounded length, and characters
+ * shown as they are read. The name itself is not echoed: it is what is wrong. */
 int read_name(struct loader *loader, const yaml_node_t *node, const char *what, char **out)
 {
     const char *text;
     if (read_text(loader, node, what, &text) != 0)
         return -1;
-    /* Names go into every event and report; control characters there only cause harm. */
-    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
-        if (*c < 0x20 || *c == 0x7f)
-            return fail_at(loader, node, "%s '" QUOTE "' contains a control character", what, text);
+    size_t length = strlen(text);
+    if (length > POLICY_NAME_MAX)
+        return fail_at(loader, node, "%s is %zu bytes long (at most %d)", what, length,
+                       POLICY_NAME_MAX);
+    for (size_t at = 0, size = 0; at < length; at += size) {
+        long point = decode_utf8((const unsigned char *)text + at, &size);
+        if (point < 0)
+            return fail_at(loader, node, "%s is not valid UTF-8 (byte %zu)", what, at + 1);
+        if (point < 0x20 || (point >= 0x7f && point <= 0x9f))
+            return fail_at(loader, node, "%s contains a control character (U+%04lX, byte %zu)",
+                           what, (unsigned long)point, at + 1);
+        if (is_bidi_control(point))
+            return fail_at(loader, node,
+                           "%s contains a bidirectional control character (U+%04lX, byte %zu)",
+                           what, (unsigned long)point, at + 1);
     }
     *out = strdup(text);
     return *out == NULL ? fail_memory(loader) : 0;

@@ -516,7 +516,8 @@ int report_write(const struct report *report, const char *path, char *error, siz
     }
     /* Written beside the target and renamed, so a reader never sees half a report. */
     char temporary[4096];
-    if (snprintf(temporary, sizeof(temporary), "%s.tmp", path) >= (int)sizeof(temporary)) {
+    if (snprintf(temporary, sizeof(temporary), "%s" REPORT_TEMPORARY_SUFFIX, path) >=
+        (int)sizeof(temporary)) {
         snprintf(error, error_size, "%s: path too long", path);
         return -1;
     }

@@ -161,7 +161,9 @@ void report_timeline_merge(struct report_timeline *into, const struct report_tim
 
 /* The format a file name asks for by its extension; -1 when none of .json .html .txt. */
 int report_format_of(const char *path);
-/* Writes the report to path in the format its extension names. 0, or -1 with a message. */
+/* Writes the report to path in the format its extension names, through a temporary file
+ * beside it (path + REPORT_TEMPORARY_SUFFIX) renamed into place. 0, or -1 with a message. */
+#define REPORT_TEMPORARY_SUFFIX ".tmp"
 int report_write(const struct report *report, const char *path, char *error, size_t error_size);
 int report_write_json(const struct report *report, FILE *out);
 int report_write_html(const struct report *report, FILE *out);

@@ -149,11 +149,17 @@ POLICY_MUTATIONS = [
     ("yaml syntax", "resolvers: [203.0.113.193,", "resolvers: [203.0.113.193,, ]]", ""),
     ("bad duration", "  syn: 30s", "  syn: 30 parsecs", "syn"),
     ("bad position", "  position: edge-side", "  position: sideways", "position"),
+    # Names are written into every event and report: bounded, and shown as they are read.
+    ("long name", "  name: span-bras-east-1", "  name: " + "s" * 65, "65 bytes long (at most 64)"),
+    ("bidi name", "  - name: partner-msa", "  - name: partner\u202e-msa",
+     "bidirectional control character (U+202E"),
+    ("control in name", "  - name: dsl-vlan", '  - name: "dsl\\x85vlan"',
+     "control character (U+0085"),
 ]
 
 
 def test_policy_errors():
-    with open(EXAMPLE_POLICY) as source:
+    with open(EXAMPLE_POLICY, encoding="utf-8") as source:
         original = source.read()
     for name, find, replace, message in POLICY_MUTATIONS:
         if not check(original.count(find) == 1, "%s: %r is not once in the example" %
@@ -162,7 +168,7 @@ def test_policy_errors():
         mutated = original.replace(find, replace)
         line = original[:original.index(find)].count("\n") + 1
         path = os.path.join(WORK, "broken-%s.yaml" % name.replace(" ", "-"))
-        with open(path, "w") as out:
+        with open(path, "w", encoding="utf-8") as out:
             out.write(mutated)
         status, _, err = run(["-c", path, "--check"])
         first = err.splitlines()[0] if err else ""
@@ -226,12 +232,19 @@ def test_inputs(reference):
     # sensor_stats names no sources, so whole output must match.
     check(out == reference, "two interleaved files give other events than one file")
 
-    # -o FILE holds what standard output held.
+    # -o FILE holds what standard output held; a second run appends to it (a service
+    # restarted by systemd keeps the events it wrote before), whole lines after whole lines.
     events = os.path.join(WORK, "events.ndjson")
+    if os.path.exists(events):
+        os.remove(events)
     status, out, _ = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-o", events])
     with open(events, "rb") as written:
         check(status == 0 and out == b"" and written.read() == reference,
               "-o FILE differs from standard output")
+    status, out, _ = run(["-q", "-c", EXAMPLE_POLICY, "-r", EXAMPLE_PCAP, "-o", events])
+    with open(events, "rb") as written:
+        check(status == 0 and written.read() == reference + reference,
+              "a second run with -o FILE does not append to the first run's events")
 
     # A disk that refuses every write: each event is counted lost, the run exits 1.
     if os.path.exists("/dev/full"):
@@ -321,13 +334,14 @@ def test_signals():
 
 def test_privileges():
     """-u USER: once capture and outputs are open the process runs as USER, real, effective
-    and saved ids alike, and judges the same; an unknown user stops it."""
+    and saved ids alike, and judges the same; an unknown user is bad usage (exit 2), said
+    before anything is read."""
     import pwd
     import signal
     import time
     status, _, err = run(["-q", "-u", "no-such-user-op25b", "-c", EXAMPLE_POLICY, "-r",
                           EXAMPLE_PCAP])
-    check(status == 1 and "no-such-user-op25b" in err, "unknown user: exit %d, %r" %
+    check(status == 2 and "no-such-user-op25b" in err, "unknown user: exit %d, %r" %
           (status, err))
     if os.geteuid() != 0:
         print("privileges: not root, the switch itself is not tested here")

@@ -22,6 +22,8 @@ def fail(message):
 
 def run_sensor(binary, policy, capture, flows, out_path):
     """Runs the sensor and returns (events, peak RSS of that run in MiB)."""
+    if os.path.exists(out_path):
+        os.remove(out_path)  # -o appends: the events must be this run's alone
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = subprocess.run([binary, "-q", "-c", policy, "-r", capture, "--flows", str(flows),
                              "-o", out_path], stderr=subprocess.PIPE, timeout=300)

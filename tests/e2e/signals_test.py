@@ -141,6 +141,7 @@ def test_reopen(reference):
 
     # The path cannot be opened again (a directory took its place): said, and the events
     # go on to the moved file, all of them.
+    os.remove(events)  # -o appends: this run's events alone
     replay = SlowReplay(["-q", "-o", events])
     replay.pause()
     os.rename(events, rotated)

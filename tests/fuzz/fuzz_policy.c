@@ -1,7 +1,7 @@
 /* libFuzzer target for the site policy loader (src/policy/policy.c): the input is the YAML
  * text. A refused policy must say where, as "NAME:LINE: message" (rules/README.md); an accepted
- * one must hold together: indexes in range, and lookups that find what was declared, the
- * longest prefix winning. */
+ * one must hold together: indexes in range, names as rules/README.md allows them, and lookups
+ * that find what was declared, the longest prefix winning. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,6 +177,44 @@ FUZZ_CHECKER static void check_segments(const struct policy *policy)
     }
 }
 
+/* rules/README.md's name: at most POLICY_NAME_MAX bytes, no C0, DEL or C1 control, none of
+ * the bidirectional controls (U+202A..U+202E, U+2066..U+2069, U+200E, U+200F, U+061C). The
+ * bytes are matched in UTF-8 (libyaml hands the loader nothing else). */
+FUZZ_CHECKER static void check_name(const char *name, const char *what)
+{
+    size_t length = strlen(name);
+    if (length == 0 || length > POLICY_NAME_MAX)
+        FUZZ_FAIL("a %s of %zu bytes", what, length);
+    const unsigned char *c = (const unsigned char *)name;
+    for (size_t i = 0; i < length; i++) {
+        if (c[i] < 0x20 || c[i] == 0x7f || (c[i] == 0xc2 && c[i + 1] >= 0x80 && c[i + 1] <= 0x9f))
+            FUZZ_FAIL("a %s with a control character", what);
+        bool bidi =
+            (c[i] == 0xe2 && c[i + 1] == 0x80 &&
+             ((c[i + 2] >= 0xaa && c[i + 2] <= 0xae) || c[i + 2] == 0x8e || c[i + 2] == 0x8f)) ||
+            (c[i] == 0xe2 && c[i + 1] == 0x81 && c[i + 2] >= 0xa6 && c[i + 2] <= 0xa9) ||
+            (c[i] == 0xd8 && c[i + 1] == 0x9c);
+        if (bidi)
+            FUZZ_FAIL("a %s with a bidirectional control character", what);
+    }
+}
+
+FUZZ_CHECKER static void check_names(const struct policy *policy)
+{
+    check_name(policy->sensor_name, "sensor name");
+    for (size_t i = 0; i < policy->blocking_point_count; i++)
+        check_name(policy->blocking_points[i].name, "blocking point name");
+    for (size_t i = 0; i < policy->pool_count; i++)
+        check_name(policy->pools[i].name, "pool name");
+    for (size_t i = 0; i < policy->msa_count; i++)
+        check_name(policy->msas[i].name, "MSA name");
+    for (size_t i = 0; i < policy->segment_count; i++) {
+        check_name(policy->segments[i].name, "segment name");
+        if (policy->segments[i].interface != NULL)
+            check_name(policy->segments[i].interface, "interface name");
+    }
+}
+
 FUZZ_CHECKER static void check_policy(const struct policy *policy)
 {
     if (policy->sensor_name == NULL || policy->path == NULL || strcmp(policy->path, NAME) != 0)
@@ -200,6 +238,7 @@ FUZZ_CHECKER static void check_policy(const struct policy *policy)
     check_pools(policy);
     check_msas(policy);
     check_segments(policy);
+    check_names(policy);
     if (policy->limits.flows == 0)
         FUZZ_FAIL("a flow table of no flows");
     static const int families[2] = {ADDRESS_V4, ADDRESS_V6};

@@ -411,6 +411,47 @@ def case_spool(work):
           (len(lines), stats["events_spooled"]))
 
 
+
+def case_spool_user(work):
+    """--spool NEWDIR -u nobody, as root: the directory is made for nobody before root is
+    dropped, so every event the broker could not take is kept there, and the next run (as
+    root) delivers them all."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root to drop to nobody")
+        sys.exit(77)
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    spool = os.path.join(work, "spool-new")
+    first_output = os.path.join(work, "first.ndjson")
+    _, policy, captures = scenario("edge-verdicts")
+    os.chmod(work, 0o755)  # nobody must reach the spool and -o beside it
+    with MockBroker(partitions=1, down=True) as broker:
+        result, _ = run(sensor_command(policy, captures, "-k", broker.address, "-o",
+                                       first_output, "-X", "queue.buffering.max.kbytes=4",
+                                       "--spool", spool, "--kafka-timeout", "1s",
+                                       "-u", "nobody"), expect_status=1)
+        first = file_lines(first_output)
+        stderr = result.stderr.decode(errors="replace")
+        if "Permission denied" in stderr:
+            fail("the spool was not writable by nobody:\n%s" % stderr)
+        if "%d kept in spool" % len(first) not in stderr:
+            fail("not every event was kept (%d written):\n%s" % (len(first), stderr))
+        info = os.stat(spool)
+        if info.st_uid != nobody.pw_uid:
+            fail("the new spool directory belongs to uid %d, not nobody" % info.st_uid)
+        segments = spool_segments(spool)
+        if not segments:
+            fail("nothing was kept in the spool")
+        broker.order("up")
+        run(sensor_command(policy, captures, "-k", broker.address, "-o",
+                           os.path.join(work, "second.ndjson"), "--spool", spool,
+                           "--kafka-timeout", "20s"))
+        values = [m[4] for m in consume(broker.address, "op25b.events")]
+    if values[:len(first)] != first:
+        fail("the first run's %d events were not delivered first, in order" % len(first))
+    print("ok: spool-user: a new spool made for nobody kept all %d events; the next run "
+          "delivered them" % len(first))
+
 def case_restart(work):
     spool = os.path.join(work, "spool")
     first_output = os.path.join(work, "first.ndjson")
@@ -470,6 +511,8 @@ def case_unreachable(work):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         address = "127.0.0.1:%d" % closed.getsockname()[1]
+        # A file of its own: -o appends, and these lines must be this run's alone.
+        output = os.path.join(work, "unreachable-small-queue.ndjson")
         small, _ = run(sensor_command(policy, captures, "-k", address, "-o", output,
                                       "-X", "queue.buffering.max.kbytes=2",
                                       "--kafka-timeout", "200ms"), expect_status=1)
@@ -694,9 +737,10 @@ def case_damaged(work):
         damaged, torn = damage_segments(spool)
         sent = check_whole_segments_allowing_damage(spool)
         broker.order("up")
+        # Damaged segments make the run fail even though every whole event was delivered.
         result, _ = run(sensor_command(other_policy, other_captures, "-k", broker.address,
                                        "-o", second_output, "--spool", spool,
-                                       "--kafka-timeout", "20s"), expect_status=None)
+                                       "--kafka-timeout", "20s"), expect_status=1)
         second = file_lines(second_output)
         values = [m[4] for m in consume(broker.address, "op25b.events")]
     stderr = result.stderr.decode(errors="replace")
@@ -712,6 +756,8 @@ def case_damaged(work):
              "got %d messages" % (len(sent), len(second), len(values)))
     if torn in values[:len(sent)]:
         fail("the torn record was delivered")
+    if "damaged spool segment(s) set aside" not in stderr:
+        fail("the run does not say damaged segments were set aside:\n%s" % stderr)
     print("ok: damaged: %d segments set aside and named under -q; %d of the %d kept events "
           "were whole and delivered, then the second run's %d" %
           (len(damaged), len(sent), kept, len(second)))
@@ -727,6 +773,7 @@ def check_whole_segments_allowing_damage(directory):
 
 CASES = {
     "replay": case_replay,
+    "spool-user": case_spool_user,
     "broker-late": case_broker_late,
     "outage": case_outage,
     "spool": case_spool,

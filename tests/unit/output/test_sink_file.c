@@ -1,12 +1,13 @@
-/* The NDJSON file sink: lines in order, lost lines counted when the disk refuses them, and
- * with --workers several processes writing one file or one pipe at once without a line
- * ever mixing into another. */
+/* The NDJSON file sink: lines in order, lost lines counted when the disk refuses them and
+ * the file left ending at its last whole line, and with --workers several processes
+ * writing one file or one pipe at once without a line ever mixing into another. */
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,7 +21,8 @@
 static size_t make_line(char *buffer, size_t size, int writer, int n)
 {
     int pad = (n * 7919) % 3000;
-    int length = snprintf(buffer, size, "{\"w\":%d,\"n\":%d,\"pad\":\"%0*d\"}\n", writer, n, pad, 0);
+    int length =
+        snprintf(buffer, size, "{\"w\":%d,\"n\":%d,\"pad\":\"%0*d\"}\n", writer, n, pad, 0);
     cr_assert(length > 0 && (size_t)length < size);
     return (size_t)length;
 }
@@ -184,15 +186,15 @@ Test(sink_file, reopen_sends_the_buffered_lines_to_the_moved_file)
         cr_assert_eq(sink->ops->close(sink), 0);
         cr_assert_str_eq(read_whole(moved), "{\"n\":1}\n{\"n\":2}\n");
         cr_assert_str_eq(read_whole(path), "{\"n\":3}\n");
-        /* Not moved: the lines go on at the end of the same file, nothing cut away. */
+        /* Opened again (a restart), then re-opened without a move: the lines go on at the
+         * end of the same file, nothing cut away, shared or not. */
         sink = sink_file_open(path, shared, error, sizeof(error));
         cr_assert_not_null(sink, "%s", error);
         write_text(sink, "{\"n\":4}\n");
         cr_assert_eq(sink->ops->reopen(sink), 0);
         write_text(sink, "{\"n\":5}\n");
         cr_assert_eq(sink->ops->close(sink), 0);
-        cr_assert_str_eq(read_whole(path), shared ? "{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n"
-                                                  : "{\"n\":4}\n{\"n\":5}\n");
+        cr_assert_str_eq(read_whole(path), "{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n");
         unlink(moved);
         unlink(path);
         rmdir(directory);
@@ -245,4 +247,114 @@ Test(sink_file, a_closed_pipe_means_the_reader_has_gone)
     cr_assert_eq(sink->ops->close(sink), 2);
     dup2(saved, STDOUT_FILENO);
     close(saved);
+}
+
+/* A file size limit (RLIMIT_FSIZE) stands for a full disk: the write that reaches it is
+ * short, the next one fails (EFBIG). A write cut short mid-line is the case to test. */
+static void limit_file_size(rlim_t bytes)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit limit = {.rlim_cur = bytes, .rlim_max = RLIM_INFINITY};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
+}
+
+/* Reads path: every line must be whole and each writer's lines a prefix of its own, in
+ * order (once a write failed, the rest are lost). Fills kept[w]; returns the file size. */
+static size_t check_whole_prefixes(const char *path, int writers, int *kept)
+{
+    FILE *in = fopen(path, "r");
+    cr_assert_not_null(in);
+    memset(kept, 0, sizeof(int) * (size_t)writers);
+    char *line = NULL;
+    size_t capacity = 0, size = 0;
+    ssize_t length;
+    while ((length = getline(&line, &capacity, in)) > 0) {
+        int writer, n;
+        cr_assert_eq(line[length - 1], '\n', "the file ends in part of a line: %.80s", line);
+        cr_assert_eq(sscanf(line, "{\"w\":%d,\"n\":%d,", &writer, &n), 2, "cut line: %.80s", line);
+        cr_assert(writer >= 0 && writer < writers);
+        char expected[4096];
+        size_t expected_length = make_line(expected, sizeof(expected), writer, n);
+        cr_assert_eq((size_t)length, expected_length, "line %d of writer %d cut", n, writer);
+        cr_assert_eq(memcmp(line, expected, expected_length), 0);
+        cr_assert_eq(n, kept[writer], "writer %d: line %d after %d", writer, n, kept[writer]);
+        kept[writer]++;
+        size += (size_t)length;
+    }
+    free(line);
+    fclose(in);
+    return size;
+}
+
+/* One process, the disk full in the middle of a batch: the file ends at the last whole
+ * line (the part of the next one cut away), and every line not in it is counted lost. */
+Test(sink_file, a_full_disk_leaves_the_file_ending_at_a_whole_line)
+{
+    char path[] = "/tmp/op25b-sink-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    limit_file_size(100000);
+    char error[256];
+    struct sink *sink = sink_file_open(path, false, error, sizeof(error));
+    cr_assert_not_null(sink, "%s", error);
+    char text[4096];
+    for (int n = 0; n < 500; n++) {
+        struct event_line line = {.type = "attempt", .text = text};
+        line.length = make_line(text, sizeof(text), 0, n);
+        sink->ops->write(sink, &line);
+    }
+    uint64_t lost = sink->ops->close(sink);
+    int kept;
+    size_t size = check_whole_prefixes(path, 1, &kept);
+    cr_assert(size > 90000 && size <= 100000, "%zu bytes kept of the 100000 the disk took", size);
+    cr_assert_eq(lost, (uint64_t)(500 - kept), "%d lines kept, %llu counted lost", kept,
+                 (unsigned long long)lost);
+    unlink(path);
+}
+
+/* Workers appending to one file until it is full: each cuts back only its own part line
+ * (under the file's lock), so the file holds whole lines only, and each worker's kept and
+ * lost lines add up to what it wrote. */
+Test(sink_file, workers_filling_the_disk_leave_only_whole_lines)
+{
+    char path[] = "/tmp/op25b-sink-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    int counts[2];
+    cr_assert_eq(pipe(counts), 0);
+    for (int w = 0; w < 3; w++) {
+        pid_t child = fork();
+        cr_assert(child >= 0);
+        if (child == 0) {
+            limit_file_size(3000000);
+            char error[256];
+            struct sink *sink = sink_file_open(path, true, error, sizeof(error));
+            if (sink == NULL)
+                _exit(1);
+            static char text[4096];
+            for (int n = 0; n < LINES_PER_WRITER; n++) {
+                struct event_line line = {.type = "attempt", .text = text};
+                line.length = make_line(text, sizeof(text), w, n);
+                sink->ops->write(sink, &line);
+            }
+            uint64_t said[2] = {(uint64_t)w, sink->ops->close(sink)};
+            _exit(write(counts[1], said, sizeof(said)) == sizeof(said) ? 0 : 2);
+        }
+    }
+    close(counts[1]);
+    wait_writers(3);
+    uint64_t lost[3] = {0};
+    uint64_t said[2];
+    while (read(counts[0], said, sizeof(said)) == sizeof(said))
+        lost[said[0]] = said[1];
+    close(counts[0]);
+    int kept[3];
+    size_t size = check_whole_prefixes(path, 3, kept);
+    cr_assert(size <= 3000000);
+    for (int w = 0; w < 3; w++)
+        cr_assert_eq((uint64_t)kept[w] + lost[w], (uint64_t)LINES_PER_WRITER,
+                     "writer %d: %d kept, %llu lost", w, kept[w], (unsigned long long)lost[w]);
+    unlink(path);
 }

@@ -846,6 +846,72 @@ Test(policy_errors, hostile_text)
     policy_free(policy);
 }
 
+/* HEAD POOL_P with the sensor named NAME (a C string literal of YAML). */
+#define AFTER_SENSOR_NAME                                                                          \
+    "\n  position: edge-side\nown_prefixes: [198.51.100.0/22]\npools:\n" POOL_P
+#define SENSOR_NAMED(NAME) "sensor:\n  name: " NAME AFTER_SENSOR_NAME
+
+/* Names go into every event, report and metric label: at most POLICY_NAME_MAX bytes of
+ * printable UTF-8, without the controls that reorder text around them; refused with the
+ * line of the name, whichever list it is in. */
+Test(policy_errors, names_are_short_printable_utf8)
+{
+    char name[POLICY_NAME_MAX + 2], text[1024];
+    memset(name, 'n', sizeof(name) - 1);
+    name[POLICY_NAME_MAX] = '\0';
+    snprintf(text, sizeof(text), SENSOR_NAMED("%s"), name);
+    struct policy *policy = load(text);
+    cr_assert_not_null(policy, "a name of %d bytes: %s", POLICY_NAME_MAX, error);
+    policy_free(policy);
+    name[POLICY_NAME_MAX] = 'n';
+    name[POLICY_NAME_MAX + 1] = '\0';
+    snprintf(text, sizeof(text), SENSOR_NAMED("%s"), name);
+    expect_exact(text, NAME ":2: sensor name is 65 bytes long (at most 64)");
+    /* Right-to-left override, written out and as a YAML escape; the other bidi controls. */
+    expect_exact(SENSOR_NAMED("\"ab\\u202Ecd\""),
+                 NAME ":2: sensor name contains a bidirectional control character (U+202E, "
+                      "byte 3)");
+    expect_error(SENSOR_NAMED("ab\xe2\x80\xae"
+                              "cd"),
+                 2, "bidirectional control character (U+202E, byte 3)");
+    const char *const bidi[] = {"\\u202A", "\\u202B", "\\u202C", "\\u202D", "\\u2066", "\\u2067",
+                                "\\u2068", "\\u2069", "\\u200E", "\\u200F", "\\u061C"};
+    for (size_t i = 0; i < sizeof(bidi) / sizeof(bidi[0]); i++) {
+        snprintf(text, sizeof(text),
+                 HEAD "  - name: \"p%s\"\n    type: dynamic\n    prefixes: [198.51.100.0/24]\n",
+                 bidi[i]);
+        expect_error(text, 6, "pool name contains a bidirectional control character");
+    }
+    /* C0, DEL and C1 controls (NEL, U+0085, is one), in each kind of name. */
+    expect_error(HEAD POOL_P
+                 "msas:\n  - {name: \"m\\x7f\", prefixes: [198.51.100.25], ports: [25]}\n",
+                 10, "MSA name contains a control character (U+007F, byte 2)");
+    expect_error(HEAD POOL_P "blocking_points:\n  - {name: \"b\\x85\", level: edge}\n", 10,
+                 "blocking point name contains a control character (U+0085, byte 2)");
+    expect_error(HEAD POOL_P "segments:\n  - {name: \"\\e\", vlan: 7, expects: [p]}\n", 10,
+                 "segment name contains a control character (U+001B, byte 1)");
+    /* libyaml refuses raw bytes that are no UTF-8 before the loader sees them, and escapes
+     * cannot make them; the loader checks again. What passes is printable text, in any
+     * script. */
+    expect_error(SENSOR_NAMED("a\xff"
+                              "b"),
+                 2, "invalid leading UTF-8 octet");
+    policy = load(SENSOR_NAMED("\"東京-ü\""));
+    cr_assert_not_null(policy, "%s", error);
+    cr_assert_str_eq(policy->sensor_name, "東京-ü");
+    policy_free(policy);
+    /* A 50 MB name is refused by its length, without being echoed into the message. */
+    size_t huge = 50u << 20;
+    char *long_text = malloc(huge + 256);
+    cr_assert_not_null(long_text);
+    strcpy(long_text, "sensor:\n  name: ");
+    size_t start = strlen(long_text);
+    memset(long_text + start, 'x', huge);
+    strcpy(long_text + start + huge, AFTER_SENSOR_NAME);
+    expect_exact(long_text, NAME ":2: sensor name is 52428800 bytes long (at most 64)");
+    free(long_text);
+}
+
 /* ---- files ---- */
 
 Test(policy_files, names_the_file)
