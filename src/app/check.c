@@ -1,6 +1,7 @@
 #include "app/check.h"
 
 #include "capture/prefilter.h"
+#include "policy/acl.h"
 
 static void print_prefixes(FILE *out, const struct prefix *prefixes, size_t count)
 {
@@ -76,23 +77,19 @@ static void print_segments(FILE *out, const struct policy *policy)
     }
 }
 
+/* The counts come from the rules acl_build generates, the same the report lists and writes
+ * as nftables, with the draft's formula beside them. */
 static void print_acl_rules(FILE *out, const struct policy *policy)
 {
-    fprintf(out, "ACL rules (draft section 4: dynamic blocks x (MSA blocks + 1)):\n");
-    static const int families[2] = {ADDRESS_V4, ADDRESS_V6};
-    static const char *const names[2] = {"IPv4", "IPv6"};
-    for (int f = 0; f < 2; f++) {
-        struct acl_rule_count count;
-        policy_acl_rule_count(policy, families[f], &count);
-        /* The draft's formula assumes every MSA serves every pool; MSAs limited to some
-         * pools need fewer permits, so the exact count is printed beside it. */
-        fprintf(out, "  %s: %zu dynamic blocks x (%zu MSA blocks + 1) = %zu rules", names[f],
-                count.dynamic_blocks, count.msa_blocks,
-                count.dynamic_blocks * (count.msa_blocks + 1));
-        if (count.rules != count.dynamic_blocks * (count.msa_blocks + 1))
-            fprintf(out, " (%zu with MSAs limited to their pools)", count.rules);
-        fprintf(out, "\n");
+    fprintf(out, "ACL rules (draft section 4: dynamic blocks x (MSA blocks on port 25 + 1), "
+                 "plus exempt prefixes):\n");
+    struct acl acl;
+    if (acl_build(policy, &acl) != 0) {
+        fprintf(out, "  not counted: out of memory\n");
+        return;
     }
+    acl_write_counts(&acl, "  ", out);
+    acl_free(&acl);
 }
 
 static void print_prefilter(FILE *out, const struct policy *policy)

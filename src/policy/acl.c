@@ -1,3 +1,6 @@
+/* Builds the ACL of acl.h from the policy: which prefixes are dynamic blocks, which are
+ * carved out of one (exemptions), in which order a first-match device must see them, and
+ * the counts. acl_write.c writes it out. */
 #include "policy/acl.h"
 
 #include <stdlib.h>
@@ -6,11 +9,139 @@
 #include "util/address.h"
 
 #define SMTP_PORT 25
+/* Nested prefixes have strictly growing lengths: at most 129 of them hold one another. */
+#define NESTING_MAX 129
 
-static const int families[2] = {ADDRESS_V4, ADDRESS_V6};
+/* One prefix of a pool, and the nearest other pool prefix that holds it. */
+struct entry {
+    struct prefix prefix;
+    int pool;
+    size_t order;  /* pools in policy order, then their prefixes */
+    size_t parent; /* index into the entries, or SIZE_MAX: held by no pool prefix */
+};
 
-/* Adds one rule, growing the array by doubling (the ACL is built once, off the fast path). */
-static int append(struct acl *acl, size_t *capacity, const struct acl_rule *rule)
+/* The rules of one source prefix: a dynamic block (its MSA permits, then its deny) or an
+ * exemption (one permit). */
+struct block {
+    const struct entry *entry;
+    int point;  /* blocking point whose device holds the rules, or POLICY_NO_INDEX */
+    int inside; /* exemptions: the dynamic pool it is carved out of; blocks: POLICY_NO_INDEX */
+    size_t point_order;
+};
+
+static int family_slot(int family)
+{
+    return family == ADDRESS_V6 ? 1 : 0;
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    int order = address_compare(&x->prefix.address, &y->prefix.address);
+    if (order != 0)
+        return order;
+    return (x->prefix.length > y->prefix.length) - (x->prefix.length < y->prefix.length);
+}
+
+/* Pool prefixes never overlap partly (two prefixes are nested or apart), so in address
+ * order, shorter first, the prefixes holding the current one are exactly those still on a
+ * stack: one pass finds every prefix's nearest holder, as a routing table's parent. */
+static void find_parents(struct entry *entries, size_t count)
+{
+    size_t stack[NESTING_MAX];
+    size_t depth = 0;
+    for (size_t i = 0; i < count; i++) {
+        while (depth > 0 &&
+               !prefix_contains(&entries[stack[depth - 1]].prefix, &entries[i].prefix.address))
+            depth--;
+        entries[i].parent = depth > 0 ? stack[depth - 1] : SIZE_MAX;
+        if (depth < NESTING_MAX)
+            stack[depth++] = i;
+    }
+}
+
+static struct entry *collect_entries(const struct policy *policy, size_t *count)
+{
+    size_t total = 0;
+    for (size_t p = 0; p < policy->pool_count; p++)
+        total += policy->pools[p].prefix_count;
+    struct entry *entries = calloc(total > 0 ? total : 1, sizeof(*entries));
+    if (entries == NULL)
+        return NULL;
+    size_t n = 0;
+    for (size_t p = 0; p < policy->pool_count; p++) {
+        for (size_t i = 0; i < policy->pools[p].prefix_count; i++, n++) {
+            entries[n].prefix = policy->pools[p].prefixes[i];
+            entries[n].pool = (int)p;
+            entries[n].order = n;
+        }
+    }
+    qsort(entries, total, sizeof(*entries), compare_entries);
+    find_parents(entries, total);
+    *count = total;
+    return entries;
+}
+
+/* Devices in policy order, pools without a blocking point last; IPv4 first; then the most
+ * specific source first, which makes first match the same as longest match. */
+static int compare_blocks(const void *a, const void *b)
+{
+    const struct block *x = a, *y = b;
+    if (x->point_order != y->point_order)
+        return x->point_order < y->point_order ? -1 : 1;
+    int fx = family_slot(x->entry->prefix.address.family);
+    int fy = family_slot(y->entry->prefix.address.family);
+    if (fx != fy)
+        return fx - fy;
+    if (x->entry->prefix.length != y->entry->prefix.length)
+        return x->entry->prefix.length > y->entry->prefix.length ? -1 : 1;
+    return (x->entry->order > y->entry->order) - (x->entry->order < y->entry->order);
+}
+
+static struct block make_block(const struct policy *policy, const struct entry *entry, int point,
+                               int inside)
+{
+    struct block block = {.entry = entry, .point = point, .inside = inside};
+    block.point_order = point == POLICY_NO_INDEX ? policy->blocking_point_count : (size_t)point;
+    return block;
+}
+
+/* Every prefix of a dynamic pool is a block at its pool's point. A prefix whose nearest
+ * holder is a dynamic block is also an exemption at that block's point, unless it is a
+ * dynamic block of the same point itself (its own rules, listed first, already decide):
+ * a static prefix, or a dynamic one another point governs, must not meet the holder's
+ * deny. A prefix nested deeper is covered by its holder's exemption. */
+static struct block *collect_blocks(const struct policy *policy, const struct entry *entries,
+                                    size_t entry_count, size_t *count)
+{
+    struct block *blocks = calloc(2 * entry_count + 1, sizeof(*blocks));
+    if (blocks == NULL)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < entry_count; i++) {
+        const struct entry *entry = &entries[i];
+        const struct pool *pool = &policy->pools[entry->pool];
+        bool dynamic = pool->type == POOL_DYNAMIC;
+        if (dynamic)
+            blocks[n++] = make_block(policy, entry, pool->blocking_point, POLICY_NO_INDEX);
+        if (entry->parent == SIZE_MAX)
+            continue;
+        int holder = entries[entry->parent].pool;
+        const struct pool *outer = &policy->pools[holder];
+        if (outer->type != POOL_DYNAMIC ||
+            (dynamic && pool->blocking_point == outer->blocking_point))
+            continue;
+        blocks[n++] = make_block(policy, entry, outer->blocking_point, holder);
+    }
+    qsort(blocks, n, sizeof(*blocks), compare_blocks);
+    *count = n;
+    return blocks;
+}
+
+/* Adds one rule, growing the array by doubling (the ACL is built once, off the fast path),
+ * and counts it. */
+static int append(struct acl *acl, size_t *capacity, const struct policy *policy,
+                  const struct acl_rule *rule)
 {
     if (acl->count == *capacity) {
         size_t grown = *capacity == 0 ? 64 : *capacity * 2;
@@ -21,260 +152,111 @@ static int append(struct acl *acl, size_t *capacity, const struct acl_rule *rule
         *capacity = grown;
     }
     acl->rules[acl->count++] = *rule;
+    if (rule->blocking_point == POLICY_NO_INDEX) {
+        acl->unassigned++;
+        return 0;
+    }
+    struct acl_count *count = &acl->families[family_slot(rule->family)];
+    count->msa_permits += rule->action == ACL_PERMIT;
+    count->exempt_permits += rule->action == ACL_EXEMPT;
+    count->denies += rule->action == ACL_DENY;
+    count->rules++;
+    count->planned += policy->blocking_points[rule->blocking_point].state == BLOCKING_PLANNED;
     return 0;
 }
 
-/* One dynamic block: permits to the MSA blocks of its family that serve this pool on port
- * 25 (draft section 4.3.2 permit lists), then the deny. */
-static int add_block(struct acl *acl, size_t *capacity, const struct policy *policy, int pool,
-                     const struct prefix *block)
+/* A dynamic block: permits to the MSA blocks of its family that serve this pool on port 25
+ * (draft section 4.3.2 permit lists; an MSA without port 25 gets none), then the deny. */
+static int add_dynamic(struct acl *acl, size_t *capacity, const struct policy *policy,
+                       const struct block *block)
 {
-    const struct pool *entry = &policy->pools[pool];
+    const struct prefix *source = &block->entry->prefix;
+    int pool = block->entry->pool;
     struct acl_rule rule = {
         .action = ACL_PERMIT,
-        .family = block->address.family,
+        .family = source->address.family,
         .pool = pool,
-        .blocking_point = entry->blocking_point,
-        .source = *block,
+        .inside = POLICY_NO_INDEX,
+        .blocking_point = block->point,
+        .source = *source,
     };
     for (size_t m = 0; m < policy->msa_count; m++) {
         const struct msa *msa = &policy->msas[m];
         if (!policy_msa_allows(policy, (int)m, pool, SMTP_PORT))
             continue;
         for (size_t i = 0; i < msa->prefix_count; i++) {
-            if (msa->prefixes[i].address.family != block->address.family)
+            if (msa->prefixes[i].address.family != source->address.family)
                 continue;
             rule.msa = (int)m;
             rule.destination = msa->prefixes[i];
-            if (append(acl, capacity, &rule) != 0)
+            if (append(acl, capacity, policy, &rule) != 0)
                 return -1;
         }
     }
     rule.action = ACL_DENY;
     rule.msa = POLICY_NO_INDEX;
     memset(&rule.destination, 0, sizeof(rule.destination));
-    return append(acl, capacity, &rule);
+    if (block->point != POLICY_NO_INDEX)
+        acl->families[family_slot(source->address.family)].dynamic_blocks++;
+    return append(acl, capacity, policy, &rule);
 }
 
-static int add_pool(struct acl *acl, size_t *capacity, const struct policy *policy, int pool)
+static int add_block(struct acl *acl, size_t *capacity, const struct policy *policy,
+                     const struct block *block)
 {
-    const struct pool *entry = &policy->pools[pool];
-    for (int f = 0; f < 2; f++) {
-        for (size_t i = 0; i < entry->prefix_count; i++) {
-            if (entry->prefixes[i].address.family != families[f])
-                continue;
-            size_t before = acl->count;
-            if (add_block(acl, capacity, policy, pool, &entry->prefixes[i]) != 0)
-                return -1;
-            if (entry->blocking_point == POLICY_NO_INDEX)
-                acl->unassigned += acl->count - before;
-            else
-                acl->assigned[f] += acl->count - before;
-        }
+    if (block->inside == POLICY_NO_INDEX)
+        return add_dynamic(acl, capacity, policy, block);
+    struct acl_rule rule = {
+        .action = ACL_EXEMPT,
+        .family = block->entry->prefix.address.family,
+        .pool = block->entry->pool,
+        .inside = block->inside,
+        .blocking_point = block->point,
+        .msa = POLICY_NO_INDEX,
+        .source = block->entry->prefix,
+    };
+    return append(acl, capacity, policy, &rule);
+}
+
+/* The draft's formula counts every MSA block that takes port 25, whichever pools it serves;
+ * an MSA on 587 or 465 only is never permitted on 25, so it is not counted. */
+static void count_formula(const struct policy *policy, struct acl *acl)
+{
+    for (size_t m = 0; m < policy->msa_count; m++) {
+        const struct msa *msa = &policy->msas[m];
+        bool takes_25 = false;
+        for (size_t i = 0; i < msa->port_count; i++)
+            takes_25 = takes_25 || msa->ports[i] == SMTP_PORT;
+        for (size_t i = 0; i < msa->prefix_count && takes_25; i++)
+            acl->families[family_slot(msa->prefixes[i].address.family)].msa_blocks++;
     }
-    return 0;
+    for (int f = 0; f < 2; f++)
+        acl->families[f].formula =
+            acl->families[f].dynamic_blocks * (acl->families[f].msa_blocks + 1);
 }
 
 int acl_build(const struct policy *policy, struct acl *acl)
 {
     memset(acl, 0, sizeof(*acl));
-    size_t capacity = 0;
-    for (size_t b = 0; b < policy->blocking_point_count; b++) {
-        for (size_t p = 0; p < policy->pool_count; p++) {
-            const struct pool *pool = &policy->pools[p];
-            if (pool->type == POOL_DYNAMIC && pool->blocking_point == (int)b &&
-                add_pool(acl, &capacity, policy, (int)p) != 0)
-                goto fail;
-        }
+    size_t entry_count = 0, block_count = 0, capacity = 0;
+    struct entry *entries = collect_entries(policy, &entry_count);
+    struct block *blocks =
+        entries == NULL ? NULL : collect_blocks(policy, entries, entry_count, &block_count);
+    int status = blocks == NULL ? -1 : 0;
+    for (size_t i = 0; i < block_count && status == 0; i++)
+        status = add_block(acl, &capacity, policy, &blocks[i]);
+    free(blocks);
+    free(entries);
+    if (status != 0) {
+        acl_free(acl);
+        return -1;
     }
-    for (size_t p = 0; p < policy->pool_count; p++) {
-        const struct pool *pool = &policy->pools[p];
-        if (pool->type == POOL_DYNAMIC && pool->blocking_point == POLICY_NO_INDEX &&
-            add_pool(acl, &capacity, policy, (int)p) != 0)
-            goto fail;
-    }
+    count_formula(policy, acl);
     return 0;
-
-fail:
-    acl_free(acl);
-    return -1;
 }
 
 void acl_free(struct acl *acl)
 {
     free(acl->rules);
     memset(acl, 0, sizeof(*acl));
-}
-
-size_t acl_rule_format(const struct acl_rule *rule, char *buffer, size_t size)
-{
-    char source[PREFIX_TEXT_MAX], destination[PREFIX_TEXT_MAX] = "any";
-    prefix_format(&rule->source, source, sizeof(source));
-    if (rule->action == ACL_PERMIT)
-        prefix_format(&rule->destination, destination, sizeof(destination));
-    int length =
-        snprintf(buffer, size, "%-6s tcp %s -> %s dport %d",
-                 rule->action == ACL_PERMIT ? "permit" : "deny", source, destination, SMTP_PORT);
-    return length < 0 ? 0 : (size_t)length;
-}
-
-static void write_counts(const struct acl *acl, const struct policy *policy, FILE *out)
-{
-    static const char *const names[2] = {"IPv4", "IPv6"};
-    for (int f = 0; f < 2; f++) {
-        struct acl_rule_count count;
-        policy_acl_rule_count(policy, families[f], &count);
-        fprintf(out,
-                "# %s: %zu dynamic blocks x (%zu MSA blocks + 1) = %zu rules by the draft's "
-                "formula; %zu listed\n",
-                names[f], count.dynamic_blocks, count.msa_blocks,
-                count.dynamic_blocks * (count.msa_blocks + 1), acl->assigned[f]);
-    }
-    if (acl->unassigned > 0)
-        fprintf(out, "# %zu more rules for dynamic pools that have no blocking point yet\n",
-                acl->unassigned);
-}
-
-static void write_group_heading(const struct policy *policy, int point, FILE *out)
-{
-    if (point == POLICY_NO_INDEX) {
-        fprintf(out, "# no blocking point: these pools are not filtered anywhere yet\n");
-        return;
-    }
-    const struct blocking_point *entry = &policy->blocking_points[point];
-    fprintf(out, "# blocking point %s (level %d %s, %s, reject %s)\n", entry->name,
-            (int)entry->level, blocking_level_name(entry->level), blocking_state_name(entry->state),
-            blocking_reject_name(entry->reject));
-}
-
-void acl_write_listing(const struct acl *acl, const struct policy *policy, FILE *out)
-{
-    fprintf(out, "# OP25B ACL for %s (draft-akagiri-op25b-dynamicip section 4):\n",
-            policy->sensor_name);
-    fprintf(out, "# per dynamic block, permit TCP/25 to each designated MSA block, then deny "
-                 "TCP/25.\n");
-    write_counts(acl, policy, out);
-    int group = -2; /* no group yet */
-    for (size_t i = 0; i < acl->count; i++) {
-        const struct acl_rule *rule = &acl->rules[i];
-        if (rule->blocking_point != group) {
-            group = rule->blocking_point;
-            write_group_heading(policy, group, out);
-        }
-        char text[2 * PREFIX_TEXT_MAX + 32];
-        acl_rule_format(rule, text, sizeof(text));
-        fprintf(out, "%5zu  %-70s # pool %s", i + 1, text, policy->pools[rule->pool].name);
-        if (rule->action == ACL_PERMIT)
-            fprintf(out, ", msa %s", policy->msas[rule->msa].name);
-        fputc('\n', out);
-    }
-}
-
-/* nftables identifiers are letters, digits and '_'; names from the policy may hold more. */
-static void identifier(const char *name, char *buffer, size_t size)
-{
-    size_t length = 0;
-    for (const char *c = name; *c != '\0' && length + 1 < size; c++) {
-        bool keep =
-            (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
-        buffer[length++] = keep ? *c : '_';
-    }
-    buffer[length] = '\0';
-}
-
-/* A comment is a quoted string: keep printable ASCII without quotes or backslashes. */
-static void comment_text(const char *text, char *buffer, size_t size)
-{
-    size_t length = 0;
-    for (const char *c = text; *c != '\0' && length + 1 < size; c++) {
-        bool keep = *c >= 0x20 && *c < 0x7f && *c != '"' && *c != '\\';
-        buffer[length++] = keep ? *c : '_';
-    }
-    buffer[length] = '\0';
-}
-
-static const char *verdict_statement(enum blocking_reject reject, int family)
-{
-    switch (reject) {
-    case REJECT_ICMP:
-        /* ICMP 3/13 and ICMPv6 1/1: what the sensor reads as icmp_admin_prohibited. */
-        return family == ADDRESS_V6 ? "reject with icmpv6 type admin-prohibited"
-                                    : "reject with icmp type admin-prohibited";
-    case REJECT_TCP_RESET:
-        return "reject with tcp reset";
-    case REJECT_DROP:
-    default:
-        return "drop";
-    }
-}
-
-static void write_nft_rule(const struct acl_rule *rule, const struct policy *policy,
-                           const char *indent, FILE *out)
-{
-    const char *ip = rule->family == ADDRESS_V6 ? "ip6" : "ip";
-    char source[PREFIX_TEXT_MAX], destination[PREFIX_TEXT_MAX], comment[160], raw[160];
-    prefix_format(&rule->source, source, sizeof(source));
-    fprintf(out, "%s%s saddr %s ", indent, ip, source);
-    if (rule->action == ACL_PERMIT) {
-        prefix_format(&rule->destination, destination, sizeof(destination));
-        fprintf(out, "%s daddr %s ", ip, destination);
-        snprintf(raw, sizeof(raw), "%s to %s", policy->pools[rule->pool].name,
-                 policy->msas[rule->msa].name);
-    } else {
-        snprintf(raw, sizeof(raw), "%s", policy->pools[rule->pool].name);
-    }
-    /* nftables keeps at most 128 bytes of comment. */
-    comment_text(raw, comment, 128);
-    enum blocking_reject reject = rule->blocking_point == POLICY_NO_INDEX
-                                      ? REJECT_DROP
-                                      : policy->blocking_points[rule->blocking_point].reject;
-    fprintf(out, "tcp dport %d %s comment \"%s\"\n", SMTP_PORT,
-            rule->action == ACL_PERMIT ? "accept" : verdict_statement(reject, rule->family),
-            comment);
-}
-
-void acl_write_nftables(const struct acl *acl, const struct policy *policy, FILE *out)
-{
-    fprintf(out, "#!/usr/sbin/nft -f\n");
-    fprintf(out, "# OP25B ACL for %s (draft-akagiri-op25b-dynamicip section 4).\n",
-            policy->sensor_name);
-    fprintf(out, "# One table per blocking point: load each on the device at that point.\n");
-    write_counts(acl, policy, out);
-    size_t i = 0;
-    while (i < acl->count) {
-        int point = acl->rules[i].blocking_point;
-        size_t end = i;
-        while (end < acl->count && acl->rules[end].blocking_point == point)
-            end++;
-        fputc('\n', out);
-        write_group_heading(policy, point, out);
-        if (point == POLICY_NO_INDEX) {
-            for (; i < end; i++)
-                write_nft_rule(&acl->rules[i], policy, "# ", out);
-            continue;
-        }
-        const struct blocking_point *entry = &policy->blocking_points[point];
-        char name[128];
-        identifier(entry->name, name, sizeof(name));
-        /* Two names may map to one identifier: the index keeps tables apart. */
-        for (int other = 0; other < point; other++) {
-            char other_name[128];
-            identifier(policy->blocking_points[other].name, other_name, sizeof(other_name));
-            if (strcmp(other_name, name) == 0) {
-                size_t length = strlen(name);
-                snprintf(name + length, sizeof(name) - length, "_%d", point);
-                break;
-            }
-        }
-        if (entry->state == BLOCKING_PLANNED)
-            fprintf(out, "# planned: not active yet, so the sensor reports would_block\n");
-        /* Declaring, then flushing, makes the file safe to load again after a change. */
-        fprintf(out, "table inet op25b_%s\nflush table inet op25b_%s\n", name, name);
-        fprintf(out, "table inet op25b_%s {\n", name);
-        fprintf(out, "\tchain forward {\n");
-        fprintf(out, "\t\ttype filter hook forward priority filter; policy accept;\n");
-        for (; i < end; i++)
-            write_nft_rule(&acl->rules[i], policy, "\t\t", out);
-        fprintf(out, "\t}\n}\n");
-    }
 }

@@ -1,6 +1,6 @@
 /* The site policy's lookups, for the per-packet path and the writers: which pool, MSA or
- * resolver an address is, a subscriber's prefix, what an MSA allows, the ACL's rule count,
- * and the names of the policy's choices. policy_load.c reads the file. */
+ * resolver an address is, a subscriber's prefix, what an MSA allows, and the names of the
+ * policy's choices. policy_load.c reads the file; acl.c derives the ACL and its count. */
 #include "policy/policy.h"
 
 #include <stdlib.h>
@@ -126,39 +126,6 @@ bool policy_msa_allows(const struct policy *policy, int msa, int pool, uint16_t 
     for (size_t i = 0; i < entry->port_count && !port_listed; i++)
         port_listed = entry->ports[i] == port;
     return port_listed && msa_serves_pool(entry, pool);
-}
-
-static size_t count_family(const struct prefix *prefixes, size_t count, int family)
-{
-    size_t matching = 0;
-    for (size_t i = 0; i < count; i++)
-        matching += prefixes[i].address.family == family;
-    return matching;
-}
-
-void policy_acl_rule_count(const struct policy *policy, int family, struct acl_rule_count *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (family != ADDRESS_V4 && family != ADDRESS_V6)
-        return;
-    for (size_t m = 0; m < policy->msa_count; m++)
-        out->msa_blocks +=
-            count_family(policy->msas[m].prefixes, policy->msas[m].prefix_count, family);
-    /* Per dynamic block: a permit for each MSA block its pool may use, then the deny. */
-    for (size_t p = 0; p < policy->pool_count; p++) {
-        const struct pool *pool = &policy->pools[p];
-        if (pool->type != POOL_DYNAMIC || pool->blocking_point == POLICY_NO_INDEX)
-            continue;
-        size_t blocks = count_family(pool->prefixes, pool->prefix_count, family);
-        size_t permits = 0;
-        for (size_t m = 0; m < policy->msa_count; m++) {
-            const struct msa *msa = &policy->msas[m];
-            if (msa_serves_pool(msa, (int)p))
-                permits += count_family(msa->prefixes, msa->prefix_count, family);
-        }
-        out->dynamic_blocks += blocks;
-        out->rules += blocks * (permits + 1);
-    }
 }
 
 /* ---- Names ---- */

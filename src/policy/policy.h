@@ -148,16 +148,6 @@ unsigned policy_ipv6_subscriber_bits(const struct policy *policy);
 /* True when msa serves port to subscribers of pool (the permit list of draft 4.3.2). */
 bool policy_msa_allows(const struct policy *policy, int msa, int pool, uint16_t port);
 
-/* Draft section 4: (# dynamic blocks) x (# MSA blocks + 1), per address family. Each dynamic
- * block is counted against the MSA blocks its pool may use, which equals the draft's formula
- * when every MSA serves every pool. */
-struct acl_rule_count {
-    size_t dynamic_blocks;
-    size_t msa_blocks;
-    size_t rules;
-};
-void policy_acl_rule_count(const struct policy *policy, int family, struct acl_rule_count *out);
-
 const char *pool_type_name(enum pool_type type);
 const char *sensor_position_name(enum sensor_position position);
 const char *blocking_level_name(enum blocking_level level);

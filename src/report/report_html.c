@@ -474,29 +474,49 @@ static void write_impact(const struct report *report, FILE *out)
                   false);
 }
 
-static void write_acl(const struct report *report, FILE *out)
+static void write_acl_point(const struct policy *policy, int point, FILE *out)
 {
-    const struct policy *policy = report->policy;
-    const struct acl *acl = &report->acl;
-    fputs("<h2>3. The ACL for this policy</h2>\n<p>Draft section 4: per dynamic block, permit "
-          "TCP/25 to each designated MSA block the pool may use, then deny TCP/25. Size by the "
-          "draft's formula, dynamic blocks &times; (MSA blocks + 1):</p>\n<ul>\n",
-          out);
+    if (point == POLICY_NO_INDEX) {
+        fputs("<span class=\"bad\">none</span>", out);
+        return;
+    }
+    escape(out, policy->blocking_points[point].name);
+    if (policy->blocking_points[point].state == BLOCKING_PLANNED)
+        fputs(" (planned)", out);
+}
+
+static void write_acl_counts(const struct acl *acl, FILE *out)
+{
     for (int f = 0; f < 2; f++) {
-        struct acl_rule_count count;
-        policy_acl_rule_count(policy, f == 0 ? ADDRESS_V4 : ADDRESS_V6, &count);
+        const struct acl_count *count = &acl->families[f];
         fprintf(out,
-                "<li>IPv%d: %zu &times; (%zu + 1) = <strong>%zu rules</strong>; %zu listed "
-                "below</li>\n",
-                f == 0 ? 4 : 6, count.dynamic_blocks, count.msa_blocks,
-                count.dynamic_blocks * (count.msa_blocks + 1), acl->assigned[f]);
+                "<li>IPv%d: %zu &times; (%zu + 1) = %zu rules by the formula; <strong>%zu "
+                "generated</strong> (MSA permits %zu, exempt permits %zu, denies %zu), %zu of "
+                "them at planned points</li>\n",
+                f == 0 ? 4 : 6, count->dynamic_blocks, count->msa_blocks, count->formula,
+                count->rules, count->msa_permits, count->exempt_permits, count->denies,
+                count->planned);
     }
     if (acl->unassigned > 0)
         fprintf(out,
                 "<li class=\"bad\">%zu more rules for pools that have no blocking point "
                 "yet</li>\n",
                 acl->unassigned);
-    fputs("</ul>\n<table>\n<tr><th>#</th><th>rule</th><th>pool</th><th>MSA</th>"
+}
+
+static void write_acl(const struct report *report, FILE *out)
+{
+    const struct policy *policy = report->policy;
+    const struct acl *acl = &report->acl;
+    fputs("<h2>3. The ACL for this policy</h2>\n<p>Draft section 4: per dynamic block, permit "
+          "TCP/25 to each designated MSA block (port 25) the pool may use, then deny TCP/25; "
+          "before them, permit TCP/25 from each prefix carved out of the block (exempt: static "
+          "senders must not be blocked). Size by the draft's formula, dynamic blocks &times; "
+          "(MSA blocks + 1), and as generated; rules at a planned point are what its ACL will "
+          "be:</p>\n<ul>\n",
+          out);
+    write_acl_counts(acl, out);
+    fputs("</ul>\n<table>\n<tr><th>#</th><th>rule</th><th>pool</th><th>MSA or exemption</th>"
           "<th>blocking point</th></tr>\n",
           out);
     for (size_t i = 0; i < acl->count; i++) {
@@ -508,12 +528,14 @@ static void write_acl(const struct report *report, FILE *out)
         fputs("</code></td><td>", out);
         escape(out, policy->pools[rule->pool].name);
         fputs("</td><td>", out);
-        escape(out, rule->action == ACL_PERMIT ? policy->msas[rule->msa].name : "");
+        if (rule->action == ACL_PERMIT)
+            escape(out, policy->msas[rule->msa].name);
+        else if (rule->action == ACL_EXEMPT) {
+            fputs("exempt inside ", out);
+            escape(out, policy->pools[rule->inside].name);
+        }
         fputs("</td><td>", out);
-        if (rule->blocking_point == POLICY_NO_INDEX)
-            fputs("<span class=\"bad\">none</span>", out);
-        else
-            escape(out, policy->blocking_points[rule->blocking_point].name);
+        write_acl_point(policy, rule->blocking_point, out);
         fputs("</td></tr>\n", out);
     }
     fputs("</table>\n<h3>In nftables syntax</h3>\n<pre>", out);

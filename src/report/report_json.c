@@ -277,52 +277,68 @@ static void write_servers(struct json_stream *w, const char *key, const struct r
     json_stream_object_end(w);
 }
 
+static void write_acl_counts(struct json_stream *w, const struct acl *acl)
+{
+    static const char *const keys[2] = {"ipv4", "ipv6"};
+    json_stream_object(w, "formula");
+    for (int f = 0; f < 2; f++) {
+        json_stream_object(w, keys[f]);
+        json_stream_u64(w, "dynamic_blocks", acl->families[f].dynamic_blocks);
+        json_stream_u64(w, "msa_blocks", acl->families[f].msa_blocks);
+        json_stream_u64(w, "rules", acl->families[f].formula);
+        json_stream_object_end(w);
+    }
+    json_stream_object_end(w);
+    json_stream_object(w, "generated");
+    for (int f = 0; f < 2; f++) {
+        json_stream_object(w, keys[f]);
+        json_stream_u64(w, "msa_permits", acl->families[f].msa_permits);
+        json_stream_u64(w, "exempt_permits", acl->families[f].exempt_permits);
+        json_stream_u64(w, "denies", acl->families[f].denies);
+        json_stream_u64(w, "rules", acl->families[f].rules);
+        json_stream_u64(w, "planned", acl->families[f].planned);
+        json_stream_object_end(w);
+    }
+    json_stream_u64(w, "without_blocking_point", acl->unassigned);
+    json_stream_object_end(w);
+}
+
+static void write_acl_rule(struct json_stream *w, const struct policy *policy,
+                           const struct acl_rule *rule, size_t n)
+{
+    char text[PREFIX_TEXT_MAX];
+    json_stream_object(w, NULL);
+    json_stream_u64(w, "n", n);
+    json_stream_string(w, "action", acl_action_name(rule->action));
+    json_stream_u64(w, "ip_version", (uint64_t)rule->family);
+    json_stream_string(w, "proto", "tcp");
+    prefix_format(&rule->source, text, sizeof(text));
+    json_stream_string(w, "source", text);
+    if (rule->action == ACL_PERMIT)
+        prefix_format(&rule->destination, text, sizeof(text));
+    json_stream_string(w, "destination", rule->action == ACL_PERMIT ? text : NULL);
+    json_stream_u64(w, "dport", 25);
+    json_stream_string(w, "pool", policy->pools[rule->pool].name);
+    json_stream_string(w, "msa", rule->action == ACL_PERMIT ? policy->msas[rule->msa].name : NULL);
+    json_stream_string(w, "exempt_inside",
+                       rule->action == ACL_EXEMPT ? policy->pools[rule->inside].name : NULL);
+    const struct blocking_point *point = rule->blocking_point == POLICY_NO_INDEX
+                                             ? NULL
+                                             : &policy->blocking_points[rule->blocking_point];
+    json_stream_string(w, "blocking_point", point == NULL ? NULL : point->name);
+    json_stream_string(w, "state", point == NULL ? NULL : blocking_state_name(point->state));
+    json_stream_object_end(w);
+}
+
 static void write_acl(struct json_stream *w, const struct report *report)
 {
     const struct policy *policy = report->policy;
     const struct acl *acl = &report->acl;
-    static const char *const keys[2] = {"ipv4", "ipv6"};
     json_stream_object(w, "acl");
-    json_stream_object(w, "formula");
-    for (int f = 0; f < 2; f++) {
-        struct acl_rule_count count;
-        policy_acl_rule_count(policy, f == 0 ? ADDRESS_V4 : ADDRESS_V6, &count);
-        json_stream_object(w, keys[f]);
-        json_stream_u64(w, "dynamic_blocks", count.dynamic_blocks);
-        json_stream_u64(w, "msa_blocks", count.msa_blocks);
-        json_stream_u64(w, "rules", count.dynamic_blocks * (count.msa_blocks + 1));
-        json_stream_u64(w, "rules_with_pool_limits", count.rules);
-        json_stream_object_end(w);
-    }
-    json_stream_object_end(w);
-    json_stream_object(w, "listed");
-    json_stream_u64(w, "ipv4", acl->assigned[0]);
-    json_stream_u64(w, "ipv6", acl->assigned[1]);
-    json_stream_u64(w, "without_blocking_point", acl->unassigned);
-    json_stream_object_end(w);
+    write_acl_counts(w, acl);
     json_stream_array(w, "rules");
-    for (size_t i = 0; i < acl->count; i++) {
-        const struct acl_rule *rule = &acl->rules[i];
-        char text[PREFIX_TEXT_MAX];
-        json_stream_object(w, NULL);
-        json_stream_u64(w, "n", i + 1);
-        json_stream_string(w, "action", rule->action == ACL_PERMIT ? "permit" : "deny");
-        json_stream_u64(w, "ip_version", (uint64_t)rule->family);
-        json_stream_string(w, "proto", "tcp");
-        prefix_format(&rule->source, text, sizeof(text));
-        json_stream_string(w, "source", text);
-        if (rule->action == ACL_PERMIT)
-            prefix_format(&rule->destination, text, sizeof(text));
-        json_stream_string(w, "destination", rule->action == ACL_PERMIT ? text : NULL);
-        json_stream_u64(w, "dport", 25);
-        json_stream_string(w, "pool", policy->pools[rule->pool].name);
-        json_stream_string(w, "msa", rule->action == ACL_PERMIT ? policy->msas[rule->msa].name : NULL);
-        json_stream_string(w, "blocking_point",
-               rule->blocking_point == POLICY_NO_INDEX
-                   ? NULL
-                   : policy->blocking_points[rule->blocking_point].name);
-        json_stream_object_end(w);
-    }
+    for (size_t i = 0; i < acl->count; i++)
+        write_acl_rule(w, policy, &acl->rules[i], i + 1);
     json_stream_array_end(w);
     char *nft = NULL;
     size_t length = 0;

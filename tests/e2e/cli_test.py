@@ -98,8 +98,10 @@ def test_check():
     status, out, err = run(["-c", EXAMPLE_POLICY, "--check"])
     check(status == 0, "--check exits %d: %s" % (status, err))
     text = out.decode()
-    # Recount the draft's formula from the pools and MSAs --check itself lists.
-    dynamic = {4: 0, 6: 0}
+    # Recount the draft's formula from the pools and MSAs --check itself lists: dynamic
+    # blocks, MSA blocks that take port 25, and static prefixes carved out of a dynamic one.
+    dynamic = []
+    static = []
     msa = {4: 0, 6: 0}
     section = None
     for line in text.splitlines():
@@ -120,17 +122,25 @@ def test_check():
             except ValueError:
                 pass
         if section == "pools" and words[1] == "dynamic":
-            for prefix in prefixes:
-                dynamic[prefix.version] += 1
-        elif section == "msas":
+            dynamic += prefixes
+        elif section == "pools":
+            static += prefixes
+        elif section == "msas" and "25" in words[words.index("ports") + 1].split(","):
             for prefix in prefixes:
                 msa[prefix.version] += 1
-    check(dynamic == {4: 2, 6: 2} and msa == {4: 2, 6: 1},
-          "--check lists %r dynamic and %r MSA blocks" % (dynamic, msa))
+    blocks = {v: sum(1 for p in dynamic if p.version == v) for v in (4, 6)}
+    carved = {v: sum(1 for s in static if s.version == v and
+                     any(d.version == v and s.subnet_of(d) for d in dynamic)) for v in (4, 6)}
+    check(blocks == {4: 2, 6: 2} and msa == {4: 2, 6: 1} and carved == {4: 1, 6: 1},
+          "--check lists %r dynamic, %r MSA blocks and %r carved-out static prefixes" %
+          (blocks, msa, carved))
     for version in (4, 6):
-        rules = dynamic[version] * (msa[version] + 1)
-        pattern = r"IPv%d: %d dynamic blocks x \(%d MSA blocks \+ 1\) = %d rules" % (
-            version, dynamic[version], msa[version], rules)
+        rules = blocks[version] * (msa[version] + 1)
+        pattern = (r"IPv%d: %d dynamic blocks x \(%d MSA blocks \+ 1\) = %d rules by the "
+                   r"draft's formula\n +generated \d+ rules \(\d+ at planned points\): MSA "
+                   r"permits \d+, exempt permits %d, denies %d\n" % (
+                       version, blocks[version], msa[version], rules, carved[version],
+                       blocks[version]))
         check(re.search(pattern, text), "--check lacks %r:\n%s" % (pattern, text))
 
 

@@ -255,26 +255,48 @@ def check_acl(name, policy, report):
     if not check(status == 0, "%s: --check exits %d: %s" % (name, status, err)):
         return
     acl = report["acl"]
+    text = out.decode()
     for family, label in (("ipv4", "IPv4"), ("ipv6", "IPv6")):
-        match = re.search(r"%s: (\d+) dynamic blocks x \((\d+) MSA blocks \+ 1\) = (\d+) rules"
-                          r"(?: \((\d+) with MSAs limited)?" % label, out.decode())
+        match = re.search(r"%s: (\d+) dynamic blocks x \((\d+) MSA blocks \+ 1\) = (\d+) rules "
+                          r"by the draft's formula\n +generated (\d+) rules \((\d+) at planned "
+                          r"points\): MSA permits (\d+), exempt permits (\d+), denies (\d+)\n"
+                          % label, text)
         if not check(match, "%s: --check prints no %s rule count" % (name, label)):
             continue
-        blocks, msas, rules, limited = match.groups()
+        blocks, msas, rules, generated, planned, permits, exempt, denies = map(int,
+                                                                              match.groups())
         formula = acl["formula"][family]
         check((formula["dynamic_blocks"], formula["msa_blocks"], formula["rules"]) ==
-              (int(blocks), int(msas), int(rules)),
+              (blocks, msas, rules),
               "%s: %s formula %s, --check %s" % (name, label, formula, match.group(0)))
-        exact = int(limited) if limited else int(rules)
+        made = acl["generated"][family]
+        check((made["rules"], made["planned"], made["msa_permits"], made["exempt_permits"],
+               made["denies"]) == (generated, planned, permits, exempt, denies),
+              "%s: %s generated %s, --check %s" % (name, label, made, match.group(0)))
+        # The listing is what --check counted, rule by rule: a deny closes each dynamic
+        # block, an MSA permit names its MSA, an exemption the pool it is carved out of.
         listed = [r for r in acl["rules"] if r["ip_version"] == int(family[-1]) and
                   r["blocking_point"] is not None]
-        # Every MSA of the scenario policies takes port 25, so the listing is --check's
-        # exact count; a deny closes each dynamic block.
-        check(len(listed) == exact == acl["listed"][family],
-              "%s: %d %s rules listed, --check says %d" % (name, len(listed), label, exact))
-        denies = [r for r in listed if r["action"] == "deny"]
-        check(len(denies) == int(blocks), "%s: %d %s denies for %s dynamic blocks" %
-              (name, len(denies), label, blocks))
+        kinds = Counter("deny" if r["action"] == "deny" else
+                        "exempt" if r["exempt_inside"] is not None else "msa" for r in listed)
+        check(len(listed) == generated == permits + exempt + denies and
+              (kinds["msa"], kinds["exempt"], kinds["deny"]) == (permits, exempt, denies),
+              "%s: %s rules listed %s, --check says %s" % (name, label, dict(kinds),
+                                                           match.group(0)))
+        check(denies == blocks, "%s: %d %s denies for %d dynamic blocks" %
+              (name, denies, label, blocks))
+        check(sum(r["state"] == "planned" for r in listed) == planned,
+              "%s: %s planned rules differ from --check" % (name, label))
+        check(permits + denies <= rules, "%s: %s generates more than the draft's formula" %
+              (name, label))
+        # The nftables text holds exactly these rules, in this order.
+        ip = "ip" if family == "ipv4" else "ip6"
+        got = [line.strip() for line in acl["nftables"].splitlines()
+               if line.startswith("\t\t%s saddr " % ip)]
+        expected = [nft_prefix(r) for r in listed]
+        check(len(got) == len(expected) and all(g.startswith(e) for g, e in zip(got, expected)),
+              "%s: %s nftables rules differ from the listing:\n%s\n%s" %
+              (name, label, "\n".join(got), "\n".join(expected)))
     for rule in acl["rules"]:
         source = ipaddress.ip_network(rule["source"])
         check(source.version == rule["ip_version"], "%s: rule %d family" % (name, rule["n"]))
@@ -290,6 +312,15 @@ def check_acl(name, policy, report):
         print("SKIP: nft -c cannot run here: " + err.strip())
         return
     check(status == 0, "%s: nft -c rejects the ACL: %s" % (name, err))
+
+
+def nft_prefix(rule):
+    """The start of the nftables line a listed rule becomes: its match and its verdict."""
+    ip = "ip" if rule["ip_version"] == 4 else "ip6"
+    text = "%s saddr %s " % (ip, rule["source"])
+    if rule["destination"] is not None:
+        text += "%s daddr %s " % (ip, rule["destination"])
+    return text + "tcp dport 25 " + ("accept" if rule["action"] == "permit" else "")
 
 
 def png_pixels(path):

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "policy/acl.h"
 #include "policy/policy.h"
 #include "policy/prefix.h"
 
@@ -215,6 +216,39 @@ FUZZ_CHECKER static void check_names(const struct policy *policy)
     }
 }
 
+/* The ACL's counts are those of the rules it holds, within the draft's formula but for the
+ * exemptions, and each exemption is a prefix of its own pool inside a dynamic one. */
+FUZZ_CHECKER static void check_acl(const struct policy *policy)
+{
+    struct acl acl;
+    if (acl_build(policy, &acl) != 0)
+        return;
+    size_t rules[2] = {0, 0}, exempt[2] = {0, 0};
+    for (size_t i = 0; i < acl.count; i++) {
+        const struct acl_rule *rule = &acl.rules[i];
+        if (rule->action == ACL_EXEMPT &&
+            (policy_pool_of(policy, &rule->source.address) != rule->pool ||
+             !index_valid(rule->inside, policy->pool_count) ||
+             policy->pools[rule->inside].type != POOL_DYNAMIC))
+            FUZZ_FAIL("an exempt prefix is not its own pool's inside a dynamic one");
+        if (rule->blocking_point == POLICY_NO_INDEX)
+            continue;
+        int f = rule->family == ADDRESS_V6 ? 1 : 0;
+        rules[f]++;
+        exempt[f] += rule->action == ACL_EXEMPT;
+    }
+    for (int f = 0; f < 2; f++) {
+        const struct acl_count *count = &acl.families[f];
+        if (count->rules != rules[f] || count->exempt_permits != exempt[f] ||
+            count->rules != count->msa_permits + count->exempt_permits + count->denies)
+            FUZZ_FAIL("the ACL's counts are not those of its rules");
+        if (count->denies != count->dynamic_blocks ||
+            count->msa_permits + count->denies > count->formula)
+            FUZZ_FAIL("the ACL rule count is outside the draft's formula");
+    }
+    acl_free(&acl);
+}
+
 FUZZ_CHECKER static void check_policy(const struct policy *policy)
 {
     if (policy->sensor_name == NULL || policy->path == NULL || strcmp(policy->path, NAME) != 0)
@@ -241,15 +275,7 @@ FUZZ_CHECKER static void check_policy(const struct policy *policy)
     check_names(policy);
     if (policy->limits.flows == 0)
         FUZZ_FAIL("a flow table of no flows");
-    static const int families[2] = {ADDRESS_V4, ADDRESS_V6};
-    for (int f = 0; f < 2; f++) {
-        struct acl_rule_count count;
-        policy_acl_rule_count(policy, families[f], &count);
-        /* Draft section 4's formula is the most; MSAs limited to some pools need fewer. */
-        if (count.rules > count.dynamic_blocks * (count.msa_blocks + 1) ||
-            count.rules < count.dynamic_blocks)
-            FUZZ_FAIL("the ACL rule count is outside the draft's formula");
-    }
+    check_acl(policy);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
