@@ -746,6 +746,7 @@ static int run(const struct options *options, struct policy *policy)
         status = EXIT_RUNTIME;
         goto out_close_events;
     }
+    sensor_set_snaplen(sensor, capture_snaplen(capture));
     if (options->report_count > 0) {
         report = report_new(policy);
         if (report == NULL || report_attach(report, &bus) != 0) {

@@ -82,4 +82,6 @@ $(OUT)/fuzz_sensor: $(OUT)/obj/fuzz_sensor.o $(NDPI_ONCE) $(OUT)/libop25b_fuzz.a
 	@echo "fuzz: LD $(@F)"
 	@$(FUZZ_CC) $(SANITIZE) -fsanitize=fuzzer $(NDPI_WRAP) $^ $(LIBS) -o $@
 
--include $(wildcard $(OUT)/obj/*.d)
+# The objects of src/'s folders (obj/decode/...) too: without their dependencies, a changed
+# header such as a struct's layout left stale objects that disagree with the rest.
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/obj/*/*.d)

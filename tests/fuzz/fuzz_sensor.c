@@ -5,10 +5,13 @@
  *   then packets, each a 2-byte big-endian header and the frame:
  *     bits 12-15  how far packet time moves before this packet (time_steps_ms)
  *     bits 0-11   the frame length (cut short where the input ends)
- * The steps straddle the policy's timers (syn 30 s, smtp_idle 600 s, stats 60 s) so the
- * fuzzer reaches expiry as easily as new packets. make_seeds.py writes captures this way.
- * With the top bit of byte 0 set, two sensors take the packets in turn, as two workers
- * (--workers) sharing what they saw (worker_share.h). */
+ * The steps straddle the policy's timers (syn 30 s, smtp_idle 600 s, stats 60 s) and the
+ * packet clock's jump (60 s, util/packet_clock.h) so the fuzzer reaches expiry and held
+ * packets as easily as new packets. make_seeds.py writes captures this way.
+ * Byte 0: bits 0-4 pick the link type; with bit 7 set, two sensors take the packets in turn,
+ * as two workers (--workers) sharing what they saw (worker_share.h); with bit 6 set, steps 14
+ * and 15 damage the timestamp instead: the packet is stamped 2^28 s (8.5 years) behind or
+ * ahead of the time, which goes on unchanged for the next packet, as a flipped bit does. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +37,10 @@ static const uint32_t time_steps_ms[16] = {
 
 /* 2023-11-14T22:13:20Z: any fixed start; only differences matter to the sensor. */
 #define START_TIME ((packet_time)1700000000 * PACKET_TIME_SECOND)
+#define LINK_SELECTOR_MASK 0x1f
+#define TWO_WORKERS 0x80
+#define DAMAGED_TIMES 0x40
+#define DAMAGE (((packet_time)1 << 28) * PACKET_TIME_SECOND)
 
 static struct policy *policy;
 
@@ -105,8 +112,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* "An outlier timestamp does not move the clock; timers never run backwards": the clock only
+ * goes forward and stays within the years RFC 3339 can write. Without damage, time only
+ * goes forward in the input, so a packet is never judged later than it is stamped. */
+FUZZ_CHECKER static void check_clock(const struct sensor *sensor, packet_time before,
+                                     packet_time stamped, bool damaged)
+{
+    packet_time now = sensor_now(sensor);
+    if (now < before)
+        FUZZ_FAIL("the packet clock went back");
+    if (now != 0 && (now < PACKET_TIME_MIN || now > PACKET_TIME_MAX))
+        FUZZ_FAIL("the packet clock left the four-digit years");
+    if (!damaged && now > stamped)
+        FUZZ_FAIL("the clock ran ahead of the packets");
+}
+
 FUZZ_CHECKER static void check_counters(const struct sensor *sensor, const struct check_sink *sink,
-                                        const struct events *events, uint64_t packets)
+                                        const struct events *events, uint64_t packets, bool damaged)
 {
     const struct sensor_counters *counters = sensor_counters(sensor);
     if (counters->packets != packets)
@@ -116,6 +138,14 @@ FUZZ_CHECKER static void check_counters(const struct sensor *sensor, const struc
         decoded += counters->decode[r];
     if (decoded != packets)
         FUZZ_FAIL("decode results do not add up to the packets");
+    /* With time only going forward, every jump is vouched for by the packet after it: only
+     * the last can be left an outlier, and none is a regression. */
+    if (!damaged && (counters->time_outliers > 1 || counters->time_regressions > 0))
+        FUZZ_FAIL("undamaged forward time judged %llu outliers and %llu regressions",
+                  (unsigned long long)counters->time_outliers,
+                  (unsigned long long)counters->time_regressions);
+    if (counters->time_outliers + counters->time_regressions > packets)
+        FUZZ_FAIL("more packets judged off their time than packets");
     /* sensor_finish decides every open attempt: nothing is left behind. */
     if (counters->flows_active != 0 || counters->sessions_active != 0)
         FUZZ_FAIL("flows or dialogue parsers left open after sensor_finish");
@@ -144,7 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    unsigned workers = (data[0] & 0x80) ? 2 : 1;
+    unsigned workers = (data[0] & TWO_WORKERS) ? 2 : 1;
+    bool damaged = data[0] & DAMAGED_TIMES;
     /* Made for each input: posts left over from one input must not reach the next. */
     struct worker_share shared = {0};
     struct worker_share *share = NULL;
@@ -174,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_FAIL("sensor_new failed");
     }
 
-    int linktype = fuzz_link_type(data[0]);
+    int linktype = fuzz_link_type(data[0] & LINK_SELECTOR_MASK);
     size_t offset = 1;
     packet_time now = START_TIME;
     uint64_t packets[2] = {0, 0};
@@ -185,7 +216,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t length = header & 0x0fff;
         if (length > size - offset)
             length = size - offset;
-        now += (packet_time)time_steps_ms[header >> 12] * 1000;
+        unsigned step = header >> 12;
+        packet_time stamped;
+        if (damaged && step >= 14) {
+            stamped = step == 15 ? now + DAMAGE : now - DAMAGE;
+        } else {
+            now += (packet_time)time_steps_ms[step] * 1000;
+            stamped = now;
+        }
         /* A copy of exactly the frame, so a read past it is caught by ASan. */
         uint8_t *frame = malloc(length);
         if (frame == NULL && length > 0)
@@ -195,18 +233,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned w = turn++ % workers;
         if (share != NULL)
             worker_share_set_worker(share, w);
-        sensor_packet(sensors[w], linktype, 0, now, frame, (uint32_t)length, (uint32_t)length);
+        packet_time before = sensor_now(sensors[w]);
+        sensor_packet(sensors[w], linktype, 0, stamped, frame, (uint32_t)length, (uint32_t)length);
         free(frame);
         packets[w]++;
         offset += length;
-        if (sensor_now(sensors[w]) != now)
-            FUZZ_FAIL("packet time did not follow the packets");
+        check_clock(sensors[w], before, stamped, damaged);
     }
     for (unsigned w = 0; w < workers; w++) {
         if (share != NULL)
             worker_share_set_worker(share, w);
         sensor_finish(sensors[w], "end_of_input");
-        check_counters(sensors[w], &sinks[w], &events[w], packets[w]);
+        check_counters(sensors[w], &sinks[w], &events[w], packets[w], damaged);
         sensor_free(sensors[w]);
         events_close(&events[w]);
     }

@@ -34,6 +34,10 @@ TIME_STEPS = [0, 1000, 10000, 100000, 500000, SECOND, 2 * SECOND, 5 * SECOND, 10
               29 * SECOND, 31 * SECOND, 60 * SECOND, 301 * SECOND, 601 * SECOND,
               1801 * SECOND, 3601 * SECOND]
 SENSOR_FRAME_MAX = 0x0fff
+# fuzz_sensor.c: byte 0's flags, and the steps that damage a timestamp when DAMAGED_TIMES is set.
+TWO_WORKERS = 0x80
+DAMAGED_TIMES = 0x40
+STEP_DAMAGE_BEHIND, STEP_DAMAGE_AHEAD = 14, 15
 
 # Ports whose dialogues the SMTP parser reads: 25, and submission for AUTH and STARTTLS.
 SMTP_PORTS = {25, 587, 465, 2525}
@@ -243,7 +247,25 @@ def sensor_seeds(captures, directory):
             # The evasion scenarios once more as two workers (the selector's top bit), so
             # spoofed SYNs and their answers meet across sensors from the start.
             if "evasion" in os.path.basename(name):
-                add_seed(directory, bytes([seed[0] | 0x80]) + bytes(seed[1:]), seen)
+                add_seed(directory, bytes([seed[0] | TWO_WORKERS]) + bytes(seed[1:]), seen)
+            add_seed(directory, damaged(seed), seen)
+
+
+def damaged(seed):
+    """The seed with one timestamp a third of the way in flipped ahead and one two thirds in
+    flipped behind, mid-dialogue, as a damaged capture has them."""
+    offsets, offset = [], 1
+    while offset + 2 <= len(seed):
+        offsets.append(offset)
+        offset += 2 + (struct.unpack(">H", seed[offset:offset + 2])[0] & 0x0fff)
+    out = bytearray(seed)
+    out[0] |= DAMAGED_TIMES
+    for place, step in ((len(offsets) // 3, STEP_DAMAGE_AHEAD),
+                        (2 * len(offsets) // 3, STEP_DAMAGE_BEHIND)):
+        if offsets:
+            at = offsets[place]
+            out[at] = (out[at] & 0x0f) | step << 4
+    return bytes(out)
 
 
 class Direction:
