@@ -10,7 +10,8 @@ source describes:
   decode  link selector byte + one frame, whole and cut at snap lengths 64, 96 and 128
   smtp    the TCP payloads of each SMTP connection, as control-byte chunks
   policy  the YAML policies of the repository
-  sensor  link selector byte + frames with 2-byte time/length headers
+  sensor  link selector byte + frames with 2-byte time/length headers, the same with
+          damaged timestamps, and each capture file itself behind a selector with bit 5 set
   dns     transport byte (0 UDP, 1 TCP) + one DNS payload (port 53, queries and answers)
   mail_login  protocol byte (0 POP3, 1 IMAP) + the TCP payloads of each POP3/IMAP
           connection as smtp's control-byte chunks, and written dialogues for each branch
@@ -37,6 +38,7 @@ SENSOR_FRAME_MAX = 0x0fff
 # fuzz_sensor.c: byte 0's flags, and the steps that damage a timestamp when DAMAGED_TIMES is set.
 TWO_WORKERS = 0x80
 DAMAGED_TIMES = 0x40
+CAPTURE_FILE = 0x20  # the rest of the input is a capture file read through src/capture/
 STEP_DAMAGE_BEHIND, STEP_DAMAGE_AHEAD = 14, 15
 
 # Ports whose dialogues the SMTP parser reads: 25, and submission for AUTH and STARTTLS.
@@ -222,6 +224,11 @@ def decode_seeds(captures, directory):
 
 def sensor_seeds(captures, directory):
     seen = set()
+    for name in captures:
+        # The files themselves, as -r reads them (pcapng options included), cut to a seed's
+        # size: a cut file is a damaged input, which capture must take too.
+        with open(name, "rb") as stream:
+            add_seed(directory, bytes([CAPTURE_FILE]) + stream.read(SEED_MAX), seen)
     for name, frames in captures.items():
         frames = [f for f in frames if f[0] in LINK_TYPES]
         start = 0
@@ -468,6 +475,7 @@ def main():
     targets = args.target or TARGETS
 
     paths = sorted(glob.glob(os.path.join(args.source_dir, "pcaps", "*.pcap")))
+    paths += sorted(glob.glob(os.path.join(args.source_dir, "pcaps", "*.pcapng")))
     paths += sorted(p for p in glob.glob(os.path.join(args.corpus_dir, "**", "*.pcap*"),
                                          recursive=True) if p.endswith((".pcap", ".pcapng")))
     captures = {}
