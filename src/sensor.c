@@ -123,9 +123,10 @@ static void report(struct sensor *sensor, bool final)
     bus_periodic(sensor->bus, &periodic);
 }
 
-/* The first report boundary after ts. ts lies within the four-digit years (packet_time.h),
- * so neither the product nor, for an interval longer than ts, the single interval overflows:
- * one report per interval crossed at most, whatever the jump. */
+/* The next report boundary after ts. ts lies within the four-digit years (packet_time.h),
+ * so the result is at most one interval (an interval longer than ts) or ts plus one interval
+ * (one no longer than ts): it cannot overflow. However far the clock jumps, the timers then
+ * write one report for it, not one per interval crossed. */
 static packet_time next_boundary(packet_time ts, packet_time interval)
 {
     return (ts / interval + 1) * interval;

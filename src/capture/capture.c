@@ -235,9 +235,9 @@ static void note_snaplen(struct source *source)
                     "bytes behind up to 256 of headers) may be cut, and what was cut is left "
                     "out of the events%s",
                     source->name, source->snaplen, CAPTURE_SNAPLEN_SMTP_MIN,
-                    source->snaplen < 78 ? "; below 78 bytes (74 untagged) not even the TCP "
-                                           "header of an IPv6 packet fits, and IPv6 attempts "
-                                           "go unseen"
+                    source->snaplen < 78 ? "; under 78 bytes the TCP header of an IPv6 packet "
+                                           "behind an 802.1Q tag (74 bytes untagged) is cut, "
+                                           "and those attempts go unseen"
                                          : "");
 }
 
