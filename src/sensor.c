@@ -8,9 +8,23 @@
 #include "decode/decode.h"
 #include "detect/detector.h"
 #include "policy/segment.h"
+#include "util/log.h"
+#include "util/packet_clock.h"
 
 #define SMTP_PORT 25
 #define SENSOR_MAX_DETECTORS 16
+/* A held packet's bytes (packet_clock.h): any IP packet and its link headers. A larger frame
+ * is judged at once instead of held. */
+#define SENSOR_HOLD_BYTES (65536 + 512)
+
+/* A packet as the capture gave it, held or not. */
+struct frame {
+    int linktype;
+    uint16_t source;
+    const uint8_t *data;
+    uint32_t captured_length;
+    uint32_t wire_length;
+};
 
 struct sensor {
     const struct policy *policy;
@@ -24,8 +38,12 @@ struct sensor {
     struct detector *detectors[SENSOR_MAX_DETECTORS];
     size_t detector_count;
     bool started;
-    packet_time now;
+    packet_time now; /* where the timers are: the clock's time once a plan is carried out */
     packet_time next_report;
+    uint32_t snaplen;
+    struct packet_clock clock;
+    struct frame held[PACKET_CLOCK_HELD_MAX];
+    uint8_t *hold_bytes; /* PACKET_CLOCK_HELD_MAX * SENSOR_HOLD_BYTES, made at the first hold */
 };
 
 struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
@@ -37,6 +55,7 @@ struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
         return NULL;
     sensor->policy = policy;
     sensor->bus = bus;
+    packet_clock_init(&sensor->clock);
     sensor->owns_return_seen = share == NULL || share->return_seen == NULL;
     sensor->return_seen = sensor->owns_return_seen ? calloc(policy->segment_count + 1, sizeof(bool))
                                                    : share->return_seen;
@@ -88,6 +107,7 @@ void sensor_free(struct sensor *sensor)
     coverage_free(&sensor->coverage);
     if (sensor->owns_return_seen)
         free(sensor->return_seen);
+    free(sensor->hold_bytes);
     free(sensor);
 }
 
@@ -98,25 +118,33 @@ static void report(struct sensor *sensor, bool final)
         .final = final,
         .coverage = &sensor->coverage,
         .counters = &sensor->counters,
+        .snaplen = sensor->snaplen,
     };
     bus_periodic(sensor->bus, &periodic);
 }
 
-/* Packet time only moves forward: an older packet (reordering between sources, a clock
- * step in the capture) is processed, but timers never run backwards. */
-static void advance(struct sensor *sensor, packet_time ts)
+/* The next report boundary after ts. ts lies within the four-digit years (packet_time.h),
+ * so the result is at most one interval (an interval longer than ts) or ts plus one interval
+ * (one no longer than ts): it cannot overflow. However far the clock jumps, the timers then
+ * write one report for it, not one per interval crossed. */
+static packet_time next_boundary(packet_time ts, packet_time interval)
+{
+    return (ts / interval + 1) * interval;
+}
+
+/* Runs the timers up to ts. Packet time only moves forward: an older packet (reordering
+ * between sources, an outlier judged at the clock's time) runs nothing. */
+static void timers_to(struct sensor *sensor, packet_time ts)
 {
     packet_time interval = sensor->policy->stats_interval;
     if (!sensor->started) {
         sensor->started = true;
         sensor->now = ts;
-        sensor->next_report = (ts / interval + 1) * interval;
+        sensor->next_report = next_boundary(ts, interval);
         return;
     }
-    if (ts < sensor->now) {
-        sensor->counters.time_regressions++;
+    if (ts < sensor->now)
         return;
-    }
     sensor->now = ts;
     attempt_advance(sensor->attempts, ts);
     for (size_t d = 0; d < sensor->detector_count; d++) {
@@ -126,13 +154,8 @@ static void advance(struct sensor *sensor, packet_time ts)
     }
     if (ts >= sensor->next_report) {
         report(sensor, false);
-        sensor->next_report = (ts / interval + 1) * interval;
+        sensor->next_report = next_boundary(ts, interval);
     }
-}
-
-void sensor_tick(struct sensor *sensor, packet_time now)
-{
-    advance(sensor, now);
 }
 
 static void note_return_traffic(struct sensor *sensor, const struct packet *packet, int segment)
@@ -149,18 +172,21 @@ static void note_return_traffic(struct sensor *sensor, const struct packet *pack
         segment_flag_set(sensor->return_seen, segment);
 }
 
-void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_time ts,
-                   const uint8_t *data, uint32_t captured_length, uint32_t wire_length)
+/* One packet judged at `at` (its own time, or the clock's for an outlier). */
+static void judge(struct sensor *sensor, const struct frame *frame, packet_time at)
 {
     sensor->counters.packets++;
-    sensor->counters.bytes += wire_length;
-    advance(sensor, ts);
+    sensor->counters.bytes += frame->wire_length;
+    if (frame->captured_length < frame->wire_length)
+        sensor->counters.packets_cut++;
+    timers_to(sensor, at);
 
     struct packet packet;
-    packet.ts = ts;
-    packet.wire_length = wire_length;
-    packet.source = source;
-    enum decode_result result = decode_packet(linktype, data, captured_length, &packet);
+    packet.ts = at;
+    packet.wire_length = frame->wire_length;
+    packet.source = frame->source;
+    enum decode_result result =
+        decode_packet(frame->linktype, frame->data, frame->captured_length, &packet);
     sensor->counters.decode[result]++;
     if (result != DECODE_OK)
         return;
@@ -175,6 +201,72 @@ void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_
     }
     for (size_t d = 0; d < sensor->detector_count; d++)
         sensor->detectors[d]->ops->packet(sensor->detectors[d], &packet, segment);
+}
+
+static void hold(struct sensor *sensor, unsigned slot, const struct frame *frame)
+{
+    struct frame *held = &sensor->held[slot];
+    uint8_t *bytes = sensor->hold_bytes + (size_t)slot * SENSOR_HOLD_BYTES;
+    *held = *frame;
+    if (frame->captured_length > 0)
+        memcpy(bytes, frame->data, frame->captured_length);
+    held->data = bytes;
+}
+
+/* Carries out what the clock decided; current is the packet just given, or NULL. */
+static void carry_out(struct sensor *sensor, const struct clock_plan *plan,
+                      const struct frame *current)
+{
+    for (unsigned i = 0; i < plan->count; i++) {
+        const struct clock_step *step = &plan->steps[i];
+        if (step->action == CLOCK_HOLD) {
+            hold(sensor, step->slot, current);
+            continue;
+        }
+        if (step->judgement == CLOCK_REGRESSION)
+            sensor->counters.time_regressions++;
+        else if (step->judgement == CLOCK_OUTLIER)
+            sensor->counters.time_outliers++;
+        judge(sensor, step->action == CLOCK_PROCESS ? current : &sensor->held[step->slot],
+              step->at);
+    }
+    if (plan->stepped_back > 0)
+        log_message(LOG_WARNING,
+                    "packet time stepped back %.3f s; later packets are judged that much after "
+                    "their timestamps, so the clock keeps running forward",
+                    (double)plan->stepped_back / PACKET_TIME_SECOND);
+}
+
+/* Room for the packets the clock holds, made once: every sensor holds its first packet. */
+static bool can_hold(struct sensor *sensor, uint32_t captured_length)
+{
+    if (captured_length > SENSOR_HOLD_BYTES)
+        return false;
+    if (sensor->hold_bytes == NULL)
+        sensor->hold_bytes = malloc((size_t)PACKET_CLOCK_HELD_MAX * SENSOR_HOLD_BYTES);
+    return sensor->hold_bytes != NULL;
+}
+
+void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_time ts,
+                   const uint8_t *data, uint32_t captured_length, uint32_t wire_length)
+{
+    struct frame frame = {linktype, source, data, captured_length, wire_length};
+    struct clock_plan plan;
+    packet_clock_take(&sensor->clock, ts, can_hold(sensor, captured_length), &plan);
+    carry_out(sensor, &plan, &frame);
+}
+
+void sensor_tick(struct sensor *sensor, packet_time now)
+{
+    struct clock_plan plan;
+    packet_clock_tick(&sensor->clock, now, &plan);
+    carry_out(sensor, &plan, NULL);
+    timers_to(sensor, plan.advance_to);
+}
+
+void sensor_set_snaplen(struct sensor *sensor, uint32_t snaplen)
+{
+    sensor->snaplen = snaplen;
 }
 
 void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t drops,
@@ -198,6 +290,9 @@ void sensor_write_stats(struct sensor *sensor)
 
 void sensor_finish(struct sensor *sensor, const char *reason)
 {
+    struct clock_plan plan;
+    packet_clock_flush(&sensor->clock, &plan);
+    carry_out(sensor, &plan, NULL);
     attempt_finish(sensor->attempts, reason);
     for (size_t d = 0; d < sensor->detector_count; d++)
         sensor->detectors[d]->ops->finish(sensor->detectors[d], sensor->now, reason);

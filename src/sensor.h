@@ -22,6 +22,10 @@ struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
                           const struct worker_share *share);
 void sensor_free(struct sensor *sensor);
 
+/* A packet as captured: wire_length is its length on the wire, captured_length what the snap
+ * length left of it. Its time is judged by the packet clock (util/packet_clock.h): a doubtful
+ * timestamp waits for the next packet (its bytes are copied), and the first packet always
+ * waits for the second or for sensor_tick/sensor_finish. */
 void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_time ts,
                    const uint8_t *data, uint32_t captured_length, uint32_t wire_length);
 /* Lets time pass without a packet (a live capture with nothing arriving). The clock starts
@@ -34,6 +38,8 @@ void sensor_set_capture_stats(struct sensor *sensor, uint64_t received, uint64_t
 /* A sensor_stats event now, as the periodic one is made but alone ("final": false): what
  * SIGUSR1 asks for. */
 void sensor_write_stats(struct sensor *sensor);
+/* The smallest snap length of the capture sources, for sensor_stats (0: unknown). */
+void sensor_set_snaplen(struct sensor *sensor, uint32_t snaplen);
 /* Decides every open attempt and writes the final coverage and sensor_stats events. */
 void sensor_finish(struct sensor *sensor, const char *reason);
 

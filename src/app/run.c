@@ -288,6 +288,7 @@ static int open_sensor(struct run *run)
         log_message(LOG_FAILURE, "out of memory for %u flows", run->policy->limits.flows);
         return EXIT_RUNTIME;
     }
+    sensor_set_snaplen(run->sensor, capture_snaplen(run->capture));
     if (run->options->report_count > 0) {
         run->report = report_new(run->policy);
         if (run->report == NULL || report_attach(run->report, &run->bus) != 0) {

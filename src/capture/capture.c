@@ -34,7 +34,9 @@ struct source {
     char *name;
     int linktype;
     uint16_t index;
+    uint32_t snaplen;
     bool finished;
+    bool bad_time_said; /* a timestamp outside the four-digit years was reported */
     bool has_peeked; /* files: the next packet is read and waiting in peeked */
     struct capture_packet peeked;
     FILE *file;        /* files: the stream under libpcap, for progress */
@@ -54,6 +56,34 @@ struct capture {
     uint64_t errors;
 };
 
+/* libpcap adds a pcapng interface's if_tsoffset to the seconds itself, in unsigned 64-bit
+ * arithmetic, and scales the fraction from its if_tsresol (10^-n or 2^-n) in the same way
+ * (sf-pcapng.c): an extreme offset or a damaged record gives any time_t, and a fraction
+ * outside a second. Both are brought back within the years RFC 3339 can write before any
+ * arithmetic of ours, and the first such time of a source is a damaged input, said once; the
+ * sensor's packet clock then judges the clamped times like any other far timestamp. */
+static packet_time time_of(struct source *source, const struct timeval *ts)
+{
+    const int64_t min_seconds = PACKET_TIME_MIN / PACKET_TIME_SECOND;
+    const int64_t max_seconds = PACKET_TIME_MAX / PACKET_TIME_SECOND;
+    int64_t seconds = (int64_t)ts->tv_sec;
+    int64_t micros = (int64_t)ts->tv_usec;
+    bool bad = seconds < min_seconds || seconds > max_seconds || micros < 0 ||
+               micros >= PACKET_TIME_SECOND;
+    if (bad && !source->bad_time_said) {
+        source->bad_time_said = true;
+        (*source->errors)++;
+        log_message(LOG_ERROR,
+                    "%s: a packet is stamped %lld s and %lld us, outside the years 0000-9999 "
+                    "(a pcapng if_tsoffset or if_tsresol out of range, or a damaged record); "
+                    "such times are clamped",
+                    source->name, (long long)seconds, (long long)micros);
+    }
+    seconds = seconds < min_seconds ? min_seconds : seconds > max_seconds ? max_seconds : seconds;
+    micros = micros < 0 ? 0 : micros >= PACKET_TIME_SECOND ? PACKET_TIME_SECOND - 1 : micros;
+    return packet_time_clamp(seconds * PACKET_TIME_SECOND + micros);
+}
+
 static int pcap_read(struct source *source, struct capture_packet *packet)
 {
     struct pcap_pkthdr *header;
@@ -62,7 +92,7 @@ static int pcap_read(struct source *source, struct capture_packet *packet)
     if (status == 1) {
         packet->source = source->index;
         packet->linktype = source->linktype;
-        packet->ts = (packet_time)header->ts.tv_sec * PACKET_TIME_SECOND + header->ts.tv_usec;
+        packet->ts = time_of(source, &header->ts);
         packet->data = data;
         packet->captured_length = header->caplen;
         packet->wire_length = header->len;
@@ -194,6 +224,24 @@ static bool apply_prefilter(struct source *source, const char *prefilter, const 
 static int apply_filter(struct source *source, const char *filter, char *error,
                         size_t error_size);
 
+/* Said once a source, at start: attempts are still judged, but SMTP facts may be missing. */
+static void note_snaplen(struct source *source)
+{
+    int snaplen = pcap_snapshot(source->pcap);
+    source->snaplen = snaplen > 0 ? (uint32_t)snaplen : 0;
+    if (source->snaplen > 0 && source->snaplen < CAPTURE_SNAPLEN_SMTP_MIN)
+        log_message(LOG_WARNING,
+                    "%s: snap length %u is under %u bytes: attempts and verdicts are still "
+                    "judged from the headers, but SMTP command and reply lines (up to 512 "
+                    "bytes behind up to 256 of headers) may be cut, and what was cut is left "
+                    "out of the events%s",
+                    source->name, source->snaplen, CAPTURE_SNAPLEN_SMTP_MIN,
+                    source->snaplen < 78 ? "; under 78 bytes the TCP header of an IPv6 packet "
+                                           "behind an 802.1Q tag (74 bytes untagged) is cut, "
+                                           "and those attempts go unseen"
+                                         : "");
+}
+
 static int open_file(struct source *source, const char *path, char *error, size_t error_size)
 {
     char pcap_error[PCAP_ERRBUF_SIZE] = "";
@@ -308,6 +356,7 @@ struct capture *capture_open(const struct capture_options *options, enum capture
         if (status != 0)
             goto fail_close;
         source->linktype = pcap_datalink(source->pcap);
+        note_snaplen(source);
         if (options->prefilter != NULL &&
             (apply_prefilter(source, options->prefilter, options->filter) ||
              apply_prefilter(source, options->prefilter_untagged, options->filter))) {
@@ -433,6 +482,17 @@ void capture_interrupt(struct capture *capture)
 bool capture_is_live(const struct capture *capture)
 {
     return capture->live;
+}
+
+uint32_t capture_snaplen(const struct capture *capture)
+{
+    uint32_t smallest = 0;
+    for (size_t i = 0; i < capture->count; i++) {
+        uint32_t snaplen = capture->sources[i].snaplen;
+        if (snaplen > 0 && (smallest == 0 || snaplen < smallest))
+            smallest = snaplen;
+    }
+    return smallest;
 }
 
 size_t capture_source_count(const struct capture *capture)

@@ -36,6 +36,14 @@ struct capture_packet {
     uint32_t wire_length;
 };
 
+/* Below this snap length some SMTP facts may be cut away: an SMTP command or reply line may
+ * be 512 bytes with its CRLF (RFC 5321 sections 4.5.3.1.4 and 4.5.3.1.5), and in front of
+ * it come the link and tunnel headers the decoder reads, 256 bytes for the deepest usual
+ * stack (Ethernet with two tags, outer IPv6 and UDP, GTP-U with an extension or VXLAN with
+ * its inner Ethernet, inner IPv6, and TCP with 40 bytes of options: 18 + 40 + 8 + 16 + 40 +
+ * 60 = 182, rounded up). Attempts and their verdicts need far less: the headers alone. */
+#define CAPTURE_SNAPLEN_SMTP_MIN (256 + 512)
+
 enum capture_status {
     CAPTURE_PACKET = 0,
     CAPTURE_IDLE,        /* live: nothing arrived within the poll interval */
@@ -57,6 +65,9 @@ enum capture_status capture_next(struct capture *capture, struct capture_packet 
 /* Safe to call from a signal handler. */
 void capture_interrupt(struct capture *capture);
 bool capture_is_live(const struct capture *capture);
+/* The smallest snap length of the sources (pcap_snapshot: a file's header says it, and a
+ * pcapng file has one, as libpcap reads its interfaces only while they share one). */
+uint32_t capture_snaplen(const struct capture *capture);
 size_t capture_source_count(const struct capture *capture);
 const char *capture_source_name(const struct capture *capture, size_t index);
 /* What -v says of an input at start-up. */
@@ -69,7 +80,9 @@ struct capture_source_info {
 };
 void capture_source_describe(const struct capture *capture, size_t index,
                              struct capture_source_info *info);
-/* received/drops: summed pcap_stats of live sources; errors: damaged or unreadable input. */
+/* received/drops: summed pcap_stats of live sources; errors: damaged or unreadable input,
+ * one for each source whose timestamps went outside the years 0000-9999 (a pcapng if_tsoffset
+ * or if_tsresol that libpcap applied without complaint: those times are clamped). */
 void capture_stats(struct capture *capture, uint64_t *received, uint64_t *drops,
                    uint64_t *errors);
 /* Bytes consumed so far and in total of regular files (for progress), 0 when unknown. */

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "decode/decode.h"
 #include "policy/prefix.h"
 
 struct text {
@@ -79,13 +80,26 @@ static void append_ours(struct text *text, const struct prefix_list *list)
     append(text, ")");
 }
 
+/* The UDP encapsulations the decoder opens (decode.h), matched as it matches them: VXLAN by
+ * its destination port, GTP-U by either. Their outer addresses are the mobile core's or the
+ * fabric's, rarely the ISP's subscribers', so they are kept whatever the addresses. */
+static void append_tunnels(struct text *text)
+{
+    append(text, "(udp dst port %d or udp port %d)", DECODE_UDP_PORT_VXLAN,
+           DECODE_UDP_PORT_GTP_USER);
+}
+
 /* The packets to drop, as read from the current offsets. `tcp` and `udp` only match a
  * transport header right after the IP header, so anything less plain is never dropped. */
 static void append_drop(struct text *text, const struct prefix_list *ours)
 {
-    append(text, "(udp and not port 53)");
+    append(text, "(udp and not port 53 and not ");
+    append_tunnels(text);
+    append(text, ")");
     if (ours->count > 0) {
         append(text, " or ((tcp or udp) and not tcp port 25 and not ");
+        append_tunnels(text);
+        append(text, " and not ");
         append_ours(text, ours);
         append(text, ")");
     }

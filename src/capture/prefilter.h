@@ -7,11 +7,14 @@
  *   - other TCP, and UDP port 53, with an address of the ISP at one end: own_prefixes,
  *     the pools, the MSAs and the resolvers (submission, POP-before-SMTP, SMTP on other
  *     ports, direct MX queries, the return traffic that makes silence evidence);
- *   - anything the expression cannot read as plain IPv4 or IPv6 TCP/UDP (ARP, tunnels,
- *     PPPoE, MPLS, QinQ, IPv6 extension headers): the decoder's full walk decides those.
- * Dropped: UDP other than DNS (QUIC, media, gaming: a large share of an ISP's traffic),
- * and TCP and DNS between two addresses that are not the ISP's (transit). The same rules
- * are applied once more inside one 802.1Q tag. */
+ *   - the UDP tunnels the decoder opens, VXLAN (destination port 4789) and GTP-U (port
+ *     2152), from anywhere: a mobile core's or a data centre fabric's mirror carries its
+ *     subscribers' port-25 attempts inside them, between addresses that are not the ISP's;
+ *   - anything the expression cannot read as plain IPv4 or IPv6 TCP/UDP (ARP, IP-in-IP,
+ *     GRE, PPPoE, MPLS, QinQ, IPv6 extension headers): the decoder's full walk decides those.
+ * Dropped: UDP other than DNS and those tunnels (QUIC, media, gaming: a large share of an
+ * ISP's traffic), and TCP and DNS between two addresses that are not the ISP's (transit).
+ * The same rules are applied once more inside one 802.1Q tag. */
 #ifndef OP25B_PREFILTER_H
 #define OP25B_PREFILTER_H
 

@@ -233,7 +233,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
 }
 
 void event_sensor_stats(struct events *events, const struct sensor_counters *counters,
-                        packet_time now, bool final)
+                        uint32_t snaplen, packet_time now, bool final)
 {
     static const char *const decode_keys[DECODE_RESULT_COUNT] = {
         NULL, "decode_not_ip", "decode_fragments", "decode_truncated", "decode_malformed",
@@ -244,9 +244,12 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
     json_key_u64(&writer, "bytes", counters->bytes);
     json_key_u64(&writer, "drops", counters->capture_drops);
     json_key_u64(&writer, "capture_errors", counters->capture_errors);
+    json_key_u64(&writer, "snaplen", snaplen);
+    json_key_u64(&writer, "packets_cut", counters->packets_cut);
     for (int i = 1; i < DECODE_RESULT_COUNT; i++)
         json_key_u64(&writer, decode_keys[i], counters->decode[i]);
     json_key_u64(&writer, "time_regressions", counters->time_regressions);
+    json_key_u64(&writer, "time_outliers", counters->time_outliers);
     json_key_u64(&writer, "flows", counters->flows_active);
     json_key_u64(&writer, "flows_created", counters->flows_created);
     json_key_u64(&writer, "evictions", counters->flow_evictions);
@@ -290,7 +293,8 @@ static void on_periodic(void *context, const struct periodic_record *periodic)
 {
     if (periodic->coverage != NULL)
         event_coverage(context, periodic->coverage, periodic->now, periodic->final);
-    event_sensor_stats(context, periodic->counters, periodic->now, periodic->final);
+    event_sensor_stats(context, periodic->counters, periodic->snaplen, periodic->now,
+                       periodic->final);
 }
 
 static void on_flush(void *context)

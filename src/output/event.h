@@ -63,6 +63,6 @@ void event_finding(struct events *events, const struct finding *finding);
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
                     bool final);
 void event_sensor_stats(struct events *events, const struct sensor_counters *counters,
-                        packet_time now, bool final);
+                        uint32_t snaplen, packet_time now, bool final);
 
 #endif

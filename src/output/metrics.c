@@ -457,8 +457,13 @@ static void render_sensor(FILE *out, const struct snapshot *s)
     for (int i = 1; i < DECODE_RESULT_COUNT; i++)
         fprintf(out, "op25b_decode_skipped_total{reason=\"%s\"} %llu\n", decode_names[i],
                 (unsigned long long)c->decode[i]);
-    plain(out, "op25b_time_regressions_total", "counter", "Packets older than one already seen.",
-          c->time_regressions);
+    plain(out, "op25b_packets_cut_total", "counter",
+          "Packets the snap length captured shorter than they were on the wire.", c->packets_cut);
+    plain(out, "op25b_time_regressions_total", "counter",
+          "Packets older than the packet clock, judged at their own time.", c->time_regressions);
+    plain(out, "op25b_time_outliers_total", "counter",
+          "Packets stamped far from their neighbours, judged at the packet clock's time.",
+          c->time_outliers);
     plain(out, "op25b_flows", "gauge", "Attempts tracked now.", c->flows_active);
     plain(out, "op25b_flows_created_total", "counter", "Attempts tracked since start.",
           c->flows_created);

@@ -14,7 +14,10 @@ struct sensor_counters {
     uint64_t capture_received;            /* from pcap_stats, live capture only */
     uint64_t capture_drops;               /* dropped by the kernel or the interface */
     uint64_t capture_errors;              /* damaged capture files or read errors */
-    uint64_t time_regressions;            /* packets older than one already seen */
+    uint64_t packets_cut;                 /* captured shorter than on the wire (snap length) */
+    uint64_t time_regressions;            /* packets older than the clock, judged at their time */
+    uint64_t time_outliers;               /* timestamps far from their neighbours: judged at the
+                                             clock's time (util/packet_clock.h) */
     uint64_t flows_active;
     uint64_t flows_created;
     uint64_t flow_evictions;

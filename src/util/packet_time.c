@@ -1,22 +1,6 @@
 #include "util/packet_time.h"
 
-#include <stdio.h>
-#include <time.h>
-
-/* The general path: gmtime_r and snprintf, for years outside 0000-9999 and short buffers. */
-static size_t format_slow(int64_t seconds, int64_t micros, char *buffer, size_t size)
-{
-    time_t whole = (time_t)seconds;
-    struct tm utc;
-    if (gmtime_r(&whole, &utc) == NULL) {
-        int n = snprintf(buffer, size, "1970-01-01T00:00:00.000000Z");
-        return n < 0 ? 0 : (size_t)n;
-    }
-    int n = snprintf(buffer, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
-                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                     (long long)micros);
-    return n < 0 ? 0 : (size_t)n;
-}
+#include <string.h>
 
 /* Days since 1970-01-01 to a proleptic Gregorian date: count in 400-year eras starting on
  * 1 March, so the leap day falls at the end of each year of the era. */
@@ -45,8 +29,9 @@ static char *digits(char *out, unsigned value, int count)
 
 /* Every event carries a time, so this is on the event path: by hand, it costs a few dozen
  * instructions where gmtime_r and snprintf cost a few thousand. */
-size_t packet_time_format(packet_time time, char *buffer, size_t size)
+static void format_whole(packet_time time, char *out)
 {
+    time = packet_time_clamp(time);
     /* Floor division, so times before 1970 still print a valid instant. */
     int64_t seconds = time / PACKET_TIME_SECOND;
     int64_t micros = time % PACKET_TIME_SECOND;
@@ -63,9 +48,7 @@ size_t packet_time_format(packet_time time, char *buffer, size_t size)
     int64_t year;
     unsigned month, day;
     civil_from_days(days, &year, &month, &day);
-    if (year < 0 || year > 9999 || size < PACKET_TIME_TEXT_LENGTH + 1)
-        return format_slow(seconds, micros, buffer, size);
-    char *out = digits(buffer, (unsigned)year, 4);
+    out = digits(out, (unsigned)year, 4);
     *out++ = '-';
     out = digits(out, month, 2);
     *out++ = '-';
@@ -80,5 +63,17 @@ size_t packet_time_format(packet_time time, char *buffer, size_t size)
     out = digits(out, (unsigned)micros, 6);
     *out++ = 'Z';
     *out = '\0';
+}
+
+size_t packet_time_format(packet_time time, char *buffer, size_t size)
+{
+    if (size >= PACKET_TIME_TEXT_LENGTH + 1) {
+        format_whole(time, buffer);
+    } else if (size > 0) {
+        char whole[PACKET_TIME_TEXT_LENGTH + 1];
+        format_whole(time, whole);
+        memcpy(buffer, whole, size - 1);
+        buffer[size - 1] = '\0';
+    }
     return PACKET_TIME_TEXT_LENGTH;
 }

@@ -88,4 +88,6 @@ $(OUT)/fuzz_spool: $(OUT)/obj/fuzz_spool.o $(OUT)/libop25b_fuzz.a
 	@echo "fuzz: LD $(@F)"
 	@$(FUZZ_CC) $(SANITIZE) -fsanitize=fuzzer -Wl,--wrap=log_message $^ $(LIBS) -o $@
 
--include $(wildcard $(OUT)/obj/*.d)
+# The objects of src/'s folders (obj/decode/...) too: without their dependencies, a changed
+# header such as a struct's layout left stale objects that disagree with the rest.
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/obj/*/*.d)

@@ -7,10 +7,11 @@ Frames come from REPO/pcaps/*.pcap and SHARED/corpus/**/*.pcap* (classic pcap an
 read here with the standard library only). Each target gets DIR/<target>/, one file per
 seed named by its SHA-1 as libFuzzer names its own, in the input format the target's
 source describes:
-  decode  link selector byte + one frame
+  decode  link selector byte + one frame, whole and cut at snap lengths 64, 96 and 128
   smtp    the TCP payloads of each SMTP connection, as control-byte chunks
   policy  the YAML policies of the repository
-  sensor  link selector byte + frames with 2-byte time/length headers
+  sensor  link selector byte + frames with 2-byte time/length headers, the same with
+          damaged timestamps, and each capture file itself behind a selector with bit 5 set
   dns     transport byte (0 UDP, 1 TCP) + one DNS payload (port 53, queries and answers)
   mail_login  protocol byte (0 POP3, 1 IMAP) + the TCP payloads of each POP3/IMAP
           connection as smtp's control-byte chunks, and written dialogues for each branch
@@ -38,6 +39,11 @@ TIME_STEPS = [0, 1000, 10000, 100000, 500000, SECOND, 2 * SECOND, 5 * SECOND, 10
               29 * SECOND, 31 * SECOND, 60 * SECOND, 301 * SECOND, 601 * SECOND,
               1801 * SECOND, 3601 * SECOND]
 SENSOR_FRAME_MAX = 0x0fff
+# fuzz_sensor.c: byte 0's flags, and the steps that damage a timestamp when DAMAGED_TIMES is set.
+TWO_WORKERS = 0x80
+DAMAGED_TIMES = 0x40
+CAPTURE_FILE = 0x20  # the rest of the input is a capture file read through src/capture/
+STEP_DAMAGE_BEHIND, STEP_DAMAGE_AHEAD = 14, 15
 
 # Ports whose dialogues the SMTP parser reads: 25, and submission for AUTH and STARTTLS.
 SMTP_PORTS = {25, 587, 465, 2525}
@@ -46,6 +52,7 @@ MAIL_LOGIN_PORTS = (110, 143)
 DNS_PORT = 53
 SEED_MAX = 16384           # bytes per smtp or sensor seed: keeps executions fast
 DECODE_FRAMES_PER_FILE = 256
+SNAP_LENGTHS = (64, 96, 128)  # cuts of common SPAN and capture-appliance snap lengths
 SENSOR_PACKETS_PER_SEED = 256
 
 
@@ -210,11 +217,22 @@ def decode_seeds(captures, directory):
     for frames in captures.values():
         for linktype, _, frame in frames[:DECODE_FRAMES_PER_FILE]:
             if linktype in LINK_TYPES:
-                add_seed(directory, bytes([LINK_TYPES.index(linktype)]) + frame, seen)
+                selector = bytes([LINK_TYPES.index(linktype)])
+                add_seed(directory, selector + frame, seen)
+                # As SPAN sessions and capture appliances cut them: headers (TCP options
+                # among them) and payloads end at the snap length.
+                for snaplen in SNAP_LENGTHS:
+                    if len(frame) > snaplen:
+                        add_seed(directory, selector + frame[:snaplen], seen)
 
 
 def sensor_seeds(captures, directory):
     seen = set()
+    for name in captures:
+        # The files themselves, as -r reads them (pcapng options included), cut to a seed's
+        # size: a cut file is a damaged input, which capture must take too.
+        with open(name, "rb") as stream:
+            add_seed(directory, bytes([CAPTURE_FILE]) + stream.read(SEED_MAX), seen)
     for name, frames in captures.items():
         frames = [f for f in frames if f[0] in LINK_TYPES]
         start = 0
@@ -240,7 +258,25 @@ def sensor_seeds(captures, directory):
             # The evasion scenarios once more as two workers (the selector's top bit), so
             # spoofed SYNs and their answers meet across sensors from the start.
             if "evasion" in os.path.basename(name):
-                add_seed(directory, bytes([seed[0] | 0x80]) + bytes(seed[1:]), seen)
+                add_seed(directory, bytes([seed[0] | TWO_WORKERS]) + bytes(seed[1:]), seen)
+            add_seed(directory, damaged(seed), seen)
+
+
+def damaged(seed):
+    """The seed with one timestamp a third of the way in flipped ahead and one two thirds in
+    flipped behind, mid-dialogue, as a damaged capture has them."""
+    offsets, offset = [], 1
+    while offset + 2 <= len(seed):
+        offsets.append(offset)
+        offset += 2 + (struct.unpack(">H", seed[offset:offset + 2])[0] & 0x0fff)
+    out = bytearray(seed)
+    out[0] |= DAMAGED_TIMES
+    for place, step in ((len(offsets) // 3, STEP_DAMAGE_AHEAD),
+                        (2 * len(offsets) // 3, STEP_DAMAGE_BEHIND)):
+        if offsets:
+            at = offsets[place]
+            out[at] = (out[at] & 0x0f) | step << 4
+    return bytes(out)
 
 
 class Direction:
@@ -527,6 +563,7 @@ def main():
     targets = args.target or TARGETS
 
     paths = sorted(glob.glob(os.path.join(args.source_dir, "pcaps", "*.pcap")))
+    paths += sorted(glob.glob(os.path.join(args.source_dir, "pcaps", "*.pcapng")))
     paths += sorted(p for p in glob.glob(os.path.join(args.corpus_dir, "**", "*.pcap*"),
                                          recursive=True) if p.endswith((".pcap", ".pcapng")))
     captures = {}

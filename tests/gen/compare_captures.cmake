@@ -5,7 +5,7 @@ execute_process(COMMAND ${GENERATOR} ${OUTDIR} RESULT_VARIABLE status)
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "scenario generator failed: ${status}")
 endif()
-file(GLOB generated RELATIVE ${OUTDIR} ${OUTDIR}/*.pcap)
+file(GLOB generated RELATIVE ${OUTDIR} ${OUTDIR}/*.pcap ${OUTDIR}/*.pcapng)
 foreach(name ${generated})
   execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUTDIR}/${name}
                           ${PCAPDIR}/${name} RESULT_VARIABLE differ)

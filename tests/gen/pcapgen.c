@@ -19,6 +19,7 @@ struct held_frame {
 
 struct pcapgen {
     FILE *file;
+    uint32_t snaplen;
     uint64_t packets;
     int failed;
     bool sorted;
@@ -51,7 +52,7 @@ static void put32le(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-struct pcapgen *pcapgen_open(const char *path, int linktype)
+static struct pcapgen *open_with(const char *path, int linktype, uint32_t snaplen)
 {
     FILE *file = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
     if (file == NULL)
@@ -63,6 +64,7 @@ struct pcapgen *pcapgen_open(const char *path, int linktype)
         return NULL;
     }
     out->file = file;
+    out->snaplen = snaplen;
     setvbuf(file, NULL, _IOFBF, 1 << 20);
     uint8_t header[24];
     put32le(header, 0xa1b2c3d4u);
@@ -71,10 +73,23 @@ struct pcapgen *pcapgen_open(const char *path, int linktype)
     header[6] = 4;
     header[7] = 0;
     memset(header + 8, 0, 8); /* thiszone, sigfigs */
-    put32le(header + 16, SNAPLEN);
+    put32le(header + 16, snaplen);
     put32le(header + 20, (uint32_t)linktype);
     if (fwrite(header, sizeof(header), 1, file) != 1)
         out->failed = 1;
+    return out;
+}
+
+struct pcapgen *pcapgen_open(const char *path, int linktype)
+{
+    return open_with(path, linktype, SNAPLEN);
+}
+
+struct pcapgen *pcapgen_open_cut(const char *path, int linktype, uint32_t snaplen, bool sorted)
+{
+    struct pcapgen *out = open_with(path, linktype, snaplen);
+    if (out != NULL)
+        out->sorted = sorted;
     return out;
 }
 
@@ -120,12 +135,13 @@ static int write_record(struct pcapgen *out, int64_t ts_us, const uint8_t *frame
                         size_t length)
 {
     uint8_t record[16];
+    size_t captured = length < out->snaplen ? length : out->snaplen;
     put32le(record, (uint32_t)(ts_us / 1000000));
     put32le(record + 4, (uint32_t)(ts_us % 1000000));
-    put32le(record + 8, (uint32_t)length);
+    put32le(record + 8, (uint32_t)captured);
     put32le(record + 12, (uint32_t)length);
     if (fwrite(record, sizeof(record), 1, out->file) != 1 ||
-        fwrite(frame, 1, length, out->file) != length) {
+        fwrite(frame, 1, captured, out->file) != captured) {
         out->failed = 1;
         return -1;
     }
@@ -233,12 +249,14 @@ static size_t build_ip(uint8_t *buf, const struct gen_addr *src, const struct ge
     return 40;
 }
 
-size_t gen_build_tcp(uint8_t *buf, const struct gen_addr *src, const struct gen_addr *dst,
-                     uint16_t src_port, uint16_t dst_port, uint32_t seq, uint32_t ack,
-                     uint8_t flags, uint8_t ttl, uint16_t ip_id, const uint8_t *payload,
-                     size_t payload_length)
+static const uint8_t mss_option[4] = {2, 4, 0x05, 0xb4}; /* MSS 1460 */
+
+static size_t build_tcp(uint8_t *buf, const struct gen_addr *src, const struct gen_addr *dst,
+                        uint16_t src_port, uint16_t dst_port, uint32_t seq, uint32_t ack,
+                        uint8_t flags, uint8_t ttl, uint16_t ip_id, const uint8_t *options,
+                        size_t options_length, const uint8_t *payload, size_t payload_length)
 {
-    size_t tcp_header = (flags & GEN_SYN) ? 24 : 20; /* SYNs carry an MSS option */
+    size_t tcp_header = 20 + options_length;
     size_t tcp_length = tcp_header + payload_length;
     size_t ip_header = build_ip(buf, src, dst, 6, ttl, ip_id, tcp_length);
     uint8_t *tcp = buf + ip_header;
@@ -251,16 +269,23 @@ size_t gen_build_tcp(uint8_t *buf, const struct gen_addr *src, const struct gen_
     put16(tcp + 14, 64240);
     put16(tcp + 16, 0);
     put16(tcp + 18, 0);
-    if (tcp_header == 24) {
-        tcp[20] = 2; /* MSS */
-        tcp[21] = 4;
-        put16(tcp + 22, 1460);
-    }
+    if (options_length > 0)
+        memcpy(tcp + 20, options, options_length);
     if (payload_length > 0)
         memcpy(tcp + tcp_header, payload, payload_length);
     uint32_t sum = pseudo_header_sum(src, dst, 6, tcp_length);
     put16(tcp + 16, fold(sum_bytes(sum, tcp, tcp_length)));
     return ip_header + tcp_length;
+}
+
+size_t gen_build_tcp(uint8_t *buf, const struct gen_addr *src, const struct gen_addr *dst,
+                     uint16_t src_port, uint16_t dst_port, uint32_t seq, uint32_t ack,
+                     uint8_t flags, uint8_t ttl, uint16_t ip_id, const uint8_t *payload,
+                     size_t payload_length)
+{
+    bool syn = flags & GEN_SYN; /* SYNs carry an MSS option */
+    return build_tcp(buf, src, dst, src_port, dst_port, seq, ack, flags, ttl, ip_id, mss_option,
+                     syn ? sizeof(mss_option) : 0, payload, payload_length);
 }
 
 size_t gen_build_udp(uint8_t *buf, const struct gen_addr *src, const struct gen_addr *dst,
@@ -285,6 +310,42 @@ size_t gen_build_udp(uint8_t *buf, const struct gen_addr *src, const struct gen_
 static const uint8_t client_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x01};
 static const uint8_t server_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x02};
 
+/* VXLAN or GTP-U around the packet that ends the frame at frame[start]: the tunnel header
+ * (and VXLAN's inner Ethernet header), then outer UDP and IP. Returns the new start. */
+static size_t wrap_udp_tunnel(uint8_t *frame, size_t size, size_t start,
+                              const struct gen_link *link, bool from_client, uint16_t ethertype,
+                              uint16_t ip_id)
+{
+    uint16_t src_port, dst_port;
+    if (link->tunnel == GEN_TUNNEL_VXLAN) {
+        start -= 14;
+        memcpy(frame + start, from_client ? server_mac : client_mac, 6);
+        memcpy(frame + start + 6, from_client ? client_mac : server_mac, 6);
+        put16(frame + start + 12, ethertype);
+        start -= 8;
+        put32(frame + start, 0x08000000u); /* the I flag: the VNI is valid */
+        put32(frame + start + 4, link->tunnel_id << 8);
+        /* A VTEP picks the source port from a hash of the inner flow, one per direction. */
+        src_port = (uint16_t)(49152 + (from_client ? 1000 : 2000) + (link->tunnel_id & 0xff));
+        dst_port = 4789;
+    } else {
+        size_t inner = size - start;
+        start -= 8;
+        frame[start] = 0x30;    /* version 1, protocol type GTP, no optional fields */
+        frame[start + 1] = 255; /* G-PDU */
+        put16(frame + start + 2, (uint16_t)inner);
+        put32(frame + start + 4, link->tunnel_id + (from_client ? 0 : 1));
+        src_port = dst_port = 2152;
+    }
+    const struct gen_addr *src = from_client ? &link->tunnel_src : &link->tunnel_dst;
+    const struct gen_addr *dst = from_client ? &link->tunnel_dst : &link->tunnel_src;
+    uint8_t outer[FRAME_MAX + 128];
+    size_t outer_length =
+        gen_build_udp(outer, src, dst, src_port, dst_port, 62, ip_id, frame + start, size - start);
+    memcpy(frame + size - outer_length, outer, outer_length);
+    return size - outer_length;
+}
+
 int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
                  bool from_client, int64_t ts_us, const uint8_t *ip, size_t length)
 {
@@ -296,7 +357,11 @@ int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
     memcpy(frame + start, ip, length);
     uint16_t ethertype = (ip[0] >> 4) == 4 ? 0x0800 : 0x86dd;
 
-    if (link->tunnel != GEN_TUNNEL_NONE) {
+    if (link->tunnel == GEN_TUNNEL_VXLAN || link->tunnel == GEN_TUNNEL_GTP) {
+        start = wrap_udp_tunnel(frame, sizeof(frame), start, link, from_client, ethertype,
+                                (uint16_t)(out->packets));
+        ethertype = link->tunnel_src.family == 4 ? 0x0800 : 0x86dd;
+    } else if (link->tunnel != GEN_TUNNEL_NONE) {
         uint8_t proto;
         if (link->tunnel == GEN_TUNNEL_GRE) {
             start -= 4;
@@ -383,22 +448,56 @@ void gen_conn_init(struct gen_conn *conn, struct pcapgen *out, int linktype,
     conn->ip_id = (uint16_t)(client_port * 7u);
 }
 
+/* The options a segment of this connection carries (gen_conn.linux_options). */
+static size_t tcp_options(const struct gen_conn *conn, bool from_client, uint8_t flags,
+                          uint8_t options[20])
+{
+    if (!conn->linux_options) {
+        memcpy(options, mss_option, sizeof(mss_option));
+        return (flags & GEN_SYN) ? sizeof(mss_option) : 0;
+    }
+    /* The timestamp clock: a value per end that grows with the sequence numbers. */
+    uint32_t tsval = (from_client ? conn->client_next : conn->server_next) ^ 0x5a5a0000u;
+    uint32_t tsecr = (flags & GEN_SYN) && from_client ? 0 : tsval ^ 0x00ff00ffu;
+    if (flags & GEN_SYN) {
+        static const uint8_t head[6] = {2, 4, 0x05, 0xb4, 4, 2}; /* MSS 1460, SACK permitted */
+        memcpy(options, head, sizeof(head));
+        options[6] = 8; /* timestamps */
+        options[7] = 10;
+        put32(options + 8, tsval);
+        put32(options + 12, tsecr);
+        options[16] = 1; /* NOP */
+        options[17] = 3; /* window scale 7 */
+        options[18] = 3;
+        options[19] = 7;
+        return 20;
+    }
+    options[0] = options[1] = 1; /* NOP, NOP */
+    options[2] = 8;
+    options[3] = 10;
+    put32(options + 4, tsval);
+    put32(options + 8, tsecr);
+    return 12;
+}
+
 static void emit(struct gen_conn *conn, bool from_client, int64_t ts_us, uint32_t seq,
                  uint32_t ack, uint8_t flags, const uint8_t *payload, size_t length)
 {
     uint8_t packet[FRAME_MAX];
+    uint8_t options[20];
+    size_t options_length = tcp_options(conn, from_client, flags, options);
     size_t size;
     if (from_client) {
-        size = gen_build_tcp(packet, &conn->client, &conn->server, conn->client_port,
-                             conn->server_port, seq, ack, flags, 64, conn->ip_id++, payload,
-                             length);
+        size =
+            build_tcp(packet, &conn->client, &conn->server, conn->client_port, conn->server_port,
+                      seq, ack, flags, 64, conn->ip_id++, options, options_length, payload, length);
         conn->last_client_length =
             size < sizeof(conn->last_client_packet) ? size : sizeof(conn->last_client_packet);
         memcpy(conn->last_client_packet, packet, conn->last_client_length);
     } else {
-        size = gen_build_tcp(packet, &conn->server, &conn->client, conn->server_port,
-                             conn->client_port, seq, ack, flags, 52, conn->ip_id++, payload,
-                             length);
+        size =
+            build_tcp(packet, &conn->server, &conn->client, conn->server_port, conn->client_port,
+                      seq, ack, flags, 52, conn->ip_id++, options, options_length, payload, length);
     }
     gen_write_ip(conn->out, conn->linktype, &conn->link, from_client, ts_us, packet, size);
 }

@@ -16,6 +16,9 @@ struct pcapgen *pcapgen_open(const char *path, int linktype);
 /* The same, but frames are held in memory and written in timestamp order on close (stable
  * for equal times), so a scenario may be written story by story. For small captures. */
 struct pcapgen *pcapgen_open_sorted(const char *path, int linktype);
+/* As a SPAN session or capture appliance with a snap length writes them: the file header
+ * says snaplen, and each frame keeps at most snaplen bytes, with its length on the wire. */
+struct pcapgen *pcapgen_open_cut(const char *path, int linktype, uint32_t snaplen, bool sorted);
 /* One frame as is; ts_us is microseconds since the epoch. */
 int pcapgen_write(struct pcapgen *out, int64_t ts_us, const uint8_t *frame, size_t length);
 uint64_t pcapgen_packets(const struct pcapgen *out);
@@ -30,7 +33,16 @@ struct gen_addr {
 /* Parses an IPv4 or IPv6 literal; aborts on a typo, since callers are test programs. */
 struct gen_addr gen_addr(const char *text);
 
-enum gen_tunnel { GEN_TUNNEL_NONE = 0, GEN_TUNNEL_GRE, GEN_TUNNEL_IPIP };
+/* VXLAN (RFC 7348: an inner Ethernet frame in UDP to port 4789) and GTP-U (3GPP TS 29.281:
+ * a G-PDU in UDP between ports 2152) carry the packet as a data centre fabric and a mobile
+ * core do; their outer header is UDP over IPv4 or IPv6. */
+enum gen_tunnel {
+    GEN_TUNNEL_NONE = 0,
+    GEN_TUNNEL_GRE,
+    GEN_TUNNEL_IPIP,
+    GEN_TUNNEL_VXLAN,
+    GEN_TUNNEL_GTP,
+};
 
 /* How a packet travels on the mirrored link, outermost first. */
 struct gen_link {
@@ -44,6 +56,7 @@ struct gen_link {
     enum gen_tunnel tunnel; /* an IPv4 tunnel between two routers around the packet */
     struct gen_addr tunnel_src; /* outer source of client-to-server packets */
     struct gen_addr tunnel_dst;
+    uint32_t tunnel_id; /* VXLAN: the VNI; GTP-U: the uplink TEID (the downlink's is + 1) */
 };
 
 /* Writes a whole IP packet (starting at the IP header) with the link's framing around it.
@@ -93,6 +106,10 @@ struct gen_conn {
     size_t last_client_length;
     uint8_t history[GEN_HISTORY]; /* the last client payload bytes, for retransmissions */
     size_t history_length;
+    /* The TCP options of a Linux stack (tcp_syn_options, tcp_established_options): MSS,
+     * SACK permitted, timestamps, NOP, window scale on SYNs (a 40-byte header), NOP, NOP,
+     * timestamps on the rest (32 bytes). Off: an MSS option on SYNs only. */
+    bool linux_options;
 };
 
 void gen_conn_init(struct gen_conn *conn, struct pcapgen *out, int linktype,

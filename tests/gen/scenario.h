@@ -56,5 +56,6 @@ void scenarios_core(void);
 void scenarios_evasion(void);
 void scenarios_submission(void);
 void scenarios_bots(void);
+void scenarios_capture(void);
 
 #endif

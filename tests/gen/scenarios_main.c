@@ -19,5 +19,6 @@ int main(int argc, char **argv)
     scenarios_evasion();
     scenarios_submission();
     scenarios_bots();
+    scenarios_capture();
     return 0;
 }

@@ -92,8 +92,7 @@ Test(prefilter, keeps_what_the_detections_read_and_drops_the_rest)
         {"transit web", -1, "203.0.113.9", "192.0.2.200", TCP, 443, 40000, false},
         {"transit DNS", -1, "203.0.113.9", "192.0.2.200", UDP, 53, 40000, false},
         {"spoofed source to port 25", -1, "203.0.113.9", "192.0.2.200", TCP, 40000, 25, true},
-        {"reply from port 25 to transit", -1, "192.0.2.200", "203.0.113.9", TCP, 25, 40000,
-         true},
+        {"reply from port 25 to transit", -1, "192.0.2.200", "203.0.113.9", TCP, 25, 40000, true},
         {"transit ICMP", -1, "203.0.113.9", "192.0.2.200", ICMP, 0x0303, 0, true},
         {"transit GRE", -1, "203.0.113.9", "192.0.2.200", GRE, 0, 0x0800, true},
         {"outside to the MSA", -1, "203.0.113.9", "192.0.2.25", TCP, 40000, 587, true},
@@ -101,6 +100,17 @@ Test(prefilter, keeps_what_the_detections_read_and_drops_the_rest)
         {"tagged subscriber web", 100, "198.51.100.7", "203.0.113.9", TCP, 40000, 443, true},
         {"tagged transit web", 100, "203.0.113.9", "192.0.2.200", TCP, 443, 40000, false},
         {"tagged port 25", 100, "203.0.113.9", "192.0.2.200", TCP, 40000, 25, true},
+        /* The UDP tunnels the decoder opens (decode.h), between addresses that are not the
+         * ISP's: a mobile core's GTP-U, a fabric's VXLAN. */
+        {"transit VXLAN", -1, "203.0.113.9", "192.0.2.200", UDP, 51000, 4789, true},
+        {"transit GTP-U uplink", -1, "203.0.113.9", "192.0.2.200", UDP, 2152, 2152, true},
+        {"transit GTP-U, one port", -1, "203.0.113.9", "192.0.2.200", UDP, 40000, 2152, true},
+        {"transit GTP-U, other port", -1, "203.0.113.9", "192.0.2.200", UDP, 2152, 40000, true},
+        {"subscriber VXLAN", -1, "198.51.100.7", "203.0.113.9", UDP, 51000, 4789, true},
+        {"tagged transit GTP-U", 300, "203.0.113.9", "192.0.2.200", UDP, 2152, 2152, true},
+        {"tagged transit VXLAN", 300, "203.0.113.9", "192.0.2.200", UDP, 51000, 4789, true},
+        /* The decoder reads VXLAN by its destination port only. */
+        {"transit UDP from port 4789", -1, "203.0.113.9", "192.0.2.200", UDP, 4789, 51000, false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint8_t data[128];

@@ -271,11 +271,15 @@ Test(event, sensor_stats_counts_itself_and_sink_errors)
     memset(&counters, 0, sizeof(counters));
     counters.packets = 7;
     counters.decode[DECODE_TRUNCATED] = 2;
-    event_sensor_stats(&events, &counters, attempt.first_seen, false);
+    counters.packets_cut = 5;
+    counters.time_outliers = 3;
+    event_sensor_stats(&events, &counters, 96, attempt.first_seen, false);
     cr_assert_eq(memory.count, 2);
     const char *stats = memory.lines[1];
     cr_assert_not_null(strstr(stats, "\"packets\":7,"), "%s", stats);
     cr_assert_not_null(strstr(stats, "\"decode_truncated\":2,"), "%s", stats);
+    cr_assert_not_null(strstr(stats, "\"snaplen\":96,\"packets_cut\":5,"), "%s", stats);
+    cr_assert_not_null(strstr(stats, "\"time_outliers\":3,"), "%s", stats);
     cr_assert_not_null(strstr(stats, "\"events_attempt\":2,"), "%s", stats);
     cr_assert_not_null(strstr(stats, "\"events_sensor_stats\":1,"), "%s", stats);
     cr_assert_not_null(strstr(stats, "\"sink_errors\":1,"), "%s", stats);
