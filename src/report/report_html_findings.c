@@ -120,10 +120,10 @@ static const struct html_column leak_columns[] = {
     {"SYNs", true, leak_syns},
     {"EHLO", false, leak_helo},
     {"mail from", false, leak_mail_from},
-    {"recipients", true, leak_rcpt},
+    {"RCPT", true, leak_rcpt},
     {"messages", true, leak_messages},
     {"AUTH", false, leak_auth},
-    {"STARTTLS", false, leak_starttls},
+    {"TLS", false, leak_starttls},
     {"ended by", false, leak_close},
 };
 
@@ -643,9 +643,9 @@ static const struct html_column nonstandard_columns[] = {
     {"server", false, flow_destination}, {"pool", false, finding_pool},
     {"segment", false, finding_segment}, {"protocol", false, smtp_protocol},
     {"EHLO", false, smtp_helo},          {"mail from", false, smtp_mail_from},
-    {"recipients", true, smtp_rcpt},     {"accepted", true, smtp_rcpt_accepted},
+    {"RCPT", true, smtp_rcpt},     {"RCPT accepted", true, smtp_rcpt_accepted},
     {"messages", true, smtp_messages},   {"AUTH", false, smtp_auth},
-    {"STARTTLS", false, smtp_starttls},  {"ended by", false, smtp_close},
+    {"TLS", false, smtp_starttls},  {"ended by", false, smtp_close},
 };
 
 /* The columns of an evasion kind; count 0 for a type that is no evasion. */

@@ -183,9 +183,10 @@ static void impact_steps(const struct report *report, struct steps *steps)
     if (lost > 0)
         say(steps,
             "%zu third-party mail server%s reached on port 25 %s not seen on 587 or 465: tell "
-            "their users before the block goes on, or they lose mail until their provider "
-            "offers submission (the pre-rollout impact section lists them).",
-            lost, plural(lost), lost == 1 ? "is" : "are");
+            "%s users before the block goes on, or they lose mail until their provider "
+            "offers submission (the pre-rollout impact section lists %s).",
+            lost, plural(lost), lost == 1 ? "is" : "are", lost == 1 ? "its" : "their",
+            lost == 1 ? "it" : "them");
     if (moved > 0)
         say(steps,
             "%zu third-party mail server%s reached on port 25 also serve%s 587 or 465: %s "

@@ -218,8 +218,8 @@ Test(report, leaks_keep_their_evidence_and_dialogue)
     cr_assert_not_null(leaks, "%s", html);
     cr_expect(strstr(leaks, "<tr><th>time</th><th>subscriber</th><th>server</th><th>pool</th>"
                             "<th>segment</th><th>reached</th><th>SYNs</th><th>EHLO</th><th>mail "
-                            "from</th><th>recipients</th><th>messages</th><th>AUTH</th>"
-                            "<th>STARTTLS</th><th>ended by</th></tr>") != NULL,
+                            "from</th><th>RCPT</th><th>messages</th><th>AUTH</th>"
+                            "<th>TLS</th><th>ended by</th></tr>") != NULL,
               "%s", leaks);
     cr_expect(strstr(leaks, "<td>203.0.113.78:50178</td><td>192.0.2.121:25</td><td>ftth</td>"
                             "<td>access</td><td>syn_ack</td><td class=\"n\">1</td><td></td>"
