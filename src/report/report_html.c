@@ -302,6 +302,39 @@ static void write_impact(const struct report *report, FILE *out)
                   false);
 }
 
+/* The rules, one row each; the MSA column only when some rule permits one. */
+static void write_acl_rules(const struct report *report, FILE *out)
+{
+    const struct policy *policy = report->policy;
+    const struct acl *acl = &report->acl;
+    bool permits = false;
+    for (size_t i = 0; i < acl->count; i++)
+        permits |= acl->rules[i].action == ACL_PERMIT;
+    fprintf(out,
+            "<table>\n<tr><th>#</th><th>rule</th><th>pool</th>%s<th>blocking point</th></tr>\n",
+            permits ? "<th>MSA</th>" : "");
+    for (size_t i = 0; i < acl->count; i++) {
+        const struct acl_rule *rule = &acl->rules[i];
+        char text[2 * PREFIX_TEXT_MAX + 32];
+        acl_rule_format(rule, text, sizeof(text));
+        fprintf(out, "<tr><td class=\"n\">%zu</td><td><code>", i + 1);
+        html_escape(out, text);
+        fputs("</code></td><td>", out);
+        html_escape(out, policy->pools[rule->pool].name);
+        if (permits) {
+            fputs("</td><td>", out);
+            html_escape(out, rule->action == ACL_PERMIT ? policy->msas[rule->msa].name : "");
+        }
+        fputs("</td><td>", out);
+        if (rule->blocking_point == POLICY_NO_INDEX)
+            fputs("<span class=\"bad\">none</span>", out);
+        else
+            html_escape(out, policy->blocking_points[rule->blocking_point].name);
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</table>\n", out);
+}
+
 static void write_acl(const struct report *report, FILE *out)
 {
     const struct policy *policy = report->policy;
@@ -324,27 +357,9 @@ static void write_acl(const struct report *report, FILE *out)
                 "<li class=\"bad\">%zu more rules for pools that have no blocking point "
                 "yet</li>\n",
                 acl->unassigned);
-    fputs("</ul>\n<table>\n<tr><th>#</th><th>rule</th><th>pool</th><th>MSA</th>"
-          "<th>blocking point</th></tr>\n",
-          out);
-    for (size_t i = 0; i < acl->count; i++) {
-        const struct acl_rule *rule = &acl->rules[i];
-        char text[2 * PREFIX_TEXT_MAX + 32];
-        acl_rule_format(rule, text, sizeof(text));
-        fprintf(out, "<tr><td class=\"n\">%zu</td><td><code>", i + 1);
-        html_escape(out, text);
-        fputs("</code></td><td>", out);
-        html_escape(out, policy->pools[rule->pool].name);
-        fputs("</td><td>", out);
-        html_escape(out, rule->action == ACL_PERMIT ? policy->msas[rule->msa].name : "");
-        fputs("</td><td>", out);
-        if (rule->blocking_point == POLICY_NO_INDEX)
-            fputs("<span class=\"bad\">none</span>", out);
-        else
-            html_escape(out, policy->blocking_points[rule->blocking_point].name);
-        fputs("</td></tr>\n", out);
-    }
-    fputs("</table>\n<h3>In nftables syntax</h3>\n<pre>", out);
+    fputs("</ul>\n", out);
+    write_acl_rules(report, out);
+    fputs("<h3>In nftables syntax</h3>\n<pre>", out);
     char *nft = NULL;
     size_t length = 0;
     FILE *memory = open_memstream(&nft, &length);

@@ -13,7 +13,9 @@ Parts (--only NAME):
              headers, no column without a value, as many rows as the JSON lists, and no cell
              that begins or ends with a separator
   html       the example's HTML report opened in headless Chromium: a screenshot that is not
-             blank and shows the chart colours, a PDF print, and nothing fetched from outside
+             blank and shows the chart colours, the summary's LEAKING mark in the first
+             screenful, a PDF print whose findings pages are landscape, and nothing fetched
+             from outside
   signal     SIGINT during a streamed replay still writes the report, ended by "shutdown"
   cli        report file names and write errors
   progress   the progress line: drawn on a terminal (a pty), erased before the summary;
@@ -274,14 +276,16 @@ class Page(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.figures, self.points, self.pools, self.sentences = {}, {}, {}, {}
-        self.steps, self.tables, self.cells = [], [], []
+        self.steps, self.tables, self.cells, self.every_table = [], [], [], []
         self.stack, self.text, self.row = [], None, None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self.stack.append((tag, attrs))
-        if tag == "table" and attrs.get("class") == "findings":
-            self.tables.append({"headers": [], "rows": []})
+        if tag == "table":
+            self.every_table.append({"headers": [], "rows": []})
+            if attrs.get("class") == "findings":
+                self.tables.append(self.every_table[-1])
         if tag == "tr":
             self.row = []
             self.row_attrs = attrs
@@ -298,8 +302,6 @@ class Page(HTMLParser):
     def handle_endtag(self, tag):
         opened, attrs = self.stack.pop() if self.stack else (None, {})
         text = (self.text or "").strip() if tag != "td" else (self.text or "")
-        in_findings = self.tables and self.inside("table") and any(
-            t == "table" and a.get("class") == "findings" for t, a in self.stack)
         if tag == "b" and self.inside("div", "data-figure"):
             key = [a["data-figure"] for t, a in self.stack if "data-figure" in a][0]
             self.figures[key] = text
@@ -311,15 +313,15 @@ class Page(HTMLParser):
             self.cells.append(text)
             if self.row is not None:
                 self.row.append(text)
-        elif tag == "th" and in_findings:
-            self.tables[-1]["headers"].append(text)
+        elif tag == "th" and self.every_table:
+            self.every_table[-1]["headers"].append(text)
         elif tag == "tr" and self.row is not None:
             if "data-point" in self.row_attrs:
                 self.points[self.row_attrs["data-point"]] = self.row
             elif "data-pool" in self.row_attrs:
                 self.pools[self.row_attrs["data-pool"]] = self.row
-            elif in_findings and self.row:
-                self.tables[-1]["rows"].append(self.row)
+            elif self.every_table and self.row:
+                self.every_table[-1]["rows"].append(self.row)
             self.row = None
         if tag in ("td", "th", "b", "li", "p"):
             self.text = None
@@ -454,6 +456,12 @@ def check_findings_tables(name, report, page):
                   (name, header))
         check(all(len(row) == len(headers) for row in table["rows"]),
               "%s: a row with another number of cells than %s" % (name, headers))
+    # No table of the page (servers, ACL, summary...) has a column without a value.
+    for table in page.every_table:
+        for column, header in enumerate(table["headers"]):
+            if table["rows"] and all(len(row) == len(table["headers"]) for row in table["rows"]):
+                check(any(row[column].strip() for row in table["rows"]),
+                      "%s: column %r of a table has no value in any row" % (name, header))
     for cell in page.cells:
         text = cell.strip()
         check(not text.endswith(DANGLING_END) and not text.startswith(DANGLING_START),
@@ -581,6 +589,12 @@ def test_html():
     white = colours[b"\xff\xff\xff"]
     check(white < total * 0.97, "the screenshot is blank: %.1f%% white" % (100 * white / total))
     check(len(colours) > 20, "the screenshot has only %d colours" % len(colours))
+    # The summary opens the page: the example's leaking point's mark in the first screenful.
+    mark = bytes((0xb0, 0x00, 0x20))
+    top = sum(1 for row in rows[:700] for x in range(0, width * channels, channels)
+              if row[x:x + 3] == mark)
+    check(top > 600, "the summary's LEAKING mark is not at the top of the page (%d pixels)" % top)
+    print("the LEAKING mark: %d pixels in the first screenful" % top)
     # The charts rendered: each verdict the example has shows in its colour.
     for verdict, rgb in CHART_COLOURS.items():
         if report["totals"][verdict] > 0:
@@ -594,6 +608,10 @@ def test_html():
         pages = len(re.findall(rb"/Type\s*/Page[^s]", document))
         check(document.startswith(b"%PDF") and 1 <= pages <= 12,
               "the printed report has %d pages" % pages)
+        boxes = [tuple(float(v) for v in box.split()[2:4]) for box in
+                 re.findall(rb"/MediaBox\s*\[([^\]]*)\]", document)]
+        check(any(w < h for w, h in boxes) and any(w > h for w, h in boxes),
+              "the print has no portrait pages or no landscape findings pages: %s" % boxes)
 
 
 def pcap_records(path):
