@@ -643,9 +643,9 @@ static const struct html_column nonstandard_columns[] = {
     {"server", false, flow_destination}, {"pool", false, finding_pool},
     {"segment", false, finding_segment}, {"protocol", false, smtp_protocol},
     {"EHLO", false, smtp_helo},          {"mail from", false, smtp_mail_from},
-    {"RCPT", true, smtp_rcpt},     {"RCPT accepted", true, smtp_rcpt_accepted},
+    {"RCPT", true, smtp_rcpt},           {"RCPT accepted", true, smtp_rcpt_accepted},
     {"messages", true, smtp_messages},   {"AUTH", false, smtp_auth},
-    {"TLS", false, smtp_starttls},  {"ended by", false, smtp_close},
+    {"TLS", false, smtp_starttls},       {"ended by", false, smtp_close},
 };
 
 /* The columns of an evasion kind; count 0 for a type that is no evasion. */
