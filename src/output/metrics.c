@@ -21,8 +21,9 @@
 #include "output/sink.h"
 #include "util/log.h"
 
-/* Bot scores by histogram bucket: the scale is the detector's, so the buckets double from
- * a quarter to 128 and cover a 0..1 score as well as a 0..100 one. */
+/* Bot scores by histogram bucket: a score is 0..100 (rules/README.md, the bot_suspect
+ * score), so ten buckets of ten points; a finding scores at least thresholds.score (50 by
+ * default), so the buckets below it stay empty unless the threshold is lowered. */
 #define SCORE_BUCKETS 10
 /* Connections served at once, and per client address: Prometheus uses one per server, so
  * a client that opens more cannot take the others' (the guard bounds how long each may
@@ -31,7 +32,12 @@
 #define CLIENT_CONNECTION_LIMIT 8
 /* Seconds a connection may sit idle, between requests or while an answer goes out. */
 #define IDLE_SECONDS 10
-static const double score_bounds[SCORE_BUCKETS] = {0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128};
+static const double score_bounds[SCORE_BUCKETS] = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
+/* Each pool's row of counters: leaks by stage, bot scores by bucket (+Inf last), and the
+ * sum of the scores in millionths of a point (whole numbers add up across workers). */
+#define ROW_SCORES EVIDENCE_COUNT
+#define ROW_SCORE_SUM (ROW_SCORES + SCORE_BUCKETS + 1)
+#define ROW_VALUES (ROW_SCORE_SUM + 1)
 
 struct snapshot {
     struct sensor_counters counters;
@@ -40,21 +46,19 @@ struct snapshot {
     uint64_t sink_errors;
     struct sink_stats sinks;
     packet_time now;
-    double published_at;                       /* Unix time of the wall clock */
-    uint64_t score_buckets[SCORE_BUCKETS + 1]; /* the last is +Inf */
-    double score_sum;
-    uint64_t score_count;
-    /* Sized by the policy: [pool * 2 + (IPv6 ? 1 : 0)][verdict] and [pool][evidence]. */
+    double published_at; /* Unix time of the wall clock */
+    /* Sized by the policy: [pool * 2 + (IPv6 ? 1 : 0)][verdict] and [pool][ROW_VALUES]. */
     uint64_t *attempts;
-    uint64_t *leaks;
+    uint64_t *pools;
 };
 
 struct metrics {
     const struct policy *policy;
+    char *sensor_label; /* sensor="NAME", escaped: the label every series carries */
     struct MHD_Daemon *daemon;
     struct metrics_guard *guard;
     size_t attempt_values;
-    size_t leak_values;
+    size_t pool_values;
     /* The packet thread's own copy; observers add to it directly. */
     struct snapshot pending;
     double last_publish;
@@ -133,30 +137,30 @@ int metrics_parse_address(const char *text, struct sockaddr_storage *address, ch
 
 /* ---- Snapshots ---- */
 
-static int snapshot_init(struct snapshot *snapshot, size_t attempt_values, size_t leak_values)
+static int snapshot_init(struct snapshot *snapshot, size_t attempt_values, size_t pool_values)
 {
     memset(snapshot, 0, sizeof(*snapshot));
     snapshot->attempts = calloc(attempt_values + 1, sizeof(uint64_t));
-    snapshot->leaks = calloc(leak_values + 1, sizeof(uint64_t));
-    return snapshot->attempts == NULL || snapshot->leaks == NULL ? -1 : 0;
+    snapshot->pools = calloc(pool_values + 1, sizeof(uint64_t));
+    return snapshot->attempts == NULL || snapshot->pools == NULL ? -1 : 0;
 }
 
 static void snapshot_free(struct snapshot *snapshot)
 {
     free(snapshot->attempts);
-    free(snapshot->leaks);
+    free(snapshot->pools);
 }
 
 /* Copies the values, keeping the destination's own arrays. */
 static void snapshot_copy(const struct metrics *metrics, struct snapshot *to,
                           const struct snapshot *from)
 {
-    uint64_t *attempts = to->attempts, *leaks = to->leaks;
+    uint64_t *attempts = to->attempts, *pools = to->pools;
     *to = *from;
     to->attempts = attempts;
-    to->leaks = leaks;
+    to->pools = pools;
     memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
-    memcpy(leaks, from->leaks, metrics->leak_values * sizeof(uint64_t));
+    memcpy(pools, from->pools, metrics->pool_values * sizeof(uint64_t));
 }
 
 static double wall_seconds(clockid_t clock)
@@ -241,11 +245,11 @@ static uint8_t *slot_of(const struct metrics *metrics, unsigned worker)
 }
 
 static void slot_layout(const struct metrics *metrics, uint8_t *slot, struct snapshot **fixed,
-                        uint64_t **attempts, uint64_t **leaks)
+                        uint64_t **attempts, uint64_t **pools)
 {
     *fixed = (struct snapshot *)(slot + sizeof(struct slot_header));
     *attempts = (uint64_t *)(slot + sizeof(struct slot_header) + sizeof(struct snapshot));
-    *leaks = *attempts + metrics->attempt_values;
+    *pools = *attempts + metrics->attempt_values;
 }
 
 static void slot_write(struct metrics *metrics, const struct snapshot *from)
@@ -253,13 +257,13 @@ static void slot_write(struct metrics *metrics, const struct snapshot *from)
     uint8_t *slot = slot_of(metrics, (unsigned)metrics->worker);
     struct slot_header *header = (struct slot_header *)slot;
     struct snapshot *fixed;
-    uint64_t *attempts, *leaks;
-    slot_layout(metrics, slot, &fixed, &attempts, &leaks);
+    uint64_t *attempts, *pools;
+    slot_layout(metrics, slot, &fixed, &attempts, &pools);
     __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(fixed, from, sizeof(*fixed));
     memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
-    memcpy(leaks, from->leaks, metrics->leak_values * sizeof(uint64_t));
+    memcpy(pools, from->pools, metrics->pool_values * sizeof(uint64_t));
     __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELEASE);
 }
 
@@ -269,19 +273,19 @@ static bool slot_read(const struct metrics *metrics, unsigned worker, struct sna
     uint8_t *slot = slot_of(metrics, worker);
     struct slot_header *header = (struct slot_header *)slot;
     struct snapshot *fixed;
-    uint64_t *attempts, *leaks;
-    slot_layout(metrics, slot, &fixed, &attempts, &leaks);
+    uint64_t *attempts, *pools;
+    slot_layout(metrics, slot, &fixed, &attempts, &pools);
     for (int tries = 0; tries < 1000; tries++) {
         uint64_t before = __atomic_load_n(&header->sequence, __ATOMIC_ACQUIRE);
         if (before & 1)
             continue;
         /* The slot's own array pointers are the worker's: only the values are taken. */
-        uint64_t *scratch_attempts = scratch->attempts, *scratch_leaks = scratch->leaks;
+        uint64_t *scratch_attempts = scratch->attempts, *scratch_pools = scratch->pools;
         memcpy(scratch, fixed, sizeof(*scratch));
         scratch->attempts = scratch_attempts;
-        scratch->leaks = scratch_leaks;
+        scratch->pools = scratch_pools;
         memcpy(scratch_attempts, attempts, metrics->attempt_values * sizeof(uint64_t));
-        memcpy(scratch_leaks, leaks, metrics->leak_values * sizeof(uint64_t));
+        memcpy(scratch_pools, pools, metrics->pool_values * sizeof(uint64_t));
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&header->sequence, __ATOMIC_RELAXED) == before)
             return true;
@@ -299,12 +303,12 @@ static void add_u64s(uint64_t *to, const uint64_t *from, size_t count)
  * clocks take the latest. */
 static void merge_slots(struct metrics *metrics, struct snapshot *into, struct snapshot *scratch)
 {
-    uint64_t *attempts = into->attempts, *leaks = into->leaks;
+    uint64_t *attempts = into->attempts, *pools = into->pools;
     memset(into, 0, sizeof(*into));
     into->attempts = attempts;
-    into->leaks = leaks;
+    into->pools = pools;
     memset(attempts, 0, metrics->attempt_values * sizeof(uint64_t));
-    memset(leaks, 0, metrics->leak_values * sizeof(uint64_t));
+    memset(pools, 0, metrics->pool_values * sizeof(uint64_t));
     _Static_assert(sizeof(struct sensor_counters) % sizeof(uint64_t) == 0, "all counters");
     _Static_assert(sizeof(struct sink_stats) % sizeof(uint64_t) == 0, "all counters");
     for (unsigned w = 0; w < metrics->workers; w++) {
@@ -320,11 +324,8 @@ static void merge_slots(struct metrics *metrics, struct snapshot *into, struct s
         into->now = scratch->now > into->now ? scratch->now : into->now;
         into->published_at =
             scratch->published_at > into->published_at ? scratch->published_at : into->published_at;
-        add_u64s(into->score_buckets, scratch->score_buckets, SCORE_BUCKETS + 1);
-        into->score_sum += scratch->score_sum;
-        into->score_count += scratch->score_count;
         add_u64s(attempts, scratch->attempts, metrics->attempt_values);
-        add_u64s(leaks, scratch->leaks, metrics->leak_values);
+        add_u64s(pools, scratch->pools, metrics->pool_values);
     }
 }
 
@@ -339,22 +340,24 @@ static void on_attempt(void *context, const struct attempt_record *attempt)
         return;
     enum evidence stage = evidence_highest_leak(attempt->evidence);
     if (stage < EVIDENCE_COUNT)
-        metrics->pending.leaks[(size_t)pool * EVIDENCE_COUNT + stage]++;
+        metrics->pending.pools[(size_t)pool * ROW_VALUES + stage]++;
 }
 
 static void on_finding(void *context, const struct finding *finding)
 {
     struct metrics *metrics = context;
-    struct snapshot *pending = &metrics->pending;
-    if (finding->type != EVENT_BOT_SUSPECT)
+    int pool = finding->pool;
+    /* The detector scores only the subscribers of dynamic pools. */
+    if (finding->type != EVENT_BOT_SUSPECT || pool < 0 ||
+        (size_t)pool >= metrics->policy->pool_count)
         return;
+    uint64_t *row = &metrics->pending.pools[(size_t)pool * ROW_VALUES];
     double score = finding->as.bot.score;
     size_t bucket = 0;
     while (bucket < SCORE_BUCKETS && score > score_bounds[bucket])
         bucket++;
-    pending->score_buckets[bucket]++;
-    pending->score_sum += score;
-    pending->score_count++;
+    row[ROW_SCORES + bucket]++;
+    row[ROW_SCORE_SUM] += score > 0 ? (uint64_t)(score * 1e6 + 0.5) : 0;
 }
 
 int metrics_attach(struct metrics *metrics, struct bus *bus)
@@ -385,10 +388,18 @@ static void family(FILE *out, const char *name, const char *type, const char *he
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void plain(FILE *out, const char *name, const char *type, const char *help, uint64_t value)
+/* Every series names the sensor: sensor="NAME" from the policy, written once at start. */
+static void series(FILE *out, const char *sensor, const char *name)
+{
+    fprintf(out, "%s{%s", name, sensor);
+}
+
+static void plain(FILE *out, const char *sensor, const char *name, const char *type,
+                  const char *help, uint64_t value)
 {
     family(out, name, type, help);
-    fprintf(out, "%s %llu\n", name, (unsigned long long)value);
+    series(out, sensor, name);
+    fprintf(out, "} %llu\n", (unsigned long long)value);
 }
 
 static const char *point_label(const struct policy *policy, int pool)
@@ -397,12 +408,14 @@ static const char *point_label(const struct policy *policy, int pool)
     return point == POLICY_NO_INDEX ? "(none)" : policy->blocking_points[point].name;
 }
 
-static void pool_labels(FILE *out, const struct policy *policy, int pool)
+/* A series of one pool: its name, the sensor, the pool and its blocking point. */
+static void pool_series(FILE *out, const struct metrics *metrics, const char *name, int pool)
 {
-    fputs("pool=\"", out);
-    label_value(out, policy->pools[pool].name);
+    series(out, metrics->sensor_label, name);
+    fputs(",pool=\"", out);
+    label_value(out, metrics->policy->pools[pool].name);
     fputs("\",blocking_point=\"", out);
-    label_value(out, point_label(policy, pool));
+    label_value(out, point_label(metrics->policy, pool));
     fputc('"', out);
 }
 
@@ -415,18 +428,19 @@ static bool pool_has_family(const struct pool *pool, int address_family)
     return false;
 }
 
-static void render_policy(FILE *out, const struct policy *policy)
+static void render_policy(FILE *out, const struct metrics *metrics)
 {
+    const struct policy *policy = metrics->policy;
     family(out, "op25b_info", "gauge", "The sensor: name, version and position.");
-    fputs("op25b_info{sensor=\"", out);
-    label_value(out, policy->sensor_name);
-    fprintf(out, "\",version=\"%s\",position=\"%s\"} 1\n", OP25B_VERSION,
+    series(out, metrics->sensor_label, "op25b_info");
+    fprintf(out, ",version=\"%s\",position=\"%s\"} 1\n", OP25B_VERSION,
             sensor_position_name(policy->position));
     family(out, "op25b_blocking_point_info", "gauge",
            "Blocking points of the policy: level (draft section 4), state and reject mode.");
     for (size_t b = 0; b < policy->blocking_point_count; b++) {
         const struct blocking_point *point = &policy->blocking_points[b];
-        fputs("op25b_blocking_point_info{blocking_point=\"", out);
+        series(out, metrics->sensor_label, "op25b_blocking_point_info");
+        fputs(",blocking_point=\"", out);
         label_value(out, point->name);
         fprintf(out, "\",level=\"%s\",state=\"%s\",reject=\"%s\"} 1\n",
                 blocking_level_name(point->level), blocking_state_name(point->state),
@@ -435,57 +449,62 @@ static void render_policy(FILE *out, const struct policy *policy)
     family(out, "op25b_pool_info", "gauge",
            "Subscriber pools of the policy, with their type and blocking point.");
     for (size_t p = 0; p < policy->pool_count; p++) {
-        fputs("op25b_pool_info{", out);
-        pool_labels(out, policy, (int)p);
+        pool_series(out, metrics, "op25b_pool_info", (int)p);
         fprintf(out, ",type=\"%s\"} 1\n", pool_type_name(policy->pools[p].type));
     }
 }
 
-static void render_sensor(FILE *out, const struct snapshot *s)
+static void render_sensor(FILE *out, const char *sensor, const struct snapshot *s)
 {
     static const char *const decode_names[DECODE_RESULT_COUNT] = {
         NULL, "not_ip", "fragments", "truncated", "malformed", "unsupported", "too_deep"};
     const struct sensor_counters *c = &s->counters;
-    plain(out, "op25b_packets_total", "counter", "Packets read from the capture.", c->packets);
-    plain(out, "op25b_bytes_total", "counter", "Bytes on the wire of the packets read.", c->bytes);
-    plain(out, "op25b_capture_drops_total", "counter",
+    plain(out, sensor, "op25b_packets_total", "counter", "Packets read from the capture.",
+          c->packets);
+    plain(out, sensor, "op25b_bytes_total", "counter", "Bytes on the wire of the packets read.",
+          c->bytes);
+    plain(out, sensor, "op25b_capture_drops_total", "counter",
           "Packets the kernel or interface dropped (live capture).", c->capture_drops);
-    plain(out, "op25b_capture_errors_total", "counter", "Damaged or unreadable capture input.",
-          c->capture_errors);
+    plain(out, sensor, "op25b_capture_errors_total", "counter",
+          "Damaged or unreadable capture input.", c->capture_errors);
     family(out, "op25b_decode_skipped_total", "counter",
            "Packets not judged, by why decoding stopped.");
-    for (int i = 1; i < DECODE_RESULT_COUNT; i++)
-        fprintf(out, "op25b_decode_skipped_total{reason=\"%s\"} %llu\n", decode_names[i],
-                (unsigned long long)c->decode[i]);
-    plain(out, "op25b_packets_cut_total", "counter",
+    for (int i = 1; i < DECODE_RESULT_COUNT; i++) {
+        series(out, sensor, "op25b_decode_skipped_total");
+        fprintf(out, ",reason=\"%s\"} %llu\n", decode_names[i], (unsigned long long)c->decode[i]);
+    }
+    plain(out, sensor, "op25b_packets_cut_total", "counter",
           "Packets the snap length captured shorter than they were on the wire.", c->packets_cut);
-    plain(out, "op25b_time_regressions_total", "counter",
+    plain(out, sensor, "op25b_time_regressions_total", "counter",
           "Packets older than the packet clock, judged at their own time.", c->time_regressions);
-    plain(out, "op25b_time_outliers_total", "counter",
+    plain(out, sensor, "op25b_time_outliers_total", "counter",
           "Packets stamped far from their neighbours, judged at the packet clock's time.",
           c->time_outliers);
-    plain(out, "op25b_flows", "gauge", "Attempts tracked now.", c->flows_active);
-    plain(out, "op25b_flows_created_total", "counter", "Attempts tracked since start.",
+    plain(out, sensor, "op25b_flows", "gauge", "Attempts tracked now.", c->flows_active);
+    plain(out, sensor, "op25b_flows_created_total", "counter", "Attempts tracked since start.",
           c->flows_created);
-    plain(out, "op25b_flow_evictions_total", "counter",
+    plain(out, sensor, "op25b_flow_evictions_total", "counter",
           "Attempts closed early because the flow table was full.", c->flow_evictions);
-    plain(out, "op25b_sessions", "gauge", "SMTP dialogues parsed now.", c->sessions_active);
-    plain(out, "op25b_sessions_exhausted_total", "counter",
+    plain(out, sensor, "op25b_sessions", "gauge", "SMTP dialogues parsed now.", c->sessions_active);
+    plain(out, sensor, "op25b_sessions_exhausted_total", "counter",
           "Dialogues left unparsed: no parser slot was free.", c->sessions_exhausted);
-    plain(out, "op25b_stream_gaps_total", "counter", "Holes in TCP streams.", c->stream_gaps);
+    plain(out, sensor, "op25b_stream_gaps_total", "counter", "Holes in TCP streams.",
+          c->stream_gaps);
     family(out, "op25b_packet_time_seconds", "gauge",
            "The sensor's packet clock (Unix time of the latest packet).");
-    fprintf(out, "op25b_packet_time_seconds %.6f\n", (double)s->now / PACKET_TIME_SECOND);
+    series(out, sensor, "op25b_packet_time_seconds");
+    fprintf(out, "} %.6f\n", (double)s->now / PACKET_TIME_SECOND);
     family(out, "op25b_last_publish_timestamp_seconds", "gauge",
            "Wall-clock time the packet thread last published these values.");
-    fprintf(out, "op25b_last_publish_timestamp_seconds %.3f\n", s->published_at);
+    series(out, sensor, "op25b_last_publish_timestamp_seconds");
+    fprintf(out, "} %.3f\n", s->published_at);
 }
 
 static void render_attempts(FILE *out, const struct metrics *metrics, const struct snapshot *s)
 {
     const struct policy *policy = metrics->policy;
     family(out, "op25b_attempts_total", "counter",
-           "Port-25 attempts from dynamic pools, by verdict (guide section 3).");
+           "Port-25 attempts from dynamic pools, by verdict.");
     for (size_t p = 0; p < policy->pool_count; p++) {
         if (policy->pools[p].type != POOL_DYNAMIC)
             continue;
@@ -494,8 +513,7 @@ static void render_attempts(FILE *out, const struct metrics *metrics, const stru
                 continue;
             const uint64_t *counts = &s->attempts[(p * 2 + (size_t)f) * VERDICT_COUNT];
             for (int v = 0; v < VERDICT_COUNT; v++) {
-                fputs("op25b_attempts_total{", out);
-                pool_labels(out, policy, (int)p);
+                pool_series(out, metrics, "op25b_attempts_total", (int)p);
                 fprintf(out, ",ip_version=\"%d\",verdict=\"%s\"} %llu\n", f == 0 ? 4 : 6,
                         verdict_name((enum verdict)v), (unsigned long long)counts[v]);
             }
@@ -513,8 +531,7 @@ static void render_attempts(FILE *out, const struct metrics *metrics, const stru
             double ratio;
             if (!coverage_ratio(&counts, &ratio))
                 continue;
-            fputs("op25b_coverage_ratio{", out);
-            pool_labels(out, policy, (int)p);
+            pool_series(out, metrics, "op25b_coverage_ratio", (int)p);
             fprintf(out, ",ip_version=\"%d\"} %.4f\n", f == 0 ? 4 : 6, ratio);
         }
     }
@@ -526,47 +543,63 @@ static void render_attempts(FILE *out, const struct metrics *metrics, const stru
         for (int e = 0; e < EVIDENCE_COUNT; e++) {
             if (!(EVIDENCE_BIT(e) & EVIDENCE_LEAK_MASK))
                 continue;
-            fputs("op25b_leaks_total{", out);
-            pool_labels(out, policy, (int)p);
+            pool_series(out, metrics, "op25b_leaks_total", (int)p);
             fprintf(out, ",stage=\"%s\"} %llu\n", evidence_name((enum evidence)e),
-                    (unsigned long long)s->leaks[p * EVIDENCE_COUNT + (size_t)e]);
+                    (unsigned long long)s->pools[p * ROW_VALUES + (size_t)e]);
         }
     }
 }
 
-static void render_events(FILE *out, const struct snapshot *s)
+/* Per dynamic pool: bot_suspect scores are about a pool's subscribers. */
+static void render_scores(FILE *out, const struct metrics *metrics, const struct snapshot *s)
+{
+    const struct policy *policy = metrics->policy;
+    family(out, "op25b_bot_suspect_score", "histogram",
+           "Scores (0 to 100) of bot_suspect findings, per pool.");
+    for (size_t p = 0; p < policy->pool_count; p++) {
+        if (policy->pools[p].type != POOL_DYNAMIC)
+            continue;
+        const uint64_t *row = &s->pools[p * ROW_VALUES];
+        uint64_t cumulative = 0;
+        for (int b = 0; b <= SCORE_BUCKETS; b++) {
+            cumulative += row[ROW_SCORES + b];
+            pool_series(out, metrics, "op25b_bot_suspect_score_bucket", (int)p);
+            if (b < SCORE_BUCKETS)
+                fprintf(out, ",le=\"%g\"} %llu\n", score_bounds[b], (unsigned long long)cumulative);
+            else
+                fprintf(out, ",le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+        }
+        pool_series(out, metrics, "op25b_bot_suspect_score_sum", (int)p);
+        fprintf(out, "} %.6f\n", (double)row[ROW_SCORE_SUM] / 1e6);
+        pool_series(out, metrics, "op25b_bot_suspect_score_count", (int)p);
+        fprintf(out, "} %llu\n", (unsigned long long)cumulative);
+    }
+}
+
+static void render_events(FILE *out, const char *sensor, const struct snapshot *s)
 {
     family(out, "op25b_findings_total", "counter",
-           "Detections by type (guide section 4): evasion, bots, submission hygiene.");
-    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++)
-        fprintf(out, "op25b_findings_total{type=\"%s\"} %llu\n",
-                event_type_name((enum event_type)t), (unsigned long long)s->events[t]);
-    family(out, "op25b_events_total", "counter", "Event lines written, by type.");
-    for (int t = 0; t < EVENT_TYPE_COUNT; t++)
-        fprintf(out, "op25b_events_total{type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
+           "Detections by type: evasion, bots, submission hygiene.");
+    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
+        series(out, sensor, "op25b_findings_total");
+        fprintf(out, ",type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
                 (unsigned long long)s->events[t]);
-    family(out, "op25b_bot_suspect_score", "histogram", "Scores of bot_suspect findings.");
-    uint64_t cumulative = 0;
-    for (int b = 0; b <= SCORE_BUCKETS; b++) {
-        cumulative += s->score_buckets[b];
-        if (b < SCORE_BUCKETS)
-            fprintf(out, "op25b_bot_suspect_score_bucket{le=\"%g\"} %llu\n", score_bounds[b],
-                    (unsigned long long)cumulative);
-        else
-            fprintf(out, "op25b_bot_suspect_score_bucket{le=\"+Inf\"} %llu\n",
-                    (unsigned long long)cumulative);
     }
-    fprintf(out, "op25b_bot_suspect_score_sum %.6f\nop25b_bot_suspect_score_count %llu\n",
-            s->score_sum, (unsigned long long)s->score_count);
-    plain(out, "op25b_sink_queue_depth", "gauge",
+    family(out, "op25b_events_total", "counter", "Event lines written, by type.");
+    for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
+        series(out, sensor, "op25b_events_total");
+        fprintf(out, ",type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
+                (unsigned long long)s->events[t]);
+    }
+    plain(out, sensor, "op25b_sink_queue_depth", "gauge",
           "Events handed to a sink and not yet confirmed (Kafka).", s->sinks.queued);
-    plain(out, "op25b_sink_spooled_total", "counter", "Events written to the on-disk spool.",
-          s->sinks.spooled);
-    plain(out, "op25b_events_dropped_total", "counter",
+    plain(out, sensor, "op25b_sink_spooled_total", "counter",
+          "Events written to the on-disk spool.", s->sinks.spooled);
+    plain(out, sensor, "op25b_events_dropped_total", "counter",
           "Events lost: too large to write, or lost by a sink.",
           s->events_oversize + s->sinks.dropped);
-    plain(out, "op25b_sink_errors_total", "counter", "Failed sink writes.", s->sink_errors);
-    plain(out, "op25b_sink_delivery_errors_total", "counter",
+    plain(out, sensor, "op25b_sink_errors_total", "counter", "Failed sink writes.", s->sink_errors);
+    plain(out, sensor, "op25b_sink_delivery_errors_total", "counter",
           "Delivery failures the far end reported (Kafka).", s->sinks.delivery_errors);
 }
 
@@ -584,10 +617,11 @@ char *metrics_render(struct metrics *metrics, size_t *length)
     FILE *out = open_memstream(&text, length);
     if (out == NULL)
         return NULL;
-    render_policy(out, metrics->policy);
-    render_sensor(out, &metrics->reading);
+    render_policy(out, metrics);
+    render_sensor(out, metrics->sensor_label, &metrics->reading);
     render_attempts(out, metrics, &metrics->reading);
-    render_events(out, &metrics->reading);
+    render_scores(out, metrics, &metrics->reading);
+    render_events(out, metrics->sensor_label, &metrics->reading);
     if (fclose(out) != 0) {
         free(text);
         return NULL;
@@ -661,6 +695,23 @@ static void log_server(void *context, const char *format, va_list arguments)
     log_message(LOG_DEBUG, "metrics: %s", text);
 }
 
+static char *sensor_label(const struct policy *policy)
+{
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    if (out == NULL)
+        return NULL;
+    fputs("sensor=\"", out);
+    label_value(out, policy->sensor_name);
+    fputc('"', out);
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 /* The snapshots, without the server. */
 static struct metrics *metrics_new(const struct policy *policy)
 {
@@ -668,15 +719,18 @@ static struct metrics *metrics_new(const struct policy *policy)
     if (metrics == NULL)
         return NULL;
     metrics->policy = policy;
+    metrics->sensor_label = sensor_label(policy);
     metrics->worker = -1;
     metrics->attempt_values = policy->pool_count * 2 * VERDICT_COUNT;
-    metrics->leak_values = policy->pool_count * EVIDENCE_COUNT;
-    if (snapshot_init(&metrics->pending, metrics->attempt_values, metrics->leak_values) != 0 ||
-        snapshot_init(&metrics->shared, metrics->attempt_values, metrics->leak_values) != 0 ||
-        snapshot_init(&metrics->reading, metrics->attempt_values, metrics->leak_values) != 0) {
+    metrics->pool_values = policy->pool_count * ROW_VALUES;
+    if (snapshot_init(&metrics->pending, metrics->attempt_values, metrics->pool_values) != 0 ||
+        snapshot_init(&metrics->shared, metrics->attempt_values, metrics->pool_values) != 0 ||
+        snapshot_init(&metrics->reading, metrics->attempt_values, metrics->pool_values) != 0 ||
+        metrics->sensor_label == NULL) {
         snapshot_free(&metrics->pending);
         snapshot_free(&metrics->shared);
         snapshot_free(&metrics->reading);
+        free(metrics->sensor_label);
         free(metrics);
         return NULL;
     }
@@ -753,7 +807,7 @@ struct metrics *metrics_start_shared(const struct policy *policy, unsigned worke
         return NULL;
     }
     metrics->slot_bytes = sizeof(struct slot_header) + sizeof(struct snapshot) +
-                          (metrics->attempt_values + metrics->leak_values) * sizeof(uint64_t);
+                          (metrics->attempt_values + metrics->pool_values) * sizeof(uint64_t);
     metrics->slot_bytes = (metrics->slot_bytes + 63) & ~(size_t)63;
     void *slots = mmap(NULL, metrics->slot_bytes * workers, PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -786,5 +840,6 @@ void metrics_stop(struct metrics *metrics)
     snapshot_free(&metrics->pending);
     snapshot_free(&metrics->shared);
     snapshot_free(&metrics->reading);
+    free(metrics->sensor_label);
     free(metrics);
 }

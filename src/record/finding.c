@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "decode/decode.h"
+
 void finding_init(struct finding *finding, enum event_type type, packet_time ts)
 {
     memset(finding, 0, sizeof(*finding));
@@ -29,4 +31,9 @@ struct address finding_subscriber(const struct finding *finding)
     if (finding->has_key)
         return finding->key;
     return finding->has_flow ? finding->flow.src : none;
+}
+
+const char *finding_tunnel_name(const struct triangular_finding *triangle)
+{
+    return triangle->tunnelled ? tunnel_kind_name((enum tunnel_kind)triangle->tunnel) : NULL;
 }

@@ -135,5 +135,7 @@ void finding_set_key(struct finding *finding, const struct address *subscriber);
 /* The subscriber the finding is about: its key, else the flow's source; family 0 if
  * neither. */
 struct address finding_subscriber(const struct finding *finding);
+/* The tunnel a triangular_spam relay used ("gre", "ipip", ...), NULL when rewritten. */
+const char *finding_tunnel_name(const struct triangular_finding *triangle);
 
 #endif

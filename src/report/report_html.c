@@ -1,61 +1,13 @@
 /* The report as one self-contained HTML page: inline CSS and inline SVG charts, nothing
  * fetched from anywhere, laid out to print on A4. Every text that came off the wire (EHLO
- * names, domains, finding fields) or out of the policy is escaped. */
+ * names, domains, finding fields) or out of the policy is escaped. It opens with a summary
+ * (report_html_summary.c); the coverage audit, the pre-rollout impact and the ACL follow,
+ * and the findings close it as tables of named columns (report_html_findings.c). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/report.h"
-
-static const char *const verdict_colors[VERDICT_COUNT] = {
-    "#4e79a7", /* allowed */
-    "#59a14f", /* blocked */
-    "#e15759", /* leaked */
-    "#f28e2b", /* would_block */
-    "#9d9d9d", /* unknown */
-};
-
-static void escape(FILE *out, const char *text)
-{
-    for (const char *c = text; *c != '\0'; c++) {
-        switch (*c) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&#39;", out);
-            break;
-        default:
-            fputc(*c, out);
-        }
-    }
-}
-
-static void escape_address(FILE *out, const struct address *address)
-{
-    char text[ADDRESS_TEXT_MAX];
-    address_format(address, text, sizeof(text));
-    escape(out, text);
-}
-
-static void escape_time(FILE *out, packet_time ts)
-{
-    char text[PACKET_TIME_TEXT_MAX];
-    if (ts == 0) {
-        fputs("-", out);
-        return;
-    }
-    packet_time_format(ts, text, sizeof(text));
-    escape(out, text);
-}
+#include "report/report_html.h"
+#include "report/report_summary.h"
 
 static void ratio_cell(FILE *out, const struct coverage_counts *counts)
 {
@@ -85,139 +37,6 @@ static void tally_header(FILE *out, const char *first)
     fputs("<th>coverage</th></tr>\n", out);
 }
 
-static void legend(FILE *out)
-{
-    fputs("<p class=\"legend\">", out);
-    for (int v = 0; v < VERDICT_COUNT; v++)
-        fprintf(out, "<span><i style=\"background:%s\"></i>%s</span> ", verdict_colors[v],
-                verdict_name((enum verdict)v));
-    fputs("</p>\n", out);
-}
-
-/* ---- Charts ---- */
-
-struct bar {
-    char label[160];
-    struct coverage_counts counts;
-};
-
-/* One horizontal bar per blocking point and family, split by verdict. */
-static void coverage_chart(const struct report *report, FILE *out)
-{
-    const struct policy *policy = report->policy;
-    size_t capacity = policy->blocking_point_count * 2 + 1;
-    struct bar *bars = calloc(capacity, sizeof(*bars));
-    if (bars == NULL)
-        return;
-    size_t count = 0;
-    uint64_t most = 0;
-    for (size_t b = 0; b < policy->blocking_point_count; b++) {
-        for (int f = 0; f < 2; f++) {
-            int family = f == 0 ? ADDRESS_V4 : ADDRESS_V6;
-            if (!report_point_has_family(policy, (int)b, family))
-                continue;
-            struct bar *bar = &bars[count++];
-            snprintf(bar->label, sizeof(bar->label), "%s IPv%d", policy->blocking_points[b].name,
-                     family);
-            report_point_counts(report, (int)b, family, &bar->counts);
-            uint64_t attempts = coverage_attempts(&bar->counts);
-            most = attempts > most ? attempts : most;
-        }
-    }
-    const int left = 190, width = 330, row = 28, top = 10;
-    int height = top + (int)count * row + 10;
-    fprintf(out,
-            "<svg class=\"chart\" role=\"img\" aria-label=\"Attempts and coverage per blocking "
-            "point\" viewBox=\"0 0 720 %d\" width=\"720\" height=\"%d\">\n",
-            height, height);
-    for (size_t i = 0; i < count; i++) {
-        const struct bar *bar = &bars[i];
-        int y = top + (int)i * row;
-        fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"label\">", left - 8,
-                y + 15);
-        escape(out, bar->label);
-        fputs("</text>\n", out);
-        uint64_t attempts = coverage_attempts(&bar->counts);
-        double x = left;
-        for (int v = 0; v < VERDICT_COUNT && most > 0; v++) {
-            double w = (double)width * (double)bar->counts.by_verdict[v] / (double)most;
-            if (w <= 0)
-                continue;
-            fprintf(out,
-                    "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"20\" fill=\"%s\">"
-                    "<title>%s: %llu</title></rect>\n",
-                    x, y, w, verdict_colors[v], verdict_name((enum verdict)v),
-                    (unsigned long long)bar->counts.by_verdict[v]);
-            x += w;
-        }
-        double ratio;
-        char ratio_text[32] = "coverage n/a";
-        if (coverage_ratio(&bar->counts, &ratio))
-            snprintf(ratio_text, sizeof(ratio_text), "coverage %.1f%%", ratio * 100);
-        fprintf(out, "<text x=\"%.1f\" y=\"%d\" class=\"value\">%llu attempts, %s</text>\n", x + 6,
-                y + 15, (unsigned long long)attempts, ratio_text);
-    }
-    fputs("</svg>\n", out);
-    free(bars);
-}
-
-/* Stacked columns of attempts per time bucket, by verdict. */
-static void timeline_chart(const struct report *report, FILE *out)
-{
-    const struct report_timeline *timeline = &report->timeline;
-    if (!timeline->started) {
-        fputs("<p>No attempts were seen.</p>\n", out);
-        return;
-    }
-    uint64_t most = 0;
-    for (size_t i = 0; i < timeline->used; i++) {
-        uint64_t total = 0;
-        for (int v = 0; v < VERDICT_COUNT; v++)
-            total += timeline->counts[i][v];
-        most = total > most ? total : most;
-    }
-    const int left = 50, top = 10, plot_width = 650, plot_height = 180;
-    double column = (double)plot_width / (double)timeline->used;
-    fprintf(out, "<svg class=\"chart\" role=\"img\" aria-label=\"Attempts over time by verdict\" "
-                 "viewBox=\"0 0 720 230\" width=\"720\" height=\"230\">\n");
-    fprintf(out,
-            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n"
-            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n",
-            left, top, left, top + plot_height, left, top + plot_height, left + plot_width,
-            top + plot_height);
-    fprintf(out,
-            "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"label\">%llu</text>\n"
-            "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"label\">0</text>\n",
-            left - 6, top + 10, (unsigned long long)most, left - 6, top + plot_height);
-    for (size_t i = 0; i < timeline->used && most > 0; i++) {
-        double y = top + plot_height;
-        for (int v = 0; v < VERDICT_COUNT; v++) {
-            uint64_t value = timeline->counts[i][v];
-            if (value == 0)
-                continue;
-            double h = (double)plot_height * (double)value / (double)most;
-            y -= h;
-            fprintf(out,
-                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-                    "<title>%s: %llu</title></rect>\n",
-                    left + column * (double)i + column * 0.1, y, column * 0.8, h, verdict_colors[v],
-                    verdict_name((enum verdict)v), (unsigned long long)value);
-        }
-    }
-    /* Time labels at the start, middle and end of the span. */
-    size_t marks[3] = {0, timeline->used / 2, timeline->used};
-    const char *anchors[3] = {"start", "middle", "end"};
-    for (int m = 0; m < 3; m++) {
-        char when[PACKET_TIME_TEXT_MAX];
-        packet_time_format(timeline->origin + (packet_time)marks[m] * timeline->width, when,
-                           sizeof(when));
-        when[19] = '\0'; /* to the second: YYYY-MM-DDTHH:MM:SS */
-        fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\" class=\"label\">%sZ</text>\n",
-                left + column * (double)marks[m], top + plot_height + 18, anchors[m], when);
-    }
-    fputs("</svg>\n", out);
-}
-
 /* ---- Sections ---- */
 
 static const char style[] =
@@ -236,42 +55,68 @@ static const char style[] =
     "svg .axis{stroke:#666}\n"
     "pre{background:#f6f6f6;border:1px solid #ddd;padding:.6em;font-size:.75em;"
     "white-space:pre-wrap}\n"
-    ".summary td{border:none;padding:.1em .8em .1em 0}.muted{color:#666}\n"
+    "table.about td{border:none;padding:.1em .8em .1em 0}.muted{color:#666}\n"
+    "p.context{color:#444;margin-top:-.4em}\n"
+    "section.summary{border:2px solid #222;padding:.2em 1em .6em;margin:1em 0 2em}\n"
+    "section.summary h2{margin-top:.4em}\n"
+    ".figures{display:flex;gap:.8em;flex-wrap:wrap;margin:.6em 0}\n"
+    ".figure{flex:1;min-width:8em;border:1px solid #bbb;padding:.3em .6em;color:#1b5e20}\n"
+    ".figure b{display:block;font-size:1.8em}.figure.bad{color:#b00020;border-color:#b00020}"
+    ".figure.unknown{color:#666}\n"
+    ".mark{display:inline-block;padding:0 .5em;border-radius:.3em;color:#fff;"
+    "font-weight:bold;font-size:.9em}\n"
+    ".mark.leaking{background:#b00020}.mark.holds{background:#1b5e20}"
+    ".mark.nodata{background:#777}.mark.planned{background:#b35c00}\n"
+    "ol.steps li{margin:.2em 0}\n"
+    "table.findings{font-size:.75em;margin:.5em auto 1em}table.findings td.n{white-space:nowrap}"
+    "table.findings th,table.findings td{padding:.15em .3em}\n"
+    "@media screen{div.wide{margin:0 calc(50% - 50vw);padding:0 1em;overflow-x:auto}}\n"
     "code{font-size:.9em}\n"
     "@media print{body{margin:0;max-width:none;font-size:10pt}h2{break-after:avoid}"
-    "table,svg,pre{break-inside:avoid}a{color:inherit;text-decoration:none}}\n"
-    "@page{size:A4;margin:15mm}\n"
+    "table,svg,pre,section.summary{break-inside:avoid}a{color:inherit;text-decoration:none}"
+    "div.findings-part{page:wide}table.findings{font-size:7pt;break-inside:auto}}\n"
+    "@page{size:A4;margin:15mm}@page wide{size:A4 landscape;margin:12mm}\n"
     "</style>\n";
 
 static void write_heading(const struct report *report, FILE *out)
 {
     const struct policy *policy = report->policy;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n", out);
+    fputs("<title>OP25B audit: ", out);
+    html_escape(out, policy->sensor_name);
+    fputs("</title>\n", out);
+    fputs(style, out);
+    fputs("</head>\n<body>\n<h1>OP25B audit report</h1>\n<p class=\"context\">Sensor ", out);
+    html_escape(out, policy->sensor_name);
+    fprintf(out, " (%s), packet time ", sensor_position_name(policy->position));
+    html_escape_time(out, report->first_ts);
+    fputs(" to ", out);
+    html_escape_time(out, report->end > report->last_ts ? report->end : report->last_ts);
+    char date[16];
+    if (html_one_day(report, date, sizeof(date)))
+        fprintf(out, " UTC; the tables' times are of %s", date);
+    else
+        fputs(" UTC", out);
+    fputs("</p>\n", out);
+}
+
+/* What was read, and how much: after the summary, for whoever checks the run. */
+static void write_run(const struct report *report, FILE *out)
+{
+    const struct policy *policy = report->policy;
     const struct sensor_counters *counters = &report->counters;
     struct coverage_counts totals;
     report_totals(report, &totals);
-    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n", out);
-    fputs("<title>OP25B audit: ", out);
-    escape(out, policy->sensor_name);
-    fputs("</title>\n", out);
-    fputs(style, out);
-    fputs("</head>\n<body>\n<h1>OP25B audit report</h1>\n<table class=\"summary\">\n", out);
-    fputs("<tr><td>Sensor</td><td>", out);
-    escape(out, policy->sensor_name);
-    fprintf(out, " (%s)</td></tr>\n<tr><td>Policy</td><td><code>",
-            sensor_position_name(policy->position));
-    escape(out, policy->path);
+    fputs("<h2>The run</h2>\n<table class=\"about\">\n<tr><td>Policy</td><td><code>", out);
+    html_escape(out, policy->path);
     fputs("</code></td></tr>\n<tr><td>Input</td><td>", out);
     for (size_t i = 0; i < report->input_count; i++) {
         fputs(i == 0 ? "<code>" : ", <code>", out);
-        escape(out, report->inputs[i]);
+        html_escape(out, report->inputs[i]);
         fputs("</code>", out);
     }
-    fputs("</td></tr>\n<tr><td>Packet time</td><td>", out);
-    escape_time(out, report->first_ts);
-    fputs(" to ", out);
-    escape_time(out, report->end > report->last_ts ? report->end : report->last_ts);
-    fputs(", ended by ", out);
-    escape(out, report->end_reason != NULL ? report->end_reason : "-");
+    fputs("</td></tr>\n<tr><td>Ended by</td><td>", out);
+    html_escape(out, report->end_reason != NULL ? report->end_reason : "-");
     fprintf(out,
             "</td></tr>\n<tr><td>Traffic</td><td>%llu packets, %llu bytes, %llu capture drops, "
             "%llu capture errors, %llu flow evictions</td></tr>\n",
@@ -286,9 +131,8 @@ static void write_heading(const struct report *report, FILE *out)
     fputs("</td></tr>\n</table>\n", out);
 }
 
-static void write_leaks(const struct report *report, FILE *out)
+static void write_leak_stages(const struct report *report, FILE *out)
 {
-    const struct policy *policy = report->policy;
     fprintf(out, "<h3>Leaks: %llu</h3>\n", (unsigned long long)report->leaks_total);
     if (report->leaks_total == 0) {
         fputs("<p>No attempt got through a blocking point.</p>\n", out);
@@ -300,54 +144,19 @@ static void write_leaks(const struct report *report, FILE *out)
             fprintf(out, "%s %s %llu", n++ == 0 ? "" : ",", evidence_name((enum evidence)e),
                     (unsigned long long)report->leak_stages[e]);
     }
-    fputs("</p>\n", out);
-    if (report->leaks_total > report->leak_count)
-        fprintf(out, "<p class=\"muted\">The first %zu are listed.</p>\n", report->leak_count);
-    fputs("<table>\n<tr><th>time</th><th>subscriber</th><th>server</th><th>pool</th>"
-          "<th>evidence</th><th>dialogue</th></tr>\n",
-          out);
-    for (size_t i = 0; i < report->leak_count; i++) {
-        const struct report_leak *leak = &report->leaks[i];
-        fputs("<tr><td>", out);
-        escape_time(out, leak->ts);
-        fputs("</td><td>", out);
-        escape_address(out, &leak->src);
-        fprintf(out, " port %u</td><td>", leak->src_port);
-        escape_address(out, &leak->dst);
-        fprintf(out, " port %u</td><td>", leak->dst_port);
-        escape(out, leak->pool >= 0 ? policy->pools[leak->pool].name : "-");
-        fputs("</td><td>", out);
-        for (int e = 0, n = 0; e < EVIDENCE_COUNT; e++) {
-            if (leak->evidence & EVIDENCE_BIT(e))
-                fprintf(out, "%s%s", n++ == 0 ? "" : ", ", evidence_name((enum evidence)e));
-        }
-        fputs("</td><td>", out);
-        if (leak->has_smtp) {
-            fputs("EHLO <code>", out);
-            escape(out, leak->helo);
-            fputs("</code>", out);
-            if (leak->mail_from_domain[0] != '\0') {
-                fputs(", mail from <code>", out);
-                escape(out, leak->mail_from_domain);
-                fputs("</code>", out);
-            }
-            fprintf(out, ", %u RCPT", leak->rcpt_count);
-        }
-        fputs("</td></tr>\n", out);
-    }
-    fputs("</table>\n", out);
+    fputs(". Section 4 lists them one by one.</p>\n", out);
 }
 
 static void write_coverage(const struct report *report, FILE *out)
 {
     const struct policy *policy = report->policy;
     fputs("<h2>1. Coverage audit: does each block hold?</h2>\n", out);
-    fputs("<p>Coverage is blocked / (blocked + leaked) for the attempts from dynamic pools "
-          "(guide section 3). <em>would_block</em> counts attempts a planned blocking point "
-          "will stop once it is on.</p>\n",
+    fputs("<p>Coverage is blocked / (blocked + leaked) for the attempts from dynamic pools. "
+          "<em>would_block</em> counts attempts a planned blocking point will stop once it is "
+          "on.</p>\n",
           out);
-    coverage_chart(report, out);
-    legend(out);
+    html_coverage_chart(report, out);
+    html_legend(out);
     fputs("<table>\n", out);
     tally_header(out, "blocking point");
     for (size_t b = 0; b < policy->blocking_point_count; b++) {
@@ -359,7 +168,7 @@ static void write_coverage(const struct report *report, FILE *out)
             struct coverage_counts counts;
             report_point_counts(report, (int)b, family, &counts);
             fputs("<tr><td>", out);
-            escape(out, point->name);
+            html_escape(out, point->name);
             fprintf(out, " <span class=\"muted\">level %d %s, %s, %s</span></td><td>IPv%d</td>",
                     (int)point->level, blocking_level_name(point->level),
                     blocking_state_name(point->state), blocking_reject_name(point->reject), family);
@@ -378,12 +187,12 @@ static void write_coverage(const struct report *report, FILE *out)
             if (!report_pool_has_family(policy, (int)p, family))
                 continue;
             fputs("<tr><td>", out);
-            escape(out, pool->name);
+            html_escape(out, pool->name);
             fputs(" <span class=\"muted\">", out);
             if (pool->blocking_point == POLICY_NO_INDEX)
                 fputs("</span><span class=\"bad\">no blocking point", out);
             else
-                escape(out, policy->blocking_points[pool->blocking_point].name);
+                html_escape(out, policy->blocking_points[pool->blocking_point].name);
             fprintf(out, "</span></td><td>IPv%d</td>", family);
             tally_cells(out, report_pool_counts(report, (int)p, family));
             fputs("</tr>\n", out);
@@ -396,17 +205,39 @@ static void write_coverage(const struct report *report, FILE *out)
         if (pool->type != POOL_DYNAMIC || pool->blocking_point != POLICY_NO_INDEX)
             continue;
         fputs(listed++ == 0 ? "<span class=\"bad\">" : ", <span class=\"bad\">", out);
-        escape(out, pool->name);
+        html_escape(out, pool->name);
         fputs("</span>", out);
     }
     fputs(listed == 0 ? "None: every dynamic pool has one.</p>\n"
                       : ": port 25 from these pools is not filtered anywhere.</p>\n",
           out);
     fputs("<h3>Attempts over time</h3>\n", out);
-    timeline_chart(report, out);
+    html_timeline_chart(report, out);
     if (report->timeline.started)
-        legend(out);
-    write_leaks(report, out);
+        html_legend(out);
+    write_leak_stages(report, out);
+}
+
+/* The network column only when some server's network is known (GeoIP). */
+static bool networks_known(const struct report_servers *servers)
+{
+    for (size_t i = 0; i < servers->count; i++) {
+        if (servers->items[i].as_org[0] != '\0' || servers->items[i].country[0] != '\0')
+            return true;
+    }
+    return false;
+}
+
+static void network_cell(FILE *out, const struct report_server *server)
+{
+    fputs("<td>", out);
+    html_escape(out, server->as_org);
+    if (server->country[0] != '\0') {
+        fputs(server->as_org[0] != '\0' ? " (" : "", out);
+        html_escape(out, server->country);
+        fputs(server->as_org[0] != '\0' ? ")" : "", out);
+    }
+    fputs("</td>", out);
 }
 
 static void write_servers(FILE *out, const char *title, const char *empty,
@@ -418,17 +249,19 @@ static void write_servers(FILE *out, const char *title, const char *empty,
         fprintf(out, "<p>%s</p>\n", empty);
         return;
     }
+    bool networks = networks_known(servers);
     fputs("<table>\n<tr><th>server</th>", out);
     if (with_port)
         fputs("<th>port</th>", out);
     fputs("<th>sessions</th><th>subscribers</th>", out);
     if (with_submission)
         fputs("<th>seen on 587/465</th>", out);
-    fputs("<th>network</th><th>first seen</th><th>last seen</th></tr>\n", out);
+    fprintf(out, "%s<th>first seen</th><th>last seen</th></tr>\n",
+            networks ? "<th>network</th>" : "");
     for (size_t i = 0; i < servers->count; i++) {
         const struct report_server *server = &servers->items[i];
         fputs("<tr><td>", out);
-        escape_address(out, &server->address);
+        html_escape_address(out, &server->address);
         fputs("</td>", out);
         if (with_port)
             fprintf(out, "<td class=\"n\">%u</td>", server->port);
@@ -439,17 +272,12 @@ static void write_servers(FILE *out, const char *title, const char *empty,
             fputs(server->submission_port_seen ? "<td class=\"good\">yes</td>"
                                                : "<td class=\"bad\">no</td>",
                   out);
+        if (networks)
+            network_cell(out, server);
         fputs("<td>", out);
-        escape(out, server->as_org);
-        if (server->country[0] != '\0') {
-            fputs(" (", out);
-            escape(out, server->country);
-            fputs(")", out);
-        }
+        html_escape_time(out, server->first_seen);
         fputs("</td><td>", out);
-        escape_time(out, server->first_seen);
-        fputs("</td><td>", out);
-        escape_time(out, server->last_seen);
+        html_escape_time(out, server->last_seen);
         fputs("</td></tr>\n", out);
     }
     fputs("</table>\n", out);
@@ -474,13 +302,14 @@ static void write_impact(const struct report *report, FILE *out)
                   false);
 }
 
+/* The rules, one row each; the MSA column only when some rule permits one. */
 static void write_acl_point(const struct policy *policy, int point, FILE *out)
 {
     if (point == POLICY_NO_INDEX) {
         fputs("<span class=\"bad\">none</span>", out);
         return;
     }
-    escape(out, policy->blocking_points[point].name);
+    html_escape(out, policy->blocking_points[point].name);
     if (policy->blocking_points[point].state == BLOCKING_PLANNED)
         fputs(" (planned)", out);
 }
@@ -504,6 +333,41 @@ static void write_acl_counts(const struct acl *acl, FILE *out)
                 acl->unassigned);
 }
 
+/* The rules, one row each; the MSA or exemption column only when some rule has one. */
+static void write_acl_rules(const struct report *report, FILE *out)
+{
+    const struct policy *policy = report->policy;
+    const struct acl *acl = &report->acl;
+    bool named = false;
+    for (size_t i = 0; i < acl->count; i++)
+        named |= acl->rules[i].action == ACL_PERMIT || acl->rules[i].action == ACL_EXEMPT;
+    fprintf(out,
+            "<table>\n<tr><th>#</th><th>rule</th><th>pool</th>%s<th>blocking point</th></tr>\n",
+            named ? "<th>MSA or exemption</th>" : "");
+    for (size_t i = 0; i < acl->count; i++) {
+        const struct acl_rule *rule = &acl->rules[i];
+        char text[2 * PREFIX_TEXT_MAX + 32];
+        acl_rule_format(rule, text, sizeof(text));
+        fprintf(out, "<tr><td class=\"n\">%zu</td><td><code>", i + 1);
+        html_escape(out, text);
+        fputs("</code></td><td>", out);
+        html_escape(out, policy->pools[rule->pool].name);
+        if (named) {
+            fputs("</td><td>", out);
+            if (rule->action == ACL_PERMIT)
+                html_escape(out, policy->msas[rule->msa].name);
+            else if (rule->action == ACL_EXEMPT) {
+                fputs("exempt inside ", out);
+                html_escape(out, policy->pools[rule->inside].name);
+            }
+        }
+        fputs("</td><td>", out);
+        write_acl_point(policy, rule->blocking_point, out);
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</table>\n", out);
+}
+
 static void write_acl(const struct report *report, FILE *out)
 {
     const struct policy *policy = report->policy;
@@ -516,142 +380,37 @@ static void write_acl(const struct report *report, FILE *out)
           "be:</p>\n<ul>\n",
           out);
     write_acl_counts(acl, out);
-    fputs("</ul>\n<table>\n<tr><th>#</th><th>rule</th><th>pool</th><th>MSA or exemption</th>"
-          "<th>blocking point</th></tr>\n",
-          out);
-    for (size_t i = 0; i < acl->count; i++) {
-        const struct acl_rule *rule = &acl->rules[i];
-        char text[2 * PREFIX_TEXT_MAX + 32];
-        acl_rule_format(rule, text, sizeof(text));
-        fprintf(out, "<tr><td class=\"n\">%zu</td><td><code>", i + 1);
-        escape(out, text);
-        fputs("</code></td><td>", out);
-        escape(out, policy->pools[rule->pool].name);
-        fputs("</td><td>", out);
-        if (rule->action == ACL_PERMIT)
-            escape(out, policy->msas[rule->msa].name);
-        else if (rule->action == ACL_EXEMPT) {
-            fputs("exempt inside ", out);
-            escape(out, policy->pools[rule->inside].name);
-        }
-        fputs("</td><td>", out);
-        write_acl_point(policy, rule->blocking_point, out);
-        fputs("</td></tr>\n", out);
-    }
-    fputs("</table>\n<h3>In nftables syntax</h3>\n<pre>", out);
+    fputs("</ul>\n", out);
+    write_acl_rules(report, out);
+    fputs("<h3>In nftables syntax</h3>\n<pre>", out);
     char *nft = NULL;
     size_t length = 0;
     FILE *memory = open_memstream(&nft, &length);
     if (memory != NULL) {
         acl_write_nftables(acl, policy, memory);
         if (fclose(memory) == 0)
-            escape(out, nft);
+            html_escape(out, nft);
     }
     free(nft);
     fputs("</pre>\n", out);
 }
 
-static void finding_cells(const struct report *report, const struct finding *finding,
-                          FILE *out)
-{
-    const struct policy *policy = report->policy;
-    const struct flow_tuple *flow = &finding->flow;
-    struct address subscriber = finding_subscriber(finding);
-    fputs("<td>", out);
-    escape_time(out, finding->ts);
-    fputs("</td><td>", out);
-    if (finding->has_flow) {
-        escape_address(out, &flow->src);
-        fprintf(out, " port %u &rarr; ", flow->src_port);
-        escape_address(out, &flow->dst);
-        fprintf(out, " port %u", flow->dst_port);
-    } else if (subscriber.family != 0) {
-        escape_address(out, &subscriber);
-    }
-    fputs("</td><td>", out);
-    if (finding->pool >= 0 && (size_t)finding->pool < policy->pool_count)
-        escape(out, policy->pools[finding->pool].name);
-    if (finding->segment >= 0 && (size_t)finding->segment < policy->segment_count) {
-        fputs(" / ", out);
-        escape(out, policy->segments[finding->segment].name);
-    }
-    fputs("</td><td><code>", out);
-    char *fields = report_finding_fields(report, finding, false);
-    escape(out, fields != NULL ? fields : "");
-    free(fields);
-    fputs("</code></td>", out);
-}
-
-static void write_suspects(const struct report *report, FILE *out)
-{
-    size_t order[REPORT_TOP_SUSPECTS];
-    size_t listed = report_top_suspects(report, order, REPORT_TOP_SUSPECTS);
-    fputs("<h2>4. Bot suspects</h2>\n", out);
-    fprintf(out, "<p>%llu bot_suspect findings about %zu subscribers.",
-            (unsigned long long)report->findings_total[EVENT_BOT_SUSPECT], report->suspect_count);
-    if (listed == 0) {
-        fputs("</p>\n", out);
-        return;
-    }
-    fprintf(out, " The top %zu by score, with the features behind it:</p>\n", listed);
-    fputs("<table>\n<tr><th>#</th><th>score</th><th>time</th><th>subscriber</th>"
-          "<th>pool</th><th>features</th></tr>\n",
-          out);
-    for (size_t i = 0; i < listed; i++) {
-        const struct finding *suspect = &report->suspects[order[i]];
-        fprintf(out, "<tr><td class=\"n\">%zu</td><td class=\"n\">%.2f</td>", i + 1,
-                suspect->as.bot.score);
-        finding_cells(report, suspect, out);
-        fputs("</tr>\n", out);
-    }
-    fputs("</table>\n", out);
-}
-
-static void write_evasion(const struct report *report, FILE *out)
-{
-    fputs("<h2>5. Evasion findings</h2>\n<p>The ways around OP25B of draft section 4.4.1 "
-          "(asymmetric routing, triangular spamming), the missing inbound ACL and source "
-          "address validation they rely on, and SMTP relayed on other ports.</p>\n<table>\n"
-          "<tr><th>finding</th><th>count</th></tr>\n",
-          out);
-    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
-        if (!report_is_evasion((enum event_type)t))
-            continue;
-        fprintf(out, "<tr><td>%s</td><td class=\"n%s\">%llu</td></tr>\n",
-                event_type_name((enum event_type)t), report->findings_total[t] > 0 ? " bad" : "",
-                (unsigned long long)report->findings_total[t]);
-    }
-    fputs("</table>\n", out);
-    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
-        if (!report_is_evasion((enum event_type)t) || report->finding_count[t] == 0)
-            continue;
-        fprintf(out, "<h3>%s</h3>\n", event_type_name((enum event_type)t));
-        if (report->findings_total[t] > report->finding_count[t])
-            fprintf(out, "<p class=\"muted\">The first %zu of %llu are listed.</p>\n",
-                    report->finding_count[t], (unsigned long long)report->findings_total[t]);
-        fputs("<table>\n<tr><th>time</th><th>flow</th><th>pool / segment</th>"
-              "<th>details</th></tr>\n",
-              out);
-        for (size_t i = 0; i < report->finding_count[t]; i++) {
-            fputs("<tr>", out);
-            finding_cells(report, &report->findings[t][i], out);
-            fputs("</tr>\n", out);
-        }
-        fputs("</table>\n", out);
-    }
-}
-
 int report_write_html(const struct report *report, FILE *out)
 {
     write_heading(report, out);
+    html_write_summary(report, out);
+    write_run(report, out);
     write_coverage(report, out);
     write_impact(report, out);
     write_acl(report, out);
-    write_suspects(report, out);
-    write_evasion(report, out);
+    /* The second half: findings one by one, in tables printed on landscape pages. */
+    fputs("<div class=\"findings-part\">\n", out);
+    html_write_leaks(report, out);
+    html_write_suspects(report, out);
+    html_write_evasion(report, out);
     fputs("<p class=\"muted\">Written by op25b-watch " OP25B_VERSION
           " from packet time only: the same capture gives the same report.</p>\n"
-          "</body>\n</html>\n",
+          "</div>\n</body>\n</html>\n",
           out);
     return 0;
 }

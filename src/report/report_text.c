@@ -3,6 +3,11 @@
 #include <string.h>
 
 #include "report/report.h"
+#include "report/report_summary.h"
+
+/* Summary sentences are wrapped to this width, for a terminal or an e-mail. */
+#define TEXT_WIDTH 90
+#define SUMMARY_SUSPECTS 3
 
 static void ratio_text(const struct coverage_counts *counts, char *buffer, size_t size)
 {
@@ -79,6 +84,106 @@ static void write_heading(const struct report *report, FILE *out)
         fprintf(out, "%s %llu %s", v == 0 ? "" : ",", (unsigned long long)totals.by_verdict[v],
                 verdict_name((enum verdict)v));
     fputc('\n', out);
+}
+
+/* Writes text wrapped at TEXT_WIDTH, the first line after first (already written, of
+ * first_width columns), the others indented by indent spaces. */
+static void wrap(FILE *out, const char *text, size_t first_width, size_t indent)
+{
+    size_t column = first_width;
+    const char *word = text;
+    while (*word != '\0') {
+        while (*word == ' ')
+            word++;
+        size_t length = strcspn(word, " ");
+        if (length == 0)
+            break;
+        if (column > indent && column + 1 + length > TEXT_WIDTH) {
+            fprintf(out, "\n%*s", (int)indent, "");
+            column = indent;
+        } else if (column > indent) {
+            fputc(' ', out);
+            column++;
+        }
+        fwrite(word, 1, length, out);
+        column += length;
+        word += length;
+    }
+    fputc('\n', out);
+}
+
+static void sentence(FILE *out, char *text)
+{
+    wrap(out, text != NULL ? text : "(out of memory)", 0, 0);
+    free(text);
+}
+
+static void write_summary_points(const struct report *report, FILE *out)
+{
+    const struct policy *policy = report->policy;
+    fprintf(out, "%-28s %-10s %8s %9s %8s %7s %11s\n", "blocking point", "status", "coverage",
+            "attempts", "blocked", "leaked", "would block");
+    for (size_t b = 0; b < policy->blocking_point_count + policy->pool_count; b++) {
+        struct point_summary point;
+        const char *name, *state;
+        char label[160];
+        if (b < policy->blocking_point_count) {
+            report_point_summary(report, (int)b, &point);
+            name = policy->blocking_points[b].name;
+            state = report_point_state_name(point.state);
+        } else {
+            const struct pool *pool = &policy->pools[b - policy->blocking_point_count];
+            if (pool->type != POOL_DYNAMIC || pool->blocking_point != POLICY_NO_INDEX)
+                continue;
+            report_pool_total(report, (int)(b - policy->blocking_point_count), &point.counts);
+            snprintf(label, sizeof(label), "pool %s has none", pool->name);
+            name = label;
+            state = "UNFILTERED";
+        }
+        char ratio[16];
+        ratio_text(&point.counts, ratio, sizeof(ratio));
+        const uint64_t *by = point.counts.by_verdict;
+        fprintf(out, "%-28s %-10s %8s %9llu %8llu %7llu %11llu\n", name, state, ratio,
+                (unsigned long long)coverage_attempts(&point.counts),
+                (unsigned long long)by[VERDICT_BLOCKED], (unsigned long long)by[VERDICT_LEAKED],
+                (unsigned long long)by[VERDICT_WOULD_BLOCK]);
+    }
+}
+
+struct step_list {
+    FILE *out;
+    size_t number;
+};
+
+static void step_line(void *context, const char *text)
+{
+    struct step_list *list = context;
+    int width = fprintf(list->out, "  %zu. ", ++list->number);
+    wrap(list->out, text, width > 0 ? (size_t)width : 0, 5);
+}
+
+/* What an operations manager reads first: the figures, each blocking point, the leaks, the
+ * infected subscribers, the evasion findings and the next steps. */
+static void write_summary(const struct report *report, FILE *out)
+{
+    heading(out, "Summary");
+    struct coverage_counts totals;
+    report_totals(report, &totals);
+    char ratio[16];
+    ratio_text(&totals, ratio, sizeof(ratio));
+    uint64_t evasion = report_evasion_total(report);
+    fprintf(out, "coverage %s, %llu leak%s, %zu infected subscriber%s, %llu evasion finding%s\n\n",
+            ratio, (unsigned long long)report->leaks_total, report->leaks_total == 1 ? "" : "s",
+            report->suspect_count, report->suspect_count == 1 ? "" : "s",
+            (unsigned long long)evasion, evasion == 1 ? "" : "s");
+    write_summary_points(report, out);
+    fputc('\n', out);
+    sentence(out, report_leaks_sentence(report));
+    sentence(out, report_suspects_sentence(report, SUMMARY_SUSPECTS));
+    sentence(out, report_evasion_sentence(report));
+    fputs("\nWhat to do next:\n", out);
+    struct step_list list = {.out = out};
+    report_next_steps(report, step_line, &list);
 }
 
 static const char *const family_names[2] = {"IPv4", "IPv6"};
@@ -261,8 +366,7 @@ static void write_acl(const struct report *report, FILE *out)
     acl_write_nftables(&report->acl, report->policy, out);
 }
 
-static void write_finding(const struct report *report, const struct finding *finding,
-                          FILE *out)
+static void write_finding(const struct report *report, const struct finding *finding, FILE *out)
 {
     char when[PACKET_TIME_TEXT_MAX], src[ADDRESS_TEXT_MAX], dst[ADDRESS_TEXT_MAX];
     const struct flow_tuple *flow = &finding->flow;
@@ -329,6 +433,7 @@ static void write_evasion(const struct report *report, FILE *out)
 int report_write_text(const struct report *report, FILE *out)
 {
     write_heading(report, out);
+    write_summary(report, out);
     write_coverage(report, out);
     write_timeline(report, out);
     write_impact(report, out);

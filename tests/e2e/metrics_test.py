@@ -7,7 +7,16 @@ Parts (--only NAME):
               the exposition text is checked (format, bounded labels, the example's numbers),
               then every query of every panel of every dashboard in dashboards/ is evaluated
               through Prometheus's HTTP API and must neither fail nor come back empty; the
-              alerting rules in dashboards/op25b-alerts.yml must load and the leak alert fire
+              alerting rules in dashboards/op25b-alerts.yml must load and the leak alert fire;
+              every query is evaluated twice, with every sensor, pool and blocking point and
+              with the example's own (span-bras-east-1, bras-east, ftth-east). The fleet
+              dashboard (op25b-correlate's metrics) is evaluated against a stand-in endpoint
+              that serves exactly the contract of dashboards/README.md: its names and labels,
+              with counters that grow
+  dashboards  the dashboards without a server: valid JSON; the sensor, pool and blocking
+              point variables on every panel's queries where the metric has those labels; no
+              lifetime counter (every counter inside rate() or increase() over a window); every
+              query parses (promtool check rules, on a rules file made of the queries)
   cli         listening addresses: loopback by default, bad values (exit 2), a port in use
               (exit 1), other paths and methods
   live        live capture on the loopback interface serves growing counters (exit 77,
@@ -44,9 +53,18 @@ import urllib.request
 VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.e+]+|NaN|\+Inf|-Inf)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-# Grafana's variables, as a dashboard is shown: every sensor, the usual windows.
-VARIABLES = {"$__rate_interval": "1m", "$__range": "5m", "$__interval": "15s",
-             "${instance}": ".*", "$instance": ".*"}
+# Grafana's variables, as a dashboard is shown: the usual windows, and every sensor, pool
+# and blocking point (ALL) or the example's own (EXAMPLE_SELECTION).
+WINDOWS = {"__rate_interval": "1m", "__range": "5m", "__interval": "15s", "window": "5m"}
+ALL = {"sensor": ".*", "pool": ".*", "blocking_point": ".*"}
+EXAMPLE_SELECTION = {"sensor": "span-bras-east-1", "pool": "ftth-east",
+                     "blocking_point": "bras-east"}
+FLEET_BOARD = "op25b-fleet.json"
+# Metrics whose series carry pool and blocking_point: a panel on them follows both variables.
+POOL_LABELLED = re.compile(r"^op25b_(attempts_total|leaks_total|coverage_ratio|pool_info|"
+                           r"bot_suspect_score_(bucket|sum|count)|fleet_attempts_total)$")
+POINT_LABELLED = re.compile(r"^op25b_fleet_(leaks|held)_total$")
+SELECTOR = re.compile(r"\b(op25b_[a-z0-9_]+)\b(\{[^}]*\})?(\[[^\]]*\])?")
 FEED_SECONDS = 12.0
 
 failures = []
@@ -214,6 +232,14 @@ def check_exposition(status_headers_body, header_records):
             except ValueError:
                 pass
     check(len(samples) < 400, "%d series for a four-pool policy" % len(samples))
+    # Every series names the sensor; the score histogram spans the score's 0..100 per pool.
+    check(all(dict(pairs).get("sensor") == "span-bras-east-1" for _, pairs in samples),
+          "a series without sensor=\"span-bras-east-1\"")
+    for pool in ("ftth-east", "dsl-west"):
+        bounds = [dict(pairs)["le"] for name, pairs in samples
+                  if name == "op25b_bot_suspect_score_bucket" and dict(pairs).get("pool") == pool]
+        check(bounds == [str(b) for b in range(10, 101, 10)] + ["+Inf"],
+              "score buckets of %s: %s" % (pool, bounds))
     check({("verdict", v) for v in VERDICTS} <= values, "not every verdict is exported")
     return samples
 
@@ -252,8 +278,8 @@ def dashboard_queries():
     for path in paths:
         with open(path) as handle:
             board = json.load(handle)
-        boards.append(board)
         name = os.path.basename(path)
+        boards.append((name, board))
         check(board.get("uid") and board.get("title"), "%s: no uid or title" % name)
         check(board.get("schemaVersion"), "%s: no schemaVersion" % name)
         count = len(found)
@@ -263,11 +289,100 @@ def dashboard_queries():
     return boards, found
 
 
-def substitute(expr):
-    for name, replacement in VARIABLES.items():
-        expr = expr.replace(name, replacement)
+def fleet_contract():
+    """The correlator's metrics as dashboards/README.md promises them: [(name, type,
+    [labels])], from the table under its heading "The correlator's metrics"."""
+    with open(os.path.join(SOURCE, "dashboards", "README.md")) as handle:
+        text = handle.read()
+    section = text.split("## The correlator's metrics", 1)
+    if not check(len(section) == 2, "dashboards/README.md has no correlator's metrics"):
+        return []
+    contract = []
+    for line in section[1].split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`op25b_fleet_"):
+            labels = [l.strip() for l in cells[2].split(",") if l.strip()]
+            contract.append((cells[0].strip("`"), cells[1], labels))
+    check(len(contract) >= 4, "the correlator's contract lists %d metrics" % len(contract))
+    return contract
+
+
+class ContractStandIn:
+    """Serves the correlator's contract, and nothing else, at /metrics: two values of each
+    label (every verdict), counters that grow every second. It stands in for
+    op25b-correlate so that the fleet dashboard is held to the names and labels the
+    correlator must serve; it says nothing about what the correlator counts."""
+    VALUES = {"pool": ["pool-a", "pool-b"], "blocking_point": ["point-a", "point-b"],
+              "ip_version": ["4", "6"], "verdict": VERDICTS, "partition": ["0", "1"]}
+
+    def __init__(self, contract):
+        import http.server
+        self.contract, self.started = contract, time.time()
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = stand_in.exposition().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def exposition(self):
+        import itertools
+        lines, seconds = [], int(time.time() - self.started)
+        for number, (name, kind, labels) in enumerate(self.contract):
+            lines += ["# HELP %s stand-in" % name, "# TYPE %s %s" % (name, kind)]
+            choices = [self.VALUES.get(label, ["x"]) for label in labels]
+            for index, values in enumerate(itertools.product(*choices)):
+                pairs = ",".join('%s="%s"' % pair for pair in zip(labels, values))
+                value = (number + index + 1) * (seconds if kind == "counter" else 1)
+                lines.append("%s{%s} %d" % (name, pairs, value))
+        return "\n".join(lines) + "\n"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def substitute(expr, selection=None):
+    values = dict(WINDOWS)
+    values.update(selection or ALL)
+    # Longest names first: $__range must not be taken for a $__rate_interval's prefix.
+    for name in sorted(values, key=len, reverse=True):
+        expr = expr.replace("${%s}" % name, values[name]).replace("$" + name, values[name])
     check("$" not in expr, "a variable the test does not know in %r" % expr)
     return expr
+
+
+def evaluate_queries(prometheus_port, queries, selection, what):
+    for board, title, expr in queries:
+        answer = prometheus_query(prometheus_port, substitute(expr, selection))
+        if not check(answer.get("status") == "success", "%s / %s (%s): %s fails: %s" %
+                     (board, title, what, expr, answer.get("error"))):
+            continue
+        check(answer["data"]["result"], "%s / %s (%s): %s returns no data" %
+              (board, title, what, expr))
+
+
+VARIABLE_QUERY = re.compile(r"label_values\((\w+(?:\{[^}]*\})?),\s*(\w+)\)")
+
+
+def variable_values(prometheus_port, variable, selection=None):
+    match = VARIABLE_QUERY.fullmatch(variable.get("definition", ""))
+    if not check(match, "variable %s: %s" % (variable["name"], variable.get("definition"))):
+        return []
+    url = "http://127.0.0.1:%d/api/v1/label/%s/values?%s" % (
+        prometheus_port, match.group(2),
+        urllib.parse.urlencode({"match[]": substitute(match.group(1), selection)}))
+    return json.loads(http_get(url)[2]).get("data") or []
 
 
 def test_prometheus():
@@ -289,12 +404,16 @@ def test_prometheus():
     sensor = subprocess.Popen([BINARY, "-q", "-c", EXAMPLE_POLICY, "-r", "-", "-o", events_path,
                                "--metrics", "127.0.0.1:%d" % sensor_port],
                               stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    contract = ContractStandIn(fleet_contract())
     config = os.path.join(work, "prometheus.yml")
     with open(config, "w") as handle:
         handle.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                      "rule_files: [%s]\n"
                      "scrape_configs:\n  - job_name: op25b\n    static_configs:\n"
-                     "      - targets: ['127.0.0.1:%d']\n" % (json.dumps(rules), sensor_port))
+                     "      - targets: ['127.0.0.1:%d']\n"
+                     "  - job_name: op25b-correlate\n    static_configs:\n"
+                     "      - targets: ['127.0.0.1:%d']\n" %
+                     (json.dumps(rules), sensor_port, contract.port))
     server = subprocess.Popen([prometheus, "--config.file=" + config,
                                "--storage.tsdb.path=" + os.path.join(work, "data"),
                                "--web.listen-address=127.0.0.1:%d" % prometheus_port,
@@ -325,6 +444,7 @@ def test_prometheus():
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        contract.stop()
     # Serving ended with the input.
     check(scrape(sensor_port) is None, "the endpoint still answers after the input ended")
 
@@ -400,27 +520,104 @@ def run_prometheus_checks(sensor_port, prometheus_port, records, feeder):
     check(len(loaded) >= 6 and all(r["health"] == "ok" for r in loaded),
           "alerting rules: %s" % [(r["name"], r["health"], r.get("lastError")) for r in loaded])
 
-    # Every query of every dashboard panel, evaluated now.
+    # Every query of every dashboard panel, evaluated now: for every sensor, pool and
+    # blocking point, and for the example's own.
     boards, queries = dashboard_queries()
-    for board, title, expr in queries:
-        answer = prometheus_query(prometheus_port, substitute(expr))
-        if not check(answer.get("status") == "success", "%s / %s: %s fails: %s" %
-                     (board, title, expr, answer.get("error"))):
-            continue
-        check(answer["data"]["result"], "%s / %s: %s returns no data" % (board, title, expr))
-    for board in boards:
+    sensor_queries = [q for q in queries if q[0] != FLEET_BOARD]
+    fleet_queries = [q for q in queries if q[0] == FLEET_BOARD]
+    evaluate_queries(prometheus_port, sensor_queries, ALL, "all")
+    evaluate_queries(prometheus_port, sensor_queries, EXAMPLE_SELECTION, "the example's")
+    # The correlator's dashboard, against the stand-in that serves the contract.
+    check(wait_for(lambda: prometheus_query(prometheus_port, "op25b_fleet_held_total")
+                   .get("data", {}).get("result"), 30), "Prometheus never scraped the stand-in")
+    evaluate_queries(prometheus_port, fleet_queries, ALL, "all")
+    want = {"sensor": ["span-bras-east-1"], "blocking_point": ["bras-east", "edge-west"],
+            "pool": ["dsl-west", "ftth-east"]}
+    for name, board in boards:
         for variable in board.get("templating", {}).get("list", []):
             if variable.get("type") != "query":
                 continue
-            match = re.match(r"label_values\((\w+),\s*(\w+)\)", variable["definition"])
-            if not check(match, "variable %s: %s" % (variable["name"], variable["definition"])):
-                continue
-            url = "http://127.0.0.1:%d/api/v1/label/%s/values?%s" % (
-                prometheus_port, match.group(2),
-                urllib.parse.urlencode({"match[]": match.group(1)}))
-            check(json.loads(http_get(url)[2])["data"], "variable %s has no values" %
-                  variable["name"])
-    print("%d dashboard queries evaluated" % len(queries))
+            values = variable_values(prometheus_port, variable)
+            check(values, "%s: variable %s has no values" % (name, variable["name"]))
+            if name != FLEET_BOARD and variable["name"] in want:
+                check(values == want[variable["name"]], "%s: variable %s lists %s, the example "
+                      "policy has %s" % (name, variable["name"], values, want[variable["name"]]))
+        # Chained: a blocking point narrows the pools to its own.
+        if name == "op25b-coverage.json":
+            pools = [v for v in board["templating"]["list"] if v["name"] == "pool"][0]
+            narrowed = variable_values(prometheus_port, pools, dict(ALL, blocking_point="edge-west"))
+            check(narrowed == ["dsl-west"], "pools behind edge-west: %s" % narrowed)
+    print("%d dashboard queries evaluated, %d of them on the fleet contract" %
+          (len(queries) * 2 - len(fleet_queries), len(fleet_queries)))
+
+
+def selector_faults(name, labels, ranged, variables):
+    """What a dashboard selector of metric `name` lacks: the variables of the labels its
+    series carry, and a window for a counter."""
+    faults = []
+    fleet = name.startswith("op25b_fleet_")
+    wanted = [] if fleet else ["sensor"]
+    if POOL_LABELLED.match(name):
+        wanted += ["pool", "blocking_point"]
+    elif POINT_LABELLED.match(name):
+        wanted += ["blocking_point"]
+    for label in wanted:
+        explicit = re.search(r'\b%s="' % label, labels or "")
+        if not explicit and '%s=~"$%s"' % (label, label) not in (labels or ""):
+            faults.append("no %s=~\"$%s\"" % (label, label))
+        if label not in variables:
+            faults.append("no $%s variable on the dashboard" % label)
+    if re.search(r"_(total|bucket|count|sum)$", name) and not ranged:
+        faults.append("a lifetime counter (not in rate() or increase() over a window)")
+    return faults
+
+
+def test_dashboards():
+    """The dashboards without a server: each panel follows the dashboard's variables, no
+    panel shows a lifetime counter, and every query parses."""
+    boards, queries = dashboard_queries()
+    check(FLEET_BOARD in [name for name, _ in boards], "no fleet dashboard " + FLEET_BOARD)
+    variables = {name: {v["name"] for v in board.get("templating", {}).get("list", [])}
+                 for name, board in boards}
+    for name, board in boards:
+        check(name == FLEET_BOARD or "sensor" in variables[name],
+              "%s: no sensor variable" % name)
+        check("instance" not in variables[name], "%s: the old instance variable" % name)
+    expressions = []
+    for board, title, expr in queries:
+        selectors = SELECTOR.findall(expr)
+        check(selectors or "ALERTS" in expr, "%s / %s: no op25b metric in %s" %
+              (board, title, expr))
+        for metric, labels, ranged in selectors:
+            for fault in selector_faults(metric, labels, ranged, variables[board]):
+                check(False, "%s / %s: %s%s: %s" % (board, title, metric, labels, fault))
+        if "ALERTS" in expr and board != FLEET_BOARD:
+            check('sensor=~"$sensor"' in expr, "%s / %s: alerts of every sensor" % (board, title))
+        expressions.append(substitute(expr))
+    for name, board in boards:
+        for variable in board.get("templating", {}).get("list", []):
+            if variable.get("type") == "query":
+                match = VARIABLE_QUERY.fullmatch(variable.get("definition", ""))
+                if check(match, "%s: variable %s: %s" % (name, variable["name"],
+                                                         variable.get("definition"))):
+                    expressions.append(substitute(match.group(1)))
+    # promtool parses without a server: a rules file of recording rules, one per query.
+    promtool = shutil.which("promtool")
+    if not check(promtool, "promtool is not installed (.ci/install-deps)"):
+        return
+    os.makedirs(WORK, exist_ok=True)
+    path = os.path.join(WORK, "dashboard-queries.yml")
+    with open(path, "w") as handle:
+        handle.write("groups:\n  - name: dashboard_queries\n    rules:\n")
+        for number, expr in enumerate(expressions):
+            handle.write("      - record: dashboard_query_%d\n        expr: %s\n" %
+                         (number, json.dumps(expr)))
+    result = subprocess.run([promtool, "check", "rules", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    check(result.returncode == 0, "promtool rejects a dashboard query: %s" %
+          result.stdout.decode(errors="replace"))
+    print("%d dashboards, %d queries and variables parsed by promtool" %
+          (len(boards), len(expressions)))
 
 
 def _listening(port):
@@ -708,7 +905,7 @@ def main():
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--only", required=True,
-                        choices=["prometheus", "cli", "live", "slow-clients"])
+                        choices=["prometheus", "dashboards", "cli", "live", "slow-clients"])
     args = parser.parse_args()
     BINARY = os.path.abspath(args.binary)
     SOURCE = os.path.abspath(args.source_dir)
@@ -716,7 +913,8 @@ def main():
     EXAMPLE_POLICY = os.path.join(SOURCE, "rules", "example.yaml")
     EXAMPLE_PCAP = os.path.join(SOURCE, "pcaps", "example.pcap")
     os.makedirs(WORK, exist_ok=True)
-    {"prometheus": test_prometheus, "cli": test_cli, "live": test_live,
+    {"prometheus": test_prometheus, "dashboards": test_dashboards, "cli": test_cli,
+     "live": test_live,
      "slow-clients": test_slow_clients}[args.only]()
     if failures:
         print("%d check(s) failed" % len(failures))

@@ -6,9 +6,16 @@ Parts (--only NAME):
              JSON, an HTML and a text report; the JSON must follow dashboards/report.schema.json
              and hold the numbers the hand-written .expect file and the run's own events give
              (verdicts, per pool and blocking point, leaks with their evidence, findings),
-             its ACL must match --check's count and, where nft is installed, load in nft -c
+             its ACL must match --check's count and, where nft is installed, load in nft -c;
+             the HTML's summary must give the JSON's figures (coverage, leaks, infected
+             subscribers, evasion findings, each blocking point and its mark, the top
+             suspects) and the steps they call for; its findings tables must have named
+             headers, no column without a value, as many rows as the JSON lists, and no cell
+             that begins or ends with a separator
   html       the example's HTML report opened in headless Chromium: a screenshot that is not
-             blank and shows the chart colours, a PDF print, and nothing fetched from outside
+             blank and shows the chart colours, the summary's LEAKING mark in the first
+             screenful, a PDF print whose findings pages are landscape, and nothing fetched
+             from outside
   signal     SIGINT during a streamed replay still writes the report, ended by "shutdown"
   cli        report file names and write errors
   progress   the progress line: drawn on a terminal (a pty), erased before the summary;
@@ -31,6 +38,7 @@ import sys
 import time
 import zlib
 from collections import Counter, defaultdict
+from html.parser import HTMLParser
 
 VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
 FINDING_TYPES = ["asymmetric_routing", "spoofed_source", "triangular_spam",
@@ -247,6 +255,217 @@ def test_scenario(name):
           "%s: the HTML report is not one whole page" % name)
     check(("<td>Attempts</td><td>%d:" % totals["attempts"]) in html,
           "%s: the HTML report lacks the attempt total" % name)
+    page = Page()
+    page.feed(html)
+    check_summary(name, report, page)
+    check_findings_tables(name, report, page)
+    figures = "coverage %s, %d leak%s, %d infected subscriber%s, %d evasion finding%s" % (
+        coverage_text(totals["blocked"], totals["leaked"]), leaks["total"],
+        plural(leaks["total"]), report["bot_suspects"]["subscribers"],
+        plural(report["bot_suspects"]["subscribers"]), evasion_total(report),
+        plural(evasion_total(report)))
+    check(figures in text.split("\n\n1. Coverage audit")[0],
+          "%s: the text report's summary lacks %r" % (name, figures))
+
+
+class Page(HTMLParser):
+    """What the HTML report shows, by the attributes and classes it marks: the summary's
+    figures, its rows per blocking point or pool, its sentences and steps, every table of
+    findings (headers and cell texts) and every cell of the page."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.figures, self.points, self.pools, self.sentences = {}, {}, {}, {}
+        self.steps, self.tables, self.cells, self.every_table = [], [], [], []
+        self.stack, self.text, self.row = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.stack.append((tag, attrs))
+        if tag == "table":
+            self.every_table.append({"headers": [], "rows": []})
+            if attrs.get("class") == "findings":
+                self.tables.append(self.every_table[-1])
+        if tag == "tr":
+            self.row = []
+            self.row_attrs = attrs
+        if tag in ("td", "th", "b", "li", "p"):
+            self.text = ""
+
+    def handle_data(self, data):
+        if self.text is not None:
+            self.text += data
+
+    def inside(self, tag, key=None):
+        return any(t == tag and (key is None or key in a) for t, a in self.stack)
+
+    def handle_endtag(self, tag):
+        opened, attrs = self.stack.pop() if self.stack else (None, {})
+        text = (self.text or "").strip() if tag != "td" else (self.text or "")
+        if tag == "b" and self.inside("div", "data-figure"):
+            key = [a["data-figure"] for t, a in self.stack if "data-figure" in a][0]
+            self.figures[key] = text
+        elif tag == "p" and "data-sentence" in attrs:
+            self.sentences[attrs["data-sentence"]] = text
+        elif tag == "li" and self.inside("ol"):
+            self.steps.append(text)
+        elif tag == "td":
+            self.cells.append(text)
+            if self.row is not None:
+                self.row.append(text)
+        elif tag == "th" and self.every_table:
+            self.every_table[-1]["headers"].append(text)
+        elif tag == "tr" and self.row is not None:
+            if "data-point" in self.row_attrs:
+                self.points[self.row_attrs["data-point"]] = self.row
+            elif "data-pool" in self.row_attrs:
+                self.pools[self.row_attrs["data-pool"]] = self.row
+            elif self.every_table and self.row:
+                self.every_table[-1]["rows"].append(self.row)
+            self.row = None
+        if tag in ("td", "th", "b", "li", "p"):
+            self.text = None
+
+
+def plural(count):
+    return "" if count == 1 else "s"
+
+
+def coverage_text(blocked, leaked):
+    # As the writers do: the ratio first, then in percent, to one decimal.
+    return "n/a" if blocked + leaked == 0 else "%.1f%%" % (blocked / (blocked + leaked) * 100)
+
+
+def evasion_total(report):
+    return sum(f["total"] for f in report["findings"].values() if f["evasion"])
+
+
+def point_mark(point):
+    total = point["total"]
+    if point["state"] == "planned":
+        return "PLANNED"
+    return "LEAKING" if total["leaked"] else "HOLDS" if total["blocked"] else "NO DATA"
+
+
+def check_summary(name, report, page):
+    totals, leaks = report["totals"], report["coverage"]["leaks"]
+    want = {"coverage": coverage_text(totals["blocked"], totals["leaked"]),
+            "leaks": str(leaks["total"]),
+            "infected": str(report["bot_suspects"]["subscribers"]),
+            "evasion": str(evasion_total(report))}
+    check(page.figures == want, "%s: the summary's figures %s, the JSON's %s" %
+          (name, page.figures, want))
+    for point in report["coverage"]["blocking_points"]:
+        total = point["total"]
+        row = [point["name"], point_mark(point), coverage_text(total["blocked"], total["leaked"]),
+               str(total["attempts"]), str(total["blocked"]), str(total["leaked"]),
+               str(total["would_block"])]
+        check(page.points.get(point["name"]) == row, "%s: the summary's row of %s is %s, the "
+              "JSON says %s" % (name, point["name"], page.points.get(point["name"]), row))
+    check(len(page.points) == len(report["coverage"]["blocking_points"]),
+          "%s: %d blocking points in the summary" % (name, len(page.points)))
+    unassigned = report["coverage"]["pools_without_blocking_point"]
+    for pool in unassigned:
+        total = pool["total"]
+        row = ["pool %s has none" % pool["name"], "UNFILTERED",
+               coverage_text(total["blocked"], total["leaked"]), str(total["attempts"]),
+               str(total["blocked"]), str(total["leaked"]), str(total["would_block"])]
+        check(page.pools.get(pool["name"]) == row, "%s: the summary's row of pool %s: %s, "
+              "want %s" % (name, pool["name"], page.pools.get(pool["name"]), row))
+    check(len(page.pools) == len(unassigned), "%s: %d pools without a point in the summary" %
+          (name, len(page.pools)))
+    check_sentences(name, report, page)
+    check_steps(name, report, page)
+
+
+def check_sentences(name, report, page):
+    leaks = report["coverage"]["leaks"]
+    sentence = page.sentences.get("leaks", "")
+    if leaks["total"] == 0:
+        check(sentence.startswith("No leak"), "%s: leaks sentence %r" % (name, sentence))
+    else:
+        check(sentence.startswith("%d leak%s: " % (leaks["total"], plural(leaks["total"]))),
+              "%s: leaks sentence %r" % (name, sentence))
+        for point in report["coverage"]["blocking_points"]:
+            if point["total"]["leaked"]:
+                check("%d through %s (" % (point["total"]["leaked"], point["name"]) in sentence,
+                      "%s: the leaks sentence does not name %s: %r" %
+                      (name, point["name"], sentence))
+    top = report["bot_suspects"]["top"][:3]
+    sentence = page.sentences.get("infected", "")
+    if not top:
+        check(sentence.startswith("No subscriber"), "%s: %r" % (name, sentence))
+    else:
+        named = re.findall(r"(?:: |, )(\S+) \((\d+\.\d\d)", sentence)
+        want = [(t["fields"]["subscriber"], "%.2f" % t["score"]) for t in top]
+        check(named == want, "%s: the summary's top suspects %s, the JSON's %s" %
+              (name, named, want))
+
+
+def check_steps(name, report, page):
+    steps = page.steps
+    check(steps, "%s: no next step" % name)
+    joined = "\n".join(steps)
+    expected = []
+    for pool in report["coverage"]["pools"]:
+        leaked = pool["total"]["leaked"]
+        if leaked:
+            expected.append("Blocking point %s leaked %d attempt%s from pool %s: " %
+                            (pool["blocking_point"], leaked, plural(leaked), pool["name"]))
+    for pool in report["coverage"]["pools_without_blocking_point"]:
+        expected.append("Pool %s has no blocking point" % pool["name"])
+    if report["bot_suspects"]["subscribers"]:
+        expected.append("%d subscriber" % report["bot_suspects"]["subscribers"])
+    for finding_type, section in report["findings"].items():
+        if section["evasion"] and section["total"]:
+            expected.append("%d " % section["total"])
+            expected.append("(%s): " % finding_type)
+    lost = [s for s in report["impact"]["third_party_msas"]["servers"]
+            if not s["submission_port_seen"]]
+    if lost:
+        expected.append("%d third-party mail server%s reached on port 25 %s not seen" %
+                        (len(lost), plural(len(lost)), "is" if len(lost) == 1 else "are"))
+    for text in expected:
+        check(text in joined, "%s: no step says %r:\n%s" % (name, text, joined))
+    nothing = any(s.startswith("Nothing to do") for s in steps)
+    check(nothing == (not expected and len(steps) == 1),
+          "%s: 'Nothing to do' with %d steps and %d expected" % (name, len(steps), len(expected)))
+
+
+# What may not begin or end a cell: a separator whose other side is empty.
+DANGLING_END = (",", "/", ";", "(", "=")
+DANGLING_START = (",", ";", ")", "/ ")  # a path may begin with /
+
+
+def check_findings_tables(name, report, page):
+    listed = [len(report["coverage"]["leaks"]["items"]), len(report["bot_suspects"]["top"])]
+    listed += [len(s["listed"]) for t, s in report["findings"].items() if s["evasion"]]
+    tables = page.tables
+    check(len(tables) == len([n for n in listed if n]), "%s: %d findings tables, the JSON lists "
+          "%s" % (name, len(tables), listed))
+    check(sorted(len(t["rows"]) for t in tables) == sorted(n for n in listed if n),
+          "%s: the tables' rows %s, the JSON lists %s" %
+          (name, [len(t["rows"]) for t in tables], listed))
+    for table in tables:
+        headers = table["headers"]
+        check(headers and all(re.match(r"^[#A-Za-z]", h) for h in headers),
+              "%s: a findings table without named headers: %s" % (name, headers))
+        for column, header in enumerate(headers):
+            values = [row[column] for row in table["rows"] if column < len(row)]
+            check(any(v.strip() for v in values), "%s: column %r has no value in any row" %
+                  (name, header))
+        check(all(len(row) == len(headers) for row in table["rows"]),
+              "%s: a row with another number of cells than %s" % (name, headers))
+    # No table of the page (servers, ACL, summary...) has a column without a value.
+    for table in page.every_table:
+        for column, header in enumerate(table["headers"]):
+            if table["rows"] and all(len(row) == len(table["headers"]) for row in table["rows"]):
+                check(any(row[column].strip() for row in table["rows"]),
+                      "%s: column %r of a table has no value in any row" % (name, header))
+    for cell in page.cells:
+        text = cell.strip()
+        check(not text.endswith(DANGLING_END) and not text.startswith(DANGLING_START),
+              "%s: a cell with a dangling separator: %r" % (name, cell))
 
 
 def check_acl(name, policy, report):
@@ -401,6 +620,12 @@ def test_html():
     white = colours[b"\xff\xff\xff"]
     check(white < total * 0.97, "the screenshot is blank: %.1f%% white" % (100 * white / total))
     check(len(colours) > 20, "the screenshot has only %d colours" % len(colours))
+    # The summary opens the page: the example's leaking point's mark in the first screenful.
+    mark = bytes((0xb0, 0x00, 0x20))
+    top = sum(1 for row in rows[:700] for x in range(0, width * channels, channels)
+              if row[x:x + 3] == mark)
+    check(top > 600, "the summary's LEAKING mark is not at the top of the page (%d pixels)" % top)
+    print("the LEAKING mark: %d pixels in the first screenful" % top)
     # The charts rendered: each verdict the example has shows in its colour.
     for verdict, rgb in CHART_COLOURS.items():
         if report["totals"][verdict] > 0:
@@ -414,6 +639,10 @@ def test_html():
         pages = len(re.findall(rb"/Type\s*/Page[^s]", document))
         check(document.startswith(b"%PDF") and 1 <= pages <= 12,
               "the printed report has %d pages" % pages)
+        boxes = [tuple(float(v) for v in box.split()[2:4]) for box in
+                 re.findall(rb"/MediaBox\s*\[([^\]]*)\]", document)]
+        check(any(w < h for w, h in boxes) and any(w > h for w, h in boxes),
+              "the print has no portrait pages or no landscape findings pages: %s" % boxes)
 
 
 def pcap_records(path):

@@ -237,8 +237,8 @@ def two_workers(args):
         time.sleep(0.5)  # a worker publishes every 0.25 s
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as reply:
             for line in reply.read().decode().splitlines():
-                if line.startswith("op25b_packets_total "):
-                    scraped["packets"] = float(line.split()[1])
+                if line.startswith("op25b_packets_total{"):
+                    scraped["packets"] = float(line.rsplit(" ", 1)[1])
 
     # One report from both: the parent merges the workers' report states.
     report_path = os.path.join(args.work_dir, "workers-report.json")

@@ -25,8 +25,8 @@ static double sample(const char *text, const char *line_start)
 Test(metrics_workers, the_parent_serves_the_sum_of_the_workers)
 {
     char error[512];
-    struct policy *policy = policy_load_text("t.yaml", POLICY, strlen(POLICY), error,
-                                             sizeof(error));
+    struct policy *policy =
+        policy_load_text("t.yaml", POLICY, strlen(POLICY), error, sizeof(error));
     cr_assert_not_null(policy, "%s", error);
     /* Made before the workers fork; served by the parent after (not needed to render). */
     struct metrics *metrics = metrics_start_shared(policy, 3, error, sizeof(error));
@@ -46,8 +46,8 @@ Test(metrics_workers, the_parent_serves_the_sum_of_the_workers)
             struct events events;
             events_init(&events, policy);
             events.emitted[EVENT_ATTEMPT] = 5 + worker;
-            metrics_publish(metrics, &counters, &coverage,
-                            &events, (packet_time)(worker + 1) * 1000000);
+            metrics_publish(metrics, &counters, &coverage, &events,
+                            (packet_time)(worker + 1) * 1000000);
             _exit(0);
         }
         int status;
@@ -58,8 +58,9 @@ Test(metrics_workers, the_parent_serves_the_sum_of_the_workers)
     size_t length;
     char *text = metrics_render(metrics, &length);
     cr_assert_not_null(text);
-    cr_assert_float_eq(sample(text, "\nop25b_packets_total "), 3000.0, 1e-9, "%s", text);
-    cr_assert_float_eq(sample(text, "\nop25b_flows "), 14.0, 1e-9);
+    cr_assert_float_eq(sample(text, "\nop25b_packets_total{sensor=\"s\"} "), 3000.0, 1e-9, "%s",
+                       text);
+    cr_assert_float_eq(sample(text, "\nop25b_flows{sensor=\"s\"} "), 14.0, 1e-9);
     cr_assert_not_null(strstr(text, "verdict=\"leaked\""), "%s", text);
     const char *leaked = strstr(text, "verdict=\"leaked\"");
     const char *value = strchr(leaked, '}');

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode/decode.h"
 #include "record/coverage.h"
 #include "output/event.h"
 #include "record/finding.h"
@@ -117,6 +118,26 @@ static char *render(const struct report *report, int (*write)(const struct repor
 #define T0 ((packet_time)1768467600 * PACKET_TIME_SECOND) /* 2026-01-15T09:00:00Z */
 #define LEAK_SMTP (EVIDENCE_BIT(EVIDENCE_SYN_ACK) | EVIDENCE_BIT(EVIDENCE_BANNER))
 
+/* No table cell of the page begins or ends with a separator whose other side is empty. */
+static void expect_no_dangling_separators(const char *html)
+{
+    for (const char *cell = strstr(html, "<td"); cell != NULL; cell = strstr(cell + 1, "<td")) {
+        const char *start = strchr(cell, '>');
+        const char *end = strstr(cell, "</td>");
+        cr_assert(start != NULL && end != NULL);
+        size_t length = (size_t)(end - start - 1);
+        const char *text = start + 1;
+        static const char *const separators[] = {", ", " / ", " (", "; "};
+        for (size_t i = 0; i < sizeof(separators) / sizeof(separators[0]); i++) {
+            size_t n = strlen(separators[i]);
+            bool trailing = length >= n && strncmp(text + length - n, separators[i], n) == 0;
+            bool leading = length >= n && strncmp(text, separators[i], n) == 0;
+            cr_expect(!trailing && !leading, "a dangling '%s' in <td>%.*s</td>", separators[i],
+                      (int)length, text);
+        }
+    }
+}
+
 TestSuite(report, .timeout = 60);
 
 Test(report, blocking_points_sum_their_pools_per_family)
@@ -192,6 +213,19 @@ Test(report, leaks_keep_their_evidence_and_dialogue)
     cr_expect(strstr(html, "<script>") == NULL, "raw markup from the wire in the HTML");
     cr_expect(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;") != NULL);
     cr_expect(strstr(html, "spam&amp;co.example") != NULL);
+    /* Named columns; the leak without a dialogue leaves its SMTP cells empty. */
+    const char *leaks = strstr(html, "<h2>4. Leaks, one by one: 2</h2>");
+    cr_assert_not_null(leaks, "%s", html);
+    cr_expect(strstr(leaks, "<tr><th>time</th><th>subscriber</th><th>server</th><th>pool</th>"
+                            "<th>segment</th><th>reached</th><th>SYNs</th><th>EHLO</th><th>mail "
+                            "from</th><th>RCPT</th><th>messages</th><th>AUTH</th>"
+                            "<th>TLS</th><th>ended by</th></tr>") != NULL,
+              "%s", leaks);
+    cr_expect(strstr(leaks, "<td>203.0.113.78:50178</td><td>192.0.2.121:25</td><td>ftth</td>"
+                            "<td>access</td><td>syn_ack</td><td class=\"n\">1</td><td></td>"
+                            "<td></td><td class=\"n\"></td>") != NULL,
+              "%s", leaks);
+    expect_no_dangling_separators(html);
     free(json);
     free(html);
     teardown(&f);
@@ -360,6 +394,19 @@ Test(report, bot_suspects_rank_by_their_best_score)
                              "\"fanout\":30,") != NULL,
               "%s", fields);
     free(fields);
+    char *html = render(f.report, report_write_html);
+    const char *table = strstr(html, "<h2>5. Bot suspects</h2>");
+    cr_assert_not_null(table);
+    cr_expect(strstr(table, "<tr><th>#</th><th>score</th><th>subscriber</th><th>pool</th>"
+                            "<th>window</th><th>attempts</th><th>fan-out</th>") != NULL,
+              "%s", table);
+    cr_expect(strstr(table,
+                     "<tr><td class=\"n\">1</td><td class=\"n\">9.00</td>"
+                     "<td>203.0.113.2</td><td>ftth</td><td>08:55:00 to 09:00:00</td>") != NULL,
+              "%s", table);
+    cr_expect(strstr(table, "<td>localhost (localhost)</td>") != NULL);
+    expect_no_dangling_separators(html);
+    free(html);
     char *json = render(f.report, report_write_json);
     const char *top = strstr(json, "\"top\": [");
     cr_assert_not_null(top);
@@ -390,8 +437,8 @@ Test(report, evasion_findings_are_counted_and_listed_up_to_the_bound)
     finish(&f);
     cr_expect_eq(f.report->findings_total[EVENT_TRIANGULAR_SPAM], REPORT_FINDINGS_KEPT + 10);
     cr_expect_eq(f.report->finding_count[EVENT_TRIANGULAR_SPAM], REPORT_FINDINGS_KEPT);
-    char *listed = report_finding_fields(f.report, &f.report->findings[EVENT_TRIANGULAR_SPAM][0],
-                                         false);
+    char *listed =
+        report_finding_fields(f.report, &f.report->findings[EVENT_TRIANGULAR_SPAM][0], false);
     cr_expect_str_eq(listed, "relay_ip=192.0.2.99, variant=rewritten, isn=0, syn_count=0, "
                              "reply_seen=2026-01-15T09:00:00.000000Z");
     free(listed);
@@ -402,10 +449,160 @@ Test(report, evasion_findings_are_counted_and_listed_up_to_the_bound)
     cr_expect(strstr(text, line) != NULL, "%s", line);
     char *html = render(f.report, report_write_html);
     cr_expect(strstr(html, "<h3>triangular_spam</h3>") != NULL);
-    cr_expect(strstr(html, "relay_ip=192.0.2.99") != NULL);
+    /* A table of named columns from the finding's members, not a key=value listing. */
+    const char *table = strstr(html, "<h3>triangular_spam</h3>");
+    cr_assert_not_null(table);
+    cr_expect(strstr(table, "<tr><th>time</th><th>spammer</th><th>relay</th><th>target</th>"
+                            "<th>variant</th><th>SYNs</th><th>reply seen</th></tr>") != NULL,
+              "no tunnel, pool or segment column: no row has one\n%s", table);
+    cr_expect(strstr(table, "<td>09:00:00</td><td>203.0.113.66:30000</td><td>192.0.2.99</td>"
+                            "<td>192.0.2.25:25</td><td>rewritten</td>") != NULL,
+              "%s", table);
+    cr_expect(strstr(html, "relay_ip=") == NULL, "a key=value blob in the HTML");
+    expect_no_dangling_separators(html);
     free(text);
     free(html);
     teardown(&f);
+}
+
+Test(report, findings_tables_show_a_column_when_any_row_has_a_value)
+{
+    struct fixture f;
+    setup(&f);
+    struct address relay = v4("192.0.2.99");
+    for (int i = 0; i < 2; i++) {
+        struct finding finding;
+        finding_init(&finding, EVENT_TRIANGULAR_SPAM, T0 + i * PACKET_TIME_SECOND);
+        struct flow_tuple flow = tuple("203.0.113.66", (uint16_t)(30000 + i), "192.0.2.25", 25);
+        finding_set_flow(&finding, &flow);
+        finding.pool = 0;
+        finding.segment = -1;
+        finding.as.triangular.relay = relay;
+        finding.as.triangular.reply_segment = -1;
+        finding.as.triangular.tunnelled = i == 1;
+        finding.as.triangular.tunnel = TUNNEL_GRE;
+        finding.as.triangular.tunnel_src = relay;
+        bus_finding(&f.bus, &finding);
+    }
+    finish(&f);
+    char *html = render(f.report, report_write_html);
+    const char *table = strstr(html, "<h3>triangular_spam</h3>");
+    cr_assert_not_null(table);
+    cr_expect(strstr(table, "<th>variant</th><th>tunnel</th><th>tunnel source</th>"
+                            "<th>pool</th><th>SYNs</th>") != NULL,
+              "%s", table);
+    /* The rewritten one has no tunnel: empty cells, never a dangling separator. */
+    cr_expect(strstr(table, "<td>rewritten</td><td></td><td></td><td>ftth</td>") != NULL, "%s",
+              table);
+    cr_expect(strstr(table, "<td>tunnelled</td><td>gre</td><td>192.0.2.99</td><td>ftth</td>") !=
+                  NULL,
+              "%s", table);
+    expect_no_dangling_separators(html);
+    free(html);
+    teardown(&f);
+}
+
+/* The summary section of an HTML report (malloc'd). */
+static char *summary_of(const char *html)
+{
+    const char *summary = strstr(html, "<section class=\"summary\"");
+    cr_assert_not_null(summary, "no summary");
+    const char *end = strstr(summary, "</section>");
+    cr_assert_not_null(end);
+    cr_expect(summary < strstr(html, "<h2>1. Coverage audit"), "the summary comes first");
+    return strndup(summary, (size_t)(end - summary));
+}
+
+Test(report, the_summary_marks_each_point_counts_leaks_and_says_what_to_do)
+{
+    struct fixture f;
+    setup(&f);
+    evidence_set blocked = EVIDENCE_BIT(EVIDENCE_NO_REPLY), leaked = EVIDENCE_BIT(EVIDENCE_SYN_ACK);
+    for (int i = 0; i < 6; i++)
+        attempt(&f, "203.0.113.45", (uint16_t)(40000 + i), "192.0.2.1", 0, VERDICT_BLOCKED, blocked,
+                T0 + i, NULL);
+    attempt(&f, "203.0.113.46", 41000, "192.0.2.2", 0, VERDICT_LEAKED, leaked, T0 + 10, NULL);
+    attempt(&f, "203.0.113.46", 41001, "192.0.2.3", 0, VERDICT_LEAKED, leaked, T0 + 11, NULL);
+    for (int i = 0; i < 3; i++)
+        attempt(&f, "198.51.100.7", (uint16_t)(42000 + i), "192.0.2.4", 2, VERDICT_WOULD_BLOCK,
+                blocked, T0 + 20 + i, NULL);
+    attempt(&f, "198.51.100.130", 43000, "192.0.2.5", 3, VERDICT_LEAKED, leaked, T0 + 30, NULL);
+    finish(&f);
+    char *html = render(f.report, report_write_html);
+    char *summary = summary_of(html);
+    /* 6 blocked, 3 leaked (2 through bras, 1 from the pool without a point): 66.7%. */
+    cr_expect(strstr(summary, "data-figure=\"coverage\"><b>66.7%</b>") != NULL, "%s", summary);
+    cr_expect(strstr(summary, "data-figure=\"leaks\"><b>3</b>") != NULL);
+    cr_expect(strstr(summary, "data-figure=\"infected\"><b>0</b>") != NULL);
+    cr_expect(strstr(summary, "data-figure=\"evasion\"><b>0</b>") != NULL);
+    cr_expect(strstr(summary, "<tr data-point=\"bras\"><td>bras</td><td><span class=\"mark "
+                              "leaking\">LEAKING</span></td><td class=\"n\">75.0%</td>") != NULL,
+              "%s", summary);
+    cr_expect(strstr(summary, "<tr data-point=\"edge\"><td>edge</td><td><span class=\"mark "
+                              "planned\">PLANNED</span></td><td class=\"n\">n/a</td>") != NULL);
+    cr_expect(strstr(summary, "<tr data-pool=\"lost\"><td>pool lost has none</td><td><span "
+                              "class=\"mark leaking\">UNFILTERED</span>") != NULL);
+    cr_expect(strstr(summary, "3 leaks: 2 through bras (from ftth 2); 1 from pools without a "
+                              "blocking point (lost 1). By the furthest stage reached: "
+                              "syn_ack 3.") != NULL,
+              "%s", summary);
+    /* The steps, most urgent first: only the family that leaked is named. */
+    const char *leak = strstr(summary, "<li>Blocking point bras leaked 2 attempts from pool ftth: "
+                                       "check that its ACL denies TCP/25 from 203.0.113.0/25 (");
+    const char *lost = strstr(summary, "<li>Pool lost has no blocking point: port 25 from it is "
+                                       "filtered nowhere (1 attempt seen, 1 got out).");
+    const char *planned = strstr(summary, "<li>Planned blocking point edge would stop 3 attempts");
+    cr_expect(leak != NULL && lost != NULL && planned != NULL, "%s", summary);
+    cr_expect(leak < lost && lost < planned, "steps out of order");
+    cr_expect(strstr(summary, "2001:db8:100::/40") == NULL, "IPv6 did not leak");
+    cr_expect(strstr(summary, "Nothing to do") == NULL);
+    free(summary);
+
+    char *text = render(f.report, report_write_text);
+    cr_expect(strstr(text, "Summary\n-------\ncoverage 66.7%, 3 leaks, 0 infected subscribers, 0 "
+                           "evasion findings\n") != NULL,
+              "%s", text);
+    cr_expect(strstr(text, "\nbras                         LEAKING       75.0%") != NULL, "%s",
+              text);
+    cr_expect(strstr(text, "\npool lost has none           UNFILTERED") != NULL, "%s", text);
+    cr_expect(strstr(text, "What to do next:\n  1. Blocking point bras leaked 2 attempts") != NULL,
+              "%s", text);
+    free(text);
+    free(html);
+    teardown(&f);
+}
+
+Test(report, a_network_whose_blocks_hold_has_nothing_to_do)
+{
+    static const char quiet[] =
+        "sensor: {name: quiet, position: edge-side}\n"
+        "own_prefixes: [203.0.113.0/24]\n"
+        "blocking_points:\n"
+        "  - {name: bras, level: terminator, state: active, reject: drop}\n"
+        "pools:\n"
+        "  - {name: ftth, type: dynamic, prefixes: [203.0.113.0/25], blocking_point: bras}\n";
+    char error[512];
+    struct policy *policy =
+        policy_load_text("quiet.yaml", quiet, strlen(quiet), error, sizeof(error));
+    cr_assert_not_null(policy, "%s", error);
+    struct report *report = report_new(policy);
+    struct coverage coverage;
+    cr_assert_eq(coverage_init(&coverage, policy->pool_count), 0);
+    coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_BLOCKED);
+    struct sensor_counters counters = {0};
+    cr_assert_eq(report_finish(report, NULL, &counters, &coverage, T0, "end_of_input"), 0);
+    char *html = render(report, report_write_html);
+    char *summary = summary_of(html);
+    cr_expect(strstr(summary, "data-figure=\"coverage\"><b>100.0%</b>") != NULL, "%s", summary);
+    cr_expect(strstr(summary, "<span class=\"mark holds\">HOLDS</span>") != NULL);
+    cr_expect(strstr(summary, "<ol class=\"steps\">\n<li>Nothing to do: every active blocking "
+                              "point held and no finding needs action.</li>\n</ol>") != NULL,
+              "%s", summary);
+    free(summary);
+    free(html);
+    report_free(report);
+    coverage_free(&coverage);
+    policy_free(policy);
 }
 
 Test(report, html_is_self_contained)
