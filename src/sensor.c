@@ -8,6 +8,7 @@
 #include "decode/decode.h"
 #include "detect/detector.h"
 #include "policy/segment.h"
+#include "track/duplicates.h"
 
 #define SMTP_PORT 25
 #define SENSOR_MAX_DETECTORS 16
@@ -26,6 +27,7 @@ struct sensor {
     bool started;
     packet_time now;
     packet_time next_report;
+    struct duplicate_filter duplicates; /* mirror copies, skipped before anything reads them */
 };
 
 struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
@@ -37,6 +39,7 @@ struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
         return NULL;
     sensor->policy = policy;
     sensor->bus = bus;
+    duplicate_filter_init(&sensor->duplicates);
     sensor->owns_return_seen = share == NULL || share->return_seen == NULL;
     sensor->return_seen = sensor->owns_return_seen ? calloc(policy->segment_count + 1, sizeof(bool))
                                                    : share->return_seen;
@@ -164,6 +167,10 @@ void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_
     sensor->counters.decode[result]++;
     if (result != DECODE_OK)
         return;
+    if (duplicate_seen(&sensor->duplicates, &packet)) {
+        sensor->counters.duplicates++;
+        return;
+    }
 
     int segment = segment_of(&sensor->segments, &packet);
     note_return_traffic(sensor, &packet, segment);
