@@ -90,11 +90,6 @@ enum {
     GRE_VERSION_MASK = 0x0007,
 };
 
-enum {
-    UDP_PORT_VXLAN = 4789,
-    UDP_PORT_GTP_USER = 2152,
-};
-
 /* 3GPP TS 29.281 section 5.1: version 1, protocol type 1 (GTP, not GTP'), and the E/S/PN bits
  * that make the optional 4 bytes appear. Message type 255 is a G-PDU (a user IP packet). */
 enum {
@@ -136,6 +131,19 @@ static inline size_t bytes_left(const uint8_t *p, const uint8_t *end)
 static inline enum decode_result short_header(bool cut)
 {
     return cut ? DECODE_TRUNCATED : DECODE_MALFORMED;
+}
+
+/* The payload's captured and wire lengths, set together. Every wire length comes from a
+ * 16-bit IP or UDP length, and a layer's wire length is never less than what it captured
+ * (uncut, the end was clipped to the announced length; cut, the announced length is the
+ * longer): the floor below only keeps that promise should a path ever break it. */
+static inline void set_payload_lengths(struct packet *out, size_t captured, size_t wire)
+{
+    if (wire < captured)
+        wire = captured;
+    out->payload_length = (uint32_t)captured;
+    out->payload_wire_length = (uint32_t)wire;
+    out->payload_truncated = wire > captured;
 }
 
 static inline void set_v4(struct address *address, const uint8_t *bytes)
@@ -350,8 +358,12 @@ static enum decode_result decode_icmpv6(struct packet *out, const uint8_t *p, co
     return DECODE_OK;
 }
 
+/* wire: the bytes the IP header says its payload has, so wire - the data offset is the TCP
+ * payload on the wire even when the snap length cut the options: a header whose 20 fixed
+ * bytes were captured is read (ports, sequence numbers, flags), and its payload then starts
+ * where the capture ended, with nothing of it captured. */
 static enum decode_result decode_tcp(struct packet *out, const uint8_t *p, const uint8_t *end,
-                                     bool cut)
+                                     bool cut, size_t wire)
 {
     size_t available = bytes_left(p, end);
     if (available < TCP_HEADER_MIN)
@@ -359,17 +371,19 @@ static enum decode_result decode_tcp(struct packet *out, const uint8_t *p, const
     size_t header_length = (size_t)(p[12] >> 4) * 4;
     if (header_length < TCP_HEADER_MIN)
         return DECODE_MALFORMED;
-    if (available < header_length)
-        return short_header(cut);
+    /* The IP length leaves less than the data offset: no snap length explains that (uncut,
+     * wire is exactly what was captured). */
+    if (wire < header_length)
+        return DECODE_MALFORMED;
     out->src_port = read_be16(p);
     out->dst_port = read_be16(p + 2);
     out->seq = read_be32(p + 4);
     out->ack = read_be32(p + 8);
     out->tcp_flags = p[13];
     out->window = read_be16(p + 14);
-    out->payload = p + header_length;
-    out->payload_length = out->payload_wire_length = (uint32_t)(available - header_length);
-    out->payload_truncated = cut;
+    size_t captured_header = available < header_length ? available : header_length;
+    out->payload = p + captured_header;
+    set_payload_lengths(out, available - captured_header, wire - header_length);
     return DECODE_OK;
 }
 
@@ -436,7 +450,7 @@ static enum decode_result decode_gtp(struct packet *out, const uint8_t *p, const
 }
 
 static enum decode_result decode_udp(struct packet *out, const uint8_t *p, const uint8_t *end,
-                                     bool cut)
+                                     bool cut, size_t wire)
 {
     size_t available = bytes_left(p, end);
     if (available < UDP_HEADER_LENGTH)
@@ -446,17 +460,17 @@ static enum decode_result decode_udp(struct packet *out, const uint8_t *p, const
     /* Trust the UDP length only when it fits what the IP header left (a first fragment or a
      * snap length may leave less, and IPv6 jumbograms say 0). */
     size_t udp_length = read_be16(p + 4);
+    size_t udp_wire = udp_length >= UDP_HEADER_LENGTH && udp_length <= wire ? udp_length : wire;
     if (udp_length >= UDP_HEADER_LENGTH && udp_length <= available) {
         end = p + udp_length;
         cut = false;
     }
     const uint8_t *payload = p + UDP_HEADER_LENGTH;
     out->payload = payload;
-    out->payload_length = out->payload_wire_length = (uint32_t)bytes_left(payload, end);
-    out->payload_truncated = cut;
-    if (out->dst_port == UDP_PORT_VXLAN)
+    set_payload_lengths(out, bytes_left(payload, end), udp_wire - UDP_HEADER_LENGTH);
+    if (out->dst_port == DECODE_UDP_PORT_VXLAN)
         return decode_vxlan(out, payload, end, cut);
-    if (out->dst_port == UDP_PORT_GTP_USER || out->src_port == UDP_PORT_GTP_USER)
+    if (out->dst_port == DECODE_UDP_PORT_GTP_USER || out->src_port == DECODE_UDP_PORT_GTP_USER)
         return decode_gtp(out, payload, end, cut);
     return DECODE_OK;
 }
@@ -580,16 +594,17 @@ static enum decode_result decode_gre(struct packet *out, const uint8_t *p, const
     }
 }
 
+/* wire: the bytes of this payload the IP header announced, captured or not. */
 static enum decode_result decode_ip_payload(struct packet *out, uint8_t proto, const uint8_t *p,
-                                            const uint8_t *end, bool cut)
+                                            const uint8_t *end, bool cut, size_t wire)
 {
     out->proto = proto;
     enum decode_result result;
     switch (proto) {
     case IPPROTO_NUMBER_TCP:
-        return decode_tcp(out, p, end, cut);
+        return decode_tcp(out, p, end, cut, wire);
     case IPPROTO_NUMBER_UDP:
-        return decode_udp(out, p, end, cut);
+        return decode_udp(out, p, end, cut, wire);
     case IPPROTO_NUMBER_ICMP:
         return out->ip_version == 4 ? decode_icmp(out, p, end, cut) : DECODE_OK;
     case IPPROTO_NUMBER_ICMPV6:
@@ -638,7 +653,7 @@ static enum decode_result decode_ipv4(struct packet *out, const uint8_t *p, cons
     }
     if (fragment & 0x2000)
         out->first_fragment = true;
-    return decode_ip_payload(out, p[9], p + header_length, end, cut);
+    return decode_ip_payload(out, p[9], p + header_length, end, cut, total_length - header_length);
 }
 
 /* RFC 8200 section 3. */
@@ -663,12 +678,16 @@ static enum decode_result decode_ipv6(struct packet *out, const uint8_t *p, cons
     bool cut = payload_length > available - IPV6_HEADER_LENGTH;
     if (!cut)
         end = p + payload_length;
+    const uint8_t *extensions = p;
     enum decode_result result = skip_ipv6_extensions(&next, &p, end, cut, &out->first_fragment);
     if (result != DECODE_OK) {
         out->proto = next;
         return result;
     }
-    return decode_ip_payload(out, next, p, end, cut);
+    /* The walk stayed within the captured bytes, which never pass the announced length. */
+    size_t skipped = (size_t)(p - extensions);
+    return decode_ip_payload(out, next, p, end, cut,
+                             skipped < payload_length ? payload_length - skipped : 0);
 }
 
 /* RFC 2516 section 4: version and type 1, code 0 for session data; the length field covers

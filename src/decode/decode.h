@@ -17,6 +17,11 @@
 #define DECODE_MAX_IPV6_EXTENSIONS 8
 #define DECODE_MAX_TUNNELS 3
 
+/* The UDP encapsulations decoded as tunnels: VXLAN by its destination port (RFC 7348 section
+ * 5), GTP-U by either port (3GPP TS 29.281 section 4.4.2). The live prefilter keeps them. */
+#define DECODE_UDP_PORT_VXLAN 4789
+#define DECODE_UDP_PORT_GTP_USER 2152
+
 enum decode_result {
     DECODE_OK = 0,
     DECODE_NOT_IP,          /* ARP, LLDP, STP...: not ours, not an error */
@@ -99,8 +104,12 @@ struct packet {
     uint16_t window;
     const uint8_t *payload; /* L4 payload inside the captured bytes (may be cut by snaplen) */
     uint32_t payload_length; /* captured: the bytes at payload */
-    /* On the wire, as the IP length says: more than payload_length when the capture cut the
-     * packet (snaplen), so the bytes between are known to exist but were not seen. */
+    /* On the wire, as the innermost IP header's length says (for TCP less the data offset,
+     * even when the snap length cut the options; for UDP its own length when that fits):
+     * payload_wire_length - payload_length bytes follow the captured ones but were cut by
+     * the snap length. Never less than payload_length, at most 65535. A TCP header whose
+     * options were cut still decodes; its payload then starts at the captured end with
+     * payload_length 0. */
     uint32_t payload_wire_length;
     bool payload_truncated; /* payload_wire_length > payload_length */
 

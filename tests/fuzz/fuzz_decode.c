@@ -31,6 +31,13 @@ FUZZ_CHECKER static void check_packet(const struct packet *packet, const uint8_t
         if (packet->payload_length > (uint32_t)(frame + length - packet->payload))
             FUZZ_FAIL("payload runs past the frame");
     }
+    /* "The payload's captured length and its wire length travel together." */
+    if (packet->payload_wire_length < packet->payload_length)
+        FUZZ_FAIL("the payload's wire length is less than what was captured");
+    if (packet->payload_wire_length > 0xffff)
+        FUZZ_FAIL("a wire length no 16-bit length field can announce");
+    if (packet->payload_truncated != (packet->payload_wire_length > packet->payload_length))
+        FUZZ_FAIL("payload_truncated disagrees with the two lengths");
     if (packet->captured_length != length)
         FUZZ_FAIL("captured_length changed");
     if (packet->ip_version != 4 && packet->ip_version != 6)
@@ -55,6 +62,59 @@ FUZZ_CHECKER static void check_packet(const struct packet *packet, const uint8_t
     if (packet->is_icmp_error && packet->proto != IPPROTO_NUMBER_ICMP &&
         packet->proto != IPPROTO_NUMBER_ICMPV6)
         FUZZ_FAIL("an ICMP error on a packet that is not ICMP");
+}
+
+/* Where the TCP header of a decoded segment starts: the one data offset in front of the
+ * payload whose ports and sequence number are the packet's. Only asked when some payload
+ * was captured, so the header was whole; 0 when no candidate or more than one fits (a frame
+ * of repeated bytes can fit several). */
+FUZZ_CHECKER static size_t tcp_header_start(const struct packet *packet, const uint8_t *frame)
+{
+    size_t payload = (size_t)(packet->payload - frame);
+    size_t found = 0, count = 0;
+    for (size_t header = 20; header <= 60 && header <= payload; header += 4) {
+        const uint8_t *tcp = packet->payload - header;
+        if ((size_t)(tcp[12] >> 4) * 4 == header && (tcp[0] << 8 | tcp[1]) == packet->src_port &&
+            (tcp[2] << 8 | tcp[3]) == packet->dst_port &&
+            ((uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7]) ==
+                packet->seq) {
+            found = payload - header;
+            count++;
+        }
+    }
+    return count == 1 ? found : 0;
+}
+
+/* "A TCP header whose options were cut is still a TCP header": the same frame cut anywhere
+ * inside the options decodes to the same ports, numbers and flags, with nothing captured of
+ * a payload whose wire length has not changed. Each cut is a heap block of its own size. */
+FUZZ_CHECKER static void check_cut_options(int linktype, const struct packet *whole,
+                                           const uint8_t *frame)
+{
+    if (whole->proto != IPPROTO_NUMBER_TCP || whole->payload == NULL || whole->payload_length == 0)
+        return;
+    size_t start = tcp_header_start(whole, frame);
+    size_t payload = (size_t)(whole->payload - frame);
+    if (start == 0 || payload - start == 20)
+        return;
+    for (size_t cut = start + 20; cut < payload; cut++) {
+        uint8_t *copy = malloc(cut);
+        if (copy == NULL)
+            return;
+        memcpy(copy, frame, cut);
+        struct packet part = {.ts = 1, .wire_length = (uint32_t)cut, .source = 7};
+        enum decode_result result = decode_packet(linktype, copy, (uint32_t)cut, &part);
+        if (result != DECODE_OK)
+            FUZZ_FAIL("a TCP header cut inside its options did not decode (%s)",
+                      decode_result_name(result));
+        if (part.src_port != whole->src_port || part.dst_port != whole->dst_port ||
+            part.seq != whole->seq || part.ack != whole->ack || part.tcp_flags != whole->tcp_flags)
+            FUZZ_FAIL("a TCP header cut inside its options reads differently");
+        if (part.payload != copy + cut || part.payload_length != 0 ||
+            part.payload_wire_length != whole->payload_wire_length)
+            FUZZ_FAIL("the payload of a header cut inside its options is misplaced");
+        free(copy);
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -84,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (result != DECODE_OK)
         return 0;
     check_packet(&first, frame, length);
+    check_cut_options(linktype, &first, frame);
     if (first.tunnel != TUNNEL_NONE && strcmp(tunnel_kind_name(first.tunnel), "unknown") == 0)
         FUZZ_FAIL("a tunnel kind without a name");
 

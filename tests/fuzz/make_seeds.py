@@ -7,7 +7,7 @@ Frames come from REPO/pcaps/*.pcap and SHARED/corpus/**/*.pcap* (classic pcap an
 read here with the standard library only). Each target gets DIR/<target>/, one file per
 seed named by its SHA-1 as libFuzzer names its own, in the input format the target's
 source describes:
-  decode  link selector byte + one frame
+  decode  link selector byte + one frame, whole and cut at snap lengths 64, 96 and 128
   smtp    the TCP payloads of each SMTP connection, as control-byte chunks
   policy  the YAML policies of the repository
   sensor  link selector byte + frames with 2-byte time/length headers
@@ -42,6 +42,7 @@ MAIL_LOGIN_PORTS = (110, 143)
 DNS_PORT = 53
 SEED_MAX = 16384           # bytes per smtp or sensor seed: keeps executions fast
 DECODE_FRAMES_PER_FILE = 256
+SNAP_LENGTHS = (64, 96, 128)  # cuts of common SPAN and capture-appliance snap lengths
 SENSOR_PACKETS_PER_SEED = 256
 
 
@@ -206,7 +207,13 @@ def decode_seeds(captures, directory):
     for frames in captures.values():
         for linktype, _, frame in frames[:DECODE_FRAMES_PER_FILE]:
             if linktype in LINK_TYPES:
-                add_seed(directory, bytes([LINK_TYPES.index(linktype)]) + frame, seen)
+                selector = bytes([LINK_TYPES.index(linktype)])
+                add_seed(directory, selector + frame, seen)
+                # As SPAN sessions and capture appliances cut them: headers (TCP options
+                # among them) and payloads end at the snap length.
+                for snaplen in SNAP_LENGTHS:
+                    if len(frame) > snaplen:
+                        add_seed(directory, selector + frame[:snaplen], seen)
 
 
 def sensor_seeds(captures, directory):

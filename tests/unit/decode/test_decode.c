@@ -559,6 +559,7 @@ static void assert_syn(const struct packet *p)
     cr_assert_eq(p->tcp_flags, TCP_SYN);
     cr_assert_eq(p->seq, SYN_SEQUENCE);
     cr_assert_eq(p->payload_length, 0);
+    cr_assert_eq(p->payload_wire_length, 0);
     cr_assert_not(p->payload_truncated);
 }
 
@@ -575,6 +576,7 @@ static void assert_payload(const struct packet *p, const struct frame *f, const 
     cr_assert_eq(p->payload_length, length);
     cr_assert_eq(p->payload, f->bytes + f->length - length);
     cr_assert_arr_eq(p->payload, text, length);
+    cr_assert_eq(p->payload_wire_length, length);
     cr_assert_not(p->payload_truncated);
 }
 
@@ -605,6 +607,9 @@ static void check_every_prefix(int linktype, const struct frame *f, size_t heade
             if (has_payload) {
                 cr_assert_eq(p.payload, copy + header_end, "%zu of %zu bytes", length, f->length);
                 cr_assert_eq(p.payload_length, length - header_end);
+                cr_assert_eq(p.payload_wire_length, f->length - header_end,
+                             "%zu of %zu bytes: the wire length is the IP header's", length,
+                             f->length);
                 cr_assert_eq(p.payload_truncated, length < f->length, "%zu of %zu bytes", length,
                              f->length);
             }
@@ -769,6 +774,243 @@ Test(ethernet, snap_length_cuts_the_payload)
     assert_result(decode_packet(LINK_ETHERNET, f.bytes, ETH_IPV4_TCP_PAYLOAD, &p), DECODE_OK);
     cr_assert_eq(p.payload_length, 0);
     cr_assert(p.payload_truncated);
+}
+
+/* ---- Snap length: headers and payloads cut where SPAN sessions cut them ------------------- */
+
+/* A Linux SYN's options (tcp_syn_options): MSS, SACK permitted, timestamps, NOP, window scale:
+ * 20 bytes, so a 40-byte TCP header. Later segments carry NOP, NOP and the timestamps. */
+static void put_linux_tcp(struct frame *f, uint32_t seq, uint32_t ack, uint8_t flags)
+{
+    static const uint8_t syn_options[20] = {2,    4,    0x05, 0xb4, 4, 2, 8, 10, 0x00, 0x12,
+                                            0x34, 0x56, 0,    0,    0, 0, 1, 3,  3,    7};
+    static const uint8_t data_options[12] = {1,    1,    8,    10,   0x00, 0x12,
+                                             0x34, 0x57, 0x00, 0xab, 0xcd, 0xef};
+    bool syn = flags & TCP_SYN;
+    put_tcp_header(f, CLIENT_PORT, SMTP_PORT, seq, ack, flags, 0);
+    size_t words = syn ? 5 : 3;
+    f->bytes[f->length - 8] = (uint8_t)((5 + words) << 4);
+    put_bytes(f, syn ? syn_options : data_options, words * 4);
+}
+
+/* Ethernet, an 802.1Q tag or none, IPv4 or IPv6, a Linux TCP header and the payload. Returns
+ * where the TCP header starts. */
+static size_t build_linux_segment(struct frame *f, int version, bool tagged, uint8_t flags,
+                                  uint32_t ack, const char *payload)
+{
+    frame_init(f);
+    uint16_t type = version == 4 ? 0x0800 : 0x86dd;
+    put_ethernet(f, tagged ? 0x8100 : type);
+    if (tagged)
+        put_vlan(f, 100, type);
+    if (version == 4)
+        put_ipv4(f, IPPROTO_NUMBER_TCP, client4, server4);
+    else
+        put_ipv6(f, IPPROTO_NUMBER_TCP, client6, server6);
+    size_t tcp = f->length;
+    put_linux_tcp(f, SYN_SEQUENCE, ack, flags);
+    put_text(f, payload);
+    frame_finish(f);
+    return tcp;
+}
+
+/* The frame cut to `cut` bytes, in a heap block of exactly that size (ASan sees any read
+ * past it), decoded as a capture with that snap length delivers it. */
+static enum decode_result decode_cut(const struct frame *f, size_t cut, struct packet *p,
+                                     uint8_t **copy)
+{
+    if (cut > f->length)
+        cut = f->length;
+    *copy = malloc(cut);
+    cr_assert_not_null(*copy);
+    memcpy(*copy, f->bytes, cut);
+    memset(p, 0, sizeof(*p));
+    p->wire_length = (uint32_t)f->length;
+    return decode_packet(LINK_ETHERNET, *copy, (uint32_t)cut, p);
+}
+
+/* Snap lengths of 64, 96 and 128 bytes against SYNs with Linux's options, IPv4 and IPv6,
+ * tagged and untagged: an IPv6 SYN on a tagged link is 98 bytes, so 96 cuts its options. The
+ * header is read whenever its 20 fixed bytes are there; only IPv6 at 64 (10 or 6 bytes of
+ * TCP) cannot be. */
+Test(snaplen, linux_syn_with_cut_options)
+{
+    static const struct {
+        int version;
+        bool tagged;
+        size_t cut;
+        enum decode_result result;
+        size_t frame_length;
+    } cases[] = {
+        {4, false, 64, DECODE_OK, 74},        {4, true, 64, DECODE_OK, 78},
+        {6, false, 64, DECODE_TRUNCATED, 94}, {6, true, 64, DECODE_TRUNCATED, 98},
+        {4, false, 96, DECODE_OK, 74},        {4, true, 96, DECODE_OK, 78},
+        {6, false, 96, DECODE_OK, 94},        {6, true, 96, DECODE_OK, 98},
+        {4, false, 128, DECODE_OK, 74},       {4, true, 128, DECODE_OK, 78},
+        {6, false, 128, DECODE_OK, 94},       {6, true, 128, DECODE_OK, 98},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct frame f;
+        size_t tcp = build_linux_segment(&f, cases[i].version, cases[i].tagged, TCP_SYN, 0, "");
+        cr_assert_eq(f.length, cases[i].frame_length);
+        struct packet p;
+        uint8_t *copy;
+        enum decode_result result = decode_cut(&f, cases[i].cut, &p, &copy);
+        cr_assert_eq(result, cases[i].result, "IPv%d%s at %zu: %s", cases[i].version,
+                     cases[i].tagged ? " tagged" : "", cases[i].cut, decode_result_name(result));
+        if (result == DECODE_OK) {
+            cr_assert_eq(p.ip_version, cases[i].version);
+            cr_assert_eq(p.vlan_count, cases[i].tagged ? 1 : 0);
+            assert_syn(&p);
+            cr_assert_eq(p.ack, 0);
+            cr_assert_eq(p.window, TEST_WINDOW);
+            size_t captured = cases[i].cut < f.length ? cases[i].cut : f.length;
+            size_t header_end = tcp + 40 < captured ? tcp + 40 : captured;
+            cr_assert_eq(p.payload, copy + header_end, "IPv%d at %zu", cases[i].version,
+                         cases[i].cut);
+        }
+        free(copy);
+    }
+}
+
+/* The SYN-ACK's acknowledgement number and flags come through the same cut. */
+Test(snaplen, syn_ack_at_96_on_a_tagged_ipv6_link)
+{
+    struct frame f;
+    build_linux_segment(&f, 6, true, TCP_SYN | TCP_ACK, SYN_SEQUENCE + 1, "");
+    struct packet p;
+    uint8_t *copy;
+    assert_result(decode_cut(&f, 96, &p, &copy), DECODE_OK);
+    cr_assert_eq(p.tcp_flags, TCP_SYN | TCP_ACK);
+    cr_assert_eq(p.ack, SYN_SEQUENCE + 1);
+    cr_assert_eq(p.seq, SYN_SEQUENCE);
+    cr_assert_eq(p.src_port, CLIENT_PORT);
+    cr_assert_eq(p.dst_port, SMTP_PORT);
+    cr_assert_eq(p.vlan[0], 100);
+    cr_assert_eq(p.payload, copy + 96);
+    cr_assert_eq(p.payload_length, 0);
+    cr_assert_eq(p.payload_wire_length, 0);
+    cr_assert_not(p.payload_truncated);
+    free(copy);
+}
+
+/* A 100-byte command behind a 32-byte TCP header: what the snap length leaves of it, and the
+ * 100 bytes the IP length says it has, whatever the cut. */
+Test(snaplen, data_segment_payload_lengths)
+{
+    char command[101];
+    memset(command, 'x', sizeof(command) - 1);
+    memcpy(command, "RCPT TO:<", 9);
+    memcpy(command + 96, ">\r\n", 3);
+    command[99] = 'z';
+    command[100] = '\0';
+    static const struct {
+        int version;
+        bool tagged;
+        size_t cut;
+        enum decode_result result;
+        size_t captured; /* payload bytes captured */
+    } cases[] = {
+        /* Untagged IPv4: the payload starts at 14 + 20 + 32 = 66. */
+        {4, false, 64, DECODE_OK, 0},
+        {4, false, 96, DECODE_OK, 30},
+        {4, false, 128, DECODE_OK, 62},
+        {4, false, 1000, DECODE_OK, 100},
+        /* Tagged IPv4: at 70. */
+        {4, true, 64, DECODE_OK, 0},
+        {4, true, 96, DECODE_OK, 26},
+        {4, true, 128, DECODE_OK, 58},
+        /* Untagged IPv6: at 86; tagged: at 90. */
+        {6, false, 64, DECODE_TRUNCATED, 0},
+        {6, false, 96, DECODE_OK, 10},
+        {6, false, 128, DECODE_OK, 42},
+        {6, true, 96, DECODE_OK, 6},
+        {6, true, 128, DECODE_OK, 38},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct frame f;
+        build_linux_segment(&f, cases[i].version, cases[i].tagged, TCP_PSH | TCP_ACK, 0x55667788u,
+                            command);
+        struct packet p;
+        uint8_t *copy;
+        enum decode_result result = decode_cut(&f, cases[i].cut, &p, &copy);
+        cr_assert_eq(result, cases[i].result, "IPv%d%s at %zu: %s", cases[i].version,
+                     cases[i].tagged ? " tagged" : "", cases[i].cut, decode_result_name(result));
+        if (result == DECODE_OK) {
+            cr_assert_eq(p.tcp_flags, TCP_PSH | TCP_ACK);
+            cr_assert_eq(p.ack, 0x55667788u);
+            cr_assert_eq(p.seq, SYN_SEQUENCE);
+            cr_assert_eq(p.payload_length, cases[i].captured, "IPv%d at %zu", cases[i].version,
+                         cases[i].cut);
+            cr_assert_eq(p.payload_wire_length, 100);
+            cr_assert_eq(p.payload_truncated, cases[i].captured < 100);
+            cr_assert_arr_eq(p.payload, command, cases[i].captured);
+        }
+        free(copy);
+    }
+}
+
+/* Lengths that lie are never taken as a cut: an IP length that leaves less than the TCP data
+ * offset is malformed, captured whole or not, and no length field makes the wire length less
+ * than what was captured. */
+Test(snaplen, lying_lengths)
+{
+    struct frame f;
+    size_t tcp = build_linux_segment(&f, 4, false, TCP_SYN, 0, "");
+    /* The IPv4 total length says 20 + 30: ten bytes short of the 40-byte TCP header. */
+    set_be16(&f, 14 + 2, 50);
+    struct packet p;
+    uint8_t *copy;
+    assert_result(decode_cut(&f, f.length, &p, &copy), DECODE_MALFORMED);
+    free(copy);
+    assert_result(decode_cut(&f, 64, &p, &copy), DECODE_MALFORMED);
+    free(copy);
+
+    /* IPv6 announcing its whole 16-bit payload, cut at 96: the wire length is what it says,
+     * less the header, and no more. */
+    build_linux_segment(&f, 6, true, TCP_PSH | TCP_ACK, 1, "HELO x\r\n");
+    set_be16(&f, 18 + 4, 0xffff);
+    assert_result(decode_cut(&f, 96, &p, &copy), DECODE_OK);
+    cr_assert_eq(p.payload_length, 96 - (18 + 40 + 32));
+    cr_assert_eq(p.payload_wire_length, 0xffff - 32);
+    cr_assert(p.payload_truncated);
+    free(copy);
+
+    /* A UDP length longer than the IP length is not believed. */
+    frame_init(&f);
+    put_ethernet(&f, 0x0800);
+    put_ipv4(&f, IPPROTO_NUMBER_UDP, client4, server4);
+    size_t udp = f.length;
+    put_udp(&f, 40000, 53);
+    put_text(&f, "0123456789");
+    frame_finish(&f);
+    set_be16(&f, udp + 4, 4000);
+    assert_result(decode_cut(&f, f.length, &p, &copy), DECODE_OK);
+    cr_assert_eq(p.payload_length, 10);
+    cr_assert_eq(p.payload_wire_length, 10);
+    cr_assert_not(p.payload_truncated);
+    free(copy);
+    assert_result(decode_cut(&f, f.length - 4, &p, &copy), DECODE_OK);
+    cr_assert_eq(p.payload_length, 6);
+    cr_assert_eq(p.payload_wire_length, 10, "the IP length bounds the UDP one");
+    free(copy);
+    (void)tcp;
+}
+
+/* Through a tunnel, the innermost IP header's length is the one that counts. */
+Test(snaplen, tunnelled_payload_wire_length)
+{
+    struct frame f;
+    build_gtp(&f);
+    size_t length = strlen("RCPT TO:<b@example.net>\r\n");
+    struct packet p;
+    uint8_t *copy;
+    assert_result(decode_cut(&f, f.length - 10, &p, &copy), DECODE_OK);
+    cr_assert_eq(p.tunnel, TUNNEL_GTP);
+    cr_assert_eq(p.payload_length, length - 10);
+    cr_assert_eq(p.payload_wire_length, length);
+    cr_assert(p.payload_truncated);
+    free(copy);
 }
 
 Test(ethernet, decoding_forgets_the_previous_packet)
@@ -2088,6 +2330,10 @@ static void check_decoded(enum decode_result result, const struct packet *p, con
     cr_assert_lt((unsigned)result, DECODE_RESULT_COUNT);
     if (result != DECODE_OK)
         return;
+    /* The wire length travels with the captured one and never says less. */
+    cr_assert_geq(p->payload_wire_length, p->payload_length);
+    cr_assert_leq(p->payload_wire_length, 0xffff);
+    cr_assert_eq(p->payload_truncated, p->payload_wire_length > p->payload_length);
     if (p->payload == NULL) {
         cr_assert_eq(p->payload_length, 0);
     } else {
