@@ -109,16 +109,17 @@ static int lowest(const struct held_direction *held, uint32_t next)
 }
 
 /* Takes segment "index" out and delivers it; the bytes stay valid while it is delivered,
- * since nothing is held meanwhile. */
+ * since nothing is held meanwhile. filled: its hole was filled (not given up), so it was
+ * put back in order. */
 static void deliver_held(struct tcp_reorder_pool *pool, struct held_direction *held, int index,
-                         unsigned direction, const uint32_t *next, tcp_reorder_deliver deliver,
+                         unsigned direction, bool filled, tcp_reorder_deliver deliver,
                          void *context)
 {
     struct held_segment entry = held->segments[index];
     held->segments[index] = held->segments[--held->count];
     struct tcp_segment segment = {entry.seq, entry.captured, entry.wire,
                                   held->bytes + entry.offset};
-    if ((int32_t)(entry.seq - *next) <= 0 && pool->reordered != NULL)
+    if (filled && pool->reordered != NULL)
         (*pool->reordered)++;
     deliver(context, direction, &segment);
 }
@@ -130,7 +131,7 @@ static void drain(struct tcp_reorder_pool *pool, uint32_t slot, unsigned directi
     struct held_direction *held = &pool->slots[slot].directions[direction];
     int index;
     while ((index = lowest(held, *next)) >= 0 && (int32_t)(held->segments[index].seq - *next) <= 0)
-        deliver_held(pool, held, index, direction, next, deliver, context);
+        deliver_held(pool, held, index, direction, true, deliver, context);
 }
 
 void tcp_reorder_flush(struct tcp_reorder_pool *pool, uint32_t *slot, unsigned direction,
@@ -141,7 +142,7 @@ void tcp_reorder_flush(struct tcp_reorder_pool *pool, uint32_t *slot, unsigned d
     struct held_direction *held = &pool->slots[*slot].directions[direction];
     int index;
     while ((index = lowest(held, *next)) >= 0)
-        deliver_held(pool, held, index, direction, next, deliver, context);
+        deliver_held(pool, held, index, direction, false, deliver, context);
     give_back_if_empty(pool, slot);
 }
 
@@ -155,7 +156,7 @@ static void overflow(struct tcp_reorder_pool *pool, uint32_t *slot, unsigned dir
     int index;
     while ((index = lowest(held, *next)) >= 0 &&
            (int32_t)(held->segments[index].seq - segment->seq) < 0)
-        deliver_held(pool, held, index, direction, next, deliver, context);
+        deliver_held(pool, held, index, direction, false, deliver, context);
     deliver(context, direction, segment);
     tcp_reorder_flush(pool, slot, direction, next, deliver, context);
 }

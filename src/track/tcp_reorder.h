@@ -36,7 +36,8 @@ typedef void (*tcp_reorder_deliver)(void *context, unsigned direction,
                                     const struct tcp_segment *segment);
 
 /* slots: connections that may hold segments at once. reordered: counted up for every
- * held segment later delivered in order (a hole that filled). NULL when out of memory. */
+ * held segment delivered because its hole filled (not those a given-up hole releases).
+ * NULL when out of memory. */
 struct tcp_reorder_pool *tcp_reorder_new(uint32_t slots, uint64_t *reordered);
 void tcp_reorder_free(struct tcp_reorder_pool *pool);
 
