@@ -19,6 +19,7 @@ struct held_frame {
 
 struct pcapgen {
     FILE *file;
+    uint32_t snaplen;
     uint64_t packets;
     int failed;
     bool sorted;
@@ -51,7 +52,7 @@ static void put32le(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-struct pcapgen *pcapgen_open(const char *path, int linktype)
+static struct pcapgen *open_with_snaplen(const char *path, int linktype, uint32_t snaplen)
 {
     FILE *file = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
     if (file == NULL)
@@ -63,6 +64,7 @@ struct pcapgen *pcapgen_open(const char *path, int linktype)
         return NULL;
     }
     out->file = file;
+    out->snaplen = snaplen;
     setvbuf(file, NULL, _IOFBF, 1 << 20);
     uint8_t header[24];
     put32le(header, 0xa1b2c3d4u);
@@ -71,16 +73,29 @@ struct pcapgen *pcapgen_open(const char *path, int linktype)
     header[6] = 4;
     header[7] = 0;
     memset(header + 8, 0, 8); /* thiszone, sigfigs */
-    put32le(header + 16, SNAPLEN);
+    put32le(header + 16, snaplen);
     put32le(header + 20, (uint32_t)linktype);
     if (fwrite(header, sizeof(header), 1, file) != 1)
         out->failed = 1;
     return out;
 }
 
+struct pcapgen *pcapgen_open(const char *path, int linktype)
+{
+    return open_with_snaplen(path, linktype, SNAPLEN);
+}
+
 struct pcapgen *pcapgen_open_sorted(const char *path, int linktype)
 {
     struct pcapgen *out = pcapgen_open(path, linktype);
+    if (out != NULL)
+        out->sorted = true;
+    return out;
+}
+
+struct pcapgen *pcapgen_open_sorted_snaplen(const char *path, int linktype, uint32_t snaplen)
+{
+    struct pcapgen *out = open_with_snaplen(path, linktype, snaplen);
     if (out != NULL)
         out->sorted = true;
     return out;
@@ -120,12 +135,13 @@ static int write_record(struct pcapgen *out, int64_t ts_us, const uint8_t *frame
                         size_t length)
 {
     uint8_t record[16];
+    size_t captured = length < out->snaplen ? length : out->snaplen;
     put32le(record, (uint32_t)(ts_us / 1000000));
     put32le(record + 4, (uint32_t)(ts_us % 1000000));
-    put32le(record + 8, (uint32_t)length);
+    put32le(record + 8, (uint32_t)captured);
     put32le(record + 12, (uint32_t)length);
     if (fwrite(record, sizeof(record), 1, out->file) != 1 ||
-        fwrite(frame, 1, length, out->file) != length) {
+        fwrite(frame, 1, captured, out->file) != captured) {
         out->failed = 1;
         return -1;
     }
@@ -285,8 +301,11 @@ size_t gen_build_udp(uint8_t *buf, const struct gen_addr *src, const struct gen_
 static const uint8_t client_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x01};
 static const uint8_t server_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0x02};
 
-int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
-                 bool from_client, int64_t ts_us, const uint8_t *ip, size_t length)
+static const uint8_t router_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0xfe};
+
+static int write_ip_once(struct pcapgen *out, int linktype, const struct gen_link *link,
+                         bool from_client, int64_t ts_us, const uint8_t *ip, size_t length,
+                         const uint8_t *from_mac)
 {
     uint8_t frame[FRAME_MAX + 128];
     /* Built back to front: the IP packet at the end, each outer layer in front of it. */
@@ -351,13 +370,43 @@ int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
         }
         start -= 14;
         memcpy(frame + start, from_client ? server_mac : client_mac, 6);
-        memcpy(frame + start + 6, from_client ? client_mac : server_mac, 6);
+        if (from_mac == NULL)
+            from_mac = from_client ? client_mac : server_mac;
+        memcpy(frame + start + 6, from_mac, 6);
         put16(frame + start + 12, ethertype);
     } else if (linktype != 101 && linktype != 12) { /* raw IP needs nothing in front */
         fprintf(stderr, "pcapgen: link type %d not written\n", linktype);
         abort();
     }
     return pcapgen_write(out, ts_us, frame + start, sizeof(frame) - start);
+}
+
+int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
+                 bool from_client, int64_t ts_us, const uint8_t *ip, size_t length)
+{
+    int result = write_ip_once(out, linktype, link, from_client, ts_us, ip, length, NULL);
+    if (!link->mirror_copy || result != 0)
+        return result;
+    /* The copy as the packet leaves the router: one hop less to live, the router's MAC,
+     * the other port's VLAN. */
+    uint8_t copy[FRAME_MAX];
+    if (length > sizeof(copy))
+        abort();
+    memcpy(copy, ip, length);
+    if ((copy[0] >> 4) == 4) {
+        copy[8]--;
+        size_t ihl = (size_t)(copy[0] & 0x0f) * 4;
+        put16(copy + 10, 0);
+        put16(copy + 10, fold(sum_bytes(0, copy, ihl)));
+    } else {
+        copy[7]--;
+    }
+    struct gen_link egress = *link;
+    egress.mirror_copy = false;
+    if (egress.vlan_count > 0)
+        egress.vlan[0] = link->mirror_vlan;
+    return write_ip_once(out, linktype, &egress, from_client, ts_us + MIRROR_COPY_DELAY_US, copy,
+                         length, router_mac);
 }
 
 void gen_conn_init(struct gen_conn *conn, struct pcapgen *out, int linktype,

@@ -16,6 +16,9 @@ struct pcapgen *pcapgen_open(const char *path, int linktype);
 /* The same, but frames are held in memory and written in timestamp order on close (stable
  * for equal times), so a scenario may be written story by story. For small captures. */
 struct pcapgen *pcapgen_open_sorted(const char *path, int linktype);
+/* Sorted, and captured as a mirror port cut at `snaplen` bytes would: each record keeps at
+ * most snaplen bytes of its frame (caplen) and the frame's full length (len). */
+struct pcapgen *pcapgen_open_sorted_snaplen(const char *path, int linktype, uint32_t snaplen);
 /* One frame as is; ts_us is microseconds since the epoch. */
 int pcapgen_write(struct pcapgen *out, int64_t ts_us, const uint8_t *frame, size_t length);
 uint64_t pcapgen_packets(const struct pcapgen *out);
@@ -44,7 +47,14 @@ struct gen_link {
     enum gen_tunnel tunnel; /* an IPv4 tunnel between two routers around the packet */
     struct gen_addr tunnel_src; /* outer source of client-to-server packets */
     struct gen_addr tunnel_dst;
+    /* A SPAN session that copies a router's port both ways: every frame is captured again
+     * MIRROR_COPY_DELAY_US later as it leaves the router, on mirror_vlan (the outer tag),
+     * from the router's MAC, with its TTL or hop limit one lower. */
+    bool mirror_copy;
+    uint16_t mirror_vlan;
 };
+
+#define MIRROR_COPY_DELAY_US 30
 
 /* Writes a whole IP packet (starting at the IP header) with the link's framing around it.
  * from_client picks the MAC order, tunnel direction and SLL2 packet type. */
