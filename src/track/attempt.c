@@ -239,7 +239,8 @@ static void report_attempt(struct attempt_tracker *tracker, struct flow *flow,
                            const char *reason)
 {
     struct attempt_record record;
-    flush_held(tracker, flow, flow->last_seen, true);
+    if (attempt_of(flow)->reorder != TCP_REORDER_NONE)
+        flush_held(tracker, flow, flow->last_seen, true);
     describe(tracker, flow, reason, &record);
     bus_attempt(tracker->bus, &record);
     coverage_add(tracker->coverage, record.pool, flow->key.family, record.verdict);
@@ -630,8 +631,10 @@ void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, i
         return;
     uint8_t flags = packet->tcp_flags;
     if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN) {
-        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
-                      packet->dst_port);
+        /* The key made above is the client's, unless both ports are 25. */
+        if (packet->src_port == SMTP_PORT)
+            flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst,
+                          packet->src_port, packet->dst_port);
         if (isn_memory_recall(tracker->closed, &key, packet->seq, packet->ts)) {
             tracker->counters->syn_after_close++;
             return;

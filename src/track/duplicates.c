@@ -11,32 +11,36 @@ void duplicate_filter_init(struct duplicate_filter *filter)
     memset(filter, 0, sizeof(*filter));
 }
 
+/* A multiply per word, and one avalanche at the end (identity_of): the identity only has
+ * to tell packets apart, and it is computed for most packets. */
 static inline uint64_t mix(uint64_t h, uint64_t word)
 {
-    h ^= word;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 31);
+    return (h ^ word) * 0x9fb21c651e98df25ull;
 }
 
-static uint64_t mix_bytes(uint64_t h, const uint8_t *bytes, size_t length)
+static inline uint64_t load64(const uint8_t *bytes)
+{
+    uint64_t word;
+    memcpy(&word, bytes, sizeof(word));
+    return word;
+}
+
+static inline uint64_t mix_address(uint64_t h, const struct address *address)
+{
+    return mix(mix(h, load64(address->bytes)), load64(address->bytes + 8));
+}
+
+static uint64_t mix_payload(uint64_t h, const uint8_t *bytes, size_t length)
 {
     size_t i = 0;
-    for (; i + 8 <= length; i += 8) {
-        uint64_t word;
-        memcpy(&word, bytes + i, sizeof(word));
-        h = mix(h, word);
-    }
+    for (; i + 8 <= length; i += 8)
+        h = mix(h, load64(bytes + i));
     if (i < length) {
         uint64_t word = 0;
         memcpy(&word, bytes + i, length - i);
         h = mix(h, word);
     }
     return h;
-}
-
-static uint64_t mix_address(uint64_t h, const struct address *address)
-{
-    return mix_bytes(h, address->bytes, sizeof(address->bytes));
 }
 
 /* The fields a router forwarding the packet leaves as they are (duplicates.h). */
@@ -52,10 +56,10 @@ static uint64_t identity_of(const struct packet *packet)
         h = mix_address(h, &packet->outer_src);
         h = mix_address(h, &packet->outer_dst);
     }
-    if (packet->proto == IPPROTO_NUMBER_TCP) {
-        h = mix(h, (uint64_t)packet->seq << 32 | packet->ack);
-        h = mix(h, (uint64_t)packet->tcp_flags << 16 | packet->window);
-    }
+    if (packet->proto == IPPROTO_NUMBER_TCP)
+        h = mix(h,
+                ((uint64_t)packet->seq << 32 | packet->ack) ^
+                    ((uint64_t)packet->tcp_flags << 16 | packet->window) * 0x2545f4914f6cdd1dull);
     if (packet->is_icmp_error) {
         const struct quoted_header *quote = &packet->quote;
         h = mix(h, (uint64_t)packet->icmp_type << 8 | packet->icmp_code);
@@ -66,8 +70,9 @@ static uint64_t identity_of(const struct packet *packet)
     h = mix(h, packet->payload_wire_length);
     uint32_t kept = packet->payload_length < PAYLOAD_KEPT ? packet->payload_length : PAYLOAD_KEPT;
     if (kept > 0)
-        h = mix_bytes(h, packet->payload, kept);
-    h *= 0x94d049bb133111ebull;
+        h = mix_payload(h, packet->payload, kept);
+    h ^= h >> 32;
+    h *= 0xbf58476d1ce4e5b9ull;
     return h ^ (h >> 29);
 }
 
@@ -86,23 +91,19 @@ bool duplicate_seen(struct duplicate_filter *filter, const struct packet *packet
         return false;
     uint64_t identity = identity_of(packet);
     uint32_t tag = (uint32_t)(identity >> 32) | 1u; /* never 0, the empty mark */
-    struct duplicate_entry *bucket =
-        &filter->entries[(identity & (DUPLICATE_BUCKETS - 1)) * DUPLICATE_WAYS];
+    size_t bucket_index = identity & (DUPLICATE_BUCKETS - 1);
+    struct duplicate_entry *bucket = &filter->entries[bucket_index * DUPLICATE_WAYS];
     uint32_t now = (uint32_t)packet->ts;
-    struct duplicate_entry *oldest = &bucket[0];
-    int32_t oldest_age = INT32_MIN;
     for (unsigned i = 0; i < DUPLICATE_WAYS; i++) {
-        struct duplicate_entry *entry = &bucket[i];
-        /* Ages wrap with the 32-bit clock; a copy may arrive a little out of order. */
-        int32_t age = entry->tag == 0 ? INT32_MAX : (int32_t)(now - entry->time);
-        if (entry->tag == tag && age <= DUPLICATE_WINDOW && age >= -DUPLICATE_WINDOW)
+        if (bucket[i].tag != tag)
+            continue;
+        /* Times wrap with the 32-bit clock; a copy may arrive a little out of order. */
+        int32_t age = (int32_t)(now - bucket[i].time);
+        if (age <= DUPLICATE_WINDOW && age >= -DUPLICATE_WINDOW)
             return true;
-        if (age > oldest_age) {
-            oldest_age = age;
-            oldest = entry;
-        }
     }
-    oldest->tag = tag;
-    oldest->time = now;
+    uint8_t *next = &filter->next[bucket_index];
+    bucket[*next] = (struct duplicate_entry){tag, now};
+    *next = (uint8_t)((*next + 1) % DUPLICATE_WAYS);
     return false;
 }

@@ -19,9 +19,10 @@
  * bursts (RFC 5681 3.2, their SACK options apart, which are not compared), and no fact
  * depends on them.
  *
- * Fixed size, in packet time, no allocation: a set-associative table of 32-bit tags, which
- * keeps the last DUPLICATE_SLOTS packets of the window (8,192 packets in 5 ms is 1.6
- * million packets per second); past that rate some copies pass uncounted, as today. */
+ * Fixed size, in packet time, no allocation: a set-associative table of 32-bit tags, each
+ * bucket replaced in packet order, which keeps about the last DUPLICATE_SLOTS packets
+ * (8,192 packets in 5 ms is 1.6 million packets per second); past that rate some copies
+ * pass uncounted, as before this filter. */
 #ifndef OP25B_DUPLICATES_H
 #define OP25B_DUPLICATES_H
 
@@ -43,6 +44,8 @@ struct duplicate_entry {
 
 struct duplicate_filter {
     struct duplicate_entry entries[DUPLICATE_SLOTS];
+    /* Each bucket's next entry to replace: in packet order, so the oldest goes first. */
+    uint8_t next[DUPLICATE_BUCKETS];
 };
 
 /* A zeroed filter is an empty one. */
