@@ -188,6 +188,9 @@ static void note_attempt(struct report *report, const struct attempt_record *att
         leak->has_smtp = true;
         leak->auth = smtp->auth_success;
         leak->starttls = smtp->starttls_accepted;
+        /* As in the attempt event: a count unseen bytes may have made low is left out. */
+        leak->rcpt_known = !smtp->commands_unseen;
+        leak->messages_known = !smtp->commands_unseen && !smtp->message_answers_unseen;
         leak->rcpt_count = smtp->rcpt_count;
         leak->messages_accepted = smtp->messages_accepted;
         copy_text(leak->helo, sizeof(leak->helo), smtp->helo);

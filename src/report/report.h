@@ -49,6 +49,8 @@ struct report_leak {
     bool has_smtp;
     bool auth;
     bool starttls;
+    bool rcpt_known;     /* no command went unseen: rcpt_count is whole */
+    bool messages_known; /* ... and no answer to a message went unseen */
     uint32_t rcpt_count;
     uint32_t messages_accepted;
     char helo[64];

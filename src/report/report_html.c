@@ -331,7 +331,8 @@ static void write_leaks(const struct report *report, FILE *out)
                 escape(out, leak->mail_from_domain);
                 fputs("</code>", out);
             }
-            fprintf(out, ", %u RCPT", leak->rcpt_count);
+            if (leak->rcpt_known)
+                fprintf(out, ", %u RCPT", leak->rcpt_count);
         }
         fputs("</td></tr>\n", out);
     }
