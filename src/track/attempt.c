@@ -31,6 +31,7 @@ enum { LIST_PENDING = 0, LIST_ACTIVE = 1, LIST_BACKOFF = 2 };
 /* A few slots for holes in dialogue streams, which are rare: one per 64 dialogues. */
 #define REORDER_SLOTS_MIN 16
 #define REORDER_SLOTS_MAX 1024
+#define FLUSH_ALL (-1) /* flush_held: both directions */
 /* Closed attempts remembered, by the table's size. */
 #define ISN_MEMORY_MIN 1024
 #define ISN_MEMORY_MAX 262144
@@ -233,14 +234,14 @@ static void describe(const struct attempt_tracker *tracker, const struct flow *f
 /* The attempt's event, its count in coverage, its dialogue parser back to the pool: all
  * of closing but taking it out of the table. */
 static void flush_held(struct attempt_tracker *tracker, struct flow *flow, packet_time now,
-                       bool all);
+                       int fed);
 
 static void report_attempt(struct attempt_tracker *tracker, struct flow *flow,
                            const char *reason)
 {
     struct attempt_record record;
     if (attempt_of(flow)->reorder != TCP_REORDER_NONE)
-        flush_held(tracker, flow, flow->last_seen, true);
+        flush_held(tracker, flow, flow->last_seen, FLUSH_ALL);
     describe(tracker, flow, reason, &record);
     bus_attempt(tracker->bus, &record);
     coverage_add(tracker->coverage, record.pool, flow->key.family, record.verdict);
@@ -377,10 +378,13 @@ static void deliver_segment(void *context, unsigned direction, const struct tcp_
     take_smtp_evidence(stream->flow, &session->facts);
 }
 
-/* Hands what the reordering window holds to the parser, ahead of a packet that shows the
- * hole has been open too long, or of the attempt's end. */
+/* Hands what the reordering window holds to the parser: everything at the attempt's end
+ * (fed: FLUSH_ALL); before a segment of direction "fed", the other direction's hole (the
+ * other side answered, so the hole is older than a round trip: a loss, not a mirror's
+ * reordering, and the parser must see each side's bytes before the answers to them) and
+ * this direction's if it has been open TCP_REORDER_WAIT. */
 static void flush_held(struct attempt_tracker *tracker, struct flow *flow, packet_time now,
-                       bool all)
+                       int fed)
 {
     struct attempt *attempt = attempt_of(flow);
     if (attempt->reorder == TCP_REORDER_NONE)
@@ -388,7 +392,7 @@ static void flush_held(struct attempt_tracker *tracker, struct flow *flow, packe
     struct stream_context context = {tracker, flow};
     uint32_t *nexts[2] = {&attempt->client_next, &attempt->server_next};
     for (unsigned direction = 0; direction < 2; direction++) {
-        if (all)
+        if ((int)direction != fed)
             tcp_reorder_flush(tracker->reorder, &attempt->reorder, direction, nexts[direction],
                               deliver_segment, &context);
         else
@@ -421,7 +425,7 @@ static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
         deliver_segment(&context, direction, &segment);
         return;
     }
-    flush_held(tracker, flow, packet->ts, false);
+    flush_held(tracker, flow, packet->ts, (int)direction);
     tcp_reorder_feed(tracker->reorder, &attempt->reorder, direction, next, &segment, packet->ts,
                      deliver_segment, &context);
 }

@@ -19,6 +19,7 @@
 /* Connections with a hole in a stream at once (tcp_reorder.h): holes are rare. */
 #define REORDER_SLOTS_MIN 16
 #define REORDER_SLOTS_MAX 1024
+#define FLUSH_ALL (-1) /* flush_held: both directions */
 /* Client bytes kept to find a ClientHello's SNI: most hellos fit; one that does not is
  * counted without its name. */
 #define HELLO_BUFFER 2048
@@ -286,13 +287,13 @@ static void report(struct mail_flows *flows, struct flow *flow, enum mail_flow_m
 }
 
 /* A candidate nDPI did not take for SMTP leaves without a word: it is no mail flow. */
-static void flush_held(struct mail_flows *flows, struct flow *flow, packet_time now, bool all);
+static void flush_held(struct mail_flows *flows, struct flow *flow, packet_time now, int fed);
 
 static void close_flow(struct mail_flows *flows, struct flow *flow, packet_time now,
                        const char *reason)
 {
     struct mail_flow *state = MF(flow);
-    flush_held(flows, flow, now, true);
+    flush_held(flows, flow, now, FLUSH_ALL);
     if (state->kind == MAIL_FLOW_CANDIDATE && state->classifier != NONE &&
         ndpi_classifier_giveup(flows->classifier, state->classifier) == NDPI_CLASSIFY_SMTP)
         state->kind = MAIL_FLOW_OTHER_SMTP;
@@ -511,9 +512,10 @@ static void deliver_segment(void *context, unsigned direction, const struct tcp_
     }
 }
 
-/* Hands what the reordering window holds on: all of it (the connection ends), or the
- * directions whose hole has been open too long. */
-static void flush_held(struct mail_flows *flows, struct flow *flow, packet_time now, bool all)
+/* Hands what the reordering window holds on: all of it at the connection's end (fed:
+ * FLUSH_ALL); before a segment of direction "fed", the other direction's hole (the other
+ * side answered: a loss, not a reordering) and this one's if open TCP_REORDER_WAIT. */
+static void flush_held(struct mail_flows *flows, struct flow *flow, packet_time now, int fed)
 {
     struct mail_flow *state = MF(flow);
     if (state->reorder == TCP_REORDER_NONE)
@@ -521,7 +523,7 @@ static void flush_held(struct mail_flows *flows, struct flow *flow, packet_time 
     struct stream_context context = {flows, flow, now};
     uint32_t *nexts[2] = {&state->client_next, &state->server_next};
     for (unsigned direction = 0; direction < 2; direction++) {
-        if (all)
+        if ((int)direction != fed)
             tcp_reorder_flush(flows->reorder, &state->reorder, direction, nexts[direction],
                               deliver_segment, &context);
         else
@@ -543,7 +545,7 @@ static void feed(struct mail_flows *flows, struct flow *flow, const struct packe
     struct stream_context context = {flows, flow, packet->ts};
     unsigned direction = from_client ? 0 : 1;
     uint32_t *next = from_client ? &state->client_next : &state->server_next;
-    flush_held(flows, flow, packet->ts, false);
+    flush_held(flows, flow, packet->ts, (int)direction);
     tcp_reorder_feed(flows->reorder, &state->reorder, direction, next, &segment, packet->ts,
                      deliver_segment, &context);
 }

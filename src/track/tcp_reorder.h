@@ -5,7 +5,8 @@
  * copies of a link merged onto one port, ECMP, a switch's queues) by microseconds to
  * milliseconds; a hole still open after TCP_REORDER_SEGMENTS segments, TCP_REORDER_BYTES
  * bytes or TCP_REORDER_WAIT of packet time was a loss, and becomes the gap it would have
- * been without the window.
+ * been without the window (the owner also gives a hole up when the other side sends: an
+ * answer comes a round trip later, far longer than a mirror reorders).
  *
  * Memory is bounded and preallocated: a pool of slots, each holding both directions of one
  * connection, taken only while a hole is open (holes are rare, so the pool is much smaller

@@ -358,6 +358,25 @@ Test(attempt, a_segment_lost_for_good_is_a_gap_when_the_attempt_ends)
     cr_assert(seen[0].smtp.commands_unseen);
 }
 
+Test(attempt, an_answer_gives_up_the_other_sides_hole)
+{
+    /* The MAIL FROM segment was lost on the mirror: the RCPT after it waits for it until
+     * the server answers, which shows the hole is older than a round trip. */
+    struct conn c;
+    conn_init(&c, 40014, 0x1000);
+    syn_at(&c, 0);
+    syn_ack_at(&c, 10 * MS);
+    send_text(&c, false, 50 * MS, "220 mx\r\n");
+    data_at(&c, true, 60 * MS, "RCPT TO:<c@d.example>\r\n", 0, 25);
+    cr_assert_eq(counters.stream_gaps, 0, "held, not yet a gap");
+    send_text(&c, false, 80 * MS, "250 2.1.0 Ok\r\n");
+    cr_assert_eq(counters.stream_gaps, 1, "given up before the answer is read");
+    attempt_finish(tracker, "end_of_input");
+    cr_assert_eq(seen[0].smtp.rcpt_count, 1);
+    cr_assert(seen[0].smtp.commands_unseen);
+    cr_assert_eq(counters.stream_reordered, 0);
+}
+
 Test(attempt, a_server_stream_joined_midway_has_no_banner_from_a_reply)
 {
     struct conn c;
