@@ -899,11 +899,13 @@ static void reply_complete(struct smtp_session *session, uint16_t code)
     answer_command(session, command, code);
 }
 
-/* Three digits, then SP, '-' or the end of the line (RFC 5321 4.2). */
+/* Three digits, the first 2 to 5, then SP, '-' or the end of the line (RFC 5321 4.2,
+ * 4.2.1). Other codes are no replies: a code 000 would also read as "no reply under way",
+ * and the events only carry 200 to 599. */
 static bool reply_shaped(const char *text, size_t length)
 {
-    return length >= 3 && ascii_digit(text[0]) && ascii_digit(text[1]) && ascii_digit(text[2]) &&
-           (length == 3 || text[3] == ' ' || text[3] == '-');
+    return length >= 3 && text[0] >= '2' && text[0] <= '5' && ascii_digit(text[1]) &&
+           ascii_digit(text[2]) && (length == 3 || text[3] == ' ' || text[3] == '-');
 }
 
 /* A reply line: whole, or (cut) the captured start of one whose end was not seen, which
@@ -930,8 +932,12 @@ static void server_line_complete(struct smtp_session *session, bool cut)
     /* RFC 5321 4.2.1: every line of a reply carries the code; "DDD-" lines continue it. */
     bool first_line = session->reply_code == 0;
     if (reply_is_banner(session, code)) {
-        if (first_line && cut)
+        if (first_line && cut) {
+            /* Text an earlier line left (a reply code of 000 starts no reply) is not this
+             * greeting's. */
             facts->banner_cut = true;
+            facts->banner[0] = '\0';
+        }
         else if (first_line)
             store_printable(facts->banner, sizeof(facts->banner), after_code, after_length,
                             SMTP_CASE_KEEP);

@@ -1533,3 +1533,22 @@ Test(smtp, unseen_bytes_after_tls_change_nothing)
     cr_assert(!session.facts.commands_unseen);
     cr_assert(!session.facts.last_reply_unseen);
 }
+
+Test(smtp, codes_outside_2xx_to_5xx_are_no_replies)
+{
+    /* RFC 5321 4.2.1: the first digit is 2 to 5. A "000-" line once read as a reply whose
+     * code left "no reply under way" set; a "199" one gave a last reply the events cannot
+     * carry. */
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "000-mx\r\n199 odd\r\n");
+    cr_assert_eq(session.facts.invalid_replies, 2);
+    cr_assert(!session.facts.banner_seen);
+    cr_assert_str_eq(session.facts.banner, "");
+    server(&session, "250 STAR");
+    smtp_server_missing(&session, 20);
+    cr_assert(session.facts.banner_seen);
+    cr_assert(session.facts.banner_cut);
+    cr_assert_str_eq(session.facts.banner, "");
+    cr_assert_eq(session.facts.banner_code, 250);
+}
