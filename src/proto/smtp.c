@@ -933,12 +933,10 @@ static void server_line_complete(struct smtp_session *session, bool cut)
     bool first_line = session->reply_code == 0;
     if (reply_is_banner(session, code)) {
         if (first_line && cut) {
-            /* Text an earlier line left (a reply code of 000 starts no reply) is not this
-             * greeting's. */
+            /* The greeting's text is its first line's, and that was cut: none is kept. */
             facts->banner_cut = true;
             facts->banner[0] = '\0';
-        }
-        else if (first_line)
+        } else if (first_line)
             store_printable(facts->banner, sizeof(facts->banner), after_code, after_length,
                             SMTP_CASE_KEEP);
     } else if (!first_line && !cut && code / 100 == 2 &&
