@@ -10,6 +10,7 @@
 #include "policy/segment.h"
 #include "util/log.h"
 #include "util/packet_clock.h"
+#include "track/duplicates.h"
 
 #define SMTP_PORT 25
 #define SENSOR_MAX_DETECTORS 16
@@ -44,6 +45,7 @@ struct sensor {
     struct packet_clock clock;
     struct frame held[PACKET_CLOCK_HELD_MAX];
     uint8_t *hold_bytes; /* PACKET_CLOCK_HELD_MAX * SENSOR_HOLD_BYTES, made at the first hold */
+    struct duplicate_filter duplicates; /* mirror copies, skipped before anything reads them */
 };
 
 struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
@@ -56,6 +58,7 @@ struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
     sensor->policy = policy;
     sensor->bus = bus;
     packet_clock_init(&sensor->clock);
+    duplicate_filter_init(&sensor->duplicates);
     sensor->owns_return_seen = share == NULL || share->return_seen == NULL;
     sensor->return_seen = sensor->owns_return_seen ? calloc(policy->segment_count + 1, sizeof(bool))
                                                    : share->return_seen;
@@ -172,8 +175,11 @@ static void note_return_traffic(struct sensor *sensor, const struct packet *pack
         segment_flag_set(sensor->return_seen, segment);
 }
 
-/* One packet judged at `at` (its own time, or the clock's for an outlier). */
-static void judge(struct sensor *sensor, const struct frame *frame, packet_time at)
+/* One packet judged at `at`: its own time, or the clock's for an outlier, whose own time is
+ * not known and so cannot say it came within DUPLICATE_WINDOW of a copy: a retransmission
+ * with a damaged timestamp would otherwise be skipped as a copy of the one before it. */
+static void judge(struct sensor *sensor, const struct frame *frame, packet_time at,
+                  bool time_known)
 {
     sensor->counters.packets++;
     sensor->counters.bytes += frame->wire_length;
@@ -190,6 +196,10 @@ static void judge(struct sensor *sensor, const struct frame *frame, packet_time 
     sensor->counters.decode[result]++;
     if (result != DECODE_OK)
         return;
+    if (time_known && duplicate_seen(&sensor->duplicates, &packet)) {
+        sensor->counters.duplicates++;
+        return;
+    }
 
     int segment = segment_of(&sensor->segments, &packet);
     note_return_traffic(sensor, &packet, segment);
@@ -228,7 +238,7 @@ static void carry_out(struct sensor *sensor, const struct clock_plan *plan,
         else if (step->judgement == CLOCK_OUTLIER)
             sensor->counters.time_outliers++;
         judge(sensor, step->action == CLOCK_PROCESS ? current : &sensor->held[step->slot],
-              step->at);
+              step->at, step->judgement != CLOCK_OUTLIER);
     }
     if (plan->stepped_back > 0)
         log_message(LOG_WARNING,

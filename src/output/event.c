@@ -256,6 +256,9 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
     json_key_u64(&writer, "sessions", counters->sessions_active);
     json_key_u64(&writer, "sessions_exhausted", counters->sessions_exhausted);
     json_key_u64(&writer, "stream_gaps", counters->stream_gaps);
+    json_key_u64(&writer, "stream_reordered", counters->stream_reordered);
+    json_key_u64(&writer, "duplicates", counters->duplicates);
+    json_key_u64(&writer, "syn_after_close", counters->syn_after_close);
     json_key_u64(&writer, "detector_evictions", counters->detector_evictions);
     json_key_u64(&writer, "detector_exhausted", counters->detector_exhausted);
     /* This event counts itself, so the totals on the wire match what a consumer saw. */

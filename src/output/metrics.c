@@ -490,6 +490,12 @@ static void render_sensor(FILE *out, const char *sensor, const struct snapshot *
           "Dialogues left unparsed: no parser slot was free.", c->sessions_exhausted);
     plain(out, sensor, "op25b_stream_gaps_total", "counter", "Holes in TCP streams.",
           c->stream_gaps);
+    plain(out, sensor, "op25b_stream_reordered_total", "counter",
+          "TCP segments held back and put in order.", c->stream_reordered);
+    plain(out, sensor, "op25b_duplicates_total", "counter",
+          "Copies of a packet already seen (both directions mirrored), skipped.", c->duplicates);
+    plain(out, sensor, "op25b_syn_after_close_total", "counter",
+          "SYNs retransmitted for an attempt already written.", c->syn_after_close);
     family(out, "op25b_packet_time_seconds", "gauge",
            "The sensor's packet clock (Unix time of the latest packet).");
     series(out, sensor, "op25b_packet_time_seconds");

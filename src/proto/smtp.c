@@ -66,6 +66,7 @@ struct smtp_command_line {
     size_t argument_length;
     uint32_t bdat_size;
     bool bdat_last;
+    bool cut; /* the line's end was not seen: only what its captured start shows counts */
 };
 
 /* A body line is only compared with ".": a few bytes tell it apart, the rest is skipped. */
@@ -154,10 +155,26 @@ static bool line_begins_tls(const struct smtp_line *line)
     return line->length >= 2 && (uint8_t)line->text[0] == 0x16 && (uint8_t)line->text[1] == 0x03;
 }
 
+/* The ring's slot "i" runs after its head. */
+static struct smtp_pending *pending_run(struct smtp_session *session, unsigned i)
+{
+    return &session->pending[(session->pending_head + i) % SMTP_PENDING_MAX];
+}
+
 static void pending_push(struct smtp_session *session, enum smtp_command command)
 {
+    /* A client sends on after the replies it waited for (RFC 2920 3.1): replies owed to
+     * commands forgotten before this one have come by now, or never will. */
+    session->replies_owed = 0;
     /* Once a command is queued behind the ring, later ones must queue too, or their replies
      * would be taken by commands older than them. */
+    if (session->pending_overflow == 0 && session->pending_count > 0) {
+        struct smtp_pending *last = pending_run(session, session->pending_count - 1u);
+        if (last->command == command && last->count < UINT16_MAX) {
+            last->count++;
+            return;
+        }
+    }
     if (session->pending_overflow > 0 || session->pending_count >= SMTP_PENDING_MAX) {
         if (session->pending_dropped < UINT32_MAX)
             session->pending_dropped++;
@@ -165,8 +182,9 @@ static void pending_push(struct smtp_session *session, enum smtp_command command
             session->pending_overflow++;
         return;
     }
-    unsigned slot = (session->pending_head + session->pending_count) % SMTP_PENDING_MAX;
-    session->pending[slot] = (uint8_t)command;
+    struct smtp_pending *run = pending_run(session, session->pending_count);
+    run->command = (uint8_t)command;
+    run->count = 1;
     session->pending_count++;
 }
 
@@ -174,12 +192,15 @@ static enum smtp_command pending_oldest(const struct smtp_session *session)
 {
     if (session->pending_count == 0)
         return SMTP_COMMAND_NONE;
-    return (enum smtp_command)session->pending[session->pending_head];
+    return (enum smtp_command)session->pending[session->pending_head].command;
 }
 
 static void pending_pop(struct smtp_session *session)
 {
     if (session->pending_count > 0) {
+        struct smtp_pending *run = &session->pending[session->pending_head];
+        if (--run->count > 0)
+            return;
         session->pending_head = (uint8_t)((session->pending_head + 1) % SMTP_PENDING_MAX);
         session->pending_count--;
     } else if (session->pending_overflow > 0) {
@@ -193,7 +214,7 @@ static void pending_pop(struct smtp_session *session)
 static void pending_skip_to(struct smtp_session *session, enum smtp_command command)
 {
     for (unsigned i = 0; i < session->pending_count; i++) {
-        if (session->pending[(session->pending_head + i) % SMTP_PENDING_MAX] == command) {
+        if (pending_run(session, i)->command == command) {
             session->pending_head = (uint8_t)((session->pending_head + i) % SMTP_PENDING_MAX);
             session->pending_count = (uint8_t)(session->pending_count - i);
             return;
@@ -204,6 +225,41 @@ static void pending_skip_to(struct smtp_session *session, enum smtp_command comm
 static bool pending_empty(const struct smtp_session *session)
 {
     return session->pending_count == 0 && session->pending_overflow == 0;
+}
+
+/* The replies of the waiting commands may have been among unseen server bytes, or may yet
+ * come: which is not known, so they are forgotten, their outcomes marked unknown, and as
+ * many replies with no command to answer are taken for theirs. */
+static void pending_forget(struct smtp_session *session)
+{
+    struct smtp_facts *facts = &session->facts;
+    uint64_t owed = session->replies_owed + (uint64_t)session->pending_overflow;
+    if (session->pending_overflow > 0) /* their kinds were not kept */
+        facts->mail_answers_unseen = facts->rcpt_answers_unseen = facts->message_answers_unseen =
+            true;
+    for (unsigned i = 0; i < session->pending_count; i++) {
+        const struct smtp_pending *run = pending_run(session, i);
+        owed += run->count;
+        switch ((enum smtp_command)run->command) {
+        case SMTP_COMMAND_MAIL:
+            facts->mail_answers_unseen = true;
+            break;
+        case SMTP_COMMAND_RCPT:
+            facts->rcpt_answers_unseen = true;
+            break;
+        case SMTP_COMMAND_DATA:
+        case SMTP_COMMAND_END_OF_DATA:
+        case SMTP_COMMAND_BDAT:
+        case SMTP_COMMAND_BDAT_LAST:
+            facts->message_answers_unseen = true;
+            break;
+        default:
+            break;
+        }
+    }
+    session->replies_owed = owed > UINT32_MAX ? UINT32_MAX : (uint32_t)owed;
+    session->pending_count = 0;
+    session->pending_overflow = 0;
 }
 
 static void count_up(uint32_t *counter)
@@ -338,24 +394,66 @@ static void start_client_tls(struct smtp_session *session)
     line_reset(&session->client_line);
 }
 
+/* EHLO or HELO: the name is kept only from a line seen whole. */
+static void client_helo(struct smtp_session *session, const struct smtp_command_line *command)
+{
+    struct smtp_facts *facts = &session->facts;
+    bool ehlo = command->verb == SMTP_VERB_EHLO;
+    count_up(&facts->helo_count);
+    if (!command->cut) {
+        facts->helo_seen = true;
+        facts->ehlo = ehlo;
+        store_printable(facts->helo, sizeof(facts->helo), command->argument,
+                        word_length(command->argument, command->argument_length), SMTP_CASE_KEEP);
+    }
+    pending_push(session, ehlo ? SMTP_COMMAND_EHLO : SMTP_COMMAND_HELO);
+}
+
+/* RFC 3030 2. A cut BDAT line may have lost digits of its size or its LAST: its chunk
+ * cannot be followed, and whether it ended the message is not known. */
+static void client_bdat(struct smtp_session *session, const struct smtp_command_line *command)
+{
+    count_up(&session->facts.data_count);
+    if (command->cut) {
+        pending_push(session, SMTP_COMMAND_BDAT);
+        session->facts.message_answers_unseen = true;
+        session->client_mode = SMTP_CLIENT_RESYNC;
+        return;
+    }
+    pending_push(session, command->bdat_last ? SMTP_COMMAND_BDAT_LAST : SMTP_COMMAND_BDAT);
+    session->bdat_remaining = command->bdat_size;
+    session->bdat_last = command->bdat_last;
+    if (command->bdat_size > 0)
+        session->client_mode = SMTP_CLIENT_BDAT;
+}
+
+/* RFC 4954 4: the mechanism is the first word; from a cut line, only if its end was seen. */
+static void client_auth(struct smtp_session *session, const struct smtp_command_line *command)
+{
+    struct smtp_facts *facts = &session->facts;
+    size_t word = word_length(command->argument, command->argument_length);
+    facts->auth_attempted = true;
+    if (!command->cut || word < command->argument_length)
+        store_printable(facts->auth_mechanism, sizeof(facts->auth_mechanism), command->argument,
+                        word, SMTP_CASE_UPPER);
+    pending_push(session, SMTP_COMMAND_AUTH);
+    session->client_mode = SMTP_CLIENT_AUTH;
+}
+
 static void client_command(struct smtp_session *session, const struct smtp_command_line *command)
 {
     struct smtp_facts *facts = &session->facts;
     switch (command->verb) {
     case SMTP_VERB_EHLO:
     case SMTP_VERB_HELO:
-        facts->helo_seen = true;
-        facts->ehlo = command->verb == SMTP_VERB_EHLO;
-        count_up(&facts->helo_count);
-        store_printable(facts->helo, sizeof(facts->helo), command->argument,
-                        word_length(command->argument, command->argument_length), SMTP_CASE_KEEP);
-        pending_push(session, facts->ehlo ? SMTP_COMMAND_EHLO : SMTP_COMMAND_HELO);
+        client_helo(session, command);
         return;
     case SMTP_VERB_MAIL:
         if (!command->well_formed)
             break;
         count_up(&facts->mail_count);
-        if (facts->mail_count == 1)
+        /* The first MAIL FROM, seen whole: not one after unseen commands. */
+        if (facts->mail_count == 1 && !command->cut && !facts->commands_unseen)
             record_mail_from(facts, command);
         pending_push(session, SMTP_COMMAND_MAIL);
         return;
@@ -377,21 +475,12 @@ static void client_command(struct smtp_session *session, const struct smtp_comma
     case SMTP_VERB_BDAT:
         if (!command->well_formed)
             break;
-        count_up(&facts->data_count);
-        pending_push(session, command->bdat_last ? SMTP_COMMAND_BDAT_LAST : SMTP_COMMAND_BDAT);
-        session->bdat_remaining = command->bdat_size;
-        session->bdat_last = command->bdat_last;
-        if (command->bdat_size > 0)
-            session->client_mode = SMTP_CLIENT_BDAT;
+        client_bdat(session, command);
         return;
     case SMTP_VERB_AUTH:
         if (!command->well_formed)
             break;
-        facts->auth_attempted = true;
-        store_printable(facts->auth_mechanism, sizeof(facts->auth_mechanism), command->argument,
-                        word_length(command->argument, command->argument_length), SMTP_CASE_UPPER);
-        pending_push(session, SMTP_COMMAND_AUTH);
-        session->client_mode = SMTP_CLIENT_AUTH;
+        client_auth(session, command);
         return;
     case SMTP_VERB_STARTTLS:
         facts->starttls_requested = true;
@@ -405,19 +494,49 @@ static void client_command(struct smtp_session *session, const struct smtp_comma
     case SMTP_VERB_IGNORED:
         break;
     case SMTP_VERB_UNKNOWN:
-        /* The server answers junk too (500): it keeps its place in the ring. */
-        count_up(&facts->invalid_commands);
+        /* The server answers junk too (500): it keeps its place in the ring. A cut line
+         * may be a command whose verb was not captured whole: not judged. */
+        if (!command->cut)
+            count_up(&facts->invalid_commands);
         break;
     }
     pending_push(session, SMTP_COMMAND_OTHER);
 }
 
-/* Lines that may restart command parsing after a BDAT chunk lost bytes: the usual next
- * commands, well formed, so that chunk content rarely passes for one. */
+/* Lines that may restart command parsing where the line start is not certain: the usual
+ * next commands, well formed, so that a torn tail or chunk content rarely passes for one. */
 static bool command_is_resync_point(const struct smtp_command_line *command)
 {
     return command->verb != SMTP_VERB_UNKNOWN && command->verb != SMTP_VERB_IGNORED &&
            command->well_formed;
+}
+
+/* The captured start of a command line whose end was not seen. A verb counts when the
+ * captured bytes show where it ends (a space after it, or a verb that takes no argument)
+ * and, for MAIL and RCPT, the "FROM:"/"TO:" it needs; a BDAT needs the first digit of its
+ * size. Anything else still takes its place among the commands a reply answers, except
+ * while resynchronising, where only a well-formed command is taken. */
+static void client_cut_line(struct smtp_session *session, bool resync)
+{
+    struct smtp_line *line = &session->client_line;
+    struct smtp_command_line command = command_parse(line->text, line->length);
+    command.cut = true;
+    bool verb_ended = memchr(line->text, ' ', line->length) != NULL;
+    switch (command.verb) {
+    case SMTP_VERB_BDAT:
+        command.well_formed = command.argument_length > 0 && ascii_digit(command.argument[0]);
+        break;
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_HELO:
+    case SMTP_VERB_AUTH:
+        command.well_formed = verb_ended;
+        break;
+    default:
+        break;
+    }
+    if (resync && !command_is_resync_point(&command))
+        return;
+    client_command(session, &command);
 }
 
 static void client_line_complete(struct smtp_session *session)
@@ -480,7 +599,9 @@ static size_t client_line_bytes(struct smtp_session *session, const uint8_t *dat
     /* Body, SASL and resync lines may be long by right (RFC 5321 4.5.3.1.6, RFC 4954 4). */
     size_t limit = session->client_mode == SMTP_CLIENT_DATA ? SMTP_BODY_LINE_KEPT : SMTP_LINE_MAX;
     line_append(line, data, content, limit);
-    if (session->client_mode == SMTP_CLIENT_COMMAND && line_begins_tls(line)) {
+    if ((session->client_mode == SMTP_CLIENT_COMMAND ||
+         session->client_mode == SMTP_CLIENT_RESYNC) &&
+        line_begins_tls(line)) {
         start_client_tls(session);
         return length;
     }
@@ -525,37 +646,66 @@ void smtp_client_bytes(struct smtp_session *session, const uint8_t *data, size_t
     }
 }
 
-void smtp_client_gap(struct smtp_session *session)
+/* Client bytes were not seen: "length" of them when counted is true (cut by the snap
+ * length), an unknown number otherwise (a gap). */
+static void client_unseen(struct smtp_session *session, bool counted, uint32_t length)
 {
+    struct smtp_line *line = &session->client_line;
     count_up(&session->facts.gaps);
     switch ((enum smtp_client_mode)session->client_mode) {
     case SMTP_CLIENT_TLS:
         return;
     case SMTP_CLIENT_BDAT:
-        /* The chunk's end can no longer be found by counting. */
-        session->client_mode = SMTP_CLIENT_RESYNC;
+        /* Chunk bytes: counted ones keep the chunk's end in sight. */
+        if (counted && length <= session->bdat_remaining) {
+            session->bdat_remaining -= length;
+            if (session->bdat_remaining == 0)
+                session->client_mode = SMTP_CLIENT_COMMAND;
+            return;
+        }
         session->bdat_remaining = 0;
         break;
     case SMTP_CLIENT_DATA:
-        /* The lost bytes were body: a later DATA rejection does not end the body. Body
-         * bytes resume mid-line, so the rest of this line is skipped. */
+        /* The unseen bytes were body (a "." among them shows in the server's reply): a later
+         * DATA rejection does not end the body, and the rest of this line is skipped. */
         session->body_started = true;
-        line_reset(&session->client_line);
-        session->client_line.discard = true;
+        line_reset(line);
+        line->discard = true;
         return;
     case SMTP_CLIENT_COMMAND:
-    case SMTP_CLIENT_AUTH:
     case SMTP_CLIENT_RESYNC:
-        /* Clients write a command per segment, so what follows a hole usually starts a
-         * line: keep the next well-formed command, skip anything else. */
-        session->client_mode = SMTP_CLIENT_RESYNC;
+        if (line->length > 0 && !line->discard)
+            client_cut_line(session, session->client_mode == SMTP_CLIENT_RESYNC);
+        break;
+    case SMTP_CLIENT_AUTH:
         break;
     }
-    line_reset(&session->client_line);
+    /* Commands may have been among the unseen bytes. A line cut by them is taken for what
+     * its start shows, and reading resumes at the next well-formed command: clients write
+     * a command per segment, so one usually starts right after; a torn tail is skipped. A
+     * cut DATA leaves the body to come. */
+    session->facts.commands_unseen = true;
+    line_reset(line);
+    if (session->client_mode == SMTP_CLIENT_DATA)
+        line->discard = true;
+    else if (session->client_mode != SMTP_CLIENT_TLS)
+        session->client_mode = SMTP_CLIENT_RESYNC;
+}
+
+void smtp_client_gap(struct smtp_session *session)
+{
+    client_unseen(session, false, 0);
+}
+
+void smtp_client_missing(struct smtp_session *session, uint32_t length)
+{
+    if (length > 0)
+        client_unseen(session, true, length);
 }
 
 void smtp_client_joined(struct smtp_session *session)
 {
+    session->facts.commands_unseen = true;
     if (session->client_mode == SMTP_CLIENT_COMMAND)
         session->client_mode = SMTP_CLIENT_RESYNC;
 }
@@ -653,14 +803,57 @@ static void answer_command(struct smtp_session *session, enum smtp_command comma
     }
 }
 
-/* RFC 5321 3.1 and 4.3.2: the greeting is 220, or 554/421 for a server that refuses. The
- * first reply is the greeting unless it can only be an answer: a command waits and the code
- * is none of those (the greeting was lost before the capture caught this direction). */
+static bool pending_holds(const struct smtp_session *session, enum smtp_command command)
+{
+    for (unsigned i = 0; i < session->pending_count; i++) {
+        if (session->pending[(session->pending_head + i) % SMTP_PENDING_MAX].command == command)
+            return true;
+    }
+    return false;
+}
+
+/* RFC 5321 3.1: the server's first reply is its greeting, 220, or 554 from a server that
+ * refuses (421 may come at any time). A stream seen from its start shows it first. After
+ * unseen server bytes it may have been among them, so a reply is only the greeting if it
+ * can be nothing else: a 220 with no STARTTLS waiting, or a 554 with nothing waiting, and
+ * no command unseen that it could answer. */
 static bool reply_is_banner(const struct smtp_session *session, uint16_t code)
 {
-    if (session->facts.banner_seen || session->facts.last_reply_code != 0)
+    const struct smtp_facts *facts = &session->facts;
+    if (facts->banner_seen || facts->last_reply_code != 0)
         return false;
-    return code == 220 || code == 421 || code == 554 || pending_empty(session);
+    if (!session->server_unseen)
+        return true;
+    if (facts->commands_unseen)
+        return false;
+    return (code == 220 && !pending_holds(session, SMTP_COMMAND_STARTTLS)) ||
+           (code == 554 && pending_empty(session));
+}
+
+/* A body was under way and nothing else waits: the server has taken the message, so the
+ * client's "." was among unseen bytes. The client sent its next bytes after that, so they
+ * begin a line; reading resumes at the next well-formed command all the same, since the
+ * bytes the client sent before are not known. */
+static void end_of_data_inferred(struct smtp_session *session, uint16_t code)
+{
+    answer_command(session, SMTP_COMMAND_END_OF_DATA, code);
+    session->data_go_ahead = false;
+    session->body_started = false;
+    struct smtp_line *line = &session->client_line;
+    bool partial = line->length > 0 || line->overflow || line->discard;
+    line_reset(line);
+    session->client_mode = partial ? SMTP_CLIENT_RESYNC : SMTP_CLIENT_COMMAND;
+}
+
+/* A reply no command seen waits for: the answer to a command forgotten at unseen server
+ * bytes, or proof that the client sent a command the capture did not show (RFC 5321 4.2:
+ * one reply per command; 421 excepted, which a server may send at any time, 3.8). */
+static void reply_unattributed(struct smtp_session *session, uint16_t code)
+{
+    if (session->replies_owed > 0)
+        session->replies_owed--;
+    else if (code != 421)
+        session->facts.commands_unseen = true;
 }
 
 static void reply_complete(struct smtp_session *session, uint16_t code)
@@ -668,6 +861,7 @@ static void reply_complete(struct smtp_session *session, uint16_t code)
     struct smtp_facts *facts = &session->facts;
     bool banner = reply_is_banner(session, code);
     facts->last_reply_code = code;
+    facts->last_reply_unseen = false;
     if (code / 100 == 4)
         count_up(&facts->replies_4xx);
     else if (code / 100 == 5)
@@ -680,19 +874,13 @@ static void reply_complete(struct smtp_session *session, uint16_t code)
     /* RFC 4954 4: 334 is a challenge within AUTH, never the end of a command. */
     if (code == 334)
         return;
+    /* RFC 5321 4.3.2: 354 answers only DATA, so the body goes ahead even when the DATA it
+     * answers was forgotten at unseen server bytes. */
+    if (code == 354 && session->client_mode == SMTP_CLIENT_DATA)
+        session->data_go_ahead = true;
     if (session->client_mode == SMTP_CLIENT_DATA && session->data_go_ahead &&
-        pending_empty(session)) {
-        /* A body was under way and nothing else waits: the server has taken the message, so
-         * the client's "." was lost in a gap. */
-        answer_command(session, SMTP_COMMAND_END_OF_DATA, code);
-        session->client_mode = SMTP_CLIENT_COMMAND;
-        session->data_go_ahead = false;
-        session->body_started = false;
-        /* A body line the client is half-way through is skipped, not read as a command. */
-        struct smtp_line *line = &session->client_line;
-        bool partial = line->length > 0 || line->overflow || line->discard;
-        line_reset(line);
-        line->discard = partial;
+        pending_empty(session) && code != 354) {
+        end_of_data_inferred(session, code);
         return;
     }
     /* RFC 5321 4.3.2, RFC 4954 6: 354 answers only DATA, 221 only QUIT, 235 only AUTH. */
@@ -702,22 +890,38 @@ static void reply_complete(struct smtp_session *session, uint16_t code)
         pending_skip_to(session, SMTP_COMMAND_QUIT);
     else if (code == 235)
         pending_skip_to(session, SMTP_COMMAND_AUTH);
+    if (pending_empty(session)) {
+        reply_unattributed(session, code);
+        return;
+    }
     enum smtp_command command = pending_oldest(session);
     pending_pop(session);
     answer_command(session, command, code);
 }
 
-static void server_line_complete(struct smtp_session *session)
+/* Three digits, the first 2 to 5, then SP, '-' or the end of the line (RFC 5321 4.2,
+ * 4.2.1). Other codes are no replies: a code 000 would also read as "no reply under way",
+ * and the events only carry 200 to 599. */
+static bool reply_shaped(const char *text, size_t length)
+{
+    return length >= 3 && text[0] >= '2' && text[0] <= '5' && ascii_digit(text[1]) &&
+           ascii_digit(text[2]) && (length == 3 || text[3] == ' ' || text[3] == '-');
+}
+
+/* A reply line: whole, or (cut) the captured start of one whose end was not seen, which
+ * counts only when its code and what follows the code were captured. */
+static void server_line_complete(struct smtp_session *session, bool cut)
 {
     struct smtp_line *line = &session->server_line;
     struct smtp_facts *facts = &session->facts;
-    line_strip_cr(line);
+    if (!cut)
+        line_strip_cr(line);
     if (line->overflow)
         count_up(&facts->long_lines);
     const char *text = line->text;
-    if (line->length < 3 || !ascii_digit(text[0]) || !ascii_digit(text[1]) ||
-        !ascii_digit(text[2]) || (line->length > 3 && text[3] != ' ' && text[3] != '-')) {
-        count_up(&facts->invalid_replies);
+    if (!reply_shaped(text, line->length) || (cut && line->length < 4)) {
+        if (!cut)
+            count_up(&facts->invalid_replies);
         return;
     }
     uint16_t code = (uint16_t)((text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'));
@@ -728,10 +932,15 @@ static void server_line_complete(struct smtp_session *session)
     /* RFC 5321 4.2.1: every line of a reply carries the code; "DDD-" lines continue it. */
     bool first_line = session->reply_code == 0;
     if (reply_is_banner(session, code)) {
-        if (first_line)
+        if (first_line && cut) {
+            /* The greeting's text is its first line's, and that was cut: none is kept. */
+            facts->banner_cut = true;
+            facts->banner[0] = '\0';
+        } else if (first_line)
             store_printable(facts->banner, sizeof(facts->banner), after_code, after_length,
                             SMTP_CASE_KEEP);
-    } else if (!first_line && code / 100 == 2 && pending_oldest(session) == SMTP_COMMAND_EHLO) {
+    } else if (!first_line && !cut && code / 100 == 2 &&
+               pending_oldest(session) == SMTP_COMMAND_EHLO) {
         /* RFC 5321 4.1.1.1: the first line greets, the keywords come after it. */
         ehlo_reply_line(facts, after_code, after_length);
     }
@@ -782,23 +991,54 @@ void smtp_server_bytes(struct smtp_session *session, const uint8_t *data, size_t
             return;
         }
         if (line_feed != NULL) {
-            server_line_complete(session);
+            server_line_complete(session, false);
             line_reset(line);
         }
     }
 }
 
-void smtp_server_gap(struct smtp_session *session)
+/* Server bytes were not seen. A reply whose end was among them is taken for what was seen
+ * of it; the replies of the commands still waiting may have been among them too, so those
+ * are forgotten (pending_forget), and reading resumes at the next reply. */
+static void server_unseen(struct smtp_session *session)
 {
+    struct smtp_line *line = &session->server_line;
     count_up(&session->facts.gaps);
     if (session->server_stopped)
         return;
-    line_reset(&session->server_line);
-    session->server_line.discard = true;
-    session->server_line.after_gap = true;
-    session->reply_code = 0;
-    /* Replies may have been lost with the bytes: forgetting what waits keeps the replies that
-     * follow from answering the wrong commands, for the price of leaving a few unattributed. */
-    session->pending_count = 0;
-    session->pending_overflow = 0;
+    if (line->length > 0 && !line->discard)
+        server_line_complete(session, true);
+    if (session->reply_code != 0 && !session->server_stopped) {
+        uint16_t code = session->reply_code;
+        session->reply_code = 0;
+        reply_complete(session, code);
+    }
+    pending_forget(session);
+    session->server_unseen = true;
+    session->facts.last_reply_unseen = true;
+    line_reset(line);
+    line->discard = true;
+    line->after_gap = true;
+}
+
+void smtp_server_gap(struct smtp_session *session)
+{
+    server_unseen(session);
+}
+
+void smtp_server_missing(struct smtp_session *session, uint32_t length)
+{
+    if (length > 0)
+        server_unseen(session);
+}
+
+void smtp_server_joined(struct smtp_session *session)
+{
+    struct smtp_line *line = &session->server_line;
+    if (session->server_stopped)
+        return;
+    session->server_unseen = true;
+    line_reset(line);
+    line->discard = true;
+    line->after_gap = true;
 }

@@ -1,7 +1,13 @@
 /* SMTP dialogue state machine (RFC 5321, pipelining RFC 2920, AUTH RFC 4954, STARTTLS
  * RFC 3207, CHUNKING RFC 3030). It is fed each direction's bytes in stream order (the
- * caller removes TCP retransmissions and reports gaps) and records the facts OP25B
- * verdicts and detections need. Fixed size, no allocation: one session per dialogue. */
+ * caller removes TCP retransmissions and reports what it could not see: a gap of unknown
+ * length, or bytes of known length cut off by the snap length) and records the facts OP25B
+ * verdicts and detections need. Fixed size, no allocation: one session per dialogue.
+ *
+ * What was not seen is never guessed: a line cut short gives its command or reply code but
+ * no text, the bytes after unseen ones are read on only from the next command or reply, and
+ * the facts below say which counts the unseen bytes may have made too low (commands_unseen,
+ * *_answers_unseen). */
 #ifndef OP25B_SMTP_H
 #define OP25B_SMTP_H
 
@@ -14,19 +20,20 @@
 #define SMTP_BANNER_MAX 128  /* greeting text kept, truncated beyond */
 #define SMTP_DOMAIN_MAX 128  /* MAIL FROM domain kept, truncated beyond */
 #define SMTP_MECHANISM_MAX 24
-#define SMTP_PENDING_MAX 32  /* pipelined commands awaiting their reply */
+#define SMTP_PENDING_MAX 32  /* runs of pipelined commands of one kind awaiting replies */
 
 /* What the dialogue showed. Strings are NUL-terminated, printable ASCII only (other bytes
  * are replaced with '?'), and empty when not seen. */
 struct smtp_facts {
     bool banner_seen;             /* the server's first reply (220 greeting, or 554) */
+    bool banner_cut;              /* its first line was cut: the code is known, the text not */
     uint16_t banner_code;
-    char banner[SMTP_BANNER_MAX]; /* greeting text after the code */
+    char banner[SMTP_BANNER_MAX]; /* greeting text after the code; "" when cut */
 
-    bool helo_seen;               /* the client sent EHLO or HELO */
-    bool ehlo;                    /* the last one was EHLO (false: HELO) */
-    uint32_t helo_count;
-    char helo[SMTP_HELO_MAX];     /* argument of the last EHLO/HELO */
+    bool helo_seen;               /* an EHLO or HELO line was seen whole */
+    bool ehlo;                    /* the last one seen whole was EHLO (false: HELO) */
+    uint32_t helo_count;          /* EHLO/HELO commands, whole or cut */
+    char helo[SMTP_HELO_MAX];     /* argument of the last EHLO/HELO seen whole */
     bool ehlo_offers_auth;        /* an EHLO reply listed AUTH */
     bool ehlo_offers_starttls;    /* an EHLO reply listed STARTTLS */
 
@@ -59,7 +66,16 @@ struct smtp_facts {
     uint32_t invalid_commands;    /* client lines that are no SMTP command */
     uint32_t invalid_replies;     /* server lines that are no SMTP reply */
     uint32_t long_lines;          /* lines longer than SMTP_LINE_MAX (kept cut) */
-    uint32_t gaps;                /* times the caller reported lost bytes */
+    uint32_t gaps;                /* times the caller reported lost bytes (gaps and cuts) */
+
+    /* What unseen bytes (a gap, a cut, a capture that joined midway) leave unknown. */
+    bool commands_unseen;         /* client bytes that may have held commands were not seen,
+                                     or a reply answered no command seen: the command counts
+                                     (helo, mail, rcpt, data) are lower bounds */
+    bool mail_answers_unseen;     /* a MAIL FROM's reply may have been unseen */
+    bool rcpt_answers_unseen;     /* an RCPT TO's reply may have been unseen */
+    bool message_answers_unseen;  /* a DATA, BDAT or end of message reply may have been unseen */
+    bool last_reply_unseen;       /* server bytes after the last reply seen were not seen */
 };
 
 enum smtp_client_mode {
@@ -89,11 +105,18 @@ struct smtp_session {
     bool data_go_ahead;           /* the body being read was answered 354 */
     uint32_t bdat_remaining;
     bool bdat_last;
-    uint8_t pending[SMTP_PENDING_MAX]; /* ring of enum smtp_command awaiting replies */
+    /* Commands awaiting replies, oldest first, as runs of one kind (a pipelined group of
+     * 100 RCPT TO is one run), in a ring. */
+    struct smtp_pending {
+        uint8_t command;          /* enum smtp_command (smtp.c) */
+        uint16_t count;           /* commands in the run, at least 1 */
+    } pending[SMTP_PENDING_MAX];
     uint8_t pending_head;
-    uint8_t pending_count;
+    uint8_t pending_count;        /* runs in the ring */
     uint32_t pending_dropped;     /* commands that did not fit the ring */
     uint32_t pending_overflow;    /* of those, still awaiting replies (queued after the ring) */
+    uint32_t replies_owed;        /* replies to commands forgotten at unseen server bytes */
+    bool server_unseen;           /* server bytes went unseen (or the stream joined midway) */
     uint16_t reply_code;          /* code of the multi-line reply being read, 0 if none */
     struct smtp_line client_line;
     struct smtp_line server_line;
@@ -104,10 +127,18 @@ void smtp_session_init(struct smtp_session *session);
 void smtp_client_bytes(struct smtp_session *session, const uint8_t *data, size_t length);
 /* Bytes the server sent, in stream order. */
 void smtp_server_bytes(struct smtp_session *session, const uint8_t *data, size_t length);
-/* Some bytes of that direction were lost: drop the partial line and resume at the next. */
+/* Some bytes of that direction were lost, how many is not known: the partial line is taken
+ * for what it shows (a cut line), and reading resumes at the next command or reply. */
 void smtp_client_gap(struct smtp_session *session);
+void smtp_server_gap(struct smtp_session *session);
+/* "length" bytes of that direction were sent but not captured (the snap length cut the
+ * segment): as a gap, except that a BDAT chunk keeps its count through them. */
+void smtp_client_missing(struct smtp_session *session, uint32_t length);
+void smtp_server_missing(struct smtp_session *session, uint32_t length);
 /* The capture joined the connection midway: read on from the next well-formed command. */
 void smtp_client_joined(struct smtp_session *session);
-void smtp_server_gap(struct smtp_session *session);
+/* The server's stream was caught midway (its SYN-ACK was not seen): the first reply is not
+ * taken for the greeting unless it can only be one. */
+void smtp_server_joined(struct smtp_session *session);
 
 #endif

@@ -15,6 +15,12 @@ enum smtp_fields_kind {
     SMTP_FIELDS_FINDING,
 };
 
+/* Whether a dialogue's capture shows if AUTH succeeded, and if STARTTLS was taken: a
+ * command not seen may have been either (dashboards/events.md, "When part of a dialogue was
+ * not seen"). The attempt event and the audit report's leaks say the same. */
+bool smtp_auth_known(const struct smtp_facts *smtp);
+bool smtp_starttls_known(const struct smtp_facts *smtp, bool server_seen);
+
 /* Walks the "smtp" object, from its opening to its end. server_seen (attempts): the
  * server's side of the dialogue was seen, so its answers are known. */
 void smtp_fields_walk(const struct smtp_facts *smtp, enum smtp_fields_kind kind,

@@ -7,6 +7,7 @@
 
 #include "record/attempt_record.h"
 #include "record/finding.h"
+#include "record/smtp_fields.h"
 
 #define SUBMISSION_PORT 587
 #define SUBMISSIONS_PORT 465 /* RFC 8314: implicit TLS submission */
@@ -188,6 +189,12 @@ static void note_attempt(struct report *report, const struct attempt_record *att
         leak->has_smtp = true;
         leak->auth = smtp->auth_success;
         leak->starttls = smtp->starttls_accepted;
+        /* As in the attempt event: a count unseen bytes may have made low is left out. */
+        leak->auth_known = smtp_auth_known(smtp);
+        leak->starttls_known =
+            smtp_starttls_known(smtp, attempt->server_stream || smtp->banner_seen);
+        leak->rcpt_known = !smtp->commands_unseen;
+        leak->messages_known = !smtp->commands_unseen && !smtp->message_answers_unseen;
         leak->rcpt_count = smtp->rcpt_count;
         leak->messages_accepted = smtp->messages_accepted;
         copy_text(leak->helo, sizeof(leak->helo), smtp->helo);

@@ -49,6 +49,10 @@ struct report_leak {
     bool has_smtp;
     bool auth;
     bool starttls;
+    bool auth_known;     /* as the attempt event's auth and starttls (smtp_fields.h) */
+    bool starttls_known;
+    bool rcpt_known;     /* no command went unseen: rcpt_count is whole */
+    bool messages_known; /* ... and no answer to a message went unseen */
     uint32_t rcpt_count;
     uint32_t messages_accepted;
     char helo[64];

@@ -76,31 +76,32 @@ CELL(leak_mail_from)
     snprintf(text, size, "%s", leak_of(row)->has_smtp ? leak_of(row)->mail_from_domain : "");
 }
 
+/* Counts the capture could not make whole are left out (report.h's *_known). */
 CELL(leak_rcpt)
 {
     (void)report;
-    if (leak_of(row)->has_smtp)
+    if (leak_of(row)->has_smtp && leak_of(row)->rcpt_known)
         snprintf(text, size, "%u", leak_of(row)->rcpt_count);
 }
 
 CELL(leak_messages)
 {
     (void)report;
-    if (leak_of(row)->has_smtp)
+    if (leak_of(row)->has_smtp && leak_of(row)->messages_known)
         snprintf(text, size, "%u", leak_of(row)->messages_accepted);
 }
 
 CELL(leak_auth)
 {
     (void)report;
-    if (leak_of(row)->has_smtp)
+    if (leak_of(row)->has_smtp && leak_of(row)->auth_known)
         snprintf(text, size, "%s", yes_no(leak_of(row)->auth));
 }
 
 CELL(leak_starttls)
 {
     (void)report;
-    if (leak_of(row)->has_smtp)
+    if (leak_of(row)->has_smtp && leak_of(row)->starttls_known)
         snprintf(text, size, "%s", yes_no(leak_of(row)->starttls));
 }
 
@@ -601,22 +602,29 @@ CELL(smtp_mail_from)
     snprintf(text, size, "%s", submission_of(row)->smtp.mail_from_domain);
 }
 
+/* As the finding's smtp object: a count unseen bytes may have made too low is left out. */
 CELL(smtp_rcpt)
 {
     (void)report;
-    snprintf(text, size, "%u", submission_of(row)->smtp.rcpt_count);
+    const struct smtp_facts *smtp = &submission_of(row)->smtp;
+    if (!smtp->commands_unseen)
+        snprintf(text, size, "%u", smtp->rcpt_count);
 }
 
 CELL(smtp_rcpt_accepted)
 {
     (void)report;
-    snprintf(text, size, "%u", submission_of(row)->smtp.rcpt_accepted);
+    const struct smtp_facts *smtp = &submission_of(row)->smtp;
+    if (!smtp->commands_unseen && !smtp->rcpt_answers_unseen)
+        snprintf(text, size, "%u", smtp->rcpt_accepted);
 }
 
 CELL(smtp_messages)
 {
     (void)report;
-    snprintf(text, size, "%u", submission_of(row)->smtp.messages_accepted);
+    const struct smtp_facts *smtp = &submission_of(row)->smtp;
+    if (!smtp->commands_unseen && !smtp->message_answers_unseen)
+        snprintf(text, size, "%u", smtp->messages_accepted);
 }
 
 CELL(smtp_auth)

@@ -144,10 +144,14 @@ static void write_leak(struct json_stream *w, const struct report *report,
         json_stream_object(w, "smtp");
         json_stream_string(w, "helo", leak->helo);
         json_stream_string(w, "mail_from_domain", leak->mail_from_domain);
-        json_stream_u64(w, "rcpt_count", leak->rcpt_count);
-        json_stream_u64(w, "messages_accepted", leak->messages_accepted);
-        json_stream_bool(w, "auth", leak->auth);
-        json_stream_bool(w, "starttls", leak->starttls);
+        if (leak->rcpt_known)
+            json_stream_u64(w, "rcpt_count", leak->rcpt_count);
+        if (leak->messages_known)
+            json_stream_u64(w, "messages_accepted", leak->messages_accepted);
+        if (leak->auth_known)
+            json_stream_bool(w, "auth", leak->auth);
+        if (leak->starttls_known)
+            json_stream_bool(w, "starttls", leak->starttls);
         json_stream_object_end(w);
     }
     json_stream_object_end(w);

@@ -255,8 +255,9 @@ static void write_leak(const struct report *report, const struct report_leak *le
             fprintf(out, "%c%s", n++ == 0 ? ' ' : ',', evidence_name((enum evidence)e));
     }
     if (leak->has_smtp)
-        fprintf(out, "  helo '%s' mail from '%s' rcpt %u", leak->helo, leak->mail_from_domain,
-                leak->rcpt_count);
+        fprintf(out, "  helo '%s' mail from '%s'", leak->helo, leak->mail_from_domain);
+    if (leak->has_smtp && leak->rcpt_known)
+        fprintf(out, " rcpt %u", leak->rcpt_count);
     fputc('\n', out);
 }
 

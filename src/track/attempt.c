@@ -4,16 +4,37 @@
 #include <string.h>
 
 #include "track/flow.h"
+#include "track/isn_memory.h"
 #include "util/slot_pool.h"
 #include "proto/smtp.h"
 #include "policy/segment.h"
+#include "track/tcp_reorder.h"
 #include "track/tcp_stream.h"
 
 #define SMTP_PORT 25
 
-/* The tracker's two lists: attempts with no answer yet run timeouts.syn from their last
- * SYN; answered ones (or settled by leak evidence) run timeouts.smtp_idle. */
-enum { LIST_PENDING = 0, LIST_ACTIVE = 1 };
+/* The tracker's three lists: attempts with no answer yet run timeouts.syn from their last
+ * SYN, or SYN_BACKOFF_HOLD when their stack is backing off (LIST_BACKOFF); answered ones
+ * (or settled by leak evidence) run timeouts.smtp_idle. */
+enum { LIST_PENDING = 0, LIST_ACTIVE = 1, LIST_BACKOFF = 2 };
+
+/* One attempt per connect() for as long as the stack retransmits its SYN. Stacks double
+ * the wait after each SYN: Linux (tcp_syn_retries 6, RTO 1 s) sends at 0, 1, 3, 7, 15,
+ * 31, 63 s; macOS (tcp_syn_backoff with a 1 s base, net.inet.tcp.keepinit 75 s) at 0, 1,
+ * 2, 3, 4, 5, 7, 11, 19, 35, 67 s; Windows (TcpMaxConnectRetransmissions 2, TcpInitialRTT
+ * 3 s) at 0, 3, 9 s. After a SYN that came d after the one before, the next may come 2d
+ * later: when 2.5 d (a quarter for timer slack) exceeds timeouts.syn, the attempt waits
+ * SYN_BACKOFF_HOLD instead, which covers the longest such wait of those defaults (32 s,
+ * after a 16 s one: Linux 31 -> 63 s, macOS 35 -> 67 s). A SYN later still is a
+ * retransmission of an attempt already written (isn_memory.h). */
+#define SYN_BACKOFF_HOLD (40 * PACKET_TIME_SECOND)
+/* A few slots for holes in dialogue streams, which are rare: one per 64 dialogues. */
+#define REORDER_SLOTS_MIN 16
+#define REORDER_SLOTS_MAX 1024
+#define FLUSH_ALL (-1) /* flush_held: both directions */
+/* Closed attempts remembered, by the table's size. */
+#define ISN_MEMORY_MIN 1024
+#define ISN_MEMORY_MAX 262144
 
 enum attempt_flag {
     ATTEMPT_SYN_SEEN = 0x0001,
@@ -36,6 +57,7 @@ struct attempt {
     uint32_t client_next; /* next client sequence number expected (stream order) */
     uint32_t server_next;
     uint32_t session; /* dialogue parser slot, or FLOW_NONE */
+    uint32_t reorder; /* held segments' slot (tcp_reorder.h), or TCP_REORDER_NONE */
     uint32_t client_bytes;
     uint32_t server_bytes;
     uint16_t flags; /* enum attempt_flag */
@@ -67,7 +89,15 @@ struct attempt_tracker {
      * need one, so only flows that carry payload take a slot. */
     struct smtp_session *sessions;
     struct slot_pool session_slots;
+    struct tcp_reorder_pool *reorder; /* for the dialogues' streams */
+    struct isn_memory *closed;        /* attempts written whose SYNs may yet come */
+    packet_time backoff_hold;         /* LIST_BACKOFF's timeout */
 };
+
+static uint32_t clamp_u32(uint32_t value, uint32_t low, uint32_t high)
+{
+    return value < low ? low : value > high ? high : value;
+}
 
 struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct bus *bus,
                                             struct coverage *coverage,
@@ -89,13 +119,24 @@ struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct 
                          policy->timeouts.syn, &tracker->due);
     flow_table_set_timer(tracker->flows, LIST_ACTIVE, FLOW_TIME_LAST_SEEN,
                          policy->timeouts.smtp_idle, &tracker->due);
+    tracker->backoff_hold =
+        policy->timeouts.syn > SYN_BACKOFF_HOLD ? policy->timeouts.syn : SYN_BACKOFF_HOLD;
+    flow_table_set_timer(tracker->flows, LIST_BACKOFF, FLOW_TIME_MARK, tracker->backoff_hold,
+                         &tracker->due);
     tracker->sessions = calloc(policy->limits.sessions, sizeof(struct smtp_session));
+    tracker->reorder = tcp_reorder_new(
+        clamp_u32(policy->limits.sessions / 64, REORDER_SLOTS_MIN, REORDER_SLOTS_MAX),
+        &counters->stream_reordered);
+    tracker->closed =
+        isn_memory_new(clamp_u32(policy->limits.flows / 4, ISN_MEMORY_MIN, ISN_MEMORY_MAX));
     if (slot_pool_init(&tracker->session_slots, policy->limits.sessions) != 0 ||
-        tracker->sessions == NULL)
+        tracker->sessions == NULL || tracker->reorder == NULL || tracker->closed == NULL)
         goto fail_free_sessions;
     return tracker;
 
 fail_free_sessions:
+    isn_memory_free(tracker->closed);
+    tcp_reorder_free(tracker->reorder);
     free(tracker->sessions);
     slot_pool_free(&tracker->session_slots);
     flow_table_free(tracker->flows);
@@ -116,6 +157,8 @@ void attempt_tracker_free(struct attempt_tracker *tracker)
     flow_table_free(tracker->flows);
     free(tracker->sessions);
     slot_pool_free(&tracker->session_slots);
+    tcp_reorder_free(tracker->reorder);
+    isn_memory_free(tracker->closed);
     free(tracker);
 }
 
@@ -190,10 +233,15 @@ static void describe(const struct attempt_tracker *tracker, const struct flow *f
 
 /* The attempt's event, its count in coverage, its dialogue parser back to the pool: all
  * of closing but taking it out of the table. */
+static void flush_held(struct attempt_tracker *tracker, struct flow *flow, packet_time now,
+                       int fed);
+
 static void report_attempt(struct attempt_tracker *tracker, struct flow *flow,
                            const char *reason)
 {
     struct attempt_record record;
+    if (attempt_of(flow)->reorder != TCP_REORDER_NONE)
+        flush_held(tracker, flow, flow->last_seen, FLUSH_ALL);
     describe(tracker, flow, reason, &record);
     bus_attempt(tracker->bus, &record);
     coverage_add(tracker->coverage, record.pool, flow->key.family, record.verdict);
@@ -207,6 +255,16 @@ static void close_attempt(struct attempt_tracker *tracker, struct flow *flow, co
     tracker->counters->flows_active = flow_table_count(tracker->flows);
 }
 
+/* Closed while its stack may still send SYNs (its timer ran out, the table evicted it, a
+ * new ISN took its ports): those SYNs are this attempt's, not new ones. */
+static void close_remembered(struct attempt_tracker *tracker, struct flow *flow, const char *reason)
+{
+    const struct attempt *attempt = attempt_of(flow);
+    if (attempt->flags & ATTEMPT_SYN_SEEN)
+        isn_memory_remember(tracker->closed, &flow->key, attempt->client_isn, flow->mark);
+    close_attempt(tracker, flow, reason);
+}
+
 /* Silence is only evidence where the capture could have shown an answer: at the edge, on a
  * segment where traffic towards the ISP is seen at all (a one-way capture shows no silence).
  * An ICMP error that is no ACL's answer (host unreachable, say) is an answer all the same:
@@ -218,7 +276,7 @@ static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
         !(attempt->flags & ATTEMPT_ICMP_SEEN) && tracker->policy->position == POSITION_EDGE_SIDE &&
         segment_flag(tracker->return_seen, attempt->segment))
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_NO_REPLY);
-    close_attempt(tracker, flow, "syn_timeout");
+    close_remembered(tracker, flow, "syn_timeout");
 }
 
 void attempt_advance(struct attempt_tracker *tracker, packet_time now)
@@ -230,18 +288,22 @@ void attempt_advance(struct attempt_tracker *tracker, packet_time now)
     while ((flow = flow_list_head(tracker->flows, LIST_PENDING)) != NULL &&
            flow->mark + policy->timeouts.syn <= now)
         expire_pending(tracker, flow);
+    while ((flow = flow_list_head(tracker->flows, LIST_BACKOFF)) != NULL &&
+           flow->mark + tracker->backoff_hold <= now)
+        expire_pending(tracker, flow);
     while ((flow = flow_list_head(tracker->flows, LIST_ACTIVE)) != NULL &&
            flow->last_seen + policy->timeouts.smtp_idle <= now)
         close_attempt(tracker, flow, "idle");
     tracker->due = flow_table_next_deadline(tracker->flows);
 }
 
-/* Every attempt still held is closed, in the same order as one by one, and the table is
- * emptied once at the end. */
+/* Every attempt still held is closed, in the same order as one by one (unanswered ones
+ * first), and the table is emptied once at the end. */
 void attempt_finish(struct attempt_tracker *tracker, const char *reason)
 {
-    for (unsigned list = 0; list < FLOW_LISTS; list++) {
-        struct flow *flow = flow_list_head(tracker->flows, list);
+    static const unsigned order[FLOW_LISTS] = {LIST_PENDING, LIST_BACKOFF, LIST_ACTIVE};
+    for (unsigned i = 0; i < FLOW_LISTS; i++) {
+        struct flow *flow = flow_list_head(tracker->flows, order[i]);
         while (flow != NULL) {
             struct flow *next = flow_list_next(tracker->flows, flow);
             report_attempt(tracker, flow, reason);
@@ -258,7 +320,7 @@ static void take_smtp_evidence(struct flow *flow, const struct smtp_facts *facts
     struct attempt *attempt = attempt_of(flow);
     if (facts->banner_seen)
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_BANNER);
-    if (facts->helo_seen)
+    if (facts->helo_count > 0)
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_EHLO);
     if (facts->starttls_requested)
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_STARTTLS);
@@ -278,6 +340,67 @@ static void touch(struct flow *flow, packet_time ts)
         flow->last_seen = ts;
 }
 
+/* What a delivery needs besides the segment (tcp_reorder_deliver's context). */
+struct stream_context {
+    struct attempt_tracker *tracker;
+    struct flow *flow;
+};
+
+/* One segment in stream order: its new bytes counted as the wire carried them, and shown
+ * to the dialogue parser, with what could not be seen (a gap before, bytes cut after). */
+static void deliver_segment(void *context, unsigned direction, const struct tcp_segment *segment)
+{
+    struct stream_context *stream = context;
+    struct attempt_tracker *tracker = stream->tracker;
+    struct attempt *attempt = attempt_of(stream->flow);
+    bool from_client = direction == 0;
+    struct tcp_stream_slice slice =
+        tcp_stream_accept(from_client ? &attempt->client_next : &attempt->server_next, segment);
+    if (slice.gap)
+        tracker->counters->stream_gaps++;
+    uint32_t *bytes = from_client ? &attempt->client_bytes : &attempt->server_bytes;
+    *bytes += slice.length + slice.missing;
+    if (attempt->session == FLOW_NONE)
+        return;
+    struct smtp_session *session = &tracker->sessions[attempt->session];
+    const uint8_t *data = segment->data + slice.skip;
+    if (from_client) {
+        if (slice.gap)
+            smtp_client_gap(session);
+        smtp_client_bytes(session, data, slice.length);
+        smtp_client_missing(session, slice.missing);
+    } else {
+        if (slice.gap)
+            smtp_server_gap(session);
+        smtp_server_bytes(session, data, slice.length);
+        smtp_server_missing(session, slice.missing);
+    }
+    take_smtp_evidence(stream->flow, &session->facts);
+}
+
+/* Hands what the reordering window holds to the parser: everything at the attempt's end
+ * (fed: FLUSH_ALL); before a segment of direction "fed", the other direction's hole (the
+ * other side answered, so the hole is older than a round trip: a loss, not a mirror's
+ * reordering, and the parser must see each side's bytes before the answers to them) and
+ * this direction's if it has been open TCP_REORDER_WAIT. */
+static void flush_held(struct attempt_tracker *tracker, struct flow *flow, packet_time now,
+                       int fed)
+{
+    struct attempt *attempt = attempt_of(flow);
+    if (attempt->reorder == TCP_REORDER_NONE)
+        return;
+    struct stream_context context = {tracker, flow};
+    uint32_t *nexts[2] = {&attempt->client_next, &attempt->server_next};
+    for (unsigned direction = 0; direction < 2; direction++) {
+        if ((int)direction != fed)
+            tcp_reorder_flush(tracker->reorder, &attempt->reorder, direction, nexts[direction],
+                              deliver_segment, &context);
+        else
+            tcp_reorder_expire(tracker->reorder, &attempt->reorder, direction, nexts[direction],
+                               now, deliver_segment, &context);
+    }
+}
+
 static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
                         const struct packet *packet, bool from_client)
 {
@@ -285,40 +408,26 @@ static void feed_stream(struct attempt_tracker *tracker, struct flow *flow,
     struct smtp_session *session = session_of(tracker, flow);
     uint16_t known = from_client ? ATTEMPT_CLIENT_STREAM : ATTEMPT_SERVER_STREAM;
     uint32_t *next = from_client ? &attempt->client_next : &attempt->server_next;
-    bool resync = false;
-    bool joined = false;
     if (!(attempt->flags & known)) {
         /* The opening segment was not seen: start here, mid-line perhaps. */
         *next = packet->seq;
         attempt->flags |= known;
-        joined = from_client;
+        if (session != NULL && from_client)
+            smtp_client_joined(session);
+        else if (session != NULL)
+            smtp_server_joined(session);
     }
-    struct tcp_stream_slice slice = tcp_stream_accept(next, packet->seq, packet->payload_length);
-    if (slice.gap) {
-        tracker->counters->stream_gaps++;
-        resync = true;
-    }
-    if (from_client)
-        attempt->client_bytes += slice.length;
-    else
-        attempt->server_bytes += slice.length;
-    if (session == NULL)
+    struct tcp_segment segment = tcp_segment_of(packet);
+    struct stream_context context = {tracker, flow};
+    unsigned direction = from_client ? 0 : 1;
+    /* Only dialogues hold segments back: without a parser, order changes no fact. */
+    if (session == NULL) {
+        deliver_segment(&context, direction, &segment);
         return;
-    if (joined)
-        smtp_client_joined(session);
-    if (resync) {
-        if (from_client)
-            smtp_client_gap(session);
-        else
-            smtp_server_gap(session);
     }
-    if (slice.length == 0)
-        return;
-    if (from_client)
-        smtp_client_bytes(session, packet->payload + slice.skip, slice.length);
-    else
-        smtp_server_bytes(session, packet->payload + slice.skip, slice.length);
-    take_smtp_evidence(flow, &session->facts);
+    flush_held(tracker, flow, packet->ts, (int)direction);
+    tcp_reorder_feed(tracker->reorder, &attempt->reorder, direction, next, &segment, packet->ts,
+                     deliver_segment, &context);
 }
 
 /* After every packet: a leak settles the attempt (it leaves the SYN timer for the idle
@@ -349,11 +458,13 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
         /* Full: give up the oldest silent attempt first, so leak evidence is kept longest. */
         struct flow *victim = flow_list_head(tracker->flows, LIST_PENDING);
         if (victim == NULL)
+            victim = flow_list_head(tracker->flows, LIST_BACKOFF);
+        if (victim == NULL)
             victim = flow_list_head(tracker->flows, LIST_ACTIVE);
         if (victim == NULL)
             return NULL;
         tracker->counters->flow_evictions++;
-        close_attempt(tracker, victim, "evicted");
+        close_remembered(tracker, victim, "evicted");
         flow = flow_insert(tracker->flows, &key, hash);
         if (flow == NULL)
             return NULL;
@@ -362,6 +473,7 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
     tracker->counters->flows_active = flow_table_count(tracker->flows);
     struct attempt *attempt = attempt_of(flow);
     attempt->session = FLOW_NONE;
+    attempt->reorder = TCP_REORDER_NONE;
     attempt->msa = -1;
     attempt->pool = (int16_t)pool;
     attempt->segment = (int8_t)segment;
@@ -396,27 +508,50 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
     return flow;
 }
 
+/* The list a SYN retransmitted "interval" after the previous one puts its attempt on (see
+ * SYN_BACKOFF_HOLD). */
+static unsigned list_after_syn(const struct attempt_tracker *tracker, const struct flow *flow,
+                               packet_time interval)
+{
+    if (flow->list == LIST_ACTIVE)
+        return LIST_ACTIVE;
+    bool backing_off = interval * 5 / 2 > tracker->policy->timeouts.syn;
+    return backing_off && tracker->backoff_hold > tracker->policy->timeouts.syn ? LIST_BACKOFF
+                                                                                : LIST_PENDING;
+}
+
+/* A SYN on the ports of an open attempt: a retransmission (the same ISN) is the same
+ * attempt and restarts its SYN timer; a late copy of an ISN closed before is counted;
+ * another ISN begins a new attempt. */
+static void client_syn(struct attempt_tracker *tracker, struct flow *flow,
+                       const struct packet *packet, int segment)
+{
+    struct attempt *attempt = attempt_of(flow);
+    if ((attempt->flags & ATTEMPT_SYN_SEEN) && packet->seq == attempt->client_isn) {
+        if (attempt->syn_count < UINT16_MAX)
+            attempt->syn_count++;
+        packet_time interval = packet->ts - flow->mark;
+        flow->mark = packet->ts;
+        touch(flow, packet->ts);
+        flow_list_append(tracker->flows, flow, list_after_syn(tracker, flow, interval));
+        return;
+    }
+    if (isn_memory_recall(tracker->closed, &flow->key, packet->seq, packet->ts)) {
+        tracker->counters->syn_after_close++;
+        return;
+    }
+    /* A new ISN on the same ports: the old connection is over, a new attempt begins. */
+    close_remembered(tracker, flow, "port_reused");
+    create_attempt(tracker, packet, segment, false);
+}
+
 static void client_packet(struct attempt_tracker *tracker, struct flow *flow,
                           const struct packet *packet, int segment)
 {
     struct attempt *attempt = attempt_of(flow);
     uint8_t flags = packet->tcp_flags;
     if ((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-        if ((attempt->flags & ATTEMPT_SYN_SEEN) && packet->seq == attempt->client_isn) {
-            /* A retransmission is the same attempt; it restarts the SYN timer. */
-            if (attempt->syn_count < UINT16_MAX)
-                attempt->syn_count++;
-            flow->mark = packet->ts;
-            touch(flow, packet->ts);
-            if (flow->list == LIST_PENDING)
-                flow_list_append(tracker->flows, flow, LIST_PENDING);
-            else
-                flow_list_append(tracker->flows, flow, LIST_ACTIVE);
-            return;
-        }
-        /* A new ISN on the same ports: the old connection is over, a new attempt begins. */
-        close_attempt(tracker, flow, "port_reused");
-        create_attempt(tracker, packet, segment, false);
+        client_syn(tracker, flow, packet, segment);
         return;
     }
     if (flags & TCP_RST) {
@@ -427,7 +562,7 @@ static void client_packet(struct attempt_tracker *tracker, struct flow *flow,
     if ((flags & TCP_ACK) && (attempt->flags & ATTEMPT_SYN_SEEN) &&
         (int32_t)(packet->seq - attempt->client_isn) > 0)
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_CLIENT_ACK);
-    if (packet->payload_length > 0)
+    if (tcp_has_payload(packet))
         feed_stream(tracker, flow, packet, true);
     if (flags & TCP_FIN)
         attempt->flags |= ATTEMPT_CLIENT_FIN;
@@ -470,7 +605,7 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
         close_attempt(tracker, flow, "rst");
         return;
     }
-    if (packet->payload_length > 0)
+    if (tcp_has_payload(packet))
         feed_stream(tracker, flow, packet, false);
     if (flags & TCP_FIN)
         attempt->flags |= ATTEMPT_SERVER_FIN;
@@ -500,8 +635,16 @@ void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, i
         return;
     uint8_t flags = packet->tcp_flags;
     if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN) {
+        /* The key made above is the client's, unless both ports are 25. */
+        if (packet->src_port == SMTP_PORT)
+            flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst,
+                          packet->src_port, packet->dst_port);
+        if (isn_memory_recall(tracker->closed, &key, packet->seq, packet->ts)) {
+            tracker->counters->syn_after_close++;
+            return;
+        }
         create_attempt(tracker, packet, segment, false);
-    } else if ((flags & (TCP_SYN | TCP_RST | TCP_ACK)) == TCP_ACK && packet->payload_length > 0) {
+    } else if ((flags & (TCP_SYN | TCP_RST | TCP_ACK)) == TCP_ACK && tcp_has_payload(packet)) {
         /* Only data shows a connection joined midway: a bare ACK or FIN is also what a
          * client sends after an attempt closed on both FINs (the ACK of the server's FIN,
          * RFC 9293 3.6, or a FIN retransmitted), which must not open a second attempt. */

@@ -62,12 +62,12 @@ static inline void flow_key_tuple(const struct flow_key *key, struct flow_tuple 
     tuple->proto = key->proto;
 }
 
-/* Two lists an owner may keep its entries on (or on neither), each kept in deadline order
+/* Lists an owner may keep its entries on (or on none), each kept in deadline order
  * because every entry on one list shares one timeout: appending at the tail on each
  * refresh keeps the soonest deadline at the head. The owner names them (the attempt
- * tracker's are "no answer yet" and "answered"; most tables use one, as least recently
- * used first). */
-#define FLOW_LISTS 2
+ * tracker's are "no answer yet", "answered" and "no answer, backing off"; most tables use
+ * one, as least recently used first). */
+#define FLOW_LISTS 3
 #define FLOW_LIST_NONE FLOW_LISTS
 
 /* The part of an entry every table shares: its key, its place in the index and on a list,

@@ -7,6 +7,7 @@
 #include "proto/ndpi_classify.h"
 #include "track/flow.h"
 #include "util/slot_pool.h"
+#include "track/tcp_reorder.h"
 #include "track/tcp_stream.h"
 
 /* A quarter of the attempts or SMTP dialogues the tracker may hold, whichever is fewer,
@@ -15,6 +16,10 @@
 #define MAIL_FLOWS_MAX 65536
 /* Flows nDPI classifies at once: a flow holds its slot only until its first payloads. */
 #define CLASSIFIER_SLOTS_MAX 4096
+/* Connections with a hole in a stream at once (tcp_reorder.h): holes are rare. */
+#define REORDER_SLOTS_MIN 16
+#define REORDER_SLOTS_MAX 1024
+#define FLUSH_ALL (-1) /* flush_held: both directions */
 /* Client bytes kept to find a ClientHello's SNI: most hellos fit; one that does not is
  * counted without its name. */
 #define HELLO_BUFFER 2048
@@ -66,6 +71,7 @@ struct mail_flow {
     uint32_t server_bytes;
     uint32_t parser;     /* slot in parsers, or NONE */
     uint32_t classifier; /* nDPI slot, or NONE */
+    uint32_t reorder;    /* held segments' slot, or TCP_REORDER_NONE */
     uint16_t syn_count;
     int16_t pool;
     int8_t segment;
@@ -90,6 +96,7 @@ struct mail_flows {
     struct slot_pool parser_slots;
     uint32_t capacity;
     struct ndpi_classifier *classifier;
+    struct tcp_reorder_pool *reorder;
     uint8_t presence[PRESENCE_BUCKETS];
 };
 
@@ -134,7 +141,12 @@ struct mail_flows *mail_flows_new(const struct policy *policy, struct sensor_cou
         goto fail;
     flows->classifier =
         ndpi_classifier_new(capacity < CLASSIFIER_SLOTS_MAX ? capacity : CLASSIFIER_SLOTS_MAX);
-    if (flows->classifier == NULL)
+    uint32_t reorder_slots = capacity / 64;
+    reorder_slots = reorder_slots < REORDER_SLOTS_MIN   ? REORDER_SLOTS_MIN
+                    : reorder_slots > REORDER_SLOTS_MAX ? REORDER_SLOTS_MAX
+                                                        : reorder_slots;
+    flows->reorder = tcp_reorder_new(reorder_slots, &counters->stream_reordered);
+    if (flows->classifier == NULL || flows->reorder == NULL)
         goto fail;
     return flows;
 
@@ -148,6 +160,7 @@ void mail_flows_free(struct mail_flows *flows)
     if (flows == NULL)
         return;
     ndpi_classifier_free(flows->classifier);
+    tcp_reorder_free(flows->reorder);
     flow_table_free(flows->table);
     free(flows->parsers);
     slot_pool_free(&flows->parser_slots);
@@ -225,6 +238,7 @@ static void release(struct mail_flows *flows, struct flow *flow)
     if (state->classifier != NONE)
         ndpi_classifier_end(flows->classifier, state->classifier);
     state->parser = state->classifier = NONE;
+    tcp_reorder_discard(flows->reorder, &state->reorder);
     uint8_t *presence = presence_of(flows, &flow->key);
     if (*presence != PRESENCE_STUCK)
         (*presence)--;
@@ -273,10 +287,13 @@ static void report(struct mail_flows *flows, struct flow *flow, enum mail_flow_m
 }
 
 /* A candidate nDPI did not take for SMTP leaves without a word: it is no mail flow. */
+static void flush_held(struct mail_flows *flows, struct flow *flow, packet_time now, int fed);
+
 static void close_flow(struct mail_flows *flows, struct flow *flow, packet_time now,
                        const char *reason)
 {
     struct mail_flow *state = MF(flow);
+    flush_held(flows, flow, now, FLUSH_ALL);
     if (state->kind == MAIL_FLOW_CANDIDATE && state->classifier != NONE &&
         ndpi_classifier_giveup(flows->classifier, state->classifier) == NDPI_CLASSIFY_SMTP)
         state->kind = MAIL_FLOW_OTHER_SMTP;
@@ -381,6 +398,7 @@ static struct flow *create(struct mail_flows *flows, const struct packet *packet
     struct mail_flow *state = MF(flow);
     state->kind = (uint8_t)kind;
     state->parser = state->classifier = NONE;
+    state->reorder = TCP_REORDER_NONE;
     state->pool = (int16_t)pool;
     state->segment = (int8_t)segment;
     flow->first_seen = flow->last_seen = flow->mark = packet->ts;
@@ -392,8 +410,9 @@ static struct flow *create(struct mail_flows *flows, const struct packet *packet
     return flow;
 }
 
+/* cut: the bytes after these were not captured, so the hello is read with what there is. */
 static void feed_hello(struct mail_flows *flows, struct flow *flow, union mail_parser *parser,
-                       const uint8_t *bytes, size_t length, packet_time now)
+                       const uint8_t *bytes, size_t length, bool cut, packet_time now)
 {
     struct mail_flow *state = MF(flow);
     if (state->hello_done)
@@ -403,13 +422,114 @@ static void feed_hello(struct mail_flows *flows, struct flow *flow, union mail_p
     memcpy(parser->hello.bytes + parser->hello.length, bytes, taken);
     parser->hello.length = (uint16_t)(parser->hello.length + taken);
     struct tls_hello hello;
-    enum tls_hello_result result = tls_hello_parse(parser->hello.bytes, parser->hello.length,
-                                                   parser->hello.length == HELLO_BUFFER, &hello);
+    enum tls_hello_result result =
+        tls_hello_parse(parser->hello.bytes, parser->hello.length,
+                        cut || parser->hello.length == HELLO_BUFFER, &hello);
     if (result == TLS_HELLO_NEED_MORE)
         return;
     state->hello_done = true;
     if (result == TLS_HELLO_OK)
         report(flows, flow, MAIL_FLOW_HELLO, now, NULL);
+}
+
+static void feed_smtp(struct smtp_session *smtp, bool from_client,
+                      const struct tcp_stream_slice *slice, const uint8_t *bytes)
+{
+    if (from_client) {
+        if (slice->gap)
+            smtp_client_gap(smtp);
+        smtp_client_bytes(smtp, bytes, slice->length);
+        smtp_client_missing(smtp, slice->missing);
+    } else {
+        if (slice->gap)
+            smtp_server_gap(smtp);
+        smtp_server_bytes(smtp, bytes, slice->length);
+        smtp_server_missing(smtp, slice->missing);
+    }
+}
+
+/* POP3 and IMAP lines: bytes cut off after these are a gap before the next ones. */
+static void feed_login(struct mail_login_session *login, bool from_client,
+                       const struct tcp_stream_slice *slice, const uint8_t *bytes)
+{
+    void (*gap)(struct mail_login_session *) =
+        from_client ? mail_login_client_gap : mail_login_server_gap;
+    if (slice->gap)
+        gap(login);
+    if (from_client)
+        mail_login_client_bytes(login, bytes, slice->length);
+    else
+        mail_login_server_bytes(login, bytes, slice->length);
+    if (slice->missing > 0)
+        gap(login);
+}
+
+/* What a delivery needs besides the segment (tcp_reorder_deliver's context). */
+struct stream_context {
+    struct mail_flows *flows;
+    struct flow *flow;
+    packet_time now;
+};
+
+/* One segment in stream order, its new bytes counted as the wire carried them. */
+static void deliver_segment(void *context, unsigned direction, const struct tcp_segment *segment)
+{
+    struct stream_context *stream = context;
+    struct mail_flows *flows = stream->flows;
+    struct flow *flow = stream->flow;
+    struct mail_flow *state = MF(flow);
+    bool from_client = direction == 0;
+    uint32_t *next = from_client ? &state->client_next : &state->server_next;
+    struct tcp_stream_slice slice = tcp_stream_accept(next, segment);
+    if (from_client)
+        state->client_bytes += slice.length + slice.missing;
+    else
+        state->server_bytes += slice.length + slice.missing;
+    union mail_parser *parser = parser_of(flows, flow);
+    if (parser == NULL)
+        return;
+    const uint8_t *bytes = segment->data + slice.skip;
+    switch ((enum mail_flow_kind)state->kind) {
+    case MAIL_FLOW_SUBMISSION:
+    case MAIL_FLOW_CANDIDATE:
+    case MAIL_FLOW_OTHER_SMTP:
+        feed_smtp(&parser->smtp, from_client, &slice, bytes);
+        break;
+    case MAIL_FLOW_POP3:
+    case MAIL_FLOW_IMAP:
+        feed_login(&parser->login, from_client, &slice, bytes);
+        if (parser->login.facts.login_success && !state->login_reported) {
+            state->login_reported = true;
+            report(flows, flow, MAIL_FLOW_LOGIN, stream->now, NULL);
+        }
+        break;
+    case MAIL_FLOW_SMTPS:
+        /* A hole before the hello is complete leaves it unreadable. */
+        if (slice.gap)
+            state->hello_done = true;
+        feed_hello(flows, flow, parser, bytes, slice.length, slice.missing > 0, stream->now);
+        break;
+    }
+}
+
+/* Hands what the reordering window holds on: all of it at the connection's end (fed:
+ * FLUSH_ALL); before a segment of direction "fed", the other direction's hole (the other
+ * side answered: a loss, not a reordering) and this one's if open TCP_REORDER_WAIT. */
+static void flush_held(struct mail_flows *flows, struct flow *flow, packet_time now, int fed)
+{
+    struct mail_flow *state = MF(flow);
+    if (state->reorder == TCP_REORDER_NONE)
+        return;
+    struct stream_context context = {flows, flow, now};
+    uint32_t *nexts[2] = {&state->client_next, &state->server_next};
+    for (unsigned direction = 0; direction < 2; direction++) {
+        if ((int)direction != fed)
+            tcp_reorder_flush(flows->reorder, &state->reorder, direction, nexts[direction],
+                              deliver_segment, &context);
+        else
+            tcp_reorder_expire(flows->reorder, &state->reorder, direction, nexts[direction], now,
+                               deliver_segment, &context);
+    }
 }
 
 static void feed(struct mail_flows *flows, struct flow *flow, const struct packet *packet,
@@ -421,55 +541,13 @@ static void feed(struct mail_flows *flows, struct flow *flow, const struct packe
         return; /* the server's opening segment was not seen: its stream has no origin */
     if (state->kind == MAIL_FLOW_SMTPS && (!from_client || state->hello_done))
         return; /* only the client's hello is read there */
+    struct tcp_segment segment = tcp_segment_of(packet);
+    struct stream_context context = {flows, flow, packet->ts};
+    unsigned direction = from_client ? 0 : 1;
     uint32_t *next = from_client ? &state->client_next : &state->server_next;
-    struct tcp_stream_slice slice = tcp_stream_accept(next, packet->seq, packet->payload_length);
-    if (from_client)
-        state->client_bytes += slice.length;
-    else
-        state->server_bytes += slice.length;
-    union mail_parser *parser = parser_of(flows, flow);
-    if (parser == NULL)
-        return;
-    const uint8_t *bytes = packet->payload + slice.skip;
-    switch ((enum mail_flow_kind)state->kind) {
-    case MAIL_FLOW_SUBMISSION:
-    case MAIL_FLOW_CANDIDATE:
-    case MAIL_FLOW_OTHER_SMTP:
-        if (slice.gap) {
-            if (from_client)
-                smtp_client_gap(&parser->smtp);
-            else
-                smtp_server_gap(&parser->smtp);
-        }
-        if (from_client)
-            smtp_client_bytes(&parser->smtp, bytes, slice.length);
-        else
-            smtp_server_bytes(&parser->smtp, bytes, slice.length);
-        break;
-    case MAIL_FLOW_POP3:
-    case MAIL_FLOW_IMAP:
-        if (slice.gap) {
-            if (from_client)
-                mail_login_client_gap(&parser->login);
-            else
-                mail_login_server_gap(&parser->login);
-        }
-        if (from_client)
-            mail_login_client_bytes(&parser->login, bytes, slice.length);
-        else
-            mail_login_server_bytes(&parser->login, bytes, slice.length);
-        if (parser->login.facts.login_success && !state->login_reported) {
-            state->login_reported = true;
-            report(flows, flow, MAIL_FLOW_LOGIN, packet->ts, NULL);
-        }
-        break;
-    case MAIL_FLOW_SMTPS:
-        /* A hole before the hello is complete leaves it unreadable. */
-        if (slice.gap)
-            state->hello_done = true;
-        feed_hello(flows, flow, parser, bytes, slice.length, packet->ts);
-        break;
-    }
+    flush_held(flows, flow, packet->ts, (int)direction);
+    tcp_reorder_feed(flows->reorder, &state->reorder, direction, next, &segment, packet->ts,
+                     deliver_segment, &context);
 }
 
 /* RFC 5321 3.1: an SMTP server speaks first, with its greeting. A candidate whose client
@@ -531,7 +609,7 @@ static void client_packet(struct mail_flows *flows, struct flow *flow, const str
         close_flow(flows, flow, packet->ts, "rst");
         return;
     }
-    if (packet->payload_length > 0)
+    if (tcp_has_payload(packet))
         feed(flows, flow, packet, true);
     if (flags & TCP_FIN)
         state->flags |= FLAG_CLIENT_FIN;
@@ -560,7 +638,7 @@ static void server_packet(struct mail_flows *flows, struct flow *flow, const str
         close_flow(flows, flow, packet->ts, "rst");
         return;
     }
-    if (packet->payload_length > 0)
+    if (tcp_has_payload(packet))
         feed(flows, flow, packet, false);
     if (flags & TCP_FIN)
         state->flags |= FLAG_SERVER_FIN;

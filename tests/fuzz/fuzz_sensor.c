@@ -7,7 +7,10 @@
  *     bits 0-11   the frame length (cut short where the input ends)
  * The steps straddle the policy's timers (syn 30 s, smtp_idle 600 s, stats 60 s) and the
  * packet clock's jump (60 s, util/packet_clock.h) so the fuzzer reaches expiry and held
- * packets as easily as new packets. make_seeds.py writes captures this way.
+ * packets as easily as new packets. make_seeds.py writes captures this way, also with frames
+ * cut at snap lengths (the IP length then says more than was captured) and with neighbouring
+ * frames swapped (the streams' reordering window). Invariants: every attempt tracked is
+ * reported once, counters add up, nothing is left open at the end.
  * Byte 0: bits 0-4 pick the link type; with bit 7 set, two sensors take the packets in turn,
  * as two workers (--workers) sharing what they saw (worker_share.h); with bit 6 set, steps 14
  * and 15 damage the timestamp instead: the packet is stamped 2^28 s (8.5 years) behind or
@@ -163,6 +166,13 @@ FUZZ_CHECKER static void check_counters(const struct sensor *sensor, const struc
         FUZZ_FAIL("attempt events differ from attempts tracked");
     if (counters->flow_evictions > counters->flows_created)
         FUZZ_FAIL("more evictions than flows");
+    /* A copy is a packet that decoded; a packet reordered back is one that was held. */
+    if (counters->duplicates > counters->decode[DECODE_OK])
+        FUZZ_FAIL("more duplicates than packets decoded");
+    if (counters->stream_reordered > counters->decode[DECODE_OK])
+        FUZZ_FAIL("more segments put in order than packets decoded");
+    if (counters->syn_after_close + counters->flows_created > counters->decode[DECODE_OK])
+        FUZZ_FAIL("more SYNs and attempts than packets decoded");
     if (events->oversize != 0)
         FUZZ_FAIL("an event did not fit EVENT_LINE_MAX");
     if (events->sink_errors != 0)

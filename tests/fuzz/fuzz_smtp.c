@@ -2,11 +2,14 @@
  * chunks, each one control byte and its bytes, so the fuzzer explores how the two directions, gaps
  * and segment boundaries interleave:
  *   bit 0     direction: 0 client, 1 server
- *   bit 1     report a gap in that direction before the chunk
- *   bit 2     the capture joined midway (smtp_client_joined) before the chunk
+ *   bits 1-2  what the capture missed: 0 nothing; 1 a gap in that direction before the chunk;
+ *             2 the capture joined that direction midway (smtp_*_joined) before the chunk;
+ *             3 the chunk's bytes were not captured: its length is reported missing
+ *             (smtp_*_missing, a snap length's cut) and its bytes are not fed
  *   bits 3-7  the chunk length, an index into chunk_lengths (the last: the rest)
- * make_seeds.py writes real dialogues in this form. After every call the facts are checked
- * against what smtp.h promises. */
+ * make_seeds.py writes real dialogues in this form, whole and as a snap length would cut
+ * them, and long pipelines. After every call the facts are checked against what smtp.h
+ * promises. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,8 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum {
     CHUNK_SERVER = 0x01,
+    CHUNK_UNSEEN_MASK = 0x06,
     CHUNK_GAP = 0x02,
     CHUNK_JOINED = 0x04,
+    CHUNK_MISSING = 0x06,
     CHUNK_REST = 0, /* a length of 0 in the table: everything left */
 };
 
@@ -67,8 +72,13 @@ FUZZ_CHECKER static void check_monotonic(const struct smtp_facts *before,
         FLAG_CLEARED(ehlo_offers_starttls) || FLAG_CLEARED(auth_attempted) ||
         FLAG_CLEARED(auth_success) || FLAG_CLEARED(auth_failed) ||
         FLAG_CLEARED(starttls_requested) || FLAG_CLEARED(starttls_accepted) ||
-        FLAG_CLEARED(encrypted) || FLAG_CLEARED(quit_seen) || FLAG_CLEARED(mail_from_null))
+        FLAG_CLEARED(encrypted) || FLAG_CLEARED(quit_seen) || FLAG_CLEARED(mail_from_null) ||
+        FLAG_CLEARED(banner_cut))
         FUZZ_FAIL("a fact once seen was forgotten");
+    /* What went unseen stays unseen: a count once known to be low is never whole again. */
+    if (FLAG_CLEARED(commands_unseen) || FLAG_CLEARED(mail_answers_unseen) ||
+        FLAG_CLEARED(rcpt_answers_unseen) || FLAG_CLEARED(message_answers_unseen))
+        FUZZ_FAIL("an unseen part of the dialogue became seen");
     if (before->banner_seen &&
         (before->banner_code != after->banner_code || strcmp(before->banner, after->banner) != 0))
         FUZZ_FAIL("the banner changed after it was seen");
@@ -97,12 +107,19 @@ FUZZ_CHECKER static void check_session(const struct smtp_session *session,
         FUZZ_FAIL("AUTH succeeded without AUTH");
     if (facts->starttls_accepted && !facts->starttls_requested)
         FUZZ_FAIL("STARTTLS accepted without STARTTLS");
-    if (facts->helo_seen != (facts->helo_count > 0))
-        FUZZ_FAIL("helo_seen and helo_count disagree");
+    /* A cut EHLO line counts its command but keeps no name. */
+    if (facts->helo_seen && facts->helo_count == 0)
+        FUZZ_FAIL("a name kept without an EHLO/HELO counted");
+    if (facts->banner_cut && (!facts->banner_seen || facts->banner[0] != '\0'))
+        FUZZ_FAIL("a cut banner has text, or is no banner");
 
     /* Internal bounds a bug would break before it shows in the facts. */
     if (session->pending_count > SMTP_PENDING_MAX || session->pending_head >= SMTP_PENDING_MAX)
         FUZZ_FAIL("pending ring out of bounds");
+    for (unsigned i = 0; i < session->pending_count; i++) {
+        if (session->pending[(session->pending_head + i) % SMTP_PENDING_MAX].count == 0)
+            FUZZ_FAIL("an empty run in the pending ring");
+    }
     if (session->client_line.length > SMTP_LINE_MAX || session->server_line.length > SMTP_LINE_MAX)
         FUZZ_FAIL("line buffer overrun");
     if (session->client_mode > SMTP_CLIENT_RESYNC)
@@ -114,6 +131,53 @@ FUZZ_CHECKER static void check_session(const struct smtp_session *session,
         FUZZ_FAIL("the server left TLS");
 }
 
+/* With nothing reported unseen, nothing may be marked unknown but the command counts (a
+ * reply to no command seen proves one was missed, even in a whole capture). */
+FUZZ_CHECKER static void check_whole(const struct smtp_session *session)
+{
+    const struct smtp_facts *facts = &session->facts;
+    if (session->server_unseen || facts->mail_answers_unseen || facts->rcpt_answers_unseen ||
+        facts->message_answers_unseen || facts->last_reply_unseen || facts->banner_cut ||
+        session->replies_owed != 0 || facts->gaps != 0)
+        FUZZ_FAIL("unseen bytes marked where none were reported");
+}
+
+/* The chunk's unseen part, reported before its bytes (or instead of them). */
+FUZZ_CHECKER static void report_unseen(struct smtp_session *session, uint8_t control,
+                                       size_t length)
+{
+    static struct smtp_session before;
+    bool server = control & CHUNK_SERVER;
+    before = *session;
+    switch (control & CHUNK_UNSEEN_MASK) {
+    case CHUNK_GAP:
+        if (server)
+            smtp_server_gap(session);
+        else
+            smtp_client_gap(session);
+        if (session->facts.gaps == before.facts.gaps && before.facts.gaps != UINT32_MAX)
+            FUZZ_FAIL("a gap was not counted");
+        break;
+    case CHUNK_JOINED:
+        if (server)
+            smtp_server_joined(session);
+        else
+            smtp_client_joined(session);
+        if (!server && !session->facts.commands_unseen)
+            FUZZ_FAIL("joining midway left the commands counted as whole");
+        break;
+    case CHUNK_MISSING:
+        if (server)
+            smtp_server_missing(session, (uint32_t)length);
+        else
+            smtp_client_missing(session, (uint32_t)length);
+        break;
+    default:
+        return;
+    }
+    check_session(session, &before);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Static: a session is about 1.5 KiB and the copy below is taken at every step. */
@@ -121,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct smtp_session before;
     smtp_session_init(&session);
     check_session(&session, &session);
+    bool whole = true;
 
     size_t offset = 0;
     while (offset < size) {
@@ -131,20 +196,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             length = left;
         bool server = control & CHUNK_SERVER;
 
-        if (control & CHUNK_JOINED) {
-            before = session;
-            smtp_client_joined(&session);
-            check_session(&session, &before);
-        }
-        if (control & CHUNK_GAP) {
-            before = session;
-            if (server)
-                smtp_server_gap(&session);
-            else
-                smtp_client_gap(&session);
-            check_session(&session, &before);
-            if (session.facts.gaps == before.facts.gaps && before.facts.gaps != UINT32_MAX)
-                FUZZ_FAIL("a gap was not counted");
+        if ((control & CHUNK_UNSEEN_MASK) != 0)
+            whole = false;
+        report_unseen(&session, control, length);
+        if ((control & CHUNK_UNSEEN_MASK) == CHUNK_MISSING) {
+            offset += length;
+            continue;
         }
         before = session;
         /* A copy of exactly the chunk's size, so a read past it is caught by ASan. */
@@ -159,6 +216,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             smtp_client_bytes(&session, chunk, length);
         free(chunk);
         check_session(&session, &before);
+        if (whole)
+            check_whole(&session);
         offset += length;
     }
     return 0;

@@ -8,10 +8,12 @@ read here with the standard library only). Each target gets DIR/<target>/, one f
 seed named by its SHA-1 as libFuzzer names its own, in the input format the target's
 source describes:
   decode  link selector byte + one frame, whole and cut at snap lengths 64, 96 and 128
-  smtp    the TCP payloads of each SMTP connection, as control-byte chunks
+  smtp    the TCP payloads of each SMTP connection, as control-byte chunks, also as a snap
+          length of 96 bytes would cut them; and written pipelines of 50 and 100 RCPT TO
   policy  the YAML policies of the repository
   sensor  link selector byte + frames with 2-byte time/length headers, the same with
-          damaged timestamps, and each capture file itself behind a selector with bit 5 set
+          damaged timestamps, each capture file itself behind a selector with bit 5 set;
+          the SMTP captures also with frames cut at 96 bytes and with neighbours swapped
   dns     transport byte (0 UDP, 1 TCP) + one DNS payload (port 53, queries and answers)
   mail_login  protocol byte (0 POP3, 1 IMAP) + the TCP payloads of each POP3/IMAP
           connection as smtp's control-byte chunks, and written dialogues for each branch
@@ -260,6 +262,38 @@ def sensor_seeds(captures, directory):
             if "evasion" in os.path.basename(name):
                 add_seed(directory, bytes([seed[0] | TWO_WORKERS]) + bytes(seed[1:]), seen)
             add_seed(directory, damaged(seed), seen)
+        # Dialogues as a short snap length and a reordering mirror deliver them.
+        base = os.path.basename(name)
+        if "smtp" in base or "stacks" in base:
+            for variant in (cut_frames(frames, SNAP_LENGTHS[1]), swap_neighbours(frames)):
+                add_seed(directory, sensor_seed(variant), seen)
+
+
+def cut_frames(frames, snaplen):
+    return [(linktype, micros, frame[:snaplen]) for linktype, micros, frame in frames]
+
+
+def swap_neighbours(frames):
+    """Every second pair of frames swapped, times kept in order."""
+    out = list(frames)
+    for i in range(1, len(out) - 1, 4):
+        (la, ta, fa), (lb, tb, fb) = out[i], out[i + 1]
+        out[i], out[i + 1] = (lb, ta, fb), (la, tb, fa)
+    return out
+
+
+def sensor_seed(frames):
+    """One seed of the first frames of a capture (one link type)."""
+    seed = bytearray([LINK_TYPES.index(frames[0][0])]) if frames else bytearray([0])
+    previous = frames[0][1] if frames else 0
+    for linktype, micros, frame in frames[:SENSOR_PACKETS_PER_SEED]:
+        frame = frame[:SENSOR_FRAME_MAX]
+        if linktype != LINK_TYPES[seed[0]] or len(seed) + 2 + len(frame) > SEED_MAX:
+            break
+        step = max(i for i, s in enumerate(TIME_STEPS) if s <= max(0, micros - previous))
+        seed += struct.pack(">H", step << 12 | len(frame)) + frame
+        previous = micros
+    return bytes(seed)
 
 
 def damaged(seed):
@@ -346,6 +380,37 @@ def smtp_seeds(captures, directory):
     seen = set()
     for _, chunks in tcp_dialogues(captures, SMTP_PORTS):
         add_seed(directory, encode_chunks(chunks), seen)
+        add_seed(directory, encode_chunks(cut_chunks(chunks, 42)), seen)
+    for recipients in (50, 100):
+        add_seed(directory, encode_chunks(pipeline(recipients)), seen)
+        add_seed(directory, encode_chunks(cut_chunks(pipeline(recipients), 42)), seen)
+
+
+def cut_chunks(chunks, kept):
+    """Each chunk as a snap length keeping `kept` payload bytes would deliver it: its start,
+    then the rest reported missing (fuzz_smtp.c's control value 3)."""
+    out = []
+    for server, gap, joined, data in chunks:
+        out.append((server, gap, joined, data[:kept]))
+        if len(data) > kept:
+            out.append((server, "missing", False, data[kept:]))
+    return out
+
+
+def pipeline(recipients):
+    """A bot's pipelined group (RFC 2920) of MAIL, RCPT TO and DATA, answered in one write
+    by a server that takes 50 recipients."""
+    group = b"MAIL FROM:<news@bulk.example>\r\n"
+    replies = b"250 2.1.0 Ok\r\n"
+    for i in range(recipients):
+        group += b"RCPT TO:<user%03d@example.org>\r\n" % i
+        replies += b"250 2.1.5 Ok\r\n" if i < 50 else b"452 4.5.3 Too many recipients\r\n"
+    group += b"DATA\r\n"
+    replies += b"354 go ahead\r\n"
+    return [(True, False, False, b"220 mx ESMTP\r\n"), (False, False, False, b"EHLO b.example\r\n"),
+            (True, False, False, b"250-mx\r\n250 PIPELINING\r\n"), (False, False, False, group),
+            (True, False, False, replies), (False, False, False, b"Hello.\r\n.\r\n"),
+            (True, False, False, b"250 queued\r\n")]
 
 
 def encode_chunks(chunks, out=None):
@@ -357,8 +422,11 @@ def encode_chunks(chunks, out=None):
                        key=lambda i: CHUNK_LENGTHS[i])
             length = CHUNK_LENGTHS[code]
             control = int(server) | (code << 3)
-            if first:
-                control |= (2 if gap else 0) | (4 if joined else 0)
+            # Bits 1-2: 1 a gap, 2 joined midway, 3 the chunk's bytes were not captured.
+            if gap == "missing":
+                control |= 6
+            elif first:
+                control |= 4 if joined else 2 if gap else 0
             if len(out) + 1 + length > SEED_MAX:
                 return bytes(out)
             out += bytes([control]) + data[:length]

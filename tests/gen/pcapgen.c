@@ -346,8 +346,11 @@ static size_t wrap_udp_tunnel(uint8_t *frame, size_t size, size_t start,
     return size - outer_length;
 }
 
-int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
-                 bool from_client, int64_t ts_us, const uint8_t *ip, size_t length)
+static const uint8_t router_mac[6] = {0x02, 0x00, 0x5e, 0x10, 0x00, 0xfe};
+
+static int write_ip_once(struct pcapgen *out, int linktype, const struct gen_link *link,
+                         bool from_client, int64_t ts_us, const uint8_t *ip, size_t length,
+                         const uint8_t *from_mac)
 {
     uint8_t frame[FRAME_MAX + 128];
     /* Built back to front: the IP packet at the end, each outer layer in front of it. */
@@ -416,13 +419,43 @@ int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
         }
         start -= 14;
         memcpy(frame + start, from_client ? server_mac : client_mac, 6);
-        memcpy(frame + start + 6, from_client ? client_mac : server_mac, 6);
+        if (from_mac == NULL)
+            from_mac = from_client ? client_mac : server_mac;
+        memcpy(frame + start + 6, from_mac, 6);
         put16(frame + start + 12, ethertype);
     } else if (linktype != 101 && linktype != 12) { /* raw IP needs nothing in front */
         fprintf(stderr, "pcapgen: link type %d not written\n", linktype);
         abort();
     }
     return pcapgen_write(out, ts_us, frame + start, sizeof(frame) - start);
+}
+
+int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
+                 bool from_client, int64_t ts_us, const uint8_t *ip, size_t length)
+{
+    int result = write_ip_once(out, linktype, link, from_client, ts_us, ip, length, NULL);
+    if (!link->mirror_copy || result != 0)
+        return result;
+    /* The copy as the packet leaves the router: one hop less to live, the router's MAC,
+     * the other port's VLAN. */
+    uint8_t copy[FRAME_MAX];
+    if (length > sizeof(copy))
+        abort();
+    memcpy(copy, ip, length);
+    if ((copy[0] >> 4) == 4) {
+        copy[8]--;
+        size_t ihl = (size_t)(copy[0] & 0x0f) * 4;
+        put16(copy + 10, 0);
+        put16(copy + 10, fold(sum_bytes(0, copy, ihl)));
+    } else {
+        copy[7]--;
+    }
+    struct gen_link egress = *link;
+    egress.mirror_copy = false;
+    if (egress.vlan_count > 0)
+        egress.vlan[0] = link->mirror_vlan;
+    return write_ip_once(out, linktype, &egress, from_client, ts_us + MIRROR_COPY_DELAY_US, copy,
+                         length, router_mac);
 }
 
 void gen_conn_init(struct gen_conn *conn, struct pcapgen *out, int linktype,

@@ -57,7 +57,14 @@ struct gen_link {
     struct gen_addr tunnel_src; /* outer source of client-to-server packets */
     struct gen_addr tunnel_dst;
     uint32_t tunnel_id; /* VXLAN: the VNI; GTP-U: the uplink TEID (the downlink's is + 1) */
+    /* A SPAN session that copies a router's port both ways: every frame is captured again
+     * MIRROR_COPY_DELAY_US later as it leaves the router, on mirror_vlan (the outer tag),
+     * from the router's MAC, with its TTL or hop limit one lower. */
+    bool mirror_copy;
+    uint16_t mirror_vlan;
 };
+
+#define MIRROR_COPY_DELAY_US 30
 
 /* Writes a whole IP packet (starting at the IP header) with the link's framing around it.
  * from_client picks the MAC order, tunnel direction and SLL2 packet type. */

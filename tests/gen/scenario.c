@@ -29,9 +29,15 @@ uint32_t next_isn(void)
 
 struct pcapgen *open_capture(const char *name, int linktype)
 {
+    return open_capture_snaplen(name, linktype, 0);
+}
+
+struct pcapgen *open_capture_snaplen(const char *name, int linktype, uint32_t snaplen)
+{
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", scenario_output_dir, name);
-    struct pcapgen *out = pcapgen_open_sorted(path, linktype);
+    struct pcapgen *out = snaplen > 0 ? pcapgen_open_cut(path, linktype, snaplen, true)
+                                      : pcapgen_open_sorted(path, linktype);
     if (out == NULL) {
         perror(path);
         exit(1);

@@ -36,6 +36,8 @@ uint32_t next_isn(void);
 void isn_reseed(uint32_t seed);
 /* A capture in the output directory, written in time order when closed. */
 struct pcapgen *open_capture(const char *name, int linktype);
+/* The same, every frame cut at snaplen bytes as a mirror port's capture would be. */
+struct pcapgen *open_capture_snaplen(const char *name, int linktype, uint32_t snaplen);
 void close_capture(struct pcapgen *out, const char *name);
 struct gen_link vlan_link(uint16_t vlan);
 void conn_open(struct gen_conn *conn, struct pcapgen *out, int linktype,
@@ -57,5 +59,6 @@ void scenarios_evasion(void);
 void scenarios_submission(void);
 void scenarios_bots(void);
 void scenarios_capture(void);
+void scenarios_stacks(void);
 
 #endif

@@ -297,8 +297,8 @@ static struct mail_login_facts replay(const char *relative_path, uint16_t port,
         }
         if (!started[side] || packet.payload_length == 0)
             continue;
-        struct tcp_stream_slice slice =
-            tcp_stream_accept(&next[side], packet.seq, packet.payload_length);
+        struct tcp_segment segment = tcp_segment_of(&packet);
+        struct tcp_stream_slice slice = tcp_stream_accept(&next[side], &segment);
         if (slice.length == 0)
             continue;
         if (side == 0)

@@ -56,6 +56,15 @@ static void run_split(struct smtp_session *session, const struct step *steps, si
     }
 }
 
+/* Commands awaiting replies: the runs' counts, and those queued behind the ring. */
+static uint64_t pending_commands(const struct smtp_session *session)
+{
+    uint64_t commands = session->pending_overflow;
+    for (unsigned i = 0; i < session->pending_count; i++)
+        commands += session->pending[(session->pending_head + i) % SMTP_PENDING_MAX].count;
+    return commands;
+}
+
 static void run_whole(struct smtp_session *session, const struct step *steps, size_t count)
 {
     run_split(session, steps, count, SIZE_MAX, 0);
@@ -822,9 +831,11 @@ Test(smtp, client_gap_mid_line_resynchronises)
     client(&session, "\nQUIT\r\n");
     cr_assert_eq(session.facts.gaps, 1);
     cr_assert_eq(session.facts.mail_count, 1);
-    cr_assert_eq(session.facts.rcpt_count, 1, "only the RCPT after the gap");
+    cr_assert_eq(session.facts.rcpt_count, 2,
+                 "the line the gap cut began as an RCPT TO; the one after the gap counts too");
     cr_assert_eq(session.facts.invalid_commands, 0, "the torn tail is dropped, not judged");
     cr_assert(session.facts.quit_seen);
+    cr_assert(session.facts.commands_unseen, "the gap may have held commands");
 }
 
 Test(smtp, server_gap_mid_line_resynchronises)
@@ -898,23 +909,59 @@ Test(smtp, replies_realign_on_codes_only_one_command_gets)
     cr_assert_eq(session.facts.mail_accepted, 0);
 }
 
+Test(smtp, pipelined_recipients_beyond_the_ring_are_all_answered)
+{
+    /* Postfix takes 50 recipients by default (smtpd_recipient_limit is 1000, but
+     * default_destination_recipient_limit 50): a bot pipelines that many and more. */
+    static const int counts[] = {31, 32, 50, 100, 1000, 70000};
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        struct smtp_session session;
+        smtp_session_init(&session);
+        server(&session, "220 mx\r\n");
+        client(&session, "EHLO bot.example\r\n");
+        server(&session, "250-mx\r\n250 PIPELINING\r\n");
+        client(&session, "MAIL FROM:<a@b.example>\r\n");
+        char rcpt[64];
+        for (int i = 0; i < counts[c]; i++) {
+            snprintf(rcpt, sizeof(rcpt), "RCPT TO:<user%d@d.example>\r\n", i);
+            client(&session, rcpt);
+        }
+        client(&session, "DATA\r\n");
+        cr_assert_eq(pending_commands(&session), (uint64_t)counts[c] + 2);
+        cr_assert_eq(session.pending_dropped, 0, "%d recipients fit", counts[c]);
+        server(&session, "250 ok\r\n");
+        for (int i = 0; i < counts[c]; i++)
+            server(&session, i % 10 == 9 ? "550 no such user\r\n" : "250 ok\r\n");
+        server(&session, "354 go\r\n");
+        cr_assert_eq(session.facts.rcpt_count, (uint32_t)counts[c]);
+        cr_assert_eq(session.facts.rcpt_rejected, (uint32_t)(counts[c] / 10));
+        cr_assert_eq(session.facts.rcpt_accepted, (uint32_t)(counts[c] - counts[c] / 10));
+        cr_assert_eq(session.facts.mail_accepted, 1);
+        cr_assert_eq(session.facts.data_accepted, 1, "354 answered DATA, after %d RCPT", counts[c]);
+        cr_assert_eq(pending_commands(&session), 0);
+        cr_assert(!session.facts.commands_unseen);
+    }
+}
+
 Test(smtp, pending_ring_overflow_stays_aligned)
 {
+    /* Runs of one kind share a slot: only commands that alternate kinds can fill the ring,
+     * and what queues behind it is answered in turn but not attributed. */
     struct smtp_session session;
     smtp_session_init(&session);
     server(&session, "220 mx\r\n");
     client(&session, "MAIL FROM:<a@b.example>\r\n");
     server(&session, "250 ok\r\n");
-    const int recipients = SMTP_PENDING_MAX + 8;
-    char rcpt[64];
-    for (int i = 0; i < recipients; i++) {
-        snprintf(rcpt, sizeof(rcpt), "RCPT TO:<user%d@d.example>\r\n", i);
-        client(&session, rcpt);
+    const int pairs = SMTP_PENDING_MAX / 2 + 4;
+    char line[64];
+    for (int i = 0; i < pairs; i++) {
+        snprintf(line, sizeof(line), "RCPT TO:<user%d@d.example>\r\nNOOP\r\n", i);
+        client(&session, line);
     }
-    cr_assert_eq(session.facts.rcpt_count, (uint32_t)recipients);
+    cr_assert_eq(session.facts.rcpt_count, (uint32_t)pairs);
     cr_assert_eq(session.pending_count, SMTP_PENDING_MAX);
     cr_assert_eq(session.pending_dropped, 8);
-    for (int i = 0; i < recipients - 3; i++)
+    for (int i = 0; i < pairs * 2 - 3; i++)
         server(&session, "250 ok\r\n");
     /* A command sent while three replies are still owed queues behind them. */
     client(&session, "MAIL FROM:<c@d.example>\r\n");
@@ -922,7 +969,7 @@ Test(smtp, pending_ring_overflow_stays_aligned)
     cr_assert_eq(session.facts.mail_accepted, 1);
     server(&session, "503 5.5.1 nested MAIL\r\n");
     cr_assert_eq(session.facts.mail_accepted, 1, "the 503 answered the second MAIL");
-    cr_assert_eq(session.facts.rcpt_accepted, SMTP_PENDING_MAX,
+    cr_assert_eq(session.facts.rcpt_accepted, SMTP_PENDING_MAX / 2,
                  "replies beyond the ring not attributed");
     cr_assert_eq(session.facts.rcpt_rejected, 0);
     cr_assert_eq(session.pending_count, 0);
@@ -998,12 +1045,13 @@ Test(smtp, known_commands_and_junk)
     client(&session, "NOOP\r\nVRFY root\r\nEXPN list\r\nHELP\r\nETRN example\r\nTURN\r\nATRN\r\n"
                      "XCLIENT ADDR=1.2.3.4\r\nXFORWARD NAME=x\r\nRSET\r\n");
     cr_assert_eq(session.facts.invalid_commands, 0);
-    cr_assert_eq(session.pending_count, 10, "each known command waits for its reply");
+    cr_assert_eq(pending_commands(&session), 10, "each known command waits for its reply");
+    cr_assert_eq(session.pending_count, 1, "one run of commands whose replies change nothing");
     client(&session, "GET / HTTP/1.1\r\nMAILFROM:<a@b>\r\n EHLO x\r\n\r\n");
     cr_assert_eq(session.facts.invalid_commands, 4);
     cr_assert(!session.facts.helo_seen);
     cr_assert_eq(session.facts.mail_count, 0);
-    cr_assert_eq(session.pending_count, 14);
+    cr_assert_eq(pending_commands(&session), 14);
 }
 
 Test(smtp, bare_line_feeds)
@@ -1195,4 +1243,312 @@ Test(smtp, joined_midway_skips_torn_first_line)
     cr_assert_eq(session.facts.rcpt_count, 1);
     cr_assert_eq(session.facts.invalid_commands, 0);
     cr_assert_eq(session.facts.gaps, 0);
+}
+
+/* ---- Bytes cut off by the snap length: known length, not seen ---- */
+
+Test(smtp, cut_body_keeps_commands_and_their_answers)
+{
+    /* The issue's capture: every command fits the snap length, the body does not, and its
+     * final "." is among the bytes cut off; the server's 250 shows where the body ended. */
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx.example.net ESMTP ready\r\n");
+    client(&session, "EHLO laptop.example\r\n");
+    server(&session, "250-mx.example.net\r\n250 PIPELINING\r\n");
+    client(&session, "MAIL FROM:<offers@cheap.example>\r\n");
+    server(&session, "250 2.1.0 Ok\r\n");
+    for (int i = 0; i < 3; i++) {
+        client(&session, "RCPT TO:<victim@mx.example.net>\r\n");
+        server(&session, "250 2.1.5 Ok\r\n");
+    }
+    client(&session, "DATA\r\n");
+    server(&session, "354 go ahead\r\n");
+    client(&session, "Subject: cheap pills\r\nFrom: a\r\nTo: b\r\n\r\nBuy now, bu");
+    smtp_client_missing(&session, 1100);
+    server(&session, "250 2.0.0 Ok: queued as 4F2A1\r\n");
+    client(&session, "QUIT\r\n");
+    server(&session, "221 2.0.0 Bye\r\n");
+    const struct smtp_facts *facts = &session.facts;
+    cr_assert(facts->banner_seen);
+    cr_assert_str_eq(facts->banner, "mx.example.net ESMTP ready");
+    cr_assert_eq(facts->rcpt_count, 3);
+    cr_assert_eq(facts->rcpt_accepted, 3);
+    cr_assert_eq(facts->data_count, 1);
+    cr_assert_eq(facts->messages_accepted, 1);
+    cr_assert(facts->quit_seen, "the client sent QUIT after the 250, at a line start");
+    cr_assert(!facts->commands_unseen, "only body bytes were cut");
+    cr_assert(!facts->rcpt_answers_unseen && !facts->message_answers_unseen);
+    cr_assert_eq(facts->gaps, 1);
+    cr_assert_eq(pending_commands(&session), 0);
+}
+
+Test(smtp, cut_ehlo_reply_never_makes_a_banner_and_keeps_later_answers)
+{
+    /* snaplen 96: the EHLO reply loses its last lines; the MAIL reply that follows in a
+     * segment of its own is a reply to MAIL, not a greeting. */
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx.example.net ESMTP ready\r\n");
+    client(&session, "EHLO laptop.example\r\n");
+    server(&session, "250-mx.example.net\r\n250-PIPELINING\r\n250-ST");
+    smtp_server_missing(&session, 22);
+    client(&session, "MAIL FROM:<offers@cheap.example>\r\n");
+    server(&session, "250 2.1.0 Ok\r\n");
+    client(&session, "RCPT TO:<a@mx.example.net>\r\n");
+    server(&session, "550 5.1.1 no\r\n");
+    const struct smtp_facts *facts = &session.facts;
+    cr_assert_eq(facts->banner_code, 220);
+    cr_assert_str_eq(facts->banner, "mx.example.net ESMTP ready");
+    cr_assert_eq(facts->mail_accepted, 1);
+    cr_assert_eq(facts->rcpt_rejected, 1);
+    cr_assert(!facts->mail_answers_unseen && !facts->rcpt_answers_unseen,
+              "only the EHLO's answer was cut");
+    cr_assert(!facts->commands_unseen);
+    cr_assert_eq(facts->invalid_replies, 0);
+}
+
+Test(smtp, a_reply_after_unseen_server_bytes_is_no_banner)
+{
+    /* The greeting itself was lost: a 250 after the hole answers something, it does not
+     * greet (the issue: "banner": "2.1.0 Ok"). */
+    struct smtp_session session;
+    smtp_session_init(&session);
+    smtp_server_gap(&session);
+    client(&session, "EHLO a.example\r\n");
+    server(&session, "250 2.1.0 Ok\r\n");
+    cr_assert(!session.facts.banner_seen);
+    cr_assert_eq(session.facts.last_reply_code, 250);
+
+    /* A 220 with no STARTTLS waiting can only be the greeting. */
+    smtp_session_init(&session);
+    smtp_server_joined(&session);
+    client(&session, "EHLO a.example\r\n");
+    server(&session, "220 mx ESMTP\r\n250 mx\r\n");
+    cr_assert(session.facts.banner_seen);
+    cr_assert_eq(session.facts.banner_code, 220);
+    cr_assert_str_eq(session.facts.banner, "mx ESMTP");
+
+    /* Unless commands went unseen: it may answer a STARTTLS the capture did not show. */
+    smtp_session_init(&session);
+    smtp_client_joined(&session);
+    smtp_server_joined(&session);
+    server(&session, "220 2.0.0 Ready to start TLS\r\n");
+    cr_assert(!session.facts.banner_seen);
+}
+
+Test(smtp, cut_banner_gives_its_code_not_its_text)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx.exa");
+    smtp_server_missing(&session, 40);
+    client(&session, "EHLO a.example\r\n");
+    server(&session, "250 mx\r\n");
+    cr_assert(session.facts.banner_seen);
+    cr_assert(session.facts.banner_cut);
+    cr_assert_eq(session.facts.banner_code, 220);
+    cr_assert_str_eq(session.facts.banner, "");
+    cr_assert_eq(session.facts.last_reply_code, 250);
+
+    /* Too little captured to tell a reply: nothing is counted, nothing judged invalid. */
+    smtp_session_init(&session);
+    server(&session, "22");
+    smtp_server_missing(&session, 40);
+    cr_assert(!session.facts.banner_seen);
+    cr_assert_eq(session.facts.invalid_replies, 0);
+    cr_assert_eq(session.facts.last_reply_code, 0);
+}
+
+Test(smtp, cut_multiline_banner_is_still_the_banner)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220-mx.example.net ESMTP\r\n220-you are welc");
+    smtp_server_missing(&session, 30);
+    client(&session, "EHLO a.example\r\n");
+    server(&session, "250 mx\r\n");
+    cr_assert(session.facts.banner_seen);
+    cr_assert(!session.facts.banner_cut, "its first line was whole");
+    cr_assert_str_eq(session.facts.banner, "mx.example.net ESMTP");
+    cr_assert_eq(session.facts.last_reply_code, 250);
+}
+
+Test(smtp, cut_command_lines_count_their_verb_not_their_text)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "EHLO laptop.ho");
+    smtp_client_missing(&session, 10);
+    const struct smtp_facts *facts = &session.facts;
+    cr_assert_eq(facts->helo_count, 1);
+    cr_assert(!facts->helo_seen, "the name was cut: not known");
+    cr_assert_str_eq(facts->helo, "");
+    cr_assert(facts->commands_unseen);
+    server(&session, "250 mx\r\n");
+    client(&session, "MAIL FROM:<offers@ch");
+    smtp_client_missing(&session, 20);
+    cr_assert_eq(facts->mail_count, 1);
+    cr_assert_str_eq(facts->mail_from_domain, "", "the domain was cut");
+    client(&session, "RCPT TO:<a@b>\r\n");
+    cr_assert_eq(facts->rcpt_count, 1, "a segment after the cut starts with a command");
+    client(&session, "AUTH PLA");
+    smtp_client_missing(&session, 20);
+    cr_assert(facts->auth_attempted);
+    cr_assert_str_eq(facts->auth_mechanism, "", "the mechanism may go on");
+    client(&session, "XYZ");
+    smtp_client_missing(&session, 20);
+    cr_assert_eq(facts->invalid_commands, 0, "a cut verb is not judged");
+    server(&session, "250 ok\r\n250 ok\r\n");
+    cr_assert_eq(facts->mail_accepted, 1);
+    cr_assert_eq(facts->rcpt_accepted, 1);
+}
+
+Test(smtp, cut_pipelined_group_leaves_commands_unseen)
+{
+    /* The segment held MAIL, three RCPT and DATA; only the first 10 bytes were captured. */
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "MAIL FROM:");
+    smtp_client_missing(&session, 120);
+    server(&session, "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    cr_assert_eq(session.facts.mail_count, 1);
+    cr_assert_eq(session.facts.rcpt_count, 0, "a lower bound");
+    cr_assert(session.facts.commands_unseen);
+}
+
+Test(smtp, missing_bytes_inside_a_bdat_chunk_keep_its_end)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "BDAT 100 LAST\r\n0123456789");
+    smtp_client_missing(&session, 90);
+    client(&session, "QUIT\r\n");
+    server(&session, "250 ok\r\n221 bye\r\n");
+    cr_assert_eq(session.facts.messages_accepted, 1);
+    cr_assert(session.facts.quit_seen);
+    cr_assert(!session.facts.commands_unseen, "the chunk's end was counted exactly");
+
+    /* More missing than the chunk holds: commands may follow it unseen. */
+    smtp_session_init(&session);
+    client(&session, "BDAT 10 LAST\r\n0123");
+    smtp_client_missing(&session, 40);
+    cr_assert(session.facts.commands_unseen);
+    cr_assert_eq(session.client_mode, SMTP_CLIENT_RESYNC);
+    client(&session, "QUIT\r\n");
+    cr_assert(session.facts.quit_seen);
+
+    /* A BDAT line cut in its size: the chunk cannot be followed. */
+    smtp_session_init(&session);
+    client(&session, "BDAT 12");
+    smtp_client_missing(&session, 5000);
+    cr_assert_eq(session.facts.data_count, 1);
+    cr_assert(session.facts.message_answers_unseen);
+    cr_assert_eq(session.client_mode, SMTP_CLIENT_RESYNC);
+}
+
+Test(smtp, server_bytes_unseen_forget_the_waiting_answers)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\nDATA\r\n");
+    server(&session, "250 ok\r\n250 ok\r\n25");
+    smtp_server_missing(&session, 30);
+    cr_assert(session.facts.rcpt_answers_unseen);
+    cr_assert(session.facts.message_answers_unseen);
+    cr_assert(!session.facts.mail_answers_unseen, "MAIL's answer was seen");
+    cr_assert(session.facts.last_reply_unseen);
+    /* The answers that were not in the unseen bytes come now: they answer nothing seen. */
+    server(&session, "354 go\r\n");
+    cr_assert(!session.facts.commands_unseen, "owed to the forgotten commands");
+    cr_assert(!session.facts.last_reply_unseen);
+    client(&session, "body\r\n.\r\n");
+    server(&session, "250 queued\r\n");
+    cr_assert_eq(session.facts.messages_accepted, 1, "attribution resumes with the next command");
+    cr_assert_eq(session.facts.rcpt_accepted, 1);
+}
+
+Test(smtp, a_reply_to_no_command_seen_shows_commands_unseen)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "EHLO a.example\r\n");
+    server(&session, "250 mx\r\n421 4.4.2 timeout\r\n");
+    cr_assert(!session.facts.commands_unseen, "421 may come at any time");
+    server(&session, "250 ok\r\n");
+    cr_assert(session.facts.commands_unseen);
+
+    /* A dot and a pipelined RSET among cut body bytes: the RSET's answer tells. */
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+    server(&session, "250 ok\r\n250 ok\r\n354 go\r\n");
+    client(&session, "Subject: x\r\n\r\nbo");
+    smtp_client_missing(&session, 200);
+    server(&session, "250 queued\r\n");
+    cr_assert_eq(session.facts.messages_accepted, 1);
+    cr_assert(!session.facts.commands_unseen);
+    server(&session, "250 reset\r\n");
+    cr_assert(session.facts.commands_unseen);
+}
+
+Test(smtp, joined_client_leaves_commands_unseen)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    smtp_client_joined(&session);
+    cr_assert(session.facts.commands_unseen);
+    client(&session, "MAIL FROM:<x@y.example>\r\n");
+    cr_assert_eq(session.facts.mail_count, 1);
+    cr_assert_str_eq(session.facts.mail_from_domain, "",
+                     "not known to be the first MAIL FROM of the dialogue");
+}
+
+Test(smtp, nothing_missing_changes_nothing)
+{
+    struct smtp_session session, fresh;
+    smtp_session_init(&session);
+    smtp_session_init(&fresh);
+    smtp_client_missing(&session, 0);
+    smtp_server_missing(&session, 0);
+    assert_same_facts(&session.facts, &fresh.facts, "nothing missing");
+    cr_assert(!session.server_unseen);
+}
+
+Test(smtp, unseen_bytes_after_tls_change_nothing)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "STARTTLS\r\n");
+    server(&session, "220 go\r\n");
+    cr_assert(session.facts.encrypted);
+    smtp_client_missing(&session, 500);
+    smtp_server_missing(&session, 500);
+    cr_assert(!session.facts.commands_unseen);
+    cr_assert(!session.facts.last_reply_unseen);
+}
+
+Test(smtp, codes_outside_2xx_to_5xx_are_no_replies)
+{
+    /* RFC 5321 4.2.1: the first digit is 2 to 5. A "000-" line once read as a reply whose
+     * code left "no reply under way" set; a "199" one gave a last reply the events cannot
+     * carry. */
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "000-mx\r\n199 odd\r\n");
+    cr_assert_eq(session.facts.invalid_replies, 2);
+    cr_assert(!session.facts.banner_seen);
+    cr_assert_str_eq(session.facts.banner, "");
+    server(&session, "250 STAR");
+    smtp_server_missing(&session, 20);
+    cr_assert(session.facts.banner_seen);
+    cr_assert(session.facts.banner_cut);
+    cr_assert_str_eq(session.facts.banner, "");
+    cr_assert_eq(session.facts.banner_code, 250);
 }

@@ -88,6 +88,7 @@ static void attempt(struct fixture *f, const char *client, uint16_t port, const 
         .syn_count = 1,
         .close_reason = "fin",
         .smtp = smtp,
+        .server_stream = smtp != NULL, /* a dialogue: the SYN-ACK was seen */
     };
     bus_attempt(&f->bus, &record);
     coverage_add(&f->coverage, pool, src.family, verdict);
@@ -227,6 +228,49 @@ Test(report, leaks_keep_their_evidence_and_dialogue)
               "%s", leaks);
     expect_no_dangling_separators(html);
     free(json);
+    free(html);
+    teardown(&f);
+}
+
+Test(report, leaks_leave_out_counts_the_capture_could_not_show)
+{
+    struct fixture f;
+    setup(&f);
+    struct smtp_facts smtp;
+    memset(&smtp, 0, sizeof(smtp));
+    smtp.rcpt_count = 1;
+    smtp.commands_unseen = true; /* a segment the mirror lost: the count may be low */
+    attempt(&f, "203.0.113.79", 50179, "192.0.2.122", 0, VERDICT_LEAKED,
+            LEAK_SMTP | EVIDENCE_BIT(EVIDENCE_RCPT), T0, &smtp);
+    smtp.commands_unseen = false;
+    smtp.message_answers_unseen = true; /* only the answer to the message was missed */
+    attempt(&f, "203.0.113.80", 50180, "192.0.2.123", 0, VERDICT_LEAKED,
+            LEAK_SMTP | EVIDENCE_BIT(EVIDENCE_RCPT), T0, &smtp);
+    finish(&f);
+    char *json = render(f.report, report_write_json);
+    char *first = strstr(json, "50179");
+    char *second = strstr(json, "50180");
+    cr_assert(first != NULL && second != NULL && first < second);
+    cr_expect(strstr(first, "\"rcpt_count\"") > second, "no count for the first leak:\n%s",
+              json);
+    cr_expect(strstr(second, "\"rcpt_count\": 1") != NULL);
+    cr_expect(strstr(first, "\"auth\"") > second, "no auth for the first leak");
+    cr_expect(strstr(second, "\"auth\": false") != NULL);
+    cr_expect(strstr(second, "\"messages_accepted\"") == NULL);
+    char *text = render(f.report, report_write_text);
+    cr_expect(strstr(text, "rcpt 1") != NULL);
+    char *html = render(f.report, report_write_html);
+    /* The leak table's RCPT, AUTH and TLS cells: empty where not known. */
+    cr_expect(strstr(html, "50179</td><td>192.0.2.122:25</td><td>ftth</td><td>access</td>"
+                           "<td>rcpt</td><td class=\"n\">1</td><td class=\"n\"></td><td></td>"
+                           "<td></td>") != NULL,
+              "%s", html);
+    cr_expect(strstr(html, "50180</td><td>192.0.2.123:25</td><td>ftth</td><td>access</td>"
+                           "<td>rcpt</td><td class=\"n\">1</td><td class=\"n\">1</td><td>no</td>"
+                           "<td>no</td>") != NULL,
+              "%s", html);
+    free(json);
+    free(text);
     free(html);
     teardown(&f);
 }

@@ -309,3 +309,54 @@ Test(mail_flows, timers_and_bounds, .init = setup, .fini = teardown)
     mail_flows_finish(flows, c.ts + 31 * 1000000LL, "end_of_input");
     cr_assert_eq(seen_count, 300);
 }
+
+/* A segment the snap length cut: "text" captured of "wire" bytes sent. */
+static void client_cut(struct conversation *c, const char *text, uint32_t wire)
+{
+    struct packet p = c->template;
+    p.seq = c->client_seq;
+    p.ack = c->server_seq;
+    p.tcp_flags = TCP_ACK | TCP_PSH;
+    p.payload = (const uint8_t *)text;
+    p.payload_length = (uint32_t)strlen(text);
+    p.payload_wire_length = wire;
+    c->client_seq += wire;
+    c->ts += 1000;
+    p.ts = c->ts;
+    mail_flows_packet(flows, &p, -1);
+}
+
+Test(mail_flows, cut_and_reordered_segments_keep_the_submission_dialogue, .init = setup,
+     .fini = teardown)
+{
+    struct conversation c;
+    begin(&c, "198.51.100.7", 40100, "203.0.113.60", 587);
+    open_connection(&c);
+    server(&c, "220 mail.example ESMTP\r\n");
+    client(&c, "EHLO pc.example\r\n");
+    server(&c, "250 mail.example\r\n");
+    /* RCPT arrives before MAIL: held until MAIL fills the hole. */
+    static const char mail[] = "MAIL FROM:<bob@example.org>\r\n";
+    uint32_t mail_seq = c.client_seq;
+    c.client_seq += (uint32_t)strlen(mail);
+    client(&c, "RCPT TO:<alice@example.net>\r\n");
+    uint32_t after = c.client_seq;
+    c.client_seq = mail_seq;
+    client(&c, mail);
+    c.client_seq = after;
+    server(&c, "250 ok\r\n250 ok\r\n");
+    client(&c, "DATA\r\n");
+    server(&c, "354 go\r\n");
+    client_cut(&c, "Subject: hi\r\n", 900);
+    server(&c, "250 queued\r\n");
+    client(&c, "QUIT\r\n");
+    server(&c, "221 bye\r\n");
+    close_connection(&c);
+    cr_assert_eq(seen_count, 1);
+    cr_assert_eq(seen[0].smtp.mail_count, 1);
+    cr_assert_eq(seen[0].smtp.rcpt_accepted, 1);
+    cr_assert_eq(seen[0].smtp.messages_accepted, 1);
+    cr_assert(seen[0].smtp.quit_seen);
+    cr_assert(!seen[0].smtp.commands_unseen);
+    cr_assert_eq(counters.stream_reordered, 1);
+}
