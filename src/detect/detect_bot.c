@@ -56,7 +56,9 @@
  * default of six retries ends 63 s after the first SYN (1 + 2 + 4 + 8 + 16 + 32), the
  * longest of the common stacks; rounded up for the slack of real timers. A window waits
  * this plus timeouts.syn past its end for the records of the attempts that began in it
- * (two minutes with the defaults), or one window at most. */
+ * (two minutes with the defaults), or one window at most. The tracker writes a backing-off
+ * attempt the larger of timeouts.syn and its 40 s backoff hold after the last SYN
+ * (track/attempt.c): 103 s for Linux, inside the two minutes. */
 #define SYN_RETRIES_SPAN (90 * PACKET_TIME_SECOND)
 
 struct subscriber_record {
