@@ -221,6 +221,8 @@ static int open_kafka(struct run *run)
         .queue_megabytes = options->kafka_queue_megabytes,
         .timeout_milliseconds = options->kafka_timeout_milliseconds,
         .spool_directory = spool,
+        .sensor = run->policy->sensor_name,
+        .schema_version = EVENT_SCHEMA_VERSION,
         .stop_waiting = &cut_waits,
     };
     bool bad_option;

@@ -154,11 +154,23 @@ void event_write_place(struct json_writer *writer, const struct policy *policy, 
         json_key_string(writer, "segment", policy->segments[segment].name);
 }
 
+size_t event_subscriber_key(const struct policy *policy, const struct address *address,
+                            char *text, size_t size)
+{
+    if (address->family != ADDRESS_V6)
+        return address_format(address, text, size);
+    /* The pool looked up again rather than taken from the event: the key depends on the
+     * address and the policy alone, the same for every type that names the subscriber. */
+    struct prefix subscriber =
+        policy_subscriber(policy, policy_pool_of(policy, address), address);
+    return prefix_format(&subscriber, text, size);
+}
+
 void event_attempt(struct events *events, const struct attempt_record *attempt)
 {
     const struct policy *policy = events->policy;
     const struct flow_tuple *flow = &attempt->flow;
-    char src_text[ADDRESS_TEXT_MAX];
+    char src_text[ADDRESS_TEXT_MAX], key[PREFIX_TEXT_MAX];
     struct json_writer writer;
     event_begin(events, &writer, EVENT_ATTEMPT, attempt->first_seen);
     event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
@@ -190,7 +202,8 @@ void event_attempt(struct events *events, const struct attempt_record *attempt)
         smtp_fields_walk(attempt->smtp, SMTP_FIELDS_ATTEMPT,
                          attempt->server_stream || attempt->smtp->banner_seen, &json_field_walker,
                          &writer);
-    event_emit(events, &writer, EVENT_ATTEMPT, src_text);
+    event_subscriber_key(policy, &flow->src, key, sizeof(key));
+    event_emit(events, &writer, EVENT_ATTEMPT, key);
 }
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,

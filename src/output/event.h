@@ -56,6 +56,15 @@ int events_reopen(struct events *events);
  * packet. */
 const struct sink *events_reader_gone(const struct events *events);
 
+/* The Kafka key of every event about a subscriber (dashboards/events.md): the subscriber
+ * the address belongs to, so that all of one subscriber's events meet in one partition
+ * whichever of its addresses an event names. An IPv4 address as it is ("198.51.100.7");
+ * an IPv6 address as its subscriber prefix, prefix_format of policy_subscriber() for the
+ * pool it is in ("2001:db8:1:200::/56"), its /64 when it is in no pool. Returns the length
+ * written. */
+size_t event_subscriber_key(const struct policy *policy, const struct address *address,
+                            char *text, size_t size);
+
 /* The lines themselves (events_subscriber calls these; tests call them directly). */
 void event_attempt(struct events *events, const struct attempt_record *attempt);
 void event_finding(struct events *events, const struct finding *finding);
