@@ -50,6 +50,27 @@ void events_sink_stats(const struct events *events, struct sink_stats *stats)
     }
 }
 
+void events_tally(const struct events *events, struct events_tally *tally)
+{
+    memcpy(tally->emitted, events->emitted, sizeof(tally->emitted));
+    tally->oversize = events->oversize;
+    tally->sink_errors = events->sink_errors;
+    events_sink_stats(events, &tally->sinks);
+}
+
+void events_tally_add(struct events_tally *to, const struct events_tally *from)
+{
+    for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+        to->emitted[t] += from->emitted[t];
+    to->oversize += from->oversize;
+    to->sink_errors += from->sink_errors;
+    to->sinks.queued += from->sinks.queued;
+    to->sinks.spooled += from->sinks.spooled;
+    to->sinks.dropped += from->sinks.dropped;
+    to->sinks.delivery_errors += from->sinks.delivery_errors;
+    to->sinks.damaged += from->sinks.damaged;
+}
+
 uint64_t events_close(struct events *events)
 {
     uint64_t undelivered = 0;
@@ -268,21 +289,23 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
     json_key_u64(&writer, "stream_gaps", counters->stream_gaps);
     json_key_u64(&writer, "detector_evictions", counters->detector_evictions);
     json_key_u64(&writer, "detector_exhausted", counters->detector_exhausted);
+    struct events_tally tally;
+    events_tally(events, &tally);
+    if (events->elsewhere != NULL)
+        events_tally_add(&tally, events->elsewhere);
     /* This event counts itself, so the totals on the wire match what a consumer saw. */
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         char key[48];
         snprintf(key, sizeof(key), "events_%s", event_type_name((enum event_type)t));
-        json_key_u64(&writer, key, events->emitted[t] + (t == EVENT_SENSOR_STATS ? 1 : 0));
+        json_key_u64(&writer, key, tally.emitted[t] + (t == EVENT_SENSOR_STATS ? 1 : 0));
     }
     /* Lost events: too large to write, or lost by a sink (a sink that cannot tell loses
      * one event per failed write). An event lost by two sinks counts twice. */
-    struct sink_stats sinks;
-    events_sink_stats(events, &sinks);
-    json_key_u64(&writer, "events_queued", sinks.queued);
-    json_key_u64(&writer, "events_spooled", sinks.spooled);
-    json_key_u64(&writer, "events_dropped", events->oversize + sinks.dropped);
-    json_key_u64(&writer, "sink_errors", events->sink_errors);
-    json_key_u64(&writer, "kafka_errors", sinks.delivery_errors);
+    json_key_u64(&writer, "events_queued", tally.sinks.queued);
+    json_key_u64(&writer, "events_spooled", tally.sinks.spooled);
+    json_key_u64(&writer, "events_dropped", tally.oversize + tally.sinks.dropped);
+    json_key_u64(&writer, "sink_errors", tally.sink_errors);
+    json_key_u64(&writer, "kafka_errors", tally.sinks.delivery_errors);
     json_key_bool(&writer, "final", final);
     event_emit(events, &writer, EVENT_SENSOR_STATS, events->policy->sensor_name);
 }
@@ -301,6 +324,8 @@ static void on_finding(void *context, const struct finding *finding)
 
 static void on_periodic(void *context, const struct periodic_record *periodic)
 {
+    if (((struct events *)context)->skip_periodic)
+        return;
     if (periodic->coverage != NULL)
         event_coverage(context, periodic->coverage, periodic->now, periodic->final);
     event_sensor_stats(context, periodic->counters, periodic->now, periodic->final);

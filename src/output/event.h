@@ -23,9 +23,21 @@
 #define EVENT_LINE_MAX 8192
 #define EVENTS_MAX_SINKS 4
 
+/* What one process wrote and what its sinks hold or lost: what sensor_stats counts. */
+struct events_tally {
+    uint64_t emitted[EVENT_TYPE_COUNT]; /* lines handed to the sinks, by type */
+    uint64_t oversize;                  /* lines that did not fit EVENT_LINE_MAX */
+    uint64_t sink_errors;               /* failed sink writes */
+    struct sink_stats sinks;            /* the sinks' own counters (events_sink_stats) */
+};
+
 struct events {
     const struct policy *policy;
     int worker; /* written into every event when >= 0 (--workers) */
+    /* --workers: a worker leaves coverage and sensor_stats to the parent, which writes
+     * them for the whole sensor, adding what the workers wrote (elsewhere) to its own. */
+    bool skip_periodic;
+    const struct events_tally *elsewhere;
     struct sink *sinks[EVENTS_MAX_SINKS];
     size_t sink_count;
     uint64_t emitted[EVENT_TYPE_COUNT];
@@ -45,6 +57,9 @@ struct output_counts events_counts(const struct events *events);
  * the run found, such as damaged spool segments (damaged): anything the sinks find while
  * closing comes with events lost, which events_close counts. */
 void events_sink_stats(const struct events *events, struct sink_stats *stats);
+/* What events wrote so far and what its sinks say, into *tally. */
+void events_tally(const struct events *events, struct events_tally *tally);
+void events_tally_add(struct events_tally *to, const struct events_tally *from);
 /* Closes every sink; returns the number of events some sink could not deliver. */
 uint64_t events_close(struct events *events);
 /* The event lines' subscription to the bus: every record becomes a line, in the order
@@ -71,6 +86,7 @@ void event_finding(struct events *events, const struct finding *finding);
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
                     bool final);
+/* The counters, and what events and events->elsewhere wrote (this event included). */
 void event_sensor_stats(struct events *events, const struct sensor_counters *counters,
                         packet_time now, bool final);
 

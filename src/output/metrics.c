@@ -7,10 +7,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,12 +18,10 @@
 #include "record/bus.h"
 #include "record/finding.h"
 #include "output/metrics_guard.h"
+#include "output/metrics_slots.h"
 #include "output/sink.h"
 #include "util/log.h"
 
-/* Bot scores by histogram bucket: the scale is the detector's, so the buckets double from
- * a quarter to 128 and cover a 0..1 score as well as a 0..100 one. */
-#define SCORE_BUCKETS 10
 /* Connections served at once, and per client address: Prometheus uses one per server, so
  * a client that opens more cannot take the others' (the guard bounds how long each may
  * take to ask). */
@@ -31,30 +29,16 @@
 #define CLIENT_CONNECTION_LIMIT 8
 /* Seconds a connection may sit idle, between requests or while an answer goes out. */
 #define IDLE_SECONDS 10
+/* Bot scores by histogram bucket: the scale is the detector's, so the buckets double from
+ * a quarter to 128 and cover a 0..1 score as well as a 0..100 one. */
 static const double score_bounds[SCORE_BUCKETS] = {0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128};
-
-struct snapshot {
-    struct sensor_counters counters;
-    uint64_t events[EVENT_TYPE_COUNT];
-    uint64_t events_oversize;
-    uint64_t sink_errors;
-    struct sink_stats sinks;
-    packet_time now;
-    double published_at;                       /* Unix time of the wall clock */
-    uint64_t score_buckets[SCORE_BUCKETS + 1]; /* the last is +Inf */
-    double score_sum;
-    uint64_t score_count;
-    /* Sized by the policy: [pool * 2 + (IPv6 ? 1 : 0)][verdict] and [pool][evidence]. */
-    uint64_t *attempts;
-    uint64_t *leaks;
-};
 
 struct metrics {
     const struct policy *policy;
     struct MHD_Daemon *daemon;
     struct metrics_guard *guard;
-    size_t attempt_values;
-    size_t leak_values;
+    struct snapshot_size size;
+    const struct events *events; /* what the event lines wrote (metrics_attach) */
     /* The packet thread's own copy; observers add to it directly. */
     struct snapshot pending;
     double last_publish;
@@ -63,15 +47,17 @@ struct metrics {
     struct snapshot shared;
     /* The scraping thread's copy (libmicrohttpd answers from one thread). */
     struct snapshot reading;
-    /* --workers: a slot per worker in memory shared across fork (see worker slots below);
-     * NULL otherwise. worker is this process's slot, -1 in the serving parent. */
-    uint8_t *slots;
-    size_t slot_bytes;
-    unsigned workers;
+    /* --workers: a slot per worker in shared memory (metrics_slots.h); worker is this
+     * process's slot, -1 in the parent. The parent serves the workers' sum and its own
+     * events (own, under the lock), and each worker's figures (per_worker, read by the
+     * scraping thread); its main thread sums the slots into sum, with sum_scratch. */
+    struct slots slots;
     int worker;
+    struct events_tally own;
+    struct snapshot *per_worker;
+    bool *per_worker_read;
+    struct snapshot sum, sum_scratch;
 };
-
-static void slot_write(struct metrics *metrics, const struct snapshot *from);
 
 /* ---- Listening address ---- */
 
@@ -133,32 +119,6 @@ int metrics_parse_address(const char *text, struct sockaddr_storage *address, ch
 
 /* ---- Snapshots ---- */
 
-static int snapshot_init(struct snapshot *snapshot, size_t attempt_values, size_t leak_values)
-{
-    memset(snapshot, 0, sizeof(*snapshot));
-    snapshot->attempts = calloc(attempt_values + 1, sizeof(uint64_t));
-    snapshot->leaks = calloc(leak_values + 1, sizeof(uint64_t));
-    return snapshot->attempts == NULL || snapshot->leaks == NULL ? -1 : 0;
-}
-
-static void snapshot_free(struct snapshot *snapshot)
-{
-    free(snapshot->attempts);
-    free(snapshot->leaks);
-}
-
-/* Copies the values, keeping the destination's own arrays. */
-static void snapshot_copy(const struct metrics *metrics, struct snapshot *to,
-                          const struct snapshot *from)
-{
-    uint64_t *attempts = to->attempts, *leaks = to->leaks;
-    *to = *from;
-    to->attempts = attempts;
-    to->leaks = leaks;
-    memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
-    memcpy(leaks, from->leaks, metrics->leak_values * sizeof(uint64_t));
-}
-
 static double wall_seconds(clockid_t clock)
 {
     struct timespec now;
@@ -166,17 +126,17 @@ static double wall_seconds(clockid_t clock)
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
+/* coverage and events may be NULL: their figures stay as last gathered. */
 static void gather(struct metrics *metrics, const struct sensor_counters *counters,
                    const struct coverage *coverage, const struct events *events, packet_time now)
 {
     struct snapshot *pending = &metrics->pending;
     pending->counters = *counters;
     pending->now = now;
-    memcpy(pending->events, events->emitted, sizeof(pending->events));
-    pending->events_oversize = events->oversize;
-    pending->sink_errors = events->sink_errors;
-    events_sink_stats(events, &pending->sinks);
-    for (size_t p = 0; p < metrics->policy->pool_count && p < coverage->pool_count; p++) {
+    if (events != NULL)
+        events_tally(events, &pending->events);
+    for (size_t p = 0;
+         coverage != NULL && p < metrics->policy->pool_count && p < coverage->pool_count; p++) {
         for (int f = 0; f < 2; f++) {
             const struct coverage_counts *counts =
                 coverage_get(coverage, (int)p, f == 0 ? ADDRESS_V4 : ADDRESS_V6);
@@ -196,7 +156,7 @@ void metrics_update(struct metrics *metrics, const struct sensor_counters *count
         return;
     gather(metrics, counters, coverage, events, now);
     if (metrics->worker >= 0) {
-        slot_write(metrics, &metrics->pending);
+        slot_write(&metrics->slots, (unsigned)metrics->worker, SLOT_LATEST, &metrics->pending);
         metrics->last_publish = clock;
         return;
     }
@@ -204,7 +164,7 @@ void metrics_update(struct metrics *metrics, const struct sensor_counters *count
      * wait, keep reading packets and hand this one over next time. */
     if (pthread_mutex_trylock(&metrics->lock) != 0)
         return;
-    snapshot_copy(metrics, &metrics->shared, &metrics->pending);
+    snapshot_copy(&metrics->shared, &metrics->pending, metrics->size);
     pthread_mutex_unlock(&metrics->lock);
     metrics->last_publish = clock;
 }
@@ -215,117 +175,108 @@ void metrics_publish(struct metrics *metrics, const struct sensor_counters *coun
     gather(metrics, counters, coverage, events, now);
     metrics->last_publish = wall_seconds(CLOCK_MONOTONIC_COARSE);
     if (metrics->worker >= 0) {
-        slot_write(metrics, &metrics->pending);
+        slot_write(&metrics->slots, (unsigned)metrics->worker, SLOT_LATEST, &metrics->pending);
         return;
     }
     pthread_mutex_lock(&metrics->lock);
-    snapshot_copy(metrics, &metrics->shared, &metrics->pending);
+    snapshot_copy(&metrics->shared, &metrics->pending, metrics->size);
     pthread_mutex_unlock(&metrics->lock);
 }
 
-/* ---- Worker slots ----
- *
- * With --workers the parent serves the endpoint and each worker process publishes into
- * its own slot: a sequence number, the snapshot's fixed part, then its attempt and leak
- * arrays. A seqlock: the worker makes the number odd, writes, makes it even again; the
- * parent copies and keeps the copy only if the number was even and unchanged across it.
- * A worker never waits for a scrape, and a scrape never sees half a snapshot. */
+/* ---- --workers: what the workers hand the parent ---- */
 
-struct slot_header {
-    uint64_t sequence;
-};
-
-static uint8_t *slot_of(const struct metrics *metrics, unsigned worker)
+/* A worker's reports go to its slot, for the parent to write the whole sensor's coverage
+ * and sensor_stats from: an interval or final report (with coverage) to both parts, an
+ * on-demand one (SIGUSR1: the counters alone) to the latest, counted as answered. */
+static void on_periodic(void *context, const struct periodic_record *periodic)
 {
-    return metrics->slots + (size_t)worker * metrics->slot_bytes;
-}
-
-static void slot_layout(const struct metrics *metrics, uint8_t *slot, struct snapshot **fixed,
-                        uint64_t **attempts, uint64_t **leaks)
-{
-    *fixed = (struct snapshot *)(slot + sizeof(struct slot_header));
-    *attempts = (uint64_t *)(slot + sizeof(struct slot_header) + sizeof(struct snapshot));
-    *leaks = *attempts + metrics->attempt_values;
-}
-
-static void slot_write(struct metrics *metrics, const struct snapshot *from)
-{
-    uint8_t *slot = slot_of(metrics, (unsigned)metrics->worker);
-    struct slot_header *header = (struct slot_header *)slot;
-    struct snapshot *fixed;
-    uint64_t *attempts, *leaks;
-    slot_layout(metrics, slot, &fixed, &attempts, &leaks);
-    __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    memcpy(fixed, from, sizeof(*fixed));
-    memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
-    memcpy(leaks, from->leaks, metrics->leak_values * sizeof(uint64_t));
-    __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELEASE);
-}
-
-/* A consistent copy of one worker's slot into scratch; false if it kept changing. */
-static bool slot_read(const struct metrics *metrics, unsigned worker, struct snapshot *scratch)
-{
-    uint8_t *slot = slot_of(metrics, worker);
-    struct slot_header *header = (struct slot_header *)slot;
-    struct snapshot *fixed;
-    uint64_t *attempts, *leaks;
-    slot_layout(metrics, slot, &fixed, &attempts, &leaks);
-    for (int tries = 0; tries < 1000; tries++) {
-        uint64_t before = __atomic_load_n(&header->sequence, __ATOMIC_ACQUIRE);
-        if (before & 1)
-            continue;
-        /* The slot's own array pointers are the worker's: only the values are taken. */
-        uint64_t *scratch_attempts = scratch->attempts, *scratch_leaks = scratch->leaks;
-        memcpy(scratch, fixed, sizeof(*scratch));
-        scratch->attempts = scratch_attempts;
-        scratch->leaks = scratch_leaks;
-        memcpy(scratch_attempts, attempts, metrics->attempt_values * sizeof(uint64_t));
-        memcpy(scratch_leaks, leaks, metrics->leak_values * sizeof(uint64_t));
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&header->sequence, __ATOMIC_RELAXED) == before)
-            return true;
+    struct metrics *metrics = context;
+    if (metrics->worker < 0)
+        return;
+    struct snapshot *pending = &metrics->pending;
+    gather(metrics, periodic->counters, periodic->coverage, metrics->events, periodic->now);
+    if (periodic->coverage == NULL) {
+        pending->requests++;
+    } else {
+        pending->final = periodic->final;
+        if (!periodic->final) {
+            pending->reports++;
+            pending->reported = periodic->now;
+        }
+        slot_write(&metrics->slots, (unsigned)metrics->worker, SLOT_REPORTED, pending);
     }
-    return false;
+    slot_write(&metrics->slots, (unsigned)metrics->worker, SLOT_LATEST, pending);
+    metrics->last_publish = wall_seconds(CLOCK_MONOTONIC_COARSE);
 }
 
-static void add_u64s(uint64_t *to, const uint64_t *from, size_t count)
+int metrics_figures_init(const struct metrics *metrics, struct worker_figures *figures)
 {
-    for (size_t i = 0; i < count; i++)
-        to[i] += from[i];
+    memset(figures, 0, sizeof(*figures));
+    return coverage_init(&figures->coverage, metrics->policy->pool_count);
 }
 
-/* The workers' sum: counters add up (gauges too: each worker holds its own flows), the
- * clocks take the latest. */
-static void merge_slots(struct metrics *metrics, struct snapshot *into, struct snapshot *scratch)
+void metrics_figures_free(struct worker_figures *figures)
 {
-    uint64_t *attempts = into->attempts, *leaks = into->leaks;
-    memset(into, 0, sizeof(*into));
-    into->attempts = attempts;
-    into->leaks = leaks;
-    memset(attempts, 0, metrics->attempt_values * sizeof(uint64_t));
-    memset(leaks, 0, metrics->leak_values * sizeof(uint64_t));
-    _Static_assert(sizeof(struct sensor_counters) % sizeof(uint64_t) == 0, "all counters");
-    _Static_assert(sizeof(struct sink_stats) % sizeof(uint64_t) == 0, "all counters");
-    for (unsigned w = 0; w < metrics->workers; w++) {
-        if (!slot_read(metrics, w, scratch))
-            continue;
-        add_u64s((uint64_t *)&into->counters, (const uint64_t *)&scratch->counters,
-                 sizeof(into->counters) / sizeof(uint64_t));
-        add_u64s(into->events, scratch->events, EVENT_TYPE_COUNT);
-        into->events_oversize += scratch->events_oversize;
-        into->sink_errors += scratch->sink_errors;
-        add_u64s((uint64_t *)&into->sinks, (const uint64_t *)&scratch->sinks,
-                 sizeof(into->sinks) / sizeof(uint64_t));
-        into->now = scratch->now > into->now ? scratch->now : into->now;
-        into->published_at =
-            scratch->published_at > into->published_at ? scratch->published_at : into->published_at;
-        add_u64s(into->score_buckets, scratch->score_buckets, SCORE_BUCKETS + 1);
-        into->score_sum += scratch->score_sum;
-        into->score_count += scratch->score_count;
-        add_u64s(attempts, scratch->attempts, metrics->attempt_values);
-        add_u64s(leaks, scratch->leaks, metrics->leak_values);
+    coverage_free(&figures->coverage);
+}
+
+void metrics_read_workers(struct metrics *metrics, bool reported, struct worker_figures *figures,
+                          struct worker_state *states)
+{
+    struct snapshot *sum = &metrics->sum, *scratch = &metrics->sum_scratch;
+    if (figures != NULL)
+        snapshot_clear(sum, metrics->size);
+    for (unsigned w = 0; w < metrics->slots.workers; w++) {
+        bool read = slot_read(&metrics->slots, w, reported ? SLOT_REPORTED : SLOT_LATEST, scratch,
+                              figures != NULL);
+        if (states != NULL)
+            states[w] = (struct worker_state){
+                .published = read && scratch->published_at > 0,
+                .final = read && scratch->final,
+                .reports = read ? scratch->reports : 0,
+                .reported = read ? scratch->reported : 0,
+                .requests = read ? scratch->requests : 0,
+                .now = read ? scratch->now : 0,
+            };
+        if (read && figures != NULL)
+            snapshot_add(sum, scratch, metrics->size);
     }
+    if (figures == NULL)
+        return;
+    figures->counters = sum->counters;
+    figures->events = sum->events;
+    figures->now = sum->now;
+    for (size_t i = 0; i < metrics->policy->pool_count * 2; i++)
+        memcpy(figures->coverage.counts[i].by_verdict, &sum->attempts[i * VERDICT_COUNT],
+               sizeof(figures->coverage.counts[i].by_verdict));
+}
+
+void metrics_set_own(struct metrics *metrics, const struct events *events)
+{
+    struct events_tally tally;
+    events_tally(events, &tally);
+    pthread_mutex_lock(&metrics->lock);
+    metrics->own = tally;
+    pthread_mutex_unlock(&metrics->lock);
+}
+
+/* The scraping thread's view: the workers' sum and the parent's own events into reading,
+ * each worker's figures into per_worker (shared is free in the parent, which never
+ * publishes: scratch for the slots). */
+static void merge_slots(struct metrics *metrics)
+{
+    struct snapshot *into = &metrics->reading, *scratch = &metrics->shared;
+    snapshot_clear(into, metrics->size);
+    for (unsigned w = 0; w < metrics->slots.workers; w++) {
+        metrics->per_worker_read[w] = slot_read(&metrics->slots, w, SLOT_LATEST, scratch, true);
+        if (!metrics->per_worker_read[w])
+            continue;
+        snapshot_add(into, scratch, metrics->size);
+        snapshot_copy(&metrics->per_worker[w], scratch, metrics->size);
+    }
+    pthread_mutex_lock(&metrics->lock);
+    events_tally_add(&into->events, &metrics->own);
+    pthread_mutex_unlock(&metrics->lock);
 }
 
 /* ---- What the counters alone do not say ---- */
@@ -357,10 +308,11 @@ static void on_finding(void *context, const struct finding *finding)
     pending->score_count++;
 }
 
-int metrics_attach(struct metrics *metrics, struct bus *bus)
+int metrics_attach(struct metrics *metrics, struct bus *bus, const struct events *events)
 {
+    metrics->events = events;
     struct bus_subscriber subscriber = {
-        .attempt = on_attempt, .finding = on_finding, .context = metrics};
+        .attempt = on_attempt, .finding = on_finding, .periodic = on_periodic, .context = metrics};
     return bus_subscribe(bus, subscriber);
 }
 
@@ -535,11 +487,11 @@ static void render_events(FILE *out, const struct snapshot *s)
            "Detections by type (guide section 4): evasion, bots, submission hygiene.");
     for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++)
         fprintf(out, "op25b_findings_total{type=\"%s\"} %llu\n",
-                event_type_name((enum event_type)t), (unsigned long long)s->events[t]);
+                event_type_name((enum event_type)t), (unsigned long long)s->events.emitted[t]);
     family(out, "op25b_events_total", "counter", "Event lines written, by type.");
     for (int t = 0; t < EVENT_TYPE_COUNT; t++)
         fprintf(out, "op25b_events_total{type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
-                (unsigned long long)s->events[t]);
+                (unsigned long long)s->events.emitted[t]);
     family(out, "op25b_bot_suspect_score", "histogram", "Scores of bot_suspect findings.");
     uint64_t cumulative = 0;
     for (int b = 0; b <= SCORE_BUCKETS; b++) {
@@ -554,25 +506,72 @@ static void render_events(FILE *out, const struct snapshot *s)
     fprintf(out, "op25b_bot_suspect_score_sum %.6f\nop25b_bot_suspect_score_count %llu\n",
             s->score_sum, (unsigned long long)s->score_count);
     plain(out, "op25b_sink_queue_depth", "gauge",
-          "Events handed to a sink and not yet confirmed (Kafka).", s->sinks.queued);
+          "Events handed to a sink and not yet confirmed (Kafka).", s->events.sinks.queued);
     plain(out, "op25b_sink_spooled_total", "counter", "Events written to the on-disk spool.",
-          s->sinks.spooled);
+          s->events.sinks.spooled);
     plain(out, "op25b_events_dropped_total", "counter",
           "Events lost: too large to write, or lost by a sink.",
-          s->events_oversize + s->sinks.dropped);
-    plain(out, "op25b_sink_errors_total", "counter", "Failed sink writes.", s->sink_errors);
+          s->events.oversize + s->events.sinks.dropped);
+    plain(out, "op25b_sink_errors_total", "counter", "Failed sink writes.", s->events.sink_errors);
     plain(out, "op25b_sink_delivery_errors_total", "counter",
-          "Delivery failures the far end reported (Kafka).", s->sinks.delivery_errors);
+          "Delivery failures the far end reported (Kafka).", s->events.sinks.delivery_errors);
+}
+
+/* --workers: each worker's own figures beside the sum, labelled with its index. */
+static void render_workers(FILE *out, const struct metrics *metrics)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+    } series[] = {
+        {"op25b_worker_packets_total", "counter", "Packets each worker read.",
+         offsetof(struct sensor_counters, packets)},
+        {"op25b_worker_bytes_total", "counter", "Bytes on the wire of the packets each read.",
+         offsetof(struct sensor_counters, bytes)},
+        {"op25b_worker_capture_drops_total", "counter", "Packets dropped before each worker.",
+         offsetof(struct sensor_counters, capture_drops)},
+        {"op25b_worker_flows", "gauge", "Attempts each worker tracks now.",
+         offsetof(struct sensor_counters, flows_active)},
+        {"op25b_worker_flow_evictions_total", "counter",
+         "Attempts each worker closed early: its flow table was full.",
+         offsetof(struct sensor_counters, flow_evictions)},
+    };
+    for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++) {
+        family(out, series[i].name, series[i].type, series[i].help);
+        for (unsigned w = 0; w < metrics->slots.workers; w++) {
+            uint64_t value;
+            memcpy(&value, (const char *)&metrics->per_worker[w].counters + series[i].offset,
+                   sizeof(value));
+            if (metrics->per_worker_read[w])
+                fprintf(out, "%s{worker=\"%u\"} %llu\n", series[i].name, w,
+                        (unsigned long long)value);
+        }
+    }
+    family(out, "op25b_worker_attempts_total", "counter",
+           "Port-25 attempts each worker judged, by verdict (all pools).");
+    for (unsigned w = 0; w < metrics->slots.workers; w++) {
+        for (int v = 0; metrics->per_worker_read[w] && v < VERDICT_COUNT; v++) {
+            uint64_t count = 0;
+            for (size_t i = 0; i < metrics->policy->pool_count * 2; i++)
+                count += metrics->per_worker[w].attempts[i * VERDICT_COUNT + (size_t)v];
+            fprintf(out, "op25b_worker_attempts_total{worker=\"%u\",verdict=\"%s\"} %llu\n", w,
+                    verdict_name((enum verdict)v), (unsigned long long)count);
+        }
+    }
+    family(out, "op25b_worker_packet_time_seconds", "gauge", "Each worker's packet clock.");
+    for (unsigned w = 0; w < metrics->slots.workers; w++)
+        if (metrics->per_worker_read[w])
+            fprintf(out, "op25b_worker_packet_time_seconds{worker=\"%u\"} %.6f\n", w,
+                    (double)metrics->per_worker[w].now / PACKET_TIME_SECOND);
 }
 
 char *metrics_render(struct metrics *metrics, size_t *length)
 {
-    if (metrics->slots != NULL) {
-        /* shared is free in the parent, which never publishes: scratch for the slots. */
-        merge_slots(metrics, &metrics->reading, &metrics->shared);
+    if (metrics->slots.memory != NULL) {
+        merge_slots(metrics);
     } else {
         pthread_mutex_lock(&metrics->lock);
-        snapshot_copy(metrics, &metrics->reading, &metrics->shared);
+        snapshot_copy(&metrics->reading, &metrics->shared, metrics->size);
         pthread_mutex_unlock(&metrics->lock);
     }
     char *text = NULL;
@@ -583,6 +582,8 @@ char *metrics_render(struct metrics *metrics, size_t *length)
     render_sensor(out, &metrics->reading);
     render_attempts(out, metrics, &metrics->reading);
     render_events(out, &metrics->reading);
+    if (metrics->slots.memory != NULL)
+        render_workers(out, metrics);
     if (fclose(out) != 0) {
         free(text);
         return NULL;
@@ -656,6 +657,20 @@ static void log_server(void *context, const char *format, va_list arguments)
     log_message(LOG_DEBUG, "metrics: %s", text);
 }
 
+/* Frees the snapshots of a metrics that may be half made; NULL arrays are fine. */
+static void free_snapshots(struct metrics *metrics)
+{
+    snapshot_free(&metrics->pending);
+    snapshot_free(&metrics->shared);
+    snapshot_free(&metrics->reading);
+    snapshot_free(&metrics->sum);
+    snapshot_free(&metrics->sum_scratch);
+    for (unsigned w = 0; metrics->per_worker != NULL && w < metrics->slots.workers; w++)
+        snapshot_free(&metrics->per_worker[w]);
+    free(metrics->per_worker);
+    free(metrics->per_worker_read);
+}
+
 /* The snapshots, without the server. */
 static struct metrics *metrics_new(const struct policy *policy)
 {
@@ -664,14 +679,12 @@ static struct metrics *metrics_new(const struct policy *policy)
         return NULL;
     metrics->policy = policy;
     metrics->worker = -1;
-    metrics->attempt_values = policy->pool_count * 2 * VERDICT_COUNT;
-    metrics->leak_values = policy->pool_count * EVIDENCE_COUNT;
-    if (snapshot_init(&metrics->pending, metrics->attempt_values, metrics->leak_values) != 0 ||
-        snapshot_init(&metrics->shared, metrics->attempt_values, metrics->leak_values) != 0 ||
-        snapshot_init(&metrics->reading, metrics->attempt_values, metrics->leak_values) != 0) {
-        snapshot_free(&metrics->pending);
-        snapshot_free(&metrics->shared);
-        snapshot_free(&metrics->reading);
+    metrics->size.attempts = policy->pool_count * 2 * VERDICT_COUNT;
+    metrics->size.leaks = policy->pool_count * EVIDENCE_COUNT;
+    if (snapshot_init(&metrics->pending, metrics->size) != 0 ||
+        snapshot_init(&metrics->shared, metrics->size) != 0 ||
+        snapshot_init(&metrics->reading, metrics->size) != 0) {
+        free_snapshots(metrics);
         free(metrics);
         return NULL;
     }
@@ -739,6 +752,21 @@ struct metrics *metrics_start(const char *address, const struct policy *policy, 
     return metrics;
 }
 
+/* The parent's side of the slots: its sums and each worker's copy. */
+static int init_worker_snapshots(struct metrics *metrics, unsigned workers)
+{
+    metrics->per_worker = calloc(workers, sizeof(*metrics->per_worker));
+    metrics->per_worker_read = calloc(workers, sizeof(*metrics->per_worker_read));
+    if (metrics->per_worker == NULL || metrics->per_worker_read == NULL ||
+        snapshot_init(&metrics->sum, metrics->size) != 0 ||
+        snapshot_init(&metrics->sum_scratch, metrics->size) != 0)
+        return -1;
+    for (unsigned w = 0; w < workers; w++)
+        if (snapshot_init(&metrics->per_worker[w], metrics->size) != 0)
+            return -1;
+    return 0;
+}
+
 struct metrics *metrics_start_shared(const struct policy *policy, unsigned workers, char *error,
                                      size_t error_size)
 {
@@ -747,19 +775,18 @@ struct metrics *metrics_start_shared(const struct policy *policy, unsigned worke
         snprintf(error, error_size, "out of memory for the metrics");
         return NULL;
     }
-    metrics->slot_bytes = sizeof(struct slot_header) + sizeof(struct snapshot) +
-                          (metrics->attempt_values + metrics->leak_values) * sizeof(uint64_t);
-    metrics->slot_bytes = (metrics->slot_bytes + 63) & ~(size_t)63;
-    void *slots = mmap(NULL, metrics->slot_bytes * workers, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (slots == MAP_FAILED) {
-        snprintf(error, error_size, "no shared memory for the workers' metrics: %s",
+    metrics->slots.workers = workers;
+    if (init_worker_snapshots(metrics, workers) != 0) {
+        snprintf(error, error_size, "out of memory for the metrics");
+        metrics_stop(metrics);
+        return NULL;
+    }
+    if (slots_map(&metrics->slots, workers, metrics->size) != 0) {
+        snprintf(error, error_size, "no shared memory for the workers' figures: %s",
                  strerror(errno));
         metrics_stop(metrics);
         return NULL;
     }
-    metrics->slots = slots;
-    metrics->workers = workers;
     return metrics;
 }
 
@@ -775,11 +802,8 @@ void metrics_stop(struct metrics *metrics)
     if (metrics->daemon != NULL)
         MHD_stop_daemon(metrics->daemon);
     metrics_guard_stop(metrics->guard);
-    if (metrics->slots != NULL)
-        munmap(metrics->slots, metrics->slot_bytes * metrics->workers);
+    slots_unmap(&metrics->slots);
     pthread_mutex_destroy(&metrics->lock);
-    snapshot_free(&metrics->pending);
-    snapshot_free(&metrics->shared);
-    snapshot_free(&metrics->reading);
+    free_snapshots(metrics);
     free(metrics);
 }
