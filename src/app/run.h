@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "app/options.h"
+#include "app/summary.h"
 #include "output/metrics.h"
 #include "policy/policy.h"
 #include "workers/worker_share.h"
@@ -21,7 +22,10 @@ struct run_role {
     int report_state_fd;            /* --report: where this worker saves its report state */
     int ready_fd;                   /* -u: this worker says here it has dropped root */
     struct worker_share *share;     /* what the workers share */
-    struct metrics *shared_metrics; /* --metrics: the parent's, one slot for each worker */
+    /* The parent's, a slot for each worker: how a worker hands over its figures at each
+     * report (the parent writes coverage and sensor_stats), served by --metrics. */
+    struct metrics *shared_metrics;
+    struct worker_summary *summary; /* where this worker leaves its top suspects */
 };
 
 #define RUN_ROLE_ALONE ((struct run_role){.worker = -1, .report_state_fd = -1, .ready_fd = -1})
