@@ -1,11 +1,7 @@
 #include "output/metrics.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +13,7 @@
 #include "record/bus.h"
 #include "record/finding.h"
 #include "output/sink.h"
+#include "util/http_metrics.h"
 
 /* Bot scores by histogram bucket: the scale is the detector's, so the buckets double from
  * a quarter to 128 and cover a 0..1 score as well as a 0..100 one. */
@@ -41,7 +38,7 @@ struct snapshot {
 
 struct metrics {
     const struct policy *policy;
-    struct MHD_Daemon *daemon;
+    struct http_metrics *server;
     size_t attempt_values;
     size_t leak_values;
     /* The packet thread's own copy; observers add to it directly. */
@@ -67,57 +64,7 @@ static void slot_write(struct metrics *metrics, const struct snapshot *from);
 int metrics_parse_address(const char *text, struct sockaddr_storage *address, char *error,
                           size_t error_size)
 {
-    char host[64] = METRICS_DEFAULT_HOST;
-    const char *port_text = text;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL || close[1] != ':' || (size_t)(close - text - 1) >= sizeof(host)) {
-            snprintf(error, error_size, "--metrics '%s': expected [IPV6]:PORT", text);
-            return -1;
-        }
-        memcpy(host, text + 1, (size_t)(close - text - 1));
-        host[close - text - 1] = '\0';
-        port_text = close + 2;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (colon != NULL) {
-            if ((size_t)(colon - text) >= sizeof(host)) {
-                snprintf(error, error_size, "--metrics '%s': host too long", text);
-                return -1;
-            }
-            if (colon > text) {
-                memcpy(host, text, (size_t)(colon - text));
-                host[colon - text] = '\0';
-            }
-            port_text = colon + 1;
-        }
-    }
-    char *end;
-    errno = 0;
-    unsigned long port = strtoul(port_text, &end, 10);
-    if (errno != 0 || end == port_text || *end != '\0' || port == 0 || port > 65535 ||
-        port_text[0] == '-' || port_text[0] == '+') {
-        snprintf(error, error_size, "--metrics '%s': the port must be a number from 1 to 65535",
-                 text);
-        return -1;
-    }
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof(host), "%s", METRICS_DEFAULT_HOST);
-    memset(address, 0, sizeof(*address));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)address;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-    } else {
-        snprintf(error, error_size, "--metrics '%s': the host must be an IP address or localhost",
-                 text);
-        return -1;
-    }
-    return 0;
+    return http_metrics_parse_address(text, address, error, error_size);
 }
 
 /* ---- Snapshots ---- */
@@ -362,23 +309,15 @@ int metrics_attach(struct metrics *metrics, struct bus *bus)
 
 /* ---- The exposition format ---- */
 
-/* Label values escape backslash, double quote and line feed. */
+/* The exposition format's pieces are util/http_metrics's, shared with op25b-correlate. */
 static void label_value(FILE *out, const char *text)
 {
-    for (const char *c = text; *c != '\0'; c++) {
-        if (*c == '\\' || *c == '"')
-            fputc('\\', out);
-        if (*c == '\n') {
-            fputs("\\n", out);
-            continue;
-        }
-        fputc(*c, out);
-    }
+    http_metrics_label_value(out, text);
 }
 
 static void family(FILE *out, const char *name, const char *type, const char *help)
 {
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    http_metrics_family(out, name, type, help);
 }
 
 static void plain(FILE *out, const char *name, const char *type, const char *help, uint64_t value)
@@ -588,50 +527,9 @@ char *metrics_render(struct metrics *metrics, size_t *length)
 
 /* ---- HTTP ---- */
 
-static enum MHD_Result reply(struct MHD_Connection *connection, unsigned status, char *body,
-                             size_t length, enum MHD_ResponseMemoryMode mode,
-                             const char *content_type)
+static char *render(void *context, size_t *length)
 {
-    struct MHD_Response *response = MHD_create_response_from_buffer(length, body, mode);
-    if (response == NULL)
-        return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    enum MHD_Result result = MHD_queue_response(connection, status, response);
-    MHD_destroy_response(response);
-    return result;
-}
-
-static enum MHD_Result answer(void *context, struct MHD_Connection *connection, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **request_state)
-{
-    (void)version;
-    (void)upload_data;
-    (void)request_state;
-    static char not_found[] = "not found: the metrics are at /metrics\n";
-    static char not_allowed[] = "only GET and HEAD\n";
-    static char index[] = "op25b-watch: Prometheus metrics at /metrics\n";
-    const char *text_type = "text/plain; charset=utf-8";
-    if (*upload_data_size != 0) {
-        *upload_data_size = 0; /* a body is never wanted: read and ignore it */
-        return MHD_YES;
-    }
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof(not_allowed) - 1,
-                     MHD_RESPMEM_PERSISTENT, text_type);
-    if (strcmp(url, "/") == 0)
-        return reply(connection, MHD_HTTP_OK, index, sizeof(index) - 1, MHD_RESPMEM_PERSISTENT,
-                     text_type);
-    if (strcmp(url, "/metrics") != 0)
-        return reply(connection, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1,
-                     MHD_RESPMEM_PERSISTENT, text_type);
-    size_t length = 0;
-    char *body = metrics_render(context, &length);
-    if (body == NULL)
-        return MHD_NO;
-    /* Version 0.0.4 of the text exposition format. */
-    return reply(connection, MHD_HTTP_OK, body, length, MHD_RESPMEM_MUST_FREE,
-                 "text/plain; version=0.0.4; charset=utf-8");
+    return metrics_render(context, length);
 }
 
 /* The snapshots, without the server. */
@@ -659,38 +557,10 @@ static struct metrics *metrics_new(const struct policy *policy)
 
 int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size)
 {
-    struct sockaddr_storage bind_address;
-    if (metrics_parse_address(address, &bind_address, error, error_size) != 0)
-        return -1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    uint16_t port = ntohs(((struct sockaddr_in *)&bind_address)->sin_port);
-    if (bind_address.ss_family == AF_INET6) {
-        flags |= MHD_USE_IPv6;
-        port = ntohs(((struct sockaddr_in6 *)&bind_address)->sin6_port);
-    }
-    /* The operator's signals must reach the thread that acts on them, the packet loop (or
-     * with --workers the parent, waiting to pass them on): the server's thread inherits a
-     * mask that blocks them. */
-    sigset_t blocked, previous;
-    sigemptyset(&blocked);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGTERM);
-    sigaddset(&blocked, SIGHUP);
-    sigaddset(&blocked, SIGUSR1);
-    sigaddset(&blocked, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-    metrics->daemon =
-        MHD_start_daemon(flags, port, NULL, NULL, answer, metrics, MHD_OPTION_SOCK_ADDR,
-                         &bind_address, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-    int saved = errno;
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (metrics->daemon == NULL) {
-        snprintf(error, error_size, "--metrics %s: cannot listen there (%s)", address,
-                 saved != 0 ? strerror(saved) : "libmicrohttpd refused");
-        return -1;
-    }
-    return 0;
+    metrics->server = http_metrics_start(address, render, metrics,
+                                         "op25b-watch: Prometheus metrics at /metrics\n", error,
+                                         error_size);
+    return metrics->server != NULL ? 0 : -1;
 }
 
 struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
@@ -741,8 +611,7 @@ void metrics_stop(struct metrics *metrics)
 {
     if (metrics == NULL)
         return;
-    if (metrics->daemon != NULL)
-        MHD_stop_daemon(metrics->daemon);
+    http_metrics_stop(metrics->server);
     if (metrics->slots != NULL)
         munmap(metrics->slots, metrics->slot_bytes * metrics->workers);
     pthread_mutex_destroy(&metrics->lock);

@@ -55,5 +55,6 @@ void web_exchange(struct pcapgen *out, const struct gen_link *link, const char *
 void scenarios_core(void);
 void scenarios_evasion(void);
 void scenarios_submission(void);
+void scenarios_fleet(void);
 
 #endif

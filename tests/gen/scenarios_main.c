@@ -18,5 +18,6 @@ int main(int argc, char **argv)
     scenarios_core();
     scenarios_evasion();
     scenarios_submission();
+    scenarios_fleet();
     return 0;
 }
