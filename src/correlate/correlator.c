@@ -119,6 +119,16 @@ int correlator_assign(struct correlator *correlator, int32_t id, struct resume_p
     return 0;
 }
 
+static void write_coverage(struct correlator *correlator, struct partition_state *state,
+                           packet_time ts, bool final);
+
+void correlator_release(struct correlator *correlator, int32_t id)
+{
+    struct partition_state *state = correlator_partition(correlator, id);
+    if (state != NULL && state->pending_any)
+        write_coverage(correlator, state, state->written_ts, false);
+}
+
 void correlator_revoke(struct correlator *correlator, int32_t id)
 {
     struct partition_state *state = correlator_partition(correlator, id);

@@ -64,6 +64,8 @@ void correlator_free(struct correlator *correlator);
 /* A partition becomes ours, starting where resumed says (taken over; found false: from
  * the committed offset). */
 int correlator_assign(struct correlator *correlator, int32_t id, struct resume_point *resumed);
+/* A partition is about to go: the coverage of what was decided is written (not final). */
+void correlator_release(struct correlator *correlator, int32_t id);
 /* A partition is no longer ours: what waits is dropped (the next owner reads it again). */
 void correlator_revoke(struct correlator *correlator, int32_t id);
 struct partition_state *correlator_partition(struct correlator *correlator, int32_t id);

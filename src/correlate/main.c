@@ -27,6 +27,14 @@ int main(int argc, char **argv)
         log_line("%s", error);
         return CORRELATE_USAGE;
     }
+    /* By default a sensor's silence counts once its clock is past an attempt by the longest
+     * a sensor keeps an attempt open before reporting it, plus the skew. */
+    if (options.window == 0) {
+        packet_time longest = policy->timeouts.syn > policy->timeouts.smtp_idle
+                                  ? policy->timeouts.syn
+                                  : policy->timeouts.smtp_idle;
+        options.window = longest + options.skew;
+    }
     int status = CORRELATE_DONE;
     if (options.check)
         correlate_check_print(policy, stdout);

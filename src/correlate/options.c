@@ -12,7 +12,6 @@
 #include "util/http_metrics.h"
 #include "util/log.h"
 
-#define DEFAULT_WINDOW (60 * PACKET_TIME_SECOND)
 #define DEFAULT_SKEW (2 * PACKET_TIME_SECOND)
 #define DEFAULT_SENSOR_TIMEOUT 300.0
 #define DEFAULT_PENDING_MAX 1000000
@@ -44,7 +43,8 @@ static void usage(FILE *stream)
           "      --metrics ADDR    Prometheus endpoint, e.g. 127.0.0.1:9326 (a bare port\n"
           "                        binds to loopback)\n"
           "      --window DURATION how far every sensor's clock must pass an attempt before\n"
-          "                        its silence counts (default 60s)\n"
+          "                        its silence counts (default: the policy's longer of\n"
+          "                        timeouts.syn and timeouts.smtp_idle, plus --skew)\n"
           "      --skew DURATION   the most two sensors' clocks differ (default 2s)\n"
           "      --sensor-timeout DURATION\n"
           "                        wall time after which a silent sensor no longer holds\n"
@@ -247,7 +247,6 @@ int correlate_options_parse(int argc, char **argv, struct correlate_options *opt
     *options = (struct correlate_options){
         .topic = CORRELATE_DEFAULT_TOPIC,
         .group = CORRELATE_DEFAULT_GROUP,
-        .window = DEFAULT_WINDOW,
         .skew = DEFAULT_SKEW,
         .sensor_timeout = DEFAULT_SENSOR_TIMEOUT,
         .pending_max = DEFAULT_PENDING_MAX,

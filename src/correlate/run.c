@@ -21,6 +21,7 @@
 #define FLUSH_MS 30000
 /* How far back the clocks reader starts in a long-running correlator. */
 #define CLOCK_LOOKBACK_SECONDS 900.0
+#define CLOCKS_WAIT_SECONDS 120
 
 struct run {
     const struct correlate_options *options;
@@ -125,6 +126,8 @@ static void on_rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t reason,
         log_assignment("assigned", partitions);
         return;
     }
+    for (int i = 0; i < partitions->cnt; i++)
+        correlator_release(&run->correlator, partitions->elems[i].partition);
     deliver_and_commit(run, true);
     for (int i = 0; i < partitions->cnt; i++)
         correlator_revoke(&run->correlator, partitions->elems[i].partition);
@@ -179,6 +182,20 @@ static int check_output_topic(struct run *run, char *error, size_t error_size)
     return 0;
 }
 
+static int wait_for_clocks(struct run *run, char *error, size_t error_size)
+{
+    double deadline = monotonic_seconds() + CLOCKS_WAIT_SECONDS;
+    while (!run->clocks.caught_up && !stop_requested) {
+        if (monotonic_seconds() > deadline) {
+            snprintf(error, error_size, "kafka: %s not read to its end within %d s",
+                     run->options->topic, CLOCKS_WAIT_SECONDS);
+            return -1;
+        }
+        sensor_clocks_poll(&run->clocks, POLL_MS);
+    }
+    return 0;
+}
+
 static int start(struct run *run, char *error, size_t error_size)
 {
     const struct correlate_options *options = run->options;
@@ -188,6 +205,10 @@ static int start(struct run *run, char *error, size_t error_size)
     if (sensor_clocks_start(&run->clocks, run->policy, options, lookback, error, error_size) != 0)
         return -1;
     run->input_partitions = run->clocks.partition_count;
+    /* A batch run learns every sensor's clock before it reads a report, so what it
+     * decides, and in which order, depends only on the topic's contents. */
+    if (options->exit_at_end && wait_for_clocks(run, error, error_size) != 0)
+        return -1;
     if (options->output_topic != NULL) {
         run->tail_reader = kafka_reader(options, "op25b-correlate-resume", error, error_size);
         if (run->tail_reader == NULL || check_output_topic(run, error, error_size) != 0)
@@ -331,7 +352,7 @@ static void loop(struct run *run)
             take_message(run, message);
             rd_kafka_message_destroy(message);
         }
-        sensor_clocks_poll(&run->clocks);
+        sensor_clocks_poll(&run->clocks, 0);
         fleet_output_poll(&run->output);
         tick(run);
         if (run->options->exit_at_end && at_end(run)) {

@@ -133,10 +133,10 @@ static void take(struct sensor_clocks *clocks, const rd_kafka_message_t *message
         sensor_clocks_observe(clocks, input.sensor, input.ts, true, input.final);
 }
 
-void sensor_clocks_poll(struct sensor_clocks *clocks)
+void sensor_clocks_poll(struct sensor_clocks *clocks, int wait_ms)
 {
     for (int i = 0; i < POLL_BATCH; i++) {
-        rd_kafka_message_t *message = rd_kafka_consumer_poll(clocks->reader, 0);
+        rd_kafka_message_t *message = rd_kafka_consumer_poll(clocks->reader, i == 0 ? wait_ms : 0);
         if (message == NULL)
             return;
         take(clocks, message);

@@ -39,8 +39,8 @@ double monotonic_seconds(void);
 int sensor_clocks_start(struct sensor_clocks *clocks, const struct policy *policy,
                         const struct correlate_options *options, double lookback, char *error,
                         size_t error_size);
-/* Reads what has arrived, without waiting. */
-void sensor_clocks_poll(struct sensor_clocks *clocks);
+/* Reads what has arrived, waiting up to wait_ms for the first message. */
+void sensor_clocks_poll(struct sensor_clocks *clocks, int wait_ms);
 /* A periodic event (or any event of the sensor, for heard) read elsewhere. */
 void sensor_clocks_observe(struct sensor_clocks *clocks, int sensor, packet_time ts, bool periodic,
                            bool final);
