@@ -707,23 +707,44 @@ static int read_limits(struct loader *loader, const yaml_node_t *node)
     return 0;
 }
 
+/* The top level's sections, in the order they are read. */
+enum section {
+    SENSOR,
+    OWN_PREFIXES,
+    RESOLVERS,
+    POOLS,
+    MSAS,
+    BLOCKING_POINTS,
+    SEGMENTS,
+    GEOIP,
+    THRESHOLDS,
+    TIMEOUTS,
+    LIMITS,
+    SENSORS,
+    SECTION_COUNT
+};
+
+/* The sections that name nothing another section uses. */
+static int read_settings(struct loader *loader, const yaml_node_t *root, struct field *fields)
+{
+    if (fields[GEOIP].value != NULL && read_geoip(loader, fields[GEOIP].value) != 0)
+        return -1;
+    if (fields[THRESHOLDS].value != NULL && read_thresholds(loader, fields[THRESHOLDS].value) != 0)
+        return -1;
+    if (fields[TIMEOUTS].value != NULL && read_timeouts(loader, fields[TIMEOUTS].value) != 0)
+        return -1;
+    if (fields[LIMITS].value != NULL && read_limits(loader, fields[LIMITS].value) != 0)
+        return -1;
+    if (loader->fleet && require_key(loader, root, NULL, &fields[SENSORS]) != 0)
+        return -1;
+    if (fields[SENSORS].value != NULL && read_fleet_sensors(loader, fields[SENSORS].value) != 0)
+        return -1;
+    return 0;
+}
+
 static int read_policy(struct loader *loader, const yaml_node_t *root)
 {
-    enum {
-        SENSOR,
-        OWN_PREFIXES,
-        RESOLVERS,
-        POOLS,
-        MSAS,
-        BLOCKING_POINTS,
-        SEGMENTS,
-        GEOIP,
-        THRESHOLDS,
-        TIMEOUTS,
-        LIMITS,
-        SENSORS,
-    };
-    struct field fields[] = {
+    struct field fields[SECTION_COUNT] = {
         [SENSOR] = {"sensor", true},
         [OWN_PREFIXES] = {"own_prefixes", true},
         [RESOLVERS] = {"resolvers", false},
@@ -763,19 +784,7 @@ static int read_policy(struct loader *loader, const yaml_node_t *root)
         return -1;
     if (fields[SEGMENTS].value != NULL && read_segments(loader, fields[SEGMENTS].value) != 0)
         return -1;
-    if (fields[GEOIP].value != NULL && read_geoip(loader, fields[GEOIP].value) != 0)
-        return -1;
-    if (fields[THRESHOLDS].value != NULL && read_thresholds(loader, fields[THRESHOLDS].value) != 0)
-        return -1;
-    if (fields[TIMEOUTS].value != NULL && read_timeouts(loader, fields[TIMEOUTS].value) != 0)
-        return -1;
-    if (fields[LIMITS].value != NULL && read_limits(loader, fields[LIMITS].value) != 0)
-        return -1;
-    if (loader->fleet && require_key(loader, root, NULL, &fields[SENSORS]) != 0)
-        return -1;
-    if (fields[SENSORS].value != NULL && read_fleet_sensors(loader, fields[SENSORS].value) != 0)
-        return -1;
-    return 0;
+    return read_settings(loader, root, fields);
 }
 
 /* ---- Loading ---- */
