@@ -20,7 +20,8 @@ static void print_pools(FILE *out, const struct policy *policy)
             const struct fleet_sensor *sensor = &policy->fleet_sensors[s];
             fprintf(out, " %s", sensor->name);
             if (pool->blocking_point != POLICY_NO_INDEX)
-                fprintf(out, " (%s)", sensor_position_name(sensor->positions[pool->blocking_point]));
+                fprintf(out, " (%s)",
+                        sensor_position_name(sensor->positions[pool->blocking_point]));
             carriers++;
         }
         fprintf(out, "%s\n", carriers == 0 ? " no sensor" : "");

@@ -70,8 +70,7 @@ static void take_over(const struct policy *policy, struct partition_state *state
     size_t slots = policy->pool_count * 2;
     memcpy(state->pending.counts, resumed->pending.counts, slots * sizeof(*state->pending.counts));
     for (size_t i = 0; i < slots; i++)
-        state->pending_any = state->pending_any ||
-                             coverage_attempts(&state->pending.counts[i]) > 0;
+        state->pending_any = state->pending_any || coverage_attempts(&state->pending.counts[i]) > 0;
     state->written_ts = resumed->written_ts;
     if (resumed->coverage_ts > 0)
         state->next_coverage = next_boundary(policy, resumed->coverage_ts);
@@ -171,8 +170,8 @@ static void write_coverage(struct correlator *correlator, struct partition_state
     struct fleet_mark mark = {
         .partition = state->id,
         .resume = correlator_resume_offset(state),
-        .position = state->next_offset > state->position_floor ? state->next_offset
-                                                                : state->position_floor,
+        .position =
+            state->next_offset > state->position_floor ? state->next_offset : state->position_floor,
     };
     fleet_output_coverage(correlator->output, &state->pending, ts, final, &mark);
     memset(state->pending.counts, 0,
@@ -196,8 +195,8 @@ static void decide(struct correlator *correlator, struct partition_state *state,
         .offsets = offsets,
         .offset_count = attempt->report_count,
         .resume = oldest != NULL ? oldest->first_offset : state->next_offset,
-        .position = state->next_offset > state->position_floor ? state->next_offset
-                                                                : state->position_floor,
+        .position =
+            state->next_offset > state->position_floor ? state->next_offset : state->position_floor,
     };
     fleet_output_attempt(correlator->output, attempt, &decision, &mark);
     coverage_add(&state->pending, attempt->pool, attempt->family, decision.verdict);
@@ -238,8 +237,8 @@ static void observe(struct correlator *correlator, struct partition_state *state
     packet_time clock = input->kind == INPUT_ATTEMPT ? input->end : input->ts;
     if (clock > state->clock[input->sensor])
         state->clock[input->sensor] = clock;
-    sensor_clocks_observe(correlator->clocks, input->sensor, input->ts,
-                          input->kind == INPUT_CLOCK, input->final);
+    sensor_clocks_observe(correlator->clocks, input->sensor, input->ts, input->kind == INPUT_CLOCK,
+                          input->final);
 }
 
 static void count_input(struct correlator *correlator, const struct fleet_input *input)
@@ -278,9 +277,8 @@ static void join_report(struct correlator *correlator, struct partition_state *s
     }
 }
 
-void correlator_message(struct correlator *correlator, int32_t id, int64_t offset,
-                        const void *key, size_t key_length, const char *type, const void *value,
-                        size_t length)
+void correlator_message(struct correlator *correlator, int32_t id, int64_t offset, const void *key,
+                        size_t key_length, const char *type, const void *value, size_t length)
 {
     struct partition_state *state = correlator_partition(correlator, id);
     if (state == NULL)

@@ -35,13 +35,13 @@ struct partition_state {
 
 /* Counters for the metrics and the summary. */
 struct correlator_counts {
-    uint64_t reports;          /* attempt reports joined */
-    uint64_t strangers;        /* events of sensors the fleet policy does not list */
-    uint64_t bad;              /* messages that are no event */
-    uint64_t not_judged;       /* attempts outside the fleet's dynamic pools */
-    uint64_t skipped;          /* reports an earlier owner had already decided */
-    uint64_t forced;           /* attempts decided early: --pending, or the end */
-    uint64_t *sensor_reports;  /* [sensor] */
+    uint64_t reports;         /* attempt reports joined */
+    uint64_t strangers;       /* events of sensors the fleet policy does not list */
+    uint64_t bad;             /* messages that are no event */
+    uint64_t not_judged;      /* attempts outside the fleet's dynamic pools */
+    uint64_t skipped;         /* reports an earlier owner had already decided */
+    uint64_t forced;          /* attempts decided early: --pending, or the end */
+    uint64_t *sensor_reports; /* [sensor] */
 };
 
 struct correlator {
@@ -70,9 +70,8 @@ void correlator_release(struct correlator *correlator, int32_t id);
 void correlator_revoke(struct correlator *correlator, int32_t id);
 struct partition_state *correlator_partition(struct correlator *correlator, int32_t id);
 /* One message of the events topic. */
-void correlator_message(struct correlator *correlator, int32_t id, int64_t offset,
-                        const void *key, size_t key_length, const char *type, const void *value,
-                        size_t length);
+void correlator_message(struct correlator *correlator, int32_t id, int64_t offset, const void *key,
+                        size_t key_length, const char *type, const void *value, size_t length);
 void correlator_at_end(struct correlator *correlator, int32_t id);
 /* Decides every waiting attempt that can be decided. */
 void correlator_decide_ready(struct correlator *correlator);

@@ -1,8 +1,14 @@
 #include "correlate/decide.h"
 
 static const char *const reason_names[REASON_COUNT] = {
-    "msa",           "planned",          "core_side_seen",   "leak_evidence",
-    "absent_core_side", "block_evidence", "no_core_side_sensor", "core_side_silent",
+    "msa",
+    "planned",
+    "core_side_seen",
+    "leak_evidence",
+    "absent_core_side",
+    "block_evidence",
+    "no_core_side_sensor",
+    "core_side_silent",
     "no_blocking_point",
 };
 

@@ -19,14 +19,14 @@
 #include "policy/policy.h"
 
 enum fleet_reason {
-    REASON_MSA = 0,          /* allowed: to a designated MSA */
-    REASON_PLANNED,          /* would_block: the blocking point is planned */
-    REASON_CORE_SIDE_SEEN,   /* leaked: seen core-side of the point */
-    REASON_LEAK_EVIDENCE,    /* leaked: a sensor saw the server answer or the dialogue */
-    REASON_ABSENT_CORE_SIDE, /* blocked: every core-side sensor passed it unseen */
-    REASON_BLOCK_EVIDENCE,   /* blocked: an edge-side sensor saw the block itself */
-    REASON_NO_CORE_SIDE,     /* unknown: no sensor core-side of the point carries the pool */
-    REASON_CORE_SIDE_SILENT, /* unknown: a core-side sensor ended or went quiet before it */
+    REASON_MSA = 0,           /* allowed: to a designated MSA */
+    REASON_PLANNED,           /* would_block: the blocking point is planned */
+    REASON_CORE_SIDE_SEEN,    /* leaked: seen core-side of the point */
+    REASON_LEAK_EVIDENCE,     /* leaked: a sensor saw the server answer or the dialogue */
+    REASON_ABSENT_CORE_SIDE,  /* blocked: every core-side sensor passed it unseen */
+    REASON_BLOCK_EVIDENCE,    /* blocked: an edge-side sensor saw the block itself */
+    REASON_NO_CORE_SIDE,      /* unknown: no sensor core-side of the point carries the pool */
+    REASON_CORE_SIDE_SILENT,  /* unknown: a core-side sensor ended or went quiet before it */
     REASON_NO_BLOCKING_POINT, /* the pool has no blocking point: the sensors' verdicts */
     REASON_COUNT
 };
@@ -53,8 +53,7 @@ bool fleet_ready(const struct policy *policy, const struct fleet_attempt *attemp
                  const struct sensor_view *views, packet_time window);
 /* The verdict with what is known now (also for an attempt forced out early). */
 void fleet_decide(const struct policy *policy, const struct fleet_attempt *attempt,
-                  const struct sensor_view *views, packet_time window,
-                  struct fleet_decision *out);
+                  const struct sensor_view *views, packet_time window, struct fleet_decision *out);
 const char *fleet_reason_name(enum fleet_reason reason);
 
 #endif

@@ -46,9 +46,9 @@ struct fleet_metrics *fleet_metrics_start(const char *address, const struct poli
         fleet_metrics_stop(metrics);
         return NULL;
     }
-    metrics->server = http_metrics_start(address, render, metrics,
-                                         "op25b-correlate: Prometheus metrics at /metrics\n",
-                                         error, error_size);
+    metrics->server =
+        http_metrics_start(address, render, metrics,
+                           "op25b-correlate: Prometheus metrics at /metrics\n", error, error_size);
     if (metrics->server == NULL) {
         fleet_metrics_stop(metrics);
         return NULL;
@@ -71,8 +71,8 @@ void fleet_metrics_publish(struct fleet_metrics *metrics, const struct correlato
         metrics->sensor_clocks[s] = correlator->clocks->sensors[s].clock;
     metrics->pending = correlator->pending;
     memcpy(metrics->written, correlator->output->written, sizeof(metrics->written));
-    metrics->lag_count = partition_count < LAG_PARTITIONS_MAX ? partition_count
-                                                                : LAG_PARTITIONS_MAX;
+    metrics->lag_count =
+        partition_count < LAG_PARTITIONS_MAX ? partition_count : LAG_PARTITIONS_MAX;
     memcpy(metrics->lag, lag, metrics->lag_count * sizeof(*lag));
     pthread_mutex_unlock(&metrics->lock);
 }

@@ -35,8 +35,11 @@ static rd_kafka_t *open_producer(struct fleet_output *output,
     /* Idempotent: a retry after a broken connection neither loses nor repeats a message,
      * and messages of a partition stay in order without gaps. They wait as long as they
      * must (the memory bound is librdkafka's queue). */
-    const char *defaults[] = {"client.id=op25b-correlate", "enable.idempotence=true", "acks=all",
-                              "message.timeout.ms=0",      "linger.ms=5",
+    const char *defaults[] = {"client.id=op25b-correlate",
+                              "enable.idempotence=true",
+                              "acks=all",
+                              "message.timeout.ms=0",
+                              "linger.ms=5",
                               options->verbosity >= 2 ? "log_level=7" : "log_level=3"};
     rd_kafka_conf_t *conf =
         kafka_config(options, defaults, sizeof(defaults) / sizeof(defaults[0]), error, error_size);
@@ -101,8 +104,8 @@ static void emit(struct fleet_output *output, struct json_writer *writer, enum f
     json_object_end(writer);
     if (!json_finish(writer)) {
         output->errors++;
-        log_message(LOG_ERROR, "a %s event did not fit %d bytes and was dropped",
-                    event_names[type], FLEET_LINE_MAX);
+        log_message(LOG_ERROR, "a %s event did not fit %d bytes and was dropped", event_names[type],
+                    FLEET_LINE_MAX);
         return;
     }
     output->written[type]++;

@@ -104,9 +104,8 @@ static struct fleet_attempt *create(struct join *join, const struct fleet_input 
     return attempt;
 }
 
-struct fleet_attempt *join_add(struct join *join, const struct fleet_input *input,
-                               const char *key, size_t key_length, int64_t offset,
-                               packet_time skew)
+struct fleet_attempt *join_add(struct join *join, const struct fleet_input *input, const char *key,
+                               size_t key_length, int64_t offset, packet_time skew)
 {
     uint64_t hash = hash_text(input->community_id);
     struct fleet_attempt *attempt = join->buckets[hash & join->mask];

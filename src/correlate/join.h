@@ -61,9 +61,8 @@ int join_init(struct join *join);
 void join_free(struct join *join);
 /* Joins an attempt report read at offset: to a waiting attempt it belongs to, or to a new
  * one. Returns the attempt, or NULL when out of memory. */
-struct fleet_attempt *join_add(struct join *join, const struct fleet_input *input,
-                               const char *key, size_t key_length, int64_t offset,
-                               packet_time skew);
+struct fleet_attempt *join_add(struct join *join, const struct fleet_input *input, const char *key,
+                               size_t key_length, int64_t offset, packet_time skew);
 /* Takes a decided attempt out and frees it. */
 void join_remove(struct join *join, struct fleet_attempt *attempt);
 /* The report of sensor in attempt, or NULL. */

@@ -22,9 +22,8 @@ static int set_property(rd_kafka_conf_t *conf, const char *text, char *error, si
     return 0;
 }
 
-rd_kafka_conf_t *kafka_config(const struct correlate_options *options,
-                              const char *const *defaults, size_t default_count, char *error,
-                              size_t error_size)
+rd_kafka_conf_t *kafka_config(const struct correlate_options *options, const char *const *defaults,
+                              size_t default_count, char *error, size_t error_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char reason[512];
@@ -55,9 +54,13 @@ rd_kafka_t *kafka_reader(const struct correlate_options *options, const char *cl
     char id[128];
     snprintf(id, sizeof(id), "client.id=%s", client_id);
     /* Its own group id, never joined: only partitions assigned by hand, nothing committed. */
-    const char *defaults[] = {id, "group.id=op25b-correlate-reader", "enable.auto.commit=false",
-                              "enable.partition.eof=true", "fetch.wait.max.ms=100",
-                              "fetch.error.backoff.ms=100", "log_level=3"};
+    const char *defaults[] = {id,
+                              "group.id=op25b-correlate-reader",
+                              "enable.auto.commit=false",
+                              "enable.partition.eof=true",
+                              "fetch.wait.max.ms=100",
+                              "fetch.error.backoff.ms=100",
+                              "log_level=3"};
     rd_kafka_conf_t *conf =
         kafka_config(options, defaults, sizeof(defaults) / sizeof(defaults[0]), error, error_size);
     if (conf == NULL)
@@ -73,8 +76,7 @@ rd_kafka_t *kafka_reader(const struct correlate_options *options, const char *cl
     return reader;
 }
 
-int32_t kafka_partition_count(rd_kafka_t *handle, const char *topic, char *error,
-                              size_t error_size)
+int32_t kafka_partition_count(rd_kafka_t *handle, const char *topic, char *error, size_t error_size)
 {
     rd_kafka_topic_t *topic_handle = rd_kafka_topic_new(handle, topic, NULL);
     const struct rd_kafka_metadata *metadata = NULL;

@@ -10,9 +10,8 @@
 
 /* A configuration with defaults (each "KEY=VALUE", applied before -X), or NULL with a
  * message when a property is refused. */
-rd_kafka_conf_t *kafka_config(const struct correlate_options *options,
-                              const char *const *defaults, size_t default_count, char *error,
-                              size_t error_size);
+rd_kafka_conf_t *kafka_config(const struct correlate_options *options, const char *const *defaults,
+                              size_t default_count, char *error, size_t error_size);
 /* A consumer that reads partitions it is given (never a group member), or NULL. */
 rd_kafka_t *kafka_reader(const struct correlate_options *options, const char *client_id,
                          char *error, size_t error_size);

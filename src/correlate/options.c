@@ -80,8 +80,8 @@ static int parse_duration(const char *option, const char *text, double *seconds)
     else if (strcmp(end, "s") != 0 && *end != '\0')
         unit = -1;
     if (errno != 0 || end == text || unit < 0 || !(value > 0) || value * unit > 1e9) {
-        log_message(LOG_FAILURE, "%s '%s': expected a duration such as 60s, 500ms or 2m",
-                    option, text);
+        log_message(LOG_FAILURE, "%s '%s': expected a duration such as 60s, 500ms or 2m", option,
+                    text);
         return -1;
     }
     *seconds = value * unit;

@@ -26,9 +26,9 @@ struct correlate_options {
     const char *output_topic; /* --output-topic, or NULL */
     const char *metrics_address;
     packet_time window; /* --window: how far a sensor's clock must pass an attempt; 0 derives it */
-    packet_time skew;          /* --skew: the most two sensors' clocks differ */
-    double sensor_timeout;     /* --sensor-timeout: wall seconds of silence that end a sensor */
-    uint64_t pending_max;      /* --pending: undecided attempts kept at most */
+    packet_time skew;   /* --skew: the most two sensors' clocks differ */
+    double sensor_timeout; /* --sensor-timeout: wall seconds of silence that end a sensor */
+    uint64_t pending_max;  /* --pending: undecided attempts kept at most */
     bool check;
     int verbosity; /* -1 quiet, 0 default, 1 -v, 2 -vv */
 };

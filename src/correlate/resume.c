@@ -17,8 +17,8 @@ struct scan {
     const struct policy *policy;
     struct resume_point *out;
     bool have_last;
-    bool passed_resume;  /* an older message had read no further than the resume point */
-    bool have_coverage;  /* the partition's last fleet_coverage was seen */
+    bool passed_resume; /* an older message had read no further than the resume point */
+    bool have_coverage; /* the partition's last fleet_coverage was seen */
 };
 
 static bool header_number(rd_kafka_headers_t *headers, const char *name, int64_t *out)
@@ -56,7 +56,8 @@ static int take_offsets(struct resume_point *out, rd_kafka_headers_t *headers)
 {
     const void *value;
     size_t size;
-    if (rd_kafka_header_get_last(headers, "in_offsets", &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_header_get_last(headers, "in_offsets", &value, &size) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0;
     char text[512];
     if (size >= sizeof(text))
@@ -171,8 +172,8 @@ static int read_chunk(rd_kafka_t *reader, const char *topic, int32_t partition, 
 }
 
 /* Scans [from, to) newest first; 1 when the scan is complete, 0 to go on, -1 on error. */
-static int scan_chunk(struct scan *scan, rd_kafka_t *reader, const char *topic,
-                      int32_t partition, int64_t from, int64_t to)
+static int scan_chunk(struct scan *scan, rd_kafka_t *reader, const char *topic, int32_t partition,
+                      int64_t from, int64_t to)
 {
     size_t count = (size_t)(to - from);
     rd_kafka_message_t **messages = calloc(count, sizeof(*messages));
@@ -237,9 +238,8 @@ int resume_read(rd_kafka_t *reader, const char *topic, int32_t partition,
 
 bool resume_skips(const struct resume_point *point, int64_t offset)
 {
-    return point->skip_count > 0 &&
-           bsearch(&offset, point->skip, point->skip_count, sizeof(*point->skip),
-                   compare_offsets) != NULL;
+    return point->skip_count > 0 && bsearch(&offset, point->skip, point->skip_count,
+                                            sizeof(*point->skip), compare_offsets) != NULL;
 }
 
 void resume_free(struct resume_point *point)

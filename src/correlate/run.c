@@ -81,8 +81,8 @@ static int assign_one(struct run *run, rd_kafka_topic_partition_t *partition)
     memset(&resumed, 0, sizeof(resumed));
     char error[512];
     if (run->tail_reader != NULL &&
-        resume_read(run->tail_reader, run->options->output_topic, partition->partition,
-                    run->policy, &resumed, error, sizeof(error)) != 0) {
+        resume_read(run->tail_reader, run->options->output_topic, partition->partition, run->policy,
+                    &resumed, error, sizeof(error)) != 0) {
         log_message(LOG_ERROR, "%s", error);
         resume_free(&resumed);
         return -1;
@@ -219,8 +219,8 @@ static int start(struct run *run, char *error, size_t error_size)
         return -1;
     }
     if (options->metrics_address != NULL &&
-        (run->metrics = fleet_metrics_start(options->metrics_address, run->policy, error,
-                                            error_size)) == NULL)
+        (run->metrics =
+             fleet_metrics_start(options->metrics_address, run->policy, error, error_size)) == NULL)
         return -1;
     if ((run->consumer = open_consumer(run, error, error_size)) == NULL)
         return -1;
@@ -283,8 +283,7 @@ static void refresh_ends(struct run *run, double now)
     }
     for (size_t i = 0; i < correlator->partition_slots; i++) {
         struct partition_state *state = correlator->partitions[i];
-        if (state == NULL || !state->at_end || state->end_seen >= learned ||
-            state->join.count == 0)
+        if (state == NULL || !state->at_end || state->end_seen >= learned || state->join.count == 0)
             continue;
         int64_t low, high;
         if (rd_kafka_query_watermark_offsets(run->consumer, run->options->topic, state->id, &low,
@@ -304,9 +303,9 @@ static void publish_metrics(struct run *run)
         const struct partition_state *state = correlator_partition(&run->correlator, (int32_t)p);
         int64_t low, high;
         lag[p] = -1;
-        if (state != NULL && rd_kafka_get_watermark_offsets(run->consumer, run->options->topic,
-                                                            (int32_t)p, &low, &high) ==
-                                 RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (state != NULL &&
+            rd_kafka_get_watermark_offsets(run->consumer, run->options->topic, (int32_t)p, &low,
+                                           &high) == RD_KAFKA_RESP_ERR_NO_ERROR)
             lag[p] = high - (state->next_offset >= 0 ? state->next_offset : low);
         if (lag[p] < -1)
             lag[p] = 0;

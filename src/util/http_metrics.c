@@ -165,10 +165,9 @@ struct http_metrics *http_metrics_start(const char *address, http_metrics_render
     sigaddset(&blocked, SIGUSR1);
     sigaddset(&blocked, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-    server->daemon =
-        MHD_start_daemon(flags, port, NULL, NULL, answer, server, MHD_OPTION_SOCK_ADDR,
-                         &bind_address, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    server->daemon = MHD_start_daemon(flags, port, NULL, NULL, answer, server, MHD_OPTION_SOCK_ADDR,
+                                      &bind_address, MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
+                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (server->daemon == NULL) {

@@ -426,8 +426,8 @@ def test_man():
         check_man_page(binary, name)
 
 
-def check_man_page(binary, name):
-    helped, manned = help_options(binary), man_options(name)
+def check_man_page(binary, page_name):
+    helped, manned = help_options(binary), man_options(page_name)
     check(len(helped) > 15, "only %d options parsed from %s --help" % (len(helped), binary))
     by_option = {}
     for spec, text in manned:
@@ -447,7 +447,7 @@ def check_man_page(binary, name):
               (names[0], description, entry[1][:len(description) + 20]))
     for name in sorted(set(by_option) - helped_names):
         check(False, "the man page's OPTIONS has %s, which --help lacks" % name)
-    page = os.path.join(SOURCE, name)
+    page = os.path.join(SOURCE, page_name)
     env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
     shown = run(["man", "--warnings", "-l", page], env=env)
     check(shown.returncode == 0 and not shown.stderr,
@@ -455,7 +455,7 @@ def check_man_page(binary, name):
     check("OPTIONS" in shown.stdout, "man -l shows no OPTIONS")
     strict = run(["groff", "-man", "-Tutf8", "-ww", "-z", page], env=env)
     check(strict.returncode == 0 and not strict.stderr, "groff -ww: " + strict.stderr)
-    print("%s: %d options in --help and the man page" % (name, len(helped)))
+    print("%s: %d options in --help and the man page" % (page_name, len(helped)))
 
 
 TESTS = {"install": test_install, "deb": test_deb, "man": test_man}

@@ -75,8 +75,8 @@ static void write_side(const struct fleet_side *side)
     /* 6, 7. IPv6, two /64s of one /56 subscriber: one held, one leaked. */
     story(6);
     if (side->edge)
-        lone_syns(side, &side->two_way, "2001:db8:1000:5::60", 45006, "2001:db8:f000::140",
-                  v6_held, 2);
+        lone_syns(side, &side->two_way, "2001:db8:1000:5::60", 45006, "2001:db8:f000::140", v6_held,
+                  2);
     story(7);
     session(side->out, &side->two_way, "2001:db8:1000:6::61", 45007, "2001:db8:f000::141", 170.0,
             DEPTH_RCPT, "v6-bot.example");
@@ -91,8 +91,8 @@ static void write_side(const struct fleet_side *side)
               edge_blocked_core_leaked, 2);
     /* 10. The LTE pool's blocking point is planned: would_block on both sides. */
     story(10);
-    session(side->out, &side->two_way, "198.51.102.20", 45010, "203.0.113.147", 200.0,
-            DEPTH_EHLO, "phone.example");
+    session(side->out, &side->two_way, "198.51.102.20", 45010, "203.0.113.147", 200.0, DEPTH_EHLO,
+            "phone.example");
     /* 11. A pool no core-side sensor carries, one-way at the edge: the fleet cannot tell. */
     story(11);
     if (side->edge)
