@@ -232,7 +232,8 @@ int resume_read(rd_kafka_t *reader, const char *topic, int32_t partition,
                  topic, partition);
         return -1;
     }
-    qsort(out->skip, out->skip_count, sizeof(*out->skip), compare_offsets);
+    if (out->skip_count > 1)
+        qsort(out->skip, out->skip_count, sizeof(*out->skip), compare_offsets);
     return 0;
 }
 

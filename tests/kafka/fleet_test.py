@@ -255,6 +255,8 @@ class Correlator:
 
     def partitions(self):
         """The partitions it holds now, by its last assignment line."""
+        if self.process.poll() is not None and self.process.returncode != -signal.SIGKILL:
+            fail("%s exited %d: %s" % (self.name, self.process.returncode, self.text()))
         held = None
         for line in self.text().splitlines():
             for word in ("assigned", "revoked"):
