@@ -13,7 +13,8 @@ partitions; the correlator reads it with the fleet policy (tests/scenarios/fleet
             (sorted; --regen rewrites it), and the sensor whose capture is replayed later
             (here: core first, edge after) still joins
   group     two correlators in one group, each given partitions, reading the sensors live:
-            the same fleet_attempt set as one correlator
+            the same fleet_attempt set as one correlator; their --metrics count every
+            attempt once between them, by pool, point and verdict, with no lag left
   takeover  two correlators with --output-topic, the sensors fed their captures in two
             halves; after the first half the member that has written is killed (SIGKILL),
             the second half follows, the other member takes its partitions over: a
@@ -34,7 +35,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import socket
 import time
+import urllib.request
 
 ARGS = None
 TOPIC = "op25b.events"
@@ -294,12 +297,57 @@ def output_attempts(broker):
     return [m for m in consume(broker, OUTPUT_TOPIC) if '"type":"fleet_attempt"' in m[4]]
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scrape(port):
+    """{(name, labels): value} of a /metrics page."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as page:
+        text = page.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name_labels, value = line.rsplit(" ", 1)
+            samples[name_labels] = float(value)
+    return samples
+
+
+def check_metrics(ports, attempts):
+    """The members' metrics add up to the attempts written, each once."""
+    pages = [scrape(port) for port in ports]
+    by_verdict = collections.Counter()
+    for page in pages:
+        for name, value in page.items():
+            if name.startswith("op25b_fleet_attempts_total{"):
+                labels = dict(part.split("=", 1) for part in name[27:-1].split(","))
+                by_verdict[(labels["pool"].strip('"'), labels["blocking_point"].strip('"'),
+                            labels["verdict"].strip('"'))] += int(value)
+            if name.startswith("op25b_fleet_consumer_lag{") and value != 0:
+                fail("%s is %d after every attempt was written" % (name, value))
+    want = collections.Counter((e["pool"], e.get("blocking_point", "(none)"), e["verdict"])
+                               for e in attempts)
+    if +by_verdict != want:
+        fail("the members' op25b_fleet_attempts_total add up to %s, the attempts are %s" %
+             (dict(+by_verdict), dict(want)))
+    if not any(name.startswith("op25b_fleet_coverage_ratio{") for p in pages for name in p):
+        fail("no op25b_fleet_coverage_ratio")
+    lags = sum(1 for p in pages for name in p if name.startswith("op25b_fleet_consumer_lag{"))
+    if lags != PARTITIONS:
+        fail("%d partitions with a consumer lag, not %d" % (lags, PARTITIONS))
+
+
 def test_group():
     with MockBroker() as broker, tempfile.TemporaryDirectory() as work:
         broker.create(OUTPUT_TOPIC, PARTITIONS)
-        first = Correlator(broker, work, "first", "--output-topic", OUTPUT_TOPIC)
+        ports = [free_port(), free_port()]
+        first = Correlator(broker, work, "first", "--output-topic", OUTPUT_TOPIC,
+                           "--metrics", str(ports[0]))
         wait_for("the first member's assignment", lambda: first.partitions())
-        second = Correlator(broker, work, "second", "--output-topic", OUTPUT_TOPIC)
+        second = Correlator(broker, work, "second", "--output-topic", OUTPUT_TOPIC,
+                            "--metrics", str(ports[1]))
         wait_for("both members holding partitions", lambda: both_assigned(first, second))
         held = (sorted(first.partitions()), sorted(second.partitions()))
         for policy, capture in SENSORS:
@@ -307,6 +355,12 @@ def test_group():
         want = golden_attempts()
         wait_for("%d fleet_attempt messages" % len(want),
                  lambda: len(output_attempts(broker)) >= len(want))
+        # The metrics are published a few times a second: wait until they say it all.
+        attempts = [json.loads(m[4]) for m in output_attempts(broker)]
+        wait_for("the metrics to count every attempt",
+                 lambda: sum(v for p in ports for n, v in scrape(p).items()
+                             if n.startswith("op25b_fleet_attempts_total{")) >= len(want))
+        check_metrics(ports, attempts)
         first.stop()
         second.stop()
         got = output_attempts(broker)
