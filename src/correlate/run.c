@@ -401,8 +401,6 @@ int correlate_run(const struct correlate_options *options, const struct policy *
         loop(&run);
     }
     stop(&run);
-    const struct correlator_counts *counts = &run.correlator.counts;
-    (void)counts;
     log_message(LOG_INFO, "%" PRIu64 " fleet_attempt and %" PRIu64 " fleet_coverage events written",
                 run.output.written[FLEET_ATTEMPT], run.output.written[FLEET_COVERAGE]);
     return run.status;
