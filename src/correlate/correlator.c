@@ -144,8 +144,8 @@ int64_t correlator_resume_offset(const struct partition_state *state)
 }
 
 /* What the fleet knows of each sensor, seen from this partition. A sensor's periodic
- * clock counts here only once the partition was read to its end after it was learned:
- * then every report the sensor made before that clock is read. */
+ * clock counts here only once the partition was read to its end a grace after it was
+ * learned: then every report the sensor made before that clock is read. */
 static const struct sensor_view *views_of(struct correlator *correlator,
                                           const struct partition_state *state, double now)
 {
@@ -153,7 +153,8 @@ static const struct sensor_view *views_of(struct correlator *correlator,
     for (size_t s = 0; s < correlator->policy->fleet_sensor_count; s++) {
         const struct sensor_clock *clock = &clocks->sensors[s];
         struct sensor_view *view = &correlator->views[s];
-        bool current = state->at_end && state->end_seen >= clock->learned;
+        bool current =
+            state->at_end && state->end_seen >= clock->learned + SENSOR_CLOCK_GRACE_SECONDS;
         view->clock = state->clock[s];
         if (current && clock->clock > view->clock)
             view->clock = clock->clock;

@@ -185,7 +185,8 @@ static int check_output_topic(struct run *run, char *error, size_t error_size)
 static int wait_for_clocks(struct run *run, char *error, size_t error_size)
 {
     double deadline = monotonic_seconds() + CLOCKS_WAIT_SECONDS;
-    while (!run->clocks.caught_up && !stop_requested) {
+    while ((!run->clocks.caught_up || monotonic_seconds() < sensor_clocks_settled(&run->clocks)) &&
+           !stop_requested) {
         if (monotonic_seconds() > deadline) {
             snprintf(error, error_size, "kafka: %s not read to its end within %d s",
                      run->options->topic, CLOCKS_WAIT_SECONDS);
@@ -271,19 +272,17 @@ static void take_message(struct run *run, rd_kafka_message_t *message)
                        message->key_len, type_name, message->payload, message->len);
 }
 
-/* A partition read to its end before a sensor's clock moved is asked again whether it
- * still is: the clock counts there only once it is (correlator.c). */
+/* A partition read to its end before a sensor's clock settled is asked again whether it
+ * still is: the clock counts there only once it is (correlator.c, sensor_clock.h). */
 static void refresh_ends(struct run *run, double now)
 {
     struct correlator *correlator = &run->correlator;
-    double learned = 0;
-    for (size_t s = 0; s < run->policy->fleet_sensor_count; s++) {
-        if (run->clocks.sensors[s].learned > learned)
-            learned = run->clocks.sensors[s].learned;
-    }
+    double settled = sensor_clocks_settled(&run->clocks);
+    if (now < settled)
+        return;
     for (size_t i = 0; i < correlator->partition_slots; i++) {
         struct partition_state *state = correlator->partitions[i];
-        if (state == NULL || !state->at_end || state->end_seen >= learned || state->join.count == 0)
+        if (state == NULL || !state->at_end || state->end_seen >= settled)
             continue;
         int64_t low, high;
         if (rd_kafka_query_watermark_offsets(run->consumer, run->options->topic, state->id, &low,
@@ -329,15 +328,17 @@ static void tick(struct run *run)
     }
 }
 
-/* --exit-at-end: every assigned partition, and the clocks reader, at the end. */
+/* --exit-at-end: every assigned partition, and the clocks reader, at the end, the
+ * partitions since every clock settled. */
 static bool at_end(struct run *run)
 {
     if (!run->ever_assigned || run->assigned == 0 || !run->clocks.caught_up)
         return false;
+    double settled = sensor_clocks_settled(&run->clocks);
     struct correlator *correlator = &run->correlator;
     for (size_t i = 0; i < correlator->partition_slots; i++) {
         const struct partition_state *state = correlator->partitions[i];
-        if (state != NULL && !state->at_end)
+        if (state != NULL && (!state->at_end || state->end_seen < settled))
             return false;
     }
     return true;

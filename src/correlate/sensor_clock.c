@@ -144,6 +144,16 @@ void sensor_clocks_poll(struct sensor_clocks *clocks, int wait_ms)
     }
 }
 
+double sensor_clocks_settled(const struct sensor_clocks *clocks)
+{
+    double learned = 0;
+    for (size_t s = 0; s < clocks->policy->fleet_sensor_count; s++) {
+        if (clocks->sensors[s].learned > learned)
+            learned = clocks->sensors[s].learned;
+    }
+    return learned + SENSOR_CLOCK_GRACE_SECONDS;
+}
+
 void sensor_clocks_stop(struct sensor_clocks *clocks)
 {
     if (clocks->reader != NULL) {

@@ -16,6 +16,12 @@
 #include "policy/policy.h"
 #include "util/packet_time.h"
 
+/* A sensor's reports and its periodic events go to different partitions, and the brokers
+ * may take them in either order: a clock counts in a partition only when that partition
+ * was at its end this long (wall time) after the clock was learned, time for the reports
+ * the sensor wrote before it to arrive. */
+#define SENSOR_CLOCK_GRACE_SECONDS 2.0
+
 struct sensor_clock {
     packet_time clock; /* the latest periodic event's ts */
     bool ended;        /* that event was its final sensor_stats */
@@ -44,6 +50,9 @@ void sensor_clocks_poll(struct sensor_clocks *clocks, int wait_ms);
 /* A periodic event (or any event of the sensor, for heard) read elsewhere. */
 void sensor_clocks_observe(struct sensor_clocks *clocks, int sensor, packet_time ts, bool periodic,
                            bool final);
+/* The wall time from which every clock learned so far counts (the latest learned plus the
+ * grace). */
+double sensor_clocks_settled(const struct sensor_clocks *clocks);
 void sensor_clocks_stop(struct sensor_clocks *clocks);
 
 #endif
