@@ -557,9 +557,9 @@ static struct metrics *metrics_new(const struct policy *policy)
 
 int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size)
 {
-    metrics->server = http_metrics_start(address, render, metrics,
-                                         "op25b-watch: Prometheus metrics at /metrics\n", error,
-                                         error_size);
+    metrics->server =
+        http_metrics_start(address, render, metrics,
+                           "op25b-watch: Prometheus metrics at /metrics\n", error, error_size);
     return metrics->server != NULL ? 0 : -1;
 }
 

@@ -329,7 +329,7 @@ static int read_pools(struct loader *loader, const yaml_node_t *node)
 /* Reads a list of pool names into pool indexes; owner says who names them in messages,
  * such as "MSA 'isp-msa' names" or "segment 'dynamic-vlan' expects". */
 int read_pool_names(struct loader *loader, const yaml_node_t *node, const char *what,
-                           bool allow_empty, const char *owner, int **indexes, size_t *count)
+                    bool allow_empty, const char *owner, int **indexes, size_t *count)
 {
     if (expect_list(loader, node, what) != 0)
         return -1;

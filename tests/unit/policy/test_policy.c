@@ -1245,13 +1245,13 @@ Test(policy, a_subscriber_is_an_ipv4_address_or_its_pools_ipv6_prefix)
 
 /* ---- sensors: (the fleet, read by op25b-correlate) ---- */
 
-#define FLEET_BASE                                                                             \
-    "own_prefixes: [198.51.100.0/22]\n"                                                        \
-    "blocking_points:\n"                                                                       \
-    "  - {name: bras, level: terminator}\n"                                                    \
-    "  - {name: border, level: core}\n"                                                        \
-    "pools:\n"                                                                                 \
-    "  - {name: ftth, type: dynamic, prefixes: [198.51.100.0/24], blocking_point: bras}\n"     \
+#define FLEET_BASE                                                                                 \
+    "own_prefixes: [198.51.100.0/22]\n"                                                            \
+    "blocking_points:\n"                                                                           \
+    "  - {name: bras, level: terminator}\n"                                                        \
+    "  - {name: border, level: core}\n"                                                            \
+    "pools:\n"                                                                                     \
+    "  - {name: ftth, type: dynamic, prefixes: [198.51.100.0/24], blocking_point: bras}\n"         \
     "  - {name: dsl, type: dynamic, prefixes: [198.51.101.0/24], blocking_point: border}\n"
 
 static struct policy *load_fleet(const char *text)
@@ -1285,8 +1285,9 @@ Test(policy_fleet, sensors_with_defaults_and_overrides)
 
 Test(policy_fleet, the_sensor_reads_and_ignores_sensors)
 {
-    struct policy *policy = load_ok("sensor: {name: s, position: edge-side}\n" FLEET_BASE
-                                    "sensors:\n  - {name: a, position: edge-side, pools: [ftth]}\n");
+    struct policy *policy =
+        load_ok("sensor: {name: s, position: edge-side}\n" FLEET_BASE
+                "sensors:\n  - {name: a, position: edge-side, pools: [ftth]}\n");
     cr_assert_str_eq(policy->sensor_name, "s");
     policy_free(policy);
 }
