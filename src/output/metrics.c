@@ -1,12 +1,7 @@
 #include "output/metrics.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,18 +12,10 @@
 #include "decode/decode.h"
 #include "record/bus.h"
 #include "record/finding.h"
-#include "output/metrics_guard.h"
 #include "output/metrics_slots.h"
 #include "output/sink.h"
-#include "util/log.h"
+#include "util/http_metrics.h"
 
-/* Connections served at once, and per client address: Prometheus uses one per server, so
- * a client that opens more cannot take the others' (the guard bounds how long each may
- * take to ask). */
-#define CONNECTION_LIMIT 128
-#define CLIENT_CONNECTION_LIMIT 8
-/* Seconds a connection may sit idle, between requests or while an answer goes out. */
-#define IDLE_SECONDS 10
 /* Bot scores by histogram bucket: a score is 0..100 (rules/README.md, the bot_suspect
  * score), so ten buckets of ten points; a finding scores at least thresholds.score (50 by
  * default), so the buckets below it stay empty unless the threshold is lowered. */
@@ -43,8 +30,7 @@ static const double score_bounds[SCORE_BUCKETS] = {10, 20, 30, 40, 50, 60, 70, 8
 struct metrics {
     const struct policy *policy;
     char *sensor_label; /* sensor="NAME", escaped: the label every series carries */
-    struct MHD_Daemon *daemon;
-    struct metrics_guard *guard;
+    struct http_metrics *server;
     struct snapshot_size size;
     const struct events *events; /* what the event lines wrote (metrics_attach) */
     /* The packet thread's own copy; observers add to it directly. */
@@ -72,57 +58,7 @@ struct metrics {
 int metrics_parse_address(const char *text, struct sockaddr_storage *address, char *error,
                           size_t error_size)
 {
-    char host[64] = METRICS_DEFAULT_HOST;
-    const char *port_text = text;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL || close[1] != ':' || (size_t)(close - text - 1) >= sizeof(host)) {
-            snprintf(error, error_size, "--metrics '%s': expected [IPV6]:PORT", text);
-            return -1;
-        }
-        memcpy(host, text + 1, (size_t)(close - text - 1));
-        host[close - text - 1] = '\0';
-        port_text = close + 2;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (colon != NULL) {
-            if ((size_t)(colon - text) >= sizeof(host)) {
-                snprintf(error, error_size, "--metrics '%s': host too long", text);
-                return -1;
-            }
-            if (colon > text) {
-                memcpy(host, text, (size_t)(colon - text));
-                host[colon - text] = '\0';
-            }
-            port_text = colon + 1;
-        }
-    }
-    char *end;
-    errno = 0;
-    unsigned long port = strtoul(port_text, &end, 10);
-    if (errno != 0 || end == port_text || *end != '\0' || port == 0 || port > 65535 ||
-        port_text[0] == '-' || port_text[0] == '+') {
-        snprintf(error, error_size, "--metrics '%s': the port must be a number from 1 to 65535",
-                 text);
-        return -1;
-    }
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof(host), "%s", METRICS_DEFAULT_HOST);
-    memset(address, 0, sizeof(*address));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)address;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-    } else {
-        snprintf(error, error_size, "--metrics '%s': the host must be an IP address or localhost",
-                 text);
-        return -1;
-    }
-    return 0;
+    return http_metrics_parse_address(text, address, error, error_size);
 }
 
 /* ---- Snapshots ---- */
@@ -330,23 +266,15 @@ int metrics_attach(struct metrics *metrics, struct bus *bus, const struct events
 
 /* ---- The exposition format ---- */
 
-/* Label values escape backslash, double quote and line feed. */
+/* The exposition format's pieces are util/http_metrics's, shared with op25b-correlate. */
 static void label_value(FILE *out, const char *text)
 {
-    for (const char *c = text; *c != '\0'; c++) {
-        if (*c == '\\' || *c == '"')
-            fputc('\\', out);
-        if (*c == '\n') {
-            fputs("\\n", out);
-            continue;
-        }
-        fputc(*c, out);
-    }
+    http_metrics_label_value(out, text);
 }
 
 static void family(FILE *out, const char *name, const char *type, const char *help)
 {
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    http_metrics_family(out, name, type, help);
 }
 
 /* Every series names the sensor: sensor="NAME" from the policy, written once at start. */
@@ -654,68 +582,9 @@ char *metrics_render(struct metrics *metrics, size_t *length)
 
 /* ---- HTTP ---- */
 
-static enum MHD_Result reply(struct MHD_Connection *connection, unsigned status, char *body,
-                             size_t length, enum MHD_ResponseMemoryMode mode,
-                             const char *content_type)
+static char *render(void *context, size_t *length)
 {
-    struct MHD_Response *response = MHD_create_response_from_buffer(length, body, mode);
-    if (response == NULL)
-        return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    enum MHD_Result result = MHD_queue_response(connection, status, response);
-    MHD_destroy_response(response);
-    return result;
-}
-
-static enum MHD_Result answer(void *context, struct MHD_Connection *connection, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **request_state)
-{
-    (void)version;
-    (void)upload_data;
-    (void)request_state;
-    struct metrics *metrics = context;
-    static char not_found[] = "not found: the metrics are at /metrics\n";
-    static char not_allowed[] = "only GET and HEAD\n";
-    static char index[] = "op25b-watch: Prometheus metrics at /metrics\n";
-    const char *text_type = "text/plain; charset=utf-8";
-    /* Answered at once, before any body: the connection closes after the answer. */
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        metrics_guard_answered(metrics->guard, connection);
-        return reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof(not_allowed) - 1,
-                     MHD_RESPMEM_PERSISTENT, text_type);
-    }
-    if (*upload_data_size != 0) {
-        *upload_data_size = 0; /* a body is never wanted: read (within the deadline), ignored */
-        return MHD_YES;
-    }
-    metrics_guard_answered(metrics->guard, connection);
-    if (strcmp(url, "/") == 0)
-        return reply(connection, MHD_HTTP_OK, index, sizeof(index) - 1, MHD_RESPMEM_PERSISTENT,
-                     text_type);
-    if (strcmp(url, "/metrics") != 0)
-        return reply(connection, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1,
-                     MHD_RESPMEM_PERSISTENT, text_type);
-    size_t length = 0;
-    char *body = metrics_render(metrics, &length);
-    if (body == NULL)
-        return MHD_NO;
-    /* Version 0.0.4 of the text exposition format. */
-    return reply(connection, MHD_HTTP_OK, body, length, MHD_RESPMEM_MUST_FREE,
-                 "text/plain; version=0.0.4; charset=utf-8");
-}
-
-/* libmicrohttpd's messages are about clients (a refused connection, a bad request): one
- * line each at -vv, never a flood on the default output. */
-static void log_server(void *context, const char *format, va_list arguments)
-{
-    (void)context;
-    char text[256];
-    vsnprintf(text, sizeof(text), format, arguments);
-    size_t length = strlen(text);
-    while (length > 0 && text[length - 1] == '\n')
-        text[--length] = '\0';
-    log_message(LOG_DEBUG, "metrics: %s", text);
+    return metrics_render(context, length);
 }
 
 static char *sensor_label(const struct policy *policy)
@@ -774,47 +643,10 @@ static struct metrics *metrics_new(const struct policy *policy)
 
 int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size)
 {
-    struct sockaddr_storage bind_address;
-    if (metrics_parse_address(address, &bind_address, error, error_size) != 0)
-        return -1;
-    /* epoll (poll elsewhere): no limit on descriptor numbers, unlike select. */
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    uint16_t port = ntohs(((struct sockaddr_in *)&bind_address)->sin_port);
-    if (bind_address.ss_family == AF_INET6) {
-        flags |= MHD_USE_IPv6;
-        port = ntohs(((struct sockaddr_in6 *)&bind_address)->sin6_port);
-    }
-    /* The operator's signals must reach the thread that acts on them, the packet loop (or
-     * with --workers the parent, waiting to pass them on): the server's thread inherits a
-     * mask that blocks them. */
-    sigset_t blocked, previous;
-    sigemptyset(&blocked);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGTERM);
-    sigaddset(&blocked, SIGHUP);
-    sigaddset(&blocked, SIGUSR1);
-    sigaddset(&blocked, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-    metrics->guard = metrics_guard_start();
-    if (metrics->guard != NULL)
-        metrics->daemon = MHD_start_daemon(
-            flags, port, NULL, NULL, answer, metrics, MHD_OPTION_EXTERNAL_LOGGER, log_server, NULL,
-            MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-            (unsigned)CLIENT_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)IDLE_SECONDS, MHD_OPTION_NOTIFY_CONNECTION, metrics_guard_on_connection,
-            metrics->guard, MHD_OPTION_NOTIFY_COMPLETED, metrics_guard_on_completed, metrics->guard,
-            MHD_OPTION_END);
-    int saved = errno;
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (metrics->daemon == NULL) {
-        metrics_guard_stop(metrics->guard);
-        metrics->guard = NULL;
-        snprintf(error, error_size, "--metrics %s: cannot listen there (%s)", address,
-                 saved != 0 ? strerror(saved) : "libmicrohttpd refused");
-        return -1;
-    }
-    return 0;
+    metrics->server =
+        http_metrics_start(address, render, metrics,
+                           "op25b-watch: Prometheus metrics at /metrics\n", error, error_size);
+    return metrics->server != NULL ? 0 : -1;
 }
 
 struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
@@ -879,9 +711,7 @@ void metrics_stop(struct metrics *metrics)
 {
     if (metrics == NULL)
         return;
-    if (metrics->daemon != NULL)
-        MHD_stop_daemon(metrics->daemon);
-    metrics_guard_stop(metrics->guard);
+    http_metrics_stop(metrics->server);
     slots_unmap(&metrics->slots);
     pthread_mutex_destroy(&metrics->lock);
     free_snapshots(metrics);

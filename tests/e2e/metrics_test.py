@@ -765,7 +765,7 @@ def test_live_prefilter():
 
 SLOW_CLIENTS = 40
 CLIENT_LIMIT = 8          # src/output/metrics.c: connections per client address
-REQUEST_DEADLINE = 5.0    # src/output/metrics_guard.h: seconds to send a whole request
+REQUEST_DEADLINE = 5.0    # src/util/http_guard.h: seconds to send a whole request
 
 
 def scrape_from(source, port, timeout=5):

@@ -57,5 +57,6 @@ void scenarios_evasion(void);
 void scenarios_submission(void);
 void scenarios_bots(void);
 void scenarios_capture(void);
+void scenarios_fleet(void);
 
 #endif

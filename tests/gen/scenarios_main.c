@@ -20,5 +20,6 @@ int main(int argc, char **argv)
     scenarios_submission();
     scenarios_bots();
     scenarios_capture();
+    scenarios_fleet();
     return 0;
 }
