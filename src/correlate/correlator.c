@@ -20,7 +20,10 @@ int correlator_init(struct correlator *correlator, const struct policy *policy,
     size_t sensors = policy->fleet_sensor_count;
     correlator->views = calloc(sensors, sizeof(*correlator->views));
     correlator->counts.sensor_reports = calloc(sensors, sizeof(uint64_t));
+    correlator->leaks_at = calloc(policy->blocking_point_count + 1, sizeof(uint64_t));
+    correlator->held_at = calloc(policy->blocking_point_count + 1, sizeof(uint64_t));
     if (correlator->views == NULL || correlator->counts.sensor_reports == NULL ||
+        correlator->leaks_at == NULL || correlator->held_at == NULL ||
         coverage_init(&correlator->totals, policy->pool_count) != 0)
         return -1;
     return 0;
@@ -44,6 +47,8 @@ void correlator_free(struct correlator *correlator)
     free(correlator->partitions);
     free(correlator->views);
     free(correlator->counts.sensor_reports);
+    free(correlator->leaks_at);
+    free(correlator->held_at);
     coverage_free(&correlator->totals);
     memset(correlator, 0, sizeof(*correlator));
 }
@@ -202,6 +207,11 @@ static void decide(struct correlator *correlator, struct partition_state *state,
     fleet_output_attempt(correlator->output, attempt, &decision, &mark);
     coverage_add(&state->pending, attempt->pool, attempt->family, decision.verdict);
     coverage_add(&correlator->totals, attempt->pool, attempt->family, decision.verdict);
+    /* Counted as fleet_output_attempt names them: held_at and failed_at need a point. */
+    if (decision.point != POLICY_NO_INDEX && decision.held)
+        correlator->held_at[decision.point]++;
+    if (decision.point != POLICY_NO_INDEX && decision.failed)
+        correlator->leaks_at[decision.point]++;
     state->pending_any = true;
     packet_time ts = attempt->start;
     join_remove(&state->join, attempt);

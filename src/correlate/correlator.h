@@ -53,6 +53,10 @@ struct correlator {
     size_t partition_slots;
     struct sensor_view *views; /* scratch, [sensor] */
     struct coverage totals;    /* every decision since start */
+    /* [blocking point]: attempts decided since start that got past it (their failed_at)
+     * and that it held (their held_at), as the fleet_attempt lines name them. */
+    uint64_t *leaks_at;
+    uint64_t *held_at;
     struct correlator_counts counts;
     size_t pending; /* attempts waiting, over every partition */
 };

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ struct fleet_metrics {
     pthread_mutex_t lock;
     /* The last published snapshot, read under the lock. */
     struct coverage totals;
+    uint64_t *leaks_at; /* [blocking point] */
+    uint64_t *held_at;
     struct correlator_counts counts;
     uint64_t *sensor_reports;
     packet_time *sensor_clocks;
@@ -40,7 +43,10 @@ struct fleet_metrics *fleet_metrics_start(const char *address, const struct poli
     pthread_mutex_init(&metrics->lock, NULL);
     metrics->sensor_reports = calloc(policy->fleet_sensor_count, sizeof(uint64_t));
     metrics->sensor_clocks = calloc(policy->fleet_sensor_count, sizeof(packet_time));
+    metrics->leaks_at = calloc(policy->blocking_point_count + 1, sizeof(uint64_t));
+    metrics->held_at = calloc(policy->blocking_point_count + 1, sizeof(uint64_t));
     if (metrics->sensor_reports == NULL || metrics->sensor_clocks == NULL ||
+        metrics->leaks_at == NULL || metrics->held_at == NULL ||
         coverage_init(&metrics->totals, policy->pool_count) != 0) {
         snprintf(error, error_size, "out of memory for the metrics");
         fleet_metrics_stop(metrics);
@@ -63,6 +69,9 @@ void fleet_metrics_publish(struct fleet_metrics *metrics, const struct correlato
     pthread_mutex_lock(&metrics->lock);
     memcpy(metrics->totals.counts, correlator->totals.counts,
            policy->pool_count * 2 * sizeof(*metrics->totals.counts));
+    memcpy(metrics->leaks_at, correlator->leaks_at,
+           policy->blocking_point_count * sizeof(uint64_t));
+    memcpy(metrics->held_at, correlator->held_at, policy->blocking_point_count * sizeof(uint64_t));
     metrics->counts = correlator->counts;
     metrics->counts.sensor_reports = NULL;
     memcpy(metrics->sensor_reports, correlator->counts.sensor_reports,
@@ -88,6 +97,50 @@ static void point_labels(FILE *out, const struct policy *policy, size_t pool, in
     fprintf(out, "\",ip_version=\"%d\"", family);
 }
 
+static bool pool_has_family(const struct pool *pool, int address_family)
+{
+    for (size_t i = 0; i < pool->prefix_count; i++) {
+        if (pool->prefixes[i].address.family == address_family)
+            return true;
+    }
+    return false;
+}
+
+/* The series of the dashboards' contract (dashboards/README.md) start at 0, so that
+ * increase() sees the first attempt: every dynamic pool (the only ones the fleet judges)
+ * in each IP version it has prefixes of, and any other pool and version once counted. */
+static bool attempts_served(const struct policy *policy, size_t pool, int family,
+                            const struct coverage_counts *counts)
+{
+    return coverage_attempts(counts) > 0 || (policy->pools[pool].type == POOL_DYNAMIC &&
+                                             pool_has_family(&policy->pools[pool], family));
+}
+
+/* Every blocking point of the policy, from 0: the leak panels and OP25BFleetLeak need the
+ * zero before the first leak. */
+static void render_points(FILE *out, const struct fleet_metrics *m)
+{
+    const struct policy *policy = m->policy;
+    const struct {
+        const char *name, *help;
+        const uint64_t *values;
+    } counters[] = {
+        {"op25b_fleet_leaks_total",
+         "Attempts that got past this active blocking point (their failed_at names it).",
+         m->leaks_at},
+        {"op25b_fleet_held_total", "Attempts this blocking point stopped (their held_at).",
+         m->held_at},
+    };
+    for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+        http_metrics_family(out, counters[c].name, "counter", counters[c].help);
+        for (size_t b = 0; b < policy->blocking_point_count; b++) {
+            fprintf(out, "%s{blocking_point=\"", counters[c].name);
+            http_metrics_label_value(out, policy->blocking_points[b].name);
+            fprintf(out, "\"} %" PRIu64 "\n", counters[c].values[b]);
+        }
+    }
+}
+
 static void render_coverage(FILE *out, const struct fleet_metrics *m)
 {
     static const int families[2] = {ADDRESS_V4, ADDRESS_V6};
@@ -97,7 +150,8 @@ static void render_coverage(FILE *out, const struct fleet_metrics *m)
     for (size_t p = 0; p < policy->pool_count; p++) {
         for (int f = 0; f < 2; f++) {
             const struct coverage_counts *counts = coverage_get(&m->totals, (int)p, families[f]);
-            for (int v = 0; v < VERDICT_COUNT && coverage_attempts(counts) > 0; v++) {
+            for (int v = 0; v < VERDICT_COUNT && attempts_served(policy, p, families[f], counts);
+                 v++) {
                 fputs("op25b_fleet_attempts_total{", out);
                 point_labels(out, policy, p, families[f]);
                 fprintf(out, ",verdict=\"%s\"} %" PRIu64 "\n", verdict_name((enum verdict)v),
@@ -173,6 +227,7 @@ char *fleet_metrics_render(struct fleet_metrics *metrics, size_t *length)
         return NULL;
     pthread_mutex_lock(&metrics->lock);
     render_coverage(out, metrics);
+    render_points(out, metrics);
     render_sensors(out, metrics);
     render_input(out, metrics);
     pthread_mutex_unlock(&metrics->lock);
@@ -192,5 +247,7 @@ void fleet_metrics_stop(struct fleet_metrics *metrics)
     coverage_free(&metrics->totals);
     free(metrics->sensor_reports);
     free(metrics->sensor_clocks);
+    free(metrics->leaks_at);
+    free(metrics->held_at);
     free(metrics);
 }

@@ -1,7 +1,10 @@
 /* op25b-correlate's Prometheus endpoint (--metrics): the fleet's attempts by pool,
- * blocking point, family and verdict, its coverage ratio, the reports of each sensor and
- * its clock, the attempts waiting, and the consumer lag of each partition. The main loop
- * publishes a snapshot now and then; the server's thread renders the last one. */
+ * blocking point, family and verdict, its coverage ratio, the leaks past and the attempts
+ * held at each blocking point, the reports of each sensor and its clock, the attempts
+ * waiting, and the consumer lag of each partition. The series the dashboards rely on
+ * (dashboards/README.md, "The correlator's metrics") are served from 0 from the start.
+ * The main loop publishes a snapshot now and then; the server's thread renders the last
+ * one. */
 #ifndef OP25B_CORRELATE_FLEET_METRICS_H
 #define OP25B_CORRELATE_FLEET_METRICS_H
 

@@ -20,6 +20,18 @@ partitions; the correlator reads it with the fleet policy (tests/scenarios/fleet
             the second half follows, the other member takes its partitions over: a
             read_committed reader sees every verdict exactly once, and the coverage counts
             each attempt once
+  metrics   one correlator's --metrics, scraped from its start by Debian's Prometheus
+            while the sensors write: every series of the dashboards' contract
+            (dashboards/README.md, "The correlator's metrics": names, types, labels) is
+            served at 0 before any event, for every dynamic pool, its point, its IP
+            versions and every verdict, and every blocking point; once all is decided the
+            attempts agree with the fleet_attempt lines by pool, point, version and
+            verdict, op25b_fleet_leaks_total and op25b_fleet_held_total with their
+            failed_at and held_at, the lag is 0 on every partition; every query of the
+            fleet dashboard (dashboards/op25b-fleet.json) returns data through Prometheus,
+            for every point and pool and for one of each, its variables list the policy's
+            names, and the OP25BFleetLeak alert fires for exactly the points that leaked
+            (helpers of tests/e2e/metrics_test.py)
   cli       --check, a policy without sensors:, bad usage, an output topic with too few
             partitions
 
@@ -443,6 +455,200 @@ def test_takeover():
                   line.split("info: ", 1)[1] for line in resumed)))
 
 
+# ---- metrics ----
+
+def metrics_helpers(work):
+    """tests/e2e/metrics_test.py as a module: its exposition parser, contract reader,
+    Prometheus and dashboard helpers. Its check() gathers failures in .failures."""
+    import importlib.util
+    path = os.path.join(ARGS.source_dir, "tests", "e2e", "metrics_test.py")
+    spec = importlib.util.spec_from_file_location("metrics_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.SOURCE, module.WORK = ARGS.source_dir, work
+    return module
+
+
+def fleet_policy():
+    """The fleet policy's dynamic pools {name: (point, [ip versions])} and its points."""
+    import yaml
+    with open(scenario("fleet.yaml")) as handle:
+        policy = yaml.safe_load(handle)
+    pools = {}
+    for pool in policy["pools"]:
+        if pool["type"] == "dynamic":
+            versions = sorted({6 if ":" in prefix else 4 for prefix in pool["prefixes"]})
+            pools[pool["name"]] = (pool.get("blocking_point", "(none)"), versions)
+    return pools, [point["name"] for point in policy["blocking_points"]]
+
+
+def expected_series(attempts):
+    """{(name, labels): value} the contract's counters must hold after these attempts:
+    zeros for everything the policy has, the counts of the fleet_attempt lines."""
+    pools, points = fleet_policy()
+    want = {}
+    for pool, (point, versions) in pools.items():
+        for version in versions:
+            for verdict in ("allowed", "blocked", "leaked", "would_block", "unknown"):
+                want[("op25b_fleet_attempts_total", frozenset(
+                    {("pool", pool), ("blocking_point", point), ("ip_version", str(version)),
+                     ("verdict", verdict)}))] = 0
+    for point in points:
+        for name in ("op25b_fleet_leaks_total", "op25b_fleet_held_total"):
+            want[(name, frozenset({("blocking_point", point)}))] = 0
+    for event in attempts:
+        key = ("op25b_fleet_attempts_total", frozenset(
+            {("pool", event["pool"]), ("blocking_point", event.get("blocking_point", "(none)")),
+             ("ip_version", str(event["ip_version"])), ("verdict", event["verdict"])}))
+        if key not in want:
+            fail("a fleet_attempt outside the policy's pools and versions: %s" % event)
+        want[key] += 1
+        for point in event.get("failed_at", []):
+            want[("op25b_fleet_leaks_total", frozenset({("blocking_point", point)}))] += 1
+        if "held_at" in event:
+            want[("op25b_fleet_held_total", frozenset({("blocking_point",
+                                                         event["held_at"])}))] += 1
+    return want
+
+
+def check_contract(helpers, port, attempts, partitions):
+    """The page at port serves the contract: each metric with its type and exactly its
+    labels, the counters equal to what the attempts say (zeros before any) and, once
+    partitions are held (None: not yet), a lag for each. Returns the samples and lags."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as page:
+        text = page.read().decode()
+    samples, types = helpers.parse_exposition(text)
+    contract = helpers.fleet_contract()
+    if helpers.failures or len(contract) < 4:
+        fail("the exposition or the contract: %s" % helpers.failures)
+    for name, kind, labels in contract:
+        if types.get(name) != kind:
+            fail("%s is served as %r, the contract says %s" % (name, types.get(name), kind))
+        served = [dict(pairs) for sample, pairs in samples if sample == name]
+        if partitions is None and name == "op25b_fleet_consumer_lag":
+            continue
+        if not served or any(sorted(pairs) != sorted(labels) for pairs in served):
+            fail("%s is served with labels %s, the contract says %s" % (
+                name, sorted({tuple(sorted(p)) for p in served}), labels))
+    want = expected_series(attempts)
+    got = {key: value for key, value in samples.items()
+           if key[0] in ("op25b_fleet_attempts_total", "op25b_fleet_leaks_total",
+                         "op25b_fleet_held_total")}
+    if got != want:
+        fail("the counters differ from the fleet_attempt lines: missing or different %s; "
+             "unexpected %s" % (sorted((k[0], sorted(k[1]), v) for k, v in want.items()
+                                       if got.get(k) != v),
+                                sorted((k[0], sorted(k[1])) for k in got if k not in want)))
+    lags = {dict(pairs)["partition"]: value for (name, pairs), value in samples.items()
+            if name == "op25b_fleet_consumer_lag"}
+    if partitions is not None and sorted(lags) != sorted(str(p) for p in partitions):
+        fail("a consumer lag for partitions %s, the member holds %s" % (sorted(lags),
+                                                                        sorted(partitions)))
+    return samples, lags
+
+
+def prometheus_sum(helpers, port, query):
+    answer = helpers.prometheus_query(port, query)
+    try:
+        return float(answer["data"]["result"][0]["value"][1])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def check_dashboard(helpers, prometheus_port, leaking):
+    """Every query of the fleet dashboard returns data, for all and for one point and pool;
+    the variables list the policy's names; the leak alert fires for the leaking points."""
+    pools, points = fleet_policy()
+    _, queries = helpers.dashboard_queries()
+    fleet = [q for q in queries if q[0] == helpers.FLEET_BOARD]
+    if not fleet:
+        fail("no query in dashboards/%s" % helpers.FLEET_BOARD)
+    helpers.evaluate_queries(prometheus_port, fleet, helpers.ALL, "all")
+    one = {"sensor": ".*", "pool": "ftth", "blocking_point": pools["ftth"][0]}
+    helpers.evaluate_queries(prometheus_port, fleet, one, "ftth behind %s" % one["blocking_point"])
+    with open(os.path.join(ARGS.source_dir, "dashboards", helpers.FLEET_BOARD)) as handle:
+        board = json.load(handle)
+    variables = {v["name"]: v for v in board["templating"]["list"] if v.get("type") == "query"}
+    listed = helpers.variable_values(prometheus_port, variables["blocking_point"])
+    if listed != sorted(points):
+        fail("the blocking_point variable lists %s, the policy has %s" % (listed, points))
+    listed = helpers.variable_values(prometheus_port, variables["pool"])
+    if listed != sorted(pools):
+        fail("the pool variable lists %s, the policy's dynamic pools are %s" % (listed,
+                                                                                 sorted(pools)))
+    behind = helpers.variable_values(prometheus_port, variables["pool"],
+                                     dict(helpers.ALL, blocking_point="dsl-edge"))
+    if behind != ["dsl"]:
+        fail("the pools behind dsl-edge: %s" % behind)
+    if helpers.failures:
+        fail("the fleet dashboard against a real correlator:\n" + "\n".join(helpers.failures))
+
+    def firing():
+        answer = helpers.prometheus_query(
+            prometheus_port, 'ALERTS{alertname="OP25BFleetLeak",alertstate="firing"}')
+        result = answer.get("data", {}).get("result") or []
+        return sorted(r["metric"]["blocking_point"] for r in result) == leaking
+    wait_for("OP25BFleetLeak firing for %s" % leaking, firing, timeout=30)
+    return len(fleet)
+
+
+def test_metrics():
+    with MockBroker() as broker, tempfile.TemporaryDirectory() as work:
+        helpers = metrics_helpers(work)
+        broker.create(OUTPUT_TOPIC, PARTITIONS)
+        port = free_port()
+        started = helpers.start_prometheus(work, {"op25b-correlate": port})
+        if started is None:
+            fail("; ".join(helpers.failures))
+        server, prometheus_port = started
+        member = Correlator(broker, work, "member", "--output-topic", OUTPUT_TOPIC,
+                            "--metrics", "127.0.0.1:%d" % port)
+        try:
+            # As soon as it serves, before it holds any partition: every counter, at 0.
+            wait_for("the member's endpoint", lambda: helpers.scrape(port))
+            check_contract(helpers, port, [], None)
+            held = wait_for("the member's assignment", lambda: member.partitions())
+            wait_for("a consumer lag for each partition held",
+                     lambda: {n for n in scrape(port) if n.startswith("op25b_fleet_consumer_lag{")}
+                     == {'op25b_fleet_consumer_lag{partition="%d"}' % p for p in held})
+            check_contract(helpers, port, [], held)
+            if not helpers.prometheus_ready(prometheus_port):
+                fail("Prometheus did not start")
+            wait_for("Prometheus scraping the zeros",
+                     lambda: prometheus_sum(helpers, prometheus_port,
+                                            "count(op25b_fleet_leaks_total)"), timeout=30)
+            for policy, capture in SENSORS:
+                run_sensor(broker, policy, capture)
+            want = golden_attempts()
+            wait_for("%d fleet_attempt messages" % len(want),
+                     lambda: len(output_attempts(broker)) >= len(want))
+            attempts = [json.loads(m[4]) for m in output_attempts(broker)]
+            wait_for("the metrics to count every attempt, with no lag",
+                     lambda: sum(v for n, v in scrape(port).items()
+                                 if n.startswith("op25b_fleet_attempts_total{")) == len(want)
+                     and all(v == 0 for n, v in scrape(port).items()
+                             if n.startswith("op25b_fleet_consumer_lag{")))
+            samples, lags = check_contract(helpers, port, attempts, held)
+            wait_for("Prometheus scraping every attempt",
+                     lambda: prometheus_sum(helpers, prometheus_port,
+                                            "sum(op25b_fleet_attempts_total)") == len(want),
+                     timeout=30)
+            leaking = sorted({p for e in attempts for p in e.get("failed_at", [])})
+            queries = check_dashboard(helpers, prometheus_port, leaking)
+        finally:
+            helpers.stop_prometheus(server)
+        member.stop()
+        leaks = {dict(k[1])["blocking_point"]: int(v) for k, v in samples.items()
+                 if k[0] == "op25b_fleet_leaks_total"}
+        held_at = {dict(k[1])["blocking_point"]: int(v) for k, v in samples.items()
+                   if k[0] == "op25b_fleet_held_total"}
+        print("metrics: every series of the contract at 0 from the start; after %d attempts "
+              "leaks %s and held %s as failed_at and held_at say, lag 0 on %d partitions; "
+              "%d fleet dashboard queries return data through Prometheus; OP25BFleetLeak "
+              "fires for %s" % (len(attempts), leaks, held_at, len(lags), queries * 2,
+                                ", ".join(leaking)))
+
+
 # ---- cli ----
 
 def test_cli():
@@ -482,7 +688,8 @@ def test_cli():
     print("cli: --check, a site policy refused, bad usage, a short output topic")
 
 
-TESTS = {"join": test_join, "group": test_group, "takeover": test_takeover, "cli": test_cli}
+TESTS = {"join": test_join, "group": test_group, "takeover": test_takeover,
+         "metrics": test_metrics, "cli": test_cli}
 
 
 def main():
