@@ -77,8 +77,8 @@ const struct sink *events_reader_gone(const struct events *events);
  * an IPv6 address as its subscriber prefix, prefix_format of policy_subscriber() for the
  * pool it is in ("2001:db8:1:200::/56"), its /64 when it is in no pool. Returns the length
  * written. */
-size_t event_subscriber_key(const struct policy *policy, const struct address *address,
-                            char *text, size_t size);
+size_t event_subscriber_key(const struct policy *policy, const struct address *address, char *text,
+                            size_t size);
 
 /* The lines themselves (events_subscriber calls these; tests call them directly). */
 void event_attempt(struct events *events, const struct attempt_record *attempt);

@@ -50,7 +50,8 @@ void snapshot_copy(struct snapshot *to, const struct snapshot *from, struct snap
 /* Zeroes the values, keeping the arrays. */
 void snapshot_clear(struct snapshot *snapshot, struct snapshot_size size);
 /* Adds from into to: counters add up (gauges too: each worker holds its own flows), the
- * clocks take the latest, the snap length the smallest known. The report bookkeeping is left alone. */
+ * clocks take the latest, the snap length the smallest known. The report bookkeeping is
+ * left alone. */
 void snapshot_add(struct snapshot *to, const struct snapshot *from, struct snapshot_size size);
 
 enum slot_part { SLOT_LATEST, SLOT_REPORTED };
