@@ -14,7 +14,8 @@ set(CMAKE_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXE
 # The manual page and the changelog are installed compressed, with gzip -9n (no name, no
 # time stamp) so that two builds make the same bytes, as Debian asks.
 set(OP25B_GZIPPED)
-foreach(pair "docs/op25b-watch.8:op25b-watch.8.gz" "rules/debian/changelog:changelog.gz")
+foreach(pair "docs/op25b-watch.8:op25b-watch.8.gz" "docs/op25b-correlate.8:op25b-correlate.8.gz"
+             "rules/debian/changelog:changelog.gz")
   string(REPLACE ":" ";" pair "${pair}")
   list(GET pair 0 source)
   list(GET pair 1 output)
@@ -26,8 +27,10 @@ foreach(pair "docs/op25b-watch.8:op25b-watch.8.gz" "rules/debian/changelog:chang
 endforeach()
 add_custom_target(op25b-gzipped-docs ALL DEPENDS ${OP25B_GZIPPED})
 
-install(TARGETS op25b-watch RUNTIME DESTINATION bin)
-install(FILES ${CMAKE_BINARY_DIR}/op25b-watch.8.gz DESTINATION share/man/man8)
+# The sensor, and op25b-correlate, which joins a fleet of sensors' events (docs/fleet.md).
+install(TARGETS op25b-watch op25b-correlate RUNTIME DESTINATION bin)
+install(FILES ${CMAKE_BINARY_DIR}/op25b-watch.8.gz ${CMAKE_BINARY_DIR}/op25b-correlate.8.gz
+        DESTINATION share/man/man8)
 
 # Documentation: the top README and the policy reference (both README.md in the source)
 # under distinct names, the example policy, and what Debian wants of every package.
@@ -92,7 +95,9 @@ ISP's address plan in a YAML site policy, judges every TCP port 25 attempt
 from a dynamic subscriber pool: allowed, blocked, leaked, would_block or
 unknown, with the evidence. Detectors look for bots, evasion and mail
 submission to third parties. Findings are JSON lines written to a file,
-standard output or Kafka, with an audit report and Prometheus metrics.")
+standard output or Kafka, with an audit report and Prometheus metrics.
+op25b-correlate joins the events of a fleet of sensors read from Kafka into
+one verdict per attempt, and says which blocking point let a leak through.")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/rules/debian/conffiles ${CMAKE_SOURCE_DIR}/rules/debian/postinst
     ${CMAKE_SOURCE_DIR}/rules/debian/postrm)

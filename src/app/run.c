@@ -1,31 +1,23 @@
 #include "app/run.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "app/event_sinks.h"
 #include "app/privileges.h"
 #include "app/progress.h"
 #include "app/report_files.h"
 #include "app/summary.h"
-#include "app/worker_spool.h"
 #include "capture/capture.h"
 #include "capture/prefilter.h"
 #include "detect/detect_bot.h"
 #include "output/event.h"
-#include "output/sink.h"
-#include "output/spool.h"
 #include "report/report.h"
 #include "sensor.h"
 #include "util/log.h"
 
-/* How many suspects the summary ranks. */
-#define SUMMARY_SUSPECTS 10
 /* Live capture: how many packets pass between two looks at the kernel's drop counters. */
 #define CAPTURE_STATS_EVERY 0x10000
 
@@ -42,6 +34,7 @@ struct run {
     struct sensor *sensor;
     struct report *report;
     struct metrics *metrics;
+    bool metrics_served; /* --metrics: figures handed over while packets come */
     const char *source_names[INPUTS_MAX];
     size_t source_count;
     const char *reason; /* why the input ended, for the final events */
@@ -174,90 +167,13 @@ static void log_inputs(const struct run *run)
     }
 }
 
-/* The spool directory, as root: with -u it is created for the user (or checked writable by
- * it), as it is written after root is dropped. */
-static int prepare_spool(const struct options *options, const char *directory)
-{
-    char error[512];
-    if (options->user != NULL) {
-        if (spool_prepare_directory(directory, options->user_uid, options->user_gid, error,
-                                    sizeof(error)) != 0) {
-            log_message(LOG_FAILURE, "%s", error);
-            return EXIT_USAGE;
-        }
-    } else if (mkdir(directory, 0700) != 0 && errno != EEXIST) {
-        log_message(LOG_FAILURE, "spool %s: %s", directory, strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    return EXIT_DONE;
-}
-
-static int open_kafka(struct run *run)
-{
-    const struct options *options = run->options;
-    /* A spool is one process's (it is locked): each worker keeps its own inside. */
-    char worker_spool[PATH_MAX];
-    const char *spool = options->spool;
-    if (spool != NULL && run->role->worker >= 0) {
-        if (worker_spool_path(spool, run->role->worker, worker_spool, sizeof(worker_spool)) != 0) {
-            log_message(LOG_FAILURE, "spool %s: %s", spool, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-        int prepared = prepare_spool(options, spool);
-        if (prepared != EXIT_DONE)
-            return prepared;
-        spool = worker_spool;
-    }
-    if (spool != NULL && options->user != NULL) {
-        int prepared = prepare_spool(options, spool);
-        if (prepared != EXIT_DONE)
-            return prepared;
-    }
-    struct sink_kafka_options kafka = {
-        .brokers = options->kafka_brokers,
-        .topic = options->kafka_topic,
-        .properties = options->kafka_properties,
-        .property_count = options->kafka_property_count,
-        .queue_megabytes = options->kafka_queue_megabytes,
-        .timeout_milliseconds = options->kafka_timeout_milliseconds,
-        .spool_directory = spool,
-        .stop_waiting = &cut_waits,
-    };
-    bool bad_option;
-    char error[512];
-    struct sink *sink = sink_kafka_open(&kafka, &bad_option, error, sizeof(error));
-    if (sink == NULL) {
-        log_message(LOG_FAILURE, "%s", error);
-        return bad_option ? EXIT_USAGE : EXIT_RUNTIME;
-    }
-    events_add_sink(&run->events, sink);
-    return EXIT_DONE;
-}
-
-/* Where the events go. Standard output is the default only without Kafka; -o works beside
- * it. */
-static int open_sinks(struct run *run)
-{
-    const struct options *options = run->options;
-    if (options->output != NULL || options->kafka_brokers == NULL) {
-        char error[512];
-        struct sink *output = sink_file_open(options->output != NULL ? options->output : "-",
-                                             run->role->worker >= 0, error, sizeof(error));
-        if (output == NULL) {
-            log_message(LOG_FAILURE, "%s", error);
-            return EXIT_RUNTIME;
-        }
-        events_add_sink(&run->events, output);
-    }
-    return options->kafka_brokers != NULL ? open_kafka(run) : EXIT_DONE;
-}
-
 static int open_metrics(struct run *run)
 {
+    run->metrics_served = run->options->metrics_address != NULL;
     if (run->role->shared_metrics != NULL) {
         run->metrics = run->role->shared_metrics;
         metrics_become_worker(run->metrics, (unsigned)run->role->worker);
-        if (metrics_attach(run->metrics, &run->bus) != 0) {
+        if (metrics_attach(run->metrics, &run->bus, &run->events) != 0) {
             log_message(LOG_FAILURE, "too many bus subscribers");
             return EXIT_RUNTIME;
         }
@@ -265,7 +181,7 @@ static int open_metrics(struct run *run)
         char error[512];
         run->metrics =
             metrics_start(run->options->metrics_address, run->policy, error, sizeof(error));
-        if (run->metrics == NULL || metrics_attach(run->metrics, &run->bus) != 0) {
+        if (run->metrics == NULL || metrics_attach(run->metrics, &run->bus, &run->events) != 0) {
             log_message(LOG_FAILURE, "%s", run->metrics == NULL ? error : "too many bus subscribers");
             return EXIT_RUNTIME;
         }
@@ -327,9 +243,10 @@ static void update_capture_stats(struct run *run)
     sensor_set_capture_stats(run->sensor, run->received, run->drops, run->errors);
 }
 
+/* Without --metrics a worker hands its figures over at its reports only. */
 static void update_metrics(struct run *run)
 {
-    if (run->metrics != NULL)
+    if (run->metrics_served)
         metrics_update(run->metrics, sensor_counters(run->sensor), sensor_coverage(run->sensor),
                        &run->events, sensor_now(run->sensor));
 }
@@ -435,10 +352,21 @@ static int finish_report(struct run *run)
     return status;
 }
 
+/* Whether this process speaks for the whole sensor (coverage, sensor_stats, the summary):
+ * alone it does; a worker leaves that to the parent, unless the parent is gone (killed
+ * outright: the kernel then stopped the worker), when its own figures are better than
+ * none. */
+static bool speaks_for_sensor(const struct run *run)
+{
+    return run->role->worker < 0 || getppid() != run->role->parent;
+}
+
 /* The input has ended: the final events, metrics, the report and the summary. */
 static int finish(struct run *run, double started)
 {
     int status = EXIT_DONE;
+    bool speaks = speaks_for_sensor(run);
+    run->events.skip_periodic = !speaks;
     update_capture_stats(run);
     if (run->live)
         sensor_tick(run->sensor, wall_clock()); /* the final events' time: now */
@@ -448,9 +376,14 @@ static int finish(struct run *run, double started)
                         &run->events, sensor_now(run->sensor));
     if (run->report != NULL)
         status = finish_report(run);
-    if (run->options->verbosity >= 0)
-        summary_print(stderr, run->policy, run->sensor, run->suspects,
-                      monotonic_seconds() - started);
+    if (run->role->summary != NULL)
+        summary_save(run->role->summary, run->suspects);
+    if (speaks && run->options->verbosity >= 0) {
+        const struct bot_rank *ranks;
+        size_t ranked = bot_ranking_top(run->suspects, &ranks);
+        summary_print(stderr, run->policy, sensor_counters(run->sensor),
+                      sensor_coverage(run->sensor), ranks, ranked, monotonic_seconds() - started);
+    }
     if (run->errors > 0) {
         log_message(LOG_FAILURE,
                     "%llu capture input(s) were damaged; what could be read was judged and "
@@ -472,18 +405,7 @@ static int close_run(struct run *run, int status)
     struct sink_stats sinks = {0};
     events_sink_stats(&run->events, &sinks);
     uint64_t undelivered = events_close(&run->events);
-    if (sinks.damaged > 0) {
-        log_message(LOG_FAILURE,
-                    "%llu damaged spool segment(s) set aside as *.damaged in %s: events of an "
-                    "earlier run may be missing",
-                    (unsigned long long)sinks.damaged, run->options->spool);
-        status = EXIT_RUNTIME;
-    }
-    if (undelivered > 0) {
-        log_message(LOG_FAILURE, "%llu events could not be delivered",
-                    (unsigned long long)undelivered);
-        status = EXIT_RUNTIME;
-    }
+    status = event_sinks_closed(run->options, &sinks, undelivered, status);
     bot_ranking_free(run->suspects);
     capture_close(run->capture);
     return status;
@@ -499,10 +421,12 @@ int run_process(const struct options *options, struct policy *policy, const stru
     log_inputs(&run);
     events_init(&run.events, policy);
     run.events.worker = role->worker;
+    run.events.skip_periodic = role->worker >= 0; /* the parent writes them */
     /* The event lines subscribe first: lines keep the order records are published in. */
     bus_init(&run.bus);
     bus_subscribe(&run.bus, events_subscriber(&run.events));
-    status = open_sinks(&run);
+    status =
+        event_sinks_open(&run.events, options, policy, role->worker, role->worker >= 0, &cut_waits);
     if (status == EXIT_DONE)
         status = open_sensor(&run);
     if (status == EXIT_DONE)

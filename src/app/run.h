@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "app/options.h"
+#include "app/summary.h"
 #include "output/metrics.h"
 #include "policy/policy.h"
 #include "workers/worker_share.h"
@@ -15,13 +16,16 @@
 /* What this process is in the run beyond what the user asked for: set up by the parent
  * for each worker; RUN_ROLE_ALONE without --workers. */
 struct run_role {
-    int worker;                     /* this process's worker index; -1 without --workers */
-    pid_t parent;                   /* the process that started the workers */
-    uint16_t fanout_group;          /* the PACKET_FANOUT group the workers share; 0: none */
-    int report_state_fd;            /* --report: where this worker saves its report state */
-    int ready_fd;                   /* -u: this worker says here it has dropped root */
-    struct worker_share *share;     /* what the workers share */
-    struct metrics *shared_metrics; /* --metrics: the parent's, one slot for each worker */
+    int worker;                 /* this process's worker index; -1 without --workers */
+    pid_t parent;               /* the process that started the workers */
+    uint16_t fanout_group;      /* the PACKET_FANOUT group the workers share; 0: none */
+    int report_state_fd;        /* --report: where this worker saves its report state */
+    int ready_fd;               /* -u: this worker says here it has dropped root */
+    struct worker_share *share; /* what the workers share */
+    /* The parent's, a slot for each worker: how a worker hands over its figures at each
+     * report (the parent writes coverage and sensor_stats), served by --metrics. */
+    struct metrics *shared_metrics;
+    struct worker_summary *summary; /* where this worker leaves its top suspects */
 };
 
 #define RUN_ROLE_ALONE ((struct run_role){.worker = -1, .report_state_fd = -1, .ready_fd = -1})

@@ -1,12 +1,12 @@
 #include "app/summary.h"
 
-#include "record/coverage.h"
+#include <stdlib.h>
+#include <string.h>
 
-static void print_totals(FILE *out, const struct policy *policy, const struct sensor *sensor,
+static void print_totals(FILE *out, const struct policy *policy,
+                         const struct sensor_counters *counters, const struct coverage *coverage,
                          double seconds)
 {
-    const struct sensor_counters *counters = sensor_counters(sensor);
-    const struct coverage *coverage = sensor_coverage(sensor);
     uint64_t by_verdict[VERDICT_COUNT] = {0};
     for (size_t p = 0; p < policy->pool_count; p++) {
         for (int f = 0; f < 2; f++) {
@@ -67,11 +67,9 @@ static void print_losses(FILE *out, const struct sensor_counters *counters)
                 (unsigned long long)counters->capture_drops);
 }
 
-static void print_suspects(FILE *out, const struct policy *policy,
-                           const struct bot_ranking *suspects)
+static void print_suspects(FILE *out, const struct policy *policy, const struct bot_rank *ranks,
+                           size_t ranked)
 {
-    const struct bot_rank *ranks;
-    size_t ranked = suspects != NULL ? bot_ranking_top(suspects, &ranks) : 0;
     if (ranked > 0)
         fprintf(out, "  top bot suspects:\n");
     for (size_t i = 0; i < ranked; i++)
@@ -81,11 +79,51 @@ static void print_suspects(FILE *out, const struct policy *policy,
                 ranks[i].pool >= 0 ? policy->pools[ranks[i].pool].name : "");
 }
 
-void summary_print(FILE *out, const struct policy *policy, const struct sensor *sensor,
-                   const struct bot_ranking *suspects, double seconds)
+void summary_print(FILE *out, const struct policy *policy, const struct sensor_counters *counters,
+                   const struct coverage *coverage, const struct bot_rank *ranks, size_t rank_count,
+                   double seconds)
 {
-    print_totals(out, policy, sensor, seconds);
-    print_pool_coverage(out, policy, sensor_coverage(sensor));
-    print_losses(out, sensor_counters(sensor));
-    print_suspects(out, policy, suspects);
+    print_totals(out, policy, counters, coverage, seconds);
+    print_pool_coverage(out, policy, coverage);
+    print_losses(out, counters);
+    print_suspects(out, policy, ranks, rank_count);
+}
+
+void summary_save(struct worker_summary *to, const struct bot_ranking *suspects)
+{
+    const struct bot_rank *ranks;
+    size_t ranked = suspects != NULL ? bot_ranking_top(suspects, &ranks) : 0;
+    if (ranked > SUMMARY_SUSPECTS)
+        ranked = SUMMARY_SUSPECTS;
+    __atomic_store_n(&to->count, 0, __ATOMIC_RELEASE);
+    if (ranked > 0)
+        memcpy(to->ranks, ranks, ranked * sizeof(*ranks));
+    __atomic_store_n(&to->count, (uint32_t)ranked, __ATOMIC_RELEASE);
+}
+
+static int compare_ranks(const void *a, const void *b)
+{
+    if (bot_rank_before(a, b))
+        return -1;
+    return bot_rank_before(b, a) ? 1 : 0;
+}
+
+size_t summary_merge(const struct worker_summary *from, unsigned workers,
+                     struct bot_rank ranks[SUMMARY_SUSPECTS])
+{
+    size_t capacity = (size_t)workers * SUMMARY_SUSPECTS, count = 0;
+    struct bot_rank *all = calloc(capacity + 1, sizeof(*all));
+    if (all == NULL)
+        return 0;
+    for (unsigned w = 0; w < workers; w++) {
+        uint32_t saved = __atomic_load_n(&from[w].count, __ATOMIC_ACQUIRE);
+        for (uint32_t i = 0; i < saved && i < SUMMARY_SUSPECTS; i++)
+            all[count++] = from[w].ranks[i];
+    }
+    qsort(all, count, sizeof(*all), compare_ranks);
+    if (count > SUMMARY_SUSPECTS)
+        count = SUMMARY_SUSPECTS;
+    memcpy(ranks, all, count * sizeof(*all));
+    free(all);
+    return count;
 }

@@ -1,8 +1,9 @@
 /* One process per worker, each in the same PACKET_FANOUT group: the kernel gives each a
  * share of the packets, chosen so that every packet of an attempt meets in one worker
- * (fanout.c). Each worker is a whole sensor with its own flow table (limits.flows / N) and
- * writes its own events, marked with "worker"; Kafka merges them in the topic, and coverage
- * and sensor_stats add up over the workers. */
+ * (fanout.c). Each worker is a sensor with its own flow table (limits.flows / N) and
+ * writes its own attempts and findings, marked with "worker"; the parent speaks for the
+ * whole sensor (whole_sensor.h): one coverage and sensor_stats per interval and at the
+ * end, one summary, one report, one metrics endpoint. */
 #include "app/supervise.h"
 
 #include <errno.h>
@@ -12,11 +13,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app/privileges.h"
 #include "app/report_files.h"
 #include "app/run.h"
+#include "app/summary.h"
+#include "app/whole_sensor.h"
 #include "output/metrics.h"
 #include "report/report.h"
 #include "util/log.h"
@@ -27,37 +31,75 @@ struct supervisor {
     const struct options *options;
     struct policy *policy;
     int report_states[WORKERS_MAX]; /* --report: where each worker saves its report */
-    struct metrics *shared_metrics; /* --metrics: one endpoint serving the workers' sum */
+    /* The workers' figures, handed over at each of their reports, and served by --metrics
+     * as one endpoint. */
+    struct metrics *shared_metrics;
+    struct worker_summary *summaries; /* each worker's top suspects, saved at its end */
+    struct whole_sensor *voice;       /* the parent's own events */
     struct worker_share share;
     uint16_t fanout_group;
     int ready[2]; /* -u: each worker says here it has dropped root */
     pid_t children[WORKERS_MAX];
+    bool ended[WORKERS_MAX];
     unsigned started;
+    double stop_began; /* when the first stop signal was passed on or a worker ended */
 };
 
+/* How often the parent looks at its workers' figures and ends. */
+#define POLL_MILLISECONDS 50
+
 /* The signals an operator sends the parent, each passed on to every worker: SIGINT and
- * SIGTERM stop them, SIGHUP re-opens their outputs, SIGUSR1 asks each for sensor_stats. */
+ * SIGTERM stop them, SIGHUP re-opens their outputs (and the parent's), SIGUSR1 asks each
+ * for fresh counters, from which the parent writes one sensor_stats. */
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
 #define FORWARDED_SIGNAL_COUNT (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
 /* Each kept apart, so that two different signals close together are both passed on. */
 static volatile sig_atomic_t signal_pending[FORWARDED_SIGNAL_COUNT];
 static volatile sig_atomic_t any_signal_pending;
+/* As in a run without workers: a second SIGINT/SIGTERM, or one once the workers have
+ * ended, cuts the parent's own wait for Kafka's delivery short. */
+static volatile sig_atomic_t stop_seen, workers_over, cut_waits;
+
+static void on_alarm(int signal_number)
+{
+    (void)signal_number;
+    cut_waits = 1;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
 
 static void on_forwarded_signal(int signal_number)
 {
     for (size_t i = 0; i < FORWARDED_SIGNAL_COUNT; i++)
         if (forwarded_signals[i] == signal_number)
             signal_pending[i] = 1;
+    if (signal_number == SIGINT || signal_number == SIGTERM) {
+        if (stop_seen || workers_over)
+            cut_waits = 1;
+        stop_seen = 1;
+    }
     any_signal_pending = 1;
 }
 
-static void forward_signals(const struct supervisor *supervisor)
+static void forward_signals(struct supervisor *supervisor)
 {
     any_signal_pending = 0; /* before the flags: one set meanwhile is seen next time */
     for (size_t s = 0; s < FORWARDED_SIGNAL_COUNT; s++) {
         if (!signal_pending[s])
             continue;
         signal_pending[s] = 0;
+        /* Before the workers answer: the parent notes where each stood. */
+        if (forwarded_signals[s] == SIGUSR1)
+            whole_sensor_request_stats(supervisor->voice);
+        else if (forwarded_signals[s] == SIGHUP)
+            whole_sensor_reopen(supervisor->voice);
+        else if (supervisor->stop_began == 0)
+            supervisor->stop_began = monotonic_seconds();
         for (unsigned i = 0; i < supervisor->started; i++)
             kill(supervisor->children[i], forwarded_signals[s]);
     }
@@ -93,22 +135,27 @@ static int prepare_shared(struct supervisor *supervisor)
         }
         close(fd);
     }
-    /* One endpoint for all: the parent serves the workers' sum from shared memory. */
-    if (options->metrics_address != NULL) {
-        char error[512];
-        supervisor->shared_metrics =
-            metrics_start_shared(supervisor->policy, options->workers, error, sizeof(error));
-        if (supervisor->shared_metrics == NULL) {
-            log_message(LOG_FAILURE, "%s", error);
-            return EXIT_RUNTIME;
-        }
+    /* How the workers hand the parent their figures, and with --metrics one endpoint for
+     * all: the parent serves the workers' sum from shared memory. */
+    char error[512];
+    supervisor->shared_metrics =
+        metrics_start_shared(supervisor->policy, options->workers, error, sizeof(error));
+    if (supervisor->shared_metrics == NULL) {
+        log_message(LOG_FAILURE, "%s", error);
+        return EXIT_RUNTIME;
     }
+    void *summaries = mmap(NULL, options->workers * sizeof(struct worker_summary),
+                           PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (summaries == MAP_FAILED) {
+        log_message(LOG_FAILURE, "no shared memory for %u workers", options->workers);
+        return EXIT_RUNTIME;
+    }
+    supervisor->summaries = summaries;
     /* What one worker sees and another needs: the halves of a triangular-spam join, a
      * server's connections, findings one per server (worker_share.h). */
     if (!worker_share_init(&supervisor->share, options->workers, supervisor->policy->segment_count,
                            NULL)) {
         log_message(LOG_FAILURE, "no shared memory for %u workers", options->workers);
-        metrics_stop(supervisor->shared_metrics);
         return EXIT_RUNTIME;
     }
     return EXIT_DONE;
@@ -128,6 +175,7 @@ static _Noreturn void become_worker(struct supervisor *supervisor, unsigned inde
         .ready_fd = supervisor->ready[1],
         .share = &supervisor->share,
         .shared_metrics = supervisor->shared_metrics,
+        .summary = &supervisor->summaries[index],
     };
     if (supervisor->ready[0] >= 0)
         close(supervisor->ready[0]);
@@ -208,11 +256,13 @@ static int await_workers_unprivileged(struct supervisor *supervisor, int status)
 
 /* A worker's end, said at once: the operator learns which one went and how, while the
  * others go on. Returns the exit status it stands for: its own, or 1 for a signal. */
-static int note_worker_end(const struct supervisor *supervisor, pid_t pid, int how)
+static int note_worker_end(struct supervisor *supervisor, pid_t pid, int how)
 {
     unsigned index = 0;
     while (index < supervisor->started && supervisor->children[index] != pid)
         index++;
+    if (index < supervisor->started)
+        supervisor->ended[index] = true;
     if (WIFSIGNALED(how)) {
         log_message(LOG_ERROR, "worker %u (pid %ld) was killed by signal %d (%s)", index, (long)pid,
                     WTERMSIG(how), strsignal(WTERMSIG(how)));
@@ -225,26 +275,39 @@ static int note_worker_end(const struct supervisor *supervisor, pid_t pid, int h
     return code;
 }
 
-/* The workers act on the signals themselves; the parent passes them on. Returns the worst
- * of their exit statuses and status. */
-static int wait_for_workers(const struct supervisor *supervisor, int status)
+static void nap(void)
+{
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = POLL_MILLISECONDS * 1000000L};
+    nanosleep(&pause, NULL); /* a signal ends it early: passed on at once */
+}
+
+/* The workers act on the signals themselves; the parent passes them on, and meanwhile
+ * writes the whole sensor's periodic events. Returns the worst of their exit statuses and
+ * status. */
+static int wait_for_workers(struct supervisor *supervisor, int status)
 {
     unsigned running = supervisor->started;
     while (running > 0) {
-        if (any_signal_pending) /* came before waitpid could be interrupted */
+        if (any_signal_pending)
             forward_signals(supervisor);
         int child_status;
-        pid_t done = waitpid(-1, &child_status, 0);
-        if (done < 0) {
-            if (errno == EINTR)
-                continue; /* the signal is passed on at the top */
+        pid_t done = waitpid(-1, &child_status, WNOHANG);
+        if (done < 0 && errno != EINTR)
             break;
+        if (done > 0) {
+            running--;
+            if (supervisor->stop_began == 0)
+                supervisor->stop_began = monotonic_seconds();
+            int code = note_worker_end(supervisor, done, child_status);
+            if (code > status)
+                status = code;
+            continue;
         }
-        running--;
-        int code = note_worker_end(supervisor, done, child_status);
-        if (code > status)
-            status = code;
+        if (supervisor->voice != NULL)
+            whole_sensor_poll(supervisor->voice, supervisor->ended);
+        nap();
     }
+    workers_over = 1;
     return status;
 }
 
@@ -279,6 +342,13 @@ static int write_merged_report(const struct supervisor *supervisor)
         }
         fclose(state);
     }
+    /* The parent's own lines (coverage, sensor_stats) beside the workers'. */
+    if (supervisor->voice != NULL) {
+        struct output_counts own = whole_sensor_counts(supervisor->voice);
+        for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+            report->events[t] += own.emitted[t];
+        report->sink_errors += own.sink_errors;
+    }
     if (report_merge_finish(report) != 0) {
         log_message(LOG_FAILURE, "out of memory for the report");
         status = -1;
@@ -289,6 +359,69 @@ static int write_merged_report(const struct supervisor *supervisor)
     return status;
 }
 
+/* The parent's own outputs, once the workers are forked; a failure stops them. */
+static int open_voice(struct supervisor *supervisor)
+{
+    struct whole_sensor_setup setup = {
+        .options = supervisor->options,
+        .policy = supervisor->policy,
+        .metrics = supervisor->shared_metrics,
+        .summaries = supervisor->summaries,
+        .workers = supervisor->started,
+        .stop_waiting = &cut_waits,
+    };
+    int status = whole_sensor_open(&setup, &supervisor->voice);
+    if (status != EXIT_DONE)
+        stop_workers(supervisor);
+    return status;
+}
+
+/* With --metrics, the server's thread only now: the workers were forked from a single
+ * thread. */
+static int serve_metrics(struct supervisor *supervisor)
+{
+    char error[512];
+    if (supervisor->options->metrics_address == NULL ||
+        metrics_serve(supervisor->shared_metrics, supervisor->options->metrics_address, error,
+                      sizeof(error)) == 0)
+        return EXIT_DONE;
+    log_message(LOG_FAILURE, "%s", error);
+    stop_workers(supervisor);
+    return EXIT_RUNTIME;
+}
+
+/* The parent's own wait for Kafka's delivery ends when the workers' would have: each began
+ * its wait as it stopped, and the parent's final events exist only once they are over, so
+ * two full waits one after the other would double the time a stop takes (and outlast a
+ * service manager's stop timeout). At least a second, for the final events to go out. */
+static void bound_delivery_wait(const struct supervisor *supervisor)
+{
+    if (supervisor->options->kafka_brokers == NULL || supervisor->stop_began == 0)
+        return;
+    double timeout = (double)supervisor->options->kafka_timeout_milliseconds / 1000;
+    double left = timeout - (monotonic_seconds() - supervisor->stop_began);
+    if (left > timeout - 1)
+        return; /* the workers hardly waited: the parent's own timeout is the bound */
+    struct sigaction action = {.sa_handler = on_alarm};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGALRM, &action, NULL);
+    alarm(left < 1 ? 1 : (unsigned)left + 1);
+}
+
+static void release_shared(struct supervisor *supervisor)
+{
+    metrics_stop(supervisor->shared_metrics);
+    supervisor->shared_metrics = NULL;
+    if (supervisor->summaries != NULL)
+        munmap(supervisor->summaries, supervisor->options->workers * sizeof(struct worker_summary));
+    worker_share_free(&supervisor->share);
+}
+
+static int worse(int status, int other)
+{
+    return other > status ? other : status;
+}
+
 int supervise_workers(const struct options *options, struct policy *policy)
 {
     if (options->interface_count == 0) {
@@ -296,34 +429,35 @@ int supervise_workers(const struct options *options, struct policy *policy)
         return EXIT_USAGE;
     }
     struct supervisor supervisor = {.options = options, .policy = policy, .ready = {-1, -1}};
-    /* The parent writes no events, but a closed standard error must not kill it and leave
-     * the workers without it. */
+    /* A closed standard output or error must not kill the parent and leave the workers
+     * without it: a write there fails instead. */
     signal(SIGPIPE, SIG_IGN);
     int status = prepare_shared(&supervisor);
-    if (status != EXIT_DONE)
+    if (status != EXIT_DONE) {
+        release_shared(&supervisor);
         return status;
+    }
     policy->limits.flows = policy->limits.flows / options->workers + 1;
     supervisor.fanout_group = (uint16_t)((getpid() & 0x7fff) | 0x8000);
     fflush(NULL);
     status = start_workers(&supervisor);
-    if (status < 0)
+    if (status < 0) {
+        release_shared(&supervisor);
         return EXIT_RUNTIME;
+    }
+    status = worse(status, open_voice(&supervisor));
     if (options->user != NULL)
         status = await_workers_unprivileged(&supervisor, status);
-    /* The server's thread only now: the workers were forked from a single thread. */
-    if (supervisor.shared_metrics != NULL) {
-        char error[512];
-        if (metrics_serve(supervisor.shared_metrics, options->metrics_address, error,
-                          sizeof(error)) != 0) {
-            log_message(LOG_FAILURE, "%s", error);
-            stop_workers(&supervisor);
-            status = EXIT_RUNTIME;
-        }
-    }
+    if (supervisor.voice != NULL)
+        status = worse(status, serve_metrics(&supervisor));
     status = wait_for_workers(&supervisor, status);
-    metrics_stop(supervisor.shared_metrics);
-    worker_share_free(&supervisor.share);
+    if (supervisor.voice != NULL)
+        whole_sensor_finish(supervisor.voice);
     if (options->report_count > 0 && write_merged_report(&supervisor) != 0)
         status = EXIT_RUNTIME;
+    release_shared(&supervisor);
+    bound_delivery_wait(&supervisor);
+    status = whole_sensor_close(supervisor.voice, status);
+    alarm(0);
     return status;
 }

@@ -640,3 +640,8 @@ size_t bot_ranking_top(const struct bot_ranking *ranking, const struct bot_rank 
     *ranks = ranking->ranks;
     return ranking->count;
 }
+
+bool bot_rank_before(const struct bot_rank *a, const struct bot_rank *b)
+{
+    return ranks_before(a, b);
+}

@@ -53,6 +53,8 @@ struct bot_ranking;
 struct bot_ranking *bot_ranking_new(size_t size);
 void bot_ranking_free(struct bot_ranking *ranking);
 int bot_ranking_attach(struct bot_ranking *ranking, struct bus *bus);
+/* The ranking's order: a before b (a higher score, then more windows, then the name). */
+bool bot_rank_before(const struct bot_rank *a, const struct bot_rank *b);
 /* The ranked subscribers, best first (score, then windows, then name); returns the count. */
 size_t bot_ranking_top(const struct bot_ranking *ranking, const struct bot_rank **ranks);
 

@@ -50,6 +50,27 @@ void events_sink_stats(const struct events *events, struct sink_stats *stats)
     }
 }
 
+void events_tally(const struct events *events, struct events_tally *tally)
+{
+    memcpy(tally->emitted, events->emitted, sizeof(tally->emitted));
+    tally->oversize = events->oversize;
+    tally->sink_errors = events->sink_errors;
+    events_sink_stats(events, &tally->sinks);
+}
+
+void events_tally_add(struct events_tally *to, const struct events_tally *from)
+{
+    for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+        to->emitted[t] += from->emitted[t];
+    to->oversize += from->oversize;
+    to->sink_errors += from->sink_errors;
+    to->sinks.queued += from->sinks.queued;
+    to->sinks.spooled += from->sinks.spooled;
+    to->sinks.dropped += from->sinks.dropped;
+    to->sinks.delivery_errors += from->sinks.delivery_errors;
+    to->sinks.damaged += from->sinks.damaged;
+}
+
 uint64_t events_close(struct events *events)
 {
     uint64_t undelivered = 0;
@@ -154,11 +175,23 @@ void event_write_place(struct json_writer *writer, const struct policy *policy, 
         json_key_string(writer, "segment", policy->segments[segment].name);
 }
 
+size_t event_subscriber_key(const struct policy *policy, const struct address *address,
+                            char *text, size_t size)
+{
+    if (address->family != ADDRESS_V6)
+        return address_format(address, text, size);
+    /* The pool looked up again rather than taken from the event: the key depends on the
+     * address and the policy alone, the same for every type that names the subscriber. */
+    struct prefix subscriber =
+        policy_subscriber(policy, policy_pool_of(policy, address), address);
+    return prefix_format(&subscriber, text, size);
+}
+
 void event_attempt(struct events *events, const struct attempt_record *attempt)
 {
     const struct policy *policy = events->policy;
     const struct flow_tuple *flow = &attempt->flow;
-    char src_text[ADDRESS_TEXT_MAX];
+    char src_text[ADDRESS_TEXT_MAX], key[PREFIX_TEXT_MAX];
     struct json_writer writer;
     event_begin(events, &writer, EVENT_ATTEMPT, attempt->first_seen);
     event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
@@ -190,7 +223,8 @@ void event_attempt(struct events *events, const struct attempt_record *attempt)
         smtp_fields_walk(attempt->smtp, SMTP_FIELDS_ATTEMPT,
                          attempt->server_stream || attempt->smtp->banner_seen, &json_field_walker,
                          &writer);
-    event_emit(events, &writer, EVENT_ATTEMPT, src_text);
+    event_subscriber_key(policy, &flow->src, key, sizeof(key));
+    event_emit(events, &writer, EVENT_ATTEMPT, key);
 }
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
@@ -261,21 +295,23 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
     json_key_u64(&writer, "syn_after_close", counters->syn_after_close);
     json_key_u64(&writer, "detector_evictions", counters->detector_evictions);
     json_key_u64(&writer, "detector_exhausted", counters->detector_exhausted);
+    struct events_tally tally;
+    events_tally(events, &tally);
+    if (events->elsewhere != NULL)
+        events_tally_add(&tally, events->elsewhere);
     /* This event counts itself, so the totals on the wire match what a consumer saw. */
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         char key[48];
         snprintf(key, sizeof(key), "events_%s", event_type_name((enum event_type)t));
-        json_key_u64(&writer, key, events->emitted[t] + (t == EVENT_SENSOR_STATS ? 1 : 0));
+        json_key_u64(&writer, key, tally.emitted[t] + (t == EVENT_SENSOR_STATS ? 1 : 0));
     }
     /* Lost events: too large to write, or lost by a sink (a sink that cannot tell loses
      * one event per failed write). An event lost by two sinks counts twice. */
-    struct sink_stats sinks;
-    events_sink_stats(events, &sinks);
-    json_key_u64(&writer, "events_queued", sinks.queued);
-    json_key_u64(&writer, "events_spooled", sinks.spooled);
-    json_key_u64(&writer, "events_dropped", events->oversize + sinks.dropped);
-    json_key_u64(&writer, "sink_errors", events->sink_errors);
-    json_key_u64(&writer, "kafka_errors", sinks.delivery_errors);
+    json_key_u64(&writer, "events_queued", tally.sinks.queued);
+    json_key_u64(&writer, "events_spooled", tally.sinks.spooled);
+    json_key_u64(&writer, "events_dropped", tally.oversize + tally.sinks.dropped);
+    json_key_u64(&writer, "sink_errors", tally.sink_errors);
+    json_key_u64(&writer, "kafka_errors", tally.sinks.delivery_errors);
     json_key_bool(&writer, "final", final);
     event_emit(events, &writer, EVENT_SENSOR_STATS, events->policy->sensor_name);
 }
@@ -294,6 +330,8 @@ static void on_finding(void *context, const struct finding *finding)
 
 static void on_periodic(void *context, const struct periodic_record *periodic)
 {
+    if (((struct events *)context)->skip_periodic)
+        return;
     if (periodic->coverage != NULL)
         event_coverage(context, periodic->coverage, periodic->now, periodic->final);
     event_sensor_stats(context, periodic->counters, periodic->snaplen, periodic->now,

@@ -23,9 +23,21 @@
 #define EVENT_LINE_MAX 8192
 #define EVENTS_MAX_SINKS 4
 
+/* What one process wrote and what its sinks hold or lost: what sensor_stats counts. */
+struct events_tally {
+    uint64_t emitted[EVENT_TYPE_COUNT]; /* lines handed to the sinks, by type */
+    uint64_t oversize;                  /* lines that did not fit EVENT_LINE_MAX */
+    uint64_t sink_errors;               /* failed sink writes */
+    struct sink_stats sinks;            /* the sinks' own counters (events_sink_stats) */
+};
+
 struct events {
     const struct policy *policy;
     int worker; /* written into every event when >= 0 (--workers) */
+    /* --workers: a worker leaves coverage and sensor_stats to the parent, which writes
+     * them for the whole sensor, adding what the workers wrote (elsewhere) to its own. */
+    bool skip_periodic;
+    const struct events_tally *elsewhere;
     struct sink *sinks[EVENTS_MAX_SINKS];
     size_t sink_count;
     uint64_t emitted[EVENT_TYPE_COUNT];
@@ -45,6 +57,9 @@ struct output_counts events_counts(const struct events *events);
  * the run found, such as damaged spool segments (damaged): anything the sinks find while
  * closing comes with events lost, which events_close counts. */
 void events_sink_stats(const struct events *events, struct sink_stats *stats);
+/* What events wrote so far and what its sinks say, into *tally. */
+void events_tally(const struct events *events, struct events_tally *tally);
+void events_tally_add(struct events_tally *to, const struct events_tally *from);
 /* Closes every sink; returns the number of events some sink could not deliver. */
 uint64_t events_close(struct events *events);
 /* The event lines' subscription to the bus: every record becomes a line, in the order
@@ -56,12 +71,22 @@ int events_reopen(struct events *events);
  * packet. */
 const struct sink *events_reader_gone(const struct events *events);
 
+/* The Kafka key of every event about a subscriber (dashboards/events.md): the subscriber
+ * the address belongs to, so that all of one subscriber's events meet in one partition
+ * whichever of its addresses an event names. An IPv4 address as it is ("198.51.100.7");
+ * an IPv6 address as its subscriber prefix, prefix_format of policy_subscriber() for the
+ * pool it is in ("2001:db8:1:200::/56"), its /64 when it is in no pool. Returns the length
+ * written. */
+size_t event_subscriber_key(const struct policy *policy, const struct address *address, char *text,
+                            size_t size);
+
 /* The lines themselves (events_subscriber calls these; tests call them directly). */
 void event_attempt(struct events *events, const struct attempt_record *attempt);
 void event_finding(struct events *events, const struct finding *finding);
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
                     bool final);
+/* The counters, and what events and events->elsewhere wrote (this event included). */
 void event_sensor_stats(struct events *events, const struct sensor_counters *counters,
                         uint32_t snaplen, packet_time now, bool final);
 

@@ -96,19 +96,19 @@ void event_finding(struct events *events, const struct finding *finding)
     const struct policy *policy = events->policy;
     const struct flow_tuple *flow = &finding->flow;
     struct json_writer writer;
-    char src_text[ADDRESS_TEXT_MAX], key_text[ADDRESS_TEXT_MAX];
+    char src_text[ADDRESS_TEXT_MAX], key_text[PREFIX_TEXT_MAX];
     event_begin(events, &writer, finding->type, finding->ts);
     if (finding->has_flow)
         event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst,
                          flow->dst_port, flow->proto, src_text);
     event_write_place(&writer, policy, finding->pool, finding->segment);
     finding_walk(finding, policy, &json_field_walker, &writer);
+    /* The subscriber it is about (finding_subscriber: its key, else the flow's source). */
     const char *key = policy->sensor_name;
-    if (finding->has_key) {
-        address_format(&finding->key, key_text, sizeof(key_text));
+    if (finding->has_key || finding->has_flow) {
+        struct address subscriber = finding_subscriber(finding);
+        event_subscriber_key(policy, &subscriber, key_text, sizeof(key_text));
         key = key_text;
-    } else if (finding->has_flow) {
-        key = src_text;
     }
     event_emit(events, &writer, finding->type, key);
 }

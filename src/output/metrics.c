@@ -1,37 +1,25 @@
 #include "output/metrics.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "decode/decode.h"
 #include "record/bus.h"
 #include "record/finding.h"
-#include "output/metrics_guard.h"
+#include "output/metrics_slots.h"
 #include "output/sink.h"
-#include "util/log.h"
+#include "util/http_metrics.h"
 
 /* Bot scores by histogram bucket: a score is 0..100 (rules/README.md, the bot_suspect
  * score), so ten buckets of ten points; a finding scores at least thresholds.score (50 by
  * default), so the buckets below it stay empty unless the threshold is lowered. */
 #define SCORE_BUCKETS 10
-/* Connections served at once, and per client address: Prometheus uses one per server, so
- * a client that opens more cannot take the others' (the guard bounds how long each may
- * take to ask). */
-#define CONNECTION_LIMIT 128
-#define CLIENT_CONNECTION_LIMIT 8
-/* Seconds a connection may sit idle, between requests or while an answer goes out. */
-#define IDLE_SECONDS 10
 static const double score_bounds[SCORE_BUCKETS] = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
 /* Each pool's row of counters: leaks by stage, bot scores by bucket (+Inf last), and the
  * sum of the scores in millionths of a point (whole numbers add up across workers). */
@@ -39,26 +27,12 @@ static const double score_bounds[SCORE_BUCKETS] = {10, 20, 30, 40, 50, 60, 70, 8
 #define ROW_SCORE_SUM (ROW_SCORES + SCORE_BUCKETS + 1)
 #define ROW_VALUES (ROW_SCORE_SUM + 1)
 
-struct snapshot {
-    struct sensor_counters counters;
-    uint64_t events[EVENT_TYPE_COUNT];
-    uint64_t events_oversize;
-    uint64_t sink_errors;
-    struct sink_stats sinks;
-    packet_time now;
-    double published_at; /* Unix time of the wall clock */
-    /* Sized by the policy: [pool * 2 + (IPv6 ? 1 : 0)][verdict] and [pool][ROW_VALUES]. */
-    uint64_t *attempts;
-    uint64_t *pools;
-};
-
 struct metrics {
     const struct policy *policy;
     char *sensor_label; /* sensor="NAME", escaped: the label every series carries */
-    struct MHD_Daemon *daemon;
-    struct metrics_guard *guard;
-    size_t attempt_values;
-    size_t pool_values;
+    struct http_metrics *server;
+    struct snapshot_size size;
+    const struct events *events; /* what the event lines wrote (metrics_attach) */
     /* The packet thread's own copy; observers add to it directly. */
     struct snapshot pending;
     double last_publish;
@@ -67,101 +41,27 @@ struct metrics {
     struct snapshot shared;
     /* The scraping thread's copy (libmicrohttpd answers from one thread). */
     struct snapshot reading;
-    /* --workers: a slot per worker in memory shared across fork (see worker slots below);
-     * NULL otherwise. worker is this process's slot, -1 in the serving parent. */
-    uint8_t *slots;
-    size_t slot_bytes;
-    unsigned workers;
+    /* --workers: a slot per worker in shared memory (metrics_slots.h); worker is this
+     * process's slot, -1 in the parent. The parent serves the workers' sum and its own
+     * events (own, under the lock), and each worker's figures (per_worker, read by the
+     * scraping thread); its main thread sums the slots into sum, with sum_scratch. */
+    struct slots slots;
     int worker;
+    struct events_tally own;
+    struct snapshot *per_worker;
+    bool *per_worker_read;
+    struct snapshot sum, sum_scratch;
 };
-
-static void slot_write(struct metrics *metrics, const struct snapshot *from);
 
 /* ---- Listening address ---- */
 
 int metrics_parse_address(const char *text, struct sockaddr_storage *address, char *error,
                           size_t error_size)
 {
-    char host[64] = METRICS_DEFAULT_HOST;
-    const char *port_text = text;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL || close[1] != ':' || (size_t)(close - text - 1) >= sizeof(host)) {
-            snprintf(error, error_size, "--metrics '%s': expected [IPV6]:PORT", text);
-            return -1;
-        }
-        memcpy(host, text + 1, (size_t)(close - text - 1));
-        host[close - text - 1] = '\0';
-        port_text = close + 2;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (colon != NULL) {
-            if ((size_t)(colon - text) >= sizeof(host)) {
-                snprintf(error, error_size, "--metrics '%s': host too long", text);
-                return -1;
-            }
-            if (colon > text) {
-                memcpy(host, text, (size_t)(colon - text));
-                host[colon - text] = '\0';
-            }
-            port_text = colon + 1;
-        }
-    }
-    char *end;
-    errno = 0;
-    unsigned long port = strtoul(port_text, &end, 10);
-    if (errno != 0 || end == port_text || *end != '\0' || port == 0 || port > 65535 ||
-        port_text[0] == '-' || port_text[0] == '+') {
-        snprintf(error, error_size, "--metrics '%s': the port must be a number from 1 to 65535",
-                 text);
-        return -1;
-    }
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof(host), "%s", METRICS_DEFAULT_HOST);
-    memset(address, 0, sizeof(*address));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)address;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-    } else {
-        snprintf(error, error_size, "--metrics '%s': the host must be an IP address or localhost",
-                 text);
-        return -1;
-    }
-    return 0;
+    return http_metrics_parse_address(text, address, error, error_size);
 }
 
 /* ---- Snapshots ---- */
-
-static int snapshot_init(struct snapshot *snapshot, size_t attempt_values, size_t pool_values)
-{
-    memset(snapshot, 0, sizeof(*snapshot));
-    snapshot->attempts = calloc(attempt_values + 1, sizeof(uint64_t));
-    snapshot->pools = calloc(pool_values + 1, sizeof(uint64_t));
-    return snapshot->attempts == NULL || snapshot->pools == NULL ? -1 : 0;
-}
-
-static void snapshot_free(struct snapshot *snapshot)
-{
-    free(snapshot->attempts);
-    free(snapshot->pools);
-}
-
-/* Copies the values, keeping the destination's own arrays. */
-static void snapshot_copy(const struct metrics *metrics, struct snapshot *to,
-                          const struct snapshot *from)
-{
-    uint64_t *attempts = to->attempts, *pools = to->pools;
-    *to = *from;
-    to->attempts = attempts;
-    to->pools = pools;
-    memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
-    memcpy(pools, from->pools, metrics->pool_values * sizeof(uint64_t));
-}
 
 static double wall_seconds(clockid_t clock)
 {
@@ -170,17 +70,17 @@ static double wall_seconds(clockid_t clock)
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
+/* coverage and events may be NULL: their figures stay as last gathered. */
 static void gather(struct metrics *metrics, const struct sensor_counters *counters,
                    const struct coverage *coverage, const struct events *events, packet_time now)
 {
     struct snapshot *pending = &metrics->pending;
     pending->counters = *counters;
     pending->now = now;
-    memcpy(pending->events, events->emitted, sizeof(pending->events));
-    pending->events_oversize = events->oversize;
-    pending->sink_errors = events->sink_errors;
-    events_sink_stats(events, &pending->sinks);
-    for (size_t p = 0; p < metrics->policy->pool_count && p < coverage->pool_count; p++) {
+    if (events != NULL)
+        events_tally(events, &pending->events);
+    for (size_t p = 0;
+         coverage != NULL && p < metrics->policy->pool_count && p < coverage->pool_count; p++) {
         for (int f = 0; f < 2; f++) {
             const struct coverage_counts *counts =
                 coverage_get(coverage, (int)p, f == 0 ? ADDRESS_V4 : ADDRESS_V6);
@@ -200,7 +100,7 @@ void metrics_update(struct metrics *metrics, const struct sensor_counters *count
         return;
     gather(metrics, counters, coverage, events, now);
     if (metrics->worker >= 0) {
-        slot_write(metrics, &metrics->pending);
+        slot_write(&metrics->slots, (unsigned)metrics->worker, SLOT_LATEST, &metrics->pending);
         metrics->last_publish = clock;
         return;
     }
@@ -208,7 +108,7 @@ void metrics_update(struct metrics *metrics, const struct sensor_counters *count
      * wait, keep reading packets and hand this one over next time. */
     if (pthread_mutex_trylock(&metrics->lock) != 0)
         return;
-    snapshot_copy(metrics, &metrics->shared, &metrics->pending);
+    snapshot_copy(&metrics->shared, &metrics->pending, metrics->size);
     pthread_mutex_unlock(&metrics->lock);
     metrics->last_publish = clock;
 }
@@ -219,114 +119,110 @@ void metrics_publish(struct metrics *metrics, const struct sensor_counters *coun
     gather(metrics, counters, coverage, events, now);
     metrics->last_publish = wall_seconds(CLOCK_MONOTONIC_COARSE);
     if (metrics->worker >= 0) {
-        slot_write(metrics, &metrics->pending);
+        slot_write(&metrics->slots, (unsigned)metrics->worker, SLOT_LATEST, &metrics->pending);
         return;
     }
     pthread_mutex_lock(&metrics->lock);
-    snapshot_copy(metrics, &metrics->shared, &metrics->pending);
+    snapshot_copy(&metrics->shared, &metrics->pending, metrics->size);
     pthread_mutex_unlock(&metrics->lock);
 }
 
-/* ---- Worker slots ----
- *
- * With --workers the parent serves the endpoint and each worker process publishes into
- * its own slot: a sequence number, the snapshot's fixed part, then its attempt and leak
- * arrays. A seqlock: the worker makes the number odd, writes, makes it even again; the
- * parent copies and keeps the copy only if the number was even and unchanged across it.
- * A worker never waits for a scrape, and a scrape never sees half a snapshot. */
+/* ---- --workers: what the workers hand the parent ---- */
 
-struct slot_header {
-    uint64_t sequence;
-};
-
-static uint8_t *slot_of(const struct metrics *metrics, unsigned worker)
+/* A worker's reports go to its slot, for the parent to write the whole sensor's coverage
+ * and sensor_stats from: an interval or final report (with coverage) to both parts, an
+ * on-demand one (SIGUSR1: the counters alone) to the latest, counted as answered. */
+static void on_periodic(void *context, const struct periodic_record *periodic)
 {
-    return metrics->slots + (size_t)worker * metrics->slot_bytes;
-}
-
-static void slot_layout(const struct metrics *metrics, uint8_t *slot, struct snapshot **fixed,
-                        uint64_t **attempts, uint64_t **pools)
-{
-    *fixed = (struct snapshot *)(slot + sizeof(struct slot_header));
-    *attempts = (uint64_t *)(slot + sizeof(struct slot_header) + sizeof(struct snapshot));
-    *pools = *attempts + metrics->attempt_values;
-}
-
-static void slot_write(struct metrics *metrics, const struct snapshot *from)
-{
-    uint8_t *slot = slot_of(metrics, (unsigned)metrics->worker);
-    struct slot_header *header = (struct slot_header *)slot;
-    struct snapshot *fixed;
-    uint64_t *attempts, *pools;
-    slot_layout(metrics, slot, &fixed, &attempts, &pools);
-    __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    memcpy(fixed, from, sizeof(*fixed));
-    memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
-    memcpy(pools, from->pools, metrics->pool_values * sizeof(uint64_t));
-    __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELEASE);
-}
-
-/* A consistent copy of one worker's slot into scratch; false if it kept changing. */
-static bool slot_read(const struct metrics *metrics, unsigned worker, struct snapshot *scratch)
-{
-    uint8_t *slot = slot_of(metrics, worker);
-    struct slot_header *header = (struct slot_header *)slot;
-    struct snapshot *fixed;
-    uint64_t *attempts, *pools;
-    slot_layout(metrics, slot, &fixed, &attempts, &pools);
-    for (int tries = 0; tries < 1000; tries++) {
-        uint64_t before = __atomic_load_n(&header->sequence, __ATOMIC_ACQUIRE);
-        if (before & 1)
-            continue;
-        /* The slot's own array pointers are the worker's: only the values are taken. */
-        uint64_t *scratch_attempts = scratch->attempts, *scratch_pools = scratch->pools;
-        memcpy(scratch, fixed, sizeof(*scratch));
-        scratch->attempts = scratch_attempts;
-        scratch->pools = scratch_pools;
-        memcpy(scratch_attempts, attempts, metrics->attempt_values * sizeof(uint64_t));
-        memcpy(scratch_pools, pools, metrics->pool_values * sizeof(uint64_t));
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&header->sequence, __ATOMIC_RELAXED) == before)
-            return true;
+    struct metrics *metrics = context;
+    if (metrics->worker < 0)
+        return;
+    struct snapshot *pending = &metrics->pending;
+    gather(metrics, periodic->counters, periodic->coverage, metrics->events, periodic->now);
+    pending->snaplen = periodic->snaplen;
+    if (periodic->coverage == NULL) {
+        pending->requests++;
+    } else {
+        pending->final = periodic->final;
+        if (!periodic->final) {
+            pending->reports++;
+            pending->reported = periodic->now;
+        }
+        slot_write(&metrics->slots, (unsigned)metrics->worker, SLOT_REPORTED, pending);
     }
-    return false;
+    slot_write(&metrics->slots, (unsigned)metrics->worker, SLOT_LATEST, pending);
+    metrics->last_publish = wall_seconds(CLOCK_MONOTONIC_COARSE);
 }
 
-static void add_u64s(uint64_t *to, const uint64_t *from, size_t count)
+int metrics_figures_init(const struct metrics *metrics, struct worker_figures *figures)
 {
-    for (size_t i = 0; i < count; i++)
-        to[i] += from[i];
+    memset(figures, 0, sizeof(*figures));
+    return coverage_init(&figures->coverage, metrics->policy->pool_count);
 }
 
-/* The workers' sum: counters add up (gauges too: each worker holds its own flows), the
- * clocks take the latest. */
-static void merge_slots(struct metrics *metrics, struct snapshot *into, struct snapshot *scratch)
+void metrics_figures_free(struct worker_figures *figures)
 {
-    uint64_t *attempts = into->attempts, *pools = into->pools;
-    memset(into, 0, sizeof(*into));
-    into->attempts = attempts;
-    into->pools = pools;
-    memset(attempts, 0, metrics->attempt_values * sizeof(uint64_t));
-    memset(pools, 0, metrics->pool_values * sizeof(uint64_t));
-    _Static_assert(sizeof(struct sensor_counters) % sizeof(uint64_t) == 0, "all counters");
-    _Static_assert(sizeof(struct sink_stats) % sizeof(uint64_t) == 0, "all counters");
-    for (unsigned w = 0; w < metrics->workers; w++) {
-        if (!slot_read(metrics, w, scratch))
-            continue;
-        add_u64s((uint64_t *)&into->counters, (const uint64_t *)&scratch->counters,
-                 sizeof(into->counters) / sizeof(uint64_t));
-        add_u64s(into->events, scratch->events, EVENT_TYPE_COUNT);
-        into->events_oversize += scratch->events_oversize;
-        into->sink_errors += scratch->sink_errors;
-        add_u64s((uint64_t *)&into->sinks, (const uint64_t *)&scratch->sinks,
-                 sizeof(into->sinks) / sizeof(uint64_t));
-        into->now = scratch->now > into->now ? scratch->now : into->now;
-        into->published_at =
-            scratch->published_at > into->published_at ? scratch->published_at : into->published_at;
-        add_u64s(attempts, scratch->attempts, metrics->attempt_values);
-        add_u64s(pools, scratch->pools, metrics->pool_values);
+    coverage_free(&figures->coverage);
+}
+
+void metrics_read_workers(struct metrics *metrics, bool reported, struct worker_figures *figures,
+                          struct worker_state *states)
+{
+    struct snapshot *sum = &metrics->sum, *scratch = &metrics->sum_scratch;
+    if (figures != NULL)
+        snapshot_clear(sum, metrics->size);
+    for (unsigned w = 0; w < metrics->slots.workers; w++) {
+        bool read = slot_read(&metrics->slots, w, reported ? SLOT_REPORTED : SLOT_LATEST, scratch,
+                              figures != NULL);
+        if (states != NULL)
+            states[w] = (struct worker_state){
+                .published = read && scratch->published_at > 0,
+                .final = read && scratch->final,
+                .reports = read ? scratch->reports : 0,
+                .reported = read ? scratch->reported : 0,
+                .requests = read ? scratch->requests : 0,
+                .now = read ? scratch->now : 0,
+            };
+        if (read && figures != NULL)
+            snapshot_add(sum, scratch, metrics->size);
     }
+    if (figures == NULL)
+        return;
+    figures->counters = sum->counters;
+    figures->events = sum->events;
+    figures->now = sum->now;
+    figures->snaplen = sum->snaplen;
+    for (size_t i = 0; i < metrics->policy->pool_count * 2; i++)
+        memcpy(figures->coverage.counts[i].by_verdict, &sum->attempts[i * VERDICT_COUNT],
+               sizeof(figures->coverage.counts[i].by_verdict));
+}
+
+void metrics_set_own(struct metrics *metrics, const struct events *events)
+{
+    struct events_tally tally;
+    events_tally(events, &tally);
+    pthread_mutex_lock(&metrics->lock);
+    metrics->own = tally;
+    pthread_mutex_unlock(&metrics->lock);
+}
+
+/* The scraping thread's view: the workers' sum and the parent's own events into reading,
+ * each worker's figures into per_worker (shared is free in the parent, which never
+ * publishes: scratch for the slots). */
+static void merge_slots(struct metrics *metrics)
+{
+    struct snapshot *into = &metrics->reading, *scratch = &metrics->shared;
+    snapshot_clear(into, metrics->size);
+    for (unsigned w = 0; w < metrics->slots.workers; w++) {
+        metrics->per_worker_read[w] = slot_read(&metrics->slots, w, SLOT_LATEST, scratch, true);
+        if (!metrics->per_worker_read[w])
+            continue;
+        snapshot_add(into, scratch, metrics->size);
+        snapshot_copy(&metrics->per_worker[w], scratch, metrics->size);
+    }
+    pthread_mutex_lock(&metrics->lock);
+    events_tally_add(&into->events, &metrics->own);
+    pthread_mutex_unlock(&metrics->lock);
 }
 
 /* ---- What the counters alone do not say ---- */
@@ -360,32 +256,25 @@ static void on_finding(void *context, const struct finding *finding)
     row[ROW_SCORE_SUM] += score > 0 ? (uint64_t)(score * 1e6 + 0.5) : 0;
 }
 
-int metrics_attach(struct metrics *metrics, struct bus *bus)
+int metrics_attach(struct metrics *metrics, struct bus *bus, const struct events *events)
 {
+    metrics->events = events;
     struct bus_subscriber subscriber = {
-        .attempt = on_attempt, .finding = on_finding, .context = metrics};
+        .attempt = on_attempt, .finding = on_finding, .periodic = on_periodic, .context = metrics};
     return bus_subscribe(bus, subscriber);
 }
 
 /* ---- The exposition format ---- */
 
-/* Label values escape backslash, double quote and line feed. */
+/* The exposition format's pieces are util/http_metrics's, shared with op25b-correlate. */
 static void label_value(FILE *out, const char *text)
 {
-    for (const char *c = text; *c != '\0'; c++) {
-        if (*c == '\\' || *c == '"')
-            fputc('\\', out);
-        if (*c == '\n') {
-            fputs("\\n", out);
-            continue;
-        }
-        fputc(*c, out);
-    }
+    http_metrics_label_value(out, text);
 }
 
 static void family(FILE *out, const char *name, const char *type, const char *help)
 {
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    http_metrics_family(out, name, type, help);
 }
 
 /* Every series names the sensor: sensor="NAME" from the policy, written once at start. */
@@ -589,34 +478,94 @@ static void render_events(FILE *out, const char *sensor, const struct snapshot *
     for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
         series(out, sensor, "op25b_findings_total");
         fprintf(out, ",type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
-                (unsigned long long)s->events[t]);
+                (unsigned long long)s->events.emitted[t]);
     }
     family(out, "op25b_events_total", "counter", "Event lines written, by type.");
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         series(out, sensor, "op25b_events_total");
         fprintf(out, ",type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
-                (unsigned long long)s->events[t]);
+                (unsigned long long)s->events.emitted[t]);
     }
     plain(out, sensor, "op25b_sink_queue_depth", "gauge",
-          "Events handed to a sink and not yet confirmed (Kafka).", s->sinks.queued);
+          "Events handed to a sink and not yet confirmed (Kafka).", s->events.sinks.queued);
     plain(out, sensor, "op25b_sink_spooled_total", "counter",
-          "Events written to the on-disk spool.", s->sinks.spooled);
+          "Events written to the on-disk spool.", s->events.sinks.spooled);
     plain(out, sensor, "op25b_events_dropped_total", "counter",
           "Events lost: too large to write, or lost by a sink.",
-          s->events_oversize + s->sinks.dropped);
-    plain(out, sensor, "op25b_sink_errors_total", "counter", "Failed sink writes.", s->sink_errors);
+          s->events.oversize + s->events.sinks.dropped);
+    plain(out, sensor, "op25b_sink_errors_total", "counter", "Failed sink writes.",
+          s->events.sink_errors);
     plain(out, sensor, "op25b_sink_delivery_errors_total", "counter",
-          "Delivery failures the far end reported (Kafka).", s->sinks.delivery_errors);
+          "Delivery failures the far end reported (Kafka).", s->events.sinks.delivery_errors);
+}
+
+/* A series of one worker: its name, the sensor and the worker's index. */
+static void worker_series(FILE *out, const char *sensor, const char *name, unsigned worker)
+{
+    series(out, sensor, name);
+    fprintf(out, ",worker=\"%u\"", worker);
+}
+
+/* --workers: each worker's own figures beside the sum, labelled with its index. */
+static void render_workers(FILE *out, const struct metrics *metrics)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+    } counters[] = {
+        {"op25b_worker_packets_total", "counter", "Packets each worker read.",
+         offsetof(struct sensor_counters, packets)},
+        {"op25b_worker_bytes_total", "counter", "Bytes on the wire of the packets each read.",
+         offsetof(struct sensor_counters, bytes)},
+        {"op25b_worker_capture_drops_total", "counter", "Packets dropped before each worker.",
+         offsetof(struct sensor_counters, capture_drops)},
+        {"op25b_worker_flows", "gauge", "Attempts each worker tracks now.",
+         offsetof(struct sensor_counters, flows_active)},
+        {"op25b_worker_flow_evictions_total", "counter",
+         "Attempts each worker closed early: its flow table was full.",
+         offsetof(struct sensor_counters, flow_evictions)},
+    };
+    const char *sensor = metrics->sensor_label;
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        family(out, counters[i].name, counters[i].type, counters[i].help);
+        for (unsigned w = 0; w < metrics->slots.workers; w++) {
+            uint64_t value;
+            memcpy(&value, (const char *)&metrics->per_worker[w].counters + counters[i].offset,
+                   sizeof(value));
+            if (!metrics->per_worker_read[w])
+                continue;
+            worker_series(out, sensor, counters[i].name, w);
+            fprintf(out, "} %llu\n", (unsigned long long)value);
+        }
+    }
+    family(out, "op25b_worker_attempts_total", "counter",
+           "Port-25 attempts each worker judged, by verdict (all pools).");
+    for (unsigned w = 0; w < metrics->slots.workers; w++) {
+        for (int v = 0; metrics->per_worker_read[w] && v < VERDICT_COUNT; v++) {
+            uint64_t count = 0;
+            for (size_t i = 0; i < metrics->policy->pool_count * 2; i++)
+                count += metrics->per_worker[w].attempts[i * VERDICT_COUNT + (size_t)v];
+            worker_series(out, sensor, "op25b_worker_attempts_total", w);
+            fprintf(out, ",verdict=\"%s\"} %llu\n", verdict_name((enum verdict)v),
+                    (unsigned long long)count);
+        }
+    }
+    family(out, "op25b_worker_packet_time_seconds", "gauge", "Each worker's packet clock.");
+    for (unsigned w = 0; w < metrics->slots.workers; w++) {
+        if (!metrics->per_worker_read[w])
+            continue;
+        worker_series(out, sensor, "op25b_worker_packet_time_seconds", w);
+        fprintf(out, "} %.6f\n", (double)metrics->per_worker[w].now / PACKET_TIME_SECOND);
+    }
 }
 
 char *metrics_render(struct metrics *metrics, size_t *length)
 {
-    if (metrics->slots != NULL) {
-        /* shared is free in the parent, which never publishes: scratch for the slots. */
-        merge_slots(metrics, &metrics->reading, &metrics->shared);
+    if (metrics->slots.memory != NULL) {
+        merge_slots(metrics);
     } else {
         pthread_mutex_lock(&metrics->lock);
-        snapshot_copy(metrics, &metrics->reading, &metrics->shared);
+        snapshot_copy(&metrics->reading, &metrics->shared, metrics->size);
         pthread_mutex_unlock(&metrics->lock);
     }
     char *text = NULL;
@@ -628,6 +577,8 @@ char *metrics_render(struct metrics *metrics, size_t *length)
     render_attempts(out, metrics, &metrics->reading);
     render_scores(out, metrics, &metrics->reading);
     render_events(out, metrics->sensor_label, &metrics->reading);
+    if (metrics->slots.memory != NULL)
+        render_workers(out, metrics);
     if (fclose(out) != 0) {
         free(text);
         return NULL;
@@ -637,68 +588,9 @@ char *metrics_render(struct metrics *metrics, size_t *length)
 
 /* ---- HTTP ---- */
 
-static enum MHD_Result reply(struct MHD_Connection *connection, unsigned status, char *body,
-                             size_t length, enum MHD_ResponseMemoryMode mode,
-                             const char *content_type)
+static char *render(void *context, size_t *length)
 {
-    struct MHD_Response *response = MHD_create_response_from_buffer(length, body, mode);
-    if (response == NULL)
-        return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    enum MHD_Result result = MHD_queue_response(connection, status, response);
-    MHD_destroy_response(response);
-    return result;
-}
-
-static enum MHD_Result answer(void *context, struct MHD_Connection *connection, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **request_state)
-{
-    (void)version;
-    (void)upload_data;
-    (void)request_state;
-    struct metrics *metrics = context;
-    static char not_found[] = "not found: the metrics are at /metrics\n";
-    static char not_allowed[] = "only GET and HEAD\n";
-    static char index[] = "op25b-watch: Prometheus metrics at /metrics\n";
-    const char *text_type = "text/plain; charset=utf-8";
-    /* Answered at once, before any body: the connection closes after the answer. */
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        metrics_guard_answered(metrics->guard, connection);
-        return reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof(not_allowed) - 1,
-                     MHD_RESPMEM_PERSISTENT, text_type);
-    }
-    if (*upload_data_size != 0) {
-        *upload_data_size = 0; /* a body is never wanted: read (within the deadline), ignored */
-        return MHD_YES;
-    }
-    metrics_guard_answered(metrics->guard, connection);
-    if (strcmp(url, "/") == 0)
-        return reply(connection, MHD_HTTP_OK, index, sizeof(index) - 1, MHD_RESPMEM_PERSISTENT,
-                     text_type);
-    if (strcmp(url, "/metrics") != 0)
-        return reply(connection, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1,
-                     MHD_RESPMEM_PERSISTENT, text_type);
-    size_t length = 0;
-    char *body = metrics_render(metrics, &length);
-    if (body == NULL)
-        return MHD_NO;
-    /* Version 0.0.4 of the text exposition format. */
-    return reply(connection, MHD_HTTP_OK, body, length, MHD_RESPMEM_MUST_FREE,
-                 "text/plain; version=0.0.4; charset=utf-8");
-}
-
-/* libmicrohttpd's messages are about clients (a refused connection, a bad request): one
- * line each at -vv, never a flood on the default output. */
-static void log_server(void *context, const char *format, va_list arguments)
-{
-    (void)context;
-    char text[256];
-    vsnprintf(text, sizeof(text), format, arguments);
-    size_t length = strlen(text);
-    while (length > 0 && text[length - 1] == '\n')
-        text[--length] = '\0';
-    log_message(LOG_DEBUG, "metrics: %s", text);
+    return metrics_render(context, length);
 }
 
 static char *sensor_label(const struct policy *policy)
@@ -718,6 +610,21 @@ static char *sensor_label(const struct policy *policy)
     return text;
 }
 
+/* Frees the snapshots of a metrics that may be half made; NULL arrays are fine. */
+static void free_snapshots(struct metrics *metrics)
+{
+    snapshot_free(&metrics->pending);
+    snapshot_free(&metrics->shared);
+    snapshot_free(&metrics->reading);
+    snapshot_free(&metrics->sum);
+    snapshot_free(&metrics->sum_scratch);
+    for (unsigned w = 0; metrics->per_worker != NULL && w < metrics->slots.workers; w++)
+        snapshot_free(&metrics->per_worker[w]);
+    free(metrics->per_worker);
+    free(metrics->per_worker_read);
+    free(metrics->sensor_label);
+}
+
 /* The snapshots, without the server. */
 static struct metrics *metrics_new(const struct policy *policy)
 {
@@ -727,16 +634,12 @@ static struct metrics *metrics_new(const struct policy *policy)
     metrics->policy = policy;
     metrics->sensor_label = sensor_label(policy);
     metrics->worker = -1;
-    metrics->attempt_values = policy->pool_count * 2 * VERDICT_COUNT;
-    metrics->pool_values = policy->pool_count * ROW_VALUES;
-    if (snapshot_init(&metrics->pending, metrics->attempt_values, metrics->pool_values) != 0 ||
-        snapshot_init(&metrics->shared, metrics->attempt_values, metrics->pool_values) != 0 ||
-        snapshot_init(&metrics->reading, metrics->attempt_values, metrics->pool_values) != 0 ||
-        metrics->sensor_label == NULL) {
-        snapshot_free(&metrics->pending);
-        snapshot_free(&metrics->shared);
-        snapshot_free(&metrics->reading);
-        free(metrics->sensor_label);
+    metrics->size.attempts = policy->pool_count * 2 * VERDICT_COUNT;
+    metrics->size.pools = policy->pool_count * ROW_VALUES;
+    if (snapshot_init(&metrics->pending, metrics->size) != 0 ||
+        snapshot_init(&metrics->shared, metrics->size) != 0 ||
+        snapshot_init(&metrics->reading, metrics->size) != 0 || metrics->sensor_label == NULL) {
+        free_snapshots(metrics);
         free(metrics);
         return NULL;
     }
@@ -746,47 +649,10 @@ static struct metrics *metrics_new(const struct policy *policy)
 
 int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size)
 {
-    struct sockaddr_storage bind_address;
-    if (metrics_parse_address(address, &bind_address, error, error_size) != 0)
-        return -1;
-    /* epoll (poll elsewhere): no limit on descriptor numbers, unlike select. */
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    uint16_t port = ntohs(((struct sockaddr_in *)&bind_address)->sin_port);
-    if (bind_address.ss_family == AF_INET6) {
-        flags |= MHD_USE_IPv6;
-        port = ntohs(((struct sockaddr_in6 *)&bind_address)->sin6_port);
-    }
-    /* The operator's signals must reach the thread that acts on them, the packet loop (or
-     * with --workers the parent, waiting to pass them on): the server's thread inherits a
-     * mask that blocks them. */
-    sigset_t blocked, previous;
-    sigemptyset(&blocked);
-    sigaddset(&blocked, SIGINT);
-    sigaddset(&blocked, SIGTERM);
-    sigaddset(&blocked, SIGHUP);
-    sigaddset(&blocked, SIGUSR1);
-    sigaddset(&blocked, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-    metrics->guard = metrics_guard_start();
-    if (metrics->guard != NULL)
-        metrics->daemon = MHD_start_daemon(
-            flags, port, NULL, NULL, answer, metrics, MHD_OPTION_EXTERNAL_LOGGER, log_server, NULL,
-            MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-            (unsigned)CLIENT_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)IDLE_SECONDS, MHD_OPTION_NOTIFY_CONNECTION, metrics_guard_on_connection,
-            metrics->guard, MHD_OPTION_NOTIFY_COMPLETED, metrics_guard_on_completed, metrics->guard,
-            MHD_OPTION_END);
-    int saved = errno;
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    if (metrics->daemon == NULL) {
-        metrics_guard_stop(metrics->guard);
-        metrics->guard = NULL;
-        snprintf(error, error_size, "--metrics %s: cannot listen there (%s)", address,
-                 saved != 0 ? strerror(saved) : "libmicrohttpd refused");
-        return -1;
-    }
-    return 0;
+    metrics->server =
+        http_metrics_start(address, render, metrics,
+                           "op25b-watch: Prometheus metrics at /metrics\n", error, error_size);
+    return metrics->server != NULL ? 0 : -1;
 }
 
 struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
@@ -804,6 +670,21 @@ struct metrics *metrics_start(const char *address, const struct policy *policy, 
     return metrics;
 }
 
+/* The parent's side of the slots: its sums and each worker's copy. */
+static int init_worker_snapshots(struct metrics *metrics, unsigned workers)
+{
+    metrics->per_worker = calloc(workers, sizeof(*metrics->per_worker));
+    metrics->per_worker_read = calloc(workers, sizeof(*metrics->per_worker_read));
+    if (metrics->per_worker == NULL || metrics->per_worker_read == NULL ||
+        snapshot_init(&metrics->sum, metrics->size) != 0 ||
+        snapshot_init(&metrics->sum_scratch, metrics->size) != 0)
+        return -1;
+    for (unsigned w = 0; w < workers; w++)
+        if (snapshot_init(&metrics->per_worker[w], metrics->size) != 0)
+            return -1;
+    return 0;
+}
+
 struct metrics *metrics_start_shared(const struct policy *policy, unsigned workers, char *error,
                                      size_t error_size)
 {
@@ -812,19 +693,18 @@ struct metrics *metrics_start_shared(const struct policy *policy, unsigned worke
         snprintf(error, error_size, "out of memory for the metrics");
         return NULL;
     }
-    metrics->slot_bytes = sizeof(struct slot_header) + sizeof(struct snapshot) +
-                          (metrics->attempt_values + metrics->pool_values) * sizeof(uint64_t);
-    metrics->slot_bytes = (metrics->slot_bytes + 63) & ~(size_t)63;
-    void *slots = mmap(NULL, metrics->slot_bytes * workers, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (slots == MAP_FAILED) {
-        snprintf(error, error_size, "no shared memory for the workers' metrics: %s",
+    metrics->slots.workers = workers;
+    if (init_worker_snapshots(metrics, workers) != 0) {
+        snprintf(error, error_size, "out of memory for the metrics");
+        metrics_stop(metrics);
+        return NULL;
+    }
+    if (slots_map(&metrics->slots, workers, metrics->size) != 0) {
+        snprintf(error, error_size, "no shared memory for the workers' figures: %s",
                  strerror(errno));
         metrics_stop(metrics);
         return NULL;
     }
-    metrics->slots = slots;
-    metrics->workers = workers;
     return metrics;
 }
 
@@ -837,15 +717,9 @@ void metrics_stop(struct metrics *metrics)
 {
     if (metrics == NULL)
         return;
-    if (metrics->daemon != NULL)
-        MHD_stop_daemon(metrics->daemon);
-    metrics_guard_stop(metrics->guard);
-    if (metrics->slots != NULL)
-        munmap(metrics->slots, metrics->slot_bytes * metrics->workers);
+    http_metrics_stop(metrics->server);
+    slots_unmap(&metrics->slots);
     pthread_mutex_destroy(&metrics->lock);
-    snapshot_free(&metrics->pending);
-    snapshot_free(&metrics->shared);
-    snapshot_free(&metrics->reading);
-    free(metrics->sensor_label);
+    free_snapshots(metrics);
     free(metrics);
 }

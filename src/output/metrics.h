@@ -32,18 +32,54 @@ int metrics_parse_address(const char *text, struct sockaddr_storage *address, ch
  * message when the address cannot be bound. */
 struct metrics *metrics_start(const char *address, const struct policy *policy, char *error,
                               size_t error_size);
-/* --workers: made in the parent before fork, with a slot of shared memory per worker.
- * Each worker calls metrics_become_worker in its process and then publishes into its own
- * slot (metrics_update, metrics_publish); the parent calls metrics_serve once the workers
- * are forked (a process with threads must not fork: the children could inherit a lock
- * held by the server's thread) and serves their sum. */
+/* --workers: made in the parent before fork, with a slot of shared memory per worker
+ * (metrics_slots.h), whether or not the endpoint is served: it is also how the workers
+ * hand the parent their figures. Each worker calls metrics_become_worker in its process
+ * and then publishes into its own slot (metrics_update, metrics_publish, and each of its
+ * periodic reports once attached); the parent calls metrics_serve once the workers are
+ * forked (a process with threads must not fork: the children could inherit a lock held by
+ * the server's thread) and serves their sum, with each worker's own figures labelled
+ * worker="N" beside it. */
 struct metrics *metrics_start_shared(const struct policy *policy, unsigned workers, char *error,
                                      size_t error_size);
 void metrics_become_worker(struct metrics *metrics, unsigned worker);
 /* Starts serving at address; 0, or -1 with a message. */
 int metrics_serve(struct metrics *metrics, const char *address, char *error, size_t error_size);
-/* Subscribes to the bus for what counters alone do not say (leak stages, bot scores). */
-int metrics_attach(struct metrics *metrics, struct bus *bus);
+/* Subscribes to the bus for what counters alone do not say (leak stages, bot scores) and,
+ * in a worker, for its periodic reports; events: what the event lines wrote. */
+int metrics_attach(struct metrics *metrics, struct bus *bus, const struct events *events);
+
+/* ---- The parent of --workers: the whole sensor's figures ---- */
+
+/* The workers' figures summed. */
+struct worker_figures {
+    struct sensor_counters counters;
+    struct coverage coverage;   /* by pool and family */
+    struct events_tally events; /* what they wrote */
+    packet_time now;            /* the latest of their clocks */
+    uint32_t snaplen;           /* the smallest of their captures' snap lengths; 0: unknown */
+};
+
+/* Where one worker is. */
+struct worker_state {
+    bool published;       /* it has published anything at all */
+    bool final;           /* its final report is in */
+    uint64_t reports;     /* interval reports made (each stats_interval of packet time) */
+    packet_time reported; /* the packet time of the latest */
+    uint64_t requests;    /* on-demand reports (SIGUSR1) answered */
+    packet_time now;
+};
+
+int metrics_figures_init(const struct metrics *metrics, struct worker_figures *figures);
+void metrics_figures_free(struct worker_figures *figures);
+/* Reads every worker's slot: as of its latest report (reported) or as last published, and
+ * sums it into figures and says where each worker is in states[worker] (either may be
+ * NULL; without figures, only the few bytes that say where a worker is are copied: the
+ * parent looks every 50 ms). The parent's main thread only. */
+void metrics_read_workers(struct metrics *metrics, bool reported, struct worker_figures *figures,
+                          struct worker_state *states);
+/* The parent's own event lines, served with the workers' sum. */
+void metrics_set_own(struct metrics *metrics, const struct events *events);
 
 /* Called by the packet thread for every packet (and when idle): publishes a snapshot at
  * most every METRICS_PUBLISH_SECONDS of wall time, never blocking. */

@@ -68,6 +68,8 @@ struct sink_kafka_options {
     unsigned queue_megabytes;      /* producer memory bound; 0: SINK_KAFKA_DEFAULT_QUEUE_MB */
     uint64_t timeout_milliseconds; /* how long close() waits for delivery reports */
     const char *spool_directory;   /* NULL: no spool, events beyond the bound are dropped */
+    const char *sensor;            /* the `sensor` header: the policy's sensor name */
+    unsigned schema_version;       /* the `v` header: EVENT_SCHEMA_VERSION */
     /* May be NULL. Once nonzero (set by a signal handler), close() stops waiting for
      * delivery at once: what is left is kept in the spool, or counted lost without one. */
     const volatile sig_atomic_t *stop_waiting;
@@ -78,8 +80,8 @@ struct sink_kafka_options {
 #define SINK_KAFKA_DEFAULT_TIMEOUT_MS 30000
 
 /* Events as Kafka messages: the JSON line without its '\n' as the value, the subscriber as
- * the key, a `type` header. NULL with a message on error; *bad_option is set when the
- * error lies in the options (exit status 2) rather than at run time. */
+ * the key, headers `type`, `sensor` and `v`. NULL with a message on error; *bad_option is
+ * set when the error lies in the options (exit status 2) rather than at run time. */
 struct sink *sink_kafka_open(const struct sink_kafka_options *options, bool *bad_option,
                              char *error, size_t error_size);
 

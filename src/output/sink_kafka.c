@@ -1,7 +1,8 @@
 /* Events as Kafka messages (issue #3). The value is the JSON line without its '\n', so a
  * consumer that prints each value followed by a newline (kcat -C) writes the NDJSON file
  * again; the key is the subscriber, so one subscriber's events stay in one partition and
- * in order; a `type` header lets consumers route without parsing JSON.
+ * in order; headers `type`, `sensor` and `v` (the event's type, the sensor's name and the
+ * schema version) let consumers route and join without parsing JSON.
  *
  * The producer is idempotent with acks=all: retries after a broken connection neither lose
  * nor duplicate a message. Packet processing never waits: write() only queues. Messages
@@ -45,6 +46,8 @@ struct kafka_sink {
     struct spool *spool;
     uint64_t timeout_milliseconds;
     const volatile sig_atomic_t *stop_waiting; /* see sink_kafka_options */
+    char *sensor;                              /* the `sensor` header */
+    char version[24];                          /* the `v` header */
     bool wait_cut;                             /* close() stopped waiting for it */
     uint64_t queue_kilobytes;
     uint64_t next_sequence;
@@ -101,6 +104,8 @@ static rd_kafka_resp_err_t produce(struct kafka_sink *kafka, const struct spool_
         RD_KAFKA_V_VALUE((void *)record->value, record->value_length),
         RD_KAFKA_V_KEY(record->key, record->key_length),
         RD_KAFKA_V_HEADER("type", record->type, (ssize_t)record->type_length),
+        RD_KAFKA_V_HEADER("sensor", kafka->sensor, (ssize_t)-1),
+        RD_KAFKA_V_HEADER("v", kafka->version, (ssize_t)-1),
         RD_KAFKA_V_OPAQUE(message_tag(sequence, from_spool)), RD_KAFKA_V_END);
     if (error == RD_KAFKA_RESP_ERR_NO_ERROR) {
         kafka->next_sequence++;
@@ -466,6 +471,7 @@ static uint64_t kafka_close(struct sink *sink)
     spool_close(kafka->spool);
     free_unsent(kafka);
     free((char *)sink->name);
+    free(kafka->sensor);
     free(kafka);
     return lost + kept;
 }
@@ -568,6 +574,14 @@ struct sink *sink_kafka_open(const struct sink_kafka_options *options, bool *bad
     }
     kafka->timeout_milliseconds = options->timeout_milliseconds;
     kafka->stop_waiting = options->stop_waiting;
+    /* A spooled event of an earlier run goes out with this run's headers: a spool serves
+     * one sensor, whose name and schema version the events it holds normally share. */
+    snprintf(kafka->version, sizeof(kafka->version), "%u", options->schema_version);
+    kafka->sensor = strdup(options->sensor != NULL ? options->sensor : "");
+    if (kafka->sensor == NULL) {
+        snprintf(error, error_size, "out of memory");
+        goto err_free;
+    }
     kafka->queue_kilobytes = (uint64_t)(options->queue_megabytes ? options->queue_megabytes
                                                                  : SINK_KAFKA_DEFAULT_QUEUE_MB) *
                              1024;
@@ -620,6 +634,7 @@ err_destroy_topic:
 err_destroy_producer:
     rd_kafka_destroy(kafka->producer);
 err_free:
+    free(kafka->sensor);
     free(kafka);
     return NULL;
 }

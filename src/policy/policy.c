@@ -43,6 +43,12 @@ void policy_free(struct policy *policy)
         free(policy->segments[i].expects);
     }
     free(policy->segments);
+    for (size_t i = 0; i < policy->fleet_sensor_count; i++) {
+        free(policy->fleet_sensors[i].name);
+        free(policy->fleet_sensors[i].positions);
+        free(policy->fleet_sensors[i].pools);
+    }
+    free(policy->fleet_sensors);
     free(policy->geoip_asn);
     free(policy->geoip_country);
     geoip_free(policy->geoip);
@@ -104,6 +110,27 @@ unsigned policy_ipv6_subscriber_bits(const struct policy *policy)
             bits = policy->pools[p].ipv6_subscriber_length;
     }
     return bits;
+}
+
+int policy_fleet_sensor(const struct policy *policy, const char *name)
+{
+    for (size_t i = 0; i < policy->fleet_sensor_count; i++) {
+        if (strcmp(policy->fleet_sensors[i].name, name) == 0)
+            return (int)i;
+    }
+    return POLICY_NO_INDEX;
+}
+
+bool policy_fleet_carries(const struct policy *policy, int sensor, int pool)
+{
+    if (sensor < 0 || (size_t)sensor >= policy->fleet_sensor_count)
+        return false;
+    const struct fleet_sensor *entry = &policy->fleet_sensors[sensor];
+    for (size_t i = 0; i < entry->pool_count; i++) {
+        if (entry->pools[i] == pool)
+            return true;
+    }
+    return false;
 }
 
 static bool msa_serves_pool(const struct msa *msa, int pool)

@@ -74,6 +74,19 @@ struct segment {
     int line;
 };
 
+/* A sensor of the fleet (sensors:, read by op25b-correlate; the sensor ignores it): where it
+ * sits against each blocking point, and which pools' port-25 traffic passes its mirror. */
+struct fleet_sensor {
+    char *name;
+    enum sensor_position position;   /* for every blocking point not overridden */
+    enum sensor_position *positions; /* [blocking_point_count]: the default or an override */
+    int *pools;                      /* pool indexes */
+    size_t pool_count;
+    int line;
+};
+
+#define POLICY_FLEET_SENSORS_MAX 1024
+
 struct policy {
     char *path;
     char *sensor_name;
@@ -93,6 +106,8 @@ struct policy {
     size_t blocking_point_count;
     struct segment *segments;
     size_t segment_count;
+    struct fleet_sensor *fleet_sensors;
+    size_t fleet_sensor_count;
 
     char *geoip_asn;     /* NULL when not configured */
     char *geoip_country; /* NULL when not configured */
@@ -130,6 +145,15 @@ struct policy *policy_load(const char *path, char *error, size_t error_size);
 /* The same from text in memory; name stands in for the file name in messages. */
 struct policy *policy_load_text(const char *name, const char *text, size_t length, char *error,
                                 size_t error_size);
+/* A fleet policy (op25b-correlate): the site policy with `sensors:` required and `sensor:`
+ * optional (a fleet has no one name; sensor_name is then "fleet"). */
+struct policy *policy_load_fleet(const char *path, char *error, size_t error_size);
+struct policy *policy_load_fleet_text(const char *name, const char *text, size_t length,
+                                      char *error, size_t error_size);
+/* The fleet sensor of that name, or POLICY_NO_INDEX. */
+int policy_fleet_sensor(const struct policy *policy, const char *name);
+/* True when the fleet sensor carries the pool's traffic. */
+bool policy_fleet_carries(const struct policy *policy, int sensor, int pool);
 void policy_free(struct policy *policy);
 
 /* Lookups for the fast path. Each returns an index or POLICY_NO_INDEX. */

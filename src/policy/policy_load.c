@@ -328,8 +328,8 @@ static int read_pools(struct loader *loader, const yaml_node_t *node)
 
 /* Reads a list of pool names into pool indexes; owner says who names them in messages,
  * such as "MSA 'isp-msa' names" or "segment 'dynamic-vlan' expects". */
-static int read_pool_names(struct loader *loader, const yaml_node_t *node, const char *what,
-                           bool allow_empty, const char *owner, int **indexes, size_t *count)
+int read_pool_names(struct loader *loader, const yaml_node_t *node, const char *what,
+                    bool allow_empty, const char *owner, int **indexes, size_t *count)
 {
     if (expect_list(loader, node, what) != 0)
         return -1;
@@ -707,22 +707,44 @@ static int read_limits(struct loader *loader, const yaml_node_t *node)
     return 0;
 }
 
+/* The top level's sections, in the order they are read. */
+enum section {
+    SENSOR,
+    OWN_PREFIXES,
+    RESOLVERS,
+    POOLS,
+    MSAS,
+    BLOCKING_POINTS,
+    SEGMENTS,
+    GEOIP,
+    THRESHOLDS,
+    TIMEOUTS,
+    LIMITS,
+    SENSORS,
+    SECTION_COUNT
+};
+
+/* The sections that name nothing another section uses. */
+static int read_settings(struct loader *loader, const yaml_node_t *root, struct field *fields)
+{
+    if (fields[GEOIP].value != NULL && read_geoip(loader, fields[GEOIP].value) != 0)
+        return -1;
+    if (fields[THRESHOLDS].value != NULL && read_thresholds(loader, fields[THRESHOLDS].value) != 0)
+        return -1;
+    if (fields[TIMEOUTS].value != NULL && read_timeouts(loader, fields[TIMEOUTS].value) != 0)
+        return -1;
+    if (fields[LIMITS].value != NULL && read_limits(loader, fields[LIMITS].value) != 0)
+        return -1;
+    if (loader->fleet && require_key(loader, root, NULL, &fields[SENSORS]) != 0)
+        return -1;
+    if (fields[SENSORS].value != NULL && read_fleet_sensors(loader, fields[SENSORS].value) != 0)
+        return -1;
+    return 0;
+}
+
 static int read_policy(struct loader *loader, const yaml_node_t *root)
 {
-    enum {
-        SENSOR,
-        OWN_PREFIXES,
-        RESOLVERS,
-        POOLS,
-        MSAS,
-        BLOCKING_POINTS,
-        SEGMENTS,
-        GEOIP,
-        THRESHOLDS,
-        TIMEOUTS,
-        LIMITS,
-    };
-    struct field fields[] = {
+    struct field fields[SECTION_COUNT] = {
         [SENSOR] = {"sensor", true},
         [OWN_PREFIXES] = {"own_prefixes", true},
         [RESOLVERS] = {"resolvers", false},
@@ -734,15 +756,19 @@ static int read_policy(struct loader *loader, const yaml_node_t *root)
         [THRESHOLDS] = {"thresholds", false},
         [TIMEOUTS] = {"timeouts", false},
         [LIMITS] = {"limits", false},
+        [SENSORS] = {"sensors", false},
     };
     /* Sections are read in an order where every name is defined before it is used; a
      * missing required section is reported when its turn comes, after any mistake in the
      * sections before it. */
     if (match_keys(loader, root, NULL, fields, COUNT_OF(fields)) != 0)
         return -1;
-    if (require_key(loader, root, NULL, &fields[SENSOR]) != 0 ||
-        read_sensor(loader, fields[SENSOR].value) != 0)
-        return -1;
+    /* A fleet policy names no one sensor, but may keep a sensor's section as it is. */
+    if (!loader->fleet || fields[SENSOR].value != NULL) {
+        if (require_key(loader, root, NULL, &fields[SENSOR]) != 0 ||
+            read_sensor(loader, fields[SENSOR].value) != 0)
+            return -1;
+    }
     if (require_key(loader, root, NULL, &fields[OWN_PREFIXES]) != 0 ||
         read_own_prefixes(loader, fields[OWN_PREFIXES].value) != 0)
         return -1;
@@ -758,15 +784,7 @@ static int read_policy(struct loader *loader, const yaml_node_t *root)
         return -1;
     if (fields[SEGMENTS].value != NULL && read_segments(loader, fields[SEGMENTS].value) != 0)
         return -1;
-    if (fields[GEOIP].value != NULL && read_geoip(loader, fields[GEOIP].value) != 0)
-        return -1;
-    if (fields[THRESHOLDS].value != NULL && read_thresholds(loader, fields[THRESHOLDS].value) != 0)
-        return -1;
-    if (fields[TIMEOUTS].value != NULL && read_timeouts(loader, fields[TIMEOUTS].value) != 0)
-        return -1;
-    if (fields[LIMITS].value != NULL && read_limits(loader, fields[LIMITS].value) != 0)
-        return -1;
-    return 0;
+    return read_settings(loader, root, fields);
 }
 
 /* ---- Loading ---- */
@@ -822,15 +840,17 @@ static void loader_release(struct loader *loader)
     free(loader->msa_names.slots);
     free(loader->point_names.slots);
     free(loader->segment_names.slots);
+    free(loader->sensor_names.slots);
 }
 
-struct policy *policy_load_text(const char *name, const char *text, size_t length, char *error,
-                                size_t error_size)
+static struct policy *load_text(const char *name, const char *text, size_t length, bool fleet,
+                                char *error, size_t error_size)
 {
     struct loader loader = {
         .name = name != NULL ? name : "<policy>",
         .error = error,
         .error_size = error_size,
+        .fleet = fleet,
     };
     if (error != NULL && error_size > 0)
         error[0] = '\0';
@@ -856,6 +876,10 @@ struct policy *policy_load_text(const char *name, const char *text, size_t lengt
     if (read_policy(&loader, root) != 0)
         goto fail_free_policy;
     struct policy *policy = loader.policy;
+    if (policy->sensor_name == NULL && (policy->sensor_name = strdup("fleet")) == NULL) {
+        fail_memory(&loader);
+        goto fail_free_policy;
+    }
     if (prefix_table_build(policy->pool_table) != 0 || prefix_table_build(policy->own_table) != 0 ||
         prefix_table_build(policy->msa_table) != 0 ||
         prefix_table_build(policy->resolver_table) != 0) {
@@ -876,7 +900,19 @@ fail:
     return NULL;
 }
 
-struct policy *policy_load(const char *path, char *error, size_t error_size)
+struct policy *policy_load_text(const char *name, const char *text, size_t length, char *error,
+                                size_t error_size)
+{
+    return load_text(name, text, length, false, error, error_size);
+}
+
+struct policy *policy_load_fleet_text(const char *name, const char *text, size_t length,
+                                      char *error, size_t error_size)
+{
+    return load_text(name, text, length, true, error, error_size);
+}
+
+static struct policy *load_file(const char *path, bool fleet, char *error, size_t error_size)
 {
     struct loader loader = {.name = path, .error = error, .error_size = error_size};
     FILE *file = fopen(path, "rb");
@@ -917,7 +953,7 @@ struct policy *policy_load(const char *path, char *error, size_t error_size)
         }
     }
     fclose(file);
-    struct policy *policy = policy_load_text(path, text, length, error, error_size);
+    struct policy *policy = load_text(path, text, length, fleet, error, error_size);
     free(text);
     return policy;
 
@@ -927,4 +963,14 @@ fail_close_file:
     fclose(file);
 fail:
     return NULL;
+}
+
+struct policy *policy_load(const char *path, char *error, size_t error_size)
+{
+    return load_file(path, false, error, error_size);
+}
+
+struct policy *policy_load_fleet(const char *path, char *error, size_t error_size)
+{
+    return load_file(path, true, error, error_size);
 }

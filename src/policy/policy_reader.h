@@ -46,6 +46,9 @@ struct loader {
     struct name_index msa_names;
     struct name_index point_names;
     struct name_index segment_names;
+    struct name_index sensor_names;
+    /* Loading a fleet policy (op25b-correlate): sensors required, sensor optional. */
+    bool fleet;
 };
 
 /* One expected key of a mapping, and what read_mapping found for it. */
@@ -96,6 +99,10 @@ int name_index_init(struct loader *loader, struct name_index *index, size_t coun
 int name_index_find(const struct name_index *index, const char *name);
 int claim_name(struct loader *loader, struct name_index *index, const yaml_node_t *node,
     const char *what, const char *name, size_t position);
+int read_pool_names(struct loader *loader, const yaml_node_t *node, const char *what,
+    bool allow_empty, const char *owner, int **indexes, size_t *count);
+/* The sensors: section (policy_sensors.c). */
+int read_fleet_sensors(struct loader *loader, const yaml_node_t *node);
 int check_stream(struct loader *loader, const unsigned char *text, size_t length);
 int load_document(struct loader *loader, const unsigned char *text, size_t length);
 

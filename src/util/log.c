@@ -5,6 +5,7 @@
 #include <string.h>
 
 static enum log_level current_level = LOG_WARNING;
+static const char *program = "op25b-watch";
 
 void log_set_level(enum log_level level)
 {
@@ -40,16 +41,21 @@ static void write_line(const char *prefix, const char *format, va_list args)
     funlockfile(stderr);
 }
 
+void log_set_program(const char *name)
+{
+    program = name;
+}
+
 void log_message(enum log_level level, const char *format, ...)
 {
-    static const char *const prefixes[] = {
-        "op25b-watch: ", "op25b-watch: error: ", "op25b-watch: warning: ", "op25b-watch: info: ",
-        "op25b-watch: debug: "};
+    static const char *const levels[] = {"", "error: ", "warning: ", "info: ", "debug: "};
     if (level > current_level)
         return;
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "%s: %s", program, levels[level]);
     va_list args;
     va_start(args, format);
-    write_line(prefixes[level], format, args);
+    write_line(prefix, format, args);
     va_end(args);
 }
 

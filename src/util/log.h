@@ -9,6 +9,8 @@
 enum log_level { LOG_FAILURE = 0, LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
+/* The name messages start with ("op25b-watch" unless set; op25b-correlate sets its own). */
+void log_set_program(const char *name);
 enum log_level log_get_level(void);
 void log_message(enum log_level level, const char *format, ...)
     __attribute__((format(printf, 2, 3)));

@@ -16,6 +16,9 @@ below it on a packet's path (and its own), so data flows one way.
   output    util, decode, policy, record: never track or detect (JSON is made from records)
   report    util, policy, record: never output, track or detect
   app       anything (the program around the pipeline)
+  correlate util, decode, policy, record, output (op25b-correlate, the second program: it
+            reads events, never packets, so never capture, proto, track, detect, workers,
+            report or app)
   main.c, sensor.c: anything
 
 A detector never includes output/ (it publishes typed findings on the bus); a sink never
@@ -39,6 +42,7 @@ ALLOWED = {
     "output": {"util", "decode", "policy", "record"},
     "report": {"util", "policy", "record"},
     "app": None,  # anything
+    "correlate": {"util", "decode", "policy", "record", "output"},
 }
 TOP_LEVEL = {"main.c", "sensor.c", "sensor.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)

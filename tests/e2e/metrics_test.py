@@ -385,41 +385,66 @@ def variable_values(prometheus_port, variable, selection=None):
     return json.loads(http_get(url)[2]).get("data") or []
 
 
-def test_prometheus():
+def start_prometheus(work, jobs):
+    """Debian's Prometheus on loopback, scraping each job {name: port} every second and
+    evaluating dashboards/op25b-alerts.yml every second (checked by promtool first):
+    (process, port), or None when it is not installed. Also used by op25b-correlate's test
+    (tests/kafka/fleet_test.py)."""
     prometheus = shutil.which("prometheus")
     promtool = shutil.which("promtool")
     if not check(prometheus and promtool, "prometheus is not installed (.ci/install-deps)"):
-        return
+        return None
     rules = os.path.join(SOURCE, "dashboards", "op25b-alerts.yml")
     status = subprocess.run([promtool, "check", "rules", rules], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     check(status.returncode == 0, "promtool check rules: %s" % status.stdout.decode())
+    port = free_port()
+    config = os.path.join(work, "prometheus.yml")
+    with open(config, "w") as handle:
+        handle.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                     "rule_files: [%s]\nscrape_configs:\n" % json.dumps(rules))
+        for name, target in sorted(jobs.items()):
+            handle.write("  - job_name: %s\n    static_configs:\n"
+                         "      - targets: ['127.0.0.1:%d']\n" % (name, target))
+    server = subprocess.Popen([prometheus, "--config.file=" + config,
+                               "--storage.tsdb.path=" + os.path.join(work, "data"),
+                               "--web.listen-address=127.0.0.1:%d" % port,
+                               "--log.level=warn"],
+                              stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(work, "prometheus.log"), "w"))
+    return server, port
 
+
+def prometheus_ready(port):
+    """Waits (30 s at most) for Prometheus to answer; False if it never does."""
+    return bool(wait_for(lambda: http_get("http://127.0.0.1:%d/-/ready" % port)[0] == 200
+                         if _listening(port) else False, 30))
+
+
+def stop_prometheus(server):
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def test_prometheus():
     work = os.path.join(WORK, "prometheus")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    sensor_port, prometheus_port = free_port(), free_port()
+    sensor_port = free_port()
+    contract = ContractStandIn(fleet_contract())
+    started = start_prometheus(work, {"op25b": sensor_port, "op25b-correlate": contract.port})
+    if started is None:
+        contract.stop()
+        return
+    server, prometheus_port = started
     header, records = pcap_records(EXAMPLE_PCAP)
     events_path = os.path.join(work, "events.ndjson")
     sensor = subprocess.Popen([BINARY, "-q", "-c", EXAMPLE_POLICY, "-r", "-", "-o", events_path,
                                "--metrics", "127.0.0.1:%d" % sensor_port],
                               stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    contract = ContractStandIn(fleet_contract())
-    config = os.path.join(work, "prometheus.yml")
-    with open(config, "w") as handle:
-        handle.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                     "rule_files: [%s]\n"
-                     "scrape_configs:\n  - job_name: op25b\n    static_configs:\n"
-                     "      - targets: ['127.0.0.1:%d']\n"
-                     "  - job_name: op25b-correlate\n    static_configs:\n"
-                     "      - targets: ['127.0.0.1:%d']\n" %
-                     (json.dumps(rules), sensor_port, contract.port))
-    server = subprocess.Popen([prometheus, "--config.file=" + config,
-                               "--storage.tsdb.path=" + os.path.join(work, "data"),
-                               "--web.listen-address=127.0.0.1:%d" % prometheus_port,
-                               "--log.level=warn"],
-                              stdout=subprocess.DEVNULL,
-                              stderr=open(os.path.join(work, "prometheus.log"), "w"))
     feeder = Feeder(sensor.stdin, header, records)
     feeder.start()
     try:
@@ -439,11 +464,7 @@ def test_prometheus():
         except subprocess.TimeoutExpired:
             sensor.kill()
             check(False, "the sensor did not end with its input")
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_prometheus(server)
         contract.stop()
     # Serving ended with the input.
     check(scrape(sensor_port) is None, "the endpoint still answers after the input ended")
@@ -453,9 +474,7 @@ def run_prometheus_checks(sensor_port, prometheus_port, records, feeder):
     if not check(wait_for(lambda: scrape(sensor_port), 10, 0.2),
                  "the sensor does not serve /metrics while reading a stream"):
         return
-    ready = wait_for(lambda: http_get("http://127.0.0.1:%d/-/ready" % prometheus_port)[0] == 200
-                     if _listening(prometheus_port) else False, 30)
-    if not check(ready, "Prometheus did not start"):
+    if not check(prometheus_ready(prometheus_port), "Prometheus did not start"):
         return
 
     def scraped():
@@ -765,7 +784,7 @@ def test_live_prefilter():
 
 SLOW_CLIENTS = 40
 CLIENT_LIMIT = 8          # src/output/metrics.c: connections per client address
-REQUEST_DEADLINE = 5.0    # src/output/metrics_guard.h: seconds to send a whole request
+REQUEST_DEADLINE = 5.0    # src/util/http_guard.h: seconds to send a whole request
 
 
 def scrape_from(source, port, timeout=5):

@@ -9,11 +9,12 @@
            /usr (the logrotate file a conffile under /etc), Depends naming exactly the
            packages of the libraries the binary links (found by ldd and dpkg, not by
            the package), and 0 errors from lintian (its warnings are printed).
-  man      docs/op25b-watch.8 has exactly --help's options, each described first in
-           --help's words; man and groff print no warning on it.
+  man      docs/op25b-watch.8 and docs/op25b-correlate.8 have exactly their program's
+           --help options, each described first in --help's words; man and groff print
+           no warning on them.
 
-usage: packaging_test.py --binary BIN --build-dir DIR --source-dir DIR --work-dir DIR
-                         --only install|deb|man
+usage: packaging_test.py --binary BIN --correlate BIN --build-dir DIR --source-dir DIR
+                         --work-dir DIR --only install|deb|man
 """
 import argparse
 import gzip
@@ -50,7 +51,9 @@ def expected_files():
     doc = "share/doc/op25b-watch/"
     files = {
         "bin/op25b-watch": BINARY,
+        "bin/op25b-correlate": CORRELATE,
         "share/man/man8/op25b-watch.8.gz": ("docs/op25b-watch.8", "gzip"),
+        "share/man/man8/op25b-correlate.8.gz": ("docs/op25b-correlate.8", "gzip"),
         doc + "README.md": "README.md",
         doc + "policy-reference.md": "rules/README.md",
         doc + "examples/example.yaml": "rules/example.yaml",
@@ -248,9 +251,10 @@ def test_install():
                   "/tests/" in p or ".pcap" in p]
     check(not from_tests, "something from tests/ is installed: %s" % from_tests)
     check_contents(prefix, files)
-    version = run([os.path.join(prefix, "bin/op25b-watch"), "--version"])
-    check(version.returncode == 0 and version.stdout.startswith("op25b-watch "),
-          "the installed binary: --version gives %r" % version.stdout)
+    for program in ("op25b-watch", "op25b-correlate"):
+        version = run([os.path.join(prefix, "bin", program), "--version"])
+        check(version.returncode == 0 and version.stdout.startswith(program + " "),
+              "the installed %s: --version gives %r" % (program, version.stdout))
     settings = check_unit(prefix)
     check_user_and_spool(prefix, settings)
     check_logrotate(prefix, settings)
@@ -264,10 +268,14 @@ def deb_contents(deb):
 
 
 def expected_depends():
-    """The packages of the libraries the binary names (DT_NEEDED), found through the
+    """The packages of the libraries the binaries name (DT_NEEDED), found through the
     loader and dpkg: what Depends must list."""
-    paths = debian_libs.resolved(BINARY)
-    return {debian_libs.package_of(paths[soname]) for soname in debian_libs.needed(BINARY)}
+    packages = set()
+    for binary in (BINARY, CORRELATE):
+        paths = debian_libs.resolved(binary)
+        packages |= {debian_libs.package_of(paths[soname])
+                     for soname in debian_libs.needed(binary)}
+    return packages
 
 
 def check_lintian(deb):
@@ -287,14 +295,15 @@ def check_lintian(deb):
 
 
 def check_man_files(contents):
-    """Every packaged path the man page's FILES section names is in the package."""
-    with open(os.path.join(SOURCE, "docs/op25b-watch.8")) as f:
-        page = f.read()
-    section = page.split(".SH FILES", 1)[1].split(".SH ", 1)[0].replace("\\-", "-")
-    for path in re.findall(r"^\.I (/\S+)$", section, re.M):
-        if path.startswith("/usr/"):
-            check(any(p == path or p.startswith(path) for p in contents),
-                  "the man page's FILES names %s, which the package lacks" % path)
+    """Every packaged path the man pages' FILES sections name is in the package."""
+    for name in MAN_PAGES.values():
+        with open(os.path.join(SOURCE, name)) as f:
+            page = f.read()
+        section = page.split(".SH FILES", 1)[1].split(".SH ", 1)[0].replace("\\-", "-")
+        for path in re.findall(r"^\.I (/\S+)$", section, re.M):
+            if path.startswith("/usr/"):
+                check(any(p == path or p.startswith(path) for p in contents),
+                      "%s's FILES names %s, which the package lacks" % (name, path))
 
 
 def test_deb():
@@ -383,10 +392,10 @@ def option_names(spec):
     return re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", spec)
 
 
-def help_options():
+def help_options(binary):
     """[(spec, description)] from --help: the option in the first 24 columns, its words
     after, continued on lines indented 24."""
-    out = run([BINARY, "--help"]).stdout
+    out = run([binary, "--help"]).stdout
     entries = []
     for line in out.splitlines()[1:]:
         if line.startswith(" " * 24) and entries:
@@ -399,9 +408,9 @@ def help_options():
     return [(spec, re.sub(r"\s+", " ", desc)) for spec, desc in entries]
 
 
-def man_options():
+def man_options(name):
     """[(tag, paragraph)] of the man page's OPTIONS section (.TP entries)."""
-    with open(os.path.join(SOURCE, "docs/op25b-watch.8")) as f:
+    with open(os.path.join(SOURCE, name)) as f:
         page = f.read()
     section = page.split("\n.SH OPTIONS\n", 1)[1].split("\n.SH ", 1)[0]
     entries = []
@@ -412,8 +421,14 @@ def man_options():
 
 
 def test_man():
-    helped, manned = help_options(), man_options()
-    check(len(helped) > 20, "only %d options parsed from --help" % len(helped))
+    for binary, name in ((BINARY, MAN_PAGES["op25b-watch"]),
+                         (CORRELATE, MAN_PAGES["op25b-correlate"])):
+        check_man_page(binary, name)
+
+
+def check_man_page(binary, page_name):
+    helped, manned = help_options(binary), man_options(page_name)
+    check(len(helped) > 15, "only %d options parsed from %s --help" % (len(helped), binary))
     by_option = {}
     for spec, text in manned:
         for name in option_names(spec):
@@ -432,7 +447,7 @@ def test_man():
               (names[0], description, entry[1][:len(description) + 20]))
     for name in sorted(set(by_option) - helped_names):
         check(False, "the man page's OPTIONS has %s, which --help lacks" % name)
-    page = os.path.join(SOURCE, "docs/op25b-watch.8")
+    page = os.path.join(SOURCE, page_name)
     env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
     shown = run(["man", "--warnings", "-l", page], env=env)
     check(shown.returncode == 0 and not shown.stderr,
@@ -440,22 +455,25 @@ def test_man():
     check("OPTIONS" in shown.stdout, "man -l shows no OPTIONS")
     strict = run(["groff", "-man", "-Tutf8", "-ww", "-z", page], env=env)
     check(strict.returncode == 0 and not strict.stderr, "groff -ww: " + strict.stderr)
-    print("%d options in --help and the man page" % len(helped))
+    print("%s: %d options in --help and the man page" % (page_name, len(helped)))
 
 
 TESTS = {"install": test_install, "deb": test_deb, "man": test_man}
+MAN_PAGES = {"op25b-watch": "docs/op25b-watch.8", "op25b-correlate": "docs/op25b-correlate.8"}
 
 
 def main():
-    global BINARY, BUILD, SOURCE, WORK
+    global BINARY, CORRELATE, BUILD, SOURCE, WORK
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
+    parser.add_argument("--correlate", required=True)
     parser.add_argument("--build-dir", required=True)
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--only", choices=sorted(TESTS), required=True)
     args = parser.parse_args()
     BINARY, BUILD = os.path.abspath(args.binary), os.path.abspath(args.build_dir)
+    CORRELATE = os.path.abspath(args.correlate)
     SOURCE = os.path.abspath(args.source_dir)
     WORK = os.path.join(os.path.abspath(args.work_dir), args.only)
     shutil.rmtree(WORK, ignore_errors=True)

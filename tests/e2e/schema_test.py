@@ -7,10 +7,12 @@ Checks:
      of every type passes, and copies of it with a field too many (also inside `smtp` and
      `features`), a required field missing, or a bad value (address, time, evidence name,
      type, version, count) are rejected;
-  2. every line of every committed golden file tests/scenarios/*.golden.ndjson is valid;
+  2. every line of every committed golden file tests/scenarios/*.golden.ndjson, and of the
+     correlator's tests/kafka/*.golden.ndjson, is valid;
   3. every scenario of tests/scenarios/manifest.txt, replayed as scenario_test.py does
      (in pcaps/, with the manifest's capture names), writes only valid lines, and together
-     they write every type of the schema;
+     they write every type of the schema but op25b-correlate's (fleet_*), which the
+     correlator's golden file must hold instead;
   4. events.md has one section per event type of the schema and no other, and each
      section's field table lists exactly the type's fields (nested ones as `smtp.banner`;
      the findings' shared `smtp` object in its own section, named by the definition's
@@ -35,6 +37,8 @@ import sys
 import jsonschema
 
 COMMON_SECTION = "Common fields"
+# op25b-correlate's types: they share type, v and ts with the sensor's, not sensor.
+FLEET_PREFIX = "fleet_"
 FIELD_TABLE_HEADER = ["field", "type", "presence", "unit", "meaning"]
 JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string",
               list: "array", dict: "object"}
@@ -209,8 +213,9 @@ def check_documentation(schema, doc_path, doc, golden_lines, validator):
                  (doc, sections[heading]["line"], heading))
 
     per_type = {kind: fields_of(schema, schema["definitions"][kind]) for kind in types}
-    common = set.intersection(*(set(p for p in fields if "." not in p)
-                                for fields in per_type.values()))
+    sensor_types = [kind for kind in types if not kind.startswith(FLEET_PREFIX)]
+    common = set.intersection(*(set(p for p in per_type[kind] if "." not in p)
+                                for kind in sensor_types))
     shared = {}  # title -> {path: (type, required)}
     if COMMON_SECTION not in sections:
         fail("%s: no section \"## %s\"" % (doc, COMMON_SECTION))
@@ -222,7 +227,8 @@ def check_documentation(schema, doc_path, doc, golden_lines, validator):
             fail("%s:%d: section %r lists `%s`, which not every type has" %
                  (doc, rows[name][0], COMMON_SECTION, name))
         for name in sorted(common & set(rows)):
-            kinds = {(fields[name][0], fields[name][1]) for fields in per_type.values()}
+            kinds = {(per_type[kind][name][0], per_type[kind][name][1])
+                     for kind in types if name in per_type[kind]}
             if len(kinds) != 1:
                 fail("schema: common field %s differs between types: %s" % (name, kinds))
                 continue
@@ -290,12 +296,13 @@ def check_documentation(schema, doc_path, doc, golden_lines, validator):
                 fail("%s: an example of type %r in section %r" % (where, event.get("type"),
                                                                  heading))
             if exact(body) not in real:
-                fail("%s: the example is no line of any tests/scenarios/*.golden.ndjson" % where)
+                fail("%s: the example is no line of any tests/scenarios/*.golden.ndjson or "
+                     "tests/kafka/*.golden.ndjson" % where)
 
 
 # ---- The validator can fail ----
 
-def self_test(schema, validator, samples, attempts):
+def self_test(schema, validator, samples, attempts, golden_fleet):
     """Each case: (what, event, mutation). Every mutation must be rejected, and the event
     itself accepted, so a rejection is the mutation's doing."""
     def without(field):
@@ -343,6 +350,16 @@ def self_test(schema, validator, samples, attempts):
     if "coverage" in samples:
         cases.append(("coverage", samples["coverage"], "a ratio above 1",
                       setting("coverage", 1.5)))
+    held = next((e for e in golden_fleet if e.get("verdict") == "blocked"), None)
+    if held is not None:
+        cases += [
+            ("fleet_attempt", held, "blocked without held_at", without("held_at")),
+            ("fleet_attempt", held, "blocked and failed_at", setting("failed_at", ["x"])),
+            ("fleet_attempt", held, "seen by nobody", setting("seen_by", [])),
+            ("fleet_attempt", held, "a bad sensor verdict",
+             setting("sensor_verdicts", {"fleet-edge": "held"})),
+            ("fleet_attempt", held, "a bad reason", setting("reason", "guess")),
+        ]
 
     checked = set()
     for kind, event, what, mutate in cases:
@@ -411,7 +428,9 @@ def main():
     golden_lines = []
     samples = {}
     attempts = []
-    goldens = sorted(glob.glob(os.path.join(scenario_dir, "*.golden.ndjson")))
+    fleet_events = []
+    goldens = sorted(glob.glob(os.path.join(scenario_dir, "*.golden.ndjson")) +
+                     glob.glob(os.path.join(source, "tests", "kafka", "*.golden.ndjson")))
     if not goldens:
         fail("no golden files in %s" % shown(scenario_dir))
     for path in goldens:
@@ -423,9 +442,12 @@ def main():
                     samples.setdefault(event["type"], event)
                     if event["type"] == "attempt":
                         attempts.append(event)
+                    if event["type"].startswith(FLEET_PREFIX):
+                        fleet_events.append(event)
 
     # 1. The validator can fail (on real events, taken from the golden files).
-    cases = self_test(schema, validator, samples, attempts)
+    cases = self_test(schema, validator, samples, attempts,
+                      [e for e in fleet_events if e.get("type") == "fleet_attempt"])
 
     # 3. Every scenario, replayed now.
     seen_types = {}
@@ -455,7 +477,10 @@ def main():
                         seen_fields.update((event.get("type"), key + "." + sub)
                                            for sub in value)
     for kind in event_types(schema):
-        if kind not in seen_types:
+        if kind.startswith(FLEET_PREFIX):
+            if kind not in samples:
+                fail("no golden line of op25b-correlate is a %s event" % kind)
+        elif kind not in seen_types:
             fail("no scenario writes a %s event: its schema is never tried on real output" %
                  kind)
 
@@ -464,7 +489,7 @@ def main():
 
     never = sorted("%s.%s" % (kind, path) for kind in event_types(schema)
                    for path in fields_of(schema, schema["definitions"][kind])
-                   if (kind, path) not in seen_fields)
+                   if (kind, path) not in seen_fields and not kind.startswith(FLEET_PREFIX))
     print("note: fields the scenarios never write (valid by the schema alone): " +
           (", ".join(never) if never else "none"))
     if failures:
@@ -474,7 +499,7 @@ def main():
     print("ok: %d golden lines and %d lines from %d scenarios valid (%s); %d self-test cases "
           "rejected; events.md documents all %d types" %
           (len(golden_lines), lines_run, len(scenarios),
-           ", ".join("%s %d" % (k, seen_types[k]) for k in event_types(schema)), cases,
+           ", ".join("%s %d" % (k, seen_types.get(k, 0)) for k in event_types(schema)), cases,
            len(event_types(schema))))
     return 0
 

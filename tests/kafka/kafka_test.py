@@ -5,9 +5,13 @@ read back with a real consumer (kcat). Standard library only.
 Each case replays scenario captures from pcaps/ with the policies of tests/scenarios/
 (manifest.txt) and checks what arrived on the topic against the NDJSON file the same run
 wrote with -o, which holds the same events byte for byte:
-  replay       every scenario: every event on the topic, keyed, with a type header,
-               values equal to the file's lines, in the same order per key; and the same
-               events as a run without Kafka
+  replay       every scenario: every event on the topic, keyed by its subscriber (an IPv4
+               address, or an IPv6 subscriber prefix holding the address), with headers
+               type, sensor and v, values equal to the file's lines, in the same order
+               per key; and the same events as a run without Kafka
+  subscriber   a /56 subscriber (the example policy delegates /56s) whose attempts come
+               from sixteen of its /64s, a bot: every event about it keyed by the /56 and
+               in one partition of eight
   broker-late  the broker is down when the sensor starts and comes up mid-stream
   outage       the broker goes down and comes back mid-stream: nothing lost, nothing
                duplicated
@@ -28,6 +32,7 @@ wrote with -o, which holds the same events byte for byte:
 """
 import argparse
 import ctypes
+import ipaddress
 import json
 import re
 import os
@@ -174,13 +179,31 @@ def file_lines(path):
 
 
 def expected_key(event):
-    """The subscriber of an attempt, the sensor for sensor-level events (dashboards/events.md);
-    None where the detector that wrote the event chose the subscriber."""
+    """The sensor for sensor-level events (dashboards/events.md); None for the others, whose
+    key key_names_subscriber checks."""
     if event["type"] in ("coverage", "sensor_stats"):
         return event["sensor"]
-    if event["type"] == "attempt":
-        return event["src_ip"]
     return None
+
+
+def key_names_subscriber(key, event):
+    """The key of an event about a subscriber is the subscriber: one of the event's
+    addresses itself for IPv4, an IPv6 prefix of 32 to 128 bits holding it for IPv6; an
+    attempt's is its src_ip's."""
+    addresses = [event["src_ip"]] if event["type"] == "attempt" else [
+        event[field] for field in ("src_ip", "dst_ip") if field in event]
+    if "subscriber" in event:
+        addresses.append(event["subscriber"].split("/")[0])
+    if "/" not in key:
+        return key in addresses and ipaddress.ip_address(key).version == 4
+    network = ipaddress.ip_network(key)
+    return network.version == 6 and 32 <= network.prefixlen <= 128 and any(
+        ipaddress.ip_address(address) in network for address in addresses
+        if ipaddress.ip_address(address).version == 6)
+
+
+def expected_headers(event):
+    return "type=%s,sensor=%s,v=%d" % (event["type"], event["sensor"], event["v"])
 
 
 def in_order_within(values, lines):
@@ -198,11 +221,13 @@ def check_topic(messages, lines, total_order=False):
     for partition, offset, key, headers, value in messages:
         event = json.loads(value)
         want = expected_key(event)
-        if not key or (want is not None and key != want):
-            fail("message %d/%d has key %r, expected %r" % (partition, offset, key, want))
-        if headers != "type=" + event["type"]:
-            fail("message %d/%d has headers %r, expected type=%s" % (partition, offset,
-                                                                     headers, event["type"]))
+        if not key or (want is not None and key != want) or (
+                want is None and not key_names_subscriber(key, event)):
+            fail("message %d/%d (%s) has key %r, expected %r" % (
+                partition, offset, event["type"], key, want or "its subscriber"))
+        if headers != expected_headers(event):
+            fail("message %d/%d has headers %r, expected %s" % (partition, offset, headers,
+                                                                expected_headers(event)))
         if partition_of.setdefault(key, partition) != partition:
             fail("key %s is in partitions %d and %d" % (key, partition_of[key], partition))
         by_key.setdefault(key, []).append(value)
@@ -330,6 +355,60 @@ def case_replay(work):
             if quiet.stdout:
                 fail("%s: -k without -o wrote to standard output" % name)
             print("ok: %s: %d events on %s" % (name, len(lines), topic))
+
+
+def syn_record(seconds, source, destination, port):
+    """A pcap record: an Ethernet frame holding a TCP SYN from source:port to
+    destination:25 over IPv6."""
+    tcp = struct.pack(">HHIIBBHHH", port, 25, 1000 + port, 0, 5 << 4, 0x02, 64240, 0, 0)
+    ip6 = struct.pack(">IHBB", 6 << 28, len(tcp), 6, 64) + \
+        socket.inet_pton(socket.AF_INET6, source) + \
+        socket.inet_pton(socket.AF_INET6, destination)
+    frame = bytes.fromhex("020000000002" "020000000001" "86dd") + ip6 + tcp
+    return struct.pack("<IIII", seconds, 0, len(frame), len(frame)) + frame
+
+
+def case_subscriber(work):
+    """Sixty SYNs to sixty servers from sixteen /64s of one delegated /56 (the example
+    policy's ftth-east pool: ipv6_subscriber_length 56), and one from a /64 of another
+    pool: a fan-out past five times thresholds.fanout and past thresholds.attempts, so the
+    subscriber is a bot_suspect. Eight partitions: keyed by its addresses, its events would
+    spread over most of them."""
+    subscriber = ipaddress.ip_network("2001:db8:100:4200::/56")
+    capture = os.path.join(work, "subscriber.pcap")
+    with open(capture, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i in range(60):
+            source = "2001:db8:100:42%02x::%x" % ((i % 16) * 16 + 3, i + 1)
+            out.write(syn_record(1768467600 + i, source, "2001:db8:9000::%x" % (i + 1),
+                                 40000 + i))
+        out.write(syn_record(1768467700, "2001:db8:200:7:1::5", "2001:db8:9000::1", 41000))
+    policy = os.path.join(ARGS.source_dir, "rules", "example.yaml")
+    output = os.path.join(work, "subscriber.ndjson")
+    with MockBroker(partitions=8) as broker:
+        run([ARGS.binary, "-q", "-c", policy, "-r", capture, "-k", broker.address, "-o",
+             output])
+        messages = consume(broker.address, "op25b.events")
+    lines = file_lines(output)
+    check_topic(messages, lines)
+    about = []
+    for partition, _, key, _, value in messages:
+        event = json.loads(value)
+        addresses = [event[field] for field in ("src_ip", "dst_ip") if field in event]
+        if event.get("subscriber") == str(subscriber) or any(
+                ipaddress.ip_address(a) in subscriber for a in addresses):
+            about.append((event["type"], key, partition))
+    types = sorted({kind for kind, _, _ in about})
+    if types != ["attempt", "bot_suspect"] or sum(1 for t in about if t[0] == "attempt") != 60:
+        fail("events about %s: %r" % (subscriber, about))
+    if {(key, partition) for _, key, partition in about} != {(str(subscriber), about[0][2])}:
+        fail("the /56's events have keys and partitions %r" %
+             sorted({(key, partition) for _, key, partition in about}))
+    other = [key for _, _, key, _, value in messages if b"2001:db8:200:7:1::5" in value]
+    if other != ["2001:db8:200:7::/64"]:
+        fail("the other pool's subscriber (a /64) is keyed %r" % other)
+    print("ok: 60 attempts and a bot_suspect of one /56, keyed %s, all in partition %d of 8" %
+          (subscriber, about[0][2]))
 
 
 def mid_stream_case(work, name, down_at_start):
@@ -773,6 +852,7 @@ def check_whole_segments_allowing_damage(directory):
 
 CASES = {
     "replay": case_replay,
+    "subscriber": case_subscriber,
     "spool-user": case_spool_user,
     "broker-late": case_broker_late,
     "outage": case_outage,

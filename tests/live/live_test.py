@@ -13,6 +13,7 @@ usage: live_test.py --binary BIN --source-dir DIR
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -85,11 +86,13 @@ def stop(sensor, what, expect_status=0, stderr_out=None):
 
 
 def capture_live(args, policy, capture, extra, before_stop=None, expect_status=0,
-                 stderr_out=None):
+                 stderr_out=None, quiet=True):
     """Runs the sensor on op25b1 while the capture's frames go into op25b0; before_stop,
     if given, is called once the frames are in and counted, before the sensor is stopped.
-    stderr_out, a list, gets what the sensor wrote on standard error."""
-    sensor = subprocess.Popen([args.binary, "-q", "-c", policy, "-i", "op25b1"] + extra,
+    stderr_out, a list, gets what the sensor wrote on standard error; without quiet, the
+    sensor runs without -q (its summary is written)."""
+    sensor = subprocess.Popen([args.binary] + (["-q"] if quiet else []) +
+                              ["-c", policy, "-i", "op25b1"] + extra,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     SENSOR_PIDS.append(sensor.pid)
     time.sleep(1.0)  # the capture is active before traffic starts
@@ -214,10 +217,104 @@ def quiet_link(args):
     return "a link without packets: final events stamped with the time they were written"
 
 
+INTERVAL_SECONDS = 0.5
+
+
+def short_interval_policy(args, name):
+    """A scenario policy with a short stats_interval, so that a run of a few seconds has
+    several intervals."""
+    with open(os.path.join(args.source_dir, "tests", "scenarios", name)) as source:
+        text = source.read()
+    if "\nsensor:\n" not in "\n" + text or "stats_interval" in text:
+        fail("%s: cannot set its stats_interval" % name)
+    path = os.path.join(args.work_dir, "interval-" + name)
+    with open(path, "w") as out:
+        out.write(text.replace("sensor:\n", "sensor:\n  stats_interval: %dms\n" %
+                               (INTERVAL_SECONDS * 1000), 1))
+    return path
+
+
+def coverage_key(event):
+    return (event["pool"], event["ip_version"])
+
+
+def check_one_voice(events, stderr, what):
+    """The sensor speaks once, whatever its workers: coverage and sensor_stats carry no
+    "worker" and come as sets (one coverage per pool and IP version, then one
+    sensor_stats, all with one ts), one set per interval and one final set, which ends the
+    output; standard error holds one summary. Returns the final set (coverage by key,
+    sensor_stats) and the number of interval sets."""
+    summaries = [line for line in stderr.splitlines() if line.startswith("op25b-watch: ") and
+                 " packets, " in line]
+    if len(summaries) != 1:
+        fail("%s: %d summaries on stderr: %r" % (what, len(summaries), stderr))
+    periodic = [e for e in events if e["type"] in ("coverage", "sensor_stats")]
+    if any("worker" in e for e in periodic):
+        fail("%s: coverage or sensor_stats of a worker: %r" %
+             (what, [e for e in periodic if "worker" in e][:1]))
+    if not periodic or events[-1] is not periodic[-1] or not periodic[-1]["final"]:
+        fail("%s: the output does not end with the final sensor_stats" % what)
+    keys = sorted(coverage_key(e) for e in periodic if e["type"] == "coverage" and e["final"])
+    sets, pending = [], []
+    for event in periodic:
+        if event["type"] == "coverage":
+            pending.append(event)
+            continue
+        if sorted(coverage_key(e) for e in pending) != keys or \
+                any(e["ts"] != event["ts"] or e["final"] != event["final"] for e in pending):
+            fail("%s: a sensor_stats at %s after coverage %r, expected one of each of %r" %
+                 (what, event["ts"], [(coverage_key(e), e["ts"]) for e in pending], keys))
+        sets.append((event, {coverage_key(e): e for e in pending}))
+        pending = []
+    if [stats["final"] for stats, _ in sets].count(True) != 1:
+        fail("%s: %d final sets" % (what, [stats["final"] for stats, _ in sets].count(True)))
+    import calendar
+    intervals = [int((calendar.timegm(time.strptime(stats["ts"][:19], "%Y-%m-%dT%H:%M:%S")) +
+                      float(stats["ts"][19:-1])) // INTERVAL_SECONDS) for stats, _ in sets[:-1]]
+    if len(set(intervals)) != len(intervals):
+        fail("%s: two sets in one interval: %r" % (what, [s["ts"] for s, _ in sets]))
+    return sets[-1], len(sets) - 1
+
+
+def check_final_figures(final, events, what):
+    """The final set adds up what the run wrote: attempts by pool, IP version and verdict,
+    and the lines of each type."""
+    stats, coverage = final
+    attempts = [e for e in events if e["type"] == "attempt"]
+    for key, event in coverage.items():
+        for verdict in ("allowed", "blocked", "leaked", "would_block", "unknown"):
+            written = sum(1 for e in attempts if e.get("pool") == key[0] and e["verdict"] == verdict
+                          and (":" in e["src_ip"]) == (key[1] == 6))
+            if event[verdict] != written:
+                fail("%s: final coverage %s says %d %s, the workers wrote %d" %
+                     (what, key, event[verdict], verdict, written))
+    for kind in ("attempt", "coverage", "sensor_stats"):
+        if stats["events_" + kind] != sum(1 for e in events if e["type"] == kind):
+            fail("%s: the final sensor_stats counts %d %s lines, the output holds %d" %
+                 (what, stats["events_" + kind], kind,
+                  sum(1 for e in events if e["type"] == kind)))
+
+
+METRIC_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+METRIC_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def metric_line(line):
+    """(name, labels, value) of a line of the exposition format (every series carries at
+    least sensor="..."), or (None, {}, None) for a comment."""
+    match = METRIC_LINE.match(line)
+    if line.startswith("#") or match is None:
+        return None, {}, None
+    labels = dict(METRIC_LABEL.findall(match.group(2) or ""))
+    return match.group(1), labels, float(match.group(3))
+
+
 def two_workers(args):
     """--workers 2: the packets of each attempt, ICMP errors included, meet in one worker,
-    so every attempt the replay decides on evidence gets the same verdict and evidence."""
-    policy = os.path.join(args.source_dir, "tests", "scenarios", "edge.yaml")
+    so every attempt the replay decides on evidence gets the same verdict and evidence; the
+    parent speaks for the whole sensor (check_one_voice), and its figures are a single
+    process's on the same traffic."""
+    policy = short_interval_policy(args, "edge.yaml")
     capture = os.path.join(args.source_dir, "pcaps", "scenario-edge-verdicts.pcap")
     # Silence is judged by timers that a short live run does not reach: compare the
     # attempts decided by what was seen.
@@ -237,30 +334,34 @@ def two_workers(args):
         time.sleep(0.5)  # a worker publishes every 0.25 s
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as reply:
             for line in reply.read().decode().splitlines():
-                if line.startswith("op25b_packets_total{"):
-                    scraped["packets"] = float(line.rsplit(" ", 1)[1])
+                name, labels, value = metric_line(line)
+                if name == "op25b_packets_total":
+                    scraped["packets"] = value
+                elif name == "op25b_worker_packets_total" and labels.get("worker") in ("0", "1"):
+                    scraped[int(labels["worker"])] = value
 
     # One report from both: the parent merges the workers' report states.
     report_path = os.path.join(args.work_dir, "workers-report.json")
+    errors = []
     sent, events = capture_live(args, policy, capture,
                                 ["--workers", "2", "--metrics", "127.0.0.1:%d" % port,
-                                 "--report", report_path], scrape)
-    finals = [e for e in events if e["type"] == "sensor_stats" and e["final"]]
-    if sorted(e.get("worker") for e in finals) != [0, 1]:
-        fail("final sensor_stats of workers %r" % [e.get("worker") for e in finals])
-    if any(e["packets"] == 0 for e in finals):
-        fail("a worker saw no packets: %r" % [e["packets"] for e in finals])
-    if sum(e["packets"] for e in finals) < sent:
-        fail("sent %d frames, the workers counted %d" % (sent, sum(e["packets"]
-                                                                   for e in finals)))
-    # The endpoint serves the two workers' sum: all that was sent, more than either worker
-    # counted, and no more than their final counts (the namespace's own IPv6 neighbour
-    # discovery may still add a packet between the scrape and the stop).
-    total = sum(e["packets"] for e in finals)
+                                 "--report", report_path], scrape, stderr_out=errors,
+                                quiet=False)
+    final, intervals = check_one_voice(events, errors[0], "--workers 2")
+    if intervals < 2:
+        fail("--workers 2: %d interval sets in a run of several seconds" % intervals)
+    check_final_figures(final, events, "--workers 2")
+    stats = final[0]
+    if stats["packets"] < sent:
+        fail("sent %d frames, the workers counted %d" % (sent, stats["packets"]))
+    # The endpoint serves the two workers' sum beside each worker's own count: both saw
+    # packets, all that was sent, no more than the final count (the namespace's own IPv6
+    # neighbour discovery may still add a packet between the scrape and the stop).
     got = scraped.get("packets", 0)
-    if not (sent <= got <= total and got > max(e["packets"] for e in finals)):
-        fail("/metrics says %s packets; sent %d, the workers' final counts %r" %
-             (got, sent, [e["packets"] for e in finals]))
+    if not (sent <= got <= stats["packets"]) or scraped.get(0, 0) + scraped.get(1, 0) != got or \
+            min(scraped.get(0, 0), scraped.get(1, 0)) == 0:
+        fail("/metrics says %s packets, by worker %s and %s; sent %d, the final count %d" %
+             (got, scraped.get(0), scraped.get(1), sent, stats["packets"]))
     attempts = [e for e in events if e["type"] == "attempt"]
     seen = {}
     for event in attempts:
@@ -275,11 +376,24 @@ def two_workers(args):
                            if k in seen and seen[k] != expected[k])
         fail("two workers differ from the replay: missing %s, differing %s" %
              (missing, differing))
-    totals = check_merged_report(report_path, events, finals)
-    return ("--workers 2: %d frames sent, %d and %d packets counted (/metrics: %d), %d attempts "
-            "decided on evidence agree; the merged report counts %d attempts, %d packets" %
-            (sent, finals[0]["packets"], finals[1]["packets"], scraped["packets"], len(seen),
-             totals["attempts"], totals["packets"]))
+    totals = check_merged_report(report_path, events, stats)
+    # One process on the same traffic, sent the same way, gives the same coverage.
+    alone_errors = []
+    _, alone = capture_live(args, policy, capture, [], stderr_out=alone_errors, quiet=False)
+    alone_final, _ = check_one_voice(alone, alone_errors[0], "one process")
+    figures = {key: [event[v] for v in ("allowed", "blocked", "leaked", "would_block",
+                                        "unknown")] for key, event in final[1].items()}
+    alone_figures = {key: [event[v] for v in ("allowed", "blocked", "leaked", "would_block",
+                                              "unknown")]
+                     for key, event in alone_final[1].items()}
+    if figures != alone_figures:
+        fail("--workers 2's final coverage %r, one process's %r" % (figures, alone_figures))
+    return ("--workers 2: %d frames sent, %d packets counted (/metrics: %d = %d + %d), %d "
+            "interval sets and one final set of coverage, one summary; %d attempts decided on "
+            "evidence agree with the replay, the final coverage with one process's; the merged "
+            "report counts %d attempts, %d packets" %
+            (sent, stats["packets"], scraped["packets"], scraped[0], scraped[1], intervals,
+             len(seen), totals["attempts"], totals["packets"]))
 
 
 def workers_triangular(args):
@@ -440,8 +554,8 @@ def workers_two_interfaces(args):
     time.sleep(1.5)
     events = stop(sensor, "two interfaces, two workers")
     finals = [e for e in events if e["type"] == "sensor_stats" and e["final"]]
-    if sum(e["packets"] for e in finals) < sent:
-        fail("sent %d frames on two interfaces, the workers counted %r" %
+    if len(finals) != 1 or finals[0]["packets"] < sent:
+        fail("sent %d frames on two interfaces, the final sensor_stats count %r" %
              (sent, [e["packets"] for e in finals]))
     seen = {}
     for event in events:
@@ -511,8 +625,9 @@ def workers_unprivileged(args):
 
 def workers_stop_with_parent(args):
     """A parent killed outright (SIGKILL, the OOM killer) cannot pass SIGTERM on: its workers,
-    with or without -u, are told by the kernel instead, and end as on SIGTERM, their final
-    events written."""
+    with or without -u, are told by the kernel instead, and end as on SIGTERM. With no parent
+    to speak for the sensor, each writes its own final coverage and sensor_stats, marked
+    with its "worker", rather than lose them."""
     policy = os.path.join(args.source_dir, "rules", "example.yaml")
     results = []
     for extra in ([], ["-u", "nobody"]):
@@ -552,13 +667,17 @@ def workers_stop_with_parent(args):
 
 def workers_operator_signals(args):
     """--workers 2 with -o FILE: the parent passes SIGHUP and SIGUSR1 on. After logrotate's
-    move and a SIGHUP each worker re-opens the path, so both write the rest of their events
-    to the new file (on their next idle tick: the link is quiet by then); each SIGUSR1 gives
-    a sensor_stats event from each worker. Every line is whole in either file."""
+    move and a SIGHUP the parent and each worker re-open the path, so all write the rest of
+    their events to the new file (a worker on its next idle tick: the link is quiet by
+    then): the attempts both workers still hold and close at the stop, and the parent's
+    final set. Each SIGUSR1 gives one sensor_stats for the whole sensor, written by the
+    parent once both workers have answered. Every line is whole in either file."""
     policy = os.path.join(args.source_dir, "rules", "example.yaml")
     capture = os.path.join(args.source_dir, "pcaps", "example.pcap")
     events_path = os.path.join(args.work_dir, "operator-signals.ndjson")
     rotated = events_path + ".1"
+
+    asked_at = []
 
     def rotate_and_ask():
         os.rename(events_path, rotated)
@@ -566,6 +685,7 @@ def workers_operator_signals(args):
         os.kill(parent, signal.SIGHUP)
         time.sleep(1.0)
         for _ in range(2):
+            asked_at.append(time.time())
             os.kill(parent, signal.SIGUSR1)
             time.sleep(0.7)
 
@@ -590,16 +710,29 @@ def workers_operator_signals(args):
     old, new = files[rotated], files[events_path]
     if not any(e["type"] == "attempt" for e in old):
         fail("operator signals: the attempts before the SIGHUP are not in the moved file")
-    finals = sorted(e.get("worker") for e in new if e["type"] == "sensor_stats" and e["final"])
-    if finals != [0, 1]:
-        fail("operator signals: the new file has final sensor_stats of workers %r" % finals)
-    # Two SIGUSR1: two events from each worker (a periodic one, once a minute, could add a
-    # third, never make up for a signal not passed on).
-    asked = [sum(1 for e in new if e["type"] == "sensor_stats" and not e["final"] and
-                 e.get("worker") == w) for w in (0, 1)]
-    if min(asked) < 2:
-        fail("operator signals: two SIGUSR1 gave %r non-final sensor_stats by worker" % asked)
-    return "--workers 2: SIGHUP re-opened both workers' output, SIGUSR1 reached both"
+    finals = [e for e in new if e["type"] == "sensor_stats" and e["final"]]
+    if len(finals) != 1 or "worker" in finals[0]:
+        fail("operator signals: the new file has final sensor_stats %r" % finals)
+    # The attempts still open at the stop are written then: by both workers, to the new
+    # file (example.pcap leaves some unanswered with each worker).
+    closed = [(e.get("worker"), path) for path, lines in files.items() for e in lines
+              if e["type"] == "attempt" and e["close_reason"] == "shutdown"]
+    if {worker for worker, _ in closed} != {0, 1} or {path for _, path in closed} != {events_path}:
+        fail("operator signals: attempts closed at the stop, by worker and file: %r" % closed)
+    # Two SIGUSR1: two sensor_stats from the parent, each apart from a periodic set (a
+    # periodic one, once a minute, comes after its coverage events, with their time).
+    periodic = {e["ts"] for e in new if e["type"] == "coverage"}
+    import calendar
+    asked = [calendar.timegm(time.strptime(e["ts"][:19], "%Y-%m-%dT%H:%M:%S")) +
+             float(e["ts"][19:-1]) for e in new
+             if e["type"] == "sensor_stats" and not e["final"] and e["ts"] not in periodic]
+    if len(asked) != 2 or any(not sent - 1 <= got <= sent + 1.5
+                              for sent, got in zip(asked_at, asked)):
+        fail("operator signals: SIGUSR1 at %r gave sensor_stats at %r" % (asked_at, asked))
+    if any("worker" in e for e in new if e["type"] == "sensor_stats"):
+        fail("operator signals: a worker wrote a sensor_stats")
+    return ("--workers 2: SIGHUP re-opened the parent's and both workers' output, each "
+            "SIGUSR1 gave one sensor_stats")
 
 
 def running(pid):
@@ -612,22 +745,26 @@ def running(pid):
         return False
 
 
-def check_merged_report(path, events, finals):
-    """The report the parent wrote adds up both workers: their packets, and every attempt
-    event either wrote, by verdict."""
+def check_merged_report(path, events, stats):
+    """The report the parent wrote adds up both workers and its own lines: the packets of
+    the final sensor_stats, and every event written, by type and verdict."""
     with open(path) as source:
         report = json.load(source)
     totals = report["totals"]
-    packets = sum(e["packets"] for e in finals)
-    if totals["packets"] != packets:
-        fail("the merged report counts %d packets, the workers %d" % (totals["packets"], packets))
+    if totals["packets"] != stats["packets"]:
+        fail("the merged report counts %d packets, the final sensor_stats %d" %
+             (totals["packets"], stats["packets"]))
     attempts = [e for e in events if e["type"] == "attempt"]
     by_worker = {e.get("worker") for e in attempts}
     if by_worker != {0, 1}:
         fail("attempts came from workers %r: the report merge is not exercised" % by_worker)
-    if totals["attempts"] != len(attempts) or totals["events"]["attempt"] != len(attempts):
-        fail("the merged report counts %d attempts (%d events), the workers wrote %d" %
-             (totals["attempts"], totals["events"]["attempt"], len(attempts)))
+    if totals["attempts"] != len(attempts):
+        fail("the merged report counts %d attempts, the workers wrote %d" %
+             (totals["attempts"], len(attempts)))
+    for kind in ("attempt", "coverage", "sensor_stats"):
+        if totals["events"][kind] != sum(1 for e in events if e["type"] == kind):
+            fail("the merged report counts %d %s events, the output holds %d" %
+                 (totals["events"][kind], kind, sum(1 for e in events if e["type"] == kind)))
     for verdict in ("allowed", "blocked", "leaked", "would_block", "unknown"):
         written = sum(1 for e in attempts if e["verdict"] == verdict)
         if totals[verdict] != written:

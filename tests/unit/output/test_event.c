@@ -24,6 +24,7 @@ static const char policy_text[] =
     "    type: dynamic\n"
     "    prefixes: [128.232.110.0/24, 2001:db8:1::/48]\n"
     "    blocking_point: bras-1\n"
+    "    ipv6_subscriber_length: 56\n"
     "  - name: v4only\n"
     "    type: dynamic\n"
     "    prefixes: [128.232.111.0/24]\n"
@@ -226,7 +227,73 @@ Test(event, attempt_ipv6_addresses_in_canonical_form)
     cr_assert_not_null(strstr(memory.lines[0], "\"dst_ip\":\"2001:db8:f000::25\""), "%s",
                        memory.lines[0]);
     cr_assert_not_null(strstr(memory.lines[0], "\"evidence\":[]"), "%s", memory.lines[0]);
-    cr_assert_str_eq(memory.keys[0], "2001:db8:1::10");
+    cr_assert_str_eq(memory.keys[0], "2001:db8:1::/56", "the key is the subscriber prefix");
+}
+
+static void set_v6(struct address *address, uint16_t group3, uint16_t group4, uint8_t last)
+{
+    const uint8_t bytes[16] = {0x20, 0x01, 0x0d, 0xb8, group3 >> 8, group3 & 0xff,
+                               group4 >> 8, group4 & 0xff, 0, 0, 0, 0, 0, 0, 0, last};
+    address->family = ADDRESS_V6;
+    memcpy(address->bytes, bytes, 16);
+}
+
+/* Every event about one subscriber carries one key, so all of them meet in one Kafka
+ * partition: two /64s of one delegated /56 (ftth: ipv6_subscriber_length 56), a finding
+ * keyed by one of its addresses, and one keyed by the prefix itself (bot_suspect). */
+Test(event, every_event_of_a_subscriber_has_its_prefix_as_key)
+{
+    struct attempt_record attempt;
+    spec_attempt(&attempt);
+    attempt.verdict = VERDICT_UNKNOWN;
+    attempt.close_reason = "end_of_input";
+    set_v6(&attempt.flow.src, 1, 0x210, 5);
+    set_v6(&attempt.flow.dst, 0xf000, 0, 0x25);
+    event_attempt(&events, &attempt);
+    set_v6(&attempt.flow.src, 1, 0x2ff, 9);
+    event_attempt(&events, &attempt);
+    struct finding finding;
+    finding_init(&finding, EVENT_ASYMMETRIC_ROUTING, attempt.first_seen);
+    finding_set_flow(&finding, &attempt.flow);
+    finding.pool = 0;
+    finding.as.window.close_reason = "window_end";
+    event_finding(&events, &finding);
+    struct address prefix_start;
+    set_v6(&prefix_start, 1, 0x200, 0);
+    finding_init(&finding, EVENT_BOT_SUSPECT, attempt.first_seen);
+    finding_set_key(&finding, &prefix_start);
+    event_finding(&events, &finding);
+    cr_assert_eq(memory.count, 4);
+    for (size_t i = 0; i < memory.count; i++)
+        cr_assert_str_eq(memory.keys[i], "2001:db8:1:200::/56", "event %zu (%s)", i,
+                         memory.types[i]);
+}
+
+/* An IPv6 address in no pool is its /64 (policy_subscriber's default); an IPv4 address is
+ * itself, for findings as for attempts; an event about no one is the sensor's. */
+Test(event, keys_outside_pools_and_without_subscriber)
+{
+    struct finding finding;
+    finding_init(&finding, EVENT_SPOOFED_SOURCE, 1768467600LL * PACKET_TIME_SECOND);
+    struct flow_tuple flow = {.proto = 6, .src_port = 4000, .dst_port = 25};
+    set_v6(&flow.src, 0xf000, 0x12, 7);
+    set_v6(&flow.dst, 0xf000, 0, 0x25);
+    finding_set_flow(&finding, &flow);
+    finding.as.window.close_reason = "window_end";
+    event_finding(&events, &finding);
+    const uint8_t v4[4] = {198, 51, 100, 9};
+    flow.src.family = flow.dst.family = ADDRESS_V4;
+    memcpy(flow.src.bytes, v4, 4);
+    memcpy(flow.dst.bytes, v4, 4);
+    finding_set_flow(&finding, &flow);
+    event_finding(&events, &finding);
+    finding_init(&finding, EVENT_OPEN_SUBMISSION, 1768467600LL * PACKET_TIME_SECOND);
+    finding.as.submission.msa = -1;
+    event_finding(&events, &finding);
+    cr_assert_eq(memory.count, 3);
+    cr_assert_str_eq(memory.keys[0], "2001:db8:f000:12::/64");
+    cr_assert_str_eq(memory.keys[1], "198.51.100.9");
+    cr_assert_str_eq(memory.keys[2], "test-sensor");
 }
 
 Test(event, coverage_per_dynamic_pool_and_family)

@@ -71,7 +71,7 @@ Test(metrics, every_series_names_the_sensor_and_scores_fill_0_to_100_buckets_per
     metrics_become_worker(metrics, 0);
     struct bus bus;
     bus_init(&bus);
-    cr_assert_eq(metrics_attach(metrics, &bus), 0);
+    cr_assert_eq(metrics_attach(metrics, &bus, NULL), 0);
     bot(&bus, 0, 55.0);
     bot(&bus, 0, 73.35);
     bot(&bus, 0, 100.0);

@@ -1226,3 +1226,75 @@ Test(policy, a_subscriber_is_an_ipv4_address_or_its_pools_ipv6_prefix)
     cr_assert_eq(policy_ipv6_subscriber_bits(policy), 56);
     policy_free(policy);
 }
+
+/* ---- sensors: (the fleet, read by op25b-correlate) ---- */
+
+#define FLEET_BASE                                                                                 \
+    "own_prefixes: [198.51.100.0/22]\n"                                                            \
+    "blocking_points:\n"                                                                           \
+    "  - {name: bras, level: terminator}\n"                                                        \
+    "  - {name: border, level: core}\n"                                                            \
+    "pools:\n"                                                                                     \
+    "  - {name: ftth, type: dynamic, prefixes: [198.51.100.0/24], blocking_point: bras}\n"         \
+    "  - {name: dsl, type: dynamic, prefixes: [198.51.101.0/24], blocking_point: border}\n"
+
+static struct policy *load_fleet(const char *text)
+{
+    error[0] = '\0';
+    return policy_load_fleet_text(NAME, text, strlen(text), error, sizeof(error));
+}
+
+Test(policy_fleet, sensors_with_defaults_and_overrides)
+{
+    struct policy *policy = load_fleet(FLEET_BASE "sensors:\n"
+                                                  "  - name: span-bras\n"
+                                                  "    position: edge-side\n"
+                                                  "    positions: {border: core-side}\n"
+                                                  "    pools: [ftth, dsl]\n"
+                                                  "  - name: span-border\n"
+                                                  "    position: core-side\n"
+                                                  "    pools: [dsl]\n");
+    cr_assert_not_null(policy, "%s", error);
+    cr_assert_str_eq(policy->sensor_name, "fleet");
+    cr_assert_eq(policy->fleet_sensor_count, 2);
+    const struct fleet_sensor *bras = &policy->fleet_sensors[0];
+    cr_assert_eq(bras->positions[0], POSITION_EDGE_SIDE);
+    cr_assert_eq(bras->positions[1], POSITION_CORE_SIDE);
+    cr_assert_eq(policy_fleet_sensor(policy, "span-border"), 1);
+    cr_assert_eq(policy_fleet_sensor(policy, "elsewhere"), POLICY_NO_INDEX);
+    cr_assert(policy_fleet_carries(policy, 0, 0) && policy_fleet_carries(policy, 0, 1));
+    cr_assert(!policy_fleet_carries(policy, 1, 0) && policy_fleet_carries(policy, 1, 1));
+    policy_free(policy);
+}
+
+Test(policy_fleet, the_sensor_reads_and_ignores_sensors)
+{
+    struct policy *policy =
+        load_ok("sensor: {name: s, position: edge-side}\n" FLEET_BASE
+                "sensors:\n  - {name: a, position: edge-side, pools: [ftth]}\n");
+    cr_assert_str_eq(policy->sensor_name, "s");
+    policy_free(policy);
+}
+
+Test(policy_fleet, errors)
+{
+    struct policy *policy = load_fleet(FLEET_BASE);
+    cr_assert_null(policy);
+    cr_assert_str_eq(error, NAME ":1: missing required key 'sensors' at the top level");
+    expect_error("sensor: {name: s, position: edge-side}\n" FLEET_BASE
+                 "sensors:\n  - {name: a, position: edge-side, pools: [cable]}\n",
+                 10, "sensor 'a' carries pool 'cable', which is not defined");
+    expect_error("sensor: {name: s, position: edge-side}\n" FLEET_BASE
+                 "sensors:\n  - {name: a, position: middle, pools: [ftth]}\n",
+                 10, "bad value 'middle' for position");
+    expect_error("sensor: {name: s, position: edge-side}\n" FLEET_BASE
+                 "sensors:\n  - {name: a, position: edge-side, positions: {x: core-side}, "
+                 "pools: [ftth]}\n",
+                 10, "positions names blocking point 'x', which is not defined");
+    expect_error("sensor: {name: s, position: edge-side}\n" FLEET_BASE
+                 "sensors:\n  - {name: a, position: edge-side, pools: [ftth]}\n"
+                 "  - {name: a, position: core-side, pools: [ftth]}\n",
+                 11, "duplicate sensor name 'a' (first at line 10)");
+    expect_error("sensor: {name: s, position: edge-side}\n" FLEET_BASE "sensors: []\n", 9,
+                 "sensors must list at least one sensor");
+}

@@ -1,4 +1,4 @@
-#include "output/metrics_guard.h"
+#include "util/http_guard.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,7 +22,7 @@ struct watched {
     bool cut;
 };
 
-struct metrics_guard {
+struct http_guard {
     /* Held while the guard shuts a socket down. libmicrohttpd forgets a connection here
      * (MHD_CONNECTION_NOTIFY_CLOSED) before it closes the socket, so the guard never shuts
      * down a descriptor number that was closed and given to another file meanwhile. */
@@ -42,7 +42,7 @@ static double monotonic_seconds(void)
 }
 
 /* The 1st, 10th, 100th... cut is logged: a flood says how bad it is in a few lines. */
-static void note_cut(struct metrics_guard *guard)
+static void note_cut(struct http_guard *guard)
 {
     uint64_t count = ++guard->cut;
     while (count >= 10 && count % 10 == 0)
@@ -51,12 +51,12 @@ static void note_cut(struct metrics_guard *guard)
         log_message(LOG_WARNING,
                     "metrics: %" PRIu64 " connection%s cut for not sending a whole request "
                     "within %d s",
-                    guard->cut, guard->cut == 1 ? "" : "s", METRICS_REQUEST_DEADLINE_SECONDS);
+                    guard->cut, guard->cut == 1 ? "" : "s", HTTP_REQUEST_DEADLINE_SECONDS);
 }
 
 static void *watch(void *context)
 {
-    struct metrics_guard *guard = context;
+    struct http_guard *guard = context;
     pthread_mutex_lock(&guard->lock);
     while (!guard->stop) {
         double now = monotonic_seconds();
@@ -79,9 +79,9 @@ static void *watch(void *context)
     return NULL;
 }
 
-struct metrics_guard *metrics_guard_start(void)
+struct http_guard *http_guard_start(void)
 {
-    struct metrics_guard *guard = calloc(1, sizeof(*guard));
+    struct http_guard *guard = calloc(1, sizeof(*guard));
     if (guard == NULL)
         return NULL;
     pthread_condattr_t attributes;
@@ -99,7 +99,7 @@ struct metrics_guard *metrics_guard_start(void)
     return guard;
 }
 
-void metrics_guard_stop(struct metrics_guard *guard)
+void http_guard_stop(struct http_guard *guard)
 {
     if (guard == NULL)
         return;
@@ -118,10 +118,10 @@ void metrics_guard_stop(struct metrics_guard *guard)
     free(guard);
 }
 
-void metrics_guard_on_connection(void *context, struct MHD_Connection *connection,
-                                 void **socket_context, enum MHD_ConnectionNotificationCode code)
+void http_guard_on_connection(void *context, struct MHD_Connection *connection,
+                              void **socket_context, enum MHD_ConnectionNotificationCode code)
 {
-    struct metrics_guard *guard = context;
+    struct http_guard *guard = context;
     struct watched *watched = *socket_context;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *info =
@@ -134,7 +134,7 @@ void metrics_guard_on_connection(void *context, struct MHD_Connection *connectio
             return;
         }
         watched->fd = info->connect_fd;
-        watched->deadline = monotonic_seconds() + METRICS_REQUEST_DEADLINE_SECONDS;
+        watched->deadline = monotonic_seconds() + HTTP_REQUEST_DEADLINE_SECONDS;
         watched->waiting = true;
         pthread_mutex_lock(&guard->lock);
         watched->next = guard->head;
@@ -166,22 +166,22 @@ static struct watched *watched_of(struct MHD_Connection *connection)
     return info != NULL ? info->socket_context : NULL;
 }
 
-void metrics_guard_on_completed(void *context, struct MHD_Connection *connection,
-                                void **request_state, enum MHD_RequestTerminationCode code)
+void http_guard_on_completed(void *context, struct MHD_Connection *connection, void **request_state,
+                             enum MHD_RequestTerminationCode code)
 {
     (void)request_state;
     (void)code;
-    struct metrics_guard *guard = context;
+    struct http_guard *guard = context;
     struct watched *watched = watched_of(connection);
     if (watched == NULL)
         return;
     pthread_mutex_lock(&guard->lock);
     watched->waiting = true;
-    watched->deadline = monotonic_seconds() + METRICS_REQUEST_DEADLINE_SECONDS;
+    watched->deadline = monotonic_seconds() + HTTP_REQUEST_DEADLINE_SECONDS;
     pthread_mutex_unlock(&guard->lock);
 }
 
-void metrics_guard_answered(struct metrics_guard *guard, struct MHD_Connection *connection)
+void http_guard_answered(struct http_guard *guard, struct MHD_Connection *connection)
 {
     struct watched *watched = watched_of(connection);
     if (watched == NULL)
