@@ -32,6 +32,8 @@ struct sensor {
     struct bus *bus;
     struct coverage coverage;
     struct segment_map segments;
+    const char *const *source_names; /* the capture's, for the segments by interface */
+    size_t source_count;
     struct attempt_tracker *attempts;
     struct sensor_counters counters;
     bool *return_seen; /* [segment + 1]; the workers' shared one with --workers */
@@ -57,6 +59,8 @@ struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
         return NULL;
     sensor->policy = policy;
     sensor->bus = bus;
+    sensor->source_names = source_names;
+    sensor->source_count = source_count;
     packet_clock_init(&sensor->clock);
     duplicate_filter_init(&sensor->duplicates);
     sensor->owns_return_seen = share == NULL || share->return_seen == NULL;
@@ -97,6 +101,16 @@ fail_free_return:
 fail_free_sensor:
     free(sensor);
     return NULL;
+}
+
+int sensor_policy_changed(struct sensor *sensor)
+{
+    struct segment_map fresh;
+    if (segment_map_init(&fresh, sensor->policy, sensor->source_names, sensor->source_count) != 0)
+        return -1;
+    segment_map_free(&sensor->segments);
+    sensor->segments = fresh;
+    return 0;
 }
 
 void sensor_free(struct sensor *sensor)

@@ -21,6 +21,9 @@ struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
                           const char *const *source_names, size_t source_count,
                           const struct worker_share *share);
 void sensor_free(struct sensor *sensor);
+/* The policy it was made with has been reloaded in place (policy/policy_reload.h): what was
+ * built from it at start is built again. -1 when memory is short (the old tables stay). */
+int sensor_policy_changed(struct sensor *sensor);
 
 /* A packet as captured: wire_length is its length on the wire, captured_length what the snap
  * length left of it. Its time is judged by the packet clock (util/packet_clock.h): a doubtful

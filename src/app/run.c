@@ -15,6 +15,7 @@
 #include "detect/detect_bot.h"
 #include "output/event.h"
 #include "report/report.h"
+#include "policy/policy_reload.h"
 #include "sensor.h"
 #include "util/log.h"
 
@@ -40,6 +41,7 @@ struct run {
     const char *reason; /* why the input ended, for the final events */
     bool reader_gone;   /* an output's reader went away: the run ended early, status 1 */
     uint64_t received, drops, errors;
+    unsigned policy_generation; /* a worker: the parent's reloads it has followed */
 };
 
 static struct capture *running_capture;
@@ -106,28 +108,43 @@ static packet_time wall_clock(void)
     return (packet_time)now.tv_sec * PACKET_TIME_SECOND + now.tv_nsec / 1000;
 }
 
+static char prefilter_text[PREFILTER_TEXT_MAX], untagged_text[PREFILTER_TEXT_MAX];
+
+/* The policy's prefilter with and without its 802.1Q part, into prefilter_text and
+ * untagged_text; false (both empty) when it is not wanted or does not fit. */
+static bool make_prefilter(const struct run *run)
+{
+    const struct options *options = run->options;
+    prefilter_text[0] = untagged_text[0] = '\0';
+    bool want_prefilter =
+        options->interface_count > 0 ? !options->no_prefilter : options->prefilter_files;
+    if (!want_prefilter)
+        return false;
+    if (prefilter_expression(run->policy, true, prefilter_text, sizeof(prefilter_text)) == 0 ||
+        prefilter_expression(run->policy, false, untagged_text, sizeof(untagged_text)) == 0) {
+        log_message(LOG_WARNING, "the policy's prefixes make the prefilter too long; "
+                                 "reading without it");
+        prefilter_text[0] = untagged_text[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
 /* The files or interfaces, with the policy's prefilter where it applies: on by default for
  * live capture, where it saves the copy out of the kernel; on files only when asked,
  * libpcap then applying it as it reads. */
 static int open_capture(struct run *run)
 {
     const struct options *options = run->options;
-    static char prefilter[PREFILTER_TEXT_MAX], untagged[PREFILTER_TEXT_MAX];
-    bool want_prefilter =
-        options->interface_count > 0 ? !options->no_prefilter : options->prefilter_files;
-    if (want_prefilter &&
-        (prefilter_expression(run->policy, true, prefilter, sizeof(prefilter)) == 0 ||
-         prefilter_expression(run->policy, false, untagged, sizeof(untagged)) == 0))
-        log_message(LOG_WARNING, "the policy's prefixes make the prefilter too long; "
-                                 "reading without it");
+    make_prefilter(run);
     struct capture_options capture_options = {
         .files = options->files,
         .file_count = options->file_count,
         .interfaces = options->interfaces,
         .interface_count = options->interface_count,
         .filter = options->filter,
-        .prefilter = prefilter[0] != '\0' && untagged[0] != '\0' ? prefilter : NULL,
-        .prefilter_untagged = untagged,
+        .prefilter = prefilter_text[0] != '\0' && untagged_text[0] != '\0' ? prefilter_text : NULL,
+        .prefilter_untagged = untagged_text,
         .fanout_group = run->role->fanout_group,
         .fanout_ipv6_bits = (uint8_t)policy_ipv6_subscriber_bits(run->policy),
     };
@@ -272,11 +289,65 @@ static void pass_idle_time(struct run *run)
     update_metrics(run);
 }
 
-/* SIGHUP: the outputs re-opened, so that logrotate can move them away. This is where a
- * reload request is handled: re-reading the policy belongs here too. */
+static void say_warning(void *context, const char *message)
+{
+    (void)context;
+    log_message(LOG_WARNING, "%s", message);
+}
+
+static void keep_quiet(void *context, const char *message)
+{
+    (void)context;
+    (void)message;
+}
+
+/* SIGHUP's second half: the policy file read again (policy/policy_reload.h) and, when it is
+ * taken, in effect from the next packet on. An attempt or window in progress keeps the
+ * pool, MSA and segment it was given at its first packet; what it is judged by when it
+ * ends (a blocking point's state, the sensor's name) is the new policy. A worker follows
+ * the parent, which read the file first and said what was wrong with it. */
+static void reload_policy(struct run *run)
+{
+    const struct run_role *role = run->role;
+    if (role->policy_generation != NULL) {
+        unsigned generation = __atomic_load_n(role->policy_generation, __ATOMIC_ACQUIRE);
+        if (generation == run->policy_generation)
+            return;
+        run->policy_generation = generation;
+    }
+    char error[1024];
+    struct policy *fresh = policy_reload_read(
+        run->policy, role->worker >= 0 ? keep_quiet : say_warning, NULL, error, sizeof(error));
+    if (fresh == NULL) {
+        log_message(LOG_ERROR, "%s; not reloaded, the running policy stays", error);
+        return;
+    }
+    unsigned fanout_bits = policy_ipv6_subscriber_bits(run->policy);
+    metrics_policy_hold(run->metrics);
+    policy_reload_apply(run->policy, fresh);
+    metrics_policy_release(run->metrics);
+    if (sensor_policy_changed(run->sensor) != 0 ||
+        events_rename(&run->events, run->policy->sensor_name) != 0)
+        log_message(LOG_ERROR, "out of memory while reloading: segments or the Kafka header "
+                               "may follow the old policy");
+    /* Only the sources that have the prefilter take the new one. */
+    make_prefilter(run);
+    capture_refilter(run->capture, prefilter_text[0] != '\0' ? prefilter_text : NULL,
+                     untagged_text, run->options->filter);
+    if (role->worker == 0 && policy_ipv6_subscriber_bits(run->policy) != fanout_bits)
+        log_message(LOG_WARNING, "the workers share IPv6 traffic by /%u until a restart",
+                    fanout_bits);
+    if (role->worker <= 0)
+        log_message(LOG_INFO, "reloaded %s (sensor %s)", run->policy->path,
+                    run->policy->sensor_name);
+}
+
+/* SIGHUP: the outputs re-opened, so that logrotate can move them away, and the policy read
+ * again. */
 static void reload(struct run *run)
 {
     events_reopen(&run->events);
+    reload_policy(run);
 }
 
 /* Between two packets, what the operator's signals asked for. */

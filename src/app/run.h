@@ -26,6 +26,9 @@ struct run_role {
      * report (the parent writes coverage and sensor_stats), served by --metrics. */
     struct metrics *shared_metrics;
     struct worker_summary *summary; /* where this worker leaves its top suspects */
+    /* Shared with the parent, which counts the policy reloads it took: a worker reloads on
+     * SIGHUP only when this moved (NULL without --workers: always). */
+    const unsigned *policy_generation;
 };
 
 #define RUN_ROLE_ALONE ((struct run_role){.worker = -1, .report_state_fd = -1, .ready_fd = -1})

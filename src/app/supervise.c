@@ -22,6 +22,7 @@
 #include "app/summary.h"
 #include "app/whole_sensor.h"
 #include "output/metrics.h"
+#include "policy/policy_reload.h"
 #include "report/report.h"
 #include "util/log.h"
 #include "workers/worker_share.h"
@@ -36,6 +37,7 @@ struct supervisor {
     struct metrics *shared_metrics;
     struct worker_summary *summaries; /* each worker's top suspects, saved at its end */
     struct whole_sensor *voice;       /* the parent's own events */
+    unsigned *policy_generation;      /* shared: the policy reloads taken (run.h) */
     struct worker_share share;
     uint16_t fanout_group;
     int ready[2]; /* -u: each worker says here it has dropped root */
@@ -86,6 +88,31 @@ static void on_forwarded_signal(int signal_number)
     any_signal_pending = 1;
 }
 
+static void say_warning(void *context, const char *message)
+{
+    (void)context;
+    log_message(LOG_WARNING, "%s", message);
+}
+
+/* SIGHUP, before it is passed on: the parent's outputs re-opened and the policy read again
+ * (app/run.c says what a reload changes); when it is taken, the workers follow it. */
+static void reload(struct supervisor *supervisor)
+{
+    whole_sensor_reopen(supervisor->voice);
+    char error[1024];
+    struct policy *fresh =
+        policy_reload_read(supervisor->policy, say_warning, NULL, error, sizeof(error));
+    if (fresh == NULL) {
+        log_message(LOG_ERROR, "%s; not reloaded, the running policy stays", error);
+        return;
+    }
+    metrics_policy_hold(supervisor->shared_metrics);
+    policy_reload_apply(supervisor->policy, fresh);
+    metrics_policy_release(supervisor->shared_metrics);
+    whole_sensor_rename(supervisor->voice);
+    __atomic_add_fetch(supervisor->policy_generation, 1, __ATOMIC_RELEASE);
+}
+
 static void forward_signals(struct supervisor *supervisor)
 {
     any_signal_pending = 0; /* before the flags: one set meanwhile is seen next time */
@@ -97,7 +124,7 @@ static void forward_signals(struct supervisor *supervisor)
         if (forwarded_signals[s] == SIGUSR1)
             whole_sensor_request_stats(supervisor->voice);
         else if (forwarded_signals[s] == SIGHUP)
-            whole_sensor_reopen(supervisor->voice);
+            reload(supervisor);
         else if (supervisor->stop_began == 0)
             supervisor->stop_began = monotonic_seconds();
         for (unsigned i = 0; i < supervisor->started; i++)
@@ -144,6 +171,13 @@ static int prepare_shared(struct supervisor *supervisor)
         log_message(LOG_FAILURE, "%s", error);
         return EXIT_RUNTIME;
     }
+    void *generation = mmap(NULL, sizeof(unsigned), PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (generation == MAP_FAILED) {
+        log_message(LOG_FAILURE, "no shared memory for %u workers", options->workers);
+        return EXIT_RUNTIME;
+    }
+    supervisor->policy_generation = generation;
     void *summaries = mmap(NULL, options->workers * sizeof(struct worker_summary),
                            PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (summaries == MAP_FAILED) {
@@ -176,6 +210,7 @@ static _Noreturn void become_worker(struct supervisor *supervisor, unsigned inde
         .share = &supervisor->share,
         .shared_metrics = supervisor->shared_metrics,
         .summary = &supervisor->summaries[index],
+        .policy_generation = supervisor->policy_generation,
     };
     if (supervisor->ready[0] >= 0)
         close(supervisor->ready[0]);
@@ -414,6 +449,8 @@ static void release_shared(struct supervisor *supervisor)
     supervisor->shared_metrics = NULL;
     if (supervisor->summaries != NULL)
         munmap(supervisor->summaries, supervisor->options->workers * sizeof(struct worker_summary));
+    if (supervisor->policy_generation != NULL)
+        munmap(supervisor->policy_generation, sizeof(unsigned));
     worker_share_free(&supervisor->share);
 }
 

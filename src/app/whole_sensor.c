@@ -154,6 +154,13 @@ void whole_sensor_reopen(struct whole_sensor *voice)
         events_reopen(&voice->events);
 }
 
+void whole_sensor_rename(struct whole_sensor *voice)
+{
+    if (voice != NULL && events_rename(&voice->events, voice->setup.policy->sensor_name) != 0)
+        log_message(LOG_ERROR, "out of memory while reloading: the Kafka header keeps the "
+                               "old sensor name");
+}
+
 void whole_sensor_finish(struct whole_sensor *voice)
 {
     write_figures(voice, true, true, 0);

@@ -47,6 +47,8 @@ void whole_sensor_poll(struct whole_sensor *voice, const bool *ended);
 void whole_sensor_request_stats(struct whole_sensor *voice);
 /* SIGHUP: the parent's outputs re-opened too. */
 void whole_sensor_reopen(struct whole_sensor *voice);
+/* SIGHUP: the policy, reloaded in place, may have renamed the sensor. */
+void whole_sensor_rename(struct whole_sensor *voice);
 /* Every worker has ended: the final coverage and sensor_stats, and the summary (not -q). */
 void whole_sensor_finish(struct whole_sensor *voice);
 /* What the parent wrote, for the merged report. */

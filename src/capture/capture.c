@@ -224,6 +224,25 @@ static bool apply_prefilter(struct source *source, const char *prefilter, const 
 static int apply_filter(struct source *source, const char *filter, char *error,
                         size_t error_size);
 
+void capture_refilter(struct capture *capture, const char *prefilter,
+                      const char *prefilter_untagged, const char *filter)
+{
+    for (size_t i = 0; i < capture->count; i++) {
+        struct source *source = &capture->sources[i];
+        if (!source->prefiltered)
+            continue;
+        if (prefilter != NULL && (apply_prefilter(source, prefilter, filter) ||
+                                  apply_prefilter(source, prefilter_untagged, filter)))
+            continue;
+        /* Without the prefilter rather than with the old one, which would drop the new
+         * prefixes' traffic; the user's filter alone, or none ("" takes every packet). */
+        char error[PCAP_ERRBUF_SIZE + 64];
+        if (apply_filter(source, filter != NULL ? filter : "", error, sizeof(error)) != 0)
+            log_message(LOG_ERROR, "%s", error);
+        source->prefiltered = false;
+    }
+}
+
 /* Said once a source, at start: attempts are still judged, but SMTP facts may be missing. */
 static void note_snaplen(struct source *source)
 {

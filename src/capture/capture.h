@@ -64,6 +64,10 @@ struct capture *capture_open(const struct capture_options *options, enum capture
 enum capture_status capture_next(struct capture *capture, struct capture_packet *packet);
 /* Safe to call from a signal handler. */
 void capture_interrupt(struct capture *capture);
+/* A policy reload: each source that has the policy's prefilter takes the new one (as
+ * capture_options says), or goes on without it when it cannot; the others stay as they are. */
+void capture_refilter(struct capture *capture, const char *prefilter,
+                      const char *prefilter_untagged, const char *filter);
 bool capture_is_live(const struct capture *capture);
 /* The smallest snap length of the sources (pcap_snapshot: a file's header says it, and a
  * pcapng file has one, as libpcap reads its interfaces only while they share one). */

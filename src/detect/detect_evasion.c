@@ -101,7 +101,6 @@ struct evasion {
     struct detector base;
     const struct policy *policy;
     struct bus *bus;
-    bool check_sources; /* own_prefixes is not empty, so "not ours" means something */
     /* Per segment (index + 1; 0 is "no segment"): traffic leaving the ISP was seen there. */
     bool *outbound_traffic; /* the workers' shared one with --workers */
     bool owns_outbound_traffic;
@@ -123,6 +122,13 @@ struct evasion {
     uint64_t outbound_evictions;
     uint64_t syn_evictions;
 };
+
+/* own_prefixes is not empty, so "not ours" means something. Read from the policy each time,
+ * since a reload (SIGHUP) may give the first prefixes. */
+static bool check_sources(const struct evasion *evasion)
+{
+    return evasion->policy->own_prefix_count > 0;
+}
 
 /* Keys reuse the flow table's: proto carries the kind, so keys of different findings never
  * meet in the shared windows table; an address left NULL stays zero. */
@@ -401,7 +407,7 @@ static void towards_smtp(struct evasion *evasion, const struct packet *packet, i
     }
     /* Pools outside own_prefixes (a model-B ISP's subscribers carried for it) are not
      * spoofed: the policy names them. */
-    if (pool != POLICY_NO_INDEX || !evasion->check_sources || policy_is_own(policy, &packet->src))
+    if (pool != POLICY_NO_INDEX || !check_sources(evasion) || policy_is_own(policy, &packet->src))
         return;
     /* Only a subscriber segment can show missing source validation; without segments the
      * whole capture is taken to be one. */
@@ -577,7 +583,7 @@ static void from_smtp(struct evasion *evasion, const struct packet *packet, int 
 {
     const struct policy *policy = evasion->policy;
     bool acks = (packet->tcp_flags & TCP_ACK) != 0;
-    if (acks && evasion->check_sources && packet->tunnel != TUNNEL_NONE &&
+    if (acks && check_sources(evasion) && packet->tunnel != TUNNEL_NONE &&
         is_relay_tunnel(packet)) {
         int outer_pool = policy_pool_of(policy, &packet->outer_dst);
         if (is_dynamic(policy, outer_pool))
@@ -586,7 +592,7 @@ static void from_smtp(struct evasion *evasion, const struct packet *packet, int 
     int pool = policy_pool_of(policy, &packet->dst);
     if (!is_dynamic(policy, pool))
         return;
-    if (acks && evasion->check_sources)
+    if (acks && check_sources(evasion))
         triangular_join(evasion, packet, segment, &packet->dst, pool, false);
     inbound_check(evasion, packet, segment, pool);
 }
@@ -718,7 +724,6 @@ struct detector *detect_evasion_new(const struct detector_context *context, bool
     evasion->share = context->share != NULL ? context->share->syns : NULL;
     evasion->counters = context->counters;
     /* With own_prefixes: [] every source outside the pools would look spoofed. */
-    evasion->check_sources = policy->own_prefix_count > 0;
     evasion->base.due = INT64_MAX; /* nothing held yet; the tables lower it (set_timer) */
     uint32_t capacity = policy->limits.flows;
     if (capacity == 0)

@@ -91,6 +91,17 @@ int events_reopen(struct events *events)
     return status;
 }
 
+int events_rename(struct events *events, const char *sensor)
+{
+    int status = 0;
+    for (size_t i = 0; i < events->sink_count; i++) {
+        struct sink *sink = events->sinks[i];
+        if (sink->ops->rename != NULL && sink->ops->rename(sink, sensor) != 0)
+            status = -1;
+    }
+    return status;
+}
+
 const struct sink *events_reader_gone(const struct events *events)
 {
     for (size_t i = 0; i < events->sink_count; i++)

@@ -67,6 +67,9 @@ uint64_t events_close(struct events *events);
 struct bus_subscriber events_subscriber(struct events *events);
 /* SIGHUP: every sink that can re-opens its output (sink.h); -1 when one could not. */
 int events_reopen(struct events *events);
+/* A policy reload renamed the sensor: the sinks that name it (Kafka's header) follow; the
+ * lines take the name from the policy themselves. -1 when one could not. */
+int events_rename(struct events *events, const char *sensor);
 /* The first sink whose reader has gone (a closed pipe), or NULL. Cheap enough for every
  * packet. */
 const struct sink *events_reader_gone(const struct events *events);

@@ -41,6 +41,9 @@ struct metrics {
     struct snapshot shared;
     /* The scraping thread's copy (libmicrohttpd answers from one thread). */
     struct snapshot reading;
+    /* Held by the scraping thread while it renders, which reads the policy's names, and by
+     * a policy reload while it replaces them (metrics_policy_hold). */
+    pthread_mutex_t policy_lock;
     /* --workers: a slot per worker in shared memory (metrics_slots.h); worker is this
      * process's slot, -1 in the parent. The parent serves the workers' sum and its own
      * events (own, under the lock), and each worker's figures (per_worker, read by the
@@ -559,7 +562,9 @@ static void render_workers(FILE *out, const struct metrics *metrics)
     }
 }
 
-char *metrics_render(struct metrics *metrics, size_t *length)
+static char *sensor_label(const struct policy *policy);
+
+static char *render_locked(struct metrics *metrics, size_t *length)
 {
     if (metrics->slots.memory != NULL) {
         merge_slots(metrics);
@@ -584,6 +589,32 @@ char *metrics_render(struct metrics *metrics, size_t *length)
         return NULL;
     }
     return text;
+}
+
+char *metrics_render(struct metrics *metrics, size_t *length)
+{
+    pthread_mutex_lock(&metrics->policy_lock);
+    char *text = render_locked(metrics, length);
+    pthread_mutex_unlock(&metrics->policy_lock);
+    return text;
+}
+
+void metrics_policy_hold(struct metrics *metrics)
+{
+    if (metrics != NULL)
+        pthread_mutex_lock(&metrics->policy_lock);
+}
+
+void metrics_policy_release(struct metrics *metrics)
+{
+    if (metrics == NULL)
+        return;
+    char *label = sensor_label(metrics->policy);
+    if (label != NULL) { /* else the old name stays on the series: better than none */
+        free(metrics->sensor_label);
+        metrics->sensor_label = label;
+    }
+    pthread_mutex_unlock(&metrics->policy_lock);
 }
 
 /* ---- HTTP ---- */
@@ -644,6 +675,7 @@ static struct metrics *metrics_new(const struct policy *policy)
         return NULL;
     }
     pthread_mutex_init(&metrics->lock, NULL);
+    pthread_mutex_init(&metrics->policy_lock, NULL);
     return metrics;
 }
 
@@ -720,6 +752,7 @@ void metrics_stop(struct metrics *metrics)
     http_metrics_stop(metrics->server);
     slots_unmap(&metrics->slots);
     pthread_mutex_destroy(&metrics->lock);
+    pthread_mutex_destroy(&metrics->policy_lock);
     free_snapshots(metrics);
     free(metrics);
 }

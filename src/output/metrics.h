@@ -90,6 +90,11 @@ void metrics_publish(struct metrics *metrics, const struct sensor_counters *coun
                      const struct coverage *coverage, const struct events *events, packet_time now);
 /* The exposition text of the last published snapshot, as a scrape gets it (malloc'ed). */
 char *metrics_render(struct metrics *metrics, size_t *length);
+/* Around a policy reload (policy/policy_reload.h), which replaces the names the scraping
+ * thread reads: hold keeps it out; release makes the sensor label again and lets it in.
+ * NULL is fine. */
+void metrics_policy_hold(struct metrics *metrics);
+void metrics_policy_release(struct metrics *metrics);
 /* Stops serving and frees; NULL is fine. */
 void metrics_stop(struct metrics *metrics);
 

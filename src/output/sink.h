@@ -42,6 +42,10 @@ struct sink_ops {
      * What is buffered goes to the old file, whole lines, then the path is opened again;
      * when that fails the old file stays in use. 0, or -1 (said on stderr). */
     int (*reopen)(struct sink *sink);
+    /* Optional (NULL: the sink names no sensor): a policy reload renamed the sensor; what
+     * the sink writes from now on names it so. 0, or -1 when memory is short (the old name
+     * stays). */
+    int (*rename)(struct sink *sink, const char *sensor);
 };
 
 struct sink {

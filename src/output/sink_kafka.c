@@ -489,7 +489,21 @@ static void kafka_stats(const struct sink *sink, struct sink_stats *stats)
     }
 }
 
-static const struct sink_ops kafka_ops = {kafka_write, kafka_flush, kafka_close, kafka_stats};
+/* The `sensor` header of what is produced from now on, spooled events included: their lines
+ * still carry the name they were written with. */
+static int kafka_rename(struct sink *sink, const char *sensor)
+{
+    struct kafka_sink *kafka = (struct kafka_sink *)sink;
+    char *name = strdup(sensor);
+    if (name == NULL)
+        return -1;
+    free(kafka->sensor);
+    kafka->sensor = name;
+    return 0;
+}
+
+static const struct sink_ops kafka_ops = {kafka_write, kafka_flush,  kafka_close,
+                                          kafka_stats, NULL,         kafka_rename};
 
 /* The value stays out of the message: it may be a password. kcat's "topic." prefix for
  * topic properties is accepted, though librdkafka takes them by their plain names. */

@@ -5,6 +5,12 @@
                signal stay in the moved file, the rest go to a new file at the path, every
                line once, in order, none split; a report lands at its path, not in the file
                moved away; when the path cannot be opened again the old file stays in use
+  reload       SIGHUP re-reads the policy: with the -o file moved away and the policy's
+               sensor renamed, the moved and the new file hold every event of an undisturbed
+               run, those after the signal (and the metrics' sensor label) under the new
+               name; a broken policy, or one that adds or renames a pool, is said as
+               FILE:LINE: message and the run goes on with the old one, undisturbed; a
+               restart-only key (limits.flows) is said and kept while the rest is taken
   stats        SIGUSR1: one sensor_stats event more, "final": false, written at once
   broken-pipe  standard output closed by its reader (SIGPIPE ignored, EPIPE): exit status 1
                with a message naming the output, no death by signal, the report written
@@ -21,13 +27,16 @@ import array
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import termios
 import time
+import urllib.request
 from collections import Counter
 
 failures = []
@@ -71,12 +80,13 @@ class SlowReplay:
     """The sensor reading the example capture from a pipe (-r -) fed in two parts: it has
     read and judged the first when pause() returns, and waits for more."""
 
-    def __init__(self, args, stdout=subprocess.PIPE):
+    def __init__(self, args, stdout=subprocess.PIPE, policy=None):
         self.header, self.records = read_pcap(EXAMPLE_PCAP)
         self.half = len(self.records) // 2
         # The read end stays open here too, to see when the sensor has taken everything.
         self.read_end, self.write_end = os.pipe()
-        self.process = subprocess.Popen([BINARY, "-c", EXAMPLE_POLICY, "-r", "-"] + args,
+        self.process = subprocess.Popen([BINARY, "-c", policy or EXAMPLE_POLICY, "-r", "-"] +
+                                        args,
                                         stdin=self.read_end, stdout=stdout,
                                         stderr=subprocess.PIPE)
 
@@ -161,6 +171,108 @@ def test_reopen(reference):
     check(status == 0 and out == reference and err == "",
           "SIGHUP with -o -: exit %d, %s, events %s" %
           (status, err, "as undisturbed" if out == reference else "differ"))
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as answer:
+        return answer.read().decode()
+
+
+def sensor_names(data):
+    return Counter(json.loads(line)["sensor"] for line in data.decode().splitlines())
+
+
+def reload_run(work, policy_text, args=()):
+    """A slow replay whose policy file is replaced by policy_text, with SIGHUP, after the
+    first half; returns (status, events before, events after, stderr, metrics after)."""
+    policy = os.path.join(work, "policy.yaml")
+    events = os.path.join(work, "events.ndjson")
+    for path in (events, events + ".1"):
+        if os.path.exists(path):
+            os.remove(path)
+    shutil.copyfile(EXAMPLE_POLICY, policy)
+    port = free_port()
+    replay = SlowReplay(["-v", "-o", events, "--metrics", "127.0.0.1:%d" % port] + list(args),
+                        policy=policy)
+    replay.pause()
+    os.rename(events, events + ".1")
+    with open(policy + ".new", "w") as out:
+        out.write(policy_text)
+    os.rename(policy + ".new", policy)  # as an editor or a configuration tool saves it
+    replay.process.send_signal(signal.SIGHUP)
+    time.sleep(0.5)  # served at the next packet: the sensor waits for one in read(2)
+    replay.write(replay.records[replay.half])
+    time.sleep(0.5)
+    metrics = scrape(port)
+    replay.half += 1  # that packet is written
+    status, _, err = replay.finish()
+    return status, read_file(events + ".1"), read_file(events), err, metrics
+
+
+def test_reload(reference):
+    work = os.path.join(WORK, "reload")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    with open(EXAMPLE_POLICY) as source:
+        example = source.read()
+    old_name = re.search(r"^  name: (\S+)$", example, re.M).group(1)
+    new_name = old_name + "-renamed"
+    renamed = re.sub(r"^  name: \S+$", "  name: " + new_name, example, count=1, flags=re.M)
+    check(renamed != example, "the example policy's sensor name was not found")
+
+    # Renamed: every event of the undisturbed run, those after the signal under the new name.
+    status, before, after, err, metrics = reload_run(work, renamed)
+    check(status == 0, "reload: exit %d: %s" % (status, err))
+    check("op25b-watch: info: reloaded %s (sensor %s)" % (os.path.join(work, "policy.yaml"),
+                                                            new_name) in err,
+          "-v does not say the policy was reloaded: %r" % err)
+    check(set(sensor_names(before)) <= {old_name} and len(before) > 0,
+          "before the reload: %r" % sensor_names(before))
+    check(set(sensor_names(after)) == {new_name}, "after the reload: %r" % sensor_names(after))
+    together = before + after.replace(b'"sensor":"%s"' % new_name.encode(),
+                                      b'"sensor":"%s"' % old_name.encode())
+    check(together == reference,
+          "the moved and the new file (%d + %d lines), names aside, are not the undisturbed "
+          "run's %d lines" % (before.count(b"\n"), after.count(b"\n"), reference.count(b"\n")))
+    check('sensor="%s"' % new_name in metrics and 'sensor="%s"' % old_name not in metrics,
+          "the metrics' sensor label after the reload: %r" %
+          sorted(set(re.findall(r'sensor="[^"]*"', metrics))))
+
+    # Refused: a broken file, and one that renames a pool. Said with its line; the run goes
+    # on with the old policy, undisturbed.
+    broken = example.replace("  name: " + old_name, "  name: " + old_name + "\n  colour: red", 1)
+    broken_line = broken.splitlines().index("  colour: red") + 1
+    # A pool more, after the last one (the one before the msas: section).
+    added = re.sub(r"\n\n((#[^\n]*\n)*msas:\n)",
+                   "\n  - {name: extra, type: static, prefixes: [192.0.2.0/28]}\n\n\\1", example,
+                   count=1)
+    added_line = added.splitlines().index("  - {name: extra, type: static, "
+                                          "prefixes: [192.0.2.0/28]}") + 1
+    path = os.path.join(work, "policy.yaml")
+    for text, said in ((broken, "%s:%d: " % (path, broken_line)),
+                       (added, "%s:%d: pool 'extra' is not in the running policy: adding, "
+                        "removing, renaming or reordering pools takes a restart" %
+                        (path, added_line))):
+        status, before, after, err, metrics = reload_run(work, text)
+        check(status == 0, "refused reload: exit %d: %s" % (status, err))
+        check(said in err and "not reloaded, the running policy stays" in err,
+              "a refused policy is not said as %r: %r" % (said, err))
+        check(before + after == reference, "a refused reload changed the events")
+        check('sensor="%s"' % old_name in metrics, "a refused reload changed the metrics")
+
+    # limits.flows waits for a restart: said, kept, and the rest (the name) taken.
+    flows = re.sub(r"^  flows: \d+", "  flows: 1000", renamed, count=1, flags=re.M)
+    check(flows != renamed, "the example policy's limits.flows was not found")
+    status, before, after, err, _ = reload_run(work, flows)
+    check(status == 0 and "limits.flows 1000 waits for a restart; the running sensor keeps" in err,
+          "a restart-only key is not said: exit %d, %r" % (status, err))
+    check(set(sensor_names(after)) == {new_name}, "with a restart-only key the rest is not taken")
 
 
 def test_stats(reference):
@@ -280,6 +392,7 @@ def test_verbose():
 
 TESTS = {
     "reopen": lambda: test_reopen(reference_events()),
+    "reload": lambda: test_reload(reference_events()),
     "stats": lambda: test_stats(reference_events()),
     "broken-pipe": lambda: test_broken_pipe(),
     "verbose": lambda: test_verbose(),

@@ -671,8 +671,17 @@ def workers_operator_signals(args):
     their events to the new file (a worker on its next idle tick: the link is quiet by
     then): the attempts both workers still hold and close at the stop, and the parent's
     final set. Each SIGUSR1 gives one sensor_stats for the whole sensor, written by the
-    parent once both workers have answered. Every line is whole in either file."""
-    policy = os.path.join(args.source_dir, "rules", "example.yaml")
+    parent once both workers have answered. Every line is whole in either file. The SIGHUP
+    also comes with the policy's sensor renamed: the parent takes it first and both workers
+    follow, so every event of the new file carries the new name."""
+    example = os.path.join(args.source_dir, "rules", "example.yaml")
+    policy = os.path.join(args.work_dir, "operator-signals.yaml")
+    with open(example) as source:
+        example_text = source.read()
+    old_name = re.search(r"^  name: (\S+)$", example_text, re.M).group(1)
+    new_name = old_name + "-renamed"
+    with open(policy, "w") as out:
+        out.write(example_text)
     capture = os.path.join(args.source_dir, "pcaps", "example.pcap")
     events_path = os.path.join(args.work_dir, "operator-signals.ndjson")
     rotated = events_path + ".1"
@@ -681,6 +690,9 @@ def workers_operator_signals(args):
 
     def rotate_and_ask():
         os.rename(events_path, rotated)
+        with open(policy, "w") as out:
+            out.write(re.sub(r"^  name: \S+$", "  name: " + new_name, example_text, count=1,
+                             flags=re.M))
         parent = SENSOR_PIDS[-1]
         os.kill(parent, signal.SIGHUP)
         time.sleep(1.0)
@@ -731,8 +743,12 @@ def workers_operator_signals(args):
         fail("operator signals: SIGUSR1 at %r gave sensor_stats at %r" % (asked_at, asked))
     if any("worker" in e for e in new if e["type"] == "sensor_stats"):
         fail("operator signals: a worker wrote a sensor_stats")
-    return ("--workers 2: SIGHUP re-opened the parent's and both workers' output, each "
-            "SIGUSR1 gave one sensor_stats")
+    names = {(e.get("worker"), e["sensor"]) for e in new}
+    if {name for _, name in names} != {new_name} or {e["sensor"] for e in old} != {old_name}:
+        fail("operator signals: sensor names after the reload (worker, name): %r, before: %r"
+             % (names, {e["sensor"] for e in old}))
+    return ("--workers 2: SIGHUP re-opened the parent's and both workers' output and both "
+            "took the renamed policy, each SIGUSR1 gave one sensor_stats")
 
 
 def running(pid):
