@@ -1,8 +1,8 @@
 /* bot_suspect: counts features per dynamic subscriber in back-to-back windows of
  * thresholds.window (aligned to multiples of it in packet time), and writes the subscribers
  * whose score reaches thresholds.score once each window is over. Port-25 attempts come from
- * the attempt tracker and SMTP on other ports from the submission family, both as records
- * published when the connection is over; MX queries and inbound SMTP are seen in the
+ * the attempt tracker, SMTP on other ports and msa_abuse windows from the submission family,
+ * all as records published when they are over; MX queries and inbound SMTP are seen in the
  * packets.
  *
  * Every feature is counted in the window of the packet that shows it: a packet's in the
