@@ -419,8 +419,10 @@ static void count_nonstandard(struct bot_detector *detector, const struct findin
     add(&record->features.nonstandard_smtp, 1);
 }
 
-/* The msa_abuse detector writes a window before this one is (its wait is never longer,
- * bot_window_grace), so the finding counts in the window it is about. */
+/* The msa_abuse counts write a window no later than this detector does (the same wait,
+ * bot_window_grace) and, being the submission family's, are advanced and finished before
+ * it (detectors.c calls the families in order): the finding counts in the window it is
+ * about. The submission family must stay before the bot score in detectors.c. */
 static void count_msa_abuse(struct bot_detector *detector, const struct finding *finding)
 {
     const struct msa_abuse_finding *abuse = &finding->as.msa_abuse;
