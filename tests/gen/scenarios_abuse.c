@@ -55,16 +55,16 @@ static void tls_bytes(struct gen_conn *conn, bool from_client, double t, size_t 
 enum login { LOGIN_NONE, LOGIN_PLAIN, LOGIN_LOGIN, LOGIN_CRAM, LOGIN_PLAIN_538 };
 
 struct dialogue {
-    const char *banner;  /* NULL: "220 msa.isp.example ESMTP" */
+    const char *banner; /* NULL: "220 msa.isp.example ESMTP" */
     bool offers_starttls;
-    bool starttls;       /* STARTTLS, then TLS bytes: nothing more is read */
-    size_t tls_client;   /* client bytes under TLS (hello, key exchange, EHLO, AUTH, QUIT) */
-    size_t tls_server;   /* server bytes under TLS (hello, certificates, replies) */
-    double tls_seconds;  /* how long the TLS part lasts */
+    bool starttls;      /* STARTTLS, then TLS bytes: nothing more is read */
+    size_t tls_client;  /* client bytes under TLS (hello, key exchange, EHLO, AUTH, QUIT) */
+    size_t tls_server;  /* server bytes under TLS (hello, certificates, replies) */
+    double tls_seconds; /* how long the TLS part lasts */
     enum login login;
-    int failures;        /* AUTH answered 535 before the last one */
-    bool accepted;       /* the last AUTH is answered 235 */
-    const char *sender;  /* NULL: no MAIL FROM */
+    int failures;       /* AUTH answered 535 before the last one */
+    bool accepted;      /* the last AUTH is answered 235 */
+    const char *sender; /* NULL: no MAIL FROM */
     int rcpts;
 };
 
@@ -92,7 +92,8 @@ static void login_once(struct gen_conn *conn, double *t, enum login login, bool 
         say(conn, t, "aHVudGVyMg==\r\n", answer);
         break;
     case LOGIN_CRAM:
-        say(conn, t, "AUTH CRAM-MD5\r\n", "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UuZXhhbXBsZT4=\r\n");
+        say(conn, t, "AUTH CRAM-MD5\r\n",
+            "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UuZXhhbXBsZT4=\r\n");
         say(conn, t, "Ym9iIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n", answer);
         break;
     case LOGIN_PLAIN_538:
@@ -111,7 +112,8 @@ static void talk(struct pcapgen *out, const struct gen_link *link, const char *c
     handshake(&conn, t);
     t += 0.030;
     char line[256];
-    snprintf(line, sizeof(line), "%s\r\n", d->banner != NULL ? d->banner : "220 msa.isp.example ESMTP");
+    snprintf(line, sizeof(line), "%s\r\n",
+             d->banner != NULL ? d->banner : "220 msa.isp.example ESMTP");
     gen_conn_server_text(&conn, at(t), line);
     t += 0.010;
     if (d->banner == NULL || d->banner[0] == '2') {
@@ -200,15 +202,16 @@ static void write_guessing(void)
                                 .tls_client = 1400 + (size_t)i * 230,
                                 .tls_server = 3900,
                                 .tls_seconds = 2.0};
-        talk(out, &access, "198.51.100.142", (uint16_t)(46200 + i), MSA, 587, 15.0 + i * 20,
-             &busy);
+        talk(out, &access, "198.51.100.142", (uint16_t)(46200 + i), MSA, 587, 15.0 + i * 20, &busy);
     }
 
     /* A user who mistypes the password twice, then sends: in the clear, so its password is
      * seen, but no abuse. */
-    struct dialogue mistyped = {
-        .login = LOGIN_PLAIN, .failures = 2, .accepted = true, .sender = "bob@isp.example",
-        .rcpts = 2};
+    struct dialogue mistyped = {.login = LOGIN_PLAIN,
+                                .failures = 2,
+                                .accepted = true,
+                                .sender = "bob@isp.example",
+                                .rcpts = 2};
     talk(out, &access, "198.51.100.143", 46300, MSA, 587, 30.0, &mistyped);
 
     /* Twelve connections at once on 465, each a long transfer. */
@@ -260,19 +263,22 @@ static void write_cleartext(void)
     struct gen_link access = vlan_link(VLAN_ACCESS);
     web_exchange(out, &access, "198.51.100.20", "203.0.113.80", 0.5);
 
-    struct dialogue plain = {.login = LOGIN_PLAIN, .accepted = true, .offers_starttls = true,
-                             .sender = "carol@isp.example", .rcpts = 1};
+    struct dialogue plain = {.login = LOGIN_PLAIN,
+                             .accepted = true,
+                             .offers_starttls = true,
+                             .sender = "carol@isp.example",
+                             .rcpts = 1};
     talk(out, &access, "198.51.100.150", 47000, MSA, 25, 10.0, &plain);
     talk(out, &access, "198.51.100.151", 47001, MSA, 587, 20.0, &plain);
-    struct dialogue login = {.login = LOGIN_LOGIN, .accepted = true,
-                             .sender = "dave@asp.example", .rcpts = 1};
+    struct dialogue login = {
+        .login = LOGIN_LOGIN, .accepted = true, .sender = "dave@asp.example", .rcpts = 1};
     talk(out, &access, "198.51.100.152", 47002, "203.0.113.95", 587, 30.0, &login);
 
-    struct dialogue hidden = {.starttls = true, .tls_client = 900, .tls_server = 3900,
-                              .tls_seconds = 1.0};
+    struct dialogue hidden = {
+        .starttls = true, .tls_client = 900, .tls_server = 3900, .tls_seconds = 1.0};
     talk(out, &access, "198.51.100.153", 47003, MSA, 587, 40.0, &hidden);
-    struct dialogue cram = {.login = LOGIN_CRAM, .accepted = true, .sender = "erin@isp.example",
-                            .rcpts = 1};
+    struct dialogue cram = {
+        .login = LOGIN_CRAM, .accepted = true, .sender = "erin@isp.example", .rcpts = 1};
     talk(out, &access, "198.51.100.154", 47004, MSA, 587, 50.0, &cram);
     struct dialogue refused = {.login = LOGIN_PLAIN_538, .offers_starttls = true};
     talk(out, &access, "198.51.100.156", 47006, MSA, 587, 60.0, &refused);
@@ -288,9 +294,10 @@ static void write_cleartext(void)
 static void pop3_login(struct pcapgen *out, const struct gen_link *link, const char *client,
                        uint16_t client_port, const char *server, double t)
 {
-    static const char *const turns[][2] = {
-        {NULL, "+OK POP3 server ready\r\n"}, {"USER bob\r\n", "+OK\r\n"},
-        {"PASS hunter2\r\n", "+OK maildrop has 0 messages\r\n"}, {"QUIT\r\n", "+OK bye\r\n"}};
+    static const char *const turns[][2] = {{NULL, "+OK POP3 server ready\r\n"},
+                                           {"USER bob\r\n", "+OK\r\n"},
+                                           {"PASS hunter2\r\n", "+OK maildrop has 0 messages\r\n"},
+                                           {"QUIT\r\n", "+OK bye\r\n"}};
     struct gen_conn conn;
     start(&conn, out, link, client, client_port, server, 110);
     handshake(&conn, t);

@@ -1248,8 +1248,7 @@ Test(policy, msa_abuse_thresholds)
 Test(policy_errors, msa_abuse_thresholds)
 {
     expect_error(HEAD POOL_P "thresholds:\n  msa_abuse: 5\n", 10, "msa_abuse");
-    expect_error(HEAD POOL_P "thresholds:\n  msa_abuse:\n    concurrency: 0\n", 11,
-                 "concurrency");
+    expect_error(HEAD POOL_P "thresholds:\n  msa_abuse:\n    concurrency: 0\n", 11, "concurrency");
     expect_error(HEAD POOL_P "thresholds:\n  msa_abuse:\n    auth_failures: 4294967296\n", 11,
                  "auth_failures");
     expect_error(HEAD POOL_P "thresholds:\n  msa_abuse:\n    quota: 3\n", 11,
