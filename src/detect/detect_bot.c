@@ -1,8 +1,8 @@
 /* bot_suspect: counts features per dynamic subscriber in back-to-back windows of
  * thresholds.window (aligned to multiples of it in packet time), and writes the subscribers
  * whose score reaches thresholds.score once each window is over. Port-25 attempts come from
- * the attempt tracker and SMTP on other ports from the submission family, both as records
- * published when the connection is over; MX queries and inbound SMTP are seen in the
+ * the attempt tracker, SMTP on other ports and msa_abuse windows from the submission family,
+ * all as records published when they are over; MX queries and inbound SMTP are seen in the
  * packets.
  *
  * Every feature is counted in the window of the packet that shows it: a packet's in the
@@ -35,7 +35,7 @@
 #define PAIR_KIND 1
 
 /* The weights of the score; rules/README.md ("The bot_suspect score") says why each is
- * what it is. They sum to 115 and the score stops at 100: no bot shows every sign (a
+ * what it is. They sum to 130 and the score stops at 100: no bot shows every sign (a
  * blocked one shows no dialogue), so a score need not. */
 #define WEIGHT_FANOUT 30.0
 /* Fan-out past thresholds.fanout, up to SPRAY_FACTOR times it: enough with the attempts
@@ -49,6 +49,10 @@
 #define WEIGHT_ATTEMPTS 10.0
 #define WEIGHT_NONSTANDARD 10.0
 #define WEIGHT_ODD_HELO 10.0
+/* An msa_abuse finding of the subscriber for the window: draft 3.3's pattern I, mail (or
+ * guessed passwords) through the ISP's own MSA, weighed as rcpt_accepted is (what gets
+ * through). Never a bot_suspect alone: msa_abuse is its own finding. */
+#define WEIGHT_MSA_ABUSE 15.0
 #define SCORE_MAX 100.0
 #define RECEIVES_SMTP_FACTOR 0.5
 
@@ -114,6 +118,12 @@ static double spray(uint32_t fanout, uint32_t threshold)
     return WEIGHT_SPRAY * (double)(fanout - threshold) / (double)(full - threshold);
 }
 
+packet_time bot_window_grace(const struct policy *policy)
+{
+    packet_time grace = policy->timeouts.syn + SYN_RETRIES_SPAN;
+    return grace < policy->thresholds.window ? grace : policy->thresholds.window;
+}
+
 double bot_score(const struct bot_features *features, const struct policy *policy)
 {
     double score = part(features->fanout, policy->thresholds.fanout, WEIGHT_FANOUT) +
@@ -122,7 +132,8 @@ double bot_score(const struct bot_features *features, const struct policy *polic
                    part(features->rcpt_accepted, policy->thresholds.rcpt, WEIGHT_RCPT) +
                    part(features->attempts, policy->thresholds.attempts, WEIGHT_ATTEMPTS) +
                    part(features->nonstandard_smtp, 1, WEIGHT_NONSTANDARD) +
-                   part(features->odd_helo, 1, WEIGHT_ODD_HELO);
+                   part(features->odd_helo, 1, WEIGHT_ODD_HELO) +
+                   part(features->msa_abuse, 1, WEIGHT_MSA_ABUSE);
     if (score > SCORE_MAX)
         score = SCORE_MAX;
     return features->receives_smtp ? score * RECEIVES_SMTP_FACTOR : score;
@@ -408,6 +419,22 @@ static void count_nonstandard(struct bot_detector *detector, const struct findin
     add(&record->features.nonstandard_smtp, 1);
 }
 
+/* The msa_abuse counts write a window no later than this detector does (the same wait,
+ * bot_window_grace) and, being the submission family's, are advanced and finished before
+ * it (detectors.c calls the families in order): the finding counts in the window it is
+ * about. The submission family must stay before the bot score in detectors.c. */
+static void count_msa_abuse(struct bot_detector *detector, const struct finding *finding)
+{
+    const struct msa_abuse_finding *abuse = &finding->as.msa_abuse;
+    if (!is_dynamic(detector->policy, finding->pool))
+        return;
+    struct address key;
+    unsigned window;
+    struct subscriber_record *record =
+        subscriber_of(detector, &abuse->address, finding->pool, abuse->window_start, &key, &window);
+    add(&record->features.msa_abuse, 1);
+}
+
 static void on_attempt(void *context, const struct attempt_record *attempt)
 {
     count_attempt(context, attempt);
@@ -417,6 +444,8 @@ static void on_finding(void *context, const struct finding *finding)
 {
     if (finding->type == EVENT_NONSTANDARD_PORT_SMTP)
         count_nonstandard(context, finding);
+    else if (finding->type == EVENT_MSA_ABUSE)
+        count_msa_abuse(context, finding);
 }
 
 static void count_packet(struct bot_detector *detector, const struct packet *packet)
@@ -521,8 +550,7 @@ struct detector *detect_bot_new(const struct detector_context *context, bool *di
         if (detector->windows[i].pairs == NULL)
             goto fail;
     }
-    packet_time grace = policy->timeouts.syn + SYN_RETRIES_SPAN;
-    detector->grace = grace < policy->thresholds.window ? grace : policy->thresholds.window;
+    detector->grace = bot_window_grace(policy);
     struct bus_subscriber subscriber = {
         .attempt = on_attempt, .finding = on_finding, .context = detector};
     if (bus_subscribe(context->bus, subscriber) != 0)

@@ -23,6 +23,12 @@
  * One pure function of the features and the policy's thresholds. */
 double bot_score(const struct bot_features *features, const struct policy *policy);
 
+/* How long past its end a window waits for the records of the connections that began in
+ * it before it is written: timeouts.syn + 90 s (a blocked stack's SYN retries), one window
+ * at most. The msa_abuse windows wait as long, so their findings reach the bot score of
+ * the same window. */
+packet_time bot_window_grace(const struct policy *policy);
+
 /* RFC 5321 4.1.1.1 and 4.1.3: EHLO names a fully qualified domain, or the client's own
  * address as a literal. What a bot says instead: */
 enum helo_oddity {

@@ -1,16 +1,19 @@
 /* The submission family: judges what the attempt tracker (port 25) and mail_flows (587,
  * 465, POP3, IMAP, other ports) saw. Its own memory is two bounded tables in packet time,
  * servers (who reaches them on 587 and 465) and logins (for POP-before-SMTP), and one
- * window_set that lets each finding out once per key and window. */
+ * window_set that lets each finding out once per key and window. Every connection of a
+ * dynamic subscriber to a designated MSA is also handed to the msa_abuse counts
+ * (detect_msa_abuse.h), which share these connections rather than follow them again. */
 #include "detect/detect_submission.h"
 
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "detect/detect_msa_abuse.h"
 #include "record/finding.h"
+#include "record/smtp_fields.h"
 #include "track/flow.h"
-#include "policy/geoip.h"
 #include "util/log.h"
 #include "track/mail_flows.h"
 #include "util/window_set.h"
@@ -18,14 +21,13 @@
 /* A server's 587/465 record is kept this long after it was last used (packet time). */
 #define SERVER_MEMORY (24 * 3600 * PACKET_TIME_SECOND)
 #define SNI_KEPT SHARED_SNI_MAX
-/* Provider keys of an autonomous system are told apart from address prefixes by this. */
-#define PROVIDER_ASN 0xa5
 
 /* Keys of the one-per-window set, one kind per finding. */
 enum once_kind {
     ONCE_OPEN_SUBMISSION = 1, /* per server */
     ONCE_POP_BEFORE_SMTP,     /* per client and server */
     ONCE_THIRD_PARTY,         /* per subscriber and server */
+    ONCE_CLEARTEXT_AUTH,      /* per subscriber and server */
 };
 
 struct server_record {
@@ -50,6 +52,7 @@ struct submission_detector {
     struct flow_table *servers; /* records: struct server_record */
     struct flow_table *logins;  /* records: struct login_record */
     struct window_set *once;
+    struct msa_abuse *abuse;
     /* --workers: where a finding keyed by a server is claimed over all workers, and the
      * other workers' subscribers' 587 and 465 connections come in (and ours go out). */
     struct once_share *shared_once;
@@ -66,29 +69,14 @@ static struct submission_detector *of(struct detector *detector)
     return (struct submission_detector *)detector;
 }
 
-void submission_provider_key(const struct policy *policy, const struct address *server,
-                             struct address *key)
-{
-    memset(key, 0, sizeof(*key));
-    struct geoip_result where;
-    if (geoip_has(policy->geoip, GEOIP_ASN) && geoip_lookup(policy->geoip, server, &where) &&
-        where.has_asn) {
-        key->family = PROVIDER_ASN;
-        memcpy(key->bytes, &where.asn, sizeof(where.asn));
-        return;
-    }
-    key->family = server->family;
-    memcpy(key->bytes, server->bytes, server->family == ADDRESS_V4 ? 3 : 6);
-}
-
 /* ---- Keys and tables ---- */
 
-/* The provider's family (an ASN, or an address prefix) is the key's kind. */
+/* A login is remembered by the client's address and the one server address that took it
+ * (its /32 or /128): POP-before-SMTP is that server letting the address submit. */
 static void login_key(struct flow_key *key, const struct address *client,
-                      const struct address *provider)
+                      const struct address *server)
 {
-    flow_key_make(key, provider->family, client, NULL, 0, 0);
-    memcpy(key->server, provider->bytes, sizeof(key->server));
+    flow_key_make(key, 0, client, server, 0, 0);
 }
 
 /* The entry for key, made (evicting the least recently used when full) if need be; the entry
@@ -263,10 +251,8 @@ static const struct login_record *login_before(struct submission_detector *detec
                                                const struct address *client,
                                                const struct address *server, packet_time at)
 {
-    struct address provider;
-    submission_provider_key(detector->policy, server, &provider);
     struct flow_key key;
-    login_key(&key, client, &provider);
+    login_key(&key, client, server);
     struct flow *entry = flow_lookup(detector->logins, &key, flow_key_hash(&key));
     if (entry == NULL)
         return NULL;
@@ -278,15 +264,20 @@ static const struct login_record *login_before(struct submission_detector *detec
 }
 
 /* An unauthenticated submission the server accepted: after a POP3/IMAP login from the same
- * address to the same provider it is POP-before-SMTP (draft 4.2: MSAs MUST NOT serve it);
- * otherwise, from an MSA (any server on 587, see on_event for 25), an open submission. */
+ * address to the same server address it is POP-before-SMTP (draft 4.2: MSAs MUST NOT serve
+ * it), when the dialogue shows no AUTH at all (one the capture may have missed is not
+ * enough to say the login let it through); otherwise, from an MSA (any server on 587, see
+ * on_attempt for 25), an open submission. Another server of the same provider is no
+ * evidence: a provider's MX taking a subscriber's mail is delivery, and a webmail
+ * provider's autonomous system holds many unrelated servers. */
 static void judge_unauthenticated(struct submission_detector *detector,
                                   const struct connection *connection,
                                   const struct smtp_facts *smtp, bool known_msa)
 {
     const struct address *client = &connection->flow.src, *server = &connection->flow.dst;
     packet_time last = connection->last_seen;
-    const struct login_record *login = login_before(detector, client, server, last);
+    const struct login_record *login =
+        smtp_auth_known(smtp) ? login_before(detector, client, server, last) : NULL;
     struct finding finding;
     if (login != NULL) {
         if (!first_in_window(detector, ONCE_POP_BEFORE_SMTP, client, server, last))
@@ -351,14 +342,76 @@ static void judge_other_port(struct submission_detector *detector,
     bus_finding(detector->bus, &finding);
 }
 
+/* Mechanisms whose exchange carries the secret itself: PLAIN (RFC 4616), LOGIN (the user
+ * name and password in base64), and the bearer tokens of OAUTHBEARER (RFC 7628) and
+ * XOAUTH2. Read at all, they were sent before any TLS. Challenge-response mechanisms
+ * (CRAM-MD5, DIGEST-MD5, SCRAM-*) never send the password and are not flagged. */
+static bool secret_in_clear(const struct smtp_facts *smtp)
+{
+    static const char *const mechanisms[] = {"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"};
+    if (smtp == NULL || !smtp->auth_credentials_sent)
+        return false;
+    for (size_t i = 0; i < sizeof(mechanisms) / sizeof(mechanisms[0]); i++) {
+        if (strcmp(smtp->auth_mechanism, mechanisms[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* AUTH whose credentials crossed the mirrored wire unencrypted (on 25 or 587, no STARTTLS
+ * before it), once per subscriber, server and window. The event names the mechanism and
+ * whether it worked; the smtp facts it is made from never hold the credentials. */
+static void judge_cleartext(struct submission_detector *detector,
+                            const struct connection *connection, const struct smtp_facts *smtp)
+{
+    if (!secret_in_clear(smtp))
+        return;
+    const struct address *server = &connection->flow.dst;
+    struct prefix subscriber =
+        policy_subscriber(detector->policy, connection->pool, &connection->flow.src);
+    if (!first_in_window(detector, ONCE_CLEARTEXT_AUTH, &subscriber.address, server,
+                         connection->last_seen))
+        return;
+    struct finding finding;
+    begin_flow_finding(&finding, EVENT_CLEARTEXT_AUTH, connection);
+    set_msa(&finding, detector->policy, server);
+    finding.as.submission.smtp = *smtp;
+    bus_finding(detector->bus, &finding);
+}
+
+/* A subscriber's connection to a designated MSA, for the msa_abuse counts. tls: the
+ * dialogue went on encrypted (STARTTLS, or implicit TLS on 465). */
+static void count_msa(struct submission_detector *detector, const struct connection *connection,
+                      bool tls, uint32_t client_bytes, const struct smtp_facts *smtp)
+{
+    int msa = policy_msa_of(detector->policy, &connection->flow.dst);
+    if (msa == POLICY_NO_INDEX || connection->pool < 0)
+        return;
+    struct msa_connection out = {
+        .client = connection->flow.src,
+        .pool = connection->pool,
+        .msa = msa,
+        .port = connection->flow.dst_port,
+        .tls = tls,
+        .first_seen = connection->first_seen,
+        .last_seen = connection->last_seen,
+        .client_bytes = client_bytes,
+        .smtp = smtp,
+    };
+    msa_abuse_connection(detector->abuse, &out);
+}
+
+static bool encrypted(const struct smtp_facts *smtp)
+{
+    return smtp != NULL && (smtp->starttls_accepted || smtp->encrypted);
+}
+
 static void record_login(struct submission_detector *detector,
                          const struct mail_flow_report *report)
 {
     const struct address *client = &report->flow.src, *server = &report->flow.dst;
-    struct address provider;
-    submission_provider_key(detector->policy, server, &provider);
     struct flow_key key;
-    login_key(&key, client, &provider);
+    login_key(&key, client, server);
     bool created;
     struct flow *entry = touch(detector, detector->logins, &key, report->now, &created);
     if (entry == NULL)
@@ -397,13 +450,17 @@ static void on_mail_flow(void *context, const struct mail_flow_report *report)
         judge_other_port(detector, report, &connection);
         return;
     }
+    if (report->kind == MAIL_FLOW_SMTPS)
+        count_msa(detector, &connection, report->client_bytes > 0, report->client_bytes, NULL);
     if (report->kind != MAIL_FLOW_SUBMISSION)
         return;
+    count_msa(detector, &connection, encrypted(report->smtp), report->client_bytes, report->smtp);
     bool answered = report->answered || (report->smtp != NULL && report->smtp->banner_seen);
     if (answered && report->pool >= 0)
         note_server(detector, server, report->now, SHARED_SUBMISSION, NULL);
     if (accepted_without_auth(report->smtp))
         judge_unauthenticated(detector, &connection, report->smtp, true);
+    judge_cleartext(detector, &connection, report->smtp);
 }
 
 /* Port 25, from the attempt tracker: dynamic subscribers only. */
@@ -411,8 +468,6 @@ static void on_attempt(void *context, const struct attempt_record *attempt)
 {
     struct submission_detector *detector = context;
     const struct smtp_facts *smtp = attempt->smtp;
-    if (smtp == NULL)
-        return;
     struct connection connection = {
         .flow = attempt->flow,
         .pool = attempt->pool,
@@ -420,6 +475,10 @@ static void on_attempt(void *context, const struct attempt_record *attempt)
         .first_seen = attempt->first_seen,
         .last_seen = attempt->last_seen,
     };
+    if (attempt->msa >= 0)
+        count_msa(detector, &connection, encrypted(smtp), attempt->client_bytes, smtp);
+    if (smtp == NULL)
+        return;
     if (smtp->auth_success && !attempt->to_designated_msa)
         judge_third_party(detector, &connection, smtp);
     /* On 25 a designated MSA may take its own customers' mail by their address (the seed
@@ -429,6 +488,7 @@ static void on_attempt(void *context, const struct attempt_record *attempt)
     if (accepted_without_auth(smtp))
         judge_unauthenticated(detector, &connection, smtp,
                               attempt->msa >= 0 && !attempt->to_designated_msa);
+    judge_cleartext(detector, &connection, smtp);
 }
 
 /* ---- Detector ---- */
@@ -455,11 +515,12 @@ static void submission_advance(struct detector *base, packet_time now)
     expire(detector->logins, detector->policy->timeouts.pop_before_smtp, now);
     expire(detector->servers, SERVER_MEMORY, now);
     roll_window(detector, now);
+    msa_abuse_advance(detector->abuse, now);
     packet_time due = detector->window_end;
-    packet_time deadlines[3] = {mail_flows_next_deadline(detector->flows),
-                                flow_table_next_deadline(detector->logins),
-                                flow_table_next_deadline(detector->servers)};
-    for (int i = 0; i < 3; i++)
+    packet_time deadlines[4] = {
+        mail_flows_next_deadline(detector->flows), flow_table_next_deadline(detector->logins),
+        flow_table_next_deadline(detector->servers), msa_abuse_next_deadline(detector->abuse)};
+    for (int i = 0; i < 4; i++)
         due = deadlines[i] < due ? deadlines[i] : due;
     base->due = due;
 }
@@ -468,6 +529,7 @@ static void submission_finish(struct detector *base, packet_time now, const char
 {
     struct submission_detector *detector = of(base);
     mail_flows_finish(detector->flows, now, reason);
+    msa_abuse_finish(detector->abuse, now);
     if (detector->notes_lost > 0)
         log_message(LOG_WARNING,
                     "%llu connections to 587 or 465 not told to another worker: its inbox was "
@@ -484,6 +546,7 @@ static void submission_free(struct detector *base)
     flow_table_free(detector->servers);
     flow_table_free(detector->logins);
     window_set_free(detector->once);
+    msa_abuse_free(detector->abuse);
     free(detector);
 }
 
@@ -518,8 +581,9 @@ struct detector *detect_submission_new(const struct detector_context *context, b
     detector->servers = flow_table_new(capacity, sizeof(struct server_record));
     detector->logins = flow_table_new(capacity, sizeof(struct login_record));
     detector->once = window_set_new(TABLE_MIN, capacity);
+    detector->abuse = msa_abuse_new(policy, context->bus, context->counters);
     if (detector->flows == NULL || detector->servers == NULL || detector->logins == NULL ||
-        detector->once == NULL)
+        detector->once == NULL || detector->abuse == NULL)
         goto fail;
     mail_flows_watch(detector->flows, &detector->base.due);
     flow_table_set_timer(detector->logins, LIST_RECENT, FLOW_TIME_LAST_SEEN,

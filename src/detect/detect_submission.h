@@ -1,8 +1,10 @@
 /* Submission hygiene (draft sections 4.2 and 4.3: mail is submitted on 587 or 465 with
  * SMTP AUTH, not on port 25): SMTP relayed on other ports (nonstandard_port_smtp), MSAs that
- * take mail without authentication (open_submission), POP-before-SMTP (pop_before_smtp), and
+ * take mail without authentication (open_submission), POP-before-SMTP (pop_before_smtp),
  * subscribers who authenticate on port 25 of a third-party server, whom OP25B will cut off
- * (third_party_submission). See rules/README.md for what each event carries. */
+ * (third_party_submission), passwords sent unencrypted (cleartext_auth), and, through
+ * detect_msa_abuse.h, what each subscriber does towards the designated MSAs (msa_abuse).
+ * See rules/README.md for what each event carries. */
 #ifndef OP25B_DETECT_SUBMISSION_H
 #define OP25B_DETECT_SUBMISSION_H
 
@@ -13,11 +15,5 @@
 #include "policy/policy.h"
 
 struct detector *detect_submission_new(const struct detector_context *context, bool *disabled);
-
-/* The key two servers share when they belong to one provider, for POP-before-SMTP: the
- * autonomous system when an ASN database is configured and knows the address, otherwise
- * the /24 (IPv4) or /48 (IPv6) around it. */
-void submission_provider_key(const struct policy *policy, const struct address *server,
-                             struct address *key);
 
 #endif

@@ -121,6 +121,14 @@ struct policy {
         uint32_t attempts;
         uint32_t rcpt;
         uint32_t score; /* 1..100: the score that makes a subscriber a bot_suspect */
+        /* msa_abuse: per subscriber towards the MSAs, per window; reaching one is a finding */
+        struct msa_abuse_thresholds {
+            uint32_t connections;
+            uint32_t concurrency;
+            uint32_t auth_failures;
+            uint32_t quota_replies;
+            uint32_t rcpt;
+        } msa_abuse;
     } thresholds;
     struct {
         packet_time syn;

@@ -27,6 +27,13 @@
 #define DEFAULT_ATTEMPTS 30
 #define DEFAULT_RCPT 50
 #define DEFAULT_SCORE 50
+/* msa_abuse, per subscriber and window: rules/README.md ("The msa_abuse thresholds") says
+ * why each is what it is. */
+#define DEFAULT_MSA_CONNECTIONS 30
+#define DEFAULT_MSA_CONCURRENCY 10
+#define DEFAULT_MSA_AUTH_FAILURES 10
+#define DEFAULT_MSA_QUOTA_REPLIES 3
+#define DEFAULT_MSA_RCPT 200
 #define DEFAULT_SYN_TIMEOUT (30 * PACKET_TIME_SECOND)
 #define DEFAULT_SMTP_IDLE (600 * PACKET_TIME_SECOND)
 #define DEFAULT_POP_BEFORE_SMTP (1800 * PACKET_TIME_SECOND)
@@ -638,13 +645,36 @@ static int read_count(struct loader *loader, const struct field *field, uint64_t
     return 0;
 }
 
+static int read_msa_abuse(struct loader *loader, const yaml_node_t *node)
+{
+    enum { CONNECTIONS, CONCURRENCY, AUTH_FAILURES, QUOTA_REPLIES, RCPT };
+    struct field fields[] = {
+        [CONNECTIONS] = {"connections", false},
+        [CONCURRENCY] = {"concurrency", false},
+        [AUTH_FAILURES] = {"auth_failures", false},
+        [QUOTA_REPLIES] = {"quota_replies", false},
+        [RCPT] = {"rcpt", false},
+    };
+    struct msa_abuse_thresholds *msa = &loader->policy->thresholds.msa_abuse;
+    if (read_mapping(loader, node, "msa_abuse", fields, COUNT_OF(fields)) != 0)
+        return -1;
+    if (read_count(loader, &fields[CONNECTIONS], 1, UINT32_MAX, &msa->connections) != 0 ||
+        read_count(loader, &fields[CONCURRENCY], 1, UINT32_MAX, &msa->concurrency) != 0 ||
+        read_count(loader, &fields[AUTH_FAILURES], 1, UINT32_MAX, &msa->auth_failures) != 0 ||
+        read_count(loader, &fields[QUOTA_REPLIES], 1, UINT32_MAX, &msa->quota_replies) != 0 ||
+        read_count(loader, &fields[RCPT], 1, UINT32_MAX, &msa->rcpt) != 0)
+        return -1;
+    return 0;
+}
+
 static int read_thresholds(struct loader *loader, const yaml_node_t *node)
 {
-    enum { WINDOW, FANOUT, MX_DIRECT, ATTEMPTS, RCPT, SCORE };
+    enum { WINDOW, FANOUT, MX_DIRECT, ATTEMPTS, RCPT, SCORE, MSA_ABUSE };
     struct field fields[] = {
         [WINDOW] = {"window", false},       [FANOUT] = {"fanout", false},
         [MX_DIRECT] = {"mx_direct", false}, [ATTEMPTS] = {"attempts", false},
         [RCPT] = {"rcpt", false},           [SCORE] = {"score", false},
+        [MSA_ABUSE] = {"msa_abuse", false},
     };
     struct policy *policy = loader->policy;
     if (read_mapping(loader, node, "thresholds", fields, COUNT_OF(fields)) != 0)
@@ -657,6 +687,8 @@ static int read_thresholds(struct loader *loader, const yaml_node_t *node)
         read_count(loader, &fields[ATTEMPTS], 1, UINT32_MAX, &policy->thresholds.attempts) != 0 ||
         read_count(loader, &fields[RCPT], 1, UINT32_MAX, &policy->thresholds.rcpt) != 0 ||
         read_count(loader, &fields[SCORE], 1, 100, &policy->thresholds.score) != 0)
+        return -1;
+    if (fields[MSA_ABUSE].value != NULL && read_msa_abuse(loader, fields[MSA_ABUSE].value) != 0)
         return -1;
     return 0;
 }
@@ -812,6 +844,11 @@ static struct policy *policy_new(const char *name)
     policy->thresholds.attempts = DEFAULT_ATTEMPTS;
     policy->thresholds.rcpt = DEFAULT_RCPT;
     policy->thresholds.score = DEFAULT_SCORE;
+    policy->thresholds.msa_abuse.connections = DEFAULT_MSA_CONNECTIONS;
+    policy->thresholds.msa_abuse.concurrency = DEFAULT_MSA_CONCURRENCY;
+    policy->thresholds.msa_abuse.auth_failures = DEFAULT_MSA_AUTH_FAILURES;
+    policy->thresholds.msa_abuse.quota_replies = DEFAULT_MSA_QUOTA_REPLIES;
+    policy->thresholds.msa_abuse.rcpt = DEFAULT_MSA_RCPT;
     policy->timeouts.syn = DEFAULT_SYN_TIMEOUT;
     policy->timeouts.smtp_idle = DEFAULT_SMTP_IDLE;
     policy->timeouts.pop_before_smtp = DEFAULT_POP_BEFORE_SMTP;

@@ -122,6 +122,14 @@ static void store_printable(char *destination, size_t capacity, const char *sour
     destination[kept] = '\0';
 }
 
+/* A line that may hold credentials (an AUTH command with its initial response, a SASL
+ * response): the sensor needs none of its bytes once it is read, so they are cleared and no
+ * parser state keeps a secret past its line. AUTH lines are rare: the whole buffer goes. */
+static void line_wipe(struct smtp_line *line)
+{
+    memset(line->text, 0, sizeof(line->text));
+}
+
 static void line_reset(struct smtp_line *line)
 {
     line->length = 0;
@@ -427,15 +435,41 @@ static void client_bdat(struct smtp_session *session, const struct smtp_command_
         session->client_mode = SMTP_CLIENT_BDAT;
 }
 
-/* RFC 4954 4: the mechanism is the first word; from a cut line, only if its end was seen. */
+/* RFC 4422 3.1: a SASL mechanism name is 1 to 20 upper-case letters, digits, hyphens and
+ * underscores (sent in any case: RFC 4954 4 compares without it). A first word that is no
+ * such name (a client that put its credentials where the name goes) is not kept. */
+static bool sasl_mechanism_name(const char *text, size_t length)
+{
+    if (length == 0 || length > 20)
+        return false;
+    for (size_t i = 0; i < length; i++) {
+        char c = ascii_upper(text[i]);
+        if (!(c >= 'A' && c <= 'Z') && !ascii_digit(c) && c != '-' && c != '_')
+            return false;
+    }
+    return true;
+}
+
+/* RFC 4954 4: the mechanism is the first word; from a cut line, only if its end was seen.
+ * After it may come an initial response ("=" is an empty one): credentials, in clear. */
 static void client_auth(struct smtp_session *session, const struct smtp_command_line *command)
 {
     struct smtp_facts *facts = &session->facts;
     size_t word = word_length(command->argument, command->argument_length);
     facts->auth_attempted = true;
-    if (!command->cut || word < command->argument_length)
-        store_printable(facts->auth_mechanism, sizeof(facts->auth_mechanism), command->argument,
-                        word, SMTP_CASE_UPPER);
+    if (!command->cut || word < command->argument_length) {
+        if (sasl_mechanism_name(command->argument, word))
+            store_printable(facts->auth_mechanism, sizeof(facts->auth_mechanism), command->argument,
+                            word, SMTP_CASE_UPPER);
+        else
+            facts->auth_mechanism[0] = '\0';
+    }
+    size_t rest = word;
+    while (rest < command->argument_length && command->argument[rest] == ' ')
+        rest++;
+    size_t response = command->argument_length - rest;
+    if (rest > word && response > 0 && !(response == 1 && command->argument[rest] == '='))
+        facts->auth_credentials_sent = true;
     pending_push(session, SMTP_COMMAND_AUTH);
     session->client_mode = SMTP_CLIENT_AUTH;
 }
@@ -554,10 +588,14 @@ static void client_line_complete(struct smtp_session *session)
         return;
     case SMTP_CLIENT_AUTH:
         /* RFC 4954 4: responses are base64, which has neither. Needed when the server's
-         * final reply to AUTH is not visible. */
+         * final reply to AUTH is not visible. A response other than "*" (which cancels) and
+         * the empty one carries credentials. */
         if (memchr(line->text, ' ', line->length) == NULL &&
-            memchr(line->text, ':', line->length) == NULL)
+            memchr(line->text, ':', line->length) == NULL) {
+            if (line->length > 0 && !(line->length == 1 && line->text[0] == '*'))
+                session->facts.auth_credentials_sent = true;
             return;
+        }
         session->client_mode = SMTP_CLIENT_COMMAND;
         break;
     case SMTP_CLIENT_RESYNC: {
@@ -606,7 +644,10 @@ static size_t client_line_bytes(struct smtp_session *session, const uint8_t *dat
         return length;
     }
     if (line_feed != NULL) {
+        bool secret = session->client_mode == SMTP_CLIENT_AUTH;
         client_line_complete(session);
+        if (secret || session->client_mode == SMTP_CLIENT_AUTH)
+            line_wipe(line);
         line_reset(line);
     }
     return used;
@@ -651,6 +692,7 @@ void smtp_client_bytes(struct smtp_session *session, const uint8_t *data, size_t
 static void client_unseen(struct smtp_session *session, bool counted, uint32_t length)
 {
     struct smtp_line *line = &session->client_line;
+    bool secret = session->client_mode == SMTP_CLIENT_AUTH;
     count_up(&session->facts.gaps);
     switch ((enum smtp_client_mode)session->client_mode) {
     case SMTP_CLIENT_TLS:
@@ -685,6 +727,8 @@ static void client_unseen(struct smtp_session *session, bool counted, uint32_t l
      * a command per segment, so one usually starts right after; a torn tail is skipped. A
      * cut DATA leaves the body to come. */
     session->facts.commands_unseen = true;
+    if (secret || session->client_mode == SMTP_CLIENT_AUTH)
+        line_wipe(line);
     line_reset(line);
     if (session->client_mode == SMTP_CLIENT_DATA)
         line->discard = true;
@@ -736,6 +780,8 @@ static void answer_auth(struct smtp_session *session, uint16_t code)
         session->facts.auth_success = true;
     else if (reply_class == 4 || reply_class == 5)
         session->facts.auth_failed = true;
+    if (code == 535)
+        count_up(&session->facts.auth_rejected);
     if (session->client_mode == SMTP_CLIENT_AUTH)
         session->client_mode = SMTP_CLIENT_COMMAND;
 }
@@ -866,6 +912,10 @@ static void reply_complete(struct smtp_session *session, uint16_t code)
         count_up(&facts->replies_4xx);
     else if (code / 100 == 5)
         count_up(&facts->replies_5xx);
+    if (code == 421)
+        count_up(&facts->replies_421);
+    else if (code == 452)
+        count_up(&facts->replies_452);
     if (banner) {
         facts->banner_seen = true;
         facts->banner_code = code;

@@ -76,6 +76,16 @@ struct smtp_facts {
     bool rcpt_answers_unseen;     /* an RCPT TO's reply may have been unseen */
     bool message_answers_unseen;  /* a DATA, BDAT or end of message reply may have been unseen */
     bool last_reply_unseen;       /* server bytes after the last reply seen were not seen */
+
+    /* What the MSA abuse and cleartext AUTH findings read. */
+    bool auth_credentials_sent;   /* the client sent an AUTH initial response or a SASL response
+                                     line (RFC 4954 4): a secret crossed before any TLS, since
+                                     nothing is read after it. The bytes themselves are wiped
+                                     once their line is read, never kept */
+    uint32_t auth_rejected;       /* AUTH answered 535, credentials invalid (RFC 4954 6) */
+    uint32_t replies_421;         /* 421 replies, the greeting's included: the server closes,
+                                     often at a per-client connection or rate limit */
+    uint32_t replies_452;         /* 452 replies: too many recipients or no room (a quota) */
 };
 
 enum smtp_client_mode {

@@ -77,6 +77,7 @@ struct bot_features {
     uint32_t odd_helo;         /* dialogues whose EHLO/HELO name is odd (bot_helo_oddity) */
     bool receives_smtp;        /* the subscriber answered a SYN on its own port 25 */
     bool fanout_capped;        /* the window's pair table was full: fanout is a lower bound */
+    uint32_t msa_abuse;        /* msa_abuse findings of the subscriber for this window */
 };
 
 struct bot_finding {
@@ -91,8 +92,8 @@ struct bot_finding {
     const char *odd_helo_kind;       /* static */
 };
 
-/* The submission family: nonstandard_port_smtp, open_submission, pop_before_smtp and
- * third_party_submission. */
+/* The submission family: nonstandard_port_smtp, open_submission, pop_before_smtp,
+ * third_party_submission and cleartext_auth (its mechanism and answer are the smtp facts'). */
 struct submission_finding {
     int msa; /* the server is this MSA (policy.msas), or -1 */
     struct smtp_facts smtp;
@@ -110,6 +111,40 @@ struct submission_finding {
     char port_465_sni[FINDING_SNI_MAX];
 };
 
+/* Why an msa_abuse finding was written: the thresholds.msa_abuse its window reached. */
+enum msa_abuse_reason {
+    MSA_ABUSE_CONNECTIONS = 0,
+    MSA_ABUSE_CONCURRENCY,
+    MSA_ABUSE_AUTH_FAILURES,
+    MSA_ABUSE_QUOTA_REPLIES,
+    MSA_ABUSE_RCPT,
+    MSA_ABUSE_TLS_GUESSING, /* short TLS connections of one size, counted as auth_failures */
+    MSA_ABUSE_REASONS
+};
+
+/* msa_abuse: what one subscriber did towards the designated MSAs in one window. */
+struct msa_abuse_finding {
+    struct address address;   /* the subscriber's address that connected first */
+    struct prefix subscriber; /* its address, or its IPv6 subscriber prefix */
+    int msa;                  /* the MSA of that first connection (policy.msas) */
+    packet_time window_start;
+    packet_time window_end;
+    uint32_t reasons; /* bit (1 << enum msa_abuse_reason) per threshold reached */
+    uint32_t connections;
+    uint32_t connections_25;
+    uint32_t connections_587;
+    uint32_t connections_465;
+    uint32_t peak_concurrency;  /* exact up to the intervals kept, a lower bound past them */
+    uint32_t auth_failures;     /* AUTH answered 535, in dialogues read in the clear */
+    uint32_t quota_replies;     /* 421 and 452 replies */
+    uint32_t rcpt;              /* RCPT TO commands, in dialogues read in the clear */
+    uint32_t clear_dialogues;   /* connections whose dialogue was read without TLS */
+    uint32_t tls_connections;   /* connections under TLS: STARTTLS accepted, or 465 */
+    uint32_t tls_short;         /* of those, short and small: shaped like a failed login */
+    uint32_t tls_similar;       /* the most of those whose client bytes are within a margin */
+    uint32_t tls_similar_bytes; /* ... their typical client byte count */
+};
+
 struct finding {
     enum event_type type;
     packet_time ts;
@@ -125,6 +160,7 @@ struct finding {
         struct triangular_finding triangular;
         struct bot_finding bot;
         struct submission_finding submission;
+        struct msa_abuse_finding msa_abuse;
     } as;
 };
 

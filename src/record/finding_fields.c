@@ -112,6 +112,8 @@ static void walk_bot(const struct bot_finding *bot, const struct field_walker *w
     walker->boolean(context, "receives_smtp", features->receives_smtp);
     if (features->fanout_capped)
         walker->boolean(context, "fanout_capped", true);
+    if (features->msa_abuse > 0)
+        walker->u64(context, "msa_abuse", features->msa_abuse);
     walker->object_end(context);
     if (features->odd_helo > 0) {
         walker->string(context, "odd_helo_example", bot->odd_helo);
@@ -176,6 +178,73 @@ static void walk_submission(const struct finding *finding, const struct policy *
     smtp_fields_walk(&submission->smtp, SMTP_FIELDS_FINDING, false, walker, context);
 }
 
+/* A subscriber as events name it: its IPv4 address, or its IPv6 prefix. */
+static void format_subscriber(const struct prefix *subscriber, char text[PREFIX_TEXT_MAX])
+{
+    if (subscriber->address.family == ADDRESS_V6)
+        prefix_format(subscriber, text, PREFIX_TEXT_MAX);
+    else
+        address_format(&subscriber->address, text, PREFIX_TEXT_MAX);
+}
+
+const char *msa_abuse_reason_name(enum msa_abuse_reason reason)
+{
+    static const char *const names[MSA_ABUSE_REASONS] = {
+        "connections", "concurrency", "auth_failures", "quota_replies", "rcpt", "tls_guessing"};
+    return (unsigned)reason < MSA_ABUSE_REASONS ? names[reason] : "unknown";
+}
+
+static void walk_msa_abuse(const struct msa_abuse_finding *abuse, const struct policy *policy,
+                           const struct field_walker *walker, void *context)
+{
+    char subscriber[PREFIX_TEXT_MAX];
+    format_subscriber(&abuse->subscriber, subscriber);
+    walker->address(context, "src_ip", &abuse->address);
+    walker->string(context, "subscriber", subscriber);
+    if (abuse->msa >= 0)
+        walker->string(context, "msa", policy->msas[abuse->msa].name);
+    walker->time(context, "window_start", abuse->window_start);
+    walker->time(context, "window_end", abuse->window_end);
+    walker->list_begin(context, "exceeded");
+    for (int reason = 0; reason < MSA_ABUSE_REASONS; reason++) {
+        if (abuse->reasons & (1u << reason))
+            walker->string(context, NULL, msa_abuse_reason_name((enum msa_abuse_reason)reason));
+    }
+    walker->list_end(context);
+    walker->u64(context, "connections", abuse->connections);
+    walker->u64(context, "connections_25", abuse->connections_25);
+    walker->u64(context, "connections_587", abuse->connections_587);
+    walker->u64(context, "connections_465", abuse->connections_465);
+    walker->u64(context, "peak_concurrency", abuse->peak_concurrency);
+    walker->u64(context, "auth_failures", abuse->auth_failures);
+    walker->u64(context, "quota_replies", abuse->quota_replies);
+    walker->u64(context, "rcpt", abuse->rcpt);
+    walker->u64(context, "clear_dialogues", abuse->clear_dialogues);
+    walker->u64(context, "tls_connections", abuse->tls_connections);
+    walker->u64(context, "tls_short", abuse->tls_short);
+    if (abuse->tls_short > 0) {
+        walker->u64(context, "tls_similar", abuse->tls_similar);
+        walker->u64(context, "tls_similar_client_bytes", abuse->tls_similar_bytes);
+    }
+}
+
+/* The credentials are never among the facts (smtp.h): only the mechanism's name. */
+static void walk_cleartext_auth(const struct finding *finding, const struct policy *policy,
+                                const struct field_walker *walker, void *context)
+{
+    const struct submission_finding *submission = &finding->as.submission;
+    if (finding->pool >= 0) {
+        char subscriber[PREFIX_TEXT_MAX];
+        struct prefix prefix = policy_subscriber(policy, finding->pool, &finding->flow.src);
+        format_subscriber(&prefix, subscriber);
+        walker->string(context, "subscriber", subscriber);
+    }
+    walk_msa(submission, policy, walker, context);
+    walker->string(context, "mechanism", submission->smtp.auth_mechanism);
+    walker->boolean(context, "auth", submission->smtp.auth_success);
+    walker->boolean(context, "offers_starttls", submission->smtp.ehlo_offers_starttls);
+}
+
 void finding_walk(const struct finding *finding, const struct policy *policy,
                   const struct field_walker *walker, void *context)
 {
@@ -196,6 +265,12 @@ void finding_walk(const struct finding *finding, const struct policy *policy,
     case EVENT_POP_BEFORE_SMTP:
     case EVENT_THIRD_PARTY_SUBMISSION:
         walk_submission(finding, policy, walker, context);
+        return;
+    case EVENT_MSA_ABUSE:
+        walk_msa_abuse(&finding->as.msa_abuse, policy, walker, context);
+        return;
+    case EVENT_CLEARTEXT_AUTH:
+        walk_cleartext_auth(finding, policy, walker, context);
         return;
     default:
         return;

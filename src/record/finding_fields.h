@@ -12,4 +12,7 @@
 void finding_walk(const struct finding *finding, const struct policy *policy,
                   const struct field_walker *walker, void *context);
 
+/* The name an msa_abuse event gives a reason in its `exceeded` list. */
+const char *msa_abuse_reason_name(enum msa_abuse_reason reason);
+
 #endif

@@ -55,5 +55,7 @@ void html_write_summary(const struct report *report, FILE *out);
 void html_write_leaks(const struct report *report, FILE *out);
 void html_write_suspects(const struct report *report, FILE *out);
 void html_write_evasion(const struct report *report, FILE *out);
+/* msa_abuse and cleartext_auth (report_html_abuse.c). */
+void html_write_abuse(const struct report *report, FILE *out);
 
 #endif

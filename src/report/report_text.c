@@ -431,6 +431,22 @@ static void write_evasion(const struct report *report, FILE *out)
     }
 }
 
+static void write_abuse(const struct report *report, FILE *out)
+{
+    static const enum event_type types[] = {EVENT_MSA_ABUSE, EVENT_CLEARTEXT_AUTH};
+    heading(out, "7. The MSAs' own abuse");
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        enum event_type t = types[i];
+        fprintf(out, "%s: %llu", event_type_name(t),
+                (unsigned long long)report->findings_total[t]);
+        if (report->findings_total[t] > report->finding_count[t])
+            fprintf(out, " (the first %zu listed)", report->finding_count[t]);
+        fputc('\n', out);
+        for (size_t f = 0; f < report->finding_count[t]; f++)
+            write_finding(report, &report->findings[t][f], out);
+    }
+}
+
 int report_write_text(const struct report *report, FILE *out)
 {
     write_heading(report, out);
@@ -441,5 +457,6 @@ int report_write_text(const struct report *report, FILE *out)
     write_acl(report, out);
     write_suspects(report, out);
     write_evasion(report, out);
+    write_abuse(report, out);
     return 0;
 }

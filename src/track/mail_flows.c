@@ -261,6 +261,8 @@ static void report(struct mail_flows *flows, struct flow *flow, enum mail_flow_m
         .last_seen = flow->last_seen,
         .answered = (state->flags & FLAG_SYN_ACK_SEEN) != 0,
         .close_reason = reason,
+        .client_bytes = state->client_bytes,
+        .server_bytes = state->server_bytes,
     };
     flow_key_tuple(&flow->key, &out.flow);
     switch (out.kind) {
@@ -504,7 +506,10 @@ static void deliver_segment(void *context, unsigned direction, const struct tcp_
         }
         break;
     case MAIL_FLOW_SMTPS:
-        /* A hole before the hello is complete leaves it unreadable. */
+        /* Only the client's hello is read; the rest is counted. A hole before the hello is
+         * complete leaves it unreadable. */
+        if (!from_client)
+            break;
         if (slice.gap)
             state->hello_done = true;
         feed_hello(flows, flow, parser, bytes, slice.length, slice.missing > 0, stream->now);
@@ -539,8 +544,6 @@ static void feed(struct mail_flows *flows, struct flow *flow, const struct packe
     uint16_t known = from_client ? FLAG_CLIENT_STREAM : FLAG_SERVER_STREAM;
     if (!(state->flags & known))
         return; /* the server's opening segment was not seen: its stream has no origin */
-    if (state->kind == MAIL_FLOW_SMTPS && (!from_client || state->hello_done))
-        return; /* only the client's hello is read there */
     struct tcp_segment segment = tcp_segment_of(packet);
     struct stream_context context = {flows, flow, packet->ts};
     unsigned direction = from_client ? 0 : 1;

@@ -56,6 +56,11 @@ struct mail_flow_report {
     const struct tls_hello *hello;        /* SMTPS, at MAIL_FLOW_HELLO */
     const char *protocol;                 /* OTHER_SMTP: what nDPI called it */
     const char *close_reason;             /* MAIL_FLOW_CLOSED */
+    /* Each side's stream bytes so far, in stream order, counted as the wire carried them
+     * (retransmissions once, bytes the snap length cut included): what is left to measure
+     * of a dialogue under TLS. */
+    uint32_t client_bytes;
+    uint32_t server_bytes;
 };
 
 typedef void (*mail_flow_handler)(void *context, const struct mail_flow_report *report);

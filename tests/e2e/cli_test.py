@@ -165,6 +165,10 @@ POLICY_MUTATIONS = [
      "bidirectional control character (U+202E"),
     ("control in name", "  - name: dsl-vlan", '  - name: "dsl\\x85vlan"',
      "control character (U+0085"),
+    # thresholds.msa_abuse: a mapping of counts from 1, its keys only.
+    ("msa_abuse zero", "    concurrency: 10 ", "    concurrency: 0 ", "concurrency"),
+    ("msa_abuse word", "    rcpt: 200 ", "    rcpt: many ", "rcpt"),
+    ("msa_abuse unknown key", "    quota_replies: 3 ", "    quota: 3 ", "unknown key"),
 ]
 
 

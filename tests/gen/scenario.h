@@ -61,5 +61,6 @@ void scenarios_bots(void);
 void scenarios_capture(void);
 void scenarios_stacks(void);
 void scenarios_fleet(void);
+void scenarios_abuse(void);
 
 #endif

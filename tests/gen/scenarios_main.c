@@ -22,5 +22,6 @@ int main(int argc, char **argv)
     scenarios_capture();
     scenarios_stacks();
     scenarios_fleet();
+    scenarios_abuse();
     return 0;
 }

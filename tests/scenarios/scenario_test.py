@@ -33,7 +33,8 @@ VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
 NOT_FINDINGS = ("attempt", "coverage", "sensor_stats")
 GUIDE_FINDINGS = ("asymmetric_routing", "spoofed_source", "triangular_spam",
                   "inbound_acl_violation", "bot_suspect", "nonstandard_port_smtp",
-                  "open_submission", "pop_before_smtp", "third_party_submission")
+                  "open_submission", "pop_before_smtp", "third_party_submission",
+                  "msa_abuse", "cleartext_auth")
 
 
 def fail(message):

@@ -1298,3 +1298,31 @@ Test(policy_fleet, errors)
     expect_error("sensor: {name: s, position: edge-side}\n" FLEET_BASE "sensors: []\n", 9,
                  "sensors must list at least one sensor");
 }
+
+/* thresholds.msa_abuse: counts from 1 in a mapping of its own; each key left out keeps its
+ * default (rules/README.md, "The msa_abuse thresholds"). */
+Test(policy, msa_abuse_thresholds)
+{
+    struct policy *policy = load_ok(HEAD POOL_P "thresholds: {score: 60}\n");
+    cr_assert_eq(policy->thresholds.msa_abuse.connections, 30);
+    cr_assert_eq(policy->thresholds.msa_abuse.concurrency, 10);
+    cr_assert_eq(policy->thresholds.msa_abuse.auth_failures, 10);
+    cr_assert_eq(policy->thresholds.msa_abuse.quota_replies, 3);
+    cr_assert_eq(policy->thresholds.msa_abuse.rcpt, 200);
+    policy_free(policy);
+    policy = load_ok(HEAD POOL_P "thresholds:\n  msa_abuse: {connections: 1, rcpt: 4294967295}\n");
+    cr_assert_eq(policy->thresholds.msa_abuse.connections, 1);
+    cr_assert_eq(policy->thresholds.msa_abuse.rcpt, UINT32_MAX);
+    cr_assert_eq(policy->thresholds.msa_abuse.concurrency, 10);
+    policy_free(policy);
+}
+
+Test(policy_errors, msa_abuse_thresholds)
+{
+    expect_error(HEAD POOL_P "thresholds:\n  msa_abuse: 5\n", 10, "msa_abuse");
+    expect_error(HEAD POOL_P "thresholds:\n  msa_abuse:\n    concurrency: 0\n", 11, "concurrency");
+    expect_error(HEAD POOL_P "thresholds:\n  msa_abuse:\n    auth_failures: 4294967296\n", 11,
+                 "auth_failures");
+    expect_error(HEAD POOL_P "thresholds:\n  msa_abuse:\n    quota: 3\n", 11,
+                 "unknown key 'quota' in msa_abuse");
+}

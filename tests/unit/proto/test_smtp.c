@@ -1552,3 +1552,122 @@ Test(smtp, codes_outside_2xx_to_5xx_are_no_replies)
     cr_assert_str_eq(session.facts.banner, "");
     cr_assert_eq(session.facts.banner_code, 250);
 }
+
+/* ---- What the MSA abuse and cleartext AUTH findings read ---- */
+
+/* No byte of a secret may stay anywhere in the session once its line is read. */
+static bool session_holds(const struct smtp_session *session, const char *secret)
+{
+    const unsigned char *bytes = (const unsigned char *)session;
+    size_t length = strlen(secret);
+    for (size_t i = 0; i + length <= sizeof(*session); i++) {
+        if (memcmp(bytes + i, secret, length) == 0)
+            return true;
+    }
+    return false;
+}
+
+Test(smtp_credentials, plain_initial_response_is_seen_and_not_kept)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "EHLO c\r\n");
+    server(&session, "250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
+    client(&session, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+    cr_assert(session.facts.auth_credentials_sent);
+    cr_assert_str_eq(session.facts.auth_mechanism, "PLAIN");
+    cr_assert(!session_holds(&session, "AGFsaWNlAHNlY3JldA"), "the initial response is kept");
+    server(&session, "535 5.7.8 Authentication credentials invalid\r\n");
+    cr_assert_eq(session.facts.auth_rejected, 1);
+    cr_assert(session.facts.auth_failed && !session.facts.auth_success);
+}
+
+Test(smtp_credentials, login_responses_are_seen_and_not_kept)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "AUTH LOGIN\r\n");
+    cr_assert(!session.facts.auth_credentials_sent, "no response yet");
+    server(&session, "334 VXNlcm5hbWU6\r\n");
+    client(&session, "Ym9i\r\n");
+    cr_assert(session.facts.auth_credentials_sent);
+    server(&session, "334 UGFzc3dvcmQ6\r\n");
+    /* A line in two segments: the first half waits in the line buffer, then both go. */
+    client(&session, "aHVudGVy");
+    client(&session, "Mg==\r\n");
+    cr_assert(!session_holds(&session, "Ym9i"));
+    cr_assert(!session_holds(&session, "aHVudGVy"));
+    server(&session, "535 5.7.8 no\r\n");
+    client(&session, "AUTH LOGIN\r\n");
+    server(&session, "334 VXNlcm5hbWU6\r\n");
+    client(&session, "*\r\n"); /* cancelled: no credential in this one */
+    server(&session, "501 5.7.0 cancelled\r\n");
+    cr_assert_eq(session.facts.auth_rejected, 1, "only 535 is a rejected credential");
+    cr_assert_eq(session.pending_count, 0);
+}
+
+Test(smtp_credentials, no_response_no_credentials)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "AUTH PLAIN =\r\n"); /* RFC 4954 4: an empty initial response */
+    cr_assert(!session.facts.auth_credentials_sent);
+    server(&session, "538 5.7.11 Encryption required\r\n");
+    cr_assert(!session.facts.auth_credentials_sent);
+    cr_assert_eq(session.facts.auth_rejected, 0);
+    cr_assert(session.facts.auth_failed);
+}
+
+Test(smtp_credentials, a_gap_in_an_auth_line_wipes_what_was_held)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "AUTH LOGIN\r\n");
+    server(&session, "334 VXNlcm5hbWU6\r\n");
+    client(&session, "c2VjcmV0dXNlcm5hbW");
+    smtp_client_gap(&session);
+    cr_assert(!session_holds(&session, "c2VjcmV0dXNlcm5hbW"));
+}
+
+/* RFC 4422 3.1: a name is 1 to 20 letters, digits, '-' and '_'. A client that puts its
+ * credentials where the name goes leaves no mechanism. */
+Test(smtp_credentials, only_a_mechanism_name_is_kept)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "AUTH cram-md5\r\n");
+    cr_assert_str_eq(session.facts.auth_mechanism, "CRAM-MD5");
+    server(&session, "334 PDQxOTI5NDIzNDEuMTI4Mjg0NzJAc291cmNlZm91ci5hbmRyZXcuY211LmVkdT4=\r\n");
+    client(&session, "*\r\n");
+    server(&session, "501 cancelled\r\n");
+    client(&session, "AUTH AGFsaWNlAHNlY3JldA==\r\n");
+    cr_assert_str_eq(session.facts.auth_mechanism, "");
+    cr_assert(!session_holds(&session, "AGFsaWNlAHNlY3JldA"));
+}
+
+Test(smtp_quota, replies_421_and_452_are_counted)
+{
+    struct smtp_session session;
+    smtp_session_init(&session);
+    server(&session, "220 mx\r\n");
+    client(&session, "EHLO c\r\n");
+    server(&session, "250 mx\r\n");
+    client(&session, "MAIL FROM:<a@b.example>\r\n");
+    server(&session, "250 ok\r\n");
+    client(&session, "RCPT TO:<x@y.example>\r\nRCPT TO:<z@y.example>\r\n");
+    server(&session, "250 ok\r\n452-4.5.3 Too many recipients\r\n452 4.5.3 try later\r\n");
+    client(&session, "QUIT\r\n");
+    server(&session, "421 4.7.0 too many connections from you\r\n");
+    cr_assert_eq(session.facts.replies_452, 1, "a multi-line reply is one");
+    cr_assert_eq(session.facts.replies_421, 1);
+    /* A greeting of 421 counts too: the connection limit, before any TLS. */
+    smtp_session_init(&session);
+    server(&session, "421 4.7.0 mx: too many connections, closing\r\n");
+    cr_assert(session.facts.banner_seen);
+    cr_assert_eq(session.facts.replies_421, 1);
+}

@@ -18,6 +18,8 @@ struct seen {
     bool has_hello;
     struct tls_hello hello;
     char protocol[16];
+    uint32_t client_bytes;
+    uint32_t server_bytes;
 };
 
 #define SEEN_MAX 512
@@ -43,6 +45,8 @@ static void handler(void *context, const struct mail_flow_report *report)
         s->hello = *report->hello;
     if (report->protocol != NULL)
         snprintf(s->protocol, sizeof(s->protocol), "%s", report->protocol);
+    s->client_bytes = report->client_bytes;
+    s->server_bytes = report->server_bytes;
 }
 
 static struct policy *policy;
@@ -280,9 +284,18 @@ Test(mail_flows, smtps_hello, .init = setup, .fini = teardown)
     cr_assert(seen[0].has_hello);
     cr_assert(!seen[0].hello.has_sni);
     server(&c, "\x16\x03\x03\x00\x01\x02");
+    /* After the hello nothing is read, but every byte is counted: what TLS leaves visible
+     * of a login (msa_abuse). */
+    client(&c, "encrypted1");
+    client(&c, "encrypted2");
+    c.client_seq -= 10; /* the last record again: a retransmission counts once */
+    client(&c, "encrypted2");
     close_connection(&c);
     cr_assert_eq(seen_count, 2);
     cr_assert_eq(seen[1].kind, MAIL_FLOW_SMTPS);
+    cr_assert_eq(seen[1].client_bytes, sizeof(hello) - 1 + 20);
+    cr_assert_eq(seen[1].server_bytes, strlen("\x16\x03\x03\x00\x01\x02"),
+                 "server() sends up to the first NUL");
 }
 
 Test(mail_flows, timers_and_bounds, .init = setup, .fini = teardown)
