@@ -218,6 +218,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
                 json_key_string(&writer, "level", blocking_level_name(point->level));
                 json_key_string(&writer, "state", blocking_state_name(point->state));
                 json_key_string(&writer, "reject", blocking_reject_name(point->reject));
+                json_key_string(&writer, "position", sensor_position_name(point->position));
             }
             json_key_u64(&writer, "ip_version", (uint64_t)families[f]);
             json_key_u64(&writer, "attempts", coverage_attempts(counts));

@@ -436,15 +436,16 @@ static void render_policy(FILE *out, const struct metrics *metrics)
     fprintf(out, ",version=\"%s\",position=\"%s\"} 1\n", OP25B_VERSION,
             sensor_position_name(policy->position));
     family(out, "op25b_blocking_point_info", "gauge",
-           "Blocking points of the policy: level (draft section 4), state and reject mode.");
+           "Blocking points of the policy: level (draft section 4), state, reject mode and "
+           "where the sensor sees each from.");
     for (size_t b = 0; b < policy->blocking_point_count; b++) {
         const struct blocking_point *point = &policy->blocking_points[b];
         series(out, metrics->sensor_label, "op25b_blocking_point_info");
         fputs(",blocking_point=\"", out);
         label_value(out, point->name);
-        fprintf(out, "\",level=\"%s\",state=\"%s\",reject=\"%s\"} 1\n",
+        fprintf(out, "\",level=\"%s\",state=\"%s\",reject=\"%s\",position=\"%s\"} 1\n",
                 blocking_level_name(point->level), blocking_state_name(point->state),
-                blocking_reject_name(point->reject));
+                blocking_reject_name(point->reject), sensor_position_name(point->position));
     }
     family(out, "op25b_pool_info", "gauge",
            "Subscriber pools of the policy, with their type and blocking point.");

@@ -170,6 +170,7 @@ static void write_coverage(struct json_stream *w, const struct report *report)
         json_stream_string(w, "level_name", blocking_level_name(point->level));
         json_stream_string(w, "state", blocking_state_name(point->state));
         json_stream_string(w, "reject", blocking_reject_name(point->reject));
+        json_stream_string(w, "position", sensor_position_name(point->position));
         json_stream_array(w, "pools");
         for (size_t p = 0; p < policy->pool_count; p++) {
             if (policy->pools[p].type == POOL_DYNAMIC && policy->pools[p].blocking_point == (int)b)

@@ -191,19 +191,20 @@ static const char *const family_names[2] = {"IPv4", "IPv6"};
 static void write_point_tallies(const struct report *report, FILE *out)
 {
     const struct policy *policy = report->policy;
-    tally_header(out, "blocking point (level, state)", 40);
+    tally_header(out, "blocking point (level, state, seen)", 48);
     for (size_t b = 0; b < policy->blocking_point_count; b++) {
         const struct blocking_point *point = &policy->blocking_points[b];
         char label[160];
-        snprintf(label, sizeof(label), "%s (%d %s, %s)", point->name, (int)point->level,
-                 blocking_level_name(point->level), blocking_state_name(point->state));
+        snprintf(label, sizeof(label), "%s (%d %s, %s, %s)", point->name, (int)point->level,
+                 blocking_level_name(point->level), blocking_state_name(point->state),
+                 sensor_position_name(point->position));
         for (int f = 0; f < 2; f++) {
             int family = f == 0 ? ADDRESS_V4 : ADDRESS_V6;
             if (!report_point_has_family(policy, (int)b, family))
                 continue;
             struct coverage_counts counts;
             report_point_counts(report, (int)b, family, &counts);
-            tally_row(out, label, 40, family_names[f], &counts);
+            tally_row(out, label, 48, family_names[f], &counts);
         }
     }
 }
