@@ -141,17 +141,24 @@ void event_write_flow(struct json_writer *writer, const struct policy *policy,
     event_write_geoip(writer, policy, dst);
 }
 
-void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
-                       int segment)
+void event_write_place_at(struct json_writer *writer, const struct policy *policy, int pool,
+                          int point, int segment)
 {
     if (pool >= 0 && (size_t)pool < policy->pool_count) {
         json_key_string(writer, "pool", policy->pools[pool].name);
-        int point = policy->pools[pool].blocking_point;
-        if (point != POLICY_NO_INDEX)
+        if (point >= 0 && (size_t)point < policy->blocking_point_count)
             json_key_string(writer, "blocking_point", policy->blocking_points[point].name);
     }
     if (segment >= 0 && (size_t)segment < policy->segment_count)
         json_key_string(writer, "segment", policy->segments[segment].name);
+}
+
+void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
+                       int segment)
+{
+    int point = pool >= 0 && (size_t)pool < policy->pool_count ? policy->pools[pool].blocking_point
+                                                               : POLICY_NO_INDEX;
+    event_write_place_at(writer, policy, pool, point, segment);
 }
 
 void event_attempt(struct events *events, const struct attempt_record *attempt)
@@ -227,6 +234,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
             double ratio;
             if (coverage_ratio(counts, &ratio))
                 json_key_fixed(&writer, "coverage", ratio, 4);
+            json_key_u64(&writer, "collateral", counts->collateral);
             json_key_bool(&writer, "final", final);
             event_emit(events, &writer, EVENT_COVERAGE, policy->sensor_name);
         }

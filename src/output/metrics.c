@@ -18,6 +18,7 @@
 #include "record/bus.h"
 #include "record/finding.h"
 #include "output/metrics_guard.h"
+#include "policy/collateral_places.h"
 #include "output/sink.h"
 #include "util/log.h"
 
@@ -47,7 +48,8 @@ struct snapshot {
     struct sink_stats sinks;
     packet_time now;
     double published_at; /* Unix time of the wall clock */
-    /* Sized by the policy: [pool * 2 + (IPv6 ? 1 : 0)][verdict] and [pool][ROW_VALUES]. */
+    /* Sized by the policy: [pool * 2 + (IPv6 ? 1 : 0)][verdict] and [pool][ROW_VALUES],
+     * then collateral_block findings by [place][reason] (collateral_places.h). */
     uint64_t *attempts;
     uint64_t *pools;
 };
@@ -59,6 +61,9 @@ struct metrics {
     struct metrics_guard *guard;
     size_t attempt_values;
     size_t pool_values;
+    /* Where the block can refuse what it must not, and where their counts start in pools. */
+    struct collateral_places places;
+    size_t collateral_values;
     /* The packet thread's own copy; observers add to it directly. */
     struct snapshot pending;
     double last_publish;
@@ -343,10 +348,26 @@ static void on_attempt(void *context, const struct attempt_record *attempt)
         metrics->pending.pools[(size_t)pool * ROW_VALUES + stage]++;
 }
 
+/* A collateral_block finding, counted by the place it names and its reason. */
+static void count_collateral(struct metrics *metrics, const struct finding *finding)
+{
+    int point = finding_blocking_point(finding, metrics->policy);
+    int place = collateral_place_find(&metrics->places, finding->pool, point);
+    unsigned reason = finding->as.collateral.reason;
+    if (place < 0 || reason >= COLLATERAL_REASONS)
+        return;
+    size_t slot = metrics->collateral_values + (size_t)place * COLLATERAL_REASONS + reason;
+    metrics->pending.pools[slot]++;
+}
+
 static void on_finding(void *context, const struct finding *finding)
 {
     struct metrics *metrics = context;
     int pool = finding->pool;
+    if (finding->type == EVENT_COLLATERAL_BLOCK) {
+        count_collateral(metrics, finding);
+        return;
+    }
     /* The detector scores only the subscribers of dynamic pools. */
     if (finding->type != EVENT_BOT_SUSPECT || pool < 0 ||
         (size_t)pool >= metrics->policy->pool_count)
@@ -583,6 +604,32 @@ static void render_scores(FILE *out, const struct metrics *metrics, const struct
     }
 }
 
+/* Per place a block can refuse what it must not: a dynamic pool's port 25 to its MSAs and
+ * its 587/465, a static pool's port 25 and its 587/465. */
+static void render_collateral(FILE *out, const struct metrics *metrics, const struct snapshot *s)
+{
+    const struct policy *policy = metrics->policy;
+    family(out, "op25b_collateral_blocks_total", "counter",
+           "collateral_block findings: connections the block refused that it must let through.");
+    for (size_t i = 0; i < metrics->places.count; i++) {
+        const struct collateral_place *place = &metrics->places.items[i];
+        bool dynamic = policy->pools[place->pool].type == POOL_DYNAMIC;
+        for (int r = 0; r < COLLATERAL_REASONS; r++) {
+            if (r == (dynamic ? COLLATERAL_STATIC_POOL : COLLATERAL_DESIGNATED_MSA))
+                continue;
+            series(out, metrics->sensor_label, "op25b_collateral_blocks_total");
+            fputs(",pool=\"", out);
+            label_value(out, policy->pools[place->pool].name);
+            fputs("\",blocking_point=\"", out);
+            label_value(out, policy->blocking_points[place->blocking_point].name);
+            size_t slot = metrics->collateral_values + i * COLLATERAL_REASONS + (size_t)r;
+            fprintf(out, "\",reason=\"%s\"} %llu\n",
+                    collateral_reason_name((enum collateral_reason)r),
+                    (unsigned long long)s->pools[slot]);
+        }
+    }
+}
+
 static void render_events(FILE *out, const char *sensor, const struct snapshot *s)
 {
     family(out, "op25b_findings_total", "counter",
@@ -628,6 +675,7 @@ char *metrics_render(struct metrics *metrics, size_t *length)
     render_sensor(out, metrics->sensor_label, &metrics->reading);
     render_attempts(out, metrics, &metrics->reading);
     render_scores(out, metrics, &metrics->reading);
+    render_collateral(out, metrics, &metrics->reading);
     render_events(out, metrics->sensor_label, &metrics->reading);
     if (fclose(out) != 0) {
         free(text);
@@ -729,7 +777,15 @@ static struct metrics *metrics_new(const struct policy *policy)
     metrics->sensor_label = sensor_label(policy);
     metrics->worker = -1;
     metrics->attempt_values = policy->pool_count * 2 * VERDICT_COUNT;
-    metrics->pool_values = policy->pool_count * ROW_VALUES;
+    if (collateral_places_build(policy, &metrics->places) != 0) {
+        free(metrics->sensor_label);
+        free(metrics);
+        return NULL;
+    }
+    /* The collateral counts follow the pools' rows in the same array, so snapshots, worker
+     * slots and their sum carry them as they carry the rows. */
+    metrics->collateral_values = policy->pool_count * ROW_VALUES;
+    metrics->pool_values = metrics->collateral_values + metrics->places.count * COLLATERAL_REASONS;
     if (snapshot_init(&metrics->pending, metrics->attempt_values, metrics->pool_values) != 0 ||
         snapshot_init(&metrics->shared, metrics->attempt_values, metrics->pool_values) != 0 ||
         snapshot_init(&metrics->reading, metrics->attempt_values, metrics->pool_values) != 0 ||
@@ -737,6 +793,7 @@ static struct metrics *metrics_new(const struct policy *policy)
         snapshot_free(&metrics->pending);
         snapshot_free(&metrics->shared);
         snapshot_free(&metrics->reading);
+        collateral_places_free(&metrics->places);
         free(metrics->sensor_label);
         free(metrics);
         return NULL;
@@ -847,6 +904,7 @@ void metrics_stop(struct metrics *metrics)
     snapshot_free(&metrics->pending);
     snapshot_free(&metrics->shared);
     snapshot_free(&metrics->reading);
+    collateral_places_free(&metrics->places);
     free(metrics->sensor_label);
     free(metrics);
 }

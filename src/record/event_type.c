@@ -13,6 +13,7 @@ const char *event_type_name(enum event_type type)
                                                         "nonstandard_port_smtp",
                                                         "open_submission",
                                                         "pop_before_smtp",
-                                                        "third_party_submission"};
+                                                        "third_party_submission",
+                                                        "collateral_block"};
     return (unsigned)type < EVENT_TYPE_COUNT ? names[type] : "unknown";
 }

@@ -176,6 +176,33 @@ static void walk_submission(const struct finding *finding, const struct policy *
     smtp_fields_walk(&submission->smtp, SMTP_FIELDS_FINDING, false, walker, context);
 }
 
+/* What refused the connection, whom it cut off, and what showed it; the server and port are
+ * the flow's. */
+static void walk_collateral(const struct collateral_finding *collateral,
+                            const struct policy *policy, const struct field_walker *walker,
+                            void *context)
+{
+    char subscriber[PREFIX_TEXT_MAX];
+    if (collateral->subscriber.address.family == ADDRESS_V6)
+        prefix_format(&collateral->subscriber, subscriber, sizeof(subscriber));
+    else
+        address_format(&collateral->subscriber.address, subscriber, sizeof(subscriber));
+    walker->string(context, "reason",
+                   collateral_reason_name((enum collateral_reason)collateral->reason));
+    walker->string(context, "evidence",
+                   collateral_evidence_name((enum collateral_evidence)collateral->evidence));
+    walker->string(context, "subscriber", subscriber);
+    if (collateral->msa >= 0 && (size_t)collateral->msa < policy->msa_count)
+        walker->string(context, "msa", policy->msas[collateral->msa].name);
+    walker->u64(context, "syn_count", collateral->syn_count);
+    walker->time(context, "last_syn", collateral->last_syn);
+    if (collateral->icmp_seen) {
+        walker->u64(context, "icmp_type", collateral->icmp_type);
+        walker->u64(context, "icmp_code", collateral->icmp_code);
+        walker->address(context, "icmp_from", &collateral->icmp_from);
+    }
+}
+
 void finding_walk(const struct finding *finding, const struct policy *policy,
                   const struct field_walker *walker, void *context)
 {
@@ -196,6 +223,9 @@ void finding_walk(const struct finding *finding, const struct policy *policy,
     case EVENT_POP_BEFORE_SMTP:
     case EVENT_THIRD_PARTY_SUBMISSION:
         walk_submission(finding, policy, walker, context);
+        return;
+    case EVENT_COLLATERAL_BLOCK:
+        walk_collateral(&finding->as.collateral, policy, walker, context);
         return;
     default:
         return;

@@ -219,6 +219,7 @@ static void write_coverage(const struct report *report, FILE *out)
     if (report->timeline.started)
         html_legend(out);
     write_leak_stages(report, out);
+    html_write_collateral(report, out);
 }
 
 /* The network column only when some server's network is known (GeoIP). */

@@ -55,5 +55,7 @@ void html_write_summary(const struct report *report, FILE *out);
 void html_write_leaks(const struct report *report, FILE *out);
 void html_write_suspects(const struct report *report, FILE *out);
 void html_write_evasion(const struct report *report, FILE *out);
+/* What the block breaks (report_html_collateral.c): the end of the coverage audit. */
+void html_write_collateral(const struct report *report, FILE *out);
 
 #endif

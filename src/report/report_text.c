@@ -281,6 +281,43 @@ static void write_leaks(const struct report *report, FILE *out)
         write_leak(report, &report->leaks[i], out);
 }
 
+static void write_finding(const struct report *report, const struct finding *finding, FILE *out);
+
+/* The other half of the audit: what the block refused that it must let through. */
+static void write_collateral(const struct report *report, FILE *out)
+{
+    const struct policy *policy = report->policy;
+    const struct report_collateral *collateral = &report->collateral;
+    uint64_t total = report->findings_total[EVENT_COLLATERAL_BLOCK];
+    fprintf(out, "\nWhat the block breaks: %llu collateral_block finding%s",
+            (unsigned long long)total, total == 1 ? "" : "s");
+    if (total == 0) {
+        fprintf(out, "; no connection it must let through was seen refused\n");
+        return;
+    }
+    fprintf(out, " (port 25 to a designated MSA, 587/465, port 25 from a static pool)\n");
+    for (size_t i = 0; i < collateral->count; i++) {
+        const struct report_collateral_row *row = &collateral->rows[i];
+        fprintf(out, "  %s, pool %s, %s port %u: %llu (",
+                policy->blocking_points[row->blocking_point].name, policy->pools[row->pool].name,
+                collateral_reason_name((enum collateral_reason)row->reason), row->port,
+                (unsigned long long)row->findings);
+        for (int e = 0; e < COLLATERAL_EVIDENCES; e++)
+            fprintf(out, "%s%s %llu", e == 0 ? "" : ", ",
+                    collateral_evidence_name((enum collateral_evidence)e),
+                    (unsigned long long)row->by_evidence[e]);
+        fprintf(out, ")\n");
+    }
+    if (collateral->not_kept > 0)
+        fprintf(out, "  ... and %llu findings in rows not listed\n",
+                (unsigned long long)collateral->not_kept);
+    size_t kept = report->finding_count[EVENT_COLLATERAL_BLOCK];
+    if (total > kept)
+        fprintf(out, "the first %zu:\n", kept);
+    for (size_t i = 0; i < kept; i++)
+        write_finding(report, &report->findings[EVENT_COLLATERAL_BLOCK][i], out);
+}
+
 static void write_coverage(const struct report *report, FILE *out)
 {
     heading(out, "1. Coverage audit: does each block hold?");
@@ -289,6 +326,7 @@ static void write_coverage(const struct report *report, FILE *out)
     fputc('\n', out);
     write_pool_tallies(report, out);
     write_leaks(report, out);
+    write_collateral(report, out);
 }
 
 static void write_timeline(const struct report *report, FILE *out)

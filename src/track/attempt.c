@@ -219,6 +219,7 @@ static void describe(const struct attempt_tracker *tracker, const struct flow *f
     record->verdict = verdict_decide(&input);
     record->evidence = attempt->evidence;
     record->syn_count = attempt->syn_count;
+    record->last_syn = (attempt->flags & ATTEMPT_SYN_SEEN) ? flow->mark : 0;
     record->icmp_seen = (attempt->flags & ATTEMPT_ICMP_SEEN) != 0;
     record->icmp_type = attempt->icmp_type;
     record->icmp_code = attempt->icmp_code;

@@ -62,12 +62,10 @@ static void write_submission(void)
     gen_conn_icmp_error(&conn, at(3.001), "198.51.101.1", 3, 13);
 
     /* cable-cmts rejects with resets in the server's name. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.101.140", 51004, "203.0.113.52",
-              587);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.101.140", 51004, "203.0.113.52", 587);
     gen_conn_syn(&conn, at(4.0));
     gen_conn_server_rst(&conn, at(4.001));
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.101.141", 51005, "203.0.113.53",
-              465);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.101.141", 51005, "203.0.113.53", 465);
     gen_conn_syn(&conn, at(5.0));
     gen_conn_server_rst(&conn, at(5.001));
 
@@ -138,8 +136,7 @@ static void write_msa(void)
     gen_conn_icmp_error(&conn, at(4.001), "2001:db8:1000::1", 1, 1);
 
     /* Traps. The MSA answers: allowed, and nothing refused. */
-    session(out, &access, "198.51.100.41", 52005, "192.0.2.25", 5.0, DEPTH_DATA,
-            "user-pc.example");
+    session(out, &access, "198.51.100.41", 52005, "192.0.2.25", 5.0, DEPTH_DATA, "user-pc.example");
     /* The partner MSA does not serve FTTH: its block is the point doing its job. */
     conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.42", 52006, "192.0.2.26", 25);
     unanswered(&conn, 6.0, 2);
@@ -184,8 +181,7 @@ static void write_static(void)
     session(out, &business, "10.16.4.12", 53005, "203.0.113.73", 4.0, DEPTH_DATA,
             "mail.business.example");
     /* A static line in no dynamic block and behind no point: nothing can be blamed. */
-    conn_open(&conn, out, LINKTYPE_ETHERNET, &business, "198.51.103.10", 53006, "203.0.113.74",
-              25);
+    conn_open(&conn, out, LINKTYPE_ETHERNET, &business, "198.51.103.10", 53006, "203.0.113.74", 25);
     unanswered(&conn, 5.0, 3);
     /* The rest of the /20 is dynamic: its port 25 is the block doing its job. */
     conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "10.16.4.20", 53007, "203.0.113.75", 25);
@@ -211,14 +207,12 @@ static void write_home_router(void)
      * leak, however it ends. */
     conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.104.10", 54001, "203.0.113.90", 25);
     unanswered(&conn, 1.0, 2);
-    session(out, &access, "198.51.104.11", 54002, "203.0.113.91", 2.0, DEPTH_DATA,
-            "bot11.example");
+    session(out, &access, "198.51.104.11", 54002, "203.0.113.91", 2.0, DEPTH_DATA, "bot11.example");
     conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.104.12", 54003, "203.0.113.92", 25);
     gen_conn_syn(&conn, at(3.0));
     gen_conn_server_rst(&conn, at(3.040));
     /* Its MSA is allowed there as anywhere. */
-    session(out, &access, "198.51.104.13", 54004, "192.0.2.25", 4.0, DEPTH_DATA,
-            "user-pc.example");
+    session(out, &access, "198.51.104.13", 54004, "192.0.2.25", 4.0, DEPTH_DATA, "user-pc.example");
     /* Behind a home router the sensor cannot see 587 refused: no finding. */
     conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.104.14", 54005, "203.0.113.93", 587);
     unanswered(&conn, 5.0, 3);
@@ -226,8 +220,7 @@ static void write_home_router(void)
     /* The FTTH pool, in front of the BRAS's ACL: silence is the block holding. */
     conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.100.50", 54006, "203.0.113.94", 25);
     unanswered(&conn, 6.0, 2);
-    session(out, &access, "198.51.100.51", 54007, "203.0.113.95", 7.0, DEPTH_DATA,
-            "bot51.example");
+    session(out, &access, "198.51.100.51", 54007, "203.0.113.95", 7.0, DEPTH_DATA, "bot51.example");
     /* A home-router point declared edge-side (a mirror inside a lab's LAN). */
     conn_open(&conn, out, LINKTYPE_ETHERNET, &access, "198.51.105.10", 54008, "203.0.113.96", 25);
     unanswered(&conn, 8.0, 2);
