@@ -82,6 +82,7 @@ struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
         .counters = &sensor->counters,
         .return_seen = sensor->return_seen,
         .share = share,
+        .coverage = &sensor->coverage,
     };
     int detectors = detectors_create(&context, sensor->detectors, SENSOR_MAX_DETECTORS);
     if (detectors < 0)

@@ -51,9 +51,16 @@ static void print_blocking_points(FILE *out, const struct policy *policy)
     fprintf(out, "blocking points (%zu):\n", policy->blocking_point_count);
     for (size_t i = 0; i < policy->blocking_point_count; i++) {
         const struct blocking_point *point = &policy->blocking_points[i];
-        fprintf(out, "  %-16s level %d %-11s %-7s reject %s\n", point->name, (int)point->level,
-                blocking_level_name(point->level), blocking_state_name(point->state),
-                blocking_reject_name(point->reject));
+        /* Where the position comes from: a point's own key, its level, or the sensor's. */
+        static const char *const origins[] = {
+            [POSITION_FROM_SENSOR] = " (the sensor's)",
+            [POSITION_FROM_LEVEL] = " (a home router is seen from behind)",
+            [POSITION_FROM_POINT] = "",
+        };
+        fprintf(out, "  %-16s level %d %-11s %-7s reject %-9s position %s%s\n", point->name,
+                (int)point->level, blocking_level_name(point->level),
+                blocking_state_name(point->state), blocking_reject_name(point->reject),
+                sensor_position_name(point->position), origins[point->position_source]);
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include "decode/decode.h"
 #include "record/bus.h"
+#include "record/coverage.h"
 #include "util/packet_time.h"
 #include "policy/policy.h"
 #include "record/stats.h"
@@ -21,6 +22,8 @@ struct detector_context {
     const bool *return_seen;
     /* --workers: what the workers share (worker_share.h); NULL otherwise. */
     const struct worker_share *share;
+    /* The sensor's coverage tallies, for the counts a detector adds to them (collateral). */
+    struct coverage *coverage;
 };
 
 struct detector;

@@ -173,13 +173,12 @@ void event_write_flow(struct json_writer *writer, const struct policy *policy,
     event_write_geoip(writer, policy, dst);
 }
 
-void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
-                       int segment)
+void event_write_place_at(struct json_writer *writer, const struct policy *policy, int pool,
+                          int point, int segment)
 {
     if (pool >= 0 && (size_t)pool < policy->pool_count) {
         json_key_string(writer, "pool", policy->pools[pool].name);
-        int point = policy->pools[pool].blocking_point;
-        if (point != POLICY_NO_INDEX)
+        if (point >= 0 && (size_t)point < policy->blocking_point_count)
             json_key_string(writer, "blocking_point", policy->blocking_points[point].name);
     }
     if (segment >= 0 && (size_t)segment < policy->segment_count)
@@ -196,6 +195,14 @@ size_t event_subscriber_key(const struct policy *policy, const struct address *a
     struct prefix subscriber =
         policy_subscriber(policy, policy_pool_of(policy, address), address);
     return prefix_format(&subscriber, text, size);
+}
+
+void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
+                       int segment)
+{
+    int point = pool >= 0 && (size_t)pool < policy->pool_count ? policy->pools[pool].blocking_point
+                                                               : POLICY_NO_INDEX;
+    event_write_place_at(writer, policy, pool, point, segment);
 }
 
 void event_attempt(struct events *events, const struct attempt_record *attempt)
@@ -263,6 +270,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
                 json_key_string(&writer, "level", blocking_level_name(point->level));
                 json_key_string(&writer, "state", blocking_state_name(point->state));
                 json_key_string(&writer, "reject", blocking_reject_name(point->reject));
+                json_key_string(&writer, "position", sensor_position_name(point->position));
             }
             json_key_u64(&writer, "ip_version", (uint64_t)families[f]);
             json_key_u64(&writer, "attempts", coverage_attempts(counts));
@@ -271,6 +279,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
             double ratio;
             if (coverage_ratio(counts, &ratio))
                 json_key_fixed(&writer, "coverage", ratio, 4);
+            json_key_u64(&writer, "collateral", counts->collateral);
             json_key_bool(&writer, "final", final);
             event_emit(events, &writer, EVENT_COVERAGE, policy->sensor_name);
         }

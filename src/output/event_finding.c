@@ -101,7 +101,8 @@ void event_finding(struct events *events, const struct finding *finding)
     if (finding->has_flow)
         event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst,
                          flow->dst_port, flow->proto, src_text);
-    event_write_place(&writer, policy, finding->pool, finding->segment);
+    event_write_place_at(&writer, policy, finding->pool, finding_blocking_point(finding, policy),
+                         finding->segment);
     finding_walk(finding, policy, &json_field_walker, &writer);
     /* The subscriber it is about (finding_subscriber: its key, else the flow's source). */
     const char *key = policy->sensor_name;

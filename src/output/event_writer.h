@@ -23,6 +23,10 @@ void event_write_flow(struct json_writer *writer, const struct policy *policy,
 /* pool and its blocking_point, then segment, each when known (-1: not). */
 void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
                        int segment);
+/* The same with the blocking point given (POLICY_NO_INDEX: none), for a finding about
+ * another point than its pool's. */
+void event_write_place_at(struct json_writer *writer, const struct policy *policy, int pool,
+                          int point, int segment);
 /* Ends the line and hands it to every sink with its Kafka key. */
 void event_emit(struct events *events, struct json_writer *writer, enum event_type type,
                 const char *key);

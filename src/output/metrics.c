@@ -13,6 +13,7 @@
 #include "record/bus.h"
 #include "record/finding.h"
 #include "output/metrics_slots.h"
+#include "policy/collateral_places.h"
 #include "output/sink.h"
 #include "util/http_metrics.h"
 
@@ -32,6 +33,10 @@ struct metrics {
     char *sensor_label; /* sensor="NAME", escaped: the label every series carries */
     struct http_metrics *server;
     struct snapshot_size size;
+    /* Where the block can refuse what it must not (built at start, as the detector's), and
+     * where their counts start in the pools array: after the pools' rows. */
+    struct collateral_places places;
+    size_t collateral_values;
     const struct events *events; /* what the event lines wrote (metrics_attach) */
     /* The packet thread's own copy; observers add to it directly. */
     struct snapshot pending;
@@ -242,10 +247,26 @@ static void on_attempt(void *context, const struct attempt_record *attempt)
         metrics->pending.pools[(size_t)pool * ROW_VALUES + stage]++;
 }
 
+/* A collateral_block finding, counted by the place it names and its reason. */
+static void count_collateral(struct metrics *metrics, const struct finding *finding)
+{
+    int point = finding_blocking_point(finding, metrics->policy);
+    int place = collateral_place_find(&metrics->places, finding->pool, point);
+    unsigned reason = finding->as.collateral.reason;
+    if (place < 0 || reason >= COLLATERAL_REASONS)
+        return;
+    size_t slot = metrics->collateral_values + (size_t)place * COLLATERAL_REASONS + reason;
+    metrics->pending.pools[slot]++;
+}
+
 static void on_finding(void *context, const struct finding *finding)
 {
     struct metrics *metrics = context;
     int pool = finding->pool;
+    if (finding->type == EVENT_COLLATERAL_BLOCK) {
+        count_collateral(metrics, finding);
+        return;
+    }
     /* The detector scores only the subscribers of dynamic pools. */
     if (finding->type != EVENT_BOT_SUSPECT || pool < 0 ||
         (size_t)pool >= metrics->policy->pool_count)
@@ -328,15 +349,16 @@ static void render_policy(FILE *out, const struct metrics *metrics)
     fprintf(out, ",version=\"%s\",position=\"%s\"} 1\n", OP25B_VERSION,
             sensor_position_name(policy->position));
     family(out, "op25b_blocking_point_info", "gauge",
-           "Blocking points of the policy: level (draft section 4), state and reject mode.");
+           "Blocking points of the policy: level (draft section 4), state, reject mode and "
+           "where the sensor sees each from.");
     for (size_t b = 0; b < policy->blocking_point_count; b++) {
         const struct blocking_point *point = &policy->blocking_points[b];
         series(out, metrics->sensor_label, "op25b_blocking_point_info");
         fputs(",blocking_point=\"", out);
         label_value(out, point->name);
-        fprintf(out, "\",level=\"%s\",state=\"%s\",reject=\"%s\"} 1\n",
+        fprintf(out, "\",level=\"%s\",state=\"%s\",reject=\"%s\",position=\"%s\"} 1\n",
                 blocking_level_name(point->level), blocking_state_name(point->state),
-                blocking_reject_name(point->reject));
+                blocking_reject_name(point->reject), sensor_position_name(point->position));
     }
     family(out, "op25b_pool_info", "gauge",
            "Subscriber pools of the policy, with their type and blocking point.");
@@ -449,6 +471,32 @@ static void render_attempts(FILE *out, const struct metrics *metrics, const stru
 }
 
 /* Per dynamic pool: bot_suspect scores are about a pool's subscribers. */
+/* Per place a block can refuse what it must not: a dynamic pool's port 25 to its MSAs and
+ * its 587/465, a static pool's port 25 and its 587/465. */
+static void render_collateral(FILE *out, const struct metrics *metrics, const struct snapshot *s)
+{
+    const struct policy *policy = metrics->policy;
+    family(out, "op25b_collateral_blocks_total", "counter",
+           "collateral_block findings: connections the block refused that it must let through.");
+    for (size_t i = 0; i < metrics->places.count; i++) {
+        const struct collateral_place *place = &metrics->places.items[i];
+        bool dynamic = policy->pools[place->pool].type == POOL_DYNAMIC;
+        for (int r = 0; r < COLLATERAL_REASONS; r++) {
+            if (r == (dynamic ? COLLATERAL_STATIC_POOL : COLLATERAL_DESIGNATED_MSA))
+                continue;
+            series(out, metrics->sensor_label, "op25b_collateral_blocks_total");
+            fputs(",pool=\"", out);
+            label_value(out, policy->pools[place->pool].name);
+            fputs("\",blocking_point=\"", out);
+            label_value(out, policy->blocking_points[place->blocking_point].name);
+            size_t slot = metrics->collateral_values + i * COLLATERAL_REASONS + (size_t)r;
+            fprintf(out, "\",reason=\"%s\"} %llu\n",
+                    collateral_reason_name((enum collateral_reason)r),
+                    (unsigned long long)s->pools[slot]);
+        }
+    }
+}
+
 static void render_scores(FILE *out, const struct metrics *metrics, const struct snapshot *s)
 {
     const struct policy *policy = metrics->policy;
@@ -581,6 +629,7 @@ static char *render_locked(struct metrics *metrics, size_t *length)
     render_sensor(out, metrics->sensor_label, &metrics->reading);
     render_attempts(out, metrics, &metrics->reading);
     render_scores(out, metrics, &metrics->reading);
+    render_collateral(out, metrics, &metrics->reading);
     render_events(out, metrics->sensor_label, &metrics->reading);
     if (metrics->slots.memory != NULL)
         render_workers(out, metrics);
@@ -654,6 +703,7 @@ static void free_snapshots(struct metrics *metrics)
     free(metrics->per_worker);
     free(metrics->per_worker_read);
     free(metrics->sensor_label);
+    collateral_places_free(&metrics->places);
 }
 
 /* The snapshots, without the server. */
@@ -666,7 +716,15 @@ static struct metrics *metrics_new(const struct policy *policy)
     metrics->sensor_label = sensor_label(policy);
     metrics->worker = -1;
     metrics->size.attempts = policy->pool_count * 2 * VERDICT_COUNT;
-    metrics->size.pools = policy->pool_count * ROW_VALUES;
+    /* The collateral counts follow the pools' rows in the same array, so snapshots, worker
+     * slots and their sum carry them as they carry the rows. */
+    metrics->collateral_values = policy->pool_count * ROW_VALUES;
+    if (collateral_places_build(policy, &metrics->places) != 0) {
+        free_snapshots(metrics);
+        free(metrics);
+        return NULL;
+    }
+    metrics->size.pools = metrics->collateral_values + metrics->places.count * COLLATERAL_REASONS;
     if (snapshot_init(&metrics->pending, metrics->size) != 0 ||
         snapshot_init(&metrics->shared, metrics->size) != 0 ||
         snapshot_init(&metrics->reading, metrics->size) != 0 || metrics->sensor_label == NULL) {

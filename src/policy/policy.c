@@ -155,6 +155,12 @@ bool policy_msa_allows(const struct policy *policy, int msa, int pool, uint16_t 
     return port_listed && msa_serves_pool(entry, pool);
 }
 
+enum sensor_position policy_pool_position(const struct policy *policy, int pool)
+{
+    int point = policy->pools[pool].blocking_point;
+    return point == POLICY_NO_INDEX ? policy->position : policy->blocking_points[point].position;
+}
+
 /* ---- Names ---- */
 
 static const char *name_in(const char *const *names, size_t count, int index)

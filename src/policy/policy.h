@@ -33,12 +33,20 @@ enum segment_match { SEGMENT_VLAN = 0, SEGMENT_INTERFACE, SEGMENT_MAC };
  * reports and metric labels: at most this many bytes of printable UTF-8. */
 #define POLICY_NAME_MAX 64
 
+/* Where the blocking point's position comes from (--check says which). */
+enum position_source { POSITION_FROM_SENSOR = 0, POSITION_FROM_LEVEL, POSITION_FROM_POINT };
+
 struct blocking_point {
     char *name;
     enum blocking_level level;
     enum blocking_state state;
     enum blocking_reject reject;
     int line;
+    /* Where the mirror sees this point from: its own `position`, else core-side for a
+     * home-router point (no mirror of the ISP sits between a subscriber's machine and its own
+     * router), else sensor.position. The verdicts of its pools follow it. */
+    enum sensor_position position;
+    enum position_source position_source;
 };
 
 struct pool {
@@ -177,6 +185,9 @@ struct prefix policy_subscriber(const struct policy *policy, int pool,
 /* The shortest IPv6 prefix that is one subscriber: the least ipv6_subscriber_length of any
  * pool, and 64 (an address in no pool) at most. */
 unsigned policy_ipv6_subscriber_bits(const struct policy *policy);
+/* Where the mirror sees the pool's traffic from, relative to the blocking point that
+ * governs it: that point's position, or sensor.position for a pool without one. */
+enum sensor_position policy_pool_position(const struct policy *policy, int pool);
 /* True when msa serves port to subscribers of pool (the permit list of draft 4.3.2). */
 bool policy_msa_allows(const struct policy *policy, int msa, int pool, uint16_t port);
 

@@ -201,14 +201,36 @@ static int start_list(struct loader *loader, const yaml_node_t *node, const char
     return 0;
 }
 
+/* The sensor section is read before the blocking points, so its position is known here. A
+ * home-router point is seen from behind by any mirror of the ISP: what reaches the mirror
+ * has passed the subscriber's own router. */
+static int read_point_position(struct loader *loader, const yaml_node_t *value,
+                               struct blocking_point *point)
+{
+    point->position =
+        point->level == LEVEL_HOME_ROUTER ? POSITION_CORE_SIDE : loader->policy->position;
+    point->position_source =
+        point->level == LEVEL_HOME_ROUTER ? POSITION_FROM_LEVEL : POSITION_FROM_SENSOR;
+    if (value == NULL)
+        return 0;
+    int choice;
+    if (read_choice(loader, value, "position", policy_position_names,
+                    COUNT_OF(policy_position_names), &choice) != 0)
+        return -1;
+    point->position = (enum sensor_position)choice;
+    point->position_source = POSITION_FROM_POINT;
+    return 0;
+}
+
 static int read_blocking_point(struct loader *loader, const yaml_node_t *node, size_t index)
 {
-    enum { NAME, LEVEL, STATE, REJECT };
+    enum { NAME, LEVEL, STATE, REJECT, POSITION };
     struct field fields[] = {
         [NAME] = {"name", true},
         [LEVEL] = {"level", true},
         [STATE] = {"state", false},
         [REJECT] = {"reject", false},
+        [POSITION] = {"position", false},
     };
     struct blocking_point *point = &loader->policy->blocking_points[index];
     point->state = BLOCKING_ACTIVE;
@@ -238,7 +260,7 @@ static int read_blocking_point(struct loader *loader, const yaml_node_t *node, s
             return -1;
         point->reject = (enum blocking_reject)choice;
     }
-    return 0;
+    return read_point_position(loader, fields[POSITION].value, point);
 }
 
 static int read_blocking_points(struct loader *loader, const yaml_node_t *node)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/collateral_places.h"
+
 /* The names of one list of the policy, whatever its entries' type. */
 struct name_list {
     const char *what; /* "pool", for the message */
@@ -132,6 +134,33 @@ static void keep_start_keys(const struct policy *running, struct policy *fresh,
         keep_key(fresh, &keys[k], warn, context);
 }
 
+/* collateral_block watches the (pool, point) places built at start (its flow table and the
+ * metric series follow them): a reload that moves them is said; a restart takes them. */
+static void say_collateral_places(const struct policy *running, const struct policy *fresh,
+                                  policy_reload_warning warn, void *context)
+{
+    struct collateral_places before, after;
+    if (collateral_places_build(running, &before) != 0)
+        return;
+    if (collateral_places_build(fresh, &after) != 0) {
+        collateral_places_free(&before);
+        return;
+    }
+    bool same = before.count == after.count && before.any_static == after.any_static &&
+                memcmp(before.items, after.items, before.count * sizeof(*before.items)) == 0;
+    if (!same) {
+        char message[512];
+        snprintf(message, sizeof(message),
+                 "%s: where collateral_block watches (active edge-side blocking points and "
+                 "the pools they stand before) waits for a restart; the running sensor keeps "
+                 "watching %zu place%s",
+                 fresh->path, before.count, before.count == 1 ? "" : "s");
+        warn(context, message);
+    }
+    collateral_places_free(&before);
+    collateral_places_free(&after);
+}
+
 struct policy *policy_reload_read(const struct policy *running, policy_reload_warning warn,
                                   void *context, char *error, size_t error_size)
 {
@@ -143,6 +172,7 @@ struct policy *policy_reload_read(const struct policy *running, policy_reload_wa
         return NULL;
     }
     keep_start_keys(running, fresh, warn, context);
+    say_collateral_places(running, fresh, warn, context);
     return fresh;
 }
 

@@ -9,7 +9,9 @@
  *     what a segment matches and expects) all change, and so do the sensor's name and
  *     position, own prefixes, resolvers, GeoIP databases and the bot score's thresholds;
  *   - the sizes and timers made at start (limits, timeouts, thresholds.window,
- *     sensor.stats_interval) keep their running values, each said in a warning. */
+ *     sensor.stats_interval) keep their running values, each said in a warning; so are
+ *     the places collateral_block watches (collateral_places.h), whose table is made at
+ *     start from the points' state and position. */
 #ifndef OP25B_POLICY_RELOAD_H
 #define OP25B_POLICY_RELOAD_H
 

@@ -25,6 +25,7 @@ struct attempt_record {
     enum verdict verdict;
     evidence_set evidence;
     uint16_t syn_count;
+    packet_time last_syn; /* the last SYN seen; 0 when the capture joined midway */
     bool icmp_seen; /* an ICMP error quoting it came (of any kind) */
     uint8_t icmp_type;
     uint8_t icmp_code;

@@ -20,7 +20,7 @@
 #include "record/finding.h"
 #include "record/stats.h"
 
-#define BUS_SUBSCRIBERS_MAX 8
+#define BUS_SUBSCRIBERS_MAX 16
 #define BUS_QUEUE_MAX 16
 
 /* Every sensor report (each stats_interval, on demand, and the final one). */

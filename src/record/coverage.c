@@ -29,6 +29,13 @@ void coverage_add(struct coverage *coverage, int pool, int family, enum verdict 
     coverage->counts[slot(pool, family)].by_verdict[verdict]++;
 }
 
+void coverage_add_collateral(struct coverage *coverage, int pool, int family)
+{
+    if (coverage == NULL || pool < 0 || (size_t)pool >= coverage->pool_count)
+        return;
+    coverage->counts[slot(pool, family)].collateral++;
+}
+
 const struct coverage_counts *coverage_get(const struct coverage *coverage, int pool,
                                            int family)
 {

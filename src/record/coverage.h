@@ -11,6 +11,9 @@
 
 struct coverage_counts {
     uint64_t by_verdict[VERDICT_COUNT];
+    /* collateral_block findings about the pool's subscribers: what the block refused that
+     * it must let through. Not attempts: no verdict, no share in the ratio. */
+    uint64_t collateral;
 };
 
 struct coverage {
@@ -21,6 +24,7 @@ struct coverage {
 int coverage_init(struct coverage *coverage, size_t pool_count);
 void coverage_free(struct coverage *coverage);
 void coverage_add(struct coverage *coverage, int pool, int family, enum verdict verdict);
+void coverage_add_collateral(struct coverage *coverage, int pool, int family);
 const struct coverage_counts *coverage_get(const struct coverage *coverage, int pool,
                                            int family);
 uint64_t coverage_attempts(const struct coverage_counts *counts);

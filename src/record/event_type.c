@@ -15,6 +15,7 @@ const char *event_type_name(enum event_type type)
                                                         "pop_before_smtp",
                                                         "third_party_submission",
                                                         "msa_abuse",
-                                                        "cleartext_auth"};
+                                                        "cleartext_auth",
+                                                        "collateral_block"};
     return (unsigned)type < EVENT_TYPE_COUNT ? names[type] : "unknown";
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "policy/policy.h"
 #include "policy/prefix.h"
 #include "proto/smtp.h"
 #include "record/event_type.h"
@@ -145,6 +146,35 @@ struct msa_abuse_finding {
     uint32_t tls_similar_bytes; /* ... their typical client byte count */
 };
 
+/* collateral_block: a connection the OP25B block must let through, refused at the blocking
+ * point in front of its pool (docs/concepts.md, "What the block must not break"). */
+enum collateral_reason {
+    COLLATERAL_DESIGNATED_MSA = 0, /* port 25 to an MSA the pool may use there */
+    COLLATERAL_SUBMISSION_PORT,    /* 587 or 465, to any server */
+    COLLATERAL_STATIC_POOL,        /* port 25 from a static pool */
+    COLLATERAL_REASONS
+};
+
+enum collateral_evidence {
+    COLLATERAL_ICMP_PROHIBITED = 0, /* ICMP 3/9, 3/10, 3/13 or ICMPv6 1/1 quoting the SYN */
+    COLLATERAL_RST_BLOCKING_POINT,  /* a reset for the SYN where the point rejects so */
+    COLLATERAL_NO_REPLY,            /* the SYN resent and never answered, where replies are seen */
+    COLLATERAL_EVIDENCES
+};
+
+struct collateral_finding {
+    uint8_t reason;           /* enum collateral_reason */
+    uint8_t evidence;         /* enum collateral_evidence */
+    struct prefix subscriber; /* the client's address, or its IPv6 subscriber prefix */
+    int msa;                  /* the server is this MSA (policy.msas), or -1 */
+    uint16_t syn_count;
+    packet_time last_syn;
+    bool icmp_seen; /* with icmp_prohibited: the error's type, code and sender */
+    uint8_t icmp_type;
+    uint8_t icmp_code;
+    struct address icmp_from;
+};
+
 struct finding {
     enum event_type type;
     packet_time ts;
@@ -155,12 +185,16 @@ struct finding {
     /* The subscriber it is about (the Kafka key); flow.src when not set. */
     bool has_key;
     struct address key;
+    /* policy.blocking_points: the point it is about, where that is not its pool's own (a
+     * static pool carved out of a dynamic block meets the block's point); -1: the pool's. */
+    int blocking_point;
     union {
         struct window_finding window;
         struct triangular_finding triangular;
         struct bot_finding bot;
         struct submission_finding submission;
         struct msa_abuse_finding msa_abuse;
+        struct collateral_finding collateral;
     } as;
 };
 
@@ -171,6 +205,10 @@ void finding_set_key(struct finding *finding, const struct address *subscriber);
 /* The subscriber the finding is about: its key, else the flow's source; family 0 if
  * neither. */
 struct address finding_subscriber(const struct finding *finding);
+/* The blocking point a finding names: its own, else its pool's; POLICY_NO_INDEX when none. */
+int finding_blocking_point(const struct finding *finding, const struct policy *policy);
+const char *collateral_reason_name(enum collateral_reason reason);
+const char *collateral_evidence_name(enum collateral_evidence evidence);
 /* The tunnel a triangular_spam relay used ("gre", "ipip", ...), NULL when rewritten. */
 const char *finding_tunnel_name(const struct triangular_finding *triangle);
 

@@ -245,6 +245,30 @@ static void walk_cleartext_auth(const struct finding *finding, const struct poli
     walker->boolean(context, "offers_starttls", submission->smtp.ehlo_offers_starttls);
 }
 
+/* What refused the connection, whom it cut off, and what showed it; the server and port are
+ * the flow's. */
+static void walk_collateral(const struct collateral_finding *collateral,
+                            const struct policy *policy, const struct field_walker *walker,
+                            void *context)
+{
+    char subscriber[PREFIX_TEXT_MAX];
+    format_subscriber(&collateral->subscriber, subscriber);
+    walker->string(context, "reason",
+                   collateral_reason_name((enum collateral_reason)collateral->reason));
+    walker->string(context, "evidence",
+                   collateral_evidence_name((enum collateral_evidence)collateral->evidence));
+    walker->string(context, "subscriber", subscriber);
+    if (collateral->msa >= 0 && (size_t)collateral->msa < policy->msa_count)
+        walker->string(context, "msa", policy->msas[collateral->msa].name);
+    walker->u64(context, "syn_count", collateral->syn_count);
+    walker->time(context, "last_syn", collateral->last_syn);
+    if (collateral->icmp_seen) {
+        walker->u64(context, "icmp_type", collateral->icmp_type);
+        walker->u64(context, "icmp_code", collateral->icmp_code);
+        walker->address(context, "icmp_from", &collateral->icmp_from);
+    }
+}
+
 void finding_walk(const struct finding *finding, const struct policy *policy,
                   const struct field_walker *walker, void *context)
 {
@@ -271,6 +295,9 @@ void finding_walk(const struct finding *finding, const struct policy *policy,
         return;
     case EVENT_CLEARTEXT_AUTH:
         walk_cleartext_auth(finding, policy, walker, context);
+        return;
+    case EVENT_COLLATERAL_BLOCK:
+        walk_collateral(&finding->as.collateral, policy, walker, context);
         return;
     default:
         return;

@@ -334,6 +334,8 @@ static void note_finding(struct report *report, const struct finding *finding)
     }
     if (type == EVENT_BOT_SUSPECT && subscriber.family != 0)
         report_keep_suspect(report, finding);
+    if (type == EVENT_COLLATERAL_BLOCK)
+        report_collateral_note(&report->collateral, finding, report->policy);
     if (report->finding_count[type] == REPORT_FINDINGS_KEPT)
         return;
     if (report->findings[type] == NULL) {
@@ -396,6 +398,7 @@ int report_conclude(struct report *report, packet_time end, const char *reason)
         if (report_find_server(&report->submission_seen, &server->address, 0, false) != NULL)
             server->submission_port_seen = true;
     }
+    report_collateral_order(&report->collateral);
     report->end = end;
     report->end_reason = reason;
     report->finished = true;

@@ -32,6 +32,7 @@
 #define REPORT_TOP_SUSPECTS 25             /* ... of which the report lists the top */
 #define REPORT_TIMELINE_BUCKETS 96         /* attempts over time; buckets widen to fit */
 #define REPORT_INPUTS_MAX 16
+#define REPORT_COLLATERAL_ROWS 256 /* blocking point, pool, reason, port; all counted */
 
 enum report_format { REPORT_JSON = 0, REPORT_HTML, REPORT_TEXT };
 
@@ -83,6 +84,25 @@ struct report_servers {
     uint64_t not_kept; /* findings about servers beyond REPORT_SERVERS_MAX */
 };
 
+/* What the block breaks: collateral_block findings by blocking point, pool, reason and port
+ * (report_collateral.c). */
+struct report_collateral_row {
+    int blocking_point;
+    int pool;
+    uint8_t reason; /* enum collateral_reason */
+    uint16_t port;
+    uint64_t findings;
+    uint64_t by_evidence[COLLATERAL_EVIDENCES];
+    packet_time first_seen;
+    packet_time last_seen;
+};
+
+struct report_collateral {
+    struct report_collateral_row rows[REPORT_COLLATERAL_ROWS];
+    size_t count;
+    uint64_t not_kept; /* findings of rows beyond REPORT_COLLATERAL_ROWS */
+};
+
 struct report_timeline {
     bool started;
     packet_time origin; /* start of bucket 0 */
@@ -124,6 +144,7 @@ struct report {
     struct finding *suspects;              /* the highest-scored bot_suspect per subscriber */
     size_t suspect_count;
     uint64_t suspects_not_kept;
+    struct report_collateral collateral; /* collateral_block findings, summed */
 };
 
 /* NULL when out of memory. */
@@ -187,6 +208,13 @@ size_t report_top_suspects(const struct report *report, size_t *order, size_t ca
  * writers (report_fields.c); malloc'd, NULL when out of memory. */
 char *report_finding_fields(const struct report *report, const struct finding *finding,
                             bool json);
+/* What the block breaks (report_collateral.c): a collateral_block finding counted in its row;
+ * another report's rows added (--workers); the rows put in one order, by blocking point,
+ * pool, reason and port (report_conclude). */
+void report_collateral_note(struct report_collateral *collateral, const struct finding *finding,
+                            const struct policy *policy);
+void report_collateral_merge(struct report_collateral *into, const struct report_collateral *from);
+void report_collateral_order(struct report_collateral *collateral);
 /* Is an event type a way around the block: draft section 4.4.1's attacks and the inbound
  * ACL they need, or SMTP relayed on another port? */
 bool report_is_evasion(enum event_type type);

@@ -169,9 +169,12 @@ static void write_coverage(const struct report *report, FILE *out)
             report_point_counts(report, (int)b, family, &counts);
             fputs("<tr><td>", out);
             html_escape(out, point->name);
-            fprintf(out, " <span class=\"muted\">level %d %s, %s, %s</span></td><td>IPv%d</td>",
+            fprintf(out,
+                    " <span class=\"muted\">level %d %s, %s, %s, seen %s</span></td>"
+                    "<td>IPv%d</td>",
                     (int)point->level, blocking_level_name(point->level),
-                    blocking_state_name(point->state), blocking_reject_name(point->reject), family);
+                    blocking_state_name(point->state), blocking_reject_name(point->reject),
+                    sensor_position_name(point->position), family);
             tally_cells(out, &counts);
             fputs("</tr>\n", out);
         }
@@ -216,6 +219,7 @@ static void write_coverage(const struct report *report, FILE *out)
     if (report->timeline.started)
         html_legend(out);
     write_leak_stages(report, out);
+    html_write_collateral(report, out);
 }
 
 /* The network column only when some server's network is known (GeoIP). */

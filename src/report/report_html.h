@@ -57,5 +57,7 @@ void html_write_suspects(const struct report *report, FILE *out);
 void html_write_evasion(const struct report *report, FILE *out);
 /* msa_abuse and cleartext_auth (report_html_abuse.c). */
 void html_write_abuse(const struct report *report, FILE *out);
+/* What the block breaks (report_html_collateral.c): the end of the coverage audit. */
+void html_write_collateral(const struct report *report, FILE *out);
 
 #endif

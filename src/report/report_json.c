@@ -157,6 +157,37 @@ static void write_leak(struct json_stream *w, const struct report *report,
     json_stream_object_end(w);
 }
 
+/* What the block breaks: its collateral_block findings, summed by place and reason. */
+static void write_collateral(struct json_stream *w, const struct report *report)
+{
+    const struct policy *policy = report->policy;
+    const struct report_collateral *collateral = &report->collateral;
+    json_stream_object(w, "collateral");
+    json_stream_u64(w, "total", report->findings_total[EVENT_COLLATERAL_BLOCK]);
+    json_stream_u64(w, "not_kept", collateral->not_kept);
+    json_stream_array(w, "rows");
+    for (size_t i = 0; i < collateral->count; i++) {
+        const struct report_collateral_row *row = &collateral->rows[i];
+        json_stream_object(w, NULL);
+        json_stream_string(
+            w, "blocking_point",
+            row->blocking_point >= 0 ? policy->blocking_points[row->blocking_point].name : NULL);
+        json_stream_string(w, "pool", pool_name(policy, row->pool));
+        json_stream_string(w, "reason",
+                           collateral_reason_name((enum collateral_reason)row->reason));
+        json_stream_u64(w, "port", row->port);
+        json_stream_u64(w, "findings", row->findings);
+        for (int e = 0; e < COLLATERAL_EVIDENCES; e++)
+            json_stream_u64(w, collateral_evidence_name((enum collateral_evidence)e),
+                            row->by_evidence[e]);
+        time_value(w, "first_seen", row->first_seen);
+        time_value(w, "last_seen", row->last_seen);
+        json_stream_object_end(w);
+    }
+    json_stream_array_end(w);
+    json_stream_object_end(w);
+}
+
 static void write_coverage(struct json_stream *w, const struct report *report)
 {
     const struct policy *policy = report->policy;
@@ -170,6 +201,7 @@ static void write_coverage(struct json_stream *w, const struct report *report)
         json_stream_string(w, "level_name", blocking_level_name(point->level));
         json_stream_string(w, "state", blocking_state_name(point->state));
         json_stream_string(w, "reject", blocking_reject_name(point->reject));
+        json_stream_string(w, "position", sensor_position_name(point->position));
         json_stream_array(w, "pools");
         for (size_t p = 0; p < policy->pool_count; p++) {
             if (policy->pools[p].type == POOL_DYNAMIC && policy->pools[p].blocking_point == (int)b)
@@ -232,6 +264,7 @@ static void write_coverage(struct json_stream *w, const struct report *report)
         write_leak(w, report, &report->leaks[i]);
     json_stream_array_end(w);
     json_stream_object_end(w);
+    write_collateral(w, report);
     json_stream_object_end(w);
 }
 
@@ -375,8 +408,10 @@ static void write_finding(struct json_stream *w, const struct report *report,
     if (subscriber.family != 0)
         address_value(w, "subscriber", &subscriber);
     if (finding->pool >= 0) {
+        int point = finding_blocking_point(finding, policy);
         json_stream_string(w, "pool", pool_name(policy, finding->pool));
-        json_stream_string(w, "blocking_point", point_name(policy, finding->pool));
+        json_stream_string(w, "blocking_point",
+                           point >= 0 ? policy->blocking_points[point].name : NULL);
     }
     if (finding->segment >= 0)
         json_stream_string(w, "segment", segment_name(policy, finding->segment));

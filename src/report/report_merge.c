@@ -243,6 +243,7 @@ static void merge_totals(struct report *report, const struct report *from, bool 
     for (int e = 0; e < EVIDENCE_COUNT; e++)
         report->leak_stages[e] += from->leak_stages[e];
     report->suspects_not_kept += from->suspects_not_kept;
+    report_collateral_merge(&report->collateral, &from->collateral);
 }
 
 /* The leaks, findings and suspects that follow; false on a truncated state. */

@@ -1,6 +1,7 @@
 /* What to do next: concrete steps derived from the report's counts, most urgent first
- * (leaks, pools filtered nowhere, infected subscribers, evasion, what the block will
- * break, what the sensor missed). Each names the place and the count it comes from. */
+ * (leaks, what the block refuses that it must not, pools filtered nowhere, infected subscribers,
+ * evasion, what the block will break, what the sensor missed). Each names the place and the count
+ * it comes from. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -88,6 +89,34 @@ static void leak_steps(const struct report *report, struct steps *steps)
         say(steps, "%llu more leak%s from %llu more pool%s: the coverage section lists them.",
             (unsigned long long)rest, plural(rest), (unsigned long long)rest_pools,
             plural(rest_pools));
+}
+
+/* One step per blocking point that refused what it must let through, with the reasons. */
+static void collateral_steps(const struct report *report, struct steps *steps)
+{
+    const struct policy *policy = report->policy;
+    const struct report_collateral *collateral = &report->collateral;
+    for (size_t b = 0; b < policy->blocking_point_count; b++) {
+        uint64_t by_reason[COLLATERAL_REASONS] = {0}, total = 0;
+        for (size_t i = 0; i < collateral->count; i++) {
+            if (collateral->rows[i].blocking_point != (int)b)
+                continue;
+            by_reason[collateral->rows[i].reason] += collateral->rows[i].findings;
+            total += collateral->rows[i].findings;
+        }
+        if (total == 0)
+            continue;
+        say(steps,
+            "Blocking point %s refused %llu connection%s it must let through (collateral_block: "
+            "%llu to designated MSAs on port 25, %llu on 587 or 465, %llu from static pools on "
+            "port 25): make its ACL let them through (an OP25B ACL denies TCP/25 only, after the "
+            "permits the ACL section lists); \"What the block breaks\" in the coverage audit "
+            "names the subscribers it cut off.",
+            policy->blocking_points[b].name, (unsigned long long)total, plural(total),
+            (unsigned long long)by_reason[COLLATERAL_DESIGNATED_MSA],
+            (unsigned long long)by_reason[COLLATERAL_SUBMISSION_PORT],
+            (unsigned long long)by_reason[COLLATERAL_STATIC_POOL]);
+    }
 }
 
 static void unfiltered_steps(const struct report *report, struct steps *steps)
@@ -254,6 +283,7 @@ size_t report_next_steps(const struct report *report, report_step_fn step, void 
 {
     struct steps steps = {.step = step, .context = context};
     leak_steps(report, &steps);
+    collateral_steps(report, &steps);
     unfiltered_steps(report, &steps);
     suspect_steps(report, &steps);
     evasion_steps(report, &steps);

@@ -191,19 +191,20 @@ static const char *const family_names[2] = {"IPv4", "IPv6"};
 static void write_point_tallies(const struct report *report, FILE *out)
 {
     const struct policy *policy = report->policy;
-    tally_header(out, "blocking point (level, state)", 40);
+    tally_header(out, "blocking point (level, state, seen)", 48);
     for (size_t b = 0; b < policy->blocking_point_count; b++) {
         const struct blocking_point *point = &policy->blocking_points[b];
         char label[160];
-        snprintf(label, sizeof(label), "%s (%d %s, %s)", point->name, (int)point->level,
-                 blocking_level_name(point->level), blocking_state_name(point->state));
+        snprintf(label, sizeof(label), "%s (%d %s, %s, %s)", point->name, (int)point->level,
+                 blocking_level_name(point->level), blocking_state_name(point->state),
+                 sensor_position_name(point->position));
         for (int f = 0; f < 2; f++) {
             int family = f == 0 ? ADDRESS_V4 : ADDRESS_V6;
             if (!report_point_has_family(policy, (int)b, family))
                 continue;
             struct coverage_counts counts;
             report_point_counts(report, (int)b, family, &counts);
-            tally_row(out, label, 40, family_names[f], &counts);
+            tally_row(out, label, 48, family_names[f], &counts);
         }
     }
 }
@@ -280,6 +281,43 @@ static void write_leaks(const struct report *report, FILE *out)
         write_leak(report, &report->leaks[i], out);
 }
 
+static void write_finding(const struct report *report, const struct finding *finding, FILE *out);
+
+/* The other half of the audit: what the block refused that it must let through. */
+static void write_collateral(const struct report *report, FILE *out)
+{
+    const struct policy *policy = report->policy;
+    const struct report_collateral *collateral = &report->collateral;
+    uint64_t total = report->findings_total[EVENT_COLLATERAL_BLOCK];
+    fprintf(out, "\nWhat the block breaks: %llu collateral_block finding%s",
+            (unsigned long long)total, total == 1 ? "" : "s");
+    if (total == 0) {
+        fprintf(out, "; no connection it must let through was seen refused\n");
+        return;
+    }
+    fprintf(out, " (port 25 to a designated MSA, 587/465, port 25 from a static pool)\n");
+    for (size_t i = 0; i < collateral->count; i++) {
+        const struct report_collateral_row *row = &collateral->rows[i];
+        fprintf(out, "  %s, pool %s, %s port %u: %llu (",
+                policy->blocking_points[row->blocking_point].name, policy->pools[row->pool].name,
+                collateral_reason_name((enum collateral_reason)row->reason), row->port,
+                (unsigned long long)row->findings);
+        for (int e = 0; e < COLLATERAL_EVIDENCES; e++)
+            fprintf(out, "%s%s %llu", e == 0 ? "" : ", ",
+                    collateral_evidence_name((enum collateral_evidence)e),
+                    (unsigned long long)row->by_evidence[e]);
+        fprintf(out, ")\n");
+    }
+    if (collateral->not_kept > 0)
+        fprintf(out, "  ... and %llu findings in rows not listed\n",
+                (unsigned long long)collateral->not_kept);
+    size_t kept = report->finding_count[EVENT_COLLATERAL_BLOCK];
+    if (total > kept)
+        fprintf(out, "the first %zu:\n", kept);
+    for (size_t i = 0; i < kept; i++)
+        write_finding(report, &report->findings[EVENT_COLLATERAL_BLOCK][i], out);
+}
+
 static void write_coverage(const struct report *report, FILE *out)
 {
     heading(out, "1. Coverage audit: does each block hold?");
@@ -288,6 +326,7 @@ static void write_coverage(const struct report *report, FILE *out)
     fputc('\n', out);
     write_pool_tallies(report, out);
     write_leaks(report, out);
+    write_collateral(report, out);
 }
 
 static void write_timeline(const struct report *report, FILE *out)

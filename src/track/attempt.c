@@ -219,6 +219,7 @@ static void describe(const struct attempt_tracker *tracker, const struct flow *f
     record->verdict = verdict_decide(&input);
     record->evidence = attempt->evidence;
     record->syn_count = attempt->syn_count;
+    record->last_syn = (attempt->flags & ATTEMPT_SYN_SEEN) ? flow->mark : 0;
     record->icmp_seen = (attempt->flags & ATTEMPT_ICMP_SEEN) != 0;
     record->icmp_type = attempt->icmp_type;
     record->icmp_code = attempt->icmp_code;
@@ -265,15 +266,16 @@ static void close_remembered(struct attempt_tracker *tracker, struct flow *flow,
     close_attempt(tracker, flow, reason);
 }
 
-/* Silence is only evidence where the capture could have shown an answer: at the edge, on a
- * segment where traffic towards the ISP is seen at all (a one-way capture shows no silence).
- * An ICMP error that is no ACL's answer (host unreachable, say) is an answer all the same:
- * not silence. */
+/* Silence is only evidence where the capture could have shown an answer: on the subscriber
+ * side of the pool's blocking point, on a segment where traffic towards the ISP is seen at
+ * all (a one-way capture shows no silence). An ICMP error that is no ACL's answer (host
+ * unreachable, say) is an answer all the same: not silence. */
 static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
 {
     struct attempt *attempt = attempt_of(flow);
     if ((attempt->evidence & (EVIDENCE_BLOCK_MASK | EVIDENCE_LEAK_MASK)) == 0 &&
-        !(attempt->flags & ATTEMPT_ICMP_SEEN) && tracker->policy->position == POSITION_EDGE_SIDE &&
+        !(attempt->flags & ATTEMPT_ICMP_SEEN) &&
+        policy_pool_position(tracker->policy, attempt->pool) == POSITION_EDGE_SIDE &&
         segment_flag(tracker->return_seen, attempt->segment))
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_NO_REPLY);
     close_remembered(tracker, flow, "syn_timeout");
@@ -498,8 +500,10 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
     attempt->client_next = packet->seq + 1;
     attempt->syn_count = 1;
     flow->mark = packet->ts;
-    /* Past the ACL, any SYN at all is the leak: a working block lets none through. */
-    if (policy->position == POSITION_CORE_SIDE) {
+    /* Past the ACL, any SYN at all is the leak: a working block lets none through. Where
+     * the mirror sits is said per blocking point: behind a home router's block, in front of
+     * an edge router's. */
+    if (policy_pool_position(policy, pool) == POSITION_CORE_SIDE) {
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE);
         flow_list_append(tracker->flows, flow, LIST_ACTIVE);
     } else {
@@ -573,7 +577,6 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
                           const struct packet *packet)
 {
     struct attempt *attempt = attempt_of(flow);
-    const struct policy *policy = tracker->policy;
     uint8_t flags = packet->tcp_flags;
     bool answers_syn = !(flags & TCP_ACK) || !(attempt->flags & ATTEMPT_SYN_SEEN) ||
                        packet->ack == attempt->client_isn + 1;
@@ -597,7 +600,7 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
              * otherwise the server's own, which means the SYN got there. */
             const struct blocking_point *point = blocking_point_of(tracker, attempt);
             if (point != NULL && point->reject == REJECT_TCP_RESET &&
-                policy->position == POSITION_EDGE_SIDE)
+                point->position == POSITION_EDGE_SIDE)
                 attempt->evidence |= EVIDENCE_BIT(EVIDENCE_RST_FILTER);
             else
                 attempt->evidence |= EVIDENCE_BIT(EVIDENCE_RST_SERVER);

@@ -159,6 +159,8 @@ POLICY_MUTATIONS = [
     ("yaml syntax", "resolvers: [203.0.113.193,", "resolvers: [203.0.113.193,, ]]", ""),
     ("bad duration", "  syn: 30s", "  syn: 30 parsecs", "syn"),
     ("bad position", "  position: edge-side", "  position: sideways", "position"),
+    ("bad point position", "    state: planned ", "    position: behind\n    state: planned ",
+     "bad value 'behind' for position"),
     # Names are written into every event and report: bounded, and shown as they are read.
     ("long name", "  name: span-bras-east-1", "  name: " + "s" * 65, "65 bytes long (at most 64)"),
     ("bidi name", "  - name: partner-msa", "  - name: partner\u202e-msa",

@@ -43,7 +43,8 @@ from html.parser import HTMLParser
 VERDICTS = ["allowed", "blocked", "leaked", "would_block", "unknown"]
 FINDING_TYPES = ["asymmetric_routing", "spoofed_source", "triangular_spam",
                  "inbound_acl_violation", "bot_suspect", "nonstandard_port_smtp",
-                 "open_submission", "pop_before_smtp", "third_party_submission"]
+                 "open_submission", "pop_before_smtp", "third_party_submission",
+                 "collateral_block"]
 # The HTML report's verdict colours (src/report/report_html.c), as they must show in a screenshot.
 CHART_COLOURS = {"allowed": (0x4e, 0x79, 0xa7), "blocked": (0x59, 0xa1, 0x4f),
                  "leaked": (0xe1, 0x57, 0x59), "would_block": (0xf2, 0x8e, 0x2b)}
@@ -209,6 +210,29 @@ def test_scenario(name):
     for stage, count in leaks["by_stage"].items():
         check(count == stages[stage], "%s: leaks at stage %s: %d, listed %d" %
               (name, stage, count, stages[stage]))
+
+    # 3b. What the block breaks: the collateral_block events, by blocking point, pool, reason
+    # and port, with their evidence.
+    refused = [e for e in events if e["type"] == "collateral_block"]
+    collateral = report["coverage"]["collateral"]
+    check(collateral["total"] == len(refused), "%s: %d collateral findings in the report, %d "
+          "events" % (name, collateral["total"], len(refused)))
+    want_rows = defaultdict(Counter)
+    for event in refused:
+        key = (event["blocking_point"], event["pool"], event["reason"], event["dst_port"])
+        want_rows[key][event["evidence"]] += 1
+    got_rows = {(r["blocking_point"], r["pool"], r["reason"], r["port"]): r
+                for r in collateral["rows"]}
+    check(set(got_rows) == set(want_rows), "%s: collateral rows %s, the events make %s" %
+          (name, sorted(got_rows), sorted(want_rows)))
+    for key, evidence in want_rows.items():
+        row = got_rows.get(key)
+        if row is None:
+            continue
+        check(row["findings"] == sum(evidence.values()) and
+              all(row[e] == evidence[e] for e in
+                  ("icmp_prohibited", "rst_blocking_point", "no_reply")),
+              "%s: collateral row %s: %s, the events say %s" % (name, key, row, dict(evidence)))
 
     # 4. Attempts over time add up to the attempts.
     buckets = report["timeline"]["buckets"]
@@ -412,6 +436,12 @@ def check_steps(name, report, page):
         if leaked:
             expected.append("Blocking point %s leaked %d attempt%s from pool %s: " %
                             (pool["blocking_point"], leaked, plural(leaked), pool["name"]))
+    refused = Counter()
+    for row in report["coverage"]["collateral"]["rows"]:
+        refused[row["blocking_point"]] += row["findings"]
+    for point, count in refused.items():
+        expected.append("Blocking point %s refused %d connection%s it must let through" %
+                        (point, count, plural(count)))
     for pool in report["coverage"]["pools_without_blocking_point"]:
         expected.append("Pool %s has no blocking point" % pool["name"])
     if report["bot_suspects"]["subscribers"]:
@@ -443,6 +473,8 @@ DANGLING_START = (",", ";", ")", "/ ")  # a path may begin with /
 
 def check_findings_tables(name, report, page):
     listed = [len(report["coverage"]["leaks"]["items"]), len(report["bot_suspects"]["top"])]
+    listed += [len(report["coverage"]["collateral"]["rows"]),
+               len(report["findings"]["collateral_block"]["listed"])]
     listed += [len(s["listed"]) for t, s in report["findings"].items() if s["evasion"]]
     # The MSAs' own abuse has a table per type too (report_html_abuse.c).
     listed += [len(report["findings"][t]["listed"]) for t in ABUSE_TYPES]

@@ -62,5 +62,6 @@ void scenarios_capture(void);
 void scenarios_stacks(void);
 void scenarios_fleet(void);
 void scenarios_abuse(void);
+void scenarios_collateral(void);
 
 #endif

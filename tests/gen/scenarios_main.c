@@ -23,5 +23,6 @@ int main(int argc, char **argv)
     scenarios_stacks();
     scenarios_fleet();
     scenarios_abuse();
+    scenarios_collateral();
     return 0;
 }

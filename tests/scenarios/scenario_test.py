@@ -34,7 +34,8 @@ NOT_FINDINGS = ("attempt", "coverage", "sensor_stats")
 GUIDE_FINDINGS = ("asymmetric_routing", "spoofed_source", "triangular_spam",
                   "inbound_acl_violation", "bot_suspect", "nonstandard_port_smtp",
                   "open_submission", "pop_before_smtp", "third_party_submission",
-                  "msa_abuse", "cleartext_auth")
+                  "msa_abuse", "cleartext_auth",
+                  "collateral_block")
 
 
 def fail(message):
@@ -237,6 +238,15 @@ def main():
                 fail("coverage ratio of %s is wrong: %s" % (event["pool"], json.dumps(event)))
         elif "coverage" in event:
             fail("coverage ratio without blocked or leaked attempts: %s" % json.dumps(event))
+    # Each pool's collateral count is its collateral_block findings, by the client's family.
+    for event in finals:
+        refused = sum(1 for e in events if e["type"] == "collateral_block" and
+                      e["pool"] == event["pool"] and
+                      (6 if ":" in e["src_ip"] else 4) == event["ip_version"])
+        if event.get("collateral") != refused:
+            fail("final coverage of %s IPv%d counts %s collateral, the output has %d "
+                 "collateral_block findings" % (event["pool"], event["ip_version"],
+                                                event.get("collateral"), refused))
     covered = {(e["pool"], e["ip_version"]) for e in finals}
     for (pool, version, _verdict) in tally:
         if (pool, version) not in covered:

@@ -305,6 +305,10 @@ Test(event, coverage_per_dynamic_pool_and_family)
     coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_BLOCKED);
     coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_LEAKED);
     coverage_add(&coverage, 0, ADDRESS_V4, VERDICT_ALLOWED);
+    /* collateral_block findings are counted beside the attempts, never among them. */
+    coverage_add_collateral(&coverage, 0, ADDRESS_V4);
+    coverage_add_collateral(&coverage, 0, ADDRESS_V4);
+    coverage_add_collateral(&coverage, 0, ADDRESS_V6);
     event_coverage(&events, &coverage, 1768467660LL * PACKET_TIME_SECOND, true);
     coverage_free(&coverage);
     /* ftth has IPv4 and IPv6 prefixes, v4only only IPv4, the static pool none. */
@@ -313,12 +317,13 @@ Test(event, coverage_per_dynamic_pool_and_family)
                      "{\"type\":\"coverage\",\"v\":1,\"ts\":\"2026-01-15T09:01:00.000000Z\","
                      "\"sensor\":\"test-sensor\",\"pool\":\"ftth\",\"blocking_point\":"
                      "\"bras-1\",\"level\":\"terminator\",\"state\":\"active\",\"reject\":"
-                     "\"icmp\",\"ip_version\":4,\"attempts\":5,\"allowed\":1,\"blocked\":3,"
-                     "\"leaked\":1,\"would_block\":0,\"unknown\":0,\"coverage\":0.7500,"
-                     "\"final\":true}\n");
+                     "\"icmp\",\"position\":\"edge-side\",\"ip_version\":4,\"attempts\":5,"
+                     "\"allowed\":1,\"blocked\":3,\"leaked\":1,\"would_block\":0,\"unknown\":0,"
+                     "\"coverage\":0.7500,\"collateral\":2,\"final\":true}\n");
     /* Nothing blocked or leaked: the ratio is unknown, so it is left out, not 0. */
     cr_assert_null(strstr(memory.lines[1], "\"coverage\":"), "%s", memory.lines[1]);
     cr_assert_not_null(strstr(memory.lines[1], "\"ip_version\":6"));
+    cr_assert_not_null(strstr(memory.lines[1], "\"collateral\":1,"), "%s", memory.lines[1]);
     cr_assert_not_null(strstr(memory.lines[2], "\"pool\":\"v4only\""));
     cr_assert_null(strstr(memory.lines[2], "blocking_point"), "no blocking point named");
     cr_assert_str_eq(memory.keys[0], "test-sensor");

@@ -126,3 +126,64 @@ Test(metrics, every_series_names_the_sensor_and_scores_fill_0_to_100_buckets_per
     metrics_stop(metrics);
     policy_free(policy);
 }
+
+/* collateral_block findings by the place they name: a dynamic pool at its own point (port 25
+ * to its MSA, 587/465), a static pool at the point of the block it is carved out of (its
+ * port 25, 587/465); points the sensor cannot see refuse anything have no series. */
+static const char *const COLLATERAL_POLICY =
+    "sensor: {name: s, position: edge-side}\n"
+    "own_prefixes: [198.51.100.0/22]\n"
+    "blocking_points:\n"
+    "  - {name: bras, level: terminator}\n"
+    "  - {name: later, level: edge, state: planned}\n"
+    "pools:\n"
+    "  - {name: ftth, type: dynamic, prefixes: [198.51.100.0/24], blocking_point: bras}\n"
+    "  - {name: dsl, type: dynamic, prefixes: [198.51.101.0/24], blocking_point: later}\n"
+    "  - {name: shop, type: static, prefixes: [198.51.100.8/29]}\n";
+
+static void refused(struct bus *bus, int pool, int point, enum collateral_reason reason)
+{
+    struct finding finding;
+    finding_init(&finding, EVENT_COLLATERAL_BLOCK, (packet_time)1768467600 * PACKET_TIME_SECOND);
+    finding.pool = pool;
+    finding.blocking_point = point;
+    finding.as.collateral.reason = (uint8_t)reason;
+    bus_finding(bus, &finding);
+}
+
+Test(metrics, collateral_blocks_by_pool_point_and_reason)
+{
+    char error[512];
+    struct policy *policy = policy_load_text("t.yaml", COLLATERAL_POLICY, strlen(COLLATERAL_POLICY),
+                                             error, sizeof(error));
+    cr_assert_not_null(policy, "%s", error);
+    struct metrics *metrics = metrics_start_shared(policy, 1, error, sizeof(error));
+    cr_assert_not_null(metrics, "%s", error);
+    metrics_become_worker(metrics, 0);
+    struct bus bus;
+    bus_init(&bus);
+    cr_assert_eq(metrics_attach(metrics, &bus, NULL), 0);
+    refused(&bus, 0, -1, COLLATERAL_DESIGNATED_MSA);
+    refused(&bus, 0, -1, COLLATERAL_SUBMISSION_PORT);
+    refused(&bus, 0, 0, COLLATERAL_SUBMISSION_PORT);
+    refused(&bus, 2, 0, COLLATERAL_STATIC_POOL);
+    refused(&bus, 1, -1, COLLATERAL_SUBMISSION_PORT); /* no place: not counted */
+    char *text = render_after(policy, metrics);
+#define COLLATERAL(pool, reason)                                                                   \
+    "op25b_collateral_blocks_total{sensor=\"s\",pool=\"" pool "\",blocking_point=\"bras\","        \
+    "reason=\"" reason "\"}"
+    cr_expect_eq(sample(text, COLLATERAL("ftth", "designated_msa")), 1.0);
+    cr_expect_eq(sample(text, COLLATERAL("ftth", "submission_port")), 2.0);
+    cr_expect_eq(sample(text, COLLATERAL("shop", "static_pool")), 1.0);
+    cr_expect_eq(sample(text, COLLATERAL("shop", "submission_port")), 0.0);
+    cr_expect_null(strstr(text, COLLATERAL("ftth", "static_pool")));
+    cr_expect_null(strstr(text, COLLATERAL("shop", "designated_msa")));
+    cr_expect_null(strstr(text, "pool=\"dsl\",blocking_point=\"later\",reason"));
+    cr_expect_eq(sample(text, "op25b_blocking_point_info{sensor=\"s\",blocking_point=\"later\","
+                              "level=\"edge\",state=\"planned\",reject=\"drop\","
+                              "position=\"edge-side\"}"),
+                 1.0);
+    free(text);
+    metrics_stop(metrics);
+    policy_free(policy);
+}

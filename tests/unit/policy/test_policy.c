@@ -537,6 +537,59 @@ Test(policy_errors, bad_choices)
     /* Case matters. */
     snprintf(text, sizeof(text), "%s    level: Edge\n", point);
     expect_error(text, 11, "bad value 'Edge' for level");
+    snprintf(text, sizeof(text), "%s    level: edge\n    position: core\n", point);
+    expect_error(text, 12, "bad value 'core' for position (expected edge-side or core-side)");
+    snprintf(text, sizeof(text), "%s    level: edge\n    position: [edge-side]\n", point);
+    expect_error(text, 12, "position");
+}
+
+/* A blocking point's position: its own key, else core-side for a home router (the ISP's
+ * mirror is always behind it), else the sensor's; a pool follows its point's, and a pool
+ * without one the sensor's. */
+Test(policy, position_per_blocking_point)
+{
+    struct policy *policy = load_ok(
+        "sensor: {name: s1, position: edge-side}\n"
+        "own_prefixes: [198.51.100.0/22]\n"
+        "blocking_points:\n"
+        "  - {name: bras, level: terminator}\n"
+        "  - {name: cpe, level: home-router}\n"
+        "  - {name: border, level: core, position: core-side}\n"
+        "  - {name: lab-cpe, level: home-router, position: edge-side}\n"
+        "pools:\n"
+        "  - {name: a, type: dynamic, prefixes: [198.51.100.0/24], blocking_point: bras}\n"
+        "  - {name: b, type: dynamic, prefixes: [198.51.101.0/24], blocking_point: cpe}\n"
+        "  - {name: c, type: dynamic, prefixes: [198.51.102.0/24], blocking_point: border}\n"
+        "  - {name: d, type: dynamic, prefixes: [198.51.103.0/25], blocking_point: lab-cpe}\n"
+        "  - {name: e, type: dynamic, prefixes: [198.51.103.128/25]}\n");
+    const struct blocking_point *points = policy->blocking_points;
+    cr_assert_eq(points[0].position, POSITION_EDGE_SIDE);
+    cr_assert_eq(points[0].position_source, POSITION_FROM_SENSOR);
+    cr_assert_eq(points[1].position, POSITION_CORE_SIDE);
+    cr_assert_eq(points[1].position_source, POSITION_FROM_LEVEL);
+    cr_assert_eq(points[2].position, POSITION_CORE_SIDE);
+    cr_assert_eq(points[2].position_source, POSITION_FROM_POINT);
+    cr_assert_eq(points[3].position, POSITION_EDGE_SIDE);
+    cr_assert_eq(points[3].position_source, POSITION_FROM_POINT);
+    enum sensor_position want[] = {POSITION_EDGE_SIDE, POSITION_CORE_SIDE, POSITION_CORE_SIDE,
+                                   POSITION_EDGE_SIDE, POSITION_EDGE_SIDE};
+    for (int p = 0; p < 5; p++)
+        cr_assert_eq(policy_pool_position(policy, p), want[p], "pool %d", p);
+    policy_free(policy);
+
+    /* A core-side sensor: points without the key are core-side, and so are their pools. */
+    policy = load_ok("sensor: {name: s1, position: core-side}\n"
+                     "own_prefixes: []\n"
+                     "blocking_points: [{name: bras, level: terminator},\n"
+                     "                  {name: near, level: edge, position: edge-side}]\n"
+                     "pools:\n"
+                     "  - {name: a, type: dynamic, prefixes: [10.0.0.0/8], blocking_point: bras}\n"
+                     "  - {name: b, type: dynamic, prefixes: [11.0.0.0/8], blocking_point: near}\n"
+                     "  - {name: c, type: dynamic, prefixes: [12.0.0.0/8]}\n");
+    cr_assert_eq(policy_pool_position(policy, 0), POSITION_CORE_SIDE);
+    cr_assert_eq(policy_pool_position(policy, 1), POSITION_EDGE_SIDE);
+    cr_assert_eq(policy_pool_position(policy, 2), POSITION_CORE_SIDE);
+    policy_free(policy);
 }
 
 Test(policy_errors, yaml_syntax)

@@ -216,6 +216,34 @@ static void triangular(int n, packet_time ts)
     each(src.bytes[3] % 2, tell_finding, &finding);
 }
 
+/* What the block breaks: a refused submission or MSA connection, its row by reason and port. */
+static void collateral(int count, packet_time ts)
+{
+    int n = count / 9; /* the stream calls every ninth: vary by the call */
+    struct finding finding;
+    finding_init(&finding, EVENT_COLLATERAL_BLOCK, ts);
+    static const uint16_t ports[] = {25, 587, 465};
+    char client[32];
+    snprintf(client, sizeof(client), "203.0.113.%d", n % 3 == 0 ? 140 + n % 7 : 70 + n % 9);
+    struct address src = address_of(client);
+    struct flow_tuple flow = {.src = src,
+                              .dst = address_of(n % 2 ? "203.0.113.225" : "192.0.2.87"),
+                              .src_port = (uint16_t)(52000 + count),
+                              .dst_port = ports[n % 3],
+                              .proto = 6};
+    finding_set_flow(&finding, &flow);
+    finding.pool = n % 3 == 0 ? 1 : 0;
+    finding.blocking_point = 0;
+    struct collateral_finding *facts = &finding.as.collateral;
+    facts->reason = flow.dst_port == 25 ? COLLATERAL_DESIGNATED_MSA : COLLATERAL_SUBMISSION_PORT;
+    facts->evidence = (uint8_t)(n % COLLATERAL_EVIDENCES);
+    facts->subscriber = (struct prefix){.address = src, .length = 32};
+    facts->msa = -1;
+    facts->syn_count = (uint16_t)(1 + n % 3);
+    facts->last_syn = ts;
+    each(src.bytes[3] % 2, tell_finding, &finding);
+}
+
 /* count items over span seconds, every kind, one time each in rising order. */
 static void stream(int count, int span_seconds)
 {
@@ -233,6 +261,9 @@ static void stream(int count, int span_seconds)
             break;
         case 3:
             triangular(n, ts);
+            break;
+        case 4:
+            collateral(n, ts);
             break;
         default:
             attempt(n, ts);

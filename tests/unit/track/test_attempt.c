@@ -81,13 +81,10 @@ static void keep_attempt(void *context, const struct attempt_record *attempt)
     k->record.smtp = NULL; /* the tracker's: only the copy is read after the call */
 }
 
-static void start(const char *position, unsigned flows, unsigned sessions)
+static void start_policy(const char *text)
 {
-    char text[sizeof(policy_template) + 64];
-    int length = snprintf(text, sizeof(text), policy_template, position, flows, sessions);
-    cr_assert(length > 0 && (size_t)length < sizeof(text));
     char error[256];
-    policy = policy_load_text("unit.yaml", text, (size_t)length, error, sizeof(error));
+    policy = policy_load_text("unit.yaml", text, strlen(text), error, sizeof(error));
     cr_assert_not_null(policy, "%s", error);
     memset(kept, 0, sizeof(kept));
     kept_count = 0;
@@ -99,6 +96,14 @@ static void start(const char *position, unsigned flows, unsigned sessions)
     cr_assert_eq(bus_subscribe(&bus, subscriber), 0);
     tracker = attempt_tracker_new(policy, &bus, &coverage, &counters, return_seen);
     cr_assert_not_null(tracker);
+}
+
+static void start(const char *position, unsigned flows, unsigned sessions)
+{
+    char text[sizeof(policy_template) + 64];
+    int length = snprintf(text, sizeof(text), policy_template, position, flows, sessions);
+    cr_assert(length > 0 && (size_t)length < sizeof(text));
+    start_policy(text);
 }
 
 static void stop(void)
@@ -669,6 +674,52 @@ Test(attempt, core_side_any_syn_is_the_leak)
     cr_assert_eq(kept_count, 2);
     cr_assert_eq(kept[1].record.verdict, VERDICT_LEAKED);
     assert_only(kept[1].record.evidence,
+                EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE) | EVIDENCE_BIT(EVIDENCE_RST_SERVER));
+}
+
+/* One mirror at a BRAS: behind the home routers' blocks (any SYN it sees got past one), in
+ * front of its own ACL. The verdicts follow the position of the point that governs the
+ * pool, not the sensor's. */
+Test(attempt, each_pool_is_judged_by_the_position_of_its_blocking_point)
+{
+    stop();
+    start_policy("sensor: { name: unit-attempt, position: edge-side }\n"
+                 "own_prefixes: [198.51.100.0/22]\n"
+                 "blocking_points:\n"
+                 "  - { name: bras, level: terminator, reject: tcp-reset }\n"
+                 "  - { name: cpe, level: home-router, reject: tcp-reset }\n"
+                 "pools:\n"
+                 "  - { name: ftth, type: dynamic, prefixes: [198.51.100.0/24], "
+                 "blocking_point: bras }\n"
+                 "  - { name: managed, type: dynamic, prefixes: [198.51.101.0/24], "
+                 "blocking_point: cpe }\n"
+                 "segments: [{ name: access-a, vlan: 100, expects: [ftth, managed] }]\n");
+    return_seen[ACCESS_A + 1] = true;
+    syn(0, FTTH_CLIENT, 40000, SERVER, 1000, ACCESS_A);
+    syn(0, DSL_CLIENT, 40001, SERVER, 1000, ACCESS_A);
+    struct conn reset_ftth = conn_open(1, FTTH_CLIENT, 40002, SERVER, ACCESS_A);
+    struct conn reset_cpe = conn_open(1, DSL_CLIENT, 40003, SERVER, ACCESS_A);
+    struct packet rst = tcp(1.01, SERVER, 25, FTTH_CLIENT, 40002, TCP_RST | TCP_ACK, 0,
+                            reset_ftth.client_next, NULL);
+    feed(&rst, ACCESS_A);
+    rst =
+        tcp(1.01, SERVER, 25, DSL_CLIENT, 40003, TCP_RST | TCP_ACK, 0, reset_cpe.client_next, NULL);
+    feed(&rst, ACCESS_A);
+    advance(31);
+    attempt_finish(tracker, "end_of_input");
+    cr_assert_eq(kept_count, 4);
+    /* In front of the BRAS's ACL: silence and its reset are block evidence. */
+    cr_assert_eq(record_of(40000)->record.verdict, VERDICT_BLOCKED);
+    assert_only(record_of(40000)->record.evidence, EVIDENCE_BIT(EVIDENCE_NO_REPLY));
+    cr_assert_eq(record_of(40002)->record.verdict, VERDICT_BLOCKED);
+    assert_only(record_of(40002)->record.evidence, EVIDENCE_BIT(EVIDENCE_RST_FILTER));
+    /* Behind the home router's: the SYN is the leak, and a reset the server's. */
+    const struct attempt_record *through = &record_of(40001)->record;
+    cr_assert_eq(through->verdict, VERDICT_LEAKED);
+    assert_only(through->evidence, EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE));
+    cr_assert_str_eq(through->close_reason, "end_of_input", "settled, so no SYN timer");
+    cr_assert_eq(record_of(40003)->record.verdict, VERDICT_LEAKED);
+    assert_only(record_of(40003)->record.evidence,
                 EVIDENCE_BIT(EVIDENCE_SYN_CORE_SIDE) | EVIDENCE_BIT(EVIDENCE_RST_SERVER));
 }
 
