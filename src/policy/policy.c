@@ -128,6 +128,12 @@ bool policy_msa_allows(const struct policy *policy, int msa, int pool, uint16_t 
     return port_listed && msa_serves_pool(entry, pool);
 }
 
+bool policy_msa_closing(const struct policy *policy, int msa, uint16_t port)
+{
+    return msa >= 0 && (size_t)msa < policy->msa_count && port == 25 &&
+           policy->msas[msa].port25_planned_close;
+}
+
 /* ---- Names ---- */
 
 static const char *name_in(const char *const *names, size_t count, int index)

@@ -13,6 +13,13 @@ const char *event_type_name(enum event_type type)
                                                         "nonstandard_port_smtp",
                                                         "open_submission",
                                                         "pop_before_smtp",
-                                                        "third_party_submission"};
+                                                        "third_party_submission",
+                                                        "submission_migration"};
     return (unsigned)type < EVENT_TYPE_COUNT ? names[type] : "unknown";
+}
+
+bool event_type_is_finding(enum event_type type)
+{
+    return type > EVENT_SENSOR_STATS && type < EVENT_TYPE_COUNT &&
+           type != EVENT_SUBMISSION_MIGRATION;
 }

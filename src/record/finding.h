@@ -14,6 +14,7 @@
 #include "proto/smtp.h"
 #include "record/event_type.h"
 #include "record/flow_tuple.h"
+#include "record/migration.h"
 #include "util/address.h"
 #include "util/packet_time.h"
 
@@ -125,6 +126,7 @@ struct finding {
         struct triangular_finding triangular;
         struct bot_finding bot;
         struct submission_finding submission;
+        struct migration_finding migration;
     } as;
 };
 

@@ -197,6 +197,9 @@ void finding_walk(const struct finding *finding, const struct policy *policy,
     case EVENT_THIRD_PARTY_SUBMISSION:
         walk_submission(finding, policy, walker, context);
         return;
+    case EVENT_SUBMISSION_MIGRATION:
+        migration_walk(&finding->as.migration, policy, walker, context);
+        return;
     default:
         return;
     }

@@ -316,7 +316,7 @@ void report_keep_suspect(struct report *report, const struct finding *candidate)
 static void note_finding(struct report *report, const struct finding *finding)
 {
     enum event_type type = finding->type;
-    if (type >= EVENT_TYPE_COUNT || report->finished)
+    if (type >= EVENT_TYPE_COUNT || report->finished || !event_type_is_finding(type))
         return;
     report->findings_total[type]++;
     note_time(report, finding->ts);

@@ -354,9 +354,11 @@ static void write_acl_rules(const struct report *report, FILE *out)
         html_escape(out, policy->pools[rule->pool].name);
         if (named) {
             fputs("</td><td>", out);
-            if (rule->action == ACL_PERMIT)
+            if (rule->action == ACL_PERMIT) {
                 html_escape(out, policy->msas[rule->msa].name);
-            else if (rule->action == ACL_EXEMPT) {
+                if (policy->msas[rule->msa].port25_planned_close)
+                    fputs(" (port 25 planned to close)", out);
+            } else if (rule->action == ACL_EXEMPT) {
                 fputs("exempt inside ", out);
                 html_escape(out, policy->pools[rule->inside].name);
             }

@@ -60,5 +60,6 @@ void scenarios_submission(void);
 void scenarios_bots(void);
 void scenarios_capture(void);
 void scenarios_stacks(void);
+void scenarios_migration(void);
 
 #endif

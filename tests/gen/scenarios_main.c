@@ -21,5 +21,6 @@ int main(int argc, char **argv)
     scenarios_bots();
     scenarios_capture();
     scenarios_stacks();
+    scenarios_migration();
     return 0;
 }
