@@ -165,6 +165,12 @@ POLICY_MUTATIONS = [
      "bidirectional control character (U+202E"),
     ("control in name", "  - name: dsl-vlan", '  - name: "dsl\\x85vlan"',
      "control character (U+0085"),
+    # planned_close closes a port the MSA serves, and only port 25.
+    ("planned close of a port not served", "    pools: [ftth-east]  # permitted",
+     "    planned_close: [465]\n    pools: [ftth-east]  # permitted",
+     "does not serve port 465"),
+    ("planned close of 587", "    ports: [25, 587, 465]",
+     "    planned_close: [587]\n    ports: [25, 587, 465]", "only port 25 can be planned to close"),
 ]
 
 
