@@ -17,6 +17,7 @@
 #include "decode/decode.h"
 #include "record/bus.h"
 #include "record/finding.h"
+#include "record/migration.h"
 #include "output/metrics_guard.h"
 #include "output/sink.h"
 #include "util/log.h"
@@ -38,6 +39,10 @@ static const double score_bounds[SCORE_BUCKETS] = {10, 20, 30, 40, 50, 60, 70, 8
 #define ROW_SCORES EVIDENCE_COUNT
 #define ROW_SCORE_SUM (ROW_SCORES + SCORE_BUCKETS + 1)
 #define ROW_VALUES (ROW_SCORE_SUM + 1)
+/* Each (MSA, pool)'s row of submission counts (record/migration.h): connections by port and
+ * AUTH, then the last interval's distinct subscribers by port. */
+#define SUBMISSION_SUBSCRIBERS (MIGRATION_PORTS * MIGRATION_AUTHS)
+#define SUBMISSION_VALUES (SUBMISSION_SUBSCRIBERS + MIGRATION_PORTS)
 
 struct snapshot {
     struct sensor_counters counters;
@@ -47,9 +52,11 @@ struct snapshot {
     struct sink_stats sinks;
     packet_time now;
     double published_at; /* Unix time of the wall clock */
-    /* Sized by the policy: [pool * 2 + (IPv6 ? 1 : 0)][verdict] and [pool][ROW_VALUES]. */
+    /* Sized by the policy: [pool * 2 + (IPv6 ? 1 : 0)][verdict], [pool][ROW_VALUES] and
+     * [migration_row()][SUBMISSION_VALUES]. */
     uint64_t *attempts;
     uint64_t *pools;
+    uint64_t *submission;
 };
 
 struct metrics {
@@ -59,6 +66,11 @@ struct metrics {
     struct metrics_guard *guard;
     size_t attempt_values;
     size_t pool_values;
+    size_t submission_values;
+    /* The interval's distinct subscribers by port, per (MSA, pool), as the
+     * submission_migration events of the interval say; they become the gauge when the
+     * interval's report comes. */
+    uint64_t *interval_subscribers;
     /* The packet thread's own copy; observers add to it directly. */
     struct snapshot pending;
     double last_publish;
@@ -137,30 +149,36 @@ int metrics_parse_address(const char *text, struct sockaddr_storage *address, ch
 
 /* ---- Snapshots ---- */
 
-static int snapshot_init(struct snapshot *snapshot, size_t attempt_values, size_t pool_values)
+static int snapshot_init(struct snapshot *snapshot, const struct metrics *metrics)
 {
     memset(snapshot, 0, sizeof(*snapshot));
-    snapshot->attempts = calloc(attempt_values + 1, sizeof(uint64_t));
-    snapshot->pools = calloc(pool_values + 1, sizeof(uint64_t));
-    return snapshot->attempts == NULL || snapshot->pools == NULL ? -1 : 0;
+    snapshot->attempts = calloc(metrics->attempt_values + 1, sizeof(uint64_t));
+    snapshot->pools = calloc(metrics->pool_values + 1, sizeof(uint64_t));
+    snapshot->submission = calloc(metrics->submission_values + 1, sizeof(uint64_t));
+    return snapshot->attempts == NULL || snapshot->pools == NULL || snapshot->submission == NULL
+               ? -1
+               : 0;
 }
 
 static void snapshot_free(struct snapshot *snapshot)
 {
     free(snapshot->attempts);
     free(snapshot->pools);
+    free(snapshot->submission);
 }
 
 /* Copies the values, keeping the destination's own arrays. */
 static void snapshot_copy(const struct metrics *metrics, struct snapshot *to,
                           const struct snapshot *from)
 {
-    uint64_t *attempts = to->attempts, *pools = to->pools;
+    uint64_t *attempts = to->attempts, *pools = to->pools, *submission = to->submission;
     *to = *from;
     to->attempts = attempts;
     to->pools = pools;
+    to->submission = submission;
     memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
     memcpy(pools, from->pools, metrics->pool_values * sizeof(uint64_t));
+    memcpy(submission, from->submission, metrics->submission_values * sizeof(uint64_t));
 }
 
 static double wall_seconds(clockid_t clock)
@@ -245,11 +263,12 @@ static uint8_t *slot_of(const struct metrics *metrics, unsigned worker)
 }
 
 static void slot_layout(const struct metrics *metrics, uint8_t *slot, struct snapshot **fixed,
-                        uint64_t **attempts, uint64_t **pools)
+                        uint64_t **attempts, uint64_t **pools, uint64_t **submission)
 {
     *fixed = (struct snapshot *)(slot + sizeof(struct slot_header));
     *attempts = (uint64_t *)(slot + sizeof(struct slot_header) + sizeof(struct snapshot));
     *pools = *attempts + metrics->attempt_values;
+    *submission = *pools + metrics->pool_values;
 }
 
 static void slot_write(struct metrics *metrics, const struct snapshot *from)
@@ -257,13 +276,14 @@ static void slot_write(struct metrics *metrics, const struct snapshot *from)
     uint8_t *slot = slot_of(metrics, (unsigned)metrics->worker);
     struct slot_header *header = (struct slot_header *)slot;
     struct snapshot *fixed;
-    uint64_t *attempts, *pools;
-    slot_layout(metrics, slot, &fixed, &attempts, &pools);
+    uint64_t *attempts, *pools, *submission;
+    slot_layout(metrics, slot, &fixed, &attempts, &pools, &submission);
     __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(fixed, from, sizeof(*fixed));
     memcpy(attempts, from->attempts, metrics->attempt_values * sizeof(uint64_t));
     memcpy(pools, from->pools, metrics->pool_values * sizeof(uint64_t));
+    memcpy(submission, from->submission, metrics->submission_values * sizeof(uint64_t));
     __atomic_store_n(&header->sequence, header->sequence + 1, __ATOMIC_RELEASE);
 }
 
@@ -273,19 +293,22 @@ static bool slot_read(const struct metrics *metrics, unsigned worker, struct sna
     uint8_t *slot = slot_of(metrics, worker);
     struct slot_header *header = (struct slot_header *)slot;
     struct snapshot *fixed;
-    uint64_t *attempts, *pools;
-    slot_layout(metrics, slot, &fixed, &attempts, &pools);
+    uint64_t *attempts, *pools, *submission;
+    slot_layout(metrics, slot, &fixed, &attempts, &pools, &submission);
     for (int tries = 0; tries < 1000; tries++) {
         uint64_t before = __atomic_load_n(&header->sequence, __ATOMIC_ACQUIRE);
         if (before & 1)
             continue;
         /* The slot's own array pointers are the worker's: only the values are taken. */
         uint64_t *scratch_attempts = scratch->attempts, *scratch_pools = scratch->pools;
+        uint64_t *scratch_submission = scratch->submission;
         memcpy(scratch, fixed, sizeof(*scratch));
         scratch->attempts = scratch_attempts;
         scratch->pools = scratch_pools;
+        scratch->submission = scratch_submission;
         memcpy(scratch_attempts, attempts, metrics->attempt_values * sizeof(uint64_t));
         memcpy(scratch_pools, pools, metrics->pool_values * sizeof(uint64_t));
+        memcpy(scratch_submission, submission, metrics->submission_values * sizeof(uint64_t));
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&header->sequence, __ATOMIC_RELAXED) == before)
             return true;
@@ -303,12 +326,14 @@ static void add_u64s(uint64_t *to, const uint64_t *from, size_t count)
  * clocks take the latest. */
 static void merge_slots(struct metrics *metrics, struct snapshot *into, struct snapshot *scratch)
 {
-    uint64_t *attempts = into->attempts, *pools = into->pools;
+    uint64_t *attempts = into->attempts, *pools = into->pools, *submission = into->submission;
     memset(into, 0, sizeof(*into));
     into->attempts = attempts;
     into->pools = pools;
+    into->submission = submission;
     memset(attempts, 0, metrics->attempt_values * sizeof(uint64_t));
     memset(pools, 0, metrics->pool_values * sizeof(uint64_t));
+    memset(submission, 0, metrics->submission_values * sizeof(uint64_t));
     _Static_assert(sizeof(struct sensor_counters) % sizeof(uint64_t) == 0, "all counters");
     _Static_assert(sizeof(struct sink_stats) % sizeof(uint64_t) == 0, "all counters");
     for (unsigned w = 0; w < metrics->workers; w++) {
@@ -326,6 +351,8 @@ static void merge_slots(struct metrics *metrics, struct snapshot *into, struct s
             scratch->published_at > into->published_at ? scratch->published_at : into->published_at;
         add_u64s(attempts, scratch->attempts, metrics->attempt_values);
         add_u64s(pools, scratch->pools, metrics->pool_values);
+        /* Gauges too: a subscriber's packets all go to one worker. */
+        add_u64s(submission, scratch->submission, metrics->submission_values);
     }
 }
 
@@ -343,9 +370,46 @@ static void on_attempt(void *context, const struct attempt_record *attempt)
         metrics->pending.pools[(size_t)pool * ROW_VALUES + stage]++;
 }
 
+/* An interval's submission_migration: its connections add to the counters, its distinct
+ * subscribers wait for the interval's report (on_periodic). */
+static void note_migration(struct metrics *metrics, const struct finding *finding)
+{
+    const struct migration_finding *migration = &finding->as.migration;
+    long row = migration_row(metrics->policy, migration->msa, finding->pool);
+    if (row < 0)
+        return;
+    uint64_t *values = &metrics->pending.submission[(size_t)row * SUBMISSION_VALUES];
+    for (int p = 0; p < MIGRATION_PORTS; p++) {
+        for (int a = 0; a < MIGRATION_AUTHS; a++)
+            values[p * MIGRATION_AUTHS + a] += migration->counts.connections[p][a];
+        metrics->interval_subscribers[(size_t)row * MIGRATION_PORTS + (size_t)p] =
+            migration->counts.port_subscribers[p];
+    }
+}
+
+/* An interval is over: the subscribers its events counted become the gauge, and an (MSA,
+ * pool) that had no event shows 0. */
+static void on_periodic(void *context, const struct periodic_record *periodic)
+{
+    struct metrics *metrics = context;
+    if (periodic->coverage == NULL) /* SIGUSR1's counters alone: no interval ended */
+        return;
+    size_t rows = metrics->submission_values / SUBMISSION_VALUES;
+    for (size_t row = 0; row < rows; row++) {
+        uint64_t *next = &metrics->interval_subscribers[row * MIGRATION_PORTS];
+        uint64_t *gauge = &metrics->pending.submission[row * SUBMISSION_VALUES];
+        memcpy(gauge + SUBMISSION_SUBSCRIBERS, next, MIGRATION_PORTS * sizeof(uint64_t));
+        memset(next, 0, MIGRATION_PORTS * sizeof(uint64_t));
+    }
+}
+
 static void on_finding(void *context, const struct finding *finding)
 {
     struct metrics *metrics = context;
+    if (finding->type == EVENT_SUBMISSION_MIGRATION) {
+        note_migration(metrics, finding);
+        return;
+    }
     int pool = finding->pool;
     /* The detector scores only the subscribers of dynamic pools. */
     if (finding->type != EVENT_BOT_SUSPECT || pool < 0 ||
@@ -363,7 +427,7 @@ static void on_finding(void *context, const struct finding *finding)
 int metrics_attach(struct metrics *metrics, struct bus *bus)
 {
     struct bus_subscriber subscriber = {
-        .attempt = on_attempt, .finding = on_finding, .context = metrics};
+        .attempt = on_attempt, .finding = on_finding, .periodic = on_periodic, .context = metrics};
     return bus_subscribe(bus, subscriber);
 }
 
@@ -582,6 +646,58 @@ static void render_scores(FILE *out, const struct metrics *metrics, const struct
     }
 }
 
+/* A series of one (MSA, pool): the pool's labels, then the MSA and the port. */
+static void submission_series(FILE *out, const struct metrics *metrics, const char *name,
+                              size_t row, enum migration_port port)
+{
+    const struct policy *policy = metrics->policy;
+    pool_series(out, metrics, name, (int)(row % policy->pool_count));
+    fputs(",msa=\"", out);
+    label_value(out, policy->msas[row / policy->pool_count].name);
+    fprintf(out, "\",port=\"%u\"", migration_port_number(port));
+}
+
+/* Per MSA and dynamic pool that has seen a connection since the start: Prometheus adds a
+ * series once it appears, and an MSA x pool product that never carries submission would
+ * only be noise. */
+static void render_submission(FILE *out, const struct metrics *metrics, const struct snapshot *s)
+{
+    size_t rows = metrics->submission_values / SUBMISSION_VALUES;
+    family(out, "op25b_submission_connections_total", "counter",
+           "Dynamic subscribers' connections to each MSA on 25, 587 and 465, by whether they "
+           "sent AUTH (unknown: TLS hid the dialogue).");
+    for (size_t row = 0; row < rows; row++) {
+        const uint64_t *values = &s->submission[row * SUBMISSION_VALUES];
+        uint64_t total = 0;
+        for (int i = 0; i < SUBMISSION_SUBSCRIBERS; i++)
+            total += values[i];
+        for (int p = 0; p < MIGRATION_PORTS && total > 0; p++) {
+            for (int a = 0; a < MIGRATION_AUTHS; a++) {
+                if (p == MIGRATION_PORT_465 && a != MIGRATION_AUTH_UNKNOWN)
+                    continue; /* implicit TLS: never known */
+                submission_series(out, metrics, "op25b_submission_connections_total", row,
+                                  (enum migration_port)p);
+                fprintf(out, ",auth=\"%s\"} %llu\n", migration_auth_label((enum migration_auth)a),
+                        (unsigned long long)values[p * MIGRATION_AUTHS + a]);
+            }
+        }
+    }
+    family(out, "op25b_submission_subscribers", "gauge",
+           "Distinct dynamic subscribers that reached each MSA on 25, 587 and 465 in the last "
+           "stats interval.");
+    for (size_t row = 0; row < rows; row++) {
+        const uint64_t *values = &s->submission[row * SUBMISSION_VALUES];
+        uint64_t total = 0;
+        for (int i = 0; i < SUBMISSION_SUBSCRIBERS; i++)
+            total += values[i];
+        for (int p = 0; p < MIGRATION_PORTS && total > 0; p++) {
+            submission_series(out, metrics, "op25b_submission_subscribers", row,
+                              (enum migration_port)p);
+            fprintf(out, "} %llu\n", (unsigned long long)values[SUBMISSION_SUBSCRIBERS + p]);
+        }
+    }
+}
+
 static void render_events(FILE *out, const char *sensor, const struct snapshot *s)
 {
     family(out, "op25b_findings_total", "counter",
@@ -630,6 +746,7 @@ char *metrics_render(struct metrics *metrics, size_t *length)
     render_attempts(out, metrics, &metrics->reading);
     render_scores(out, metrics, &metrics->reading);
     render_events(out, metrics->sensor_label, &metrics->reading);
+    render_submission(out, metrics, &metrics->reading);
     if (fclose(out) != 0) {
         free(text);
         return NULL;
@@ -731,13 +848,17 @@ static struct metrics *metrics_new(const struct policy *policy)
     metrics->worker = -1;
     metrics->attempt_values = policy->pool_count * 2 * VERDICT_COUNT;
     metrics->pool_values = policy->pool_count * ROW_VALUES;
-    if (snapshot_init(&metrics->pending, metrics->attempt_values, metrics->pool_values) != 0 ||
-        snapshot_init(&metrics->shared, metrics->attempt_values, metrics->pool_values) != 0 ||
-        snapshot_init(&metrics->reading, metrics->attempt_values, metrics->pool_values) != 0 ||
-        metrics->sensor_label == NULL) {
+    size_t submission_rows = migration_msas_measured(policy) * policy->pool_count;
+    metrics->submission_values = submission_rows * SUBMISSION_VALUES;
+    metrics->interval_subscribers = calloc(submission_rows * MIGRATION_PORTS + 1, sizeof(uint64_t));
+    if (snapshot_init(&metrics->pending, metrics) != 0 ||
+        snapshot_init(&metrics->shared, metrics) != 0 ||
+        snapshot_init(&metrics->reading, metrics) != 0 || metrics->sensor_label == NULL ||
+        metrics->interval_subscribers == NULL) {
         snapshot_free(&metrics->pending);
         snapshot_free(&metrics->shared);
         snapshot_free(&metrics->reading);
+        free(metrics->interval_subscribers);
         free(metrics->sensor_label);
         free(metrics);
         return NULL;
@@ -814,8 +935,10 @@ struct metrics *metrics_start_shared(const struct policy *policy, unsigned worke
         snprintf(error, error_size, "out of memory for the metrics");
         return NULL;
     }
-    metrics->slot_bytes = sizeof(struct slot_header) + sizeof(struct snapshot) +
-                          (metrics->attempt_values + metrics->pool_values) * sizeof(uint64_t);
+    metrics->slot_bytes =
+        sizeof(struct slot_header) + sizeof(struct snapshot) +
+        (metrics->attempt_values + metrics->pool_values + metrics->submission_values) *
+            sizeof(uint64_t);
     metrics->slot_bytes = (metrics->slot_bytes + 63) & ~(size_t)63;
     void *slots = mmap(NULL, metrics->slot_bytes * workers, PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -848,6 +971,7 @@ void metrics_stop(struct metrics *metrics)
     snapshot_free(&metrics->pending);
     snapshot_free(&metrics->shared);
     snapshot_free(&metrics->reading);
+    free(metrics->interval_subscribers);
     free(metrics->sensor_label);
     free(metrics);
 }
