@@ -25,8 +25,6 @@
 #define DISTINCT_MIN 1024
 #define DISTINCT_MAX (1u << 20)
 #define DISTINCT_INITIAL 1024
-#define DISTINCT_KIND 0x6d6967 /* "mig" */
-#define ANY 0xff
 
 struct migration_row {
     struct migration_counts counts;
@@ -62,30 +60,6 @@ static void start_interval(struct migration_detector *detector, packet_time now)
     detector->base.due = detector->interval_end;
 }
 
-/* True the first time this interval. */
-static bool first_time(struct migration_detector *detector, struct migration_row *row, long index,
-                       const struct prefix *subscriber, int port, int auth)
-{
-    struct {
-        struct prefix subscriber;
-        uint8_t port;
-        uint8_t auth;
-        uint32_t row;
-    } key;
-    memset(&key, 0, sizeof(key));
-    key.subscriber = *subscriber;
-    key.port = (uint8_t)port;
-    key.auth = (uint8_t)auth;
-    key.row = (uint32_t)index;
-    enum window_set_result result =
-        window_set_add(detector->distinct, window_set_hash(DISTINCT_KIND, &key, sizeof(key)));
-    if (result == WINDOW_SET_FULL) {
-        row->counts.subscribers_capped = true;
-        detector->counters->detector_exhausted++;
-    }
-    return result == WINDOW_SET_ADDED;
-}
-
 static void count(struct migration_detector *detector, const struct flow_tuple *flow, int pool,
                   int msa, const struct smtp_facts *smtp, packet_time at)
 {
@@ -101,18 +75,12 @@ static void count(struct migration_detector *detector, const struct flow_tuple *
     }
     if (!detector->started)
         start_interval(detector, at);
-    enum migration_auth auth = migration_auth_of(smtp, port);
     struct migration_row *row = &detector->rows[index];
-    struct migration_counts *counts = &row->counts;
     row->seen = true;
-    counts->connections[port][auth]++;
     struct prefix subscriber = policy_subscriber(detector->policy, pool, &flow->src);
-    if (first_time(detector, row, index, &subscriber, port, auth))
-        counts->subscribers[port][auth]++;
-    if (first_time(detector, row, index, &subscriber, port, ANY))
-        counts->port_subscribers[port]++;
-    if (first_time(detector, row, index, &subscriber, ANY, ANY))
-        counts->all_subscribers++;
+    if (!migration_count(&row->counts, detector->distinct, index, &subscriber, port,
+                         migration_auth_of(smtp, port)))
+        detector->counters->detector_exhausted++;
 }
 
 static void on_attempt(void *context, const struct attempt_record *attempt)

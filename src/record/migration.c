@@ -1,6 +1,7 @@
 #include "record/migration.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const uint16_t port_numbers[MIGRATION_PORTS] = {25, 587, 465};
 
@@ -59,6 +60,48 @@ const char *migration_auth_label(enum migration_auth auth)
     return auth < MIGRATION_AUTHS ? names[auth] : "unknown";
 }
 
+#define DISTINCT_KIND 0x6d6967 /* "mig" */
+#define ANY 0xff
+
+/* True the first time the set sees this key; a full set counts as not the first. */
+static bool first_time(struct migration_counts *counts, struct window_set *distinct, long row,
+                       const struct prefix *subscriber, int port, int auth, bool *full)
+{
+    struct {
+        struct prefix subscriber;
+        uint8_t port;
+        uint8_t auth;
+        uint32_t row;
+    } key;
+    memset(&key, 0, sizeof(key));
+    key.subscriber = *subscriber;
+    key.port = (uint8_t)port;
+    key.auth = (uint8_t)auth;
+    key.row = (uint32_t)row;
+    enum window_set_result result =
+        window_set_add(distinct, window_set_hash(DISTINCT_KIND, &key, sizeof(key)));
+    if (result == WINDOW_SET_FULL) {
+        counts->subscribers_capped = true;
+        *full = true;
+    }
+    return result == WINDOW_SET_ADDED;
+}
+
+bool migration_count(struct migration_counts *counts, struct window_set *distinct, long row,
+                     const struct prefix *subscriber, enum migration_port port,
+                     enum migration_auth auth)
+{
+    bool full = false;
+    counts->connections[port][auth]++;
+    if (first_time(counts, distinct, row, subscriber, port, auth, &full))
+        counts->subscribers[port][auth]++;
+    if (first_time(counts, distinct, row, subscriber, port, ANY, &full))
+        counts->port_subscribers[port]++;
+    if (first_time(counts, distinct, row, subscriber, ANY, ANY, &full))
+        counts->all_subscribers++;
+    return !full;
+}
+
 void migration_counts_add(struct migration_counts *into, const struct migration_counts *from)
 {
     for (int p = 0; p < MIGRATION_PORTS; p++) {
@@ -111,6 +154,16 @@ static void walk_port(const struct migration_counts *counts, enum migration_port
     }
 }
 
+void migration_walk_counts(const struct migration_counts *counts, const struct field_walker *walker,
+                           void *context)
+{
+    walker->u64(context, "subscribers", counts->all_subscribers);
+    for (int p = 0; p < MIGRATION_PORTS; p++)
+        walk_port(counts, (enum migration_port)p, walker, context);
+    if (counts->subscribers_capped)
+        walker->boolean(context, "subscribers_capped", true);
+}
+
 void migration_walk(const struct migration_finding *migration, const struct policy *policy,
                     const struct field_walker *walker, void *context)
 {
@@ -118,10 +171,6 @@ void migration_walk(const struct migration_finding *migration, const struct poli
     walker->string(context, "msa", msa->name);
     walker->boolean(context, "planned_close", msa->port25_planned_close);
     walker->time(context, "interval_start", migration->interval_start);
-    walker->u64(context, "subscribers", migration->counts.all_subscribers);
-    for (int p = 0; p < MIGRATION_PORTS; p++)
-        walk_port(&migration->counts, (enum migration_port)p, walker, context);
-    if (migration->counts.subscribers_capped)
-        walker->boolean(context, "subscribers_capped", true);
+    migration_walk_counts(&migration->counts, walker, context);
     walker->boolean(context, "final", migration->final);
 }

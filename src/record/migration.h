@@ -15,7 +15,9 @@
 
 #include "policy/policy.h"
 #include "proto/smtp.h"
+#include "policy/prefix.h"
 #include "record/field_walker.h"
+#include "util/window_set.h"
 #include "util/packet_time.h"
 
 enum migration_port {
@@ -72,12 +74,24 @@ enum migration_auth migration_auth_of(const struct smtp_facts *smtp, enum migrat
 const char *migration_auth_suffix(enum migration_auth auth);
 const char *migration_auth_label(enum migration_auth auth);
 
+/* Counts one connection of a subscriber (policy_subscriber) to the (MSA, pool) of `row` into
+ * counts; its distinct keys go into `distinct`, which must hold them for as long as the
+ * counts run (an interval, the whole run). False when the set was full: the subscriber
+ * counts are then lower bounds, and counts->subscribers_capped says so. */
+bool migration_count(struct migration_counts *counts, struct window_set *distinct, long row,
+                     const struct prefix *subscriber, enum migration_port port,
+                     enum migration_auth auth);
+
 /* Adds from into into (counts add up: the workers' subscribers are disjoint). */
 void migration_counts_add(struct migration_counts *into, const struct migration_counts *from);
 uint64_t migration_port_connections(const struct migration_counts *counts,
                                     enum migration_port port);
 uint64_t migration_total_connections(const struct migration_counts *counts);
 
+/* The counts as named fields: subscribers, then per port its connections and subscribers
+ * (by AUTH but on 465), and subscribers_capped only when true. */
+void migration_walk_counts(const struct migration_counts *counts, const struct field_walker *walker,
+                           void *context);
 /* The finding's facts as named fields, in event order (finding_fields.c calls it). */
 void migration_walk(const struct migration_finding *migration, const struct policy *policy,
                     const struct field_walker *walker, void *context);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "policy/acl.h"
+#include "report/report_migration.h"
 #include "util/address.h"
 #include "record/coverage.h"
 #include "record/bus.h"
@@ -124,6 +125,7 @@ struct report {
     struct finding *suspects;              /* the highest-scored bot_suspect per subscriber */
     size_t suspect_count;
     uint64_t suspects_not_kept;
+    struct report_migration *migration; /* "Moving submission to 587" (report_migration.h) */
 };
 
 /* NULL when out of memory. */

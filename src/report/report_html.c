@@ -410,6 +410,7 @@ int report_write_html(const struct report *report, FILE *out)
     html_write_leaks(report, out);
     html_write_suspects(report, out);
     html_write_evasion(report, out);
+    report_migration_write_html(report, out);
     fputs("<p class=\"muted\">Written by op25b-watch " OP25B_VERSION
           " from packet time only: the same capture gives the same report.</p>\n"
           "</div>\n</body>\n</html>\n",

@@ -437,6 +437,7 @@ int report_write_json(const struct report *report, FILE *out)
     write_acl(&w, report);
     write_suspects(&w, report);
     write_findings(&w, report);
+    report_migration_write_json(report, &w);
     fputs("\n}\n", out);
     return 0;
 }
