@@ -221,6 +221,29 @@ static void planned_steps(const struct report *report, struct steps *steps)
     }
 }
 
+/* The subscribers who still submit on a port 25 planned to close (draft 4.3.2 step 5 comes
+ * after step 4: everyone moved). */
+static void closing_steps(const struct report *report, struct steps *steps)
+{
+    const struct report_migration *migration = report->migration;
+    uint64_t subscribers = migration->closing_count + migration->closing_beyond_subscribers;
+    uint64_t connections = migration->closing_beyond_connections, without = 0;
+    for (size_t i = 0; i < migration->closing_count; i++) {
+        const uint64_t *by = migration->closing[i].connections;
+        connections += by[MIGRATION_AUTH_YES] + by[MIGRATION_AUTH_NO] + by[MIGRATION_AUTH_UNKNOWN];
+        without += by[MIGRATION_AUTH_NO] > 0;
+    }
+    if (subscribers == 0)
+        return;
+    say(steps,
+        "%llu subscriber%s still submit%s on a port 25 planned to close (%llu connection%s): "
+        "move %s mail clients to 587 before it closes; %llu of the listed send without AUTH "
+        "and need credentials set up too (section 7 lists them).",
+        (unsigned long long)subscribers, plural(subscribers), subscribers == 1 ? "s" : "",
+        (unsigned long long)connections, plural(connections), subscribers == 1 ? "its" : "their",
+        (unsigned long long)without);
+}
+
 static void sensor_steps(const struct report *report, struct steps *steps)
 {
     const struct sensor_counters *c = &report->counters;
@@ -259,6 +282,7 @@ size_t report_next_steps(const struct report *report, report_step_fn step, void 
     evasion_steps(report, &steps);
     impact_steps(report, &steps);
     planned_steps(report, &steps);
+    closing_steps(report, &steps);
     sensor_steps(report, &steps);
     if (steps.count == 0)
         say(&steps, "Nothing to do: every active blocking point held and no finding needs "

@@ -470,6 +470,10 @@ def check_steps(name, report, page):
     if lost:
         expected.append("%d third-party mail server%s reached on port 25 %s not seen" %
                         (len(lost), plural(len(lost)), "is" if len(lost) == 1 else "are"))
+    breaking = report["submission_migration"]["planned_close"]["subscribers"]
+    if breaking:
+        expected.append("%d subscriber%s still submit%s on a port 25 planned to close" %
+                        (breaking, plural(breaking), "s" if breaking == 1 else ""))
     for text in expected:
         check(text in joined, "%s: no step says %r:\n%s" % (name, text, joined))
     nothing = any(s.startswith("Nothing to do") for s in steps)
