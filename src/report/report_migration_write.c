@@ -261,9 +261,10 @@ void report_migration_write_text(const struct report *report, FILE *out)
 static void html_rows(const struct report_migration *migration, FILE *out)
 {
     const struct policy *policy = migration->policy;
-    fputs("<table>\n<tr><th>MSA</th><th>pool</th><th>on 25</th><th>25 with AUTH</th>"
-          "<th>25 without AUTH</th><th>25, AUTH unknown</th><th>on 587</th><th>on 465</th>"
-          "<th>subscribers</th><th>subscribers on 25</th><th>on 587</th><th>on 465</th></tr>\n",
+    fputs("<table>\n<tr><th>MSA</th><th>pool</th><th>connections on 25</th><th>25 with AUTH</th>"
+          "<th>25 without AUTH</th><th>25, AUTH unknown</th><th>connections on 587</th>"
+          "<th>connections on 465</th><th>subscribers</th><th>subscribers on 25</th>"
+          "<th>subscribers on 587</th><th>subscribers on 465</th></tr>\n",
           out);
     for (size_t i = 0; i < migration->row_count; i++) {
         const struct migration_counts *c = &migration->rows[i];
@@ -396,7 +397,8 @@ static void html_closing(const struct report *report, FILE *out)
 void report_migration_write_html(const struct report *report, FILE *out)
 {
     const struct report_migration *migration = report->migration;
-    fputs("<h2>7. Moving submission to 587</h2>\n<p>The draft's last steps (4.3.2, steps 4 and 5): "
+    fputs("<h2>7. Moving submission to 587</h2>\n<p>The draft's last steps (section 4.3.2, steps 4 "
+          "and 5): "
           "subscribers move their mail clients from an MSA's port 25 to 587 with AUTH (or 465), "
           "then port 25 stops taking submissions. Dynamic subscribers' connections to each MSA "
           "over the run, by whether the client sent AUTH (unknown: STARTTLS, or 465's TLS, hid "
