@@ -40,6 +40,8 @@ static void print_msas(FILE *out, const struct policy *policy)
             fprintf(out, "all");
         for (size_t p = 0; p < msa->pool_count; p++)
             fprintf(out, "%s%s", p == 0 ? "" : ",", policy->pools[msa->pools[p]].name);
+        if (msa->port25_planned_close)
+            fprintf(out, "  planned_close [25]");
         fprintf(out, "  ");
         print_prefixes(out, msa->prefixes, msa->prefix_count);
         fprintf(out, "\n");

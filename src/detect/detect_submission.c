@@ -423,6 +423,25 @@ static void record_login(struct submission_detector *detector,
     memcpy(login->mechanism, report->login->mechanism, sizeof(login->mechanism));
 }
 
+/* A subscriber's or an outsider's connection to 587 or 465 is over: told on the bus for the
+ * detectors that build on submission (record/connection_record.h). */
+static void publish_connection(struct submission_detector *detector,
+                               const struct mail_flow_report *report)
+{
+    struct connection_record record = {
+        .flow = report->flow,
+        .first_seen = report->first_seen,
+        .last_seen = report->last_seen,
+        .pool = report->pool,
+        .segment = report->segment,
+        .msa = policy_msa_of(detector->policy, &report->flow.dst),
+        .answered = report->answered || (report->smtp != NULL && report->smtp->banner_seen),
+        .smtp = report->kind == MAIL_FLOW_SUBMISSION ? report->smtp : NULL,
+        .close_reason = report->close_reason,
+    };
+    bus_connection(detector->bus, &record);
+}
+
 static void on_mail_flow(void *context, const struct mail_flow_report *report)
 {
     struct submission_detector *detector = context;
@@ -437,6 +456,8 @@ static void on_mail_flow(void *context, const struct mail_flow_report *report)
                         report->hello->has_sni ? report->hello->sni : NULL);
         return;
     case MAIL_FLOW_CLOSED:
+        if (report->kind == MAIL_FLOW_SUBMISSION || report->kind == MAIL_FLOW_SMTPS)
+            publish_connection(detector, report);
         break;
     }
     struct connection connection = {

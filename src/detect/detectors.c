@@ -3,6 +3,7 @@
 #include "detect/detect_bot.h"
 #include "detect/detect_submission.h"
 #include "detect/detect_collateral.h"
+#include "detect/detect_migration.h"
 
 /* One line per detection family, in the order they see each packet. */
 static const detector_constructor constructors[] = {
@@ -11,6 +12,9 @@ static const detector_constructor constructors[] = {
     detect_submission_new,
     detect_bot_new,
     detect_collateral_new,
+    /* After the submission family: its connections end (and are counted) before an interval
+     * is written. */
+    detect_migration_new,
 };
 
 int detectors_create(const struct detector_context *context, struct detector **detectors,

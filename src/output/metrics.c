@@ -14,6 +14,7 @@
 #include "record/finding.h"
 #include "output/metrics_slots.h"
 #include "policy/collateral_places.h"
+#include "record/migration.h"
 #include "output/sink.h"
 #include "util/http_metrics.h"
 
@@ -27,6 +28,10 @@ static const double score_bounds[SCORE_BUCKETS] = {10, 20, 30, 40, 50, 60, 70, 8
 #define ROW_SCORES EVIDENCE_COUNT
 #define ROW_SCORE_SUM (ROW_SCORES + SCORE_BUCKETS + 1)
 #define ROW_VALUES (ROW_SCORE_SUM + 1)
+/* Each (MSA, pool)'s row of submission counts (record/migration.h): connections by port and
+ * AUTH, then the last interval's distinct subscribers by port. */
+#define SUBMISSION_SUBSCRIBERS (MIGRATION_PORTS * MIGRATION_AUTHS)
+#define SUBMISSION_VALUES (SUBMISSION_SUBSCRIBERS + MIGRATION_PORTS)
 
 struct metrics {
     const struct policy *policy;
@@ -37,6 +42,14 @@ struct metrics {
      * where their counts start in the pools array: after the pools' rows. */
     struct collateral_places places;
     size_t collateral_values;
+    /* The submission rows follow the collateral counts in the pools array: where they start,
+     * and how many (MSA x pool). */
+    size_t submission_values;
+    size_t submission_rows;
+    /* The interval's distinct subscribers by port, per (MSA, pool), as the
+     * submission_migration events of the interval say; they become the gauge when the
+     * interval's report comes. */
+    uint64_t *interval_subscribers;
     const struct events *events; /* what the event lines wrote (metrics_attach) */
     /* The packet thread's own copy; observers add to it directly. */
     struct snapshot pending;
@@ -140,9 +153,24 @@ void metrics_publish(struct metrics *metrics, const struct sensor_counters *coun
 /* A worker's reports go to its slot, for the parent to write the whole sensor's coverage
  * and sensor_stats from: an interval or final report (with coverage) to both parts, an
  * on-demand one (SIGUSR1: the counters alone) to the latest, counted as answered. */
+/* An interval is over: the subscribers its events counted become the gauge, and an (MSA,
+ * pool) that had no event shows 0. */
+static void roll_submission_interval(struct metrics *metrics)
+{
+    for (size_t row = 0; row < metrics->submission_rows; row++) {
+        uint64_t *next = &metrics->interval_subscribers[row * MIGRATION_PORTS];
+        uint64_t *gauge =
+            &metrics->pending.pools[metrics->submission_values + row * SUBMISSION_VALUES];
+        memcpy(gauge + SUBMISSION_SUBSCRIBERS, next, MIGRATION_PORTS * sizeof(uint64_t));
+        memset(next, 0, MIGRATION_PORTS * sizeof(uint64_t));
+    }
+}
+
 static void on_periodic(void *context, const struct periodic_record *periodic)
 {
     struct metrics *metrics = context;
+    if (periodic->coverage != NULL) /* else SIGUSR1's counters alone: no interval ended */
+        roll_submission_interval(metrics);
     if (metrics->worker < 0)
         return;
     struct snapshot *pending = &metrics->pending;
@@ -247,6 +275,24 @@ static void on_attempt(void *context, const struct attempt_record *attempt)
         metrics->pending.pools[(size_t)pool * ROW_VALUES + stage]++;
 }
 
+/* An interval's submission_migration: its connections add to the counters, its distinct
+ * subscribers wait for the interval's report (on_periodic). */
+static void note_migration(struct metrics *metrics, const struct finding *finding)
+{
+    const struct migration_finding *migration = &finding->as.migration;
+    long row = migration_row(metrics->policy, migration->msa, finding->pool);
+    if (row < 0)
+        return;
+    uint64_t *values =
+        &metrics->pending.pools[metrics->submission_values + (size_t)row * SUBMISSION_VALUES];
+    for (int p = 0; p < MIGRATION_PORTS; p++) {
+        for (int a = 0; a < MIGRATION_AUTHS; a++)
+            values[p * MIGRATION_AUTHS + a] += migration->counts.connections[p][a];
+        metrics->interval_subscribers[(size_t)row * MIGRATION_PORTS + (size_t)p] =
+            migration->counts.port_subscribers[p];
+    }
+}
+
 /* A collateral_block finding, counted by the place it names and its reason. */
 static void count_collateral(struct metrics *metrics, const struct finding *finding)
 {
@@ -265,6 +311,10 @@ static void on_finding(void *context, const struct finding *finding)
     int pool = finding->pool;
     if (finding->type == EVENT_COLLATERAL_BLOCK) {
         count_collateral(metrics, finding);
+        return;
+    }
+    if (finding->type == EVENT_SUBMISSION_MIGRATION) {
+        note_migration(metrics, finding);
         return;
     }
     /* The detector scores only the subscribers of dynamic pools. */
@@ -522,11 +572,65 @@ static void render_scores(FILE *out, const struct metrics *metrics, const struct
     }
 }
 
+/* A series of one (MSA, pool): the pool's labels, then the MSA and the port. */
+static void submission_series(FILE *out, const struct metrics *metrics, const char *name,
+                              size_t row, enum migration_port port)
+{
+    const struct policy *policy = metrics->policy;
+    pool_series(out, metrics, name, (int)(row % policy->pool_count));
+    fputs(",msa=\"", out);
+    label_value(out, policy->msas[row / policy->pool_count].name);
+    fprintf(out, "\",port=\"%u\"", migration_port_number(port));
+}
+
+/* Per MSA and dynamic pool that has seen a connection since the start: Prometheus adds a
+ * series once it appears, and an MSA x pool product that never carries submission would
+ * only be noise. */
+static void render_submission(FILE *out, const struct metrics *metrics, const struct snapshot *s)
+{
+    size_t rows = metrics->submission_rows;
+    family(out, "op25b_submission_connections_total", "counter",
+           "Dynamic subscribers' connections to each MSA on 25, 587 and 465, by whether they "
+           "sent AUTH (unknown: TLS hid the dialogue).");
+    for (size_t row = 0; row < rows; row++) {
+        const uint64_t *values = &s->pools[metrics->submission_values + row * SUBMISSION_VALUES];
+        uint64_t total = 0;
+        for (int i = 0; i < SUBMISSION_SUBSCRIBERS; i++)
+            total += values[i];
+        for (int p = 0; p < MIGRATION_PORTS && total > 0; p++) {
+            for (int a = 0; a < MIGRATION_AUTHS; a++) {
+                if (p == MIGRATION_PORT_465 && a != MIGRATION_AUTH_UNKNOWN)
+                    continue; /* implicit TLS: never known */
+                submission_series(out, metrics, "op25b_submission_connections_total", row,
+                                  (enum migration_port)p);
+                fprintf(out, ",auth=\"%s\"} %llu\n", migration_auth_label((enum migration_auth)a),
+                        (unsigned long long)values[p * MIGRATION_AUTHS + a]);
+            }
+        }
+    }
+    family(out, "op25b_submission_subscribers", "gauge",
+           "Distinct dynamic subscribers that reached each MSA on 25, 587 and 465 in the last "
+           "stats interval.");
+    for (size_t row = 0; row < rows; row++) {
+        const uint64_t *values = &s->pools[metrics->submission_values + row * SUBMISSION_VALUES];
+        uint64_t total = 0;
+        for (int i = 0; i < SUBMISSION_SUBSCRIBERS; i++)
+            total += values[i];
+        for (int p = 0; p < MIGRATION_PORTS && total > 0; p++) {
+            submission_series(out, metrics, "op25b_submission_subscribers", row,
+                              (enum migration_port)p);
+            fprintf(out, "} %llu\n", (unsigned long long)values[SUBMISSION_SUBSCRIBERS + p]);
+        }
+    }
+}
+
 static void render_events(FILE *out, const char *sensor, const struct snapshot *s)
 {
     family(out, "op25b_findings_total", "counter",
            "Detections by type: evasion, bots, submission hygiene.");
     for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
+        if (!event_type_is_finding((enum event_type)t))
+            continue;
         series(out, sensor, "op25b_findings_total");
         fprintf(out, ",type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
                 (unsigned long long)s->events.emitted[t]);
@@ -631,6 +735,7 @@ static char *render_locked(struct metrics *metrics, size_t *length)
     render_scores(out, metrics, &metrics->reading);
     render_collateral(out, metrics, &metrics->reading);
     render_events(out, metrics->sensor_label, &metrics->reading);
+    render_submission(out, metrics, &metrics->reading);
     if (metrics->slots.memory != NULL)
         render_workers(out, metrics);
     if (fclose(out) != 0) {
@@ -704,6 +809,7 @@ static void free_snapshots(struct metrics *metrics)
     free(metrics->per_worker_read);
     free(metrics->sensor_label);
     collateral_places_free(&metrics->places);
+    free(metrics->interval_subscribers);
 }
 
 /* The snapshots, without the server. */
@@ -724,7 +830,18 @@ static struct metrics *metrics_new(const struct policy *policy)
         free(metrics);
         return NULL;
     }
-    metrics->size.pools = metrics->collateral_values + metrics->places.count * COLLATERAL_REASONS;
+    metrics->submission_values =
+        metrics->collateral_values + metrics->places.count * COLLATERAL_REASONS;
+    metrics->submission_rows = migration_msas_measured(policy) * policy->pool_count;
+    metrics->size.pools =
+        metrics->submission_values + metrics->submission_rows * SUBMISSION_VALUES;
+    metrics->interval_subscribers =
+        calloc(metrics->submission_rows * MIGRATION_PORTS + 1, sizeof(uint64_t));
+    if (metrics->interval_subscribers == NULL) {
+        free_snapshots(metrics);
+        free(metrics);
+        return NULL;
+    }
     if (snapshot_init(&metrics->pending, metrics->size) != 0 ||
         snapshot_init(&metrics->shared, metrics->size) != 0 ||
         snapshot_init(&metrics->reading, metrics->size) != 0 || metrics->sensor_label == NULL) {

@@ -82,7 +82,9 @@ void acl_write_listing(const struct acl *acl, const struct policy *policy, FILE 
         acl_rule_format(rule, text, sizeof(text));
         fprintf(out, "%5zu  %-70s # pool %s", i + 1, text, policy->pools[rule->pool].name);
         if (rule->action == ACL_PERMIT)
-            fprintf(out, ", msa %s", policy->msas[rule->msa].name);
+            fprintf(out, ", msa %s%s", policy->msas[rule->msa].name,
+                    policy->msas[rule->msa].port25_planned_close ? " (port 25 planned to close)"
+                                                                 : "");
         else if (rule->action == ACL_EXEMPT)
             fprintf(out, ", exempt inside %s", policy->pools[rule->inside].name);
         fputc('\n', out);
@@ -138,7 +140,9 @@ static void write_nft_rule(const struct acl_rule *rule, const struct policy *pol
     if (rule->action == ACL_PERMIT) {
         prefix_format(&rule->destination, destination, sizeof(destination));
         fprintf(out, "%s daddr %s ", ip, destination);
-        snprintf(raw, sizeof(raw), "%s to %s", pool, policy->msas[rule->msa].name);
+        /* Kept until the MSA's port 25 is closed: then the permit goes. */
+        snprintf(raw, sizeof(raw), "%s to %s%s", pool, policy->msas[rule->msa].name,
+                 policy->msas[rule->msa].port25_planned_close ? ", port 25 planned to close" : "");
     } else if (rule->action == ACL_EXEMPT) {
         snprintf(raw, sizeof(raw), "%s exempt inside %s", pool, policy->pools[rule->inside].name);
     } else {

@@ -161,6 +161,12 @@ enum sensor_position policy_pool_position(const struct policy *policy, int pool)
     return point == POLICY_NO_INDEX ? policy->position : policy->blocking_points[point].position;
 }
 
+bool policy_msa_closing(const struct policy *policy, int msa, uint16_t port)
+{
+    return msa >= 0 && (size_t)msa < policy->msa_count && port == 25 &&
+           policy->msas[msa].port25_planned_close;
+}
+
 /* ---- Names ---- */
 
 static const char *name_in(const char *const *names, size_t count, int index)

@@ -69,6 +69,10 @@ struct msa {
     int *pools; /* indexes of the pools that may use it; pool_count 0 means every pool */
     size_t pool_count;
     int line;
+    /* planned_close: [25]: its port 25 will stop taking submissions (the last step of the
+     * move to 587). It still serves, and the ACL still permits it, but port-25 attempts to
+     * it are would_block, as at a planned blocking point. */
+    bool port25_planned_close;
 };
 
 struct segment {
@@ -190,6 +194,8 @@ unsigned policy_ipv6_subscriber_bits(const struct policy *policy);
 enum sensor_position policy_pool_position(const struct policy *policy, int pool);
 /* True when msa serves port to subscribers of pool (the permit list of draft 4.3.2). */
 bool policy_msa_allows(const struct policy *policy, int msa, int pool, uint16_t port);
+/* True when msa's port is planned to close (planned_close; only port 25 can be). */
+bool policy_msa_closing(const struct policy *policy, int msa, uint16_t port);
 
 const char *pool_type_name(enum pool_type type);
 const char *sensor_position_name(enum sensor_position position);

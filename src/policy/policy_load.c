@@ -432,14 +432,46 @@ static int read_ports(struct loader *loader, const yaml_node_t *node, struct msa
     return 0;
 }
 
+/* planned_close: ports of the MSA that will stop taking submissions. Only 25: the move
+ * the draft asks for is from port 25 to 587 and 465, and only port 25 is judged. */
+static int read_planned_close(struct loader *loader, const yaml_node_t *node, struct msa *msa)
+{
+    if (expect_list(loader, node, "planned_close") != 0)
+        return -1;
+    for (size_t i = 0; i < list_length(node); i++) {
+        const yaml_node_t *item = list_item(loader, node, i);
+        uint64_t port;
+        if (read_number(loader, item, "port", 1, 65535, &port) != 0)
+            return -1;
+        bool served = false;
+        for (size_t p = 0; p < msa->port_count && !served; p++)
+            served = msa->ports[p] == port;
+        if (!served)
+            return fail_at(loader, item,
+                           "planned_close: MSA '%s' does not serve port %u (not in its ports)",
+                           msa->name, (unsigned)port);
+        if (port != 25)
+            return fail_at(loader, item,
+                           "planned_close: only port 25 can be planned to close (submission "
+                           "moves from 25 to 587 and 465), not %u",
+                           (unsigned)port);
+        if (msa->port25_planned_close)
+            return fail_at(loader, item, "port 25 is listed twice in planned_close of MSA '%s'",
+                           msa->name);
+        msa->port25_planned_close = true;
+    }
+    return 0;
+}
+
 static int read_msa(struct loader *loader, const yaml_node_t *node, size_t index)
 {
-    enum { NAME, PREFIXES, PORTS, POOLS };
+    enum { NAME, PREFIXES, PORTS, POOLS, PLANNED_CLOSE };
     struct field fields[] = {
         [NAME] = {"name", true},
         [PREFIXES] = {"prefixes", true},
         [PORTS] = {"ports", true},
         [POOLS] = {"pools", false},
+        [PLANNED_CLOSE] = {"planned_close", false},
     };
     struct policy *policy = loader->policy;
     struct msa *msa = &policy->msas[index];
@@ -462,6 +494,9 @@ static int read_msa(struct loader *loader, const yaml_node_t *node, size_t index
                             &msa->pool_count) != 0)
             return -1;
     }
+    if (fields[PLANNED_CLOSE].value != NULL &&
+        read_planned_close(loader, fields[PLANNED_CLOSE].value, msa) != 0)
+        return -1;
     for (size_t i = 0; i < msa->prefix_count; i++) {
         if (insert_prefix(loader, policy->msa_table, OWNER_MSA, (uint32_t)index, &msa->prefixes[i],
                           loader->msa_lines[index][i]) != 0)

@@ -77,8 +77,14 @@ static void store_word(char *destination, size_t capacity, const char *word, siz
     destination[kept] = '\0';
 }
 
+/* A client's line may hold a password (PASS, LOGIN, an AUTH response): once read, its
+ * bytes are wiped rather than left in the flow's memory until another line overwrites them
+ * (as the SMTP reader does with AUTH). An overflowing line filled the whole buffer. */
 static void line_reset(struct mail_login_line *line)
 {
+    size_t used = line->overflow || line->length >= MAIL_LOGIN_LINE_MAX ? MAIL_LOGIN_LINE_MAX
+                                                                          : line->length + 1u;
+    memset(line->text, 0, used);
     line->length = 0;
     line->overflow = false;
     line->discard = false;

@@ -89,3 +89,16 @@ void bus_periodic(struct bus *bus, const struct periodic_record *periodic)
     if (bus->depth == 0)
         drain(bus);
 }
+
+void bus_connection(struct bus *bus, const struct connection_record *connection)
+{
+    bus->depth++;
+    for (size_t i = 0; i < bus->subscriber_count; i++) {
+        const struct bus_subscriber *subscriber = &bus->subscribers[i];
+        if (subscriber->connection != NULL)
+            subscriber->connection(subscriber->context, connection);
+    }
+    bus->depth--;
+    if (bus->depth == 0)
+        drain(bus);
+}

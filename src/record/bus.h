@@ -1,5 +1,6 @@
 /* The one-way internal bus: the sensor and its detectors publish records (an attempt once
- * it is over, a finding, the periodic coverage and counters), and subscribers take them in
+ * it is over, a submission connection on 587 or 465 once it is over, a finding, the
+ * periodic coverage and counters), and subscribers take them in
  * the order they subscribed: the output first (the event line), then the detectors that
  * build on attempts and findings, the report and the metrics. Nobody reads a record back
  * from JSON text.
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "record/attempt_record.h"
+#include "record/connection_record.h"
 #include "record/coverage.h"
 #include "record/finding.h"
 #include "record/stats.h"
@@ -39,6 +41,8 @@ struct bus_subscriber {
     void (*periodic)(void *context, const struct periodic_record *periodic);
     void (*flush)(void *context); /* after each periodic report: write out what is buffered */
     void *context;
+    /* A submission connection on 587 or 465 ended (record/connection_record.h). */
+    void (*connection)(void *context, const struct connection_record *connection);
 };
 
 struct bus {
@@ -57,5 +61,6 @@ int bus_subscribe(struct bus *bus, struct bus_subscriber subscriber);
 void bus_attempt(struct bus *bus, const struct attempt_record *attempt);
 void bus_finding(struct bus *bus, const struct finding *finding);
 void bus_periodic(struct bus *bus, const struct periodic_record *periodic);
+void bus_connection(struct bus *bus, const struct connection_record *connection);
 
 #endif

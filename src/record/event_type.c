@@ -16,6 +16,13 @@ const char *event_type_name(enum event_type type)
                                                         "third_party_submission",
                                                         "msa_abuse",
                                                         "cleartext_auth",
-                                                        "collateral_block"};
+                                                        "collateral_block",
+                                                        "submission_migration"};
     return (unsigned)type < EVENT_TYPE_COUNT ? names[type] : "unknown";
+}
+
+bool event_type_is_finding(enum event_type type)
+{
+    return type > EVENT_SENSOR_STATS && type < EVENT_TYPE_COUNT &&
+           type != EVENT_SUBMISSION_MIGRATION;
 }

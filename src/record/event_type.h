@@ -2,6 +2,8 @@
 #ifndef OP25B_EVENT_TYPE_H
 #define OP25B_EVENT_TYPE_H
 
+#include <stdbool.h>
+
 enum event_type {
     EVENT_ATTEMPT = 0,
     EVENT_COVERAGE,
@@ -19,10 +21,16 @@ enum event_type {
     EVENT_MSA_ABUSE,
     EVENT_CLEARTEXT_AUTH,
     EVENT_COLLATERAL_BLOCK,
+    /* Periodic like coverage, per MSA and pool (record/migration.h): no finding, though a
+     * detector writes it. */
+    EVENT_SUBMISSION_MIGRATION,
     EVENT_TYPE_COUNT
 };
 
 /* The event's "type" name; "unknown" out of range. */
 const char *event_type_name(enum event_type type);
+/* True for the types a detector finds; false for attempt and the periodic reports
+ * (coverage, sensor_stats, submission_migration). */
+bool event_type_is_finding(enum event_type type);
 
 #endif

@@ -15,6 +15,7 @@
 #include "proto/smtp.h"
 #include "record/event_type.h"
 #include "record/flow_tuple.h"
+#include "record/migration.h"
 #include "util/address.h"
 #include "util/packet_time.h"
 
@@ -195,6 +196,7 @@ struct finding {
         struct submission_finding submission;
         struct msa_abuse_finding msa_abuse;
         struct collateral_finding collateral;
+        struct migration_finding migration;
     } as;
 };
 

@@ -299,6 +299,9 @@ void finding_walk(const struct finding *finding, const struct policy *policy,
     case EVENT_COLLATERAL_BLOCK:
         walk_collateral(&finding->as.collateral, policy, walker, context);
         return;
+    case EVENT_SUBMISSION_MIGRATION:
+        migration_walk(&finding->as.migration, policy, walker, context);
+        return;
     default:
         return;
     }

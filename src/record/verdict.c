@@ -3,7 +3,7 @@
 enum verdict verdict_decide(const struct verdict_input *input)
 {
     if (input->to_designated_msa)
-        return VERDICT_ALLOWED;
+        return input->msa_port_closing ? VERDICT_WOULD_BLOCK : VERDICT_ALLOWED;
     /* A planned ACL stops every such attempt once it is on, whatever it does today. */
     if (input->blocking_planned)
         return VERDICT_WOULD_BLOCK;

@@ -10,7 +10,8 @@ enum verdict {
     VERDICT_ALLOWED = 0, /* to a designated MSA serving this port and pool */
     VERDICT_BLOCKED,
     VERDICT_LEAKED,
-    VERDICT_WOULD_BLOCK, /* the pool's blocking point is planned, not yet active */
+    VERDICT_WOULD_BLOCK, /* the pool's blocking point is planned, not yet active; or the
+                            designated MSA's port 25 is planned to close */
     VERDICT_UNKNOWN,     /* the capture cannot tell */
     VERDICT_COUNT
 };
@@ -46,6 +47,9 @@ struct verdict_input {
     bool to_designated_msa;
     bool blocking_planned;
     evidence_set evidence;
+    /* ... and that MSA's port is planned to close (policy planned_close): today it takes
+     * the attempt, but once closed it will not. */
+    bool msa_port_closing;
 };
 
 enum verdict verdict_decide(const struct verdict_input *input);

@@ -21,7 +21,10 @@ struct report *report_new(const struct policy *policy)
     report->timeline.width = PACKET_TIME_SECOND;
     /* Taken up front: a leak is recorded on the packet path, which must not allocate. */
     report->leaks = calloc(REPORT_LEAKS_MAX, sizeof(*report->leaks));
-    if (report->leaks == NULL) {
+    report->migration = report_migration_new(policy);
+    if (report->leaks == NULL || report->migration == NULL) {
+        free(report->leaks);
+        report_migration_free(report->migration);
         free(report);
         return NULL;
     }
@@ -49,6 +52,7 @@ void report_free(struct report *report)
     free(report->leaks);
     free(report->coverage);
     acl_free(&report->acl);
+    report_migration_free(report->migration);
     free(report);
 }
 
@@ -316,7 +320,7 @@ void report_keep_suspect(struct report *report, const struct finding *candidate)
 static void note_finding(struct report *report, const struct finding *finding)
 {
     enum event_type type = finding->type;
-    if (type >= EVENT_TYPE_COUNT || report->finished)
+    if (type >= EVENT_TYPE_COUNT || report->finished || !event_type_is_finding(type))
         return;
     report->findings_total[type]++;
     note_time(report, finding->ts);
@@ -349,8 +353,17 @@ static void note_finding(struct report *report, const struct finding *finding)
 static void on_attempt(void *context, const struct attempt_record *attempt)
 {
     struct report *report = context;
+    if (report->finished)
+        return;
+    note_attempt(report, attempt);
+    report_migration_attempt(report->migration, attempt);
+}
+
+static void on_connection(void *context, const struct connection_record *connection)
+{
+    struct report *report = context;
     if (!report->finished)
-        note_attempt(report, attempt);
+        report_migration_connection(report->migration, connection);
 }
 
 static void on_finding(void *context, const struct finding *finding)
@@ -360,8 +373,10 @@ static void on_finding(void *context, const struct finding *finding)
 
 int report_attach(struct report *report, struct bus *bus)
 {
-    struct bus_subscriber subscriber = {
-        .attempt = on_attempt, .finding = on_finding, .context = report};
+    struct bus_subscriber subscriber = {.attempt = on_attempt,
+                                        .finding = on_finding,
+                                        .connection = on_connection,
+                                        .context = report};
     return bus_subscribe(bus, subscriber);
 }
 
@@ -399,6 +414,7 @@ int report_conclude(struct report *report, packet_time end, const char *reason)
             server->submission_port_seen = true;
     }
     report_collateral_order(&report->collateral);
+    report_migration_order(report->migration);
     report->end = end;
     report->end_reason = reason;
     report->finished = true;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "policy/acl.h"
+#include "report/report_migration.h"
 #include "util/address.h"
 #include "record/coverage.h"
 #include "record/bus.h"
@@ -145,6 +146,7 @@ struct report {
     size_t suspect_count;
     uint64_t suspects_not_kept;
     struct report_collateral collateral; /* collateral_block findings, summed */
+    struct report_migration *migration; /* "Moving submission to 587" (report_migration.h) */
 };
 
 /* NULL when out of memory. */

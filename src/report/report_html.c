@@ -358,9 +358,11 @@ static void write_acl_rules(const struct report *report, FILE *out)
         html_escape(out, policy->pools[rule->pool].name);
         if (named) {
             fputs("</td><td>", out);
-            if (rule->action == ACL_PERMIT)
+            if (rule->action == ACL_PERMIT) {
                 html_escape(out, policy->msas[rule->msa].name);
-            else if (rule->action == ACL_EXEMPT) {
+                if (policy->msas[rule->msa].port25_planned_close)
+                    fputs(" (port 25 planned to close)", out);
+            } else if (rule->action == ACL_EXEMPT) {
                 fputs("exempt inside ", out);
                 html_escape(out, policy->pools[rule->inside].name);
             }
@@ -413,6 +415,7 @@ int report_write_html(const struct report *report, FILE *out)
     html_write_suspects(report, out);
     html_write_evasion(report, out);
     html_write_abuse(report, out);
+    report_migration_write_html(report, out);
     fputs("<p class=\"muted\">Written by op25b-watch " OP25B_VERSION
           " from packet time only: the same capture gives the same report.</p>\n"
           "</div>\n</body>\n</html>\n",

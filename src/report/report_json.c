@@ -442,6 +442,8 @@ static void write_findings(struct json_stream *w, const struct report *report)
 {
     json_stream_object(w, "findings");
     for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
+        if (!event_type_is_finding((enum event_type)t))
+            continue;
         json_stream_object(w, event_type_name((enum event_type)t));
         json_stream_bool(w, "evasion", report_is_evasion((enum event_type)t));
         json_stream_u64(w, "total", report->findings_total[t]);
@@ -470,6 +472,7 @@ int report_write_json(const struct report *report, FILE *out)
     write_acl(&w, report);
     write_suspects(&w, report);
     write_findings(&w, report);
+    report_migration_write_json(report, &w);
     fputs("\n}\n", out);
     return 0;
 }

@@ -85,6 +85,7 @@ int report_save(const struct report *report, FILE *out)
     ok = ok && put_servers(out, &report->third_party) &&
          put_servers(out, &report->open_submission) &&
          put_servers(out, &report->pop_before_smtp) && put_servers(out, &report->submission_seen);
+    ok = ok && report_migration_save(report->migration, out) == 0;
     return ok && fflush(out) == 0 ? 0 : -1;
 }
 
@@ -296,7 +297,9 @@ int report_merge(struct report *report, FILE *in, char *error, size_t error_size
             problem = "out of memory";
         if (coverage == 0) {
             merge_totals(report, from, header.shutdown != 0);
-            status = merge_listed(report, from, in) ? 0 : -1;
+            bool listed =
+                merge_listed(report, from, in) && report_migration_merge(report->migration, in);
+            status = listed ? 0 : -1;
         }
     }
     free(from);

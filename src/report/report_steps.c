@@ -197,6 +197,26 @@ static void evasion_steps(const struct report *report, struct steps *steps)
     }
 }
 
+/* The MSAs' own abuse: what the draft's pattern I (a spammer submitting through the ISP's
+ * MSA) and passwords on the wire call for at the MSA, not at a blocking point. */
+static void abuse_steps(const struct report *report, struct steps *steps)
+{
+    uint64_t abuse = report->findings_total[EVENT_MSA_ABUSE];
+    if (abuse > 0)
+        say(steps,
+            "%llu subscriber window%s went past the MSA limits (msa_abuse): check those "
+            "accounts for stolen passwords, and limit connections and recipients per "
+            "subscriber at the MSA; the MSAs' own abuse section names them.",
+            (unsigned long long)abuse, plural(abuse));
+    uint64_t clear = report->findings_total[EVENT_CLEARTEXT_AUTH];
+    if (clear > 0)
+        say(steps,
+            "%llu login%s sent a password before any TLS (cleartext_auth): make those "
+            "servers refuse AUTH until STARTTLS (or use 465), and have the users change "
+            "their passwords.",
+            (unsigned long long)clear, plural(clear));
+}
+
 static size_t servers_without_submission(const struct report_servers *servers, bool seen)
 {
     size_t count = 0;
@@ -250,6 +270,29 @@ static void planned_steps(const struct report *report, struct steps *steps)
     }
 }
 
+/* The subscribers who still submit on a port 25 planned to close (draft 4.3.2 step 5 comes
+ * after step 4: everyone moved). */
+static void closing_steps(const struct report *report, struct steps *steps)
+{
+    const struct report_migration *migration = report->migration;
+    uint64_t subscribers = migration->closing_count + migration->closing_beyond_subscribers;
+    uint64_t connections = migration->closing_beyond_connections, without = 0;
+    for (size_t i = 0; i < migration->closing_count; i++) {
+        const uint64_t *by = migration->closing[i].connections;
+        connections += by[MIGRATION_AUTH_YES] + by[MIGRATION_AUTH_NO] + by[MIGRATION_AUTH_UNKNOWN];
+        without += by[MIGRATION_AUTH_NO] > 0;
+    }
+    if (subscribers == 0)
+        return;
+    say(steps,
+        "%llu subscriber%s still submit%s on a port 25 planned to close (%llu connection%s): "
+        "move %s mail clients to 587 before it closes; %llu of the listed send without AUTH "
+        "and need credentials set up too (section 7 lists them).",
+        (unsigned long long)subscribers, plural(subscribers), subscribers == 1 ? "s" : "",
+        (unsigned long long)connections, plural(connections), subscribers == 1 ? "its" : "their",
+        (unsigned long long)without);
+}
+
 static void sensor_steps(const struct report *report, struct steps *steps)
 {
     const struct sensor_counters *c = &report->counters;
@@ -287,8 +330,10 @@ size_t report_next_steps(const struct report *report, report_step_fn step, void 
     unfiltered_steps(report, &steps);
     suspect_steps(report, &steps);
     evasion_steps(report, &steps);
+    abuse_steps(report, &steps);
     impact_steps(report, &steps);
     planned_steps(report, &steps);
+    closing_steps(report, &steps);
     sensor_steps(report, &steps);
     if (steps.count == 0)
         say(&steps, "Nothing to do: every active blocking point held and no finding needs "

@@ -497,5 +497,6 @@ int report_write_text(const struct report *report, FILE *out)
     write_suspects(report, out);
     write_evasion(report, out);
     write_abuse(report, out);
+    report_migration_write_text(report, out);
     return 0;
 }

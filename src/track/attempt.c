@@ -208,6 +208,7 @@ static void describe(const struct attempt_tracker *tracker, const struct flow *f
         .to_designated_msa = (attempt->flags & ATTEMPT_TO_MSA) != 0,
         .blocking_planned = point != NULL && point->state == BLOCKING_PLANNED,
         .evidence = attempt->evidence,
+        .msa_port_closing = policy_msa_closing(tracker->policy, attempt->msa, SMTP_PORT),
     };
     flow_key_tuple(&flow->key, &record->flow);
     record->first_seen = flow->first_seen;

@@ -171,6 +171,12 @@ POLICY_MUTATIONS = [
     ("msa_abuse zero", "    concurrency: 10 ", "    concurrency: 0 ", "concurrency"),
     ("msa_abuse word", "    rcpt: 200 ", "    rcpt: many ", "rcpt"),
     ("msa_abuse unknown key", "    quota_replies: 3 ", "    quota: 3 ", "unknown key"),
+    # planned_close closes a port the MSA serves, and only port 25.
+    ("planned close of a port not served", "    pools: [ftth-east]  # permitted",
+     "    planned_close: [465]\n    pools: [ftth-east]  # permitted",
+     "does not serve port 465"),
+    ("planned close of 587", "    ports: [25, 587, 465]",
+     "    planned_close: [587]\n    ports: [25, 587, 465]", "only port 25 can be planned to close"),
 ]
 
 

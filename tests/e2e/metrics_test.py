@@ -56,13 +56,14 @@ LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 # Grafana's variables, as a dashboard is shown: the usual windows, and every sensor, pool
 # and blocking point (ALL) or the example's own (EXAMPLE_SELECTION).
 WINDOWS = {"__rate_interval": "1m", "__range": "5m", "__interval": "15s", "window": "5m"}
-ALL = {"sensor": ".*", "pool": ".*", "blocking_point": ".*"}
+ALL = {"sensor": ".*", "pool": ".*", "blocking_point": ".*", "msa": ".*"}
 EXAMPLE_SELECTION = {"sensor": "span-bras-east-1", "pool": "ftth-east",
-                     "blocking_point": "bras-east"}
+                     "blocking_point": "bras-east", "msa": "isp-msa"}
 FLEET_BOARD = "op25b-fleet.json"
 # Metrics whose series carry pool and blocking_point: a panel on them follows both variables.
 POOL_LABELLED = re.compile(r"^op25b_(attempts_total|leaks_total|coverage_ratio|pool_info|"
-                           r"bot_suspect_score_(bucket|sum|count)|fleet_attempts_total)$")
+                           r"bot_suspect_score_(bucket|sum|count)|fleet_attempts_total|"
+                           r"submission_connections_total|submission_subscribers)$")
 POINT_LABELLED = re.compile(r"^op25b_fleet_(leaks|held)_total$")
 SELECTOR = re.compile(r"\b(op25b_[a-z0-9_]+)\b(\{[^}]*\})?(\[[^\]]*\])?")
 FEED_SECONDS = 12.0

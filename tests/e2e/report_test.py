@@ -5,8 +5,9 @@ Parts (--only NAME):
   scenario   replays one scenario of tests/scenarios/manifest.txt (--scenario NAME) with a
              JSON, an HTML and a text report; the JSON must follow dashboards/report.schema.json
              and hold the numbers the hand-written .expect file and the run's own events give
-             (verdicts, per pool and blocking point, leaks with their evidence, findings),
-             its ACL must match --check's count and, where nft is installed, load in nft -c;
+             (verdicts, per pool and blocking point, leaks with their evidence, findings,
+             the move to 587 against the submission_migration events), its ACL must match
+             --check's count and, where nft is installed, load in nft -c;
              the HTML's summary must give the JSON's figures (coverage, leaks, infected
              subscribers, evasion findings, each blocking point and its mark, the top
              suspects) and the steps they call for; its findings tables must have named
@@ -266,6 +267,7 @@ def test_scenario(name):
 
     # 6. The ACL: --check's count, and valid nftables.
     check_acl(name, policy, report)
+    check_migration(name, report, events, attempts)
 
     # 7. The text and HTML reports carry the same totals.
     with open(paths["txt"]) as handle:
@@ -290,6 +292,49 @@ def test_scenario(name):
         plural(evasion_total(report)))
     check(figures in text.split("\n\n1. Coverage audit")[0],
           "%s: the text report's summary lacks %r" % (name, figures))
+
+
+def check_migration(name, report, events, attempts):
+    """The move to 587: the report counts the records the submission_migration events count
+    per interval, by its own path, so the connections must be the events' sums, and the
+    distinct subscribers over the run lie between the busiest interval's and the intervals'
+    sum. Who breaks is every attempt the closing MSA takes today: the would_block attempts
+    that name an MSA (a designated MSA's would otherwise be allowed)."""
+    section = report["submission_migration"]
+    rows = {(r["msa"], r["pool"]): r for r in section["rows"]}
+    sums, peaks = Counter(), Counter()
+    for event in events:
+        if event["type"] != "submission_migration":
+            continue
+        key = (event["msa"], event["pool"])
+        check(key in rows, "%s: %s in the events, not in the report" % (name, key))
+        for field, number in event.items():
+            if field.startswith(("connections", "subscribers")) and field != "subscribers_capped":
+                sums[key + (field,)] += number
+                peaks[key + (field,)] = max(peaks[key + (field,)], number)
+    for key, row in rows.items():
+        for field, number in row.items():
+            if field.startswith("connections"):
+                check(number == sums[key + (field,)], "%s: %s %s: report %d, events %d" %
+                      (name, key, field, number, sums[key + (field,)]))
+            elif field.startswith("subscribers") and field != "subscribers_capped":
+                check(peaks[key + (field,)] <= number <= sums[key + (field,)],
+                      "%s: %s %s: report %d, events between %d and %d" %
+                      (name, key, field, number, peaks[key + (field,)], sums[key + (field,)]))
+    closing = [e for e in attempts if e["verdict"] == "would_block" and "msa" in e]
+    listed = section["planned_close"]
+    check(listed["connections"] == len(closing) and
+          sum(i["connections"] for i in listed["items"]) == len(closing),
+          "%s: %d connections break when port 25 closes, %d would_block attempts name an MSA" %
+          (name, listed["connections"], len(closing)))
+    v4 = {e["src_ip"] for e in closing if ":" not in e["src_ip"]}
+    check(v4 <= {i["subscriber"] for i in listed["items"]},
+          "%s: subscribers who break not listed: %s" % (name, v4))
+    buckets = section["timeline"]["buckets"]
+    total = sum(sum(v for k, v in b.items() if k != "start") for b in buckets)
+    check(total == sum(number for key, number in sums.items() if key[2] in
+                       ("connections_25", "connections_587", "connections_465")),
+          "%s: the submission timeline counts %d connections" % (name, total))
 
 
 class Page(HTMLParser):
@@ -455,6 +500,18 @@ def check_steps(name, report, page):
     if lost:
         expected.append("%d third-party mail server%s reached on port 25 %s not seen" %
                         (len(lost), plural(len(lost)), "is" if len(lost) == 1 else "are"))
+    abuse = report["findings"].get("msa_abuse", {}).get("total", 0)
+    if abuse:
+        expected.append("%d subscriber window%s went past the MSA limits (msa_abuse)" %
+                        (abuse, plural(abuse)))
+    clear = report["findings"].get("cleartext_auth", {}).get("total", 0)
+    if clear:
+        expected.append("%d login%s sent a password before any TLS (cleartext_auth)" %
+                        (clear, plural(clear)))
+    breaking = report["submission_migration"]["planned_close"]["subscribers"]
+    if breaking:
+        expected.append("%d subscriber%s still submit%s on a port 25 planned to close" %
+                        (breaking, plural(breaking), "s" if breaking == 1 else ""))
     for text in expected:
         check(text in joined, "%s: no step says %r:\n%s" % (name, text, joined))
     nothing = any(s.startswith("Nothing to do") for s in steps)

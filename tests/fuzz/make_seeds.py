@@ -510,7 +510,8 @@ pools:
      blocking_point: bras, ipv6_subscriber_length: 56}
   - {name: carved, type: static, prefixes: [198.51.100.248/29]}
 msas:
-  - {name: msa, prefixes: [198.51.102.25/32], ports: [25, 587, 465], pools: [ftth]}
+  - {name: msa, prefixes: [198.51.102.25/32], ports: [25, 587, 465], pools: [ftth],
+     planned_close: [25]}
 blocking_points:
   - {name: bras, level: home-router, state: planned, reject: tcp-reset}
 segments:

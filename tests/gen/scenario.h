@@ -63,5 +63,6 @@ void scenarios_stacks(void);
 void scenarios_fleet(void);
 void scenarios_abuse(void);
 void scenarios_collateral(void);
+void scenarios_migration(void);
 
 #endif

@@ -24,5 +24,6 @@ int main(int argc, char **argv)
     scenarios_fleet();
     scenarios_abuse();
     scenarios_collateral();
+    scenarios_migration();
     return 0;
 }

@@ -181,7 +181,7 @@ def file_lines(path):
 def expected_key(event):
     """The sensor for sensor-level events (dashboards/events.md); None for the others, whose
     key key_names_subscriber checks."""
-    if event["type"] in ("coverage", "sensor_stats"):
+    if event["type"] in ("coverage", "sensor_stats", "submission_migration"):
         return event["sensor"]
     return None
 

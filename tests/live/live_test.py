@@ -61,9 +61,10 @@ def inside_namespace(args):
     unprivileged = workers_unprivileged(args)
     orphans = workers_stop_with_parent(args)
     operator = workers_operator_signals(args)
-    print("live: %s; %s; %s; %s; %s; %s; %s; %s; %s; %s; %s; %s" % (
+    migration = workers_submission_migration(args)
+    print("live: %s; %s; %s; %s; %s; %s; %s; %s; %s; %s; %s; %s; %s" % (
         example, tunnels, quiet, workers, triangles, delegated, open_msas, spools, interfaces,
-        unprivileged, orphans, operator))
+        unprivileged, orphans, operator, migration))
     return 0
 
 
@@ -456,6 +457,59 @@ def workers_open_submission(args):
         fail("events stamped 1970: %r" % sorted({e["type"] for e in events
                                                  if e["ts"].startswith("1970")}))
     return "--workers 3: %d open MSAs, each once a window" % len(servers)
+
+
+def migration_totals(events):
+    """Every connections_* count of the submission_migration events, summed per MSA and
+    pool: what the workers' events must add up to."""
+    totals = {}
+    for event in events:
+        if event["type"] != "submission_migration":
+            continue
+        for field, value in event.items():
+            if field.startswith("connections"):
+                key = (event["msa"], event["pool"], field)
+                totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def without_times(report):
+    """The report's move to 587, but the times (live, packet time is the wall clock)."""
+    section = report["submission_migration"]
+    items = [{k: v for k, v in item.items() if k not in ("first_seen", "last_seen")}
+             for item in section["planned_close"]["items"]]
+    return section["rows"], sorted(items, key=lambda i: (i["msa"], i["subscriber"]))
+
+
+def workers_submission_migration(args):
+    """--workers 2 on the migration mix under migration-close.yaml: each worker counts the
+    subscribers the fanout gives it, so the workers' submission_migration events add up to
+    the replay's connections, and the merged report's rows (connections and distinct
+    subscribers over the run) and its list of who breaks when port 25 closes are the
+    replay's. (Per interval the subscribers differ from the replay's: live, the whole run is
+    one or two intervals of the wall clock.)"""
+    policy = os.path.join(args.source_dir, "tests", "scenarios", "migration-close.yaml")
+    capture = os.path.join(args.source_dir, "pcaps", "scenario-migration-mix.pcap")
+    replay_report = os.path.join(args.work_dir, "migration-replay.json")
+    expected = migration_totals(json.loads(line) for line in subprocess.run(
+        [args.binary, "-q", "-c", policy, "-r", capture, "--report", replay_report],
+        stdout=subprocess.PIPE, check=True).stdout.decode().splitlines())
+    report_path = os.path.join(args.work_dir, "migration-workers.json")
+    sent, events = capture_live(args, policy, capture, ["--workers", "2", "--report",
+                                                        report_path])
+    got = migration_totals(events)
+    if {k: v for k, v in got.items() if v} != {k: v for k, v in expected.items() if v}:
+        fail("two workers' submission connections %r, the replay's %r" % (got, expected))
+    writers = {e.get("worker") for e in events if e["type"] == "submission_migration"}
+    if writers != {0, 1}:
+        fail("submission_migration events from workers %r: the test wants both" % writers)
+    with open(replay_report) as one, open(report_path) as merged:
+        if without_times(json.load(merged)) != without_times(json.load(one)):
+            fail("the two workers' merged report counts the move to 587 otherwise than the "
+                 "replay's")
+    return "--workers 2: %d submission connections as the replay, the merged report's too" % (
+        sum(v for k, v in expected.items() if k[2] in ("connections_25", "connections_587",
+                                                         "connections_465")))
 
 
 def syn_frame(src, dst, sport, vlan):

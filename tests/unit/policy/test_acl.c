@@ -516,3 +516,40 @@ Test(acl, nftables_accepts_an_exempt_prefix_before_the_deny_of_its_block)
     acl_free(&acl);
     policy_free(policy);
 }
+
+Test(acl, a_permit_to_an_msa_whose_port_25_closes_stays_and_says_so)
+{
+    /* Until the MSA's port 25 is closed the ACL must still let the pools reach it: the
+     * permit stays, counted as before, and the listing and nftables name the plan. */
+    static const char closing_policy[] =
+        "sensor: {name: acl-test, position: edge-side}\n"
+        "own_prefixes: [203.0.113.0/24]\n"
+        "blocking_points:\n"
+        "  - {name: bras, level: terminator, state: active, reject: drop}\n"
+        "pools:\n"
+        "  - {name: ftth, type: dynamic, prefixes: [203.0.113.0/25], blocking_point: bras}\n"
+        "msas:\n"
+        "  - {name: isp-msa, prefixes: [203.0.113.225/32], ports: [25, 587],\n"
+        "     planned_close: [25]}\n"
+        "  - {name: partner, prefixes: [192.0.2.0/29], ports: [25]}\n";
+    struct policy *policy = load(closing_policy);
+    struct acl acl;
+    cr_assert_eq(acl_build(policy, &acl), 0);
+    cr_assert_eq(acl.families[0].msa_permits, 2);
+    cr_assert_eq(acl.families[0].formula, 3);
+    char *nft = capture(acl_write_nftables, &acl, policy);
+    cr_expect(strstr(nft, "ip daddr 203.0.113.225/32 tcp dport 25 accept comment \"ftth to "
+                          "isp-msa, port 25 planned to close\"\n") != NULL,
+              "%s", nft);
+    cr_expect(strstr(nft, "ip daddr 192.0.2.0/29 tcp dport 25 accept comment \"ftth to "
+                          "partner\"\n") != NULL,
+              "%s", nft);
+    char *listing = capture(acl_write_listing, &acl, policy);
+    cr_expect_eq(count_lines_with(listing, "msa isp-msa (port 25 planned to close)"), 1, "%s",
+                 listing);
+    cr_expect_eq(count_lines_with(listing, "planned to close"), 1, "%s", listing);
+    free(nft);
+    free(listing);
+    acl_free(&acl);
+    policy_free(policy);
+}

@@ -1379,3 +1379,59 @@ Test(policy_errors, msa_abuse_thresholds)
     expect_error(HEAD POOL_P "thresholds:\n  msa_abuse:\n    quota: 3\n", 11,
                  "unknown key 'quota' in msa_abuse");
 }
+
+Test(policy, planned_close_of_port_25)
+{
+    struct policy *policy = load_ok(
+        HEAD POOL_P "msas:\n"
+                    "  - {name: a, prefixes: [192.0.2.25], ports: [25, 587], planned_close: [25]}\n"
+                    "  - {name: b, prefixes: [192.0.2.26], ports: [25, 587], planned_close: []}\n"
+                    "  - {name: c, prefixes: [192.0.2.27], ports: [25]}\n");
+    cr_assert(policy->msas[0].port25_planned_close);
+    cr_assert(!policy->msas[1].port25_planned_close);
+    cr_assert(!policy->msas[2].port25_planned_close);
+    cr_assert(policy_msa_closing(policy, 0, 25));
+    cr_assert(!policy_msa_closing(policy, 0, 587));
+    cr_assert(!policy_msa_closing(policy, 1, 25));
+    cr_assert(!policy_msa_closing(policy, -1, 25));
+    /* The MSA still serves port 25 until it closes: the pool may use it. */
+    cr_assert(policy_msa_allows(policy, 0, 0, 25));
+    policy_free(policy);
+}
+
+Test(policy_errors, planned_close)
+{
+    /* A port the MSA does not serve, another port than 25, a repeat, a list of no port. */
+    expect_error(HEAD POOL_P "msas:\n"
+                             "  - name: a\n"
+                             "    prefixes: [192.0.2.25]\n"
+                             "    ports: [587, 465]\n"
+                             "    planned_close: [25]\n",
+                 13, "planned_close: MSA 'a' does not serve port 25 (not in its ports)");
+    expect_error(HEAD POOL_P "msas:\n"
+                             "  - name: a\n"
+                             "    prefixes: [192.0.2.25]\n"
+                             "    ports: [25, 587]\n"
+                             "    planned_close:\n"
+                             "      - 25\n"
+                             "      - 587\n",
+                 15, "only port 25 can be planned to close");
+    expect_error(HEAD POOL_P "msas:\n"
+                             "  - name: a\n"
+                             "    prefixes: [192.0.2.25]\n"
+                             "    ports: [25]\n"
+                             "    planned_close: [25, 25]\n",
+                 13, "port 25 is listed twice in planned_close of MSA 'a'");
+    expect_error(HEAD POOL_P "msas:\n"
+                             "  - name: a\n"
+                             "    prefixes: [192.0.2.25]\n"
+                             "    ports: [25]\n"
+                             "    planned_close: 25\n",
+                 13, "planned_close");
+    expect_error(HEAD POOL_P "msas:\n"
+                             "  - name: a\n"
+                             "    prefixes: [192.0.2.25]\n"
+                             "    ports: [25]\n"
+                             "    planned_close: [smtp]\n",
+                 13, "port");
+}

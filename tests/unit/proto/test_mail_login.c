@@ -68,6 +68,34 @@ Test(pop3, user_pass)
     cr_assert(!facts.encrypted);
 }
 
+/* No password is left in the session once its line is read, whole or in pieces. */
+static void expect_forgotten(const struct turn *turns, size_t count, enum mail_login_protocol
+                             protocol, const char *secret)
+{
+    for (size_t chunk = 0; chunk <= 3; chunk++) {
+        struct mail_login_session session;
+        mail_login_init(&session, protocol);
+        play(&session, turns, count, chunk);
+        cr_expect_null(memmem(&session, sizeof(session), secret, strlen(secret)),
+                       "the password is still in the session (chunks of %zu)", chunk);
+    }
+}
+
+Test(mail_login, passwords_are_wiped_once_read)
+{
+    static const struct turn pop3[] = {
+        {'S', "+OK POP3 server ready\r\n"}, {'C', "USER bob\r\n"}, {'S', "+OK\r\n"},
+        {'C', "PASS hunter2\r\n"},          {'S', "-ERR no\r\n"},   {'C', "PASS hunter3\r\n"},
+    };
+    expect_forgotten(pop3, 4, MAIL_LOGIN_POP3, "hunter2");
+    expect_forgotten(pop3, 6, MAIL_LOGIN_POP3, "hunter3");
+    static const struct turn imap[] = {
+        {'S', "* OK IMAP4rev1 ready\r\n"},
+        {'C', "a1 LOGIN bob s3cretpass\r\n"},
+    };
+    expect_forgotten(imap, 2, MAIL_LOGIN_IMAP, "s3cretpass");
+}
+
 Test(pop3, wrong_password_then_right)
 {
     static const struct turn turns[] = {

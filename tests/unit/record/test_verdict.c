@@ -66,3 +66,20 @@ Test(verdict, names_are_the_contract)
     cr_assert_str_eq(evidence_name(EVIDENCE_MAIL_FROM), "mail_from");
     cr_assert_str_eq(evidence_name(EVIDENCE_DATA), "data");
 }
+
+Test(verdict, designated_msa_whose_port_closes_would_block)
+{
+    /* Taken today, refused once the MSA closes its port 25: as a planned blocking point. */
+    struct verdict_input input = {.to_designated_msa = true,
+                                  .evidence = EVIDENCE_BIT(EVIDENCE_DATA),
+                                  .msa_port_closing = true};
+    cr_assert_eq(verdict_decide(&input), VERDICT_WOULD_BLOCK);
+    input.evidence = EVIDENCE_BIT(EVIDENCE_NO_REPLY);
+    cr_assert_eq(verdict_decide(&input), VERDICT_WOULD_BLOCK);
+    /* Closing an MSA does not touch attempts that were never its to take. */
+    input.to_designated_msa = false;
+    cr_assert_eq(verdict_decide(&input), VERDICT_BLOCKED);
+    input.msa_port_closing = false;
+    input.to_designated_msa = true;
+    cr_assert_eq(verdict_decide(&input), VERDICT_ALLOWED);
+}

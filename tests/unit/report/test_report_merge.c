@@ -24,7 +24,8 @@ static const char policy_text[] =
     "     blocking_point: bras}\n"
     "  - {name: fwa, type: dynamic, prefixes: [203.0.113.128/26], blocking_point: bras}\n"
     "msas:\n"
-    "  - {name: isp-msa, prefixes: [203.0.113.225/32], ports: [25, 587]}\n";
+    "  - {name: isp-msa, prefixes: [203.0.113.225/32, 2001:db8:ffff::25/128],\n"
+    "     ports: [25, 587, 465], planned_close: [25]}\n";
 
 #define T0 ((packet_time)1768467600 * PACKET_TIME_SECOND) /* 2026-01-15T09:00:00Z */
 #define PARTS 3                                            /* whole, worker 0, worker 1 */
@@ -93,6 +94,12 @@ static void tell_attempt(struct side *side, const void *what)
     bus_attempt(&side->bus, &record);
     coverage_add(&side->coverage, record.pool, record.flow.src.family, item->verdict);
     side->packets += 3;
+}
+
+static void tell_connection(struct side *side, const void *what)
+{
+    bus_connection(&side->bus, what);
+    side->packets += 4;
 }
 
 static void tell_finding(struct side *side, const void *what)
@@ -219,7 +226,7 @@ static void triangular(int n, packet_time ts)
 /* What the block breaks: a refused submission or MSA connection, its row by reason and port. */
 static void collateral(int count, packet_time ts)
 {
-    int n = count / 9; /* the stream calls every ninth: vary by the call */
+    int n = count / 10; /* the stream calls every tenth: vary by the call */
     struct finding finding;
     finding_init(&finding, EVENT_COLLATERAL_BLOCK, ts);
     static const uint16_t ports[] = {25, 587, 465};
@@ -244,12 +251,55 @@ static void collateral(int count, packet_time ts)
     each(src.bytes[3] % 2, tell_finding, &finding);
 }
 
+/* Submission to the MSA, whose port 25 is planned to close: port-25 attempts it takes
+ * today (one IPv6 subscriber each, or one of 100 IPv4 ones: past the report's list of who
+ * breaks at 7200 items), connections to 587 and 465. */
+static void submission(int n, packet_time ts)
+{
+    char client[64];
+    bool v6 = n % 4 != 1 && n % 4 != 3;
+    if (v6)
+        snprintf(client, sizeof(client), "2001:db8:100:%x::9", n);
+    else
+        snprintf(client, sizeof(client), "203.0.113.%d", n % 100);
+    struct address src = address_of(client);
+    struct flow_tuple flow = {.src = src,
+                              .dst = address_of(v6 ? "2001:db8:ffff::25" : "203.0.113.225"),
+                              .src_port = (uint16_t)(20000 + n),
+                              .dst_port = n % 4 == 1   ? 587
+                                          : n % 8 == 2 ? 465
+                                                       : 25,
+                              .proto = 6};
+    int worker = src.bytes[src.family == ADDRESS_V4 ? 3 : 7] % 2;
+    if (flow.dst_port != 25) {
+        struct connection_record record = {
+            .flow = flow, .first_seen = ts, .last_seen = ts, .segment = -1, .msa = 0};
+        each(worker, tell_connection, &record);
+        return;
+    }
+    struct attempt_item item;
+    memset(&item, 0, sizeof(item));
+    item.record.flow = flow;
+    item.record.segment = -1;
+    item.record.msa = 0;
+    item.record.to_designated_msa = true;
+    item.record.first_seen = item.record.last_seen = ts;
+    item.record.syn_count = 1;
+    item.verdict = VERDICT_WOULD_BLOCK;
+    item.evidence = EVIDENCE_BIT(EVIDENCE_SYN_ACK) | EVIDENCE_BIT(EVIDENCE_DATA);
+    item.has_smtp = true;
+    item.smtp.banner_seen = item.smtp.helo_seen = true;
+    item.smtp.mail_count = 1;
+    item.smtp.auth_attempted = n % 3 == 0;
+    each(worker, tell_attempt, &item);
+}
+
 /* count items over span seconds, every kind, one time each in rising order. */
 static void stream(int count, int span_seconds)
 {
     for (int n = 0; n < count; n++) {
         packet_time ts = T0 + (packet_time)n * span_seconds * PACKET_TIME_SECOND / count + n;
-        switch (n % 9) {
+        switch (n % 10) {
         case 0:
             third_party(n, ts);
             break;
@@ -264,6 +314,10 @@ static void stream(int count, int span_seconds)
             break;
         case 4:
             collateral(n, ts);
+            break;
+        case 5:
+        case 6:
+            submission(n / 10 * 2 + n % 10 - 5, ts); /* numbered by the call: 0, 1, 2... */
             break;
         default:
             attempt(n, ts);
@@ -339,6 +393,11 @@ static void check_merge_equals_whole(int count, int span_seconds)
         finish(&sides[i], end);
     cr_assert_gt(sides[1].packets, 0, "the stream reaches both workers");
     cr_assert_gt(sides[2].packets, 0, "the stream reaches both workers");
+    /* The move to 587 is in the reports; past the bounds, more break than are listed. */
+    const struct report_migration *migration = sides[0].report->migration;
+    cr_assert(report_migration_seen(migration));
+    cr_assert_gt(migration->closing_count, 0);
+    cr_assert_eq(migration->closing_beyond_subscribers > 0, count > 1000);
     struct report *report = merged();
     int (*writers[])(const struct report *, FILE *) = {report_write_json, report_write_text,
                                                        report_write_html};
@@ -365,7 +424,7 @@ Test(report_merge, two_workers_read_as_the_whole)
  * that makes the timeline coarsen several times. */
 Test(report_merge, two_workers_read_as_the_whole_past_the_bounds)
 {
-    check_merge_equals_whole(6000, 3000);
+    check_merge_equals_whole(7200, 3000);
 }
 
 Test(report_merge, damaged_and_foreign_states_are_refused_by_name)

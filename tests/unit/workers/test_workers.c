@@ -367,3 +367,102 @@ Test(workers, silence_is_evidence_where_any_worker_saw_replies)
     const char *apart = silence_with_flags_shared(false);
     cr_assert_not_null(strstr(apart, "\"evidence\":[]"), "%s", apart);
 }
+
+/* ---- submission_migration: the workers' counts add up to one sensor's ---- */
+
+#define TOTALS_MAX 256
+
+struct total {
+    char key[160]; /* msa|pool|field */
+    uint64_t value;
+};
+
+/* The text of a string field, or "" when the line has none. */
+static void string_field(const char *line, const char *name, char *out, size_t size)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof(pattern), "\"%s\":\"", name);
+    const char *at = strstr(line, pattern);
+    out[0] = '\0';
+    if (at == NULL)
+        return;
+    at += strlen(pattern);
+    size_t length = strcspn(at, "\"");
+    snprintf(out, size, "%.*s", (int)(length < size ? length : size - 1), at);
+}
+
+static void add_total(struct total *totals, size_t *count, const char *key, uint64_t value)
+{
+    for (size_t i = 0; i < *count; i++) {
+        if (strcmp(totals[i].key, key) == 0) {
+            totals[i].value += value;
+            return;
+        }
+    }
+    cr_assert_lt(*count, TOTALS_MAX);
+    snprintf(totals[*count].key, sizeof(totals[*count].key), "%s", key);
+    totals[(*count)++].value = value;
+}
+
+/* Every connections_* and subscribers* count of the lines, summed per MSA and pool. */
+static size_t migration_totals(const struct lines *lines, struct total *totals)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < lines->count; i++) {
+        const char *line = lines->text[i];
+        char msa[64], pool[64];
+        string_field(line, "msa", msa, sizeof(msa));
+        string_field(line, "pool", pool, sizeof(pool));
+        for (const char *at = strchr(line, '"'); at != NULL; at = strchr(at + 1, '"')) {
+            size_t length = strcspn(at + 1, "\"");
+            bool counted =
+                strncmp(at + 1, "connections", 11) == 0 || strncmp(at + 1, "subscribers", 11) == 0;
+            if (!counted || at[1 + length] != '"' || at[2 + length] != ':')
+                continue;
+            char key[160];
+            snprintf(key, sizeof(key), "%s|%s|%.*s", msa, pool, (int)length, at + 1);
+            add_total(totals, &count, key, strtoull(at + length + 3, NULL, 10));
+        }
+    }
+    return count;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const struct total *)a)->key, ((const struct total *)b)->key);
+}
+
+Test(workers, submission_migration_counts_add_up_to_one_sensors)
+{
+    /* Each worker writes its own events for the subscribers the fanout gives it (one home's
+     * /64s of a /56 stay together): over all events, every count sums to one sensor's. (A
+     * fanout that hashed the /64 would split that home over 5 workers: 10 FTTH subscribers
+     * instead of 9.) */
+    const char *capture = CAPTURE("scenario-migration-mix.pcap");
+    const char *policy = POLICY("migration-close.yaml");
+    static struct lines one, split;
+    static struct total expected[TOTALS_MAX], got[TOTALS_MAX];
+    replay(capture, policy, 1, 0, "submission_migration", NULL, &one);
+    size_t expected_count = migration_totals(&one, expected);
+    qsort(expected, expected_count, sizeof(expected[0]), by_key);
+    cr_assert_gt(expected_count, 0);
+    bool spread = false;
+    for (int workers = 2; workers <= WORKERS_MAX; workers++) {
+        replay(capture, policy, workers, SHARE_ALL, "submission_migration", NULL, &split);
+        /* More lines than one sensor's: some MSA and pool's subscribers went to two workers. */
+        spread |= split.count > one.count;
+        size_t got_count = migration_totals(&split, got);
+        qsort(got, got_count, sizeof(got[0]), by_key);
+        cr_assert_eq(got_count, expected_count, "%d workers: %zu counts, one sensor %zu", workers,
+                     got_count, expected_count);
+        for (size_t i = 0; i < got_count; i++) {
+            cr_assert_str_eq(got[i].key, expected[i].key);
+            cr_assert_eq(got[i].value, expected[i].value, "%d workers: %s is %llu, one sensor %llu",
+                         workers, got[i].key, (unsigned long long)got[i].value,
+                         (unsigned long long)expected[i].value);
+        }
+        lines_free(&split);
+    }
+    cr_assert(spread, "the fanout never spread one MSA and pool's subscribers over workers");
+    lines_free(&one);
+}
