@@ -72,8 +72,8 @@ struct sensor *sensor_new(const struct policy *policy, struct bus *bus,
         goto fail_free_return;
     if (segment_map_init(&sensor->segments, policy, source_names, source_count) != 0)
         goto fail_free_coverage;
-    sensor->attempts = attempt_tracker_new(policy, bus, &sensor->coverage, &sensor->counters,
-                                           sensor->return_seen);
+    sensor->attempts =
+        attempt_tracker_new(policy, bus, &sensor->coverage, &sensor->counters, sensor->return_seen);
     if (sensor->attempts == NULL)
         goto fail_free_segments;
     struct detector_context context = {
@@ -193,8 +193,7 @@ static void note_return_traffic(struct sensor *sensor, const struct packet *pack
 /* One packet judged at `at`: its own time, or the clock's for an outlier, whose own time is
  * not known and so cannot say it came within DUPLICATE_WINDOW of a copy: a retransmission
  * with a damaged timestamp would otherwise be skipped as a copy of the one before it. */
-static void judge(struct sensor *sensor, const struct frame *frame, packet_time at,
-                  bool time_known)
+static void judge(struct sensor *sensor, const struct frame *frame, packet_time at, bool time_known)
 {
     sensor->counters.packets++;
     sensor->counters.bytes += frame->wire_length;
@@ -252,8 +251,8 @@ static void carry_out(struct sensor *sensor, const struct clock_plan *plan,
             sensor->counters.time_regressions++;
         else if (step->judgement == CLOCK_OUTLIER)
             sensor->counters.time_outliers++;
-        judge(sensor, step->action == CLOCK_PROCESS ? current : &sensor->held[step->slot],
-              step->at, step->judgement != CLOCK_OUTLIER);
+        judge(sensor, step->action == CLOCK_PROCESS ? current : &sensor->held[step->slot], step->at,
+              step->judgement != CLOCK_OUTLIER);
     }
     if (plan->stepped_back > 0)
         log_message(LOG_WARNING,

@@ -199,7 +199,8 @@ static int open_metrics(struct run *run)
         run->metrics =
             metrics_start(run->options->metrics_address, run->policy, error, sizeof(error));
         if (run->metrics == NULL || metrics_attach(run->metrics, &run->bus, &run->events) != 0) {
-            log_message(LOG_FAILURE, "%s", run->metrics == NULL ? error : "too many bus subscribers");
+            log_message(LOG_FAILURE, "%s",
+                        run->metrics == NULL ? error : "too many bus subscribers");
             return EXIT_RUNTIME;
         }
     }
@@ -215,8 +216,8 @@ static int open_sensor(struct run *run)
         log_message(LOG_FAILURE, "out of memory for the suspect ranking");
         return EXIT_RUNTIME;
     }
-    run->sensor = sensor_new(run->policy, &run->bus, run->source_names, run->source_count,
-                             run->role->share);
+    run->sensor =
+        sensor_new(run->policy, &run->bus, run->source_names, run->source_count, run->role->share);
     if (run->sensor == NULL) {
         log_message(LOG_FAILURE, "out of memory for %u flows", run->policy->limits.flows);
         return EXIT_RUNTIME;
@@ -332,8 +333,8 @@ static void reload_policy(struct run *run)
                                "may follow the old policy");
     /* Only the sources that have the prefilter take the new one. */
     make_prefilter(run);
-    capture_refilter(run->capture, prefilter_text[0] != '\0' ? prefilter_text : NULL,
-                     untagged_text, run->options->filter);
+    capture_refilter(run->capture, prefilter_text[0] != '\0' ? prefilter_text : NULL, untagged_text,
+                     run->options->filter);
     if (role->worker == 0 && policy_ipv6_subscriber_bits(run->policy) != fanout_bits)
         log_message(LOG_WARNING, "the workers share IPv6 traffic by /%u until a restart",
                     fanout_bits);

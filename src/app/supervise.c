@@ -171,8 +171,8 @@ static int prepare_shared(struct supervisor *supervisor)
         log_message(LOG_FAILURE, "%s", error);
         return EXIT_RUNTIME;
     }
-    void *generation = mmap(NULL, sizeof(unsigned), PROT_READ | PROT_WRITE,
-                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *generation =
+        mmap(NULL, sizeof(unsigned), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (generation == MAP_FAILED) {
         log_message(LOG_FAILURE, "no shared memory for %u workers", options->workers);
         return EXIT_RUNTIME;

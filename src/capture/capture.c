@@ -1,6 +1,5 @@
 #include "capture/capture.h"
 
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
@@ -37,7 +36,7 @@ struct source {
     uint32_t snaplen;
     bool finished;
     bool bad_time_said; /* a timestamp outside the four-digit years was reported */
-    bool has_peeked; /* files: the next packet is read and waiting in peeked */
+    bool has_peeked;    /* files: the next packet is read and waiting in peeked */
     struct capture_packet peeked;
     FILE *file;        /* files: the stream under libpcap, for progress */
     char *file_buffer; /* files: the stream's buffer, freed after pcap_close */
@@ -132,8 +131,7 @@ static void live_stats(struct source *source, uint64_t *received, uint64_t *drop
 static const struct source_ops file_ops = {pcap_read, file_stats};
 static const struct source_ops live_ops = {pcap_read, live_stats};
 
-static int apply_filter(struct source *source, const char *filter, char *error,
-                        size_t error_size)
+static int apply_filter(struct source *source, const char *filter, char *error, size_t error_size)
 {
     struct bpf_program program;
     if (pcap_compile(source->pcap, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
@@ -213,16 +211,14 @@ static bool apply_prefilter(struct source *source, const char *prefilter, const 
     bool applied = apply_filter(source, combined, error, sizeof(error)) == 0;
     free(combined);
     if (applied)
-        log_message(LOG_INFO, "%s: the policy's prefilter in place: %s", source->name,
-                    prefilter);
+        log_message(LOG_INFO, "%s: the policy's prefilter in place: %s", source->name, prefilter);
     else
         log_message(LOG_INFO, "%s: prefilter not taken (%s)", source->name,
                     pcap_geterr(source->pcap));
     return applied;
 }
 
-static int apply_filter(struct source *source, const char *filter, char *error,
-                        size_t error_size);
+static int apply_filter(struct source *source, const char *filter, char *error, size_t error_size);
 
 void capture_refilter(struct capture *capture, const char *prefilter,
                       const char *prefilter_untagged, const char *filter)
@@ -382,8 +378,8 @@ struct capture *capture_open(const struct capture_options *options, enum capture
             source->prefiltered = true;
             continue;
         }
-        if (options->filter != NULL && apply_filter(source, options->filter, error,
-                                                    error_size) != 0) {
+        if (options->filter != NULL &&
+            apply_filter(source, options->filter, error, error_size) != 0) {
             *kind = CAPTURE_ERROR_FILTER;
             goto fail_close;
         }
@@ -400,8 +396,7 @@ fail_close:
 
 /* Files: the packet with the lowest time among all sources goes first (ties: the source
  * named first), so a replay of several mirror-port files sees one timeline. */
-static enum capture_status next_from_files(struct capture *capture,
-                                           struct capture_packet *packet)
+static enum capture_status next_from_files(struct capture *capture, struct capture_packet *packet)
 {
     /* One file, the common case: nothing to merge, so nothing is held back. */
     if (capture->count == 1) {
@@ -485,8 +480,8 @@ enum capture_status capture_next(struct capture *capture, struct capture_packet 
 {
     if (capture->interrupted)
         return CAPTURE_INTERRUPTED;
-    enum capture_status status = capture->live ? next_from_interfaces(capture, packet)
-                                               : next_from_files(capture, packet);
+    enum capture_status status =
+        capture->live ? next_from_interfaces(capture, packet) : next_from_files(capture, packet);
     /* A signal that cut a read short ends the input as a shutdown, not as its end. */
     if (status == CAPTURE_END && capture->interrupted)
         return CAPTURE_INTERRUPTED;
@@ -542,8 +537,7 @@ void capture_source_describe(const struct capture *capture, size_t index,
     };
 }
 
-void capture_stats(struct capture *capture, uint64_t *received, uint64_t *drops,
-                   uint64_t *errors)
+void capture_stats(struct capture *capture, uint64_t *received, uint64_t *drops, uint64_t *errors)
 {
     *received = 0;
     *drops = 0;

@@ -15,16 +15,16 @@ struct capture_options {
     size_t file_count;
     const char *const *interfaces;
     size_t interface_count;
-    const char *filter;        /* extra BPF expression, or NULL */
+    const char *filter; /* extra BPF expression, or NULL */
     /* The policy's prefilter (prefilter.h) with and without its 802.1Q part, or NULL: the
      * first that compiles for a source's link type is set, before the user's filter. */
     const char *prefilter;
     const char *prefilter_untagged;
-    int snaplen;               /* live only; 0 = 262144 */
-    int buffer_megabytes;      /* live only; 0 = 64 */
-    uint16_t fanout_group;     /* live only: interface i joins PACKET_FANOUT group
-                                  fanout_group + i; 0 = none */
-    uint8_t fanout_ipv6_bits;  /* the shortest IPv6 subscriber prefix (fanout.h) */
+    int snaplen;              /* live only; 0 = 262144 */
+    int buffer_megabytes;     /* live only; 0 = 64 */
+    uint16_t fanout_group;    /* live only: interface i joins PACKET_FANOUT group
+                                 fanout_group + i; 0 = none */
+    uint8_t fanout_ipv6_bits; /* the shortest IPv6 subscriber prefix (fanout.h) */
 };
 
 struct capture_packet {
@@ -87,8 +87,7 @@ void capture_source_describe(const struct capture *capture, size_t index,
 /* received/drops: summed pcap_stats of live sources; errors: damaged or unreadable input,
  * one for each source whose timestamps went outside the years 0000-9999 (a pcapng if_tsoffset
  * or if_tsresol that libpcap applied without complaint: those times are clamped). */
-void capture_stats(struct capture *capture, uint64_t *received, uint64_t *drops,
-                   uint64_t *errors);
+void capture_stats(struct capture *capture, uint64_t *received, uint64_t *drops, uint64_t *errors);
 /* Bytes consumed so far and in total of regular files (for progress), 0 when unknown. */
 void capture_progress(const struct capture *capture, uint64_t *done, uint64_t *total);
 void capture_close(struct capture *capture);

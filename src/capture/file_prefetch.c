@@ -27,14 +27,14 @@ struct prefetch {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     struct block blocks[FILE_PREFETCH_BLOCKS];
-    unsigned filled; /* under lock */
-    bool done;       /* under lock: the thread handed over its last block */
-    bool closing;    /* under lock: fclose asks the thread to end */
+    unsigned filled;     /* under lock */
+    bool done;           /* under lock: the thread handed over its last block */
+    bool closing;        /* under lock: fclose asks the thread to end */
     unsigned take_index; /* stream side only: the block being emptied */
     size_t take_offset;
-    bool taking;       /* stream side only: take_index is handed over */
-    bool ended;        /* stream side only: end of file or an error was reached */
-    int64_t position;  /* stream side only: bytes handed to the stream, for ftell */
+    bool taking;      /* stream side only: take_index is handed over */
+    bool ended;       /* stream side only: end of file or an error was reached */
+    int64_t position; /* stream side only: bytes handed to the stream, for ftell */
 };
 
 static void *run_thread(void *argument)

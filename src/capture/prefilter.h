@@ -30,7 +30,6 @@
 /* Writes the expression; returns its length, or 0 when it does not fit size (the capture
  * then runs without one). vlan: the rules once more inside an 802.1Q tag, for the link
  * types where libpcap knows VLANs (not Linux cooked capture, for one). */
-size_t prefilter_expression(const struct policy *policy, bool vlan, char *buffer,
-                            size_t size);
+size_t prefilter_expression(const struct policy *policy, bool vlan, char *buffer, size_t size);
 
 #endif

@@ -104,8 +104,7 @@ enum {
  * redirect, time exceeded, parameter problem. */
 #define ICMP4_ERROR_TYPES ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 11) | (1u << 12))
 
-static enum decode_result decode_ethernet(struct packet *out, const uint8_t *p,
-                                          const uint8_t *end);
+static enum decode_result decode_ethernet(struct packet *out, const uint8_t *p, const uint8_t *end);
 static enum decode_result decode_ethertype(struct packet *out, uint16_t type, const uint8_t *p,
                                            const uint8_t *end);
 static enum decode_result decode_ipv4(struct packet *out, const uint8_t *p, const uint8_t *end);
@@ -756,8 +755,7 @@ static enum decode_result decode_ethertype(struct packet *out, uint16_t type, co
     }
 }
 
-static enum decode_result decode_ethernet(struct packet *out, const uint8_t *p,
-                                          const uint8_t *end)
+static enum decode_result decode_ethernet(struct packet *out, const uint8_t *p, const uint8_t *end)
 {
     if (bytes_left(p, end) < ETH_HEADER_LENGTH)
         return DECODE_TRUNCATED;
@@ -874,8 +872,8 @@ const char *decode_result_name(enum decode_result result)
 const char *tunnel_kind_name(enum tunnel_kind kind)
 {
     static const char *const names[TUNNEL_KIND_COUNT] = {
-        [TUNNEL_NONE] = "none", [TUNNEL_IPIP] = "ipip",   [TUNNEL_6IN4] = "6in4",
-        [TUNNEL_4IN6] = "4in6", [TUNNEL_6IN6] = "6in6",   [TUNNEL_GRE] = "gre",
+        [TUNNEL_NONE] = "none",   [TUNNEL_IPIP] = "ipip", [TUNNEL_6IN4] = "6in4",
+        [TUNNEL_4IN6] = "4in6",   [TUNNEL_6IN6] = "6in6", [TUNNEL_GRE] = "gre",
         [TUNNEL_VXLAN] = "vxlan", [TUNNEL_GTP] = "gtp",
     };
     if ((unsigned)kind >= TUNNEL_KIND_COUNT)

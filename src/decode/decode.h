@@ -24,12 +24,12 @@
 
 enum decode_result {
     DECODE_OK = 0,
-    DECODE_NOT_IP,          /* ARP, LLDP, STP...: not ours, not an error */
-    DECODE_FRAGMENT,        /* a non-first IP fragment: skipped and counted */
-    DECODE_TRUNCATED,       /* a header runs past the captured bytes */
-    DECODE_MALFORMED,       /* a header field is impossible (bad version, length...) */
-    DECODE_UNSUPPORTED,     /* an encapsulation or link type we do not decode */
-    DECODE_TOO_DEEP,        /* a loop cap was hit (tags, labels, extension headers, tunnels) */
+    DECODE_NOT_IP,      /* ARP, LLDP, STP...: not ours, not an error */
+    DECODE_FRAGMENT,    /* a non-first IP fragment: skipped and counted */
+    DECODE_TRUNCATED,   /* a header runs past the captured bytes */
+    DECODE_MALFORMED,   /* a header field is impossible (bad version, length...) */
+    DECODE_UNSUPPORTED, /* an encapsulation or link type we do not decode */
+    DECODE_TOO_DEEP,    /* a loop cap was hit (tags, labels, extension headers, tunnels) */
     DECODE_RESULT_COUNT
 };
 
@@ -78,9 +78,9 @@ struct packet {
     bool has_mac;
     uint8_t src_mac[6];
     uint8_t dst_mac[6];
-    uint8_t vlan_count;              /* tags seen, up to DECODE_MAX_VLAN_TAGS */
-    uint16_t vlan[2];                /* vlan[0] outermost (S-tag in QinQ), vlan[1] next */
-    uint8_t mpls_count;              /* MPLS labels seen */
+    uint8_t vlan_count; /* tags seen, up to DECODE_MAX_VLAN_TAGS */
+    uint16_t vlan[2];   /* vlan[0] outermost (S-tag in QinQ), vlan[1] next */
+    uint8_t mpls_count; /* MPLS labels seen */
     bool has_pppoe;
     uint16_t pppoe_session;
 
@@ -88,9 +88,9 @@ struct packet {
     uint8_t tunnel_depth; /* number of tunnel layers removed */
 
     /* The innermost IP header. */
-    uint8_t ip_version; /* 4 or 6 */
-    uint8_t ttl;        /* TTL or hop limit */
-    uint8_t proto;      /* L4 protocol number after IPv6 extension headers */
+    uint8_t ip_version;  /* 4 or 6 */
+    uint8_t ttl;         /* TTL or hop limit */
+    uint8_t proto;       /* L4 protocol number after IPv6 extension headers */
     bool first_fragment; /* offset 0 with more fragments: L4 header present, payload partial */
     struct address src;
     struct address dst;
@@ -102,7 +102,7 @@ struct packet {
     uint32_t seq;
     uint32_t ack;
     uint16_t window;
-    const uint8_t *payload; /* L4 payload inside the captured bytes (may be cut by snaplen) */
+    const uint8_t *payload;  /* L4 payload inside the captured bytes (may be cut by snaplen) */
     uint32_t payload_length; /* captured: the bytes at payload */
     /* On the wire, as the innermost IP header's length says (for TCP less the data offset,
      * even when the snap length cut the options; for UDP its own length when that fits):

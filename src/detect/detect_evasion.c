@@ -158,8 +158,8 @@ static void list_expected_segments(struct window_finding *out, const struct poli
     }
 }
 
-static void set_subscriber_prefix(struct window_finding *out, const struct policy *policy,
-                                  int pool, const struct address *subscriber)
+static void set_subscriber_prefix(struct window_finding *out, const struct policy *policy, int pool,
+                                  const struct address *subscriber)
 {
     if (subscriber->family != ADDRESS_V6)
         return;
@@ -293,7 +293,7 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
 {
     struct flow_key key;
     flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
-             packet->dst_port);
+                  packet->dst_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_lookup(evasion->outbound, &key, hash);
     if (flow == NULL) {

@@ -110,8 +110,7 @@ static struct server_record *server_of(struct submission_detector *detector,
     flow_key_make(&key, 0, server, NULL, 0, 0);
     if (!create) {
         struct flow *entry = flow_lookup(detector->servers, &key, flow_key_hash(&key));
-        return entry != NULL ? flow_record(entry)
-                             : NULL;
+        return entry != NULL ? flow_record(entry) : NULL;
     }
     bool created;
     struct flow *entry = touch(detector, detector->servers, &key, now, &created);
@@ -256,8 +255,7 @@ static const struct login_record *login_before(struct submission_detector *detec
     struct flow *entry = flow_lookup(detector->logins, &key, flow_key_hash(&key));
     if (entry == NULL)
         return NULL;
-    const struct login_record *login =
-        flow_record(entry);
+    const struct login_record *login = flow_record(entry);
     if (login->at > at || at - login->at > detector->policy->timeouts.pop_before_smtp)
         return NULL;
     return login;
@@ -523,8 +521,7 @@ static void submission_packet(struct detector *base, const struct packet *packet
 static void expire(struct flow_table *table, packet_time memory, packet_time now)
 {
     struct flow *entry;
-    while ((entry = flow_list_head(table, LIST_RECENT)) != NULL &&
-           entry->last_seen + memory <= now)
+    while ((entry = flow_list_head(table, LIST_RECENT)) != NULL && entry->last_seen + memory <= now)
         flow_remove(table, entry);
 }
 
@@ -609,8 +606,8 @@ struct detector *detect_submission_new(const struct detector_context *context, b
     mail_flows_watch(detector->flows, &detector->base.due);
     flow_table_set_timer(detector->logins, LIST_RECENT, FLOW_TIME_LAST_SEEN,
                          policy->timeouts.pop_before_smtp, &detector->base.due);
-    flow_table_set_timer(detector->servers, LIST_RECENT, FLOW_TIME_LAST_SEEN,
-                         SERVER_MEMORY, &detector->base.due);
+    flow_table_set_timer(detector->servers, LIST_RECENT, FLOW_TIME_LAST_SEEN, SERVER_MEMORY,
+                         &detector->base.due);
     struct bus_subscriber subscriber = {.attempt = on_attempt, .context = detector};
     if (bus_subscribe(context->bus, subscriber) != 0)
         goto fail;

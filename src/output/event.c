@@ -166,8 +166,8 @@ void event_write_flow(struct json_writer *writer, const struct policy *policy,
     json_key_plain(writer, "dst_ip", dst_text, dst_length);
     json_key_u64(writer, "dst_port", dst_port);
     json_key_plain(writer, "proto", proto == IPPROTO_NUMBER_UDP ? "udp" : "tcp", 3);
-    size_t community_length = community_id_v1(0, src, dst, proto, src_port, dst_port, community,
-                                              sizeof(community));
+    size_t community_length =
+        community_id_v1(0, src, dst, proto, src_port, dst_port, community, sizeof(community));
     if (community_length > 0)
         json_key_plain(writer, "community_id", community, community_length);
     event_write_geoip(writer, policy, dst);
@@ -185,15 +185,14 @@ void event_write_place_at(struct json_writer *writer, const struct policy *polic
         json_key_string(writer, "segment", policy->segments[segment].name);
 }
 
-size_t event_subscriber_key(const struct policy *policy, const struct address *address,
-                            char *text, size_t size)
+size_t event_subscriber_key(const struct policy *policy, const struct address *address, char *text,
+                            size_t size)
 {
     if (address->family != ADDRESS_V6)
         return address_format(address, text, size);
     /* The pool looked up again rather than taken from the event: the key depends on the
      * address and the policy alone, the same for every type that names the subscriber. */
-    struct prefix subscriber =
-        policy_subscriber(policy, policy_pool_of(policy, address), address);
+    struct prefix subscriber = policy_subscriber(policy, policy_pool_of(policy, address), address);
     return prefix_format(&subscriber, text, size);
 }
 
@@ -265,8 +264,7 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
             event_begin(events, &writer, EVENT_COVERAGE, now);
             event_write_place(&writer, policy, (int)p, -1);
             if (pool->blocking_point != POLICY_NO_INDEX) {
-                const struct blocking_point *point =
-                    &policy->blocking_points[pool->blocking_point];
+                const struct blocking_point *point = &policy->blocking_points[pool->blocking_point];
                 json_key_string(&writer, "level", blocking_level_name(point->level));
                 json_key_string(&writer, "state", blocking_state_name(point->state));
                 json_key_string(&writer, "reject", blocking_reject_name(point->reject));
@@ -289,9 +287,13 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
 void event_sensor_stats(struct events *events, const struct sensor_counters *counters,
                         uint32_t snaplen, packet_time now, bool final)
 {
-    static const char *const decode_keys[DECODE_RESULT_COUNT] = {
-        NULL, "decode_not_ip", "decode_fragments", "decode_truncated", "decode_malformed",
-        "decode_unsupported", "decode_too_deep"};
+    static const char *const decode_keys[DECODE_RESULT_COUNT] = {NULL,
+                                                                 "decode_not_ip",
+                                                                 "decode_fragments",
+                                                                 "decode_truncated",
+                                                                 "decode_malformed",
+                                                                 "decode_unsupported",
+                                                                 "decode_too_deep"};
     struct json_writer writer;
     event_begin(events, &writer, EVENT_SENSOR_STATS, now);
     json_key_u64(&writer, "packets", counters->packets);

@@ -99,8 +99,8 @@ void event_finding(struct events *events, const struct finding *finding)
     char src_text[ADDRESS_TEXT_MAX], key_text[PREFIX_TEXT_MAX];
     event_begin(events, &writer, finding->type, finding->ts);
     if (finding->has_flow)
-        event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst,
-                         flow->dst_port, flow->proto, src_text);
+        event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
+                         flow->proto, src_text);
     event_write_place_at(&writer, policy, finding->pool, finding_blocking_point(finding, policy),
                          finding->segment);
     finding_walk(finding, policy, &json_field_walker, &writer);

@@ -1,5 +1,5 @@
-/* For the files that write event lines (event.c, event_finding.c, json_fields.c): every event starts and
- * ends the same way. Not for detectors, which describe findings (finding.h) instead. */
+/* For the files that write event lines (event.c, event_finding.c, json_fields.c): every event
+ * starts and ends the same way. Not for detectors, which describe findings (finding.h) instead. */
 #ifndef OP25B_EVENT_WRITER_H
 #define OP25B_EVENT_WRITER_H
 

@@ -833,8 +833,7 @@ static struct metrics *metrics_new(const struct policy *policy)
     metrics->submission_values =
         metrics->collateral_values + metrics->places.count * COLLATERAL_REASONS;
     metrics->submission_rows = migration_msas_measured(policy) * policy->pool_count;
-    metrics->size.pools =
-        metrics->submission_values + metrics->submission_rows * SUBMISSION_VALUES;
+    metrics->size.pools = metrics->submission_values + metrics->submission_rows * SUBMISSION_VALUES;
     metrics->interval_subscribers =
         calloc(metrics->submission_rows * MIGRATION_PORTS + 1, sizeof(uint64_t));
     if (metrics->interval_subscribers == NULL) {

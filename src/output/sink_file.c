@@ -39,7 +39,7 @@ struct file_sink {
     bool is_stdout;
     bool shared;  /* other processes append to the same file */
     bool regular; /* a regular file: a failed write is cut back to the last whole line */
-    bool failed; /* a write failed: said once, then every further line is counted lost */
+    bool failed;  /* a write failed: said once, then every further line is counted lost */
     uint64_t lost;
     char *batch;
     size_t batch_size;

@@ -502,8 +502,8 @@ static int kafka_rename(struct sink *sink, const char *sensor)
     return 0;
 }
 
-static const struct sink_ops kafka_ops = {kafka_write, kafka_flush,  kafka_close,
-                                          kafka_stats, NULL,         kafka_rename};
+static const struct sink_ops kafka_ops = {kafka_write, kafka_flush, kafka_close,
+                                          kafka_stats, NULL,        kafka_rename};
 
 /* The value stays out of the message: it may be a password. kcat's "topic." prefix for
  * topic properties is accepted, though librdkafka takes them by their plain names. */

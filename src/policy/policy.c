@@ -186,7 +186,8 @@ const char *sensor_position_name(enum sensor_position position)
 
 const char *blocking_level_name(enum blocking_level level)
 {
-    return name_in(policy_level_names, COUNT_OF(policy_level_names), (int)level - LEVEL_HOME_ROUTER);
+    return name_in(policy_level_names, COUNT_OF(policy_level_names),
+                   (int)level - LEVEL_HOME_ROUTER);
 }
 
 const char *blocking_state_name(enum blocking_state state)

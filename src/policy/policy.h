@@ -182,8 +182,8 @@ int policy_msa_of(const struct policy *policy, const struct address *address);
 bool policy_is_own(const struct policy *policy, const struct address *address);
 bool policy_is_resolver(const struct policy *policy, const struct address *address);
 /* The subscriber an address is: the address itself for IPv4; for IPv6 its pool's
- * ipv6_subscriber_length prefix (64 outside any pool; draft 3.2), so a subscriber's privacy addresses
- * and delegated /64s are one subscriber, not many. */
+ * ipv6_subscriber_length prefix (64 outside any pool; draft 3.2), so a subscriber's privacy
+ * addresses and delegated /64s are one subscriber, not many. */
 struct prefix policy_subscriber(const struct policy *policy, int pool,
                                 const struct address *address);
 /* The shortest IPv6 prefix that is one subscriber: the least ipv6_subscriber_length of any

@@ -226,11 +226,8 @@ static int read_blocking_point(struct loader *loader, const yaml_node_t *node, s
 {
     enum { NAME, LEVEL, STATE, REJECT, POSITION };
     struct field fields[] = {
-        [NAME] = {"name", true},
-        [LEVEL] = {"level", true},
-        [STATE] = {"state", false},
-        [REJECT] = {"reject", false},
-        [POSITION] = {"position", false},
+        [NAME] = {"name", true},      [LEVEL] = {"level", true},        [STATE] = {"state", false},
+        [REJECT] = {"reject", false}, [POSITION] = {"position", false},
     };
     struct blocking_point *point = &loader->policy->blocking_points[index];
     point->state = BLOCKING_ACTIVE;
@@ -244,13 +241,13 @@ static int read_blocking_point(struct loader *loader, const yaml_node_t *node, s
                    index) != 0)
         return -1;
     int choice;
-    if (read_choice(loader, fields[LEVEL].value, "level", policy_level_names, COUNT_OF(policy_level_names),
-                    &choice) != 0)
+    if (read_choice(loader, fields[LEVEL].value, "level", policy_level_names,
+                    COUNT_OF(policy_level_names), &choice) != 0)
         return -1;
     point->level = (enum blocking_level)(LEVEL_HOME_ROUTER + choice);
     if (fields[STATE].value != NULL) {
-        if (read_choice(loader, fields[STATE].value, "state", policy_state_names, COUNT_OF(policy_state_names),
-                        &choice) != 0)
+        if (read_choice(loader, fields[STATE].value, "state", policy_state_names,
+                        COUNT_OF(policy_state_names), &choice) != 0)
             return -1;
         point->state = (enum blocking_state)choice;
     }
@@ -301,8 +298,8 @@ static int read_pool(struct loader *loader, const yaml_node_t *node, size_t inde
     if (claim_name(loader, &loader->pool_names, fields[NAME].value, "pool", pool->name, index) != 0)
         return -1;
     int type;
-    if (read_choice(loader, fields[TYPE].value, "type", policy_pool_type_names, COUNT_OF(policy_pool_type_names),
-                    &type) != 0)
+    if (read_choice(loader, fields[TYPE].value, "type", policy_pool_type_names,
+                    COUNT_OF(policy_pool_type_names), &type) != 0)
         return -1;
     pool->type = (enum pool_type)type;
     if (read_prefix_list(loader, fields[PREFIXES].value, "prefixes", false, &pool->prefixes,

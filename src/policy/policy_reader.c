@@ -112,8 +112,7 @@ int expect_list(struct loader *loader, const yaml_node_t *node, const char *what
 }
 
 /* Text of a scalar that must hold a value. */
-int read_text(struct loader *loader, const yaml_node_t *node, const char *what,
-                     const char **out)
+int read_text(struct loader *loader, const yaml_node_t *node, const char *what, const char **out)
 {
     if (node->type != YAML_SCALAR_NODE)
         return fail_at(loader, node, "expected a single value for %s, found %s", what,
@@ -195,7 +194,7 @@ int read_name(struct loader *loader, const yaml_node_t *node, const char *what, 
 }
 
 int read_choice(struct loader *loader, const yaml_node_t *node, const char *what,
-                       const char *const *names, size_t count, int *out)
+                const char *const *names, size_t count, int *out)
 {
     const char *text;
     if (read_text(loader, node, what, &text) != 0)
@@ -234,8 +233,8 @@ static enum decimal_result parse_decimal(const char *text, uint64_t *value, cons
     return overflow ? DECIMAL_OVERFLOW : DECIMAL_OK;
 }
 
-int read_number(struct loader *loader, const yaml_node_t *node, const char *what,
-                       uint64_t min, uint64_t max, uint64_t *out)
+int read_number(struct loader *loader, const yaml_node_t *node, const char *what, uint64_t min,
+                uint64_t max, uint64_t *out)
 {
     const char *text;
     if (read_text(loader, node, what, &text) != 0)
@@ -256,7 +255,7 @@ int read_number(struct loader *loader, const yaml_node_t *node, const char *what
 }
 
 int read_duration(struct loader *loader, const yaml_node_t *node, const char *what,
-                         packet_time *out)
+                  packet_time *out)
 {
     static const struct {
         const char *suffix;
@@ -293,7 +292,7 @@ int read_duration(struct loader *loader, const yaml_node_t *node, const char *wh
 /* Checks node is a mapping with only the given keys, each at most once, and points each
  * field at its value. what names the mapping in messages; NULL means the top level. */
 int match_keys(struct loader *loader, const yaml_node_t *node, const char *what,
-                      struct field *fields, size_t field_count)
+               struct field *fields, size_t field_count)
 {
     if (node->type != YAML_MAPPING_NODE) {
         if (what == NULL)
@@ -338,7 +337,7 @@ int match_keys(struct loader *loader, const yaml_node_t *node, const char *what,
 }
 
 int require_key(struct loader *loader, const yaml_node_t *node, const char *what,
-                       const struct field *field)
+                const struct field *field)
 {
     if (field->value != NULL)
         return 0;
@@ -350,7 +349,7 @@ int require_key(struct loader *loader, const yaml_node_t *node, const char *what
 /* Checks node is a mapping with only the given keys, each at most once and the required
  * ones present, and points each field at its value. */
 int read_mapping(struct loader *loader, const yaml_node_t *node, const char *what,
-                        struct field *fields, size_t field_count)
+                 struct field *fields, size_t field_count)
 {
     if (match_keys(loader, node, what, fields, field_count) != 0)
         return -1;
@@ -399,7 +398,7 @@ int name_index_find(const struct name_index *index, const char *name)
 
 /* Records the name of entry position of a list; what says which list, for the message. */
 int claim_name(struct loader *loader, struct name_index *index, const yaml_node_t *node,
-                      const char *what, const char *name, size_t position)
+               const char *what, const char *name, size_t position)
 {
     struct name_slot *slot = name_index_slot(index, name);
     if (slot->name != NULL)

@@ -80,27 +80,26 @@ const char *kind_of(const yaml_node_t *node);
 size_t list_length(const yaml_node_t *node);
 const yaml_node_t *list_item(struct loader *loader, const yaml_node_t *node, size_t index);
 int expect_list(struct loader *loader, const yaml_node_t *node, const char *what);
-int read_text(struct loader *loader, const yaml_node_t *node, const char *what,
-    const char **out);
+int read_text(struct loader *loader, const yaml_node_t *node, const char *what, const char **out);
 int read_name(struct loader *loader, const yaml_node_t *node, const char *what, char **out);
 int read_choice(struct loader *loader, const yaml_node_t *node, const char *what,
-    const char *const *names, size_t count, int *out);
-int read_number(struct loader *loader, const yaml_node_t *node, const char *what,
-    uint64_t min, uint64_t max, uint64_t *out);
+                const char *const *names, size_t count, int *out);
+int read_number(struct loader *loader, const yaml_node_t *node, const char *what, uint64_t min,
+                uint64_t max, uint64_t *out);
 int read_duration(struct loader *loader, const yaml_node_t *node, const char *what,
-    packet_time *out);
+                  packet_time *out);
 int match_keys(struct loader *loader, const yaml_node_t *node, const char *what,
-    struct field *fields, size_t field_count);
+               struct field *fields, size_t field_count);
 int require_key(struct loader *loader, const yaml_node_t *node, const char *what,
-    const struct field *field);
+                const struct field *field);
 int read_mapping(struct loader *loader, const yaml_node_t *node, const char *what,
-    struct field *fields, size_t field_count);
+                 struct field *fields, size_t field_count);
 int name_index_init(struct loader *loader, struct name_index *index, size_t count);
 int name_index_find(const struct name_index *index, const char *name);
 int claim_name(struct loader *loader, struct name_index *index, const yaml_node_t *node,
-    const char *what, const char *name, size_t position);
+               const char *what, const char *name, size_t position);
 int read_pool_names(struct loader *loader, const yaml_node_t *node, const char *what,
-    bool allow_empty, const char *owner, int **indexes, size_t *count);
+                    bool allow_empty, const char *owner, int **indexes, size_t *count);
 /* The sensors: section (policy_sensors.c). */
 int read_fleet_sensors(struct loader *loader, const yaml_node_t *node);
 int check_stream(struct loader *loader, const unsigned char *text, size_t length);

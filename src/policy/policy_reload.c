@@ -16,14 +16,14 @@ struct name_list {
     int (*line)(const struct policy *policy, size_t i);
 };
 
-#define NAME_LIST(kind, field)                                                                 \
-    static const char *reload_##kind##_name(const struct policy *policy, size_t i)            \
-    {                                                                                          \
-        return policy->field[i].name;                                                          \
-    }                                                                                          \
-    static int reload_##kind##_line(const struct policy *policy, size_t i)                    \
-    {                                                                                          \
-        return policy->field[i].line;                                                          \
+#define NAME_LIST(kind, field)                                                                     \
+    static const char *reload_##kind##_name(const struct policy *policy, size_t i)                 \
+    {                                                                                              \
+        return policy->field[i].name;                                                              \
+    }                                                                                              \
+    static int reload_##kind##_line(const struct policy *policy, size_t i)                         \
+    {                                                                                              \
+        return policy->field[i].line;                                                              \
     }
 
 NAME_LIST(pool, pools)
@@ -62,15 +62,19 @@ static bool names_differ(const struct policy *running, const struct policy *fres
     return false;
 }
 
-static bool structure_differs(const struct policy *running, const struct policy *fresh,
-                              char *error, size_t error_size)
+static bool structure_differs(const struct policy *running, const struct policy *fresh, char *error,
+                              size_t error_size)
 {
-#define LISTS(p)                                                                               \
-    {{"pool", "pools", (p)->pool_count, reload_pool_name, reload_pool_line},                   \
-     {"blocking point", "blocking points", (p)->blocking_point_count, reload_point_name,        \
-      reload_point_line},                                                                      \
-     {"MSA", "MSAs", (p)->msa_count, reload_msa_name, reload_msa_line},                        \
-     {"segment", "segments", (p)->segment_count, reload_segment_name, reload_segment_line}}
+#define LISTS(p)                                                                                   \
+    {                                                                                              \
+        {"pool", "pools", (p)->pool_count, reload_pool_name, reload_pool_line},                    \
+            {"blocking point", "blocking points", (p)->blocking_point_count, reload_point_name,    \
+             reload_point_line},                                                                   \
+            {"MSA", "MSAs", (p)->msa_count, reload_msa_name, reload_msa_line},                     \
+        {                                                                                          \
+            "segment", "segments", (p)->segment_count, reload_segment_name, reload_segment_line    \
+        }                                                                                          \
+    }
     const struct name_list old_lists[] = LISTS(running);
     const struct name_list new_lists[] = LISTS(fresh);
 #undef LISTS
@@ -119,8 +123,8 @@ static void keep_start_keys(const struct policy *running, struct policy *fresh,
     const struct kept_key keys[] = {
         {"limits.flows", false, running->limits.flows, NULL, &fresh->limits.flows},
         {"limits.sessions", false, running->limits.sessions, NULL, &fresh->limits.sessions},
-        {"timeouts.syn", true, (uint64_t)running->timeouts.syn,
-         (uint64_t *)&fresh->timeouts.syn, NULL},
+        {"timeouts.syn", true, (uint64_t)running->timeouts.syn, (uint64_t *)&fresh->timeouts.syn,
+         NULL},
         {"timeouts.smtp_idle", true, (uint64_t)running->timeouts.smtp_idle,
          (uint64_t *)&fresh->timeouts.smtp_idle, NULL},
         {"timeouts.pop_before_smtp", true, (uint64_t)running->timeouts.pop_before_smtp,

@@ -83,7 +83,7 @@ static void store_word(char *destination, size_t capacity, const char *word, siz
 static void line_reset(struct mail_login_line *line)
 {
     size_t used = line->overflow || line->length >= MAIL_LOGIN_LINE_MAX ? MAIL_LOGIN_LINE_MAX
-                                                                          : line->length + 1u;
+                                                                        : line->length + 1u;
     memset(line->text, 0, used);
     line->length = 0;
     line->overflow = false;

@@ -793,8 +793,8 @@ static void answer_data(struct smtp_session *session, uint16_t code)
         count_up(&session->facts.data_accepted);
         if (session->client_mode == SMTP_CLIENT_DATA)
             session->data_go_ahead = true;
-    } else if ((reply_class == 4 || reply_class == 5) &&
-               session->client_mode == SMTP_CLIENT_DATA && !session->body_started) {
+    } else if ((reply_class == 4 || reply_class == 5) && session->client_mode == SMTP_CLIENT_DATA &&
+               !session->body_started) {
         /* RFC 5321 4.1.1.4: no 354, no body; the client's next line is a command. A client
          * that already sent body bytes stays in the body up to its "." */
         session->client_mode = SMTP_CLIENT_COMMAND;
@@ -1006,8 +1006,8 @@ static void server_line_complete(struct smtp_session *session, bool cut)
 /* Three digits 2xx-5xx, then SP, '-' or the end of the line (RFC 5321 4.2). */
 static bool looks_like_reply_start(const uint8_t *p, size_t length)
 {
-    return length >= 4 && p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
-           p[2] >= '0' && p[2] <= '9' && (p[3] == ' ' || p[3] == '-' || p[3] == '\r');
+    return length >= 4 && p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+           p[2] <= '9' && (p[3] == ' ' || p[3] == '-' || p[3] == '\r');
 }
 
 void smtp_server_bytes(struct smtp_session *session, const uint8_t *data, size_t length)

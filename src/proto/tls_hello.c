@@ -153,7 +153,8 @@ enum tls_hello_result tls_hello_parse(const uint8_t *data, size_t length, bool f
     if (read && reader.at == reader.end && !cut)
         return TLS_HELLO_OK;
     if (!read)
-        return cut ? (final ? TLS_HELLO_OK : TLS_HELLO_NEED_MORE)
-                   : split ? TLS_HELLO_OK : TLS_HELLO_MALFORMED;
+        return cut     ? (final ? TLS_HELLO_OK : TLS_HELLO_NEED_MORE)
+               : split ? TLS_HELLO_OK
+                       : TLS_HELLO_MALFORMED;
     return read_extensions(&reader, cut, split, final, out);
 }

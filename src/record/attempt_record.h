@@ -18,19 +18,19 @@ struct attempt_record {
     struct flow_tuple flow;
     packet_time first_seen;
     packet_time last_seen;
-    int pool;    /* index in policy.pools */
-    int segment; /* index in policy.segments, or -1 */
-    int msa;     /* the MSA at the destination address (policy.msas), or -1 */
+    int pool;               /* index in policy.pools */
+    int segment;            /* index in policy.segments, or -1 */
+    int msa;                /* the MSA at the destination address (policy.msas), or -1 */
     bool to_designated_msa; /* ... and one this pool may use on this port */
     enum verdict verdict;
     evidence_set evidence;
     uint16_t syn_count;
     packet_time last_syn; /* the last SYN seen; 0 when the capture joined midway */
-    bool icmp_seen; /* an ICMP error quoting it came (of any kind) */
+    bool icmp_seen;       /* an ICMP error quoting it came (of any kind) */
     uint8_t icmp_type;
     uint8_t icmp_code;
     struct address icmp_from;
-    bool server_stream; /* the server's side of the stream was seen (its SYN-ACK) */
+    bool server_stream;       /* the server's side of the stream was seen (its SYN-ACK) */
     const char *close_reason; /* a static name: fin, rst, syn_timeout, idle, ... */
     uint32_t client_bytes;
     uint32_t server_bytes;

@@ -29,7 +29,7 @@
 struct periodic_record {
     packet_time now;
     bool final;
-    const struct coverage *coverage;        /* NULL: only the counters are told */
+    const struct coverage *coverage; /* NULL: only the counters are told */
     const struct sensor_counters *counters;
     uint32_t snaplen; /* the smallest snap length of the capture sources; 0: unknown */
 };

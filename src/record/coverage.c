@@ -36,8 +36,7 @@ void coverage_add_collateral(struct coverage *coverage, int pool, int family)
     coverage->counts[slot(pool, family)].collateral++;
 }
 
-const struct coverage_counts *coverage_get(const struct coverage *coverage, int pool,
-                                           int family)
+const struct coverage_counts *coverage_get(const struct coverage *coverage, int pool, int family)
 {
     return &coverage->counts[slot(pool, family)];
 }

@@ -25,8 +25,7 @@ int coverage_init(struct coverage *coverage, size_t pool_count);
 void coverage_free(struct coverage *coverage);
 void coverage_add(struct coverage *coverage, int pool, int family, enum verdict verdict);
 void coverage_add_collateral(struct coverage *coverage, int pool, int family);
-const struct coverage_counts *coverage_get(const struct coverage *coverage, int pool,
-                                           int family);
+const struct coverage_counts *coverage_get(const struct coverage *coverage, int pool, int family);
 uint64_t coverage_attempts(const struct coverage_counts *counts);
 /* blocked / (blocked + leaked); false when neither happened (the ratio is unknown). */
 bool coverage_ratio(const struct coverage_counts *counts, double *ratio);

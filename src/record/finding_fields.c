@@ -67,9 +67,8 @@ static void walk_window(const struct finding *finding, const struct policy *poli
     walker->string(context, "close_reason", window->close_reason);
 }
 
-static void walk_triangular(const struct triangular_finding *triangle,
-                            const struct policy *policy, const struct field_walker *walker,
-                            void *context)
+static void walk_triangular(const struct triangular_finding *triangle, const struct policy *policy,
+                            const struct field_walker *walker, void *context)
 {
     walker->address(context, "relay_ip", &triangle->relay);
     walker->string(context, "variant", triangle->tunnelled ? "tunnelled" : "rewritten");

@@ -106,8 +106,8 @@ static void walk_finding(const struct smtp_facts *smtp, const struct field_walke
         walker->u64(context, "messages_accepted", smtp->messages_accepted);
 }
 
-void smtp_fields_walk(const struct smtp_facts *smtp, enum smtp_fields_kind kind,
-                      bool server_seen, const struct field_walker *walker, void *context)
+void smtp_fields_walk(const struct smtp_facts *smtp, enum smtp_fields_kind kind, bool server_seen,
+                      const struct field_walker *walker, void *context)
 {
     walker->object_begin(context, "smtp");
     walk_greeting(smtp, walker, context);

@@ -23,7 +23,7 @@ bool smtp_starttls_known(const struct smtp_facts *smtp, bool server_seen);
 
 /* Walks the "smtp" object, from its opening to its end. server_seen (attempts): the
  * server's side of the dialogue was seen, so its answers are known. */
-void smtp_fields_walk(const struct smtp_facts *smtp, enum smtp_fields_kind kind,
-                      bool server_seen, const struct field_walker *walker, void *context);
+void smtp_fields_walk(const struct smtp_facts *smtp, enum smtp_fields_kind kind, bool server_seen,
+                      const struct field_walker *walker, void *context);
 
 #endif

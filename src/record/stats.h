@@ -22,17 +22,17 @@ struct sensor_counters {
     uint64_t flows_created;
     uint64_t flow_evictions;
     uint64_t sessions_active;
-    uint64_t sessions_exhausted;          /* dialogues left unparsed: no parser slot free */
-    uint64_t stream_gaps;                 /* holes in a TCP stream (lost or reordered) */
-    uint64_t stream_reordered;            /* segments held back and delivered in order */
-    uint64_t duplicates;                  /* copies of a packet already seen (a mirror that
-                                             copies both directions of a port), skipped */
-    uint64_t syn_after_close;             /* SYNs retransmitted for an attempt already
-                                             written (evicted, or backing off past its timer) */
+    uint64_t sessions_exhausted; /* dialogues left unparsed: no parser slot free */
+    uint64_t stream_gaps;        /* holes in a TCP stream (lost or reordered) */
+    uint64_t stream_reordered;   /* segments held back and delivered in order */
+    uint64_t duplicates;         /* copies of a packet already seen (a mirror that
+                                    copies both directions of a port), skipped */
+    uint64_t syn_after_close;    /* SYNs retransmitted for an attempt already
+                                    written (evicted, or backing off past its timer) */
     uint64_t attempts_open;
-    uint64_t detector_evictions;          /* entries the detectors' bounded tables gave up */
-    uint64_t detector_exhausted;          /* flows a detector could not follow: no slot free;
-                                             messages a full worker inbox refused */
+    uint64_t detector_evictions; /* entries the detectors' bounded tables gave up */
+    uint64_t detector_exhausted; /* flows a detector could not follow: no slot free;
+                                    messages a full worker inbox refused */
 };
 
 /* What the output says of the events it wrote, for the report. */

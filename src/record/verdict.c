@@ -26,15 +26,25 @@ enum evidence evidence_highest_leak(evidence_set set)
 
 const char *verdict_name(enum verdict verdict)
 {
-    static const char *const names[VERDICT_COUNT] = {"allowed", "blocked", "leaked",
-                                                     "would_block", "unknown"};
+    static const char *const names[VERDICT_COUNT] = {"allowed", "blocked", "leaked", "would_block",
+                                                     "unknown"};
     return verdict < VERDICT_COUNT ? names[verdict] : "unknown";
 }
 
 const char *evidence_name(enum evidence evidence)
 {
-    static const char *const names[EVIDENCE_COUNT] = {
-        "icmp_admin_prohibited", "no_reply", "rst_filter", "syn_core_side", "syn_ack",
-        "client_ack", "rst_server", "banner", "ehlo", "starttls", "mail_from", "rcpt", "data"};
+    static const char *const names[EVIDENCE_COUNT] = {"icmp_admin_prohibited",
+                                                      "no_reply",
+                                                      "rst_filter",
+                                                      "syn_core_side",
+                                                      "syn_ack",
+                                                      "client_ack",
+                                                      "rst_server",
+                                                      "banner",
+                                                      "ehlo",
+                                                      "starttls",
+                                                      "mail_from",
+                                                      "rcpt",
+                                                      "data"};
     return evidence < EVIDENCE_COUNT ? names[evidence] : "unknown";
 }

@@ -38,8 +38,8 @@ enum evidence {
 typedef uint16_t evidence_set;
 
 #define EVIDENCE_BIT(e) ((evidence_set)(1u << (e)))
-#define EVIDENCE_BLOCK_MASK                                                                    \
-    (EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED) | EVIDENCE_BIT(EVIDENCE_NO_REPLY) |          \
+#define EVIDENCE_BLOCK_MASK                                                                        \
+    (EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED) | EVIDENCE_BIT(EVIDENCE_NO_REPLY) |              \
      EVIDENCE_BIT(EVIDENCE_RST_FILTER))
 #define EVIDENCE_LEAK_MASK ((evidence_set)(~EVIDENCE_BLOCK_MASK & ((1u << EVIDENCE_COUNT) - 1)))
 

@@ -51,7 +51,7 @@ struct report_leak {
     bool has_smtp;
     bool auth;
     bool starttls;
-    bool auth_known;     /* as the attempt event's auth and starttls (smtp_fields.h) */
+    bool auth_known; /* as the attempt event's auth and starttls (smtp_fields.h) */
     bool starttls_known;
     bool rcpt_known;     /* no command went unseen: rcpt_count is whole */
     bool messages_known; /* ... and no answer to a message went unseen */
@@ -134,7 +134,7 @@ struct report {
     struct report_leak *leaks;
     size_t leak_count;
     uint64_t leaks_total;
-    uint64_t leak_stages[EVIDENCE_COUNT]; /* leaks by the highest evidence reached */
+    uint64_t leak_stages[EVIDENCE_COUNT];       /* leaks by the highest evidence reached */
     struct finding *findings[EVENT_TYPE_COUNT]; /* the first REPORT_FINDINGS_KEPT of each */
     size_t finding_count[EVENT_TYPE_COUNT];
     uint64_t findings_total[EVENT_TYPE_COUNT];
@@ -146,7 +146,7 @@ struct report {
     size_t suspect_count;
     uint64_t suspects_not_kept;
     struct report_collateral collateral; /* collateral_block findings, summed */
-    struct report_migration *migration; /* "Moving submission to 587" (report_migration.h) */
+    struct report_migration *migration;  /* "Moving submission to 587" (report_migration.h) */
 };
 
 /* NULL when out of memory. */
@@ -179,8 +179,7 @@ int report_merge_finish(struct report *report);
 
 /* Pieces of the report the merge shares with the collector (report.c). */
 struct report_server *report_find_server(struct report_servers *servers,
-                                         const struct address *address, uint16_t port,
-                                         bool create);
+                                         const struct address *address, uint16_t port, bool create);
 void report_server_add_subscriber(struct report_server *server, const struct address *subscriber);
 /* Keeps candidate (copied) when it is its subscriber's highest score so far. */
 void report_keep_suspect(struct report *report, const struct finding *candidate);
@@ -208,8 +207,7 @@ void report_totals(const struct report *report, struct coverage_counts *out);
 size_t report_top_suspects(const struct report *report, size_t *order, size_t capacity);
 /* A kept finding's facts as one JSON object (json) or one line of name=value text, for the
  * writers (report_fields.c); malloc'd, NULL when out of memory. */
-char *report_finding_fields(const struct report *report, const struct finding *finding,
-                            bool json);
+char *report_finding_fields(const struct report *report, const struct finding *finding, bool json);
 /* What the block breaks (report_collateral.c): a collateral_block finding counted in its row;
  * another report's rows added (--workers); the rows put in one order, by blocking point,
  * pool, reason and port (report_conclude). */

@@ -133,8 +133,7 @@ static const struct field_walker listing_walker = {
     .list_end = put_end,
 };
 
-char *report_finding_fields(const struct report *report, const struct finding *finding,
-                            bool json)
+char *report_finding_fields(const struct report *report, const struct finding *finding, bool json)
 {
     char *text = NULL;
     size_t length = 0;

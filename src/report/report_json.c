@@ -285,8 +285,9 @@ static void write_timeline(struct json_stream *w, const struct report *report)
     json_stream_object_end(w);
 }
 
-static void write_servers(struct json_stream *w, const char *key, const struct report_servers *servers,
-                          bool with_port, bool with_submission)
+static void write_servers(struct json_stream *w, const char *key,
+                          const struct report_servers *servers, bool with_port,
+                          bool with_submission)
 {
     json_stream_object(w, key);
     json_stream_u64(w, "not_kept", servers->not_kept);

@@ -72,19 +72,19 @@ int report_save(const struct report *report, FILE *out)
         .pool_count = (uint32_t)policy->pool_count,
         .shutdown = report->end_reason != NULL && strcmp(report->end_reason, "shutdown") == 0,
     };
-    bool ok = put(out, &header, sizeof(header)) && put(out, report, sizeof(*report)) &&
-              put(out, report->coverage,
-                  report->coverage != NULL ? policy->pool_count * 2 * sizeof(*report->coverage)
-                                           : 0) &&
-              put(out, report->leaks, report->leak_count * sizeof(*report->leaks));
+    bool ok =
+        put(out, &header, sizeof(header)) && put(out, report, sizeof(*report)) &&
+        put(out, report->coverage,
+            report->coverage != NULL ? policy->pool_count * 2 * sizeof(*report->coverage) : 0) &&
+        put(out, report->leaks, report->leak_count * sizeof(*report->leaks));
     for (int t = 0; ok && t < EVENT_TYPE_COUNT; t++)
         for (size_t i = 0; ok && i < report->finding_count[t]; i++)
             ok = put_finding(out, &report->findings[t][i]);
     for (size_t i = 0; ok && i < report->suspect_count; i++)
         ok = put_finding(out, &report->suspects[i]);
     ok = ok && put_servers(out, &report->third_party) &&
-         put_servers(out, &report->open_submission) &&
-         put_servers(out, &report->pop_before_smtp) && put_servers(out, &report->submission_seen);
+         put_servers(out, &report->open_submission) && put_servers(out, &report->pop_before_smtp) &&
+         put_servers(out, &report->submission_seen);
     ok = ok && report_migration_save(report->migration, out) == 0;
     return ok && fflush(out) == 0 ? 0 : -1;
 }
@@ -273,8 +273,7 @@ static bool merge_listed(struct report *report, const struct report *from, FILE 
             return false;
         report_keep_suspect(report, &suspect);
     }
-    return merge_servers(&report->third_party, in) &&
-           merge_servers(&report->open_submission, in) &&
+    return merge_servers(&report->third_party, in) && merge_servers(&report->open_submission, in) &&
            merge_servers(&report->pop_before_smtp, in) &&
            merge_servers(&report->submission_seen, in);
 }

@@ -476,8 +476,7 @@ static void write_abuse(const struct report *report, FILE *out)
     heading(out, "7. The MSAs' own abuse");
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         enum event_type t = types[i];
-        fprintf(out, "%s: %llu", event_type_name(t),
-                (unsigned long long)report->findings_total[t]);
+        fprintf(out, "%s: %llu", event_type_name(t), (unsigned long long)report->findings_total[t]);
         if (report->findings_total[t] > report->finding_count[t])
             fprintf(out, " (the first %zu listed)", report->finding_count[t]);
         fputc('\n', out);

@@ -115,8 +115,8 @@ struct attempt_tracker *attempt_tracker_new(const struct policy *policy, struct 
     tracker->flows = flow_table_new(policy->limits.flows, sizeof(struct attempt));
     if (tracker->flows == NULL)
         goto fail_free_tracker;
-    flow_table_set_timer(tracker->flows, LIST_PENDING, FLOW_TIME_MARK,
-                         policy->timeouts.syn, &tracker->due);
+    flow_table_set_timer(tracker->flows, LIST_PENDING, FLOW_TIME_MARK, policy->timeouts.syn,
+                         &tracker->due);
     flow_table_set_timer(tracker->flows, LIST_ACTIVE, FLOW_TIME_LAST_SEEN,
                          policy->timeouts.smtp_idle, &tracker->due);
     tracker->backoff_hold =
@@ -238,8 +238,7 @@ static void describe(const struct attempt_tracker *tracker, const struct flow *f
 static void flush_held(struct attempt_tracker *tracker, struct flow *flow, packet_time now,
                        int fed);
 
-static void report_attempt(struct attempt_tracker *tracker, struct flow *flow,
-                           const char *reason)
+static void report_attempt(struct attempt_tracker *tracker, struct flow *flow, const char *reason)
 {
     struct attempt_record record;
     if (attempt_of(flow)->reorder != TCP_REORDER_NONE)
@@ -386,8 +385,7 @@ static void deliver_segment(void *context, unsigned direction, const struct tcp_
  * other side answered, so the hole is older than a round trip: a loss, not a mirror's
  * reordering, and the parser must see each side's bytes before the answers to them) and
  * this direction's if it has been open TCP_REORDER_WAIT. */
-static void flush_held(struct attempt_tracker *tracker, struct flow *flow, packet_time now,
-                       int fed)
+static void flush_held(struct attempt_tracker *tracker, struct flow *flow, packet_time now, int fed)
 {
     struct attempt *attempt = attempt_of(flow);
     if (attempt->reorder == TCP_REORDER_NONE)
@@ -454,7 +452,8 @@ static struct flow *create_attempt(struct attempt_tracker *tracker, const struct
     if (pool == POLICY_NO_INDEX || policy->pools[pool].type != POOL_DYNAMIC)
         return NULL;
     struct flow_key key;
-    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+                  packet->dst_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_insert(tracker->flows, &key, hash);
     if (flow == NULL) {
@@ -620,7 +619,8 @@ void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, i
 {
     struct flow_key key;
     if (packet->dst_port == SMTP_PORT) {
-        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+                      packet->dst_port);
         struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
         if (flow != NULL) {
             client_packet(tracker, flow, packet, segment);
@@ -628,7 +628,8 @@ void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, i
         }
     }
     if (packet->src_port == SMTP_PORT) {
-        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->dst, &packet->src, packet->dst_port, packet->src_port);
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->dst, &packet->src, packet->dst_port,
+                      packet->src_port);
         struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
         if (flow != NULL) {
             server_packet(tracker, flow, packet);
@@ -641,8 +642,8 @@ void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, i
     if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN) {
         /* The key made above is the client's, unless both ports are 25. */
         if (packet->src_port == SMTP_PORT)
-            flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst,
-                          packet->src_port, packet->dst_port);
+            flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+                          packet->dst_port);
         if (isn_memory_recall(tracker->closed, &key, packet->seq, packet->ts)) {
             tracker->counters->syn_after_close++;
             return;
@@ -674,7 +675,8 @@ void attempt_icmp(struct attempt_tracker *tracker, const struct packet *packet)
     if (quote->proto != IPPROTO_NUMBER_TCP || !quote->has_ports || quote->dst_port != SMTP_PORT)
         return;
     struct flow_key key;
-    flow_key_make(&key, IPPROTO_NUMBER_TCP, &quote->src, &quote->dst, quote->src_port, quote->dst_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &quote->src, &quote->dst, quote->src_port,
+                  quote->dst_port);
     struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
     if (flow == NULL)
         return;

@@ -137,8 +137,7 @@ static inline uint32_t entry_slot(index_entry entry)
     return (uint32_t)entry - 1;
 }
 
-struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *key,
-                         uint32_t hash)
+struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *key, uint32_t hash)
 {
     uint32_t mask = table->index_mask;
     /* The index is never more than two thirds full, so an empty entry ends every probe;

@@ -35,9 +35,9 @@ struct flow_key {
 /* The one way to build a key, so equal flows always compare equal byte for byte. proto
  * is the IP protocol for connections, or a table's own kind for other keys; client or
  * server may be NULL (their bytes stay zero), the family is the first one given. */
-static inline void flow_key_make(struct flow_key *key, uint8_t proto,
-                                 const struct address *client, const struct address *server,
-                                 uint16_t client_port, uint16_t server_port)
+static inline void flow_key_make(struct flow_key *key, uint8_t proto, const struct address *client,
+                                 const struct address *server, uint16_t client_port,
+                                 uint16_t server_port)
 {
     __builtin_memset(key, 0, sizeof(*key));
     if (client != NULL)
@@ -106,8 +106,7 @@ struct flow_table *flow_table_new(uint32_t capacity, size_t record_size);
 void flow_table_free(struct flow_table *table);
 
 uint32_t flow_key_hash(const struct flow_key *key);
-struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *key,
-                         uint32_t hash);
+struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *key, uint32_t hash);
 /* A flow holding key, on no list, its times and record zeroed; NULL when the table is full. */
 struct flow *flow_insert(struct flow_table *table, const struct flow_key *key, uint32_t hash);
 void flow_remove(struct flow_table *table, struct flow *flow);

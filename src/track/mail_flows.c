@@ -307,10 +307,9 @@ static void close_flow(struct mail_flows *flows, struct flow *flow, packet_time 
 void mail_flows_watch(struct mail_flows *flows, packet_time *due)
 {
     const struct policy *policy = flows->policy;
-    flow_table_set_timer(flows->table, LIST_PENDING, FLOW_TIME_MARK,
-                         policy->timeouts.syn, due);
-    flow_table_set_timer(flows->table, LIST_ACTIVE, FLOW_TIME_LAST_SEEN,
-                         policy->timeouts.smtp_idle, due);
+    flow_table_set_timer(flows->table, LIST_PENDING, FLOW_TIME_MARK, policy->timeouts.syn, due);
+    flow_table_set_timer(flows->table, LIST_ACTIVE, FLOW_TIME_LAST_SEEN, policy->timeouts.smtp_idle,
+                         due);
 }
 
 packet_time mail_flows_next_deadline(const struct mail_flows *flows)
@@ -378,7 +377,8 @@ static struct flow *create(struct mail_flows *flows, const struct packet *packet
     if (!kind_of_syn(flows->policy, packet, &pool, &kind))
         return NULL;
     struct flow_key key;
-    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+                  packet->dst_port);
     uint32_t hash = flow_key_hash(&key);
     struct flow *flow = flow_insert(flows->table, &key, hash);
     if (flow == NULL) {
@@ -661,7 +661,8 @@ void mail_flows_packet(struct mail_flows *flows, const struct packet *packet, in
     struct flow *flow;
     if (flows->presence[presence_bucket(packet->src.bytes, packet->src_port, packet->dst.bytes,
                                         packet->dst_port)] > 0) {
-        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+                      packet->dst_port);
         flow = flow_lookup(flows->table, &key, flow_key_hash(&key));
         if (flow != NULL) {
             client_packet(flows, flow, packet, segment);
@@ -670,7 +671,8 @@ void mail_flows_packet(struct mail_flows *flows, const struct packet *packet, in
     }
     if (flows->presence[presence_bucket(packet->dst.bytes, packet->dst_port, packet->src.bytes,
                                         packet->src_port)] > 0) {
-        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->dst, &packet->src, packet->dst_port, packet->src_port);
+        flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->dst, &packet->src, packet->dst_port,
+                      packet->src_port);
         flow = flow_lookup(flows->table, &key, flow_key_hash(&key));
         if (flow != NULL) {
             server_packet(flows, flow, packet);

@@ -50,7 +50,7 @@ struct mail_flow_report {
     int segment;            /* index in policy.segments, or -1 */
     packet_time first_seen;
     packet_time last_seen;
-    bool answered; /* the server's SYN-ACK was seen */
+    bool answered;                        /* the server's SYN-ACK was seen */
     const struct smtp_facts *smtp;        /* SUBMISSION and OTHER_SMTP, when bytes came */
     const struct mail_login_facts *login; /* POP3 and IMAP, when bytes came */
     const struct tls_hello *hello;        /* SMTPS, at MAIL_FLOW_HELLO */

@@ -9,8 +9,12 @@
 enum { ADDRESS_V4 = 4, ADDRESS_V6 = 6 };
 
 /* IP protocol numbers (IANA) the sensor names. */
-enum { IPPROTO_NUMBER_ICMP = 1, IPPROTO_NUMBER_TCP = 6, IPPROTO_NUMBER_UDP = 17,
-       IPPROTO_NUMBER_ICMPV6 = 58 };
+enum {
+    IPPROTO_NUMBER_ICMP = 1,
+    IPPROTO_NUMBER_TCP = 6,
+    IPPROTO_NUMBER_UDP = 17,
+    IPPROTO_NUMBER_ICMPV6 = 58
+};
 
 /* IPv4 lives in bytes[0..3] with the rest zero, so equal addresses are equal bytes. */
 struct address {

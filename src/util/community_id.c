@@ -10,8 +10,8 @@ enum { PROTO_SCTP = 132 };
  * share one ID; a type with no counterpart makes the flow one-way (never reordered). */
 static bool icmp_counterpart(uint8_t proto, uint8_t type, uint8_t *answer)
 {
-    static const uint8_t icmp4[][2] = {{8, 0}, {0, 8}, {13, 14}, {14, 13}, {15, 16}, {16, 15},
-                                       {10, 9}, {9, 10}, {17, 18}, {18, 17}};
+    static const uint8_t icmp4[][2] = {{8, 0},   {0, 8},  {13, 14}, {14, 13}, {15, 16},
+                                       {16, 15}, {10, 9}, {9, 10},  {17, 18}, {18, 17}};
     static const uint8_t icmp6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133},
                                        {135, 136}, {136, 135}, {130, 131}, {131, 130},
                                        {139, 140}, {140, 139}, {144, 145}, {145, 144}};

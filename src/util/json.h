@@ -18,8 +18,8 @@ struct json_writer {
 };
 
 void json_init(struct json_writer *writer, char *buffer, size_t size);
-void json_object_begin(struct json_writer *writer);                  /* { */
-void json_object_end(struct json_writer *writer);                    /* } */
+void json_object_begin(struct json_writer *writer); /* { */
+void json_object_end(struct json_writer *writer);   /* } */
 void json_array_end(struct json_writer *writer);
 void json_array_string(struct json_writer *writer, const char *value);
 
@@ -80,15 +80,14 @@ static inline void json_key_string_length(struct json_writer *writer, const char
     json_value_string(writer, value, length);
 }
 
-static inline void json_key_plain(struct json_writer *writer, const char *key,
-                                  const char *value, size_t length)
+static inline void json_key_plain(struct json_writer *writer, const char *key, const char *value,
+                                  size_t length)
 {
     json_key(writer, key);
     json_value_plain(writer, value, length);
 }
 
-static inline void json_key_string(struct json_writer *writer, const char *key,
-                                   const char *value)
+static inline void json_key_string(struct json_writer *writer, const char *key, const char *value)
 {
     json_key(writer, key);
     json_value_string(writer, value, __builtin_strlen(value));
@@ -151,7 +150,8 @@ void json_stream_object(struct json_stream *stream, const char *key);
 void json_stream_array(struct json_stream *stream, const char *key);
 void json_stream_object_end(struct json_stream *stream);
 void json_stream_array_end(struct json_stream *stream);
-void json_stream_string(struct json_stream *stream, const char *key, const char *value); /* NULL: null */
+void json_stream_string(struct json_stream *stream, const char *key,
+                        const char *value); /* NULL: null */
 void json_stream_u64(struct json_stream *stream, const char *key, uint64_t value);
 void json_stream_bool(struct json_stream *stream, const char *key, bool value);
 /* decimals places; or null when known is false. */

@@ -87,8 +87,8 @@ bool inbox_post_to(struct inbox_set *set, unsigned worker, const void *message)
     struct cell *cell;
     for (;;) {
         cell = cell_of(set, inbox, position);
-        uint64_t sequence = atomic_load_explicit(&cell->turn, memory_order_acquire) +
-                            (position & set->mask);
+        uint64_t sequence =
+            atomic_load_explicit(&cell->turn, memory_order_acquire) + (position & set->mask);
         int64_t lead = (int64_t)(sequence - position);
         if (lead == 0) {
             /* The cell is free for this position: claim the position (a failed exchange
@@ -104,8 +104,7 @@ bool inbox_post_to(struct inbox_set *set, unsigned worker, const void *message)
         }
     }
     memcpy(cell->message, message, set->message_size);
-    atomic_store_explicit(&cell->turn, position + 1 - (position & set->mask),
-                          memory_order_release);
+    atomic_store_explicit(&cell->turn, position + 1 - (position & set->mask), memory_order_release);
     return true;
 }
 

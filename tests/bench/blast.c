@@ -84,8 +84,8 @@ int main(int argc, char **argv)
         unsigned count = 0;
         for (; count < BATCH && sent + count < wanted; count++) {
             vectors[count] = (struct iovec){bytes + offsets[next], lengths[next]};
-            messages[count] = (struct mmsghdr){.msg_hdr = {.msg_iov = &vectors[count],
-                                                           .msg_iovlen = 1}};
+            messages[count] =
+                (struct mmsghdr){.msg_hdr = {.msg_iov = &vectors[count], .msg_iovlen = 1}};
             next = (next + 1) % frames;
         }
         int done = sendmmsg(fd, messages, count, 0);

@@ -976,9 +976,8 @@ static void write_spoofed(uint64_t packets)
         server_address(server, sizeof(server), random_below(1u << 20), ipv6);
         struct gen_addr from = gen_addr(spoofed), to = gen_addr(server);
         uint8_t packet[128];
-        size_t size = gen_build_tcp(packet, &from, &to, (uint16_t)(32768 + (h >> 17) % 32768),
-                                    25, (uint32_t)random_next(), 0, GEN_SYN, 128, (uint16_t)i,
-                                    NULL, 0);
+        size_t size = gen_build_tcp(packet, &from, &to, (uint16_t)(32768 + (h >> 17) % 32768), 25,
+                                    (uint32_t)random_next(), 0, GEN_SYN, 128, (uint16_t)i, NULL, 0);
         int64_t ts = BASE_US + (int64_t)i;
         gen_write_ip(out, LINKTYPE_ETHERNET, &link, true, ts, packet, size);
         summary.port25_syn_packets++;

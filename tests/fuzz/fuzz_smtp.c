@@ -143,8 +143,7 @@ FUZZ_CHECKER static void check_whole(const struct smtp_session *session)
 }
 
 /* The chunk's unseen part, reported before its bytes (or instead of them). */
-FUZZ_CHECKER static void report_unseen(struct smtp_session *session, uint8_t control,
-                                       size_t length)
+FUZZ_CHECKER static void report_unseen(struct smtp_session *session, uint8_t control, size_t length)
 {
     static struct smtp_session before;
     bool server = control & CHUNK_SERVER;

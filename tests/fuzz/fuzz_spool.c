@@ -124,8 +124,8 @@ FUZZ_CHECKER static void parse_file(struct file *file, size_t index)
         const uint8_t *bytes = data + at + SPOOL_RECORD_HEADER_BYTES;
         if (fnv1a(fnv1a(2166136261u, data + at, 12), bytes, payload) != get_u32(data + at + 12))
             break;
-        records[record_count++] = (struct expected_record){
-            index, at + SPOOL_RECORD_HEADER_BYTES, {key, type, value}};
+        records[record_count++] =
+            (struct expected_record){index, at + SPOOL_RECORD_HEADER_BYTES, {key, type, value}};
         at += SPOOL_RECORD_HEADER_BYTES + payload;
     }
     file->record_count = record_count - file->first_record;
@@ -166,8 +166,8 @@ FUZZ_CHECKER static void write_files(void)
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", directory, files[i].name);
         FILE *stream = fopen(path, "wb");
-        if (stream == NULL ||
-            (files[i].size > 0 && fwrite(files[i].bytes, 1, files[i].size, stream) != files[i].size))
+        if (stream == NULL || (files[i].size > 0 &&
+                               fwrite(files[i].bytes, 1, files[i].size, stream) != files[i].size))
             FUZZ_FAIL("cannot write %s", path);
         fclose(stream);
     }
@@ -228,8 +228,7 @@ FUZZ_CHECKER static void check_record(const struct spool_record *got, size_t ind
 
 /* Takes every record; returns how many, the first compare of them checked against
  * records[first...]. */
-FUZZ_CHECKER static size_t take_all(struct spool *spool, size_t first, size_t compare,
-                                    size_t limit)
+FUZZ_CHECKER static size_t take_all(struct spool *spool, size_t first, size_t compare, size_t limit)
 {
     struct spool_record record;
     size_t taken = 0;
@@ -262,8 +261,8 @@ FUZZ_CHECKER static void check_opened(struct spool *spool)
         FUZZ_FAIL("%llu damaged segments counted, %zu damaged",
                   (unsigned long long)spool_damaged(spool), damaged);
     if (spool_pending(spool) != record_count)
-        FUZZ_FAIL("%llu records pending, %zu whole ones",
-                  (unsigned long long)spool_pending(spool), record_count);
+        FUZZ_FAIL("%llu records pending, %zu whole ones", (unsigned long long)spool_pending(spool),
+                  record_count);
 }
 
 /* Once settled, a damaged file is set aside whole (but its start field) and the others
@@ -285,8 +284,7 @@ FUZZ_CHECKER static void check_settled(size_t unsettled_file)
         if (file->damaged != exists(aside, &size))
             FUZZ_FAIL("%s is %sset aside", file->name, file->damaged ? "not " : "wrongly ");
         if (file->damaged && (size_t)size != file->size)
-            FUZZ_FAIL("%s was %zu bytes, set aside %lld", file->name, file->size,
-                      (long long)size);
+            FUZZ_FAIL("%s was %zu bytes, set aside %lld", file->name, file->size, (long long)size);
     }
 }
 
@@ -342,8 +340,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (spool_pending(spool) != expected || spool_damaged(spool) != damaged)
         FUZZ_FAIL("reopened: %llu pending, %llu damaged; want %zu and %llu",
                   (unsigned long long)spool_pending(spool),
-                  (unsigned long long)spool_damaged(spool), expected,
-                  (unsigned long long)damaged);
+                  (unsigned long long)spool_damaged(spool), expected, (unsigned long long)damaged);
     size_t first = again > 0 ? files[unsettled_file].first_record : record_count;
     if (take_all(spool, first, again, expected) != expected)
         FUZZ_FAIL("reopened: fewer records than %zu", expected);

@@ -70,9 +70,8 @@ int main(int argc, char **argv)
         }
         struct gen_addr dst = {.family = 4, .bytes = {203, 0, 113, (uint8_t)(r >> 32)}};
         uint8_t packet[128];
-        size_t length = gen_build_tcp(packet, &src, &dst, (uint16_t)(1024 + (r >> 40) % 60000),
-                                      25, (uint32_t)(r >> 16), 0, GEN_SYN, 64, (uint16_t)n,
-                                      NULL, 0);
+        size_t length = gen_build_tcp(packet, &src, &dst, (uint16_t)(1024 + (r >> 40) % 60000), 25,
+                                      (uint32_t)(r >> 16), 0, GEN_SYN, 64, (uint16_t)n, NULL, 0);
         gen_write_ip(out, 1, &access, true, start + n * 5000000LL / syns, packet, length);
     }
 

@@ -131,8 +131,7 @@ static int compare_held(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int write_record(struct pcapgen *out, int64_t ts_us, const uint8_t *frame,
-                        size_t length)
+static int write_record(struct pcapgen *out, int64_t ts_us, const uint8_t *frame, size_t length)
 {
     uint8_t record[16];
     size_t captured = length < out->snaplen ? length : out->snaplen;
@@ -301,8 +300,8 @@ size_t gen_build_udp(uint8_t *buf, const struct gen_addr *src, const struct gen_
     put16(udp + 6, 0);
     if (payload_length > 0)
         memcpy(udp + 8, payload, payload_length);
-    uint16_t checksum = fold(sum_bytes(pseudo_header_sum(src, dst, 17, udp_length), udp,
-                                       udp_length));
+    uint16_t checksum =
+        fold(sum_bytes(pseudo_header_sum(src, dst, 17, udp_length), udp, udp_length));
     put16(udp + 6, checksum == 0 ? 0xffff : checksum);
     return ip_header + udp_length;
 }
@@ -377,8 +376,8 @@ static int write_ip_once(struct pcapgen *out, int linktype, const struct gen_lin
         const struct gen_addr *src = from_client ? &link->tunnel_src : &link->tunnel_dst;
         const struct gen_addr *dst = from_client ? &link->tunnel_dst : &link->tunnel_src;
         uint8_t outer[40];
-        size_t outer_length = build_ip(outer, src, dst, proto, 62, (uint16_t)(out->packets),
-                                       sizeof(frame) - start);
+        size_t outer_length =
+            build_ip(outer, src, dst, proto, 62, (uint16_t)(out->packets), sizeof(frame) - start);
         start -= outer_length;
         memcpy(frame + start, outer, outer_length);
         ethertype = src->family == 4 ? 0x0800 : 0x86dd;
@@ -386,8 +385,8 @@ static int write_ip_once(struct pcapgen *out, int linktype, const struct gen_lin
     if (link->pppoe) {
         size_t ppp_length = sizeof(frame) - start + 2;
         start -= 8;
-        frame[start] = 0x11; /* version 1, type 1 */
-        frame[start + 1] = 0;  /* session data */
+        frame[start] = 0x11;  /* version 1, type 1 */
+        frame[start + 1] = 0; /* session data */
         put16(frame + start + 2, link->pppoe_session);
         put16(frame + start + 4, (uint16_t)ppp_length);
         put16(frame + start + 6, ethertype == 0x0800 ? 0x0021 : 0x0057);
@@ -405,8 +404,8 @@ static int write_ip_once(struct pcapgen *out, int linktype, const struct gen_lin
         uint8_t *h = frame + start;
         memset(h, 0, 20);
         put16(h, ethertype);
-        put32(h + 4, 3);        /* interface index */
-        put16(h + 8, 1);        /* ARPHRD_ETHER */
+        put32(h + 4, 3);             /* interface index */
+        put16(h + 8, 1);             /* ARPHRD_ETHER */
         h[10] = from_client ? 0 : 4; /* to us from the subscriber / going out to it */
         h[11] = 6;
         memcpy(h + 12, from_client ? client_mac : server_mac, 6);
@@ -430,8 +429,8 @@ static int write_ip_once(struct pcapgen *out, int linktype, const struct gen_lin
     return pcapgen_write(out, ts_us, frame + start, sizeof(frame) - start);
 }
 
-int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
-                 bool from_client, int64_t ts_us, const uint8_t *ip, size_t length)
+int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link, bool from_client,
+                 int64_t ts_us, const uint8_t *ip, size_t length)
 {
     int result = write_ip_once(out, linktype, link, from_client, ts_us, ip, length, NULL);
     if (!link->mirror_copy || result != 0)
@@ -513,8 +512,8 @@ static size_t tcp_options(const struct gen_conn *conn, bool from_client, uint8_t
     return 12;
 }
 
-static void emit(struct gen_conn *conn, bool from_client, int64_t ts_us, uint32_t seq,
-                 uint32_t ack, uint8_t flags, const uint8_t *payload, size_t length)
+static void emit(struct gen_conn *conn, bool from_client, int64_t ts_us, uint32_t seq, uint32_t ack,
+                 uint8_t flags, const uint8_t *payload, size_t length)
 {
     uint8_t packet[FRAME_MAX];
     uint8_t options[20];
@@ -564,15 +563,14 @@ static void remember(struct gen_conn *conn, const uint8_t *data, size_t length)
         conn->history_length = GEN_HISTORY;
         return;
     }
-    size_t keep = conn->history_length + length > GEN_HISTORY ? GEN_HISTORY - length
-                                                              : conn->history_length;
+    size_t keep =
+        conn->history_length + length > GEN_HISTORY ? GEN_HISTORY - length : conn->history_length;
     memmove(conn->history, conn->history + conn->history_length - keep, keep);
     memcpy(conn->history + keep, data, length);
     conn->history_length = keep + length;
 }
 
-void gen_conn_client_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *data,
-                          size_t length)
+void gen_conn_client_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *data, size_t length)
 {
     remember(conn, data, length);
     /* Larger writes go out as MSS-sized segments a microsecond apart. */
@@ -585,8 +583,7 @@ void gen_conn_client_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *d
     }
 }
 
-void gen_conn_server_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *data,
-                          size_t length)
+void gen_conn_server_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *data, size_t length)
 {
     for (size_t done = 0; done < length; ts_us++) {
         size_t part = length - done > MSS ? MSS : length - done;
@@ -607,8 +604,7 @@ void gen_conn_server_text(struct gen_conn *conn, int64_t ts_us, const char *text
     gen_conn_server_send(conn, ts_us, (const uint8_t *)text, strlen(text));
 }
 
-void gen_conn_client_retransmit(struct gen_conn *conn, int64_t ts_us, size_t back,
-                                size_t length)
+void gen_conn_client_retransmit(struct gen_conn *conn, int64_t ts_us, size_t back, size_t length)
 {
     if (back > conn->history_length || length > back || length > MSS) {
         fprintf(stderr, "pcapgen: cannot retransmit %zu bytes from %zu back\n", length, back);
@@ -641,8 +637,8 @@ void gen_conn_server_rst(struct gen_conn *conn, int64_t ts_us)
     emit(conn, false, ts_us, conn->server_next, conn->client_next, GEN_RST | GEN_ACK, NULL, 0);
 }
 
-void gen_conn_icmp_error(struct gen_conn *conn, int64_t ts_us, const char *router,
-                         uint8_t type, uint8_t code)
+void gen_conn_icmp_error(struct gen_conn *conn, int64_t ts_us, const char *router, uint8_t type,
+                         uint8_t code)
 {
     struct gen_addr from = gen_addr(router);
     if (from.family != conn->client.family || conn->last_client_length == 0) {
@@ -659,15 +655,14 @@ void gen_conn_icmp_error(struct gen_conn *conn, int64_t ts_us, const char *route
     uint8_t packet[256];
     size_t icmp_length = 8 + quoted;
     uint8_t proto = from.family == 4 ? 1 : 58;
-    size_t ip_header = build_ip(packet, &from, &conn->client, proto, 254, conn->ip_id++,
-                                icmp_length);
+    size_t ip_header =
+        build_ip(packet, &from, &conn->client, proto, 254, conn->ip_id++, icmp_length);
     uint8_t *icmp = packet + ip_header;
     icmp[0] = type;
     icmp[1] = code;
     memset(icmp + 2, 0, 6);
     memcpy(icmp + 8, conn->last_client_packet, quoted);
-    uint32_t sum = from.family == 4 ? 0 : pseudo_header_sum(&from, &conn->client, 58,
-                                                            icmp_length);
+    uint32_t sum = from.family == 4 ? 0 : pseudo_header_sum(&from, &conn->client, 58, icmp_length);
     put16(icmp + 2, fold(sum_bytes(sum, icmp, icmp_length)));
     gen_write_ip(conn->out, conn->linktype, &conn->link, false, ts_us, packet,
                  ip_header + icmp_length);

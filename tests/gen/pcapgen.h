@@ -53,7 +53,7 @@ struct gen_link {
     int mpls_count;
     bool pppoe;
     uint16_t pppoe_session;
-    enum gen_tunnel tunnel; /* an IPv4 tunnel between two routers around the packet */
+    enum gen_tunnel tunnel;     /* an IPv4 tunnel between two routers around the packet */
     struct gen_addr tunnel_src; /* outer source of client-to-server packets */
     struct gen_addr tunnel_dst;
     uint32_t tunnel_id; /* VXLAN: the VNI; GTP-U: the uplink TEID (the downlink's is + 1) */
@@ -68,8 +68,8 @@ struct gen_link {
 
 /* Writes a whole IP packet (starting at the IP header) with the link's framing around it.
  * from_client picks the MAC order, tunnel direction and SLL2 packet type. */
-int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link,
-                 bool from_client, int64_t ts_us, const uint8_t *ip, size_t length);
+int gen_write_ip(struct pcapgen *out, int linktype, const struct gen_link *link, bool from_client,
+                 int64_t ts_us, const uint8_t *ip, size_t length);
 
 /* Builds an IPv4 or IPv6 + TCP packet into buf (at least 80 + payload bytes); returns its
  * length. */
@@ -123,26 +123,23 @@ void gen_conn_init(struct gen_conn *conn, struct pcapgen *out, int linktype,
                    const struct gen_link *link, const char *client, uint16_t client_port,
                    const char *server, uint16_t server_port, uint32_t client_isn,
                    uint32_t server_isn);
-void gen_conn_syn(struct gen_conn *conn, int64_t ts_us);      /* same ISN again = retransmit */
+void gen_conn_syn(struct gen_conn *conn, int64_t ts_us); /* same ISN again = retransmit */
 void gen_conn_syn_ack(struct gen_conn *conn, int64_t ts_us);
-void gen_conn_ack(struct gen_conn *conn, int64_t ts_us);      /* client ACK */
+void gen_conn_ack(struct gen_conn *conn, int64_t ts_us); /* client ACK */
 void gen_conn_server_ack_only(struct gen_conn *conn, int64_t ts_us);
-void gen_conn_client_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *data,
-                          size_t length);
-void gen_conn_server_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *data,
-                          size_t length);
+void gen_conn_client_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *data, size_t length);
+void gen_conn_server_send(struct gen_conn *conn, int64_t ts_us, const uint8_t *data, size_t length);
 void gen_conn_client_text(struct gen_conn *conn, int64_t ts_us, const char *text);
 void gen_conn_server_text(struct gen_conn *conn, int64_t ts_us, const char *text);
 /* Sends again `length` client bytes starting `back` bytes before client_next. */
-void gen_conn_client_retransmit(struct gen_conn *conn, int64_t ts_us, size_t back,
-                                size_t length);
+void gen_conn_client_retransmit(struct gen_conn *conn, int64_t ts_us, size_t back, size_t length);
 void gen_conn_client_fin(struct gen_conn *conn, int64_t ts_us);
 void gen_conn_server_fin(struct gen_conn *conn, int64_t ts_us);
 void gen_conn_client_rst(struct gen_conn *conn, int64_t ts_us);
 /* A reset in the server's name: RST|ACK answering the SYN, or RST in an open connection. */
 void gen_conn_server_rst(struct gen_conn *conn, int64_t ts_us);
 /* An ICMP (IPv4) or ICMPv6 error from `router` to the client quoting its last packet. */
-void gen_conn_icmp_error(struct gen_conn *conn, int64_t ts_us, const char *router,
-                         uint8_t type, uint8_t code);
+void gen_conn_icmp_error(struct gen_conn *conn, int64_t ts_us, const char *router, uint8_t type,
+                         uint8_t code);
 
 #endif

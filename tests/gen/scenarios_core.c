@@ -450,8 +450,8 @@ static void write_close_order(void)
     struct pcapgen *out = open_capture(name, LINKTYPE_ETHERNET);
     struct gen_link link = vlan_link(VLAN_ACCESS);
     struct gen_conn c;
-    gen_conn_init(&c, out, LINKTYPE_ETHERNET, &link, "198.51.100.90", 45001, "203.0.113.110",
-                  25, 1000000u, 2000000u);
+    gen_conn_init(&c, out, LINKTYPE_ETHERNET, &link, "198.51.100.90", 45001, "203.0.113.110", 25,
+                  1000000u, 2000000u);
     handshake(&c, 1.0);
     gen_conn_server_text(&c, at(1.05), "220 mx ESMTP\r\n");
     gen_conn_client_text(&c, at(1.06), "EHLO first.example\r\n");
@@ -461,7 +461,7 @@ static void write_close_order(void)
     gen_conn_client_fin(&c, at(1.10));
     gen_conn_server_fin(&c, at(1.11));
     gen_conn_ack(&c, at(1.12)); /* the client's ACK of the server's FIN */
-    c.client_next--; /* ... and its FIN retransmitted late, same sequence number */
+    c.client_next--;            /* ... and its FIN retransmitted late, same sequence number */
     gen_conn_client_fin(&c, at(1.50));
     close_capture(out, name);
 }

@@ -21,8 +21,7 @@ static void setup(void)
 
 TestSuite(fanout, .init = setup);
 
-static size_t ipv4_tcp(uint8_t *p, const char *src, const char *dst, uint16_t sport,
-                       uint16_t dport)
+static size_t ipv4_tcp(uint8_t *p, const char *src, const char *dst, uint16_t sport, uint16_t dport)
 {
     memset(p, 0, 40);
     p[0] = 0x45;
@@ -91,8 +90,7 @@ Test(fanout, icmp_error_follows_the_packet_it_quotes)
                  v4("198.51.101.1", "198.51.100.10", 1000, 1000));
 }
 
-static size_t ipv6_tcp(uint8_t *p, const char *src, const char *dst, uint16_t sport,
-                       uint16_t dport)
+static size_t ipv6_tcp(uint8_t *p, const char *src, const char *dst, uint16_t sport, uint16_t dport)
 {
     memset(p, 0, 60);
     p[0] = 0x60;
@@ -205,8 +203,8 @@ Test(fanout, an_icmpv6_error_follows_its_quote_under_a_delegated_prefix)
     int length = fanout_program(code, FANOUT_PROGRAM_MAX, 56);
     cr_assert_gt(length, 0);
     uint8_t error[40 + 8 + 60];
-    size_t size = icmpv6_prohibited(error, "2001:db8:1000::1", "2001:db8:1000:12ab::10",
-                                    "2001:db8:f000::25");
+    size_t size =
+        icmpv6_prohibited(error, "2001:db8:1000::1", "2001:db8:1000:12ab::10", "2001:db8:f000::25");
     cr_assert_eq(cbpf_run(code, length, 0x86dd, error, size),
                  v6_with(56, "2001:db8:1000:1200::1", "2001:db8:f000::25"));
 }

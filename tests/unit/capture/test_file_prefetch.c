@@ -63,9 +63,15 @@ static void read_back(size_t size, size_t chunk)
 Test(file_prefetch, every_byte_in_order_around_block_boundaries)
 {
     const size_t block = FILE_PREFETCH_BLOCK_BYTES;
-    const size_t sizes[] = {0,         1,         16,        block - 1,
-                            block,     block + 1, 3 * block + block / 2,
-                            FILE_PREFETCH_BLOCKS * block, 10 * block + 7};
+    const size_t sizes[] = {0,
+                            1,
+                            16,
+                            block - 1,
+                            block,
+                            block + 1,
+                            3 * block + block / 2,
+                            FILE_PREFETCH_BLOCKS * block,
+                            10 * block + 7};
     const size_t chunks[] = {1, 16, 1500, 65536, 3 * FILE_PREFETCH_BLOCK_BYTES};
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
         for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++)

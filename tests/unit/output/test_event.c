@@ -9,32 +9,31 @@
 #include "record/attempt_record.h"
 #include "policy/policy.h"
 
-static const char policy_text[] =
-    "sensor:\n"
-    "  name: test-sensor\n"
-    "  position: edge-side\n"
-    "own_prefixes: [128.232.0.0/16, 2001:db8::/32]\n"
-    "blocking_points:\n"
-    "  - name: bras-1\n"
-    "    level: terminator\n"
-    "    state: active\n"
-    "    reject: icmp\n"
-    "pools:\n"
-    "  - name: ftth\n"
-    "    type: dynamic\n"
-    "    prefixes: [128.232.110.0/24, 2001:db8:1::/48]\n"
-    "    blocking_point: bras-1\n"
-    "    ipv6_subscriber_length: 56\n"
-    "  - name: v4only\n"
-    "    type: dynamic\n"
-    "    prefixes: [128.232.111.0/24]\n"
-    "  - name: shop\n"
-    "    type: static\n"
-    "    prefixes: [128.232.112.0/24]\n"
-    "segments:\n"
-    "  - name: access\n"
-    "    vlan: 100\n"
-    "    expects: [ftth]\n";
+static const char policy_text[] = "sensor:\n"
+                                  "  name: test-sensor\n"
+                                  "  position: edge-side\n"
+                                  "own_prefixes: [128.232.0.0/16, 2001:db8::/32]\n"
+                                  "blocking_points:\n"
+                                  "  - name: bras-1\n"
+                                  "    level: terminator\n"
+                                  "    state: active\n"
+                                  "    reject: icmp\n"
+                                  "pools:\n"
+                                  "  - name: ftth\n"
+                                  "    type: dynamic\n"
+                                  "    prefixes: [128.232.110.0/24, 2001:db8:1::/48]\n"
+                                  "    blocking_point: bras-1\n"
+                                  "    ipv6_subscriber_length: 56\n"
+                                  "  - name: v4only\n"
+                                  "    type: dynamic\n"
+                                  "    prefixes: [128.232.111.0/24]\n"
+                                  "  - name: shop\n"
+                                  "    type: static\n"
+                                  "    prefixes: [128.232.112.0/24]\n"
+                                  "segments:\n"
+                                  "  - name: access\n"
+                                  "    vlan: 100\n"
+                                  "    expects: [ftth]\n";
 
 /* A sink that keeps what it is given, and can be told to fail. */
 #define KEPT_MAX 16
@@ -55,8 +54,8 @@ static int memory_write(struct sink *sink, const struct event_line *line)
         return -1;
     memcpy(memory->lines[memory->count], line->text, line->length);
     memory->lines[memory->count][line->length] = '\0';
-    snprintf(memory->keys[memory->count], sizeof(memory->keys[0]), "%.*s",
-             (int)line->key_length, line->key != NULL ? line->key : "");
+    snprintf(memory->keys[memory->count], sizeof(memory->keys[0]), "%.*s", (int)line->key_length,
+             line->key != NULL ? line->key : "");
     snprintf(memory->types[memory->count], sizeof(memory->types[0]), "%s", line->type);
     memory->count++;
     return 0;
@@ -83,8 +82,7 @@ static struct memory_sink memory;
 static void setup(void)
 {
     char error[256];
-    policy = policy_load_text("test.yaml", policy_text, strlen(policy_text), error,
-                              sizeof(error));
+    policy = policy_load_text("test.yaml", policy_text, strlen(policy_text), error, sizeof(error));
     cr_assert_not_null(policy, "%s", error);
     memset(&memory, 0, sizeof(memory));
     memory.base.ops = &memory_ops;
@@ -133,15 +131,14 @@ Test(event, attempt_without_dialogue)
     attempt.close_reason = "syn_timeout";
     event_attempt(&events, &attempt);
     cr_assert_eq(memory.count, 1);
-    cr_assert_str_eq(
-        memory.lines[0],
-        "{\"type\":\"attempt\",\"v\":1,\"ts\":\"2026-01-15T09:00:00.250000Z\","
-        "\"sensor\":\"test-sensor\",\"src_ip\":\"128.232.110.120\",\"src_port\":34855,"
-        "\"dst_ip\":\"66.35.250.204\",\"dst_port\":80,\"proto\":\"tcp\","
-        "\"community_id\":\"1:LQU9qZlK+B5F3KDmev6m5PMibrg=\",\"pool\":\"ftth\","
-        "\"blocking_point\":\"bras-1\",\"segment\":\"access\",\"verdict\":\"blocked\","
-        "\"evidence\":[\"no_reply\"],\"syn_count\":2,\"close_reason\":\"syn_timeout\","
-        "\"duration\":1.500000,\"client_bytes\":10,\"server_bytes\":20}\n");
+    cr_assert_str_eq(memory.lines[0],
+                     "{\"type\":\"attempt\",\"v\":1,\"ts\":\"2026-01-15T09:00:00.250000Z\","
+                     "\"sensor\":\"test-sensor\",\"src_ip\":\"128.232.110.120\",\"src_port\":34855,"
+                     "\"dst_ip\":\"66.35.250.204\",\"dst_port\":80,\"proto\":\"tcp\","
+                     "\"community_id\":\"1:LQU9qZlK+B5F3KDmev6m5PMibrg=\",\"pool\":\"ftth\","
+                     "\"blocking_point\":\"bras-1\",\"segment\":\"access\",\"verdict\":\"blocked\","
+                     "\"evidence\":[\"no_reply\"],\"syn_count\":2,\"close_reason\":\"syn_timeout\","
+                     "\"duration\":1.500000,\"client_bytes\":10,\"server_bytes\":20}\n");
     cr_assert_str_eq(memory.keys[0], "128.232.110.120", "the Kafka key is the subscriber");
     cr_assert_str_eq(memory.types[0], "attempt");
 }
@@ -166,8 +163,7 @@ Test(event, attempt_evidence_in_fixed_order_and_icmp_fields)
         strstr(memory.lines[0], "\"evidence\":[\"icmp_admin_prohibited\",\"syn_ack\",\"data\"]"),
         "%s", memory.lines[0]);
     cr_assert_not_null(
-        strstr(memory.lines[0],
-               "\"icmp_type\":3,\"icmp_code\":13,\"icmp_from\":\"128.232.110.1\""),
+        strstr(memory.lines[0], "\"icmp_type\":3,\"icmp_code\":13,\"icmp_from\":\"128.232.110.1\""),
         "%s", memory.lines[0]);
 }
 
@@ -199,14 +195,13 @@ Test(event, attempt_smtp_object_escapes_and_leaves_out_unknowns)
     event_attempt(&events, &attempt);
     const char *smtp_text = strstr(memory.lines[0], "\"smtp\":{");
     cr_assert_not_null(smtp_text, "%s", memory.lines[0]);
-    cr_assert_str_eq(smtp_text,
-                     "\"smtp\":{\"banner\":\"mx \\\"quoted\\\" \\\\ tab\\there\","
-                     "\"banner_code\":220,\"helo\":\"bot\\u0001.example\","
-                     "\"helo_command\":\"EHLO\",\"starttls\":false,"
-                     "\"mail_from_domain\":\"spam.example\",\"mail_count\":1,"
-                     "\"rcpt_count\":3,\"rcpt_accepted\":2,\"rcpt_rejected\":1,"
-                     "\"data_count\":0,\"messages_accepted\":0,\"last_reply\":250,"
-                     "\"quit\":false}}\n");
+    cr_assert_str_eq(smtp_text, "\"smtp\":{\"banner\":\"mx \\\"quoted\\\" \\\\ tab\\there\","
+                                "\"banner_code\":220,\"helo\":\"bot\\u0001.example\","
+                                "\"helo_command\":\"EHLO\",\"starttls\":false,"
+                                "\"mail_from_domain\":\"spam.example\",\"mail_count\":1,"
+                                "\"rcpt_count\":3,\"rcpt_accepted\":2,\"rcpt_rejected\":1,"
+                                "\"data_count\":0,\"messages_accepted\":0,\"last_reply\":250,"
+                                "\"quit\":false}}\n");
 }
 
 Test(event, attempt_ipv6_addresses_in_canonical_form)
@@ -232,8 +227,9 @@ Test(event, attempt_ipv6_addresses_in_canonical_form)
 
 static void set_v6(struct address *address, uint16_t group3, uint16_t group4, uint8_t last)
 {
-    const uint8_t bytes[16] = {0x20, 0x01, 0x0d, 0xb8, group3 >> 8, group3 & 0xff,
-                               group4 >> 8, group4 & 0xff, 0, 0, 0, 0, 0, 0, 0, last};
+    const uint8_t bytes[16] = {
+        0x20, 0x01, 0x0d, 0xb8, group3 >> 8, group3 & 0xff, group4 >> 8, group4 & 0xff, 0, 0,
+        0,    0,    0,    0,    0,           last};
     address->family = ADDRESS_V6;
     memcpy(address->bytes, bytes, 16);
 }

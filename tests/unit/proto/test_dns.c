@@ -238,8 +238,7 @@ Test(dns, corpus_tunnel_names)
 {
     /* dnscat2 tunnels data through long MX, CNAME and TXT names. */
     char path[4096];
-    snprintf(path, sizeof(path), "%s/pcaps/dns/ndpi__dns_exfiltration.pcap",
-             OP25B_CORPUS_DIR);
+    snprintf(path, sizeof(path), "%s/pcaps/dns/ndpi__dns_exfiltration.pcap", OP25B_CORPUS_DIR);
     char error[PCAP_ERRBUF_SIZE];
     pcap_t *capture = pcap_open_offline(path, error);
     cr_assert_not_null(capture, "%s", error);

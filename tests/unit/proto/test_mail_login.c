@@ -69,8 +69,8 @@ Test(pop3, user_pass)
 }
 
 /* No password is left in the session once its line is read, whole or in pieces. */
-static void expect_forgotten(const struct turn *turns, size_t count, enum mail_login_protocol
-                             protocol, const char *secret)
+static void expect_forgotten(const struct turn *turns, size_t count,
+                             enum mail_login_protocol protocol, const char *secret)
 {
     for (size_t chunk = 0; chunk <= 3; chunk++) {
         struct mail_login_session session;
@@ -85,7 +85,7 @@ Test(mail_login, passwords_are_wiped_once_read)
 {
     static const struct turn pop3[] = {
         {'S', "+OK POP3 server ready\r\n"}, {'C', "USER bob\r\n"}, {'S', "+OK\r\n"},
-        {'C', "PASS hunter2\r\n"},          {'S', "-ERR no\r\n"},   {'C', "PASS hunter3\r\n"},
+        {'C', "PASS hunter2\r\n"},          {'S', "-ERR no\r\n"},  {'C', "PASS hunter3\r\n"},
     };
     expect_forgotten(pop3, 4, MAIL_LOGIN_POP3, "hunter2");
     expect_forgotten(pop3, 6, MAIL_LOGIN_POP3, "hunter3");

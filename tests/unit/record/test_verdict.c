@@ -34,9 +34,9 @@ Test(verdict, each_leak_evidence_leaks_and_beats_block_evidence)
     for (int e = EVIDENCE_SYN_CORE_SIDE; e < EVIDENCE_COUNT; e++) {
         cr_assert_eq(decide(false, false, EVIDENCE_BIT(e)), VERDICT_LEAKED, "%s",
                      evidence_name((enum evidence)e));
-        cr_assert_eq(decide(false, false,
-                            EVIDENCE_BIT(e) | EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED)),
-                     VERDICT_LEAKED);
+        cr_assert_eq(
+            decide(false, false, EVIDENCE_BIT(e) | EVIDENCE_BIT(EVIDENCE_ICMP_ADMIN_PROHIBITED)),
+            VERDICT_LEAKED);
     }
 }
 
@@ -53,8 +53,7 @@ Test(verdict, highest_leak_follows_the_guide_order)
                                        EVIDENCE_BIT(EVIDENCE_CLIENT_ACK) |
                                        EVIDENCE_BIT(EVIDENCE_EHLO)),
                  EVIDENCE_EHLO);
-    cr_assert_eq(evidence_highest_leak(EVIDENCE_BIT(EVIDENCE_DATA) |
-                                       EVIDENCE_BIT(EVIDENCE_BANNER)),
+    cr_assert_eq(evidence_highest_leak(EVIDENCE_BIT(EVIDENCE_DATA) | EVIDENCE_BIT(EVIDENCE_BANNER)),
                  EVIDENCE_DATA);
 }
 

@@ -251,8 +251,7 @@ Test(report, leaks_leave_out_counts_the_capture_could_not_show)
     char *first = strstr(json, "50179");
     char *second = strstr(json, "50180");
     cr_assert(first != NULL && second != NULL && first < second);
-    cr_expect(strstr(first, "\"rcpt_count\"") > second, "no count for the first leak:\n%s",
-              json);
+    cr_expect(strstr(first, "\"rcpt_count\"") > second, "no count for the first leak:\n%s", json);
     cr_expect(strstr(second, "\"rcpt_count\": 1") != NULL);
     cr_expect(strstr(first, "\"auth\"") > second, "no auth for the first leak");
     cr_expect(strstr(second, "\"auth\": false") != NULL);

@@ -28,7 +28,7 @@ static const char policy_text[] =
     "     ports: [25, 587, 465], planned_close: [25]}\n";
 
 #define T0 ((packet_time)1768467600 * PACKET_TIME_SECOND) /* 2026-01-15T09:00:00Z */
-#define PARTS 3                                            /* whole, worker 0, worker 1 */
+#define PARTS 3                                           /* whole, worker 0, worker 1 */
 
 struct side {
     struct events events;
@@ -332,8 +332,7 @@ static void finish(struct side *side, packet_time end)
     counters.packets = side->packets;
     counters.bytes = side->packets * 100;
     struct output_counts written = events_counts(&side->events);
-    cr_assert_eq(report_finish(side->report, &written, &counters, &side->coverage, end,
-                               "shutdown"),
+    cr_assert_eq(report_finish(side->report, &written, &counters, &side->coverage, end, "shutdown"),
                  0);
 }
 
@@ -446,15 +445,14 @@ Test(report_merge, damaged_and_foreign_states_are_refused_by_name)
     report_free(report);
 
     /* A state made under another policy (another number of pools) is not added. */
-    const char other_text[] =
-        "sensor: {name: other, position: edge-side}\n"
-        "own_prefixes: [203.0.113.0/24]\n"
-        "blocking_points: []\n"
-        "pools:\n"
-        "  - {name: only, type: dynamic, prefixes: [203.0.113.0/24]}\n"
-        "msas: []\n";
-    struct policy *other = policy_load_text("other.yaml", other_text, strlen(other_text), error,
-                                            sizeof(error));
+    const char other_text[] = "sensor: {name: other, position: edge-side}\n"
+                              "own_prefixes: [203.0.113.0/24]\n"
+                              "blocking_points: []\n"
+                              "pools:\n"
+                              "  - {name: only, type: dynamic, prefixes: [203.0.113.0/24]}\n"
+                              "msas: []\n";
+    struct policy *other =
+        policy_load_text("other.yaml", other_text, strlen(other_text), error, sizeof(error));
     cr_assert_not_null(other, "%s", error);
     report = report_new(other);
     cr_assert_eq(merge(report, state, length, error, sizeof(error)), -1);

@@ -100,8 +100,7 @@ Test(flow, lists_keep_append_order_and_move_on_refresh)
  * found with its payload, every other is absent, lists hold exactly the listed flows. */
 typedef uint32_t (*hash_function)(uint32_t n, const struct flow_key *key);
 
-static void random_operations(hash_function hash_of, uint32_t capacity, uint32_t keys,
-                              int steps)
+static void random_operations(hash_function hash_of, uint32_t capacity, uint32_t keys, int steps)
 {
     const uint32_t CAPACITY = capacity, KEYS = keys;
     const int STEPS = steps;
@@ -123,8 +122,7 @@ static void random_operations(hash_function hash_of, uint32_t capacity, uint32_t
                 present[n] = false;
                 present_count--;
             } else {
-                flow_list_append(table, flow, (state >> 21) & 1 ? LIST_B
-                                                                : LIST_A);
+                flow_list_append(table, flow, (state >> 21) & 1 ? LIST_B : LIST_A);
             }
         } else {
             flow = flow_insert(table, &key, hash);

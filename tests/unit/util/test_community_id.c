@@ -6,8 +6,8 @@
 #include "util/community_id.h"
 #include "decode/decode.h"
 
-static void check(const char *src, const char *dst, uint8_t proto, uint16_t sport,
-                  uint16_t dport, const char *expected)
+static void check(const char *src, const char *dst, uint8_t proto, uint16_t sport, uint16_t dport,
+                  const char *expected)
 {
     struct address a, b;
     cr_assert(address_parse(src, &a));

@@ -33,8 +33,7 @@ static void oracle_time(packet_time time, char *buffer, size_t size)
     struct tm utc;
     cr_assert_not_null(gmtime_r(&whole, &utc));
     snprintf(buffer, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
-             utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-             (long long)micros);
+             utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (long long)micros);
 }
 
 static void check_time(packet_time time)
@@ -50,9 +49,10 @@ static void check_time(packet_time time)
 Test(format, packet_times_match_gmtime)
 {
     static const int64_t edges[] = {
-        0,           -1,          1,           86399,        86400,      -86400,
-        951782399,   951782400,   951868800,   4107542399,   4107542400, 946684799,
-        1768467600,  253402300799, -62167219200, 1709164800, 1709251199, 1709251200,
+        0,          -1,         1,          86399,        86400,
+        -86400,     951782399,  951782400,  951868800,    4107542399,
+        4107542400, 946684799,  1768467600, 253402300799, -62167219200,
+        1709164800, 1709251199, 1709251200,
     };
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
         for (int64_t micros = -1; micros <= 1; micros++)
@@ -161,10 +161,10 @@ Test(format, ipv6_addresses_match_inet_ntop)
             }
         } else if (i < 256 + 4) {
             static const uint8_t special[4][16] = {
-                {0},                                                  /* :: */
-                {[15] = 1},                                           /* ::1 */
-                {[10] = 0xff, [11] = 0xff},                           /* ::ffff:0.0.0.0 */
-                {[10] = 0xff, [11] = 0xff, 0xc0, 0, 2, 1},            /* ::ffff:192.0.2.1 */
+                {0},                                       /* :: */
+                {[15] = 1},                                /* ::1 */
+                {[10] = 0xff, [11] = 0xff},                /* ::ffff:0.0.0.0 */
+                {[10] = 0xff, [11] = 0xff, 0xc0, 0, 2, 1}, /* ::ffff:192.0.2.1 */
             };
             memcpy(bytes, special[i - 256], sizeof(bytes));
         } else {

@@ -71,8 +71,8 @@ Test(json, overflow_never_writes_past_the_buffer)
  * (it keeps to the buffer: overflow_never_writes_past_the_buffer). */
 Test(json, plain_strings_as_the_checked_path_writes_them)
 {
-    static const char *const texts[] = {"", "tcp", "2026-01-15T09:00:00.000001Z",
-                                        "2001:db8::1", "1:gVFjAebz91+BLplb2bjiR9BZw/U="};
+    static const char *const texts[] = {"", "tcp", "2026-01-15T09:00:00.000001Z", "2001:db8::1",
+                                        "1:gVFjAebz91+BLplb2bjiR9BZw/U="};
     for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
         char plain[128], checked[128];
         struct json_writer w;
@@ -133,7 +133,7 @@ static void reference_escape(const char *value, size_t length, char *out)
 
 Test(json, every_byte_at_every_position_escapes_as_the_reference)
 {
-    static const unsigned char probes[] = {'"', '\\', '\n', '\t', 0x01, 0x1f, 0x20, 0x21,
+    static const unsigned char probes[] = {'"',  '\\', '\n', '\t', 0x01, 0x1f, 0x20, 0x21,
                                            0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff};
     for (size_t length = 1; length <= 24; length++) {
         for (size_t position = 0; position < length; position++) {
@@ -148,8 +148,8 @@ Test(json, every_byte_at_every_position_escapes_as_the_reference)
                 cr_assert(json_finish(&w));
                 reference_escape(value, length, want);
                 strcat(want, "\n");
-                cr_assert_str_eq(got, want, "length %zu, byte 0x%02x at %zu", length,
-                                 probes[p], position);
+                cr_assert_str_eq(got, want, "length %zu, byte 0x%02x at %zu", length, probes[p],
+                                 position);
             }
         }
     }

@@ -1,6 +1,6 @@
 /* --workers without a kernel: a scenario capture split over two sensors the way the fanout
- * splits it (the real BPF program of src/capture/fanout.c, run by tests/unit/cbpf_run.h), the sensors
- * sharing what the workers share (worker_share.h). Findings that need packets from both
+ * splits it (the real BPF program of src/capture/fanout.c, run by tests/unit/cbpf_run.h), the
+ * sensors sharing what the workers share (worker_share.h). Findings that need packets from both
  * halves must come out as one sensor writes them; without the sharing they would not,
  * which the tests show too, so a split that happened to keep everything together cannot
  * pass for a working share. (live_test.py does the same on a veth pair.) */
