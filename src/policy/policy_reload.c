@@ -151,7 +151,8 @@ static void say_collateral_places(const struct policy *running, const struct pol
         return;
     }
     bool same = before.count == after.count && before.any_static == after.any_static &&
-                memcmp(before.items, after.items, before.count * sizeof(*before.items)) == 0;
+                (before.count == 0 ||
+                 memcmp(before.items, after.items, before.count * sizeof(*before.items)) == 0);
     if (!same) {
         char message[512];
         snprintf(message, sizeof(message),
