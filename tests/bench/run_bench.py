@@ -81,7 +81,8 @@ def parse_arguments():
     parser.add_argument("--runs", type=int, help="timed runs per tool, best kept (default 3)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny captures and one run: checks the pipeline, not the speed")
-    parser.add_argument("--only", choices=["mix", "synflood"], help="benchmark one capture")
+    parser.add_argument("--only", choices=["mix", "hosts", "synflood"],
+                        help="benchmark one capture")
     parser.add_argument("--no-peers", action="store_true", help="skip ndpiReader and tshark")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse captures of the same size already in the work directory")
@@ -470,7 +471,8 @@ def main():
         " (smoke)" if args.smoke else "", args.runs, os.cpu_count() or 0))
     failures = []
     results = {}
-    captures = [("mix", args.packets), ("synflood", args.synflood_packets)]
+    captures = [("mix", args.packets), ("hosts", args.packets),
+                ("synflood", args.synflood_packets)]
     try:
         written = [generate(args, kind, packets) for kind, packets in captures
                    if args.only in (None, kind)]
