@@ -251,6 +251,10 @@ void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_
                    const uint8_t *data, uint32_t captured_length, uint32_t wire_length)
 {
     struct frame frame = {linktype, source, data, captured_length, wire_length};
+    if (packet_clock_on_time(&sensor->clock, ts)) {
+        judge(sensor, &frame, ts);
+        return;
+    }
     struct clock_plan plan;
     packet_clock_take(&sensor->clock, ts, can_hold(sensor, captured_length), &plan);
     carry_out(sensor, &plan, &frame);

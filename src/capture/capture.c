@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -264,6 +265,10 @@ static int open_file(struct source *source, const char *path, char *error, size_
         if (!is_stdin)
             source->file_buffer = buffer;
     }
+    /* Only this thread reads the stream (the read-ahead thread has its own descriptor), so
+     * stdio's lock, a pair of atomic operations per fread and two freads per packet once a
+     * second thread exists, guards nothing. */
+    __fsetlocking(file, FSETLOCKING_BYCALLER);
     /* On success libpcap owns the stream and closes it in pcap_close. */
     source->pcap =
         pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_MICRO, pcap_error);
