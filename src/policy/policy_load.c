@@ -721,6 +721,7 @@ static int read_policy(struct loader *loader, const yaml_node_t *root)
         THRESHOLDS,
         TIMEOUTS,
         LIMITS,
+        EVENTS,
     };
     struct field fields[] = {
         [SENSOR] = {"sensor", true},
@@ -734,6 +735,7 @@ static int read_policy(struct loader *loader, const yaml_node_t *root)
         [THRESHOLDS] = {"thresholds", false},
         [TIMEOUTS] = {"timeouts", false},
         [LIMITS] = {"limits", false},
+        [EVENTS] = {"events", false},
     };
     /* Sections are read in an order where every name is defined before it is used; a
      * missing required section is reported when its turn comes, after any mistake in the
@@ -766,6 +768,11 @@ static int read_policy(struct loader *loader, const yaml_node_t *root)
         return -1;
     if (fields[LIMITS].value != NULL && read_limits(loader, fields[LIMITS].value) != 0)
         return -1;
+    if (fields[EVENTS].value != NULL && read_events(loader, fields[EVENTS].value) != 0)
+        return -1;
+    /* Summaries come with the periodic reports unless the section says otherwise. */
+    if (loader->policy->events.summary_interval == 0)
+        loader->policy->events.summary_interval = loader->policy->stats_interval;
     return 0;
 }
 
@@ -799,6 +806,7 @@ static struct policy *policy_new(const char *name)
     policy->timeouts.pop_before_smtp = DEFAULT_POP_BEFORE_SMTP;
     policy->limits.flows = DEFAULT_FLOWS;
     policy->limits.sessions = DEFAULT_SESSIONS;
+    policy->events.summary_subscribers = POLICY_SUMMARY_SUBSCRIBERS_DEFAULT;
     return policy;
 }
 

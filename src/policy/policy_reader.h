@@ -96,6 +96,9 @@ int name_index_init(struct loader *loader, struct name_index *index, size_t coun
 int name_index_find(const struct name_index *index, const char *name);
 int claim_name(struct loader *loader, struct name_index *index, const yaml_node_t *node,
     const char *what, const char *name, size_t position);
+/* The events: section (policy_events.c). */
+int read_events(struct loader *loader, const yaml_node_t *node);
+
 int check_stream(struct loader *loader, const unsigned char *text, size_t length);
 int load_document(struct loader *loader, const unsigned char *text, size_t length);
 
