@@ -6,6 +6,7 @@
 #include "util/community_id.h"
 #include "decode/decode.h"
 #include "util/json.h"
+#include "output/event_summary.h"
 #include "output/event_writer.h"
 #include "record/smtp_fields.h"
 #include "util/log.h"
@@ -15,6 +16,13 @@ void events_init(struct events *events, const struct policy *policy)
     memset(events, 0, sizeof(*events));
     events->policy = policy;
     events->worker = -1;
+    events->clock = INT64_MIN;
+    for (int t = 0; t < POLICY_FINDING_TYPES; t++)
+        events->limits[EVENT_FIRST_FINDING + t].per_minute = policy->events.max_per_minute[t];
+    events->summaries = event_summaries_new(policy);
+    if (policy->events.summarize != 0 && events->summaries == NULL)
+        log_message(LOG_ERROR, "out of memory for attempt summaries: every attempt is written "
+                               "as an attempt event");
 }
 
 int events_add_sink(struct events *events, struct sink *sink)
@@ -56,6 +64,8 @@ uint64_t events_close(struct events *events)
     for (size_t i = 0; i < events->sink_count; i++)
         undelivered += events->sinks[i]->ops->close(events->sinks[i]);
     events->sink_count = 0;
+    event_summaries_free(events->summaries);
+    events->summaries = NULL;
     return undelivered;
 }
 
@@ -232,6 +242,23 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
     }
 }
 
+/* What the events: section of the policy held back, only when it asks for it: attempts
+ * folded into summaries, summaries written early for room, findings over their limit. */
+static void write_volume_counts(struct events *events, struct json_writer *writer)
+{
+    if (events->policy->events.summarize != 0) {
+        json_key_u64(writer, "attempts_summarized", event_summaries_folded(events->summaries));
+        json_key_u64(writer, "summary_evictions", event_summaries_evictions(events->summaries));
+    }
+    for (int t = EVENT_FIRST_FINDING; t < EVENT_TYPE_COUNT; t++) {
+        if (events->limits[t].per_minute == 0)
+            continue;
+        char key[64];
+        snprintf(key, sizeof(key), "events_suppressed_%s", event_type_name((enum event_type)t));
+        json_key_u64(writer, key, events->limits[t].suppressed);
+    }
+}
+
 void event_sensor_stats(struct events *events, const struct sensor_counters *counters,
                         uint32_t snaplen, packet_time now, bool final)
 {
@@ -264,6 +291,7 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
         snprintf(key, sizeof(key), "events_%s", event_type_name((enum event_type)t));
         json_key_u64(&writer, key, events->emitted[t] + (t == EVENT_SENSOR_STATS ? 1 : 0));
     }
+    write_volume_counts(events, &writer);
     /* Lost events: too large to write, or lost by a sink (a sink that cannot tell loses
      * one event per failed write). An event lost by two sinks counts twice. */
     struct sink_stats sinks;
@@ -279,18 +307,43 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
 
 /* ---- The bus's records, as lines ---- */
 
+static void note_time(struct events *events, packet_time ts)
+{
+    if (ts > events->clock)
+        events->clock = ts;
+}
+
+/* A summarized attempt goes into its subscriber's summary instead of a line of its own; an
+ * interval that ended first writes its summaries, so lines stay in packet-time order. */
 static void on_attempt(void *context, const struct attempt_record *attempt)
 {
-    event_attempt(context, attempt);
+    struct events *events = context;
+    note_time(events, attempt->closed);
+    event_summaries_advance(events, events->clock);
+    if (event_summaries_want(events->summaries, attempt->verdict) &&
+        event_summaries_add(events, attempt))
+        return;
+    event_attempt(events, attempt);
 }
 
 static void on_finding(void *context, const struct finding *finding)
 {
-    event_finding(context, finding);
+    struct events *events = context;
+    note_time(events, finding->ts);
+    if ((unsigned)finding->type < EVENT_TYPE_COUNT)
+        events->found[finding->type]++;
+    if (!event_finding_suppressed(events, finding))
+        event_finding(events, finding);
 }
 
 static void on_periodic(void *context, const struct periodic_record *periodic)
 {
+    struct events *events = context;
+    note_time(events, periodic->now);
+    if (periodic->final)
+        event_summaries_finish(events, events->clock);
+    else
+        event_summaries_advance(events, events->clock);
     if (periodic->coverage != NULL)
         event_coverage(context, periodic->coverage, periodic->now, periodic->final);
     event_sensor_stats(context, periodic->counters, periodic->snaplen, periodic->now,

@@ -23,18 +23,35 @@
 #define EVENT_LINE_MAX 8192
 #define EVENTS_MAX_SINKS 4
 
+struct event_summaries;
+
+/* A finding type's lines per minute of packet time (the policy's events.max_per_minute). */
+struct event_limit {
+    uint32_t per_minute; /* 0: no limit */
+    uint32_t written;    /* in the current minute */
+    int64_t minute;      /* which one that is */
+    uint64_t pending;    /* suppressed since the last line of the type: its suppressed_before */
+    uint64_t suppressed; /* since the start (sensor_stats) */
+};
+
 struct events {
     const struct policy *policy;
     int worker; /* written into every event when >= 0 (--workers) */
     struct sink *sinks[EVENTS_MAX_SINKS];
     size_t sink_count;
     uint64_t emitted[EVENT_TYPE_COUNT];
+    uint64_t found[EVENT_TYPE_COUNT];  /* findings taken, written or suppressed (the metrics) */
+    packet_time clock;                 /* the latest packet time a record carried */
+    struct event_summaries *summaries; /* NULL unless the policy summarizes attempts */
+    struct event_limit limits[EVENT_TYPE_COUNT];
     uint64_t oversize;    /* lines that did not fit EVENT_LINE_MAX (never expected) */
     uint64_t sink_errors; /* failed sink writes */
     uint64_t sink_failed_writes[EVENTS_MAX_SINKS]; /* the same, by sink */
     char line[EVENT_LINE_MAX];
 };
 
+/* With a policy that summarizes attempts it allocates their table (events_close frees it);
+ * when memory fails, every attempt stays an event of its own. */
 void events_init(struct events *events, const struct policy *policy);
 int events_add_sink(struct events *events, struct sink *sink);
 void events_flush(struct events *events);
@@ -45,7 +62,8 @@ struct output_counts events_counts(const struct events *events);
  * the run found, such as damaged spool segments (damaged): anything the sinks find while
  * closing comes with events lost, which events_close counts. */
 void events_sink_stats(const struct events *events, struct sink_stats *stats);
-/* Closes every sink; returns the number of events some sink could not deliver. */
+/* Closes every sink and frees the summaries; returns the number of events some sink could
+ * not deliver. */
 uint64_t events_close(struct events *events);
 /* The event lines' subscription to the bus: every record becomes a line, in the order
  * records come. Subscribe it first, so lines keep the order records were published in. */
@@ -58,7 +76,11 @@ const struct sink *events_reader_gone(const struct events *events);
 
 /* The lines themselves (events_subscriber calls these; tests call them directly). */
 void event_attempt(struct events *events, const struct attempt_record *attempt);
+/* A finding's line; the count its type's limit suppressed before it goes with it. */
 void event_finding(struct events *events, const struct finding *finding);
+/* Whether the finding's type is over its limit this minute: then it is counted as
+ * suppressed and not written. */
+bool event_finding_suppressed(struct events *events, const struct finding *finding);
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
                     bool final);

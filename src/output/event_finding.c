@@ -103,6 +103,10 @@ void event_finding(struct events *events, const struct finding *finding)
                          flow->dst_port, flow->proto, src_text);
     event_write_place(&writer, policy, finding->pool, finding->segment);
     finding_walk(finding, policy, &json_field_walker, &writer);
+    if ((unsigned)finding->type < EVENT_TYPE_COUNT && events->limits[finding->type].pending > 0) {
+        json_key_u64(&writer, "suppressed_before", events->limits[finding->type].pending);
+        events->limits[finding->type].pending = 0;
+    }
     const char *key = policy->sensor_name;
     if (finding->has_key) {
         address_format(&finding->key, key_text, sizeof(key_text));
@@ -111,4 +115,29 @@ void event_finding(struct events *events, const struct finding *finding)
         key = src_text;
     }
     event_emit(events, &writer, finding->type, key);
+}
+
+/* Minutes of packet time as the writer's clock reaches them, each type counted apart. */
+bool event_finding_suppressed(struct events *events, const struct finding *finding)
+{
+    if ((unsigned)finding->type >= EVENT_TYPE_COUNT)
+        return false;
+    struct event_limit *limit = &events->limits[finding->type];
+    if (limit->per_minute == 0)
+        return false;
+    const int64_t minute_length = 60 * PACKET_TIME_SECOND;
+    int64_t minute = events->clock / minute_length;
+    if (events->clock % minute_length < 0)
+        minute--;
+    if (minute != limit->minute) {
+        limit->minute = minute;
+        limit->written = 0;
+    }
+    if (limit->written >= limit->per_minute) {
+        limit->pending++;
+        limit->suppressed++;
+        return true;
+    }
+    limit->written++;
+    return false;
 }

@@ -42,6 +42,7 @@ static const double score_bounds[SCORE_BUCKETS] = {10, 20, 30, 40, 50, 60, 70, 8
 struct snapshot {
     struct sensor_counters counters;
     uint64_t events[EVENT_TYPE_COUNT];
+    uint64_t found[EVENT_TYPE_COUNT]; /* findings, written or held back by a rate limit */
     uint64_t events_oversize;
     uint64_t sink_errors;
     struct sink_stats sinks;
@@ -177,6 +178,7 @@ static void gather(struct metrics *metrics, const struct sensor_counters *counte
     pending->counters = *counters;
     pending->now = now;
     memcpy(pending->events, events->emitted, sizeof(pending->events));
+    memcpy(pending->found, events->found, sizeof(pending->found));
     pending->events_oversize = events->oversize;
     pending->sink_errors = events->sink_errors;
     events_sink_stats(events, &pending->sinks);
@@ -317,6 +319,7 @@ static void merge_slots(struct metrics *metrics, struct snapshot *into, struct s
         add_u64s((uint64_t *)&into->counters, (const uint64_t *)&scratch->counters,
                  sizeof(into->counters) / sizeof(uint64_t));
         add_u64s(into->events, scratch->events, EVENT_TYPE_COUNT);
+        add_u64s(into->found, scratch->found, EVENT_TYPE_COUNT);
         into->events_oversize += scratch->events_oversize;
         into->sink_errors += scratch->sink_errors;
         add_u64s((uint64_t *)&into->sinks, (const uint64_t *)&scratch->sinks,
@@ -580,10 +583,11 @@ static void render_events(FILE *out, const char *sensor, const struct snapshot *
 {
     family(out, "op25b_findings_total", "counter",
            "Detections by type: evasion, bots, submission hygiene.");
-    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
+    /* Every finding, whether its line was written or held back by events.max_per_minute. */
+    for (int t = EVENT_FIRST_FINDING; t < EVENT_TYPE_COUNT; t++) {
         series(out, sensor, "op25b_findings_total");
         fprintf(out, ",type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
-                (unsigned long long)s->events[t]);
+                (unsigned long long)s->found[t]);
     }
     family(out, "op25b_events_total", "counter", "Event lines written, by type.");
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {

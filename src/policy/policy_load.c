@@ -756,20 +756,21 @@ static int read_policy(struct loader *loader, const yaml_node_t *root)
     if (require_key(loader, root, NULL, &fields[POOLS]) != 0 ||
         read_pools(loader, fields[POOLS].value) != 0)
         return -1;
-    if (fields[MSAS].value != NULL && read_msas(loader, fields[MSAS].value) != 0)
-        return -1;
-    if (fields[SEGMENTS].value != NULL && read_segments(loader, fields[SEGMENTS].value) != 0)
-        return -1;
-    if (fields[GEOIP].value != NULL && read_geoip(loader, fields[GEOIP].value) != 0)
-        return -1;
-    if (fields[THRESHOLDS].value != NULL && read_thresholds(loader, fields[THRESHOLDS].value) != 0)
-        return -1;
-    if (fields[TIMEOUTS].value != NULL && read_timeouts(loader, fields[TIMEOUTS].value) != 0)
-        return -1;
-    if (fields[LIMITS].value != NULL && read_limits(loader, fields[LIMITS].value) != 0)
-        return -1;
-    if (fields[EVENTS].value != NULL && read_events(loader, fields[EVENTS].value) != 0)
-        return -1;
+    /* The optional sections after the pools, in this order, each when present. */
+    static const struct {
+        int field;
+        int (*read)(struct loader *loader, const yaml_node_t *node);
+    } after_pools[] = {
+        {MSAS, read_msas},         {SEGMENTS, read_segments},
+        {GEOIP, read_geoip},       {THRESHOLDS, read_thresholds},
+        {TIMEOUTS, read_timeouts}, {LIMITS, read_limits},
+        {EVENTS, read_events},
+    };
+    for (size_t i = 0; i < COUNT_OF(after_pools); i++) {
+        const yaml_node_t *value = fields[after_pools[i].field].value;
+        if (value != NULL && after_pools[i].read(loader, value) != 0)
+            return -1;
+    }
     /* Summaries come with the periodic reports unless the section says otherwise. */
     if (loader->policy->events.summary_interval == 0)
         loader->policy->events.summary_interval = loader->policy->stats_interval;

@@ -402,7 +402,7 @@ static void write_suspects(struct json_stream *w, const struct report *report)
 static void write_findings(struct json_stream *w, const struct report *report)
 {
     json_stream_object(w, "findings");
-    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
+    for (int t = EVENT_FIRST_FINDING; t < EVENT_TYPE_COUNT; t++) {
         json_stream_object(w, event_type_name((enum event_type)t));
         json_stream_bool(w, "evasion", report_is_evasion((enum event_type)t));
         json_stream_u64(w, "total", report->findings_total[t]);

@@ -62,6 +62,7 @@ struct attempt_tracker {
     const bool *return_seen;
     struct flow_table *flows;
     packet_time due; /* no timer runs out before this: advance returns at once */
+    packet_time now; /* the latest packet time the tracker was given */
 
     /* Dialogue parsers live apart from flows: most attempts are a lone SYN and never
      * need one, so only flows that carry payload take a slot. */
@@ -169,6 +170,7 @@ static void describe(const struct attempt_tracker *tracker, const struct flow *f
     flow_key_tuple(&flow->key, &record->flow);
     record->first_seen = flow->first_seen;
     record->last_seen = flow->last_seen;
+    record->closed = tracker->now > flow->last_seen ? tracker->now : flow->last_seen;
     record->pool = attempt->pool;
     record->segment = attempt->segment;
     record->msa = attempt->msa;
@@ -224,6 +226,8 @@ static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
 void attempt_advance(struct attempt_tracker *tracker, packet_time now)
 {
     const struct policy *policy = tracker->policy;
+    if (now > tracker->now)
+        tracker->now = now;
     if (now < tracker->due)
         return;
     struct flow *flow;
@@ -480,6 +484,8 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
 void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, int segment)
 {
     struct flow_key key;
+    if (packet->ts > tracker->now)
+        tracker->now = packet->ts;
     if (packet->dst_port == SMTP_PORT) {
         flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port, packet->dst_port);
         struct flow *flow = flow_lookup(tracker->flows, &key, flow_key_hash(&key));
