@@ -17,6 +17,13 @@
  *   gen_bench synflood N OUT.pcap  N SYNs to port 25, each from a new (address, port) of a
  *                                  dynamic pool, 1 us apart, so all N attempts are live at
  *                                  once under the default 30 s SYN timeout
+ *   gen_bench synflood-blocked N OUT.pcap
+ *                                  the same N SYNs, with the ACL's silence made evidence: a
+ *                                  DNS answer from outside to a subscriber on the access VLAN
+ *                                  first (the segment sees return traffic) and another one
+ *                                  timeouts.syn (30 s) and a second after the last SYN, so
+ *                                  every attempt ends blocked (no_reply) within the capture:
+ *                                  an outbreak that the block holds, N + 2 packets
  *   gen_bench spoofed N OUT.pcap   N SYNs to port 25 on the access VLAN from addresses that
  *                                  are not the ISP's (TEST-NET-1 and -3, 2001:db8:f000::/36):
  *                                  spoofed sources, each one a spoofed SYN that --workers
@@ -1100,13 +1107,28 @@ static uint64_t flood_permute(uint64_t i)
     return x;
 }
 
-static void write_synflood(uint64_t packets)
+/* Traffic towards the ISP on the access VLAN: a resolver outside answering a subscriber. */
+static void write_return_traffic(int64_t ts)
+{
+    struct gen_link link = vlan_link(VLAN_ACCESS);
+    struct gen_addr from = gen_addr(outside_resolver[0]), to = gen_addr("10.64.0.1");
+    uint8_t payload[128], packet[256];
+    size_t length = dns_message(payload, 0x2525, "mx.example", DNS_A, true);
+    size_t size = gen_build_udp(packet, &from, &to, 53, 40000, 60, 1, payload, length);
+    gen_write_ip(out, LINKTYPE_ETHERNET, &link, false, ts, packet, size);
+    summary.dns_packets++;
+    note_packet(ts, false, false);
+}
+
+static void write_synflood(uint64_t packets, bool blocked)
 {
     if (packets > FLOOD_MASK) {
         fprintf(stderr, "gen_bench: at most %llu SYNs\n", (unsigned long long)FLOOD_MASK);
         exit(2);
     }
     struct gen_link link = vlan_link(VLAN_ACCESS);
+    if (blocked)
+        write_return_traffic(BASE_US - 1);
     for (uint64_t i = 0; i < packets; i++) {
         uint64_t tuple = flood_permute(i);
         uint32_t host = (uint32_t)(tuple >> 15);
@@ -1128,9 +1150,14 @@ static void write_synflood(uint64_t packets)
         gen_write_ip(out, LINKTYPE_ETHERNET, &link, true, ts, packet, size);
         summary.attempts++;
         summary.port25_syn_packets++;
-        summary.silent++;
+        if (blocked)
+            summary.blocked++;
+        else
+            summary.silent++;
         note_packet(ts, ipv6, true);
     }
+    if (blocked)
+        write_return_traffic(BASE_US + (int64_t)packets + 31 * SECOND);
 }
 
 static void write_spoofed(uint64_t packets)
@@ -1178,9 +1205,14 @@ static void print_summary(const char *kind)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[1], "mix") != 0 && strcmp(argv[1], "hosts") != 0 &&
-                      strcmp(argv[1], "synflood") != 0 && strcmp(argv[1], "spoofed") != 0)) {
-        fprintf(stderr, "usage: gen_bench mix|hosts|synflood|spoofed PACKETS OUT.pcap\n");
+    static const char *const kinds[] = {"mix", "hosts", "synflood", "synflood-blocked",
+                                        "spoofed"};
+    bool known = false;
+    for (size_t i = 0; argc == 4 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        known = known || strcmp(argv[1], kinds[i]) == 0;
+    if (!known) {
+        fprintf(stderr,
+                "usage: gen_bench mix|hosts|synflood|synflood-blocked|spoofed PACKETS OUT.pcap\n");
         return 2;
     }
     char *end;
@@ -1199,8 +1231,8 @@ int main(int argc, char **argv)
         write_mix(packets, &isp_mix);
     else if (strcmp(argv[1], "hosts") == 0)
         write_mix(packets, &hosts_mix);
-    else if (strcmp(argv[1], "synflood") == 0)
-        write_synflood(packets);
+    else if (strncmp(argv[1], "synflood", 8) == 0)
+        write_synflood(packets, strcmp(argv[1], "synflood-blocked") == 0);
     else
         write_spoofed(packets);
     print_summary(argv[1]);
