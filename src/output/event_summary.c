@@ -2,12 +2,19 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "output/event_writer.h"
 #include "util/window_set.h"
 
 #define SUMMARY_SAMPLES 3
-#define SUMMARY_INITIAL 1024
+/* Distinct ports kept in the entry itself; destinations are kept there as the samples. A
+ * subscriber of a few attempts, as most in an outbreak, never needs the distinct set. */
+#define INLINE_PORTS 2
+#define DISTINCT_INITIAL 4096
+/* The index starts small and doubles at half full: the subscribers of a quiet interval, or
+ * of an outbreak of a few thousand, stay in a few cache-friendly pages. */
+#define INDEX_INITIAL 512
 /* Distinct (subscriber, destination) and (subscriber, port) pairs an interval may hold,
  * per subscriber the table holds: past it the counts are lower bounds (distinct_capped). */
 #define DISTINCT_PER_SUBSCRIBER 4
@@ -15,28 +22,34 @@
 
 enum { KIND_SUBSCRIBER = 1, KIND_DESTINATION, KIND_PORT };
 
+/* Hot fields first: an attempt folded into an entry of a few attempts touches its first two
+ * cache lines only. */
 struct summary_entry {
     struct prefix subscriber;
     int16_t pool;
-    bool capped;
     uint8_t sample_count;
+    uint8_t port_count; /* ports[] in use, while the ports are not spilled */
+    bool capped;
+    bool destinations_spilled; /* past the samples: destinations counted in the set */
+    bool ports_spilled;
     uint32_t serial; /* this entry's pairs in the distinct set are its own, even after reuse */
+    uint32_t slot;   /* where the index holds it */
     uint32_t attempts;
     uint32_t syn_count;
     uint32_t distinct_destinations;
     uint32_t distinct_ports;
-    uint32_t by_verdict[VERDICT_COUNT];
-    uint32_t by_evidence[EVIDENCE_COUNT];
+    uint16_t ports[INLINE_PORTS];
     packet_time first_seen;
     packet_time last_seen;
+    uint32_t by_verdict[VERDICT_COUNT];
+    uint32_t by_evidence[EVIDENCE_COUNT];
     struct address samples[SUMMARY_SAMPLES];
 };
 
 struct event_summaries {
     uint32_t summarize; /* the policy's bit per verdict */
     packet_time interval;
-    uint32_t bound;    /* entries at most */
-    uint32_t capacity; /* entries allocated */
+    uint32_t bound; /* entries at most, reserved at once */
     uint32_t count;
     uint32_t cursor; /* the next entry an eviction writes: the oldest */
     struct summary_entry *entries;
@@ -51,6 +64,25 @@ struct event_summaries {
     uint64_t folded;
     uint64_t evictions;
 };
+
+/* The table's arrays are reserved whole at the bound, straight from mmap: memory is taken
+ * as subscribers fill them (nothing is copied to grow), zeroed by the kernel, and in huge
+ * pages where it gives them on request, for a million subscribers are a few hundred MiB read
+ * at random, which 4 KiB pages would spend on TLB misses. */
+static void *table_alloc(size_t bytes)
+{
+    void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED)
+        return NULL;
+    (void)madvise(memory, bytes, MADV_HUGEPAGE);
+    return memory;
+}
+
+static void table_free(void *memory, size_t bytes)
+{
+    if (memory != NULL)
+        munmap(memory, bytes);
+}
 
 static uint32_t index_slots_for(uint32_t entries)
 {
@@ -70,14 +102,13 @@ struct event_summaries *event_summaries_new(const struct policy *policy)
     summaries->summarize = policy->events.summarize;
     summaries->interval = policy->events.summary_interval;
     summaries->bound = policy->events.summary_subscribers;
-    summaries->capacity = summaries->bound < SUMMARY_INITIAL ? summaries->bound : SUMMARY_INITIAL;
-    uint32_t slots = index_slots_for(summaries->capacity);
-    summaries->entries = calloc(summaries->capacity, sizeof(struct summary_entry));
-    summaries->index = calloc(slots, sizeof(uint64_t));
+    uint32_t slots = index_slots_for(INDEX_INITIAL);
+    summaries->entries = table_alloc((size_t)summaries->bound * sizeof(struct summary_entry));
+    summaries->index = table_alloc((size_t)slots * sizeof(uint64_t));
     summaries->index_mask = slots - 1;
     uint64_t pairs = (uint64_t)summaries->bound * DISTINCT_PER_SUBSCRIBER;
-    summaries->distinct = window_set_new(SUMMARY_INITIAL * DISTINCT_PER_SUBSCRIBER,
-                                         pairs > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)pairs);
+    summaries->distinct =
+        window_set_new(DISTINCT_INITIAL, pairs > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)pairs);
     if (summaries->entries == NULL || summaries->index == NULL || summaries->distinct == NULL) {
         event_summaries_free(summaries);
         return NULL;
@@ -89,8 +120,8 @@ void event_summaries_free(struct event_summaries *summaries)
 {
     if (summaries == NULL)
         return;
-    free(summaries->entries);
-    free(summaries->index);
+    table_free(summaries->entries, (size_t)summaries->bound * sizeof(struct summary_entry));
+    table_free(summaries->index, ((size_t)summaries->index_mask + 1) * sizeof(uint64_t));
     window_set_free(summaries->distinct);
     free(summaries);
 }
@@ -210,34 +241,29 @@ static void index_remove(struct event_summaries *summaries, uint32_t position)
         bool stays = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
         if (!stays) {
             summaries->index[hole] = summaries->index[next];
+            summaries->entries[(uint32_t)summaries->index[hole] - 1].slot = hole;
             hole = next;
         }
     }
     summaries->index[hole] = INDEX_EMPTY;
 }
 
-static bool grow(struct event_summaries *summaries)
+/* Twice the places, every entry placed again (the entries do not move). */
+static bool grow_index(struct event_summaries *summaries)
 {
-    uint64_t wanted = (uint64_t)summaries->capacity * 2;
-    uint32_t capacity = wanted > summaries->bound ? summaries->bound : (uint32_t)wanted;
-    uint32_t slots = index_slots_for(capacity);
-    struct summary_entry *entries =
-        realloc(summaries->entries, (size_t)capacity * sizeof(struct summary_entry));
-    if (entries == NULL)
-        return false;
-    summaries->entries = entries;
-    uint64_t *index = calloc(slots, sizeof(uint64_t));
+    uint32_t slots = (summaries->index_mask + 1) * 2;
+    uint64_t *index = table_alloc((size_t)slots * sizeof(uint64_t));
     if (index == NULL)
         return false;
-    free(summaries->index);
+    table_free(summaries->index, ((size_t)summaries->index_mask + 1) * sizeof(uint64_t));
     summaries->index = index;
     summaries->index_mask = slots - 1;
-    summaries->capacity = capacity;
     for (uint32_t i = 0; i < summaries->count; i++) {
-        const struct summary_entry *entry = &entries[i];
+        struct summary_entry *entry = &summaries->entries[i];
         uint32_t hash = subscriber_hash(&entry->subscriber, entry->pool);
         uint32_t position = index_find(summaries, &entry->subscriber, entry->pool, hash);
         index[position] = (uint64_t)hash << 32 | (i + 1);
+        entry->slot = position;
     }
     return true;
 }
@@ -256,7 +282,7 @@ static uint32_t evict(struct events *events, struct event_summaries *summaries)
     return victim;
 }
 
-/* The subscriber's entry, made when new; NULL when memory fails. */
+/* The subscriber's entry, made when new (the oldest written early to make room). */
 static struct summary_entry *entry_for(struct events *events, struct event_summaries *summaries,
                                        const struct prefix *subscriber, int pool)
 {
@@ -265,19 +291,21 @@ static struct summary_entry *entry_for(struct events *events, struct event_summa
     if (summaries->index[position] != INDEX_EMPTY)
         return &summaries->entries[(uint32_t)summaries->index[position] - 1];
     uint32_t slot;
-    if (summaries->count < summaries->capacity ||
-        (summaries->capacity < summaries->bound && grow(summaries))) {
+    if (summaries->count < summaries->bound) {
+        /* At most half full, or probes grow long; where memory fails it fills on. */
+        if ((uint64_t)(summaries->count + 1) * 2 > (uint64_t)summaries->index_mask + 1 &&
+            summaries->count + 1 < summaries->index_mask && grow_index(summaries))
+            position = index_find(summaries, subscriber, pool, hash);
         slot = summaries->count++;
-    } else if (summaries->count == summaries->bound) {
-        slot = evict(events, summaries);
     } else {
-        return NULL;
+        slot = evict(events, summaries);
+        /* Evicting moved things in the index: find the free place again. */
+        position = index_find(summaries, subscriber, pool, hash);
     }
-    /* Growing or evicting moved things in the index: find the free place again. */
-    position = index_find(summaries, subscriber, pool, hash);
     summaries->index[position] = (uint64_t)hash << 32 | (slot + 1);
     struct summary_entry *entry = &summaries->entries[slot];
     memset(entry, 0, sizeof(*entry));
+    entry->slot = position;
     entry->subscriber = *subscriber;
     entry->pool = (int16_t)pool;
     entry->serial = summaries->next_serial++;
@@ -286,9 +314,11 @@ static struct summary_entry *entry_for(struct events *events, struct event_summa
 
 static void clear(struct event_summaries *summaries)
 {
+    /* Only the index's places in use are cleared: a quiet interval costs next to nothing. */
+    for (uint32_t i = 0; i < summaries->count; i++)
+        summaries->index[summaries->entries[i].slot] = INDEX_EMPTY;
     summaries->count = 0;
     summaries->cursor = 0;
-    memset(summaries->index, 0, ((size_t)summaries->index_mask + 1) * sizeof(uint64_t));
     window_set_clear(summaries->distinct);
     summaries->started = false;
 }
@@ -308,10 +338,8 @@ static void add_saturating(uint32_t *counter, uint32_t amount)
     *counter = *counter > UINT32_MAX - amount ? UINT32_MAX : *counter + amount;
 }
 
-/* A pair new in this interval adds one to its count: "is this the entry's first attempt to
- * this destination (port)?" */
-static bool first_of_pair(struct event_summaries *summaries, struct summary_entry *entry, int kind,
-                          const void *value, size_t length)
+static bool pair_added(struct event_summaries *summaries, struct summary_entry *entry, int kind,
+                       const void *value, size_t length)
 {
     uint8_t key[4 + 17];
     memcpy(key, &entry->serial, 4);
@@ -323,23 +351,69 @@ static bool first_of_pair(struct event_summaries *summaries, struct summary_entr
     return added == WINDOW_SET_ADDED;
 }
 
-/* The first few destinations, each once (compared here, not through the distinct set, which
- * may be full). */
-static void note_sample(struct summary_entry *entry, const struct address *destination)
+static bool destination_pair_added(struct event_summaries *summaries, struct summary_entry *entry,
+                                   const struct address *destination)
 {
-    if (entry->sample_count == SUMMARY_SAMPLES)
-        return;
-    for (unsigned i = 0; i < entry->sample_count; i++) {
-        if (address_equal(&entry->samples[i], destination))
+    uint8_t value[17];
+    value[0] = destination->family;
+    memcpy(value + 1, destination->bytes, 16);
+    return pair_added(summaries, entry, KIND_DESTINATION, value, sizeof(value));
+}
+
+static bool port_pair_added(struct event_summaries *summaries, struct summary_entry *entry,
+                            uint16_t port)
+{
+    uint8_t value[2] = {(uint8_t)(port >> 8), (uint8_t)port};
+    return pair_added(summaries, entry, KIND_PORT, value, sizeof(value));
+}
+
+/* A destination new to the entry in this interval: the samples hold every one while there
+ * are at most as many; the one after them moves all into the distinct set. */
+static void count_destination(struct event_summaries *summaries, struct summary_entry *entry,
+                              const struct address *destination)
+{
+    if (!entry->destinations_spilled) {
+        for (unsigned i = 0; i < entry->sample_count; i++) {
+            if (address_equal(&entry->samples[i], destination))
+                return;
+        }
+        if (entry->sample_count < SUMMARY_SAMPLES) {
+            entry->samples[entry->sample_count++] = *destination;
+            add_saturating(&entry->distinct_destinations, 1);
             return;
+        }
+        entry->destinations_spilled = true;
+        for (unsigned i = 0; i < entry->sample_count; i++)
+            (void)destination_pair_added(summaries, entry, &entry->samples[i]);
     }
-    entry->samples[entry->sample_count++] = *destination;
+    if (destination_pair_added(summaries, entry, destination))
+        add_saturating(&entry->distinct_destinations, 1);
+}
+
+static void count_port(struct event_summaries *summaries, struct summary_entry *entry,
+                       uint16_t port)
+{
+    if (!entry->ports_spilled) {
+        for (unsigned i = 0; i < entry->port_count; i++) {
+            if (entry->ports[i] == port)
+                return;
+        }
+        if (entry->port_count < INLINE_PORTS) {
+            entry->ports[entry->port_count++] = port;
+            add_saturating(&entry->distinct_ports, 1);
+            return;
+        }
+        entry->ports_spilled = true;
+        for (unsigned i = 0; i < entry->port_count; i++)
+            (void)port_pair_added(summaries, entry, entry->ports[i]);
+    }
+    if (port_pair_added(summaries, entry, port))
+        add_saturating(&entry->distinct_ports, 1);
 }
 
 static void fold(struct event_summaries *summaries, struct summary_entry *entry,
                  const struct attempt_record *attempt)
 {
-    const struct flow_tuple *flow = &attempt->flow;
     if (entry->attempts == 0 || attempt->first_seen < entry->first_seen)
         entry->first_seen = attempt->first_seen;
     if (entry->attempts == 0 || attempt->last_seen > entry->last_seen)
@@ -351,15 +425,8 @@ static void fold(struct event_summaries *summaries, struct summary_entry *entry,
         if (attempt->evidence & EVIDENCE_BIT(e))
             add_saturating(&entry->by_evidence[e], 1);
     }
-    uint8_t destination[17];
-    destination[0] = flow->dst.family;
-    memcpy(destination + 1, flow->dst.bytes, 16);
-    if (first_of_pair(summaries, entry, KIND_DESTINATION, destination, sizeof(destination)))
-        add_saturating(&entry->distinct_destinations, 1);
-    note_sample(entry, &flow->dst);
-    uint8_t port[2] = {(uint8_t)(flow->dst_port >> 8), (uint8_t)flow->dst_port};
-    if (first_of_pair(summaries, entry, KIND_PORT, port, sizeof(port)))
-        add_saturating(&entry->distinct_ports, 1);
+    count_destination(summaries, entry, &attempt->flow.dst);
+    count_port(summaries, entry, attempt->flow.dst_port);
 }
 
 /* The start of the interval holding ts, and its end, which saturates at the end of time. */
@@ -393,8 +460,6 @@ bool event_summaries_add(struct events *events, const struct attempt_record *att
         open_window(summaries, summaries->now);
     struct prefix subscriber = policy_subscriber(events->policy, attempt->pool, &attempt->flow.src);
     struct summary_entry *entry = entry_for(events, summaries, &subscriber, attempt->pool);
-    if (entry == NULL)
-        return false;
     fold(summaries, entry, attempt);
     summaries->folded++;
     return true;

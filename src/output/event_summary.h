@@ -8,8 +8,9 @@
  * when a record carries a time at or past its end (an attempt closing, the periodic
  * report), and its summaries are written then, in the order their subscribers first came.
  * The table holds events.summary_subscribers subscribers; a new one beyond that writes the
- * oldest entry's summary early (counted as an eviction), so memory stays bounded. It grows
- * by doubling up to that bound: nothing is allocated per attempt once it has. */
+ * oldest entry's summary early (counted as an eviction), so memory stays bounded. It is
+ * reserved at that bound at start and taken as subscribers come: nothing is allocated per
+ * attempt. */
 #ifndef OP25B_EVENT_SUMMARY_H
 #define OP25B_EVENT_SUMMARY_H
 
@@ -27,8 +28,7 @@ void event_summaries_free(struct event_summaries *summaries);
 bool event_summaries_want(const struct event_summaries *summaries, enum verdict verdict);
 /* Packet time has reached now: the summaries of an interval that ended are written. */
 void event_summaries_advance(struct events *events, packet_time now);
-/* Folds the attempt into its subscriber's summary; false when the table could not take it
- * (out of memory), and the caller writes it as an attempt. */
+/* Folds the attempt into its subscriber's summary; true (the line is the summary's). */
 bool event_summaries_add(struct events *events, const struct attempt_record *attempt);
 /* The input ended at now: every summary still held is written, "final": true. */
 void event_summaries_finish(struct events *events, packet_time now);

@@ -18,12 +18,15 @@
  *                                  dynamic pool, 1 us apart, so all N attempts are live at
  *                                  once under the default 30 s SYN timeout
  *   gen_bench synflood-blocked N OUT.pcap
- *                                  the same N SYNs, with the ACL's silence made evidence: a
- *                                  DNS answer from outside to a subscriber on the access VLAN
- *                                  first (the segment sees return traffic) and another one
- *                                  timeouts.syn (30 s) and a second after the last SYN, so
- *                                  every attempt ends blocked (no_reply) within the capture:
- *                                  an outbreak that the block holds, N + 2 packets
+ *                                  an outbreak the block holds: N SYNs to port 25, 1 us
+ *                                  apart, from 4,608 infected subscribers of the FTTH pool
+ *                                  (4,096 addresses of 10.64.0.0/20 and 512 IPv6 /64s), each
+ *                                  SYN from a new source port to a random server; the ACL's
+ *                                  silence is made evidence by a DNS answer from outside to a
+ *                                  subscriber on the access VLAN first (the segment sees
+ *                                  return traffic) and another one timeouts.syn (30 s) and a
+ *                                  second after the last SYN, so every attempt ends blocked
+ *                                  (no_reply) within the capture; N + 2 packets
  *   gen_bench spoofed N OUT.pcap   N SYNs to port 25 on the access VLAN from addresses that
  *                                  are not the ISP's (TEST-NET-1 and -3, 2001:db8:f000::/36):
  *                                  spoofed sources, each one a spoofed SYN that --workers
@@ -1120,10 +1123,25 @@ static void write_return_traffic(int64_t ts)
     note_packet(ts, false, false);
 }
 
+#define OUTBREAK_V4 4096
+#define OUTBREAK_V6 512
+#define OUTBREAK_PORTS 28000
+
+/* The outbreak's i-th SYN: subscriber i modulo 4,608, a source port of its own for each of
+ * its SYNs (unique while N stays under 4,608 x 28,000). */
+static void outbreak_source(uint64_t i, uint32_t *host, uint16_t *port, bool *ipv6)
+{
+    uint32_t subscriber = (uint32_t)(i % (OUTBREAK_V4 + OUTBREAK_V6));
+    *ipv6 = subscriber >= OUTBREAK_V4;
+    *host = *ipv6 ? 0x100 + subscriber - OUTBREAK_V4 : subscriber + 1;
+    *port = (uint16_t)(32768 + (i / (OUTBREAK_V4 + OUTBREAK_V6)) % OUTBREAK_PORTS);
+}
+
 static void write_synflood(uint64_t packets, bool blocked)
 {
-    if (packets > FLOOD_MASK) {
-        fprintf(stderr, "gen_bench: at most %llu SYNs\n", (unsigned long long)FLOOD_MASK);
+    if (packets > FLOOD_MASK ||
+        (blocked && packets > (uint64_t)(OUTBREAK_V4 + OUTBREAK_V6) * OUTBREAK_PORTS)) {
+        fprintf(stderr, "gen_bench: too many SYNs\n");
         exit(2);
     }
     struct gen_link link = vlan_link(VLAN_ACCESS);
@@ -1135,6 +1153,8 @@ static void write_synflood(uint64_t packets, bool blocked)
         uint16_t port = (uint16_t)(32768 + (tuple & 0x7fff));
         bool ipv6 = i % 8 == 7; /* one SYN in eight from the pool's IPv6 /40 */
         char client[64], server[64];
+        if (blocked)
+            outbreak_source(i, &host, &port, &ipv6);
         if (ipv6)
             snprintf(client, sizeof(client), "2001:db8:%x:%x::%x",
                      pools[POOL_FTTH].v6_top | (host >> 16), host & 0xffff,

@@ -232,7 +232,7 @@ Test(event_volume, a_full_table_writes_its_oldest_early)
     stop();
 }
 
-Test(event_volume, the_table_grows_to_its_bound_without_evicting)
+Test(event_volume, the_table_holds_its_bound_without_evicting)
 {
     start("events: {summarize: [blocked], summary_subscribers: 5000}\n");
     char src[32];
