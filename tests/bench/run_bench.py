@@ -22,6 +22,8 @@ wall time of each is kept:
                        started here), timed until the sensor exits after every event was
                        delivered; the broker's end offsets are checked to grow by exactly
                        the number of events the sensor writes
+  baseline             with --baseline BIN: another build (the one before a change) in the
+                       same rounds, on every capture and to the broker, timed only
   op25b-watch summarized  the blocked flood under bench.yaml plus events: summarize:
                        [blocked]: one attempt_summary per subscriber instead of an attempt
                        event each (checked: at most one per subscriber and interval)
@@ -72,6 +74,7 @@ KAFKA_SHARE = 0.5
 ONE_CORE = "op25b-watch on one core (taskset)"
 SUMMARIZED = "op25b-watch summarize: [blocked]"
 KAFKA = "op25b-watch -k (mock broker)"
+BASELINE = "baseline"
 KAFKA_TOPIC = "op25b.bench"
 CAPTURES = ["mix", "hosts", "synflood", "synflood-blocked"]
 EVENT_TYPES = ["attempt", "attempt_summary", "coverage", "sensor_stats", "asymmetric_routing",
@@ -98,6 +101,9 @@ def parse_arguments():
     parser.add_argument("--state-floor", help="state_floor binary")
     parser.add_argument("--measure", help="measure binary (times a command, takes its RSS)")
     parser.add_argument("--mock-broker", help="tests/kafka/mock_broker binary (the -k run)")
+    parser.add_argument("--baseline", help="another op25b-watch (an earlier build) timed in "
+                        "the same rounds, every attempt an event and to the broker: before "
+                        "and after on one machine at one time")
     parser.add_argument("--no-kafka", action="store_true", help="skip the run to the mock broker")
     parser.add_argument("--policy", default=os.path.join(HERE, "bench.yaml"))
     parser.add_argument("--packets", type=int, help="ISP mix packets (default 5000000)")
@@ -283,12 +289,12 @@ def summary_policy(args):
     return path
 
 
-def kafka_tool(args, sensor, broker):
+def kafka_tool(args, sensor, broker, name=KAFKA):
     """The flood to the mock broker: timed until the sensor exits, which it does once every
     event is delivered (--kafka-timeout generous, the producer's memory large enough that
     nothing is dropped); the broker's count must grow by the events the sensor writes."""
-    tool = Tool(KAFKA, sensor[:-2] + ["-k", broker.bootstrap, "-t", KAFKA_TOPIC,
-                                      "--kafka-queue-mb", "4096", "--kafka-timeout", "600s"],
+    tool = Tool(name, sensor[:-2] + ["-k", broker.bootstrap, "-t", KAFKA_TOPIC,
+                                     "--kafka-queue-mb", "4096", "--kafka-timeout", "600s"],
                 check_events=False)
     tool.deltas = []
 
@@ -314,12 +320,18 @@ def tools_for(args, written, broker):
     if shutil.which("taskset"):
         # The same command and output as above, so its events are not checked twice.
         tools.append(Tool(ONE_CORE, ["taskset", "-c", "0"] + sensor, check_events=False))
+    if args.baseline:
+        # Timed only: an earlier build may not know what the checks expect.
+        tools.append(Tool(BASELINE, [args.baseline] + sensor[1:], check_events=False))
     if kind == "synflood":
         tools.append(Tool("op25b-watch --flows %d" % args.small_flows,
                           sensor + ["--flows", str(args.small_flows)],
                           flows=args.small_flows, policy=args.policy))
         if broker is not None:
             tools.append(kafka_tool(args, sensor, broker))
+            if args.baseline:
+                tools.append(kafka_tool(args, [args.baseline] + sensor[1:], broker,
+                                        BASELINE + " -k"))
     if kind == "synflood-blocked":
         policy = summary_policy(args)
         tools.append(Tool(SUMMARIZED, [args.sensor, "-q", "-c", policy, "-r", path, "-o",
@@ -521,14 +533,15 @@ def check_tools(args, written, tools):
         sensor_counts[tool.name] = {"verdicts": run.verdicts, "stats": run.stats,
                                     "summaries": run.summaries}
     for tool in tools:
-        if tool.name == KAFKA and plain is not None:
-            # The same input and policy: the same events, every one of them delivered.
+        if tool.name in (KAFKA, BASELINE + " -k") and plain is not None:
+            # The same input and policy: the same events (an earlier build writes as many
+            # lines), every one of them delivered.
             wanted = events_written(plain.stats)
             wrong = [delta for delta in tool.deltas if delta != wanted]
             if wrong:
                 raise Failure("%s: the broker took %s messages, the sensor writes %d events" %
-                              (KAFKA, wrong, wanted))
-            sensor_counts[KAFKA] = {"delivered": tool.deltas, "events": wanted}
+                              (tool.name, wrong, wanted))
+            sensor_counts[tool.name] = {"delivered": tool.deltas, "events": wanted}
     return sensor_counts
 
 
@@ -550,11 +563,11 @@ def print_rows(written, tools, sensor_counts):
         row = {"tool": tool.name, "seconds": best, "all_seconds": tool.times,
                "packets_per_second": rate, "ratio": ratio, "times_loop": times,
                "peak_rss_mib": max(tool.rss)}
-        if tool.name == KAFKA and KAFKA in sensor_counts:
-            row["events_per_second"] = sensor_counts[KAFKA]["events"] / best
+        if tool.name in sensor_counts and "events" in sensor_counts[tool.name]:
+            row["events_per_second"] = sensor_counts[tool.name]["events"] / best
         rows.append(row)
     for name, counts in sensor_counts.items():
-        if name == KAFKA:
+        if "delivered" in counts:
             print("%s: %s events delivered in each run" % (
                 name, format(counts["events"], ",")))
             continue
@@ -680,6 +693,10 @@ def print_targets_22(results):
         print(verdict_line(flood["times_loop"] <= FLOOD_TIMES_LOOP,
                            "SYN flood, every attempt an event: %.1fx the bare loop (target at "
                            "most %.0fx)" % (flood["times_loop"], FLOOD_TIMES_LOOP)))
+    baseline = row("synflood", BASELINE)
+    if flood is not None and baseline is not None:
+        print("info  SYN flood, every attempt an event: --baseline at %.1fx the bare loop, "
+              "this build at %.1fx" % (baseline["times_loop"], flood["times_loop"]))
     summarized = row("synflood-blocked", SUMMARIZED)
     plain = row("synflood-blocked", "op25b-watch")
     if summarized is not None:
