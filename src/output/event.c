@@ -11,6 +11,44 @@
 #include "record/smtp_fields.h"
 #include "util/log.h"
 
+static void cache_sensor(struct events *events)
+{
+    struct json_writer writer;
+    json_init(&writer, events->sensor_member, sizeof(events->sensor_member));
+    json_key_string(&writer, "sensor", events->policy->sensor_name);
+    events->sensor_member_length = writer.overflow ? 0 : writer.length;
+}
+
+/* Each pool's members and each segment's, written by event_write_place itself, so the
+ * copies are its bytes; those that do not fit the text are written as before. */
+static void cache_places(struct events *events)
+{
+    const struct policy *policy = events->policy;
+    struct event_places *places = &events->places;
+    size_t used = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t count = pass == 0 ? policy->pool_count : policy->segment_count;
+        uint16_t *at = pass == 0 ? places->pool_at : places->segment_at;
+        uint16_t *length = pass == 0 ? places->pool_length : places->segment_length;
+        size_t cached = 0;
+        for (; cached < count && cached < EVENT_PLACES_CACHED; cached++) {
+            struct json_writer writer;
+            json_init(&writer, places->text + used, sizeof(places->text) - used);
+            event_write_place(&writer, policy, pass == 0 ? (int)cached : -1,
+                              pass == 0 ? -1 : (int)cached);
+            if (writer.overflow || writer.length == 0)
+                break;
+            at[cached] = (uint16_t)used;
+            length[cached] = (uint16_t)writer.length;
+            used += writer.length;
+        }
+        if (pass == 0)
+            places->pools = cached;
+        else
+            places->segments = cached;
+    }
+}
+
 void events_init(struct events *events, const struct policy *policy)
 {
     memset(events, 0, sizeof(*events));
@@ -19,6 +57,8 @@ void events_init(struct events *events, const struct policy *policy)
     events->clock = INT64_MIN;
     for (int t = 0; t < POLICY_FINDING_TYPES; t++)
         events->limits[EVENT_FIRST_FINDING + t].per_minute = policy->events.max_per_minute[t];
+    cache_sensor(events);
+    cache_places(events);
     events->summaries = event_summaries_new(policy);
     if (policy->events.summarize != 0 && events->summaries == NULL)
         log_message(LOG_ERROR, "out of memory for attempt summaries: every attempt is written "
@@ -93,14 +133,17 @@ void event_begin(struct events *events, struct json_writer *writer, enum event_t
                  packet_time ts)
 {
     char time_text[PACKET_TIME_TEXT_MAX];
-    size_t time_length = packet_time_format(ts, time_text, sizeof(time_text));
+    size_t time_length = packet_time_format_memo(&events->time_memo, ts, time_text);
     json_init(writer, events->line, sizeof(events->line));
     json_object_begin(writer);
     const char *name = event_type_name(type);
     json_key_plain(writer, "type", name, strlen(name));
     json_key_u64(writer, "v", EVENT_SCHEMA_VERSION);
     json_key_plain(writer, "ts", time_text, time_length);
-    json_key_string(writer, "sensor", events->policy->sensor_name);
+    if (events->sensor_member_length > 0)
+        json_members(writer, events->sensor_member, events->sensor_member_length);
+    else
+        json_key_string(writer, "sensor", events->policy->sensor_name);
     if (events->worker >= 0)
         json_key_u64(writer, "worker", (uint64_t)events->worker);
 }
@@ -164,6 +207,21 @@ void event_write_place(struct json_writer *writer, const struct policy *policy, 
         json_key_string(writer, "segment", policy->segments[segment].name);
 }
 
+void event_write_place_cached(struct events *events, struct json_writer *writer, int pool,
+                              int segment)
+{
+    const struct event_places *places = &events->places;
+    if (pool >= 0 && (size_t)pool < places->pools)
+        json_members(writer, places->text + places->pool_at[pool], places->pool_length[pool]);
+    else
+        event_write_place(writer, events->policy, pool, -1);
+    if (segment >= 0 && (size_t)segment < places->segments)
+        json_members(writer, places->text + places->segment_at[segment],
+                     places->segment_length[segment]);
+    else
+        event_write_place(writer, events->policy, -1, segment);
+}
+
 void event_attempt(struct events *events, const struct attempt_record *attempt)
 {
     const struct policy *policy = events->policy;
@@ -173,7 +231,7 @@ void event_attempt(struct events *events, const struct attempt_record *attempt)
     event_begin(events, &writer, EVENT_ATTEMPT, attempt->first_seen);
     event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
                      flow->proto, src_text);
-    event_write_place(&writer, policy, attempt->pool, attempt->segment);
+    event_write_place_cached(events, &writer, attempt->pool, attempt->segment);
     const char *verdict = verdict_name(attempt->verdict);
     json_key_plain(&writer, "verdict", verdict, strlen(verdict));
     json_key_array_begin(&writer, "evidence");

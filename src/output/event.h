@@ -25,6 +25,19 @@
 
 struct event_summaries;
 
+/* The members every line of a pool or segment carries ("pool":...,"blocking_point":... and
+ * "segment":...), formatted once at start for the first pools and segments of the policy:
+ * an attempt line then copies them instead of escaping three names. */
+#define EVENT_PLACES_CACHED 64
+#define EVENT_PLACE_TEXT_MAX 8192
+#define EVENT_SENSOR_MEMBER_MAX 256
+struct event_places {
+    uint16_t pool_at[EVENT_PLACES_CACHED], pool_length[EVENT_PLACES_CACHED];
+    uint16_t segment_at[EVENT_PLACES_CACHED], segment_length[EVENT_PLACES_CACHED];
+    size_t pools, segments; /* how many of each are cached, from the first */
+    char text[EVENT_PLACE_TEXT_MAX];
+};
+
 /* A finding type's lines per minute of packet time (the policy's events.max_per_minute). */
 struct event_limit {
     uint32_t per_minute; /* 0: no limit */
@@ -47,6 +60,10 @@ struct events {
     uint64_t oversize;    /* lines that did not fit EVENT_LINE_MAX (never expected) */
     uint64_t sink_errors; /* failed sink writes */
     uint64_t sink_failed_writes[EVENTS_MAX_SINKS]; /* the same, by sink */
+    struct packet_time_memo time_memo;             /* the second of the last line's time */
+    struct event_places places;
+    char sensor_member[EVENT_SENSOR_MEMBER_MAX]; /* "sensor":"...", formatted once */
+    size_t sensor_member_length;                 /* 0: the name did not fit */
     char line[EVENT_LINE_MAX];
 };
 

@@ -101,7 +101,7 @@ void event_finding(struct events *events, const struct finding *finding)
     if (finding->has_flow)
         event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst,
                          flow->dst_port, flow->proto, src_text);
-    event_write_place(&writer, policy, finding->pool, finding->segment);
+    event_write_place_cached(events, &writer, finding->pool, finding->segment);
     finding_walk(finding, policy, &json_field_walker, &writer);
     if ((unsigned)finding->type < EVENT_TYPE_COUNT && events->limits[finding->type].pending > 0) {
         json_key_u64(&writer, "suppressed_before", events->limits[finding->type].pending);

@@ -156,7 +156,7 @@ static void write_summary(struct events *events, const struct summary_entry *ent
     struct json_writer writer;
     event_begin(events, &writer, EVENT_ATTEMPT_SUMMARY, ts);
     json_key_plain(&writer, "subscriber", subscriber, length);
-    event_write_place(&writer, policy, entry->pool, -1);
+    event_write_place_cached(events, &writer, entry->pool, -1);
     json_key_plain(&writer, "window_start", time_text,
                    packet_time_format(window_start, time_text, sizeof(time_text)));
     json_key_u64(&writer, "attempts", entry->attempts);

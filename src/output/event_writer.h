@@ -23,6 +23,9 @@ void event_write_flow(struct json_writer *writer, const struct policy *policy,
 /* pool and its blocking_point, then segment, each when known (-1: not). */
 void event_write_place(struct json_writer *writer, const struct policy *policy, int pool,
                        int segment);
+/* The same from the texts events_init formatted, for the pools and segments it cached. */
+void event_write_place_cached(struct events *events, struct json_writer *writer, int pool,
+                              int segment);
 /* Ends the line and hands it to every sink with its Kafka key. */
 void event_emit(struct events *events, struct json_writer *writer, enum event_type type,
                 const char *key);

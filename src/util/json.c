@@ -186,6 +186,14 @@ void json_array_string(struct json_writer *writer, const char *value)
     writer->need_comma = true;
 }
 
+void json_members(struct json_writer *writer, const char *text, size_t length)
+{
+    if (writer->need_comma)
+        put_char(writer, ',');
+    put(writer, text, length);
+    writer->need_comma = true;
+}
+
 void json_value_string(struct json_writer *writer, const char *value, size_t length)
 {
     put_escaped(writer, value, length);

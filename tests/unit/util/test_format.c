@@ -201,3 +201,37 @@ Test(format, durations_match_fixed_six_decimals)
         cr_assert_str_eq(got, want, "%lld us", (long long)micros);
     }
 }
+
+/* The memo gives packet_time_format's text whatever order times come in: the same second,
+ * the next, a jump back, across midnight and the ends of the range. */
+Test(format, packet_times_through_the_memo)
+{
+    struct packet_time_memo memo;
+    memset(&memo, 0, sizeof(memo));
+    packet_time time = 1768467599LL * PACKET_TIME_SECOND;
+    static const packet_time jumps[] = {INT64_MIN,
+                                        -1,
+                                        0,
+                                        86399LL * PACKET_TIME_SECOND + 999999,
+                                        PACKET_TIME_MAX,
+                                        INT64_MAX,
+                                        PACKET_TIME_MIN - 1};
+    for (int i = 0; i < 300000; i++) {
+        uint64_t pick = random_next() % 100;
+        if (pick < 80)
+            time += (packet_time)(random_next() % 300000);
+        else if (pick < 90)
+            time -= (packet_time)(random_next() % 3000000);
+        else if (pick < 95)
+            time = (packet_time)(random_next() % 315569520000ull) * PACKET_TIME_SECOND -
+                   62167219200LL * PACKET_TIME_SECOND + (packet_time)(random_next() % 1000000);
+        else
+            time = jumps[random_next() % (sizeof(jumps) / sizeof(jumps[0]))];
+        char got[PACKET_TIME_TEXT_MAX], want[PACKET_TIME_TEXT_MAX];
+        cr_assert_eq(packet_time_format_memo(&memo, time, got), PACKET_TIME_TEXT_LENGTH);
+        packet_time_format(time, want, sizeof(want));
+        cr_assert_str_eq(got, want, "time %lld", (long long)time);
+        if (time > PACKET_TIME_MAX || time < PACKET_TIME_MIN)
+            time = 1768467599LL * PACKET_TIME_SECOND; /* back where steps cannot overflow */
+    }
+}
