@@ -1,5 +1,6 @@
 /* SHA-1 against the FIPS 180 examples and against OpenSSL for every length around the
- * block boundaries (the padding spills into a second block from 56 bytes on). */
+ * block boundaries (the padding spills into a second block from 56 bytes on): the portable
+ * rounds, and the SHA extensions where this machine has them. */
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
 #include <string.h>
@@ -38,6 +39,11 @@ Test(sha1, a_million_a)
     static char text[1000001];
     memset(text, 'a', 1000000);
     check_text(text, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+    uint8_t digest[SHA1_DIGEST_LENGTH];
+    char digest_hex[2 * SHA1_DIGEST_LENGTH + 1];
+    sha1_digest_portable(text, 1000000, digest);
+    hex(digest, digest_hex);
+    cr_assert_str_eq(digest_hex, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
 }
 
 Test(sha1, same_as_openssl)
@@ -49,11 +55,15 @@ Test(sha1, same_as_openssl)
         data[i] = (uint8_t)(state >> 56);
     }
     for (size_t length = 0; length <= sizeof(data); length++) {
-        uint8_t ours[SHA1_DIGEST_LENGTH], theirs[EVP_MAX_MD_SIZE];
+        uint8_t ours[SHA1_DIGEST_LENGTH], portable[SHA1_DIGEST_LENGTH], theirs[EVP_MAX_MD_SIZE];
         unsigned int theirs_length = 0;
         sha1_digest(data, length, ours);
+        sha1_digest_portable(data, length, portable);
         cr_assert_eq(EVP_Digest(data, length, theirs, &theirs_length, EVP_sha1(), NULL), 1);
         cr_assert_eq(theirs_length, SHA1_DIGEST_LENGTH);
-        cr_assert_eq(memcmp(ours, theirs, SHA1_DIGEST_LENGTH), 0, "length %zu", length);
+        cr_assert_eq(memcmp(ours, theirs, SHA1_DIGEST_LENGTH), 0, "length %zu (%s)", length,
+                     sha1_accelerated() ? "SHA extensions" : "portable");
+        cr_assert_eq(memcmp(portable, theirs, SHA1_DIGEST_LENGTH), 0, "length %zu, portable",
+                     length);
     }
 }
