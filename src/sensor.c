@@ -191,6 +191,10 @@ static void judge(struct sensor *sensor, const struct frame *frame, packet_time 
     if (result != DECODE_OK)
         return;
 
+    attempt_prefetch(sensor->attempts, &packet);
+    for (size_t d = 0; d < sensor->detector_count; d++)
+        if (sensor->detectors[d]->ops->prefetch != NULL)
+            sensor->detectors[d]->ops->prefetch(sensor->detectors[d], &packet);
     int segment = segment_of(&sensor->segments, &packet);
     note_return_traffic(sensor, &packet, segment);
     if (packet.proto == IPPROTO_NUMBER_TCP) {

@@ -481,6 +481,16 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
     after_packet(tracker, flow, packet);
 }
 
+void attempt_prefetch(const struct attempt_tracker *tracker, const struct packet *packet)
+{
+    if (packet->proto != IPPROTO_NUMBER_TCP || packet->dst_port != SMTP_PORT)
+        return;
+    struct flow_key key;
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+                  packet->dst_port);
+    flow_prefetch(tracker->flows, flow_key_hash(&key));
+}
+
 void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, int segment)
 {
     struct flow_key key;

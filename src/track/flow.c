@@ -157,6 +157,11 @@ struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *
     return NULL;
 }
 
+void flow_prefetch(const struct flow_table *table, uint32_t hash)
+{
+    __builtin_prefetch(&table->index[hash & table->index_mask], 1);
+}
+
 static void index_place(index_entry *index, uint32_t mask, index_entry entry)
 {
     uint32_t position = entry_hash(entry) & mask;

@@ -141,6 +141,11 @@ enum window_set_result window_set_add(struct window_set *set, uint64_t key)
     return WINDOW_SET_ADDED;
 }
 
+void window_set_prefetch(const struct window_set *set, uint64_t key)
+{
+    __builtin_prefetch(&set->slots[(uint32_t)mix(key & KEY_MASK) & set->mask], 1);
+}
+
 bool window_set_contains(const struct window_set *set, uint64_t key)
 {
     bool found;
