@@ -299,6 +299,8 @@ static void evict_one(struct bot_detector *detector)
     detector->counters->detector_evictions++;
     emit(detector, flow_record(oldest), &oldest_key, window_start(detector, index), end);
     flow_remove(detector->subscribers, oldest);
+    /* Full once, full for every new subscriber after (a flood): the next ones evicted. */
+    flow_list_prefetch(detector->subscribers, index);
 }
 
 /* The subscriber's key in a window: its address or prefix (*key) as a flow key. */

@@ -298,6 +298,7 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
                 return;
             evasion->outbound_evictions++;
             flow_remove(evasion->outbound, oldest);
+            flow_list_prefetch(evasion->outbound, TIMER_LIST);
             flow = flow_insert(evasion->outbound, &key, hash);
             if (flow == NULL)
                 return;
@@ -347,6 +348,7 @@ static struct flow *syn_note(struct evasion *evasion, const struct shared_syn *s
                 return NULL;
             evasion->syn_evictions++;
             flow_remove(evasion->syns, oldest);
+            flow_list_prefetch(evasion->syns, TIMER_LIST);
             flow = flow_insert(evasion->syns, &key, hash);
             if (flow == NULL)
                 return NULL;

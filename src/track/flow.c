@@ -354,6 +354,22 @@ struct flow *flow_list_head(const struct flow_table *table, unsigned list)
     return head == FLOW_NONE ? NULL : slot_at(table, head);
 }
 
+void flow_list_prefetch(const struct flow_table *table, unsigned list)
+{
+    uint32_t head = table->lists[list].head;
+    if (head == FLOW_NONE)
+        return;
+    /* The head itself is in the cache (fetched as the one after the head last time); its
+     * successor's slot was fetched then too, so its hash can be read without waiting. */
+    uint32_t next = slot_at(table, head)->list_next;
+    if (next == FLOW_NONE)
+        return;
+    const struct flow *second = slot_at(table, next);
+    __builtin_prefetch(&table->index[second->hash & table->index_mask], 1);
+    if (second->list_next != FLOW_NONE)
+        __builtin_prefetch(slot_at(table, second->list_next), 1);
+}
+
 struct flow *flow_list_next(const struct flow_table *table, const struct flow *flow)
 {
     return flow->list_next == FLOW_NONE ? NULL : slot_at(table, flow->list_next);

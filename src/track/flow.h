@@ -131,6 +131,11 @@ packet_time flow_table_next_deadline(const struct flow_table *table);
 /* Puts the flow at the tail of list (taking it off any list it was on). */
 void flow_list_append(struct flow_table *table, struct flow *flow, unsigned list);
 struct flow *flow_list_head(const struct flow_table *table, unsigned list);
+/* For an owner that evicts the head of a list again and again (a full table under a
+ * flood): fetches what the next removals will read, the index entry of the entry after the
+ * head and the slot of the one after that, so each removal finds them in the cache. Call
+ * it after a removal; changes nothing. */
+void flow_list_prefetch(const struct flow_table *table, unsigned list);
 struct flow *flow_list_next(const struct flow_table *table, const struct flow *flow);
 
 uint32_t flow_table_count(const struct flow_table *table);
