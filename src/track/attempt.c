@@ -209,6 +209,15 @@ static void close_attempt(struct attempt_tracker *tracker, struct flow *flow, co
     tracker->counters->flows_active = flow_table_count(tracker->flows);
 }
 
+/* Timers close the heads of the lists one after another (at the end of a flood's SYN
+ * timeout, millions): each removal finds the next one's index entry fetched. */
+static void close_expired(struct attempt_tracker *tracker, struct flow *flow, unsigned list,
+                          const char *reason)
+{
+    close_attempt(tracker, flow, reason);
+    flow_list_prefetch(tracker->flows, list);
+}
+
 /* Silence is only evidence where the capture could have shown an answer: at the edge, on a
  * segment where traffic towards the ISP is seen at all (a one-way capture shows no silence).
  * An ICMP error that is no ACL's answer (host unreachable, say) is an answer all the same:
@@ -220,7 +229,7 @@ static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
         !(attempt->flags & ATTEMPT_ICMP_SEEN) && tracker->policy->position == POSITION_EDGE_SIDE &&
         segment_flag(tracker->return_seen, attempt->segment))
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_NO_REPLY);
-    close_attempt(tracker, flow, "syn_timeout");
+    close_expired(tracker, flow, LIST_PENDING, "syn_timeout");
 }
 
 void attempt_advance(struct attempt_tracker *tracker, packet_time now)
@@ -236,7 +245,7 @@ void attempt_advance(struct attempt_tracker *tracker, packet_time now)
         expire_pending(tracker, flow);
     while ((flow = flow_list_head(tracker->flows, LIST_ACTIVE)) != NULL &&
            flow->last_seen + policy->timeouts.smtp_idle <= now)
-        close_attempt(tracker, flow, "idle");
+        close_expired(tracker, flow, LIST_ACTIVE, "idle");
     tracker->due = flow_table_next_deadline(tracker->flows);
 }
 
