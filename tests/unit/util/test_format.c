@@ -235,3 +235,32 @@ Test(format, packet_times_through_the_memo)
             time = 1768467599LL * PACKET_TIME_SECOND; /* back where steps cannot overflow */
     }
 }
+
+static void check_u64(uint64_t value)
+{
+    char buffer[64], want[32];
+    struct json_writer writer;
+    json_init(&writer, buffer, sizeof(buffer));
+    json_value_u64(&writer, value);
+    cr_assert(json_finish(&writer));
+    snprintf(want, sizeof(want), "%llu\n", (unsigned long long)value);
+    cr_assert_str_eq(buffer, want, "value %llu", (unsigned long long)value);
+}
+
+/* Counters two digits at a time: every value below 100,000, each power of ten and its
+ * neighbours, the largest, and random ones, as printf writes them. */
+Test(format, counters_match_printf)
+{
+    for (uint64_t value = 0; value < 100000; value++)
+        check_u64(value);
+    for (uint64_t power = 1; power <= UINT64_C(10000000000000000000); power *= 10) {
+        check_u64(power - 1);
+        check_u64(power);
+        check_u64(power + 1);
+        if (power > UINT64_MAX / 10)
+            break;
+    }
+    check_u64(UINT64_MAX);
+    for (int i = 0; i < 200000; i++)
+        check_u64(random_next() >> (random_next() % 64));
+}
