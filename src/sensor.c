@@ -215,6 +215,10 @@ static void judge(struct sensor *sensor, const struct frame *frame, packet_time 
         return;
     }
 
+    attempt_prefetch(sensor->attempts, &packet);
+    for (size_t d = 0; d < sensor->detector_count; d++)
+        if (sensor->detectors[d]->ops->prefetch != NULL)
+            sensor->detectors[d]->ops->prefetch(sensor->detectors[d], &packet);
     int segment = segment_of(&sensor->segments, &packet);
     note_return_traffic(sensor, &packet, segment);
     if (packet.proto == IPPROTO_NUMBER_TCP) {
@@ -275,6 +279,10 @@ void sensor_packet(struct sensor *sensor, int linktype, uint16_t source, packet_
                    const uint8_t *data, uint32_t captured_length, uint32_t wire_length)
 {
     struct frame frame = {linktype, source, data, captured_length, wire_length};
+    if (packet_clock_on_time(&sensor->clock, ts)) {
+        judge(sensor, &frame, ts, true);
+        return;
+    }
     struct clock_plan plan;
     packet_clock_take(&sensor->clock, ts, can_hold(sensor, captured_length), &plan);
     carry_out(sensor, &plan, &frame);

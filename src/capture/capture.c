@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 
 #include "capture/fanout.h"
 #include "capture/file_prefetch.h"
+#include "capture/pcap_records.h"
 #include "util/log.h"
 
 #define LIVE_POLL_MILLISECONDS 200
@@ -40,8 +42,14 @@ struct source {
     struct capture_packet peeked;
     FILE *file;        /* files: the stream under libpcap, for progress */
     char *file_buffer; /* files: the stream's buffer, freed after pcap_close */
-    uint64_t size;     /* files: bytes in a regular file, 0 when unknown */
-    bool prefiltered;  /* the policy's prefilter is in place */
+    /* Classic pcap files read in place (pcap_records.h): libpcap has read only the file
+     * header, from header_bytes, and the filter is run here. */
+    struct pcap_records *records;
+    uint8_t *header_bytes;
+    struct bpf_program program;
+    bool has_program;
+    uint64_t size;    /* files: bytes in a regular file, 0 when unknown */
+    bool prefiltered; /* the policy's prefilter is in place */
     uint64_t *errors;
     const volatile sig_atomic_t *interrupted;
 };
@@ -128,7 +136,33 @@ static void live_stats(struct source *source, uint64_t *received, uint64_t *drop
     *drops += (uint64_t)stat.ps_drop + stat.ps_ifdrop;
 }
 
+static int records_read(struct source *source, struct capture_packet *packet)
+{
+    const struct pcap_pkthdr *header;
+    const uint8_t *data;
+    int status;
+    while ((status = pcap_records_next(source->records, &header, &data)) == 1) {
+        if (source->has_program && pcap_offline_filter(&source->program, header, data) == 0)
+            continue;
+        packet->source = source->index;
+        packet->linktype = source->linktype;
+        packet->ts = time_of(source, &header->ts);
+        packet->data = data;
+        packet->captured_length = header->caplen;
+        packet->wire_length = header->len;
+        return 1;
+    }
+    if (status < 0 && !*source->interrupted) {
+        /* As pcap_read says it: the message is libpcap's own. */
+        log_message(LOG_ERROR, "%s: %s; the rest of this input is skipped", source->name,
+                    pcap_records_error(source->records));
+        (*source->errors)++;
+    }
+    return -1;
+}
+
 static const struct source_ops file_ops = {pcap_read, file_stats};
+static const struct source_ops records_ops = {records_read, file_stats};
 static const struct source_ops live_ops = {pcap_read, live_stats};
 
 static int apply_filter(struct source *source, const char *filter, char *error, size_t error_size)
@@ -137,6 +171,14 @@ static int apply_filter(struct source *source, const char *filter, char *error, 
     if (pcap_compile(source->pcap, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
         snprintf(error, error_size, "bad filter '%s': %s", filter, pcap_geterr(source->pcap));
         return -1;
+    }
+    if (source->records != NULL) {
+        /* Records read in place never pass through libpcap's loop: the filter runs here. */
+        if (source->has_program)
+            pcap_freecode(&source->program);
+        source->program = program;
+        source->has_program = true;
+        return 0;
     }
     int status = pcap_setfilter(source->pcap, &program);
     pcap_freecode(&program);
@@ -257,8 +299,56 @@ static void note_snaplen(struct source *source)
                                          : "");
 }
 
+/* A regular classic pcap file: libpcap reads its 24-byte header from a copy in memory, and
+ * the records are read in place from then on (pcap_records.h). 1 when so; 0 when the file is
+ * for libpcap to read whole (pcapng, another version or link type, too short): nothing
+ * changed then. */
+static int open_records(struct source *source, const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat status;
+    uint8_t *header = malloc(PCAP_RECORDS_FILE_HEADER);
+    if (header == NULL || fstat(fd, &status) != 0 || !S_ISREG(status.st_mode) ||
+        pread(fd, header, PCAP_RECORDS_FILE_HEADER, 0) != PCAP_RECORDS_FILE_HEADER)
+        goto fail;
+    FILE *copy = fmemopen(header, PCAP_RECORDS_FILE_HEADER, "rb");
+    if (copy == NULL)
+        goto fail;
+    char pcap_error[PCAP_ERRBUF_SIZE];
+    pcap_t *pcap =
+        pcap_fopen_offline_with_tstamp_precision(copy, PCAP_TSTAMP_PRECISION_MICRO, pcap_error);
+    if (pcap == NULL) {
+        fclose(copy);
+        goto fail;
+    }
+    if (!pcap_records_takes(header, pcap_datalink(pcap), pcap_is_swapped(pcap) == 1))
+        goto fail_close;
+    source->records = pcap_records_open(fd, (uint64_t)status.st_size > 0 && have_spare_core(),
+                                        header, pcap_is_swapped(pcap) == 1, pcap_snapshot(pcap));
+    if (source->records == NULL)
+        goto fail_close;
+    source->pcap = pcap;
+    source->header_bytes = header;
+    source->size = (uint64_t)status.st_size;
+    source->ops = &records_ops;
+    return 1;
+
+fail_close:
+    pcap_close(pcap);
+fail:
+    free(header);
+    close(fd);
+    return 0;
+}
+
 static int open_file(struct source *source, const char *path, char *error, size_t error_size)
 {
+    if (open_records(source, path) == 1)
+        return 0;
     char pcap_error[PCAP_ERRBUF_SIZE] = "";
     source->ops = &file_ops;
     bool is_stdin = strcmp(path, "-") == 0;
@@ -279,6 +369,10 @@ static int open_file(struct source *source, const char *path, char *error, size_
         if (!is_stdin)
             source->file_buffer = buffer;
     }
+    /* Only this thread reads the stream (the read-ahead thread has its own descriptor), so
+     * stdio's lock, a pair of atomic operations per fread and two freads per packet once a
+     * second thread exists, guards nothing. */
+    __fsetlocking(file, FSETLOCKING_BYCALLER);
     /* On success libpcap owns the stream and closes it in pcap_close. */
     source->pcap =
         pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_MICRO, pcap_error);
@@ -555,9 +649,11 @@ void capture_progress(const struct capture *capture, uint64_t *done, uint64_t *t
     *total = 0;
     for (size_t i = 0; i < capture->count; i++) {
         const struct source *source = &capture->sources[i];
-        if (source->size == 0 || source->file == NULL)
+        if (source->size == 0 || (source->file == NULL && source->records == NULL))
             continue;
-        long position = source->finished ? (long)source->size : ftell(source->file);
+        long position = source->finished  ? (long)source->size
+                        : source->records ? (long)pcap_records_position(source->records)
+                                          : ftell(source->file);
         *done += position > 0 ? (uint64_t)position : 0;
         *total += source->size;
     }
@@ -571,6 +667,10 @@ void capture_close(struct capture *capture)
         if (capture->sources[i].pcap != NULL)
             pcap_close(capture->sources[i].pcap);
         free(capture->sources[i].file_buffer);
+        free(capture->sources[i].header_bytes);
+        pcap_records_close(capture->sources[i].records);
+        if (capture->sources[i].has_program)
+            pcap_freecode(&capture->sources[i].program);
         free(capture->sources[i].name);
     }
     free(capture->sources);

@@ -135,6 +135,33 @@ static ssize_t stream_read(void *cookie, char *buffer, size_t size)
     return (ssize_t)copied;
 }
 
+int file_prefetch_next(struct prefetch *prefetch, const uint8_t **bytes, size_t *length)
+{
+    for (;;) {
+        if (prefetch->ended)
+            return 0;
+        const struct block *block = &prefetch->blocks[prefetch->take_index];
+        if (prefetch->taking && block->error != 0) {
+            /* The read error comes after the bytes read before it, as inline. */
+            prefetch->ended = true;
+            errno = block->error;
+            return -1;
+        }
+        if (!next_block(prefetch)) {
+            prefetch->ended = true;
+            return 0;
+        }
+        block = &prefetch->blocks[prefetch->take_index];
+        prefetch->take_offset = block->length;
+        prefetch->position += (int64_t)block->length;
+        if (block->length == 0)
+            continue; /* the end, or an error, comes next time round */
+        *bytes = block->bytes;
+        *length = block->length;
+        return 1;
+    }
+}
+
 /* Only the question "where am I" (ftell), for progress. */
 static int stream_seek(void *cookie, off64_t *offset, int whence)
 {
@@ -169,7 +196,12 @@ static int stream_close(void *cookie)
     return status;
 }
 
-FILE *file_prefetch_open(int fd)
+int file_prefetch_stop(struct prefetch *prefetch)
+{
+    return stream_close(prefetch);
+}
+
+struct prefetch *file_prefetch_start(int fd)
 {
     struct prefetch *prefetch = calloc(1, sizeof(*prefetch));
     if (prefetch == NULL) {
@@ -194,6 +226,14 @@ FILE *file_prefetch_open(int fd)
         free_blocks(prefetch);
         return NULL;
     }
+    return prefetch;
+}
+
+FILE *file_prefetch_open(int fd)
+{
+    struct prefetch *prefetch = file_prefetch_start(fd);
+    if (prefetch == NULL)
+        return NULL;
     cookie_io_functions_t functions = {
         .read = stream_read,
         .seek = stream_seek,

@@ -312,6 +312,39 @@ static void evict_one(struct bot_detector *detector)
     detector->counters->detector_evictions++;
     emit(detector, flow_record(oldest), &oldest_key, window_start(detector, index), end);
     flow_remove(detector->subscribers, oldest);
+    /* Full once, full for every new subscriber after (a flood): the next ones evicted. */
+    flow_list_prefetch(detector->subscribers, index);
+}
+
+/* The subscriber's key in a window: its address or prefix (*key) as a flow key. */
+static void subscriber_key(const struct bot_detector *detector, const struct address *address,
+                           int pool, unsigned index, struct address *key, struct flow_key *flow_key)
+{
+    struct prefix prefix = policy_subscriber(detector->policy, pool, address);
+    *key = prefix.address;
+    flow_key_make(flow_key, (uint8_t)(index + 1), key, NULL, 0, 0);
+}
+
+/* The subscriber's record under flow_key (made by subscriber_key), made when new. */
+static struct subscriber_record *subscriber_entry(struct bot_detector *detector,
+                                                  const struct flow_key *flow_key, uint32_t hash,
+                                                  const struct address *address, int pool,
+                                                  unsigned index)
+{
+    struct flow *entry = flow_lookup(detector->subscribers, flow_key, hash);
+    if (entry == NULL) {
+        entry = flow_insert(detector->subscribers, flow_key, hash);
+        if (entry == NULL) {
+            evict_one(detector);
+            entry = flow_insert(detector->subscribers, flow_key, hash);
+        }
+        struct subscriber_record *record = flow_record(entry);
+        memset(record, 0, sizeof(*record));
+        record->address = *address;
+        record->pool = (int16_t)pool;
+    }
+    flow_list_append(detector->subscribers, entry, index);
+    return flow_record(entry);
 }
 
 /* The subscriber's record in the window of ts; *index is that window's. */
@@ -320,25 +353,9 @@ static struct subscriber_record *subscriber_of(struct bot_detector *detector,
                                                packet_time ts, struct address *key, unsigned *index)
 {
     *index = window_of(detector, ts);
-    struct prefix prefix = policy_subscriber(detector->policy, pool, address);
-    *key = prefix.address;
     struct flow_key flow_key;
-    flow_key_make(&flow_key, (uint8_t)(*index + 1), key, NULL, 0, 0);
-    uint32_t hash = flow_key_hash(&flow_key);
-    struct flow *entry = flow_lookup(detector->subscribers, &flow_key, hash);
-    if (entry == NULL) {
-        entry = flow_insert(detector->subscribers, &flow_key, hash);
-        if (entry == NULL) {
-            evict_one(detector);
-            entry = flow_insert(detector->subscribers, &flow_key, hash);
-        }
-        struct subscriber_record *record = flow_record(entry);
-        memset(record, 0, sizeof(*record));
-        record->address = *address;
-        record->pool = (int16_t)pool;
-    }
-    flow_list_append(detector->subscribers, entry, *index);
-    return flow_record(entry);
+    subscriber_key(detector, address, pool, *index, key, &flow_key);
+    return subscriber_entry(detector, &flow_key, flow_key_hash(&flow_key), address, pool, *index);
 }
 
 static bool is_dynamic(const struct policy *policy, int pool)
@@ -371,11 +388,21 @@ static void count_attempt(struct bot_detector *detector, const struct attempt_re
     if (attempt->to_designated_msa || !is_dynamic(detector->policy, attempt->pool))
         return;
     const struct address *client = &attempt->flow.src;
+    /* The first SYN is the packet that shows the attempt. Under a flood of new subscribers
+     * both tables miss the cache: their places are fetched together, before either is read. */
+    unsigned window = window_of(detector, attempt->first_seen);
     struct address key;
-    unsigned window;
-    /* The first SYN is the packet that shows the attempt. */
+    struct flow_key flow_key;
+    subscriber_key(detector, client, attempt->pool, window, &key, &flow_key);
+    uint32_t hash = flow_key_hash(&flow_key);
+    uint8_t pair[2][16];
+    memcpy(pair[0], key.bytes, 16);
+    memcpy(pair[1], attempt->flow.dst.bytes, 16);
+    uint64_t pair_key = window_set_hash(PAIR_KIND, pair, sizeof(pair));
+    flow_prefetch(detector->subscribers, hash);
+    window_set_prefetch(detector->windows[window].pairs, pair_key);
     struct subscriber_record *record =
-        subscriber_of(detector, client, attempt->pool, attempt->first_seen, &key, &window);
+        subscriber_entry(detector, &flow_key, hash, client, attempt->pool, window);
     struct bot_features *features = &record->features;
     const struct smtp_facts *smtp = attempt->smtp;
     /* A 4xx and nothing delivered: greylisting, which a real MTA retries; not an attempt
@@ -385,11 +412,7 @@ static void count_attempt(struct bot_detector *detector, const struct attempt_re
         add(&features->deferred, 1);
     else
         add(&features->attempts, 1);
-    uint8_t pair[2][16];
-    memcpy(pair[0], key.bytes, 16);
-    memcpy(pair[1], attempt->flow.dst.bytes, 16);
-    enum window_set_result added = window_set_add(detector->windows[window].pairs,
-                                                  window_set_hash(PAIR_KIND, pair, sizeof(pair)));
+    enum window_set_result added = window_set_add(detector->windows[window].pairs, pair_key);
     if (added == WINDOW_SET_ADDED) {
         add(&features->fanout, 1);
     } else if (added == WINDOW_SET_FULL) {

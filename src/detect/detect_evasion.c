@@ -304,6 +304,7 @@ static void outbound_note(struct evasion *evasion, const struct packet *packet, 
                 return;
             evasion->outbound_evictions++;
             flow_remove(evasion->outbound, oldest);
+            flow_list_prefetch(evasion->outbound, TIMER_LIST);
             flow = flow_insert(evasion->outbound, &key, hash);
             if (flow == NULL)
                 return;
@@ -353,6 +354,7 @@ static struct flow *syn_note(struct evasion *evasion, const struct shared_syn *s
                 return NULL;
             evasion->syn_evictions++;
             flow_remove(evasion->syns, oldest);
+            flow_list_prefetch(evasion->syns, TIMER_LIST);
             flow = flow_insert(evasion->syns, &key, hash);
             if (flow == NULL)
                 return NULL;
@@ -625,6 +627,19 @@ static void evasion_packet(struct detector *detector, const struct packet *packe
         from_smtp(evasion, packet, segment);
 }
 
+/* outbound_note's lookup, for a subscriber's packet to port 25 (any source is fetched:
+ * which pool it is in is only known after a lookup of its own). */
+static void evasion_prefetch(const struct detector *detector, const struct packet *packet)
+{
+    const struct evasion *evasion = (const struct evasion *)detector;
+    if (packet->proto != IPPROTO_NUMBER_TCP || packet->dst_port != SMTP_PORT)
+        return;
+    struct flow_key key;
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+                  packet->dst_port);
+    flow_prefetch(evasion->outbound, flow_key_hash(&key));
+}
+
 static void evasion_advance(struct detector *detector, packet_time now)
 {
     struct evasion *evasion = (struct evasion *)detector;
@@ -706,6 +721,7 @@ static void evasion_free(struct detector *detector)
 static const struct detector_ops evasion_ops = {
     .name = "evasion",
     .packet = evasion_packet,
+    .prefetch = evasion_prefetch,
     .advance = evasion_advance,
     .finish = evasion_finish,
     .free = evasion_free,

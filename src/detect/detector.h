@@ -32,6 +32,10 @@ struct detector_ops {
     const char *name;
     /* Every packet that decoded; segment is an index in policy.segments or -1. */
     void (*packet)(struct detector *detector, const struct packet *packet, int segment);
+    /* Optional: called with every decoded packet before the attempt tracker and the
+     * detectors see it, to fetch the table entries packet() will read (cache misses then
+     * overlap each other and the work between). Changes nothing. */
+    void (*prefetch)(const struct detector *detector, const struct packet *packet);
     /* Packet time reached detector.due: run timers, write windowed findings, set due. */
     void (*advance)(struct detector *detector, packet_time now);
     /* The input ended (or a signal stopped it): write what is still held. reason is the

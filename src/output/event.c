@@ -6,15 +6,69 @@
 #include "util/community_id.h"
 #include "decode/decode.h"
 #include "util/json.h"
+#include "output/event_summary.h"
 #include "output/event_writer.h"
 #include "record/smtp_fields.h"
 #include "util/log.h"
+
+static void set_limits(struct events *events)
+{
+    for (int t = 0; t < POLICY_FINDING_TYPES; t++)
+        events->limits[EVENT_FIRST_FINDING + t].per_minute =
+            events->policy->events.max_per_minute[t];
+}
+
+static void cache_sensor(struct events *events)
+{
+    struct json_writer writer;
+    json_init(&writer, events->sensor_member, sizeof(events->sensor_member));
+    json_key_string(&writer, "sensor", events->policy->sensor_name);
+    events->sensor_member_length = writer.overflow ? 0 : writer.length;
+}
+
+/* Each pool's members and each segment's, written by event_write_place itself, so the
+ * copies are its bytes; those that do not fit the text are written as before. */
+static void cache_places(struct events *events)
+{
+    const struct policy *policy = events->policy;
+    struct event_places *places = &events->places;
+    size_t used = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t count = pass == 0 ? policy->pool_count : policy->segment_count;
+        uint16_t *at = pass == 0 ? places->pool_at : places->segment_at;
+        uint16_t *length = pass == 0 ? places->pool_length : places->segment_length;
+        size_t cached = 0;
+        for (; cached < count && cached < EVENT_PLACES_CACHED; cached++) {
+            struct json_writer writer;
+            json_init(&writer, places->text + used, sizeof(places->text) - used);
+            event_write_place(&writer, policy, pass == 0 ? (int)cached : -1,
+                              pass == 0 ? -1 : (int)cached);
+            if (writer.overflow || writer.length == 0)
+                break;
+            at[cached] = (uint16_t)used;
+            length[cached] = (uint16_t)writer.length;
+            used += writer.length;
+        }
+        if (pass == 0)
+            places->pools = cached;
+        else
+            places->segments = cached;
+    }
+}
 
 void events_init(struct events *events, const struct policy *policy)
 {
     memset(events, 0, sizeof(*events));
     events->policy = policy;
     events->worker = -1;
+    events->clock = INT64_MIN;
+    set_limits(events);
+    cache_sensor(events);
+    cache_places(events);
+    events->summaries = event_summaries_new(policy);
+    if (policy->events.summarize != 0 && events->summaries == NULL)
+        log_message(LOG_ERROR, "out of memory for attempt summaries: every attempt is written "
+                               "as an attempt event");
 }
 
 int events_add_sink(struct events *events, struct sink *sink)
@@ -56,12 +110,22 @@ void events_tally(const struct events *events, struct events_tally *tally)
     tally->oversize = events->oversize;
     tally->sink_errors = events->sink_errors;
     events_sink_stats(events, &tally->sinks);
+    memcpy(tally->found, events->found, sizeof(tally->found));
+    for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+        tally->suppressed[t] = events->limits[t].suppressed;
+    tally->attempts_summarized = event_summaries_folded(events->summaries);
+    tally->summary_evictions = event_summaries_evictions(events->summaries);
 }
 
 void events_tally_add(struct events_tally *to, const struct events_tally *from)
 {
-    for (int t = 0; t < EVENT_TYPE_COUNT; t++)
+    for (int t = 0; t < EVENT_TYPE_COUNT; t++) {
         to->emitted[t] += from->emitted[t];
+        to->found[t] += from->found[t];
+        to->suppressed[t] += from->suppressed[t];
+    }
+    to->attempts_summarized += from->attempts_summarized;
+    to->summary_evictions += from->summary_evictions;
     to->oversize += from->oversize;
     to->sink_errors += from->sink_errors;
     to->sinks.queued += from->sinks.queued;
@@ -77,6 +141,8 @@ uint64_t events_close(struct events *events)
     for (size_t i = 0; i < events->sink_count; i++)
         undelivered += events->sinks[i]->ops->close(events->sinks[i]);
     events->sink_count = 0;
+    event_summaries_free(events->summaries);
+    events->summaries = NULL;
     return undelivered;
 }
 
@@ -93,6 +159,12 @@ int events_reopen(struct events *events)
 
 int events_rename(struct events *events, const char *sensor)
 {
+    /* What was formatted from the old policy is formatted again: the sensor's name, and
+     * the pools' members (a pool's blocking point may change); the limits are the new
+     * file's. */
+    cache_sensor(events);
+    cache_places(events);
+    set_limits(events);
     int status = 0;
     for (size_t i = 0; i < events->sink_count; i++) {
         struct sink *sink = events->sinks[i];
@@ -115,14 +187,17 @@ void event_begin(struct events *events, struct json_writer *writer, enum event_t
                  packet_time ts)
 {
     char time_text[PACKET_TIME_TEXT_MAX];
-    size_t time_length = packet_time_format(ts, time_text, sizeof(time_text));
+    size_t time_length = packet_time_format_memo(&events->time_memo, ts, time_text);
     json_init(writer, events->line, sizeof(events->line));
     json_object_begin(writer);
     const char *name = event_type_name(type);
     json_key_plain(writer, "type", name, strlen(name));
     json_key_u64(writer, "v", EVENT_SCHEMA_VERSION);
     json_key_plain(writer, "ts", time_text, time_length);
-    json_key_string(writer, "sensor", events->policy->sensor_name);
+    if (events->sensor_member_length > 0)
+        json_members(writer, events->sensor_member, events->sensor_member_length);
+    else
+        json_key_string(writer, "sensor", events->policy->sensor_name);
     if (events->worker >= 0)
         json_key_u64(writer, "worker", (uint64_t)events->worker);
 }
@@ -204,6 +279,21 @@ void event_write_place(struct json_writer *writer, const struct policy *policy, 
     event_write_place_at(writer, policy, pool, point, segment);
 }
 
+void event_write_place_cached(struct events *events, struct json_writer *writer, int pool,
+                              int segment)
+{
+    const struct event_places *places = &events->places;
+    if (pool >= 0 && (size_t)pool < places->pools)
+        json_members(writer, places->text + places->pool_at[pool], places->pool_length[pool]);
+    else
+        event_write_place(writer, events->policy, pool, -1);
+    if (segment >= 0 && (size_t)segment < places->segments)
+        json_members(writer, places->text + places->segment_at[segment],
+                     places->segment_length[segment]);
+    else
+        event_write_place(writer, events->policy, -1, segment);
+}
+
 void event_attempt(struct events *events, const struct attempt_record *attempt)
 {
     const struct policy *policy = events->policy;
@@ -213,7 +303,7 @@ void event_attempt(struct events *events, const struct attempt_record *attempt)
     event_begin(events, &writer, EVENT_ATTEMPT, attempt->first_seen);
     event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
                      flow->proto, src_text);
-    event_write_place(&writer, policy, attempt->pool, attempt->segment);
+    event_write_place_cached(events, &writer, attempt->pool, attempt->segment);
     const char *verdict = verdict_name(attempt->verdict);
     json_key_plain(&writer, "verdict", verdict, strlen(verdict));
     json_key_array_begin(&writer, "evidence");
@@ -284,6 +374,24 @@ void event_coverage(struct events *events, const struct coverage *coverage, pack
     }
 }
 
+/* What the events: section of the policy held back, only when it asks for it: attempts
+ * folded into summaries, summaries written early for room, findings over their limit. */
+static void write_volume_counts(struct events *events, const struct events_tally *tally,
+                                struct json_writer *writer)
+{
+    if (events->policy->events.summarize != 0) {
+        json_key_u64(writer, "attempts_summarized", tally->attempts_summarized);
+        json_key_u64(writer, "summary_evictions", tally->summary_evictions);
+    }
+    for (int t = EVENT_FIRST_FINDING; t < EVENT_TYPE_COUNT; t++) {
+        if (events->limits[t].per_minute == 0)
+            continue;
+        char key[64];
+        snprintf(key, sizeof(key), "events_suppressed_%s", event_type_name((enum event_type)t));
+        json_key_u64(writer, key, tally->suppressed[t]);
+    }
+}
+
 void event_sensor_stats(struct events *events, const struct sensor_counters *counters,
                         uint32_t snaplen, packet_time now, bool final)
 {
@@ -327,6 +435,7 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
         snprintf(key, sizeof(key), "events_%s", event_type_name((enum event_type)t));
         json_key_u64(&writer, key, tally.emitted[t] + (t == EVENT_SENSOR_STATS ? 1 : 0));
     }
+    write_volume_counts(events, &tally, &writer);
     /* Lost events: too large to write, or lost by a sink (a sink that cannot tell loses
      * one event per failed write). An event lost by two sinks counts twice. */
     json_key_u64(&writer, "events_queued", tally.sinks.queued);
@@ -340,19 +449,45 @@ void event_sensor_stats(struct events *events, const struct sensor_counters *cou
 
 /* ---- The bus's records, as lines ---- */
 
+static void note_time(struct events *events, packet_time ts)
+{
+    if (ts > events->clock)
+        events->clock = ts;
+}
+
+/* A summarized attempt goes into its subscriber's summary instead of a line of its own; an
+ * interval that ended first writes its summaries, so lines stay in packet-time order. */
 static void on_attempt(void *context, const struct attempt_record *attempt)
 {
-    event_attempt(context, attempt);
+    struct events *events = context;
+    note_time(events, attempt->closed);
+    event_summaries_advance(events, events->clock);
+    if (event_summaries_want(events->summaries, attempt->verdict) &&
+        event_summaries_add(events, attempt))
+        return;
+    event_attempt(events, attempt);
 }
 
 static void on_finding(void *context, const struct finding *finding)
 {
-    event_finding(context, finding);
+    struct events *events = context;
+    note_time(events, finding->ts);
+    if ((unsigned)finding->type < EVENT_TYPE_COUNT)
+        events->found[finding->type]++;
+    if (!event_finding_suppressed(events, finding))
+        event_finding(events, finding);
 }
 
 static void on_periodic(void *context, const struct periodic_record *periodic)
 {
-    if (((struct events *)context)->skip_periodic)
+    struct events *events = context;
+    note_time(events, periodic->now);
+    if (periodic->final)
+        event_summaries_finish(events, events->clock);
+    else
+        event_summaries_advance(events, events->clock);
+    /* A worker's summaries are its own; its coverage and sensor_stats the parent's. */
+    if (events->skip_periodic)
         return;
     if (periodic->coverage != NULL)
         event_coverage(context, periodic->coverage, periodic->now, periodic->final);

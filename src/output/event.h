@@ -29,6 +29,35 @@ struct events_tally {
     uint64_t oversize;                  /* lines that did not fit EVENT_LINE_MAX */
     uint64_t sink_errors;               /* failed sink writes */
     struct sink_stats sinks;            /* the sinks' own counters (events_sink_stats) */
+    /* What the policy's events: section held back (with --workers, each worker's, summed). */
+    uint64_t found[EVENT_TYPE_COUNT];      /* findings taken, written or suppressed */
+    uint64_t suppressed[EVENT_TYPE_COUNT]; /* findings over their type's max_per_minute */
+    uint64_t attempts_summarized;          /* attempts folded into attempt_summary events */
+    uint64_t summary_evictions;            /* summaries written early for room */
+};
+
+struct event_summaries;
+
+/* The members every line of a pool or segment carries ("pool":...,"blocking_point":... and
+ * "segment":...), formatted once at start for the first pools and segments of the policy:
+ * an attempt line then copies them instead of escaping three names. */
+#define EVENT_PLACES_CACHED 64
+#define EVENT_PLACE_TEXT_MAX 8192
+#define EVENT_SENSOR_MEMBER_MAX 256
+struct event_places {
+    uint16_t pool_at[EVENT_PLACES_CACHED], pool_length[EVENT_PLACES_CACHED];
+    uint16_t segment_at[EVENT_PLACES_CACHED], segment_length[EVENT_PLACES_CACHED];
+    size_t pools, segments; /* how many of each are cached, from the first */
+    char text[EVENT_PLACE_TEXT_MAX];
+};
+
+/* A finding type's lines per minute of packet time (the policy's events.max_per_minute). */
+struct event_limit {
+    uint32_t per_minute; /* 0: no limit */
+    uint32_t written;    /* in the current minute */
+    int64_t minute;      /* which one that is */
+    uint64_t pending;    /* suppressed since the last line of the type: its suppressed_before */
+    uint64_t suppressed; /* since the start (sensor_stats) */
 };
 
 struct events {
@@ -41,12 +70,22 @@ struct events {
     struct sink *sinks[EVENTS_MAX_SINKS];
     size_t sink_count;
     uint64_t emitted[EVENT_TYPE_COUNT];
+    uint64_t found[EVENT_TYPE_COUNT];  /* findings taken, written or suppressed (the metrics) */
+    packet_time clock;                 /* the latest packet time a record carried */
+    struct event_summaries *summaries; /* NULL unless the policy summarizes attempts */
+    struct event_limit limits[EVENT_TYPE_COUNT];
     uint64_t oversize;    /* lines that did not fit EVENT_LINE_MAX (never expected) */
     uint64_t sink_errors; /* failed sink writes */
     uint64_t sink_failed_writes[EVENTS_MAX_SINKS]; /* the same, by sink */
+    struct packet_time_memo time_memo;             /* the second of the last line's time */
+    struct event_places places;
+    char sensor_member[EVENT_SENSOR_MEMBER_MAX]; /* "sensor":"...", formatted once */
+    size_t sensor_member_length;                 /* 0: the name did not fit */
     char line[EVENT_LINE_MAX];
 };
 
+/* With a policy that summarizes attempts it allocates their table (events_close frees it);
+ * when memory fails, every attempt stays an event of its own. */
 void events_init(struct events *events, const struct policy *policy);
 int events_add_sink(struct events *events, struct sink *sink);
 void events_flush(struct events *events);
@@ -60,7 +99,8 @@ void events_sink_stats(const struct events *events, struct sink_stats *stats);
 /* What events wrote so far and what its sinks say, into *tally. */
 void events_tally(const struct events *events, struct events_tally *tally);
 void events_tally_add(struct events_tally *to, const struct events_tally *from);
-/* Closes every sink; returns the number of events some sink could not deliver. */
+/* Closes every sink and frees the summaries; returns the number of events some sink could
+ * not deliver. */
 uint64_t events_close(struct events *events);
 /* The event lines' subscription to the bus: every record becomes a line, in the order
  * records come. Subscribe it first, so lines keep the order records were published in. */
@@ -85,7 +125,11 @@ size_t event_subscriber_key(const struct policy *policy, const struct address *a
 
 /* The lines themselves (events_subscriber calls these; tests call them directly). */
 void event_attempt(struct events *events, const struct attempt_record *attempt);
+/* A finding's line; the count its type's limit suppressed before it goes with it. */
 void event_finding(struct events *events, const struct finding *finding);
+/* Whether the finding's type is over its limit this minute: then it is counted as
+ * suppressed and not written. */
+bool event_finding_suppressed(struct events *events, const struct finding *finding);
 
 void event_coverage(struct events *events, const struct coverage *coverage, packet_time now,
                     bool final);

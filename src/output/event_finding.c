@@ -101,9 +101,17 @@ void event_finding(struct events *events, const struct finding *finding)
     if (finding->has_flow)
         event_write_flow(&writer, policy, &flow->src, flow->src_port, &flow->dst, flow->dst_port,
                          flow->proto, src_text);
-    event_write_place_at(&writer, policy, finding->pool, finding_blocking_point(finding, policy),
-                         finding->segment);
+    int point = finding_blocking_point(finding, policy);
+    if (finding->pool >= 0 && (size_t)finding->pool < policy->pool_count &&
+        point == policy->pools[finding->pool].blocking_point)
+        event_write_place_cached(events, &writer, finding->pool, finding->segment);
+    else /* a finding about another point than its pool's (a carved static pool's) */
+        event_write_place_at(&writer, policy, finding->pool, point, finding->segment);
     finding_walk(finding, policy, &json_field_walker, &writer);
+    if ((unsigned)finding->type < EVENT_TYPE_COUNT && events->limits[finding->type].pending > 0) {
+        json_key_u64(&writer, "suppressed_before", events->limits[finding->type].pending);
+        events->limits[finding->type].pending = 0;
+    }
     /* The subscriber it is about (finding_subscriber: its key, else the flow's source). */
     const char *key = policy->sensor_name;
     if (finding->has_key || finding->has_flow) {
@@ -112,4 +120,29 @@ void event_finding(struct events *events, const struct finding *finding)
         key = key_text;
     }
     event_emit(events, &writer, finding->type, key);
+}
+
+/* Minutes of packet time as the writer's clock reaches them, each type counted apart. */
+bool event_finding_suppressed(struct events *events, const struct finding *finding)
+{
+    if ((unsigned)finding->type >= EVENT_TYPE_COUNT)
+        return false;
+    struct event_limit *limit = &events->limits[finding->type];
+    if (limit->per_minute == 0)
+        return false;
+    const int64_t minute_length = 60 * PACKET_TIME_SECOND;
+    int64_t minute = events->clock / minute_length;
+    if (events->clock % minute_length < 0)
+        minute--;
+    if (minute != limit->minute) {
+        limit->minute = minute;
+        limit->written = 0;
+    }
+    if (limit->written >= limit->per_minute) {
+        limit->pending++;
+        limit->suppressed++;
+        return true;
+    }
+    limit->written++;
+    return false;
 }

@@ -27,6 +27,9 @@ void event_write_place(struct json_writer *writer, const struct policy *policy, 
  * another point than its pool's. */
 void event_write_place_at(struct json_writer *writer, const struct policy *policy, int pool,
                           int point, int segment);
+/* The same from the texts events_init formatted, for the pools and segments it cached. */
+void event_write_place_cached(struct events *events, struct json_writer *writer, int pool,
+                              int segment);
 /* Ends the line and hands it to every sink with its Kafka key. */
 void event_emit(struct events *events, struct json_writer *writer, enum event_type type,
                 const char *key);

@@ -628,12 +628,13 @@ static void render_events(FILE *out, const char *sensor, const struct snapshot *
 {
     family(out, "op25b_findings_total", "counter",
            "Detections by type: evasion, bots, submission hygiene.");
+    /* Every finding, whether its line was written or held back by events.max_per_minute. */
     for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
         if (!event_type_is_finding((enum event_type)t))
             continue;
         series(out, sensor, "op25b_findings_total");
         fprintf(out, ",type=\"%s\"} %llu\n", event_type_name((enum event_type)t),
-                (unsigned long long)s->events.emitted[t]);
+                (unsigned long long)s->events.found[t]);
     }
     family(out, "op25b_events_total", "counter", "Event lines written, by type.");
     for (int t = 0; t < EVENT_TYPE_COUNT; t++) {

@@ -99,6 +99,26 @@ struct fleet_sensor {
 
 #define POLICY_FLEET_SENSORS_MAX 1024
 
+/* The events: section (rules/README.md): which attempts are folded into attempt_summary
+ * events and how many findings of each type a minute become lines. Verdicts and finding
+ * types are numbered as record/verdict.h and record/event_type.h number them (policy/ comes
+ * before record/, so their names are repeated here; a unit test keeps them equal). */
+#define POLICY_VERDICTS 5
+#define POLICY_FINDING_TYPES 12
+#define POLICY_SUMMARY_SUBSCRIBERS_DEFAULT (1u << 20)
+#define POLICY_SUMMARY_SUBSCRIBERS_MAX (1u << 24)
+
+struct policy_events {
+    uint32_t summarize;           /* bit v: attempts with verdict v are summarized */
+    packet_time summary_interval; /* the stats interval unless the section sets one */
+    uint32_t summary_subscribers; /* subscribers the summary table holds at once */
+    uint32_t max_per_minute[POLICY_FINDING_TYPES]; /* per finding type; 0: no limit */
+};
+
+/* The names the section reads, in the numbering above. */
+extern const char *const policy_verdict_names[POLICY_VERDICTS];
+extern const char *const policy_finding_names[POLICY_FINDING_TYPES];
+
 struct policy {
     char *path;
     char *sensor_name;
@@ -151,6 +171,7 @@ struct policy {
         uint32_t flows;    /* flow-table capacity */
         uint32_t sessions; /* how many flows may carry a dialogue parser at once */
     } limits;
+    struct policy_events events;
 
     /* Built after parsing; values are indexes into the arrays above. */
     struct prefix_table *pool_table;

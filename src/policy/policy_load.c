@@ -806,6 +806,7 @@ enum section {
     THRESHOLDS,
     TIMEOUTS,
     LIMITS,
+    EVENTS,
     SENSORS,
     SECTION_COUNT
 };
@@ -821,6 +822,11 @@ static int read_settings(struct loader *loader, const yaml_node_t *root, struct 
         return -1;
     if (fields[LIMITS].value != NULL && read_limits(loader, fields[LIMITS].value) != 0)
         return -1;
+    if (fields[EVENTS].value != NULL && read_events(loader, fields[EVENTS].value) != 0)
+        return -1;
+    /* Summaries come with the periodic reports unless the section says otherwise. */
+    if (loader->policy->events.summary_interval == 0)
+        loader->policy->events.summary_interval = loader->policy->stats_interval;
     if (loader->fleet && require_key(loader, root, NULL, &fields[SENSORS]) != 0)
         return -1;
     if (fields[SENSORS].value != NULL && read_fleet_sensors(loader, fields[SENSORS].value) != 0)
@@ -843,6 +849,7 @@ static int read_policy(struct loader *loader, const yaml_node_t *root)
         [TIMEOUTS] = {"timeouts", false},
         [LIMITS] = {"limits", false},
         [SENSORS] = {"sensors", false},
+        [EVENTS] = {"events", false},
     };
     /* Sections are read in an order where every name is defined before it is used; a
      * missing required section is reported when its turn comes, after any mistake in the
@@ -908,6 +915,7 @@ static struct policy *policy_new(const char *name)
     policy->timeouts.pop_before_smtp = DEFAULT_POP_BEFORE_SMTP;
     policy->limits.flows = DEFAULT_FLOWS;
     policy->limits.sessions = DEFAULT_SESSIONS;
+    policy->events.summary_subscribers = POLICY_SUMMARY_SUBSCRIBERS_DEFAULT;
     return policy;
 }
 

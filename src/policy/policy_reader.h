@@ -102,6 +102,8 @@ int read_pool_names(struct loader *loader, const yaml_node_t *node, const char *
                     bool allow_empty, const char *owner, int **indexes, size_t *count);
 /* The sensors: section (policy_sensors.c). */
 int read_fleet_sensors(struct loader *loader, const yaml_node_t *node);
+/* The events: section (policy_events.c). */
+int read_events(struct loader *loader, const yaml_node_t *node);
 int check_stream(struct loader *loader, const unsigned char *text, size_t length);
 int load_document(struct loader *loader, const unsigned char *text, size_t length);
 

@@ -133,9 +133,35 @@ static void keep_start_keys(const struct policy *running, struct policy *fresh,
          (uint64_t *)&fresh->thresholds.window, NULL},
         {"sensor.stats_interval", true, (uint64_t)running->stats_interval,
          (uint64_t *)&fresh->stats_interval, NULL},
+        {"events.summary_interval", true, (uint64_t)running->events.summary_interval,
+         (uint64_t *)&fresh->events.summary_interval, NULL},
+        {"events.summary_subscribers", false, running->events.summary_subscribers, NULL,
+         &fresh->events.summary_subscribers},
     };
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
         keep_key(fresh, &keys[k], warn, context);
+}
+
+/* The verdicts summarized: the summary table is made at start for them. */
+static void keep_summarize(const struct policy *running, struct policy *fresh,
+                           policy_reload_warning warn, void *context)
+{
+    if (fresh->events.summarize == running->events.summarize)
+        return;
+    char kept[128] = "";
+    for (int v = 0; v < POLICY_VERDICTS; v++) {
+        if (!(running->events.summarize & (1u << v)))
+            continue;
+        if (kept[0] != '\0')
+            strncat(kept, ", ", sizeof(kept) - strlen(kept) - 1);
+        strncat(kept, policy_verdict_names[v], sizeof(kept) - strlen(kept) - 1);
+    }
+    char message[512];
+    snprintf(message, sizeof(message),
+             "%s: events.summarize waits for a restart; the running sensor keeps [%s]", fresh->path,
+             kept);
+    warn(context, message);
+    fresh->events.summarize = running->events.summarize;
 }
 
 /* collateral_block watches the (pool, point) places built at start (its flow table and the
@@ -177,6 +203,7 @@ struct policy *policy_reload_read(const struct policy *running, policy_reload_wa
         return NULL;
     }
     keep_start_keys(running, fresh, warn, context);
+    keep_summarize(running, fresh, warn, context);
     say_collateral_places(running, fresh, warn, context);
     return fresh;
 }

@@ -20,8 +20,9 @@ struct slot_state {
 };
 
 struct ndpi_classifier {
-    struct ndpi_detection_module_struct *module;
-    uint8_t *flows; /* capacity x flow_size bytes of nDPI flow state */
+    struct ndpi_detection_module_struct *module; /* NULL until the first flow begins */
+    bool module_failed;                          /* nDPI could not be set up: no slots */
+    uint8_t *flows;                              /* capacity x flow_size bytes of nDPI flow state */
     size_t flow_size;
     struct slot_state *states;
     struct slot_pool slots;
@@ -29,6 +30,29 @@ struct ndpi_classifier {
     uint32_t in_use;
     uint8_t packet[PACKET_MAX]; /* the packet rebuilt for nDPI, which reads from L3 */
 };
+
+/* nDPI's module is made when the first flow needs it, not at start: building its tables
+ * costs some 60 million instructions (tens of milliseconds, a tenth of a short replay),
+ * and most captures never show a flow whose server speaks first on an unknown port. */
+static bool module_ready(struct ndpi_classifier *classifier)
+{
+    if (classifier->module != NULL)
+        return true;
+    if (classifier->module_failed)
+        return false;
+    classifier->module = ndpi_init_detection_module(ndpi_no_prefs);
+    if (classifier->module == NULL) {
+        classifier->module_failed = true;
+        return false;
+    }
+    NDPI_PROTOCOL_BITMASK every;
+    /* Every dissector: a flow that turns out to be HTTP or TLS is decided at its first
+     * payload and leaves, instead of being watched until the packet cap. */
+    NDPI_BITMASK_SET_ALL(every);
+    ndpi_set_protocol_detection_bitmask2(classifier->module, &every);
+    ndpi_finalize_initialization(classifier->module);
+    return true;
+}
 
 struct ndpi_classifier *ndpi_classifier_new(uint32_t capacity)
 {
@@ -45,15 +69,6 @@ struct ndpi_classifier *ndpi_classifier_new(uint32_t capacity)
     if (slot_pool_init(&classifier->slots, capacity) != 0 || classifier->flows == NULL ||
         classifier->states == NULL)
         goto fail_free_arrays;
-    classifier->module = ndpi_init_detection_module(ndpi_no_prefs);
-    if (classifier->module == NULL)
-        goto fail_free_arrays;
-    NDPI_PROTOCOL_BITMASK every;
-    /* Every dissector: a flow that turns out to be HTTP or TLS is decided at its first
-     * payload and leaves, instead of being watched until the packet cap. */
-    NDPI_BITMASK_SET_ALL(every);
-    ndpi_set_protocol_detection_bitmask2(classifier->module, &every);
-    ndpi_finalize_initialization(classifier->module);
     return classifier;
 
 fail_free_arrays:
@@ -76,7 +91,8 @@ void ndpi_classifier_free(struct ndpi_classifier *classifier)
     /* Slots still in use may hold what nDPI allocated for them. */
     for (uint32_t slot = 0; slot < classifier->slots.high_water; slot++)
         ndpi_free_flow_data(flow_of(classifier, slot));
-    ndpi_exit_detection_module(classifier->module);
+    if (classifier->module != NULL)
+        ndpi_exit_detection_module(classifier->module);
     free(classifier->flows);
     free(classifier->states);
     slot_pool_free(&classifier->slots);
@@ -85,6 +101,8 @@ void ndpi_classifier_free(struct ndpi_classifier *classifier)
 
 uint32_t ndpi_classifier_begin(struct ndpi_classifier *classifier)
 {
+    if (!module_ready(classifier))
+        return NDPI_CLASSIFY_NONE;
     uint32_t slot = slot_pool_take(&classifier->slots);
     if (slot == SLOT_POOL_NONE)
         return NDPI_CLASSIFY_NONE;
@@ -214,6 +232,8 @@ enum ndpi_classify_result ndpi_classifier_packet(struct ndpi_classifier *classif
 
 const char *ndpi_classifier_protocol(const struct ndpi_classifier *classifier, uint32_t slot)
 {
+    if (classifier->module == NULL)
+        return "Unknown";
     return ndpi_get_proto_name(classifier->module, classifier->states[slot].protocol);
 }
 

@@ -23,11 +23,13 @@ enum ndpi_classify_result {
 
 struct ndpi_classifier;
 
-/* capacity: flows classified at once. NULL when nDPI or memory fails. */
+/* capacity: flows classified at once. NULL when memory fails. nDPI itself is set up when
+ * the first flow begins. */
 struct ndpi_classifier *ndpi_classifier_new(uint32_t capacity);
 void ndpi_classifier_free(struct ndpi_classifier *classifier);
 
-/* A slot for a new flow, or NDPI_CLASSIFY_NONE when every slot is taken. */
+/* A slot for a new flow, or NDPI_CLASSIFY_NONE when every slot is taken (or nDPI could not
+ * be set up). */
 uint32_t ndpi_classifier_begin(struct ndpi_classifier *classifier);
 /* One packet of the flow in either direction, in capture order (the handshake may be left
  * out: nDPI decides on payload). After

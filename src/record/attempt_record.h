@@ -18,6 +18,7 @@ struct attempt_record {
     struct flow_tuple flow;
     packet_time first_seen;
     packet_time last_seen;
+    packet_time closed;     /* the packet time it was judged over at (a timer, a FIN, the end) */
     int pool;               /* index in policy.pools */
     int segment;            /* index in policy.segments, or -1 */
     int msa;                /* the MSA at the destination address (policy.msas), or -1 */

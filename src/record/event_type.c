@@ -3,6 +3,7 @@
 const char *event_type_name(enum event_type type)
 {
     static const char *const names[EVENT_TYPE_COUNT] = {"attempt",
+                                                        "attempt_summary",
                                                         "coverage",
                                                         "sensor_stats",
                                                         "asymmetric_routing",

@@ -6,6 +6,9 @@
 
 enum event_type {
     EVENT_ATTEMPT = 0,
+    /* Attempts of one subscriber folded together (the policy's events.summarize): written
+     * by the event lines alone, never published on the bus. */
+    EVENT_ATTEMPT_SUMMARY,
     EVENT_COVERAGE,
     EVENT_SENSOR_STATS,
     /* Findings of the detectors (record/finding.h). */
@@ -26,6 +29,9 @@ enum event_type {
     EVENT_SUBMISSION_MIGRATION,
     EVENT_TYPE_COUNT
 };
+
+/* The finding types are the last ones, from here on (policy_finding_names repeats them). */
+#define EVENT_FIRST_FINDING EVENT_ASYMMETRIC_ROUTING
 
 /* The event's "type" name; "unknown" out of range. */
 const char *event_type_name(enum event_type type);

@@ -688,7 +688,7 @@ void html_write_evasion(const struct report *report, FILE *out)
           "address validation they rely on, and SMTP relayed on other ports.</p>\n<table>\n"
           "<tr><th>finding</th><th>count</th></tr>\n",
           out);
-    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
+    for (int t = EVENT_FIRST_FINDING; t < EVENT_TYPE_COUNT; t++) {
         if (!report_is_evasion((enum event_type)t))
             continue;
         fprintf(out, "<tr><td>%s</td><td class=\"n%s\">%llu</td></tr>\n",
@@ -696,7 +696,7 @@ void html_write_evasion(const struct report *report, FILE *out)
                 (unsigned long long)report->findings_total[t]);
     }
     fputs("</table>\n", out);
-    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
+    for (int t = EVENT_FIRST_FINDING; t < EVENT_TYPE_COUNT; t++) {
         size_t count;
         const struct html_column *columns = evasion_columns((enum event_type)t, &count);
         if (columns == NULL || report->finding_count[t] == 0)

@@ -457,7 +457,7 @@ static void write_suspects(const struct report *report, FILE *out)
 static void write_evasion(const struct report *report, FILE *out)
 {
     heading(out, "6. Evasion findings");
-    for (int t = EVENT_SENSOR_STATS + 1; t < EVENT_TYPE_COUNT; t++) {
+    for (int t = EVENT_FIRST_FINDING; t < EVENT_TYPE_COUNT; t++) {
         if (!report_is_evasion((enum event_type)t))
             continue;
         fprintf(out, "%s: %llu", event_type_name((enum event_type)t),

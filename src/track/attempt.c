@@ -84,6 +84,7 @@ struct attempt_tracker {
     const bool *return_seen;
     struct flow_table *flows;
     packet_time due; /* no timer runs out before this: advance returns at once */
+    packet_time now; /* the latest packet time the tracker was given */
 
     /* Dialogue parsers live apart from flows: most attempts are a lone SYN and never
      * need one, so only flows that carry payload take a slot. */
@@ -213,6 +214,7 @@ static void describe(const struct attempt_tracker *tracker, const struct flow *f
     flow_key_tuple(&flow->key, &record->flow);
     record->first_seen = flow->first_seen;
     record->last_seen = flow->last_seen;
+    record->closed = tracker->now > flow->last_seen ? tracker->now : flow->last_seen;
     record->pool = attempt->pool;
     record->segment = attempt->segment;
     record->msa = attempt->msa;
@@ -266,11 +268,23 @@ static void close_remembered(struct attempt_tracker *tracker, struct flow *flow,
     close_attempt(tracker, flow, reason);
 }
 
+/* Timers close the heads of the lists one after another (at the end of a flood's SYN
+ * timeout, millions): each removal finds the next one's index entry fetched. */
+static void close_expired(struct attempt_tracker *tracker, struct flow *flow, unsigned list,
+                          const char *reason)
+{
+    if (list == LIST_ACTIVE)
+        close_attempt(tracker, flow, reason);
+    else
+        close_remembered(tracker, flow, reason);
+    flow_list_prefetch(tracker->flows, list);
+}
+
 /* Silence is only evidence where the capture could have shown an answer: on the subscriber
  * side of the pool's blocking point, on a segment where traffic towards the ISP is seen at
  * all (a one-way capture shows no silence). An ICMP error that is no ACL's answer (host
  * unreachable, say) is an answer all the same: not silence. */
-static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
+static void expire_pending(struct attempt_tracker *tracker, struct flow *flow, unsigned list)
 {
     struct attempt *attempt = attempt_of(flow);
     if ((attempt->evidence & (EVIDENCE_BLOCK_MASK | EVIDENCE_LEAK_MASK)) == 0 &&
@@ -278,24 +292,26 @@ static void expire_pending(struct attempt_tracker *tracker, struct flow *flow)
         policy_pool_position(tracker->policy, attempt->pool) == POSITION_EDGE_SIDE &&
         segment_flag(tracker->return_seen, attempt->segment))
         attempt->evidence |= EVIDENCE_BIT(EVIDENCE_NO_REPLY);
-    close_remembered(tracker, flow, "syn_timeout");
+    close_expired(tracker, flow, list, "syn_timeout");
 }
 
 void attempt_advance(struct attempt_tracker *tracker, packet_time now)
 {
     const struct policy *policy = tracker->policy;
+    if (now > tracker->now)
+        tracker->now = now;
     if (now < tracker->due)
         return;
     struct flow *flow;
     while ((flow = flow_list_head(tracker->flows, LIST_PENDING)) != NULL &&
            flow->mark + policy->timeouts.syn <= now)
-        expire_pending(tracker, flow);
+        expire_pending(tracker, flow, LIST_PENDING);
     while ((flow = flow_list_head(tracker->flows, LIST_BACKOFF)) != NULL &&
            flow->mark + tracker->backoff_hold <= now)
-        expire_pending(tracker, flow);
+        expire_pending(tracker, flow, LIST_BACKOFF);
     while ((flow = flow_list_head(tracker->flows, LIST_ACTIVE)) != NULL &&
            flow->last_seen + policy->timeouts.smtp_idle <= now)
-        close_attempt(tracker, flow, "idle");
+        close_expired(tracker, flow, LIST_ACTIVE, "idle");
     tracker->due = flow_table_next_deadline(tracker->flows);
 }
 
@@ -615,9 +631,21 @@ static void server_packet(struct attempt_tracker *tracker, struct flow *flow,
     after_packet(tracker, flow, packet);
 }
 
+void attempt_prefetch(const struct attempt_tracker *tracker, const struct packet *packet)
+{
+    if (packet->proto != IPPROTO_NUMBER_TCP || packet->dst_port != SMTP_PORT)
+        return;
+    struct flow_key key;
+    flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
+                  packet->dst_port);
+    flow_prefetch(tracker->flows, flow_key_hash(&key));
+}
+
 void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, int segment)
 {
     struct flow_key key;
+    if (packet->ts > tracker->now)
+        tracker->now = packet->ts;
     if (packet->dst_port == SMTP_PORT) {
         flow_key_make(&key, IPPROTO_NUMBER_TCP, &packet->src, &packet->dst, packet->src_port,
                       packet->dst_port);

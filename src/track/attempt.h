@@ -29,6 +29,9 @@ size_t attempt_record_size(void);
 
 /* A TCP packet with port 25 on either side. segment: index in policy.segments or -1. */
 void attempt_tcp(struct attempt_tracker *tracker, const struct packet *packet, int segment);
+/* Fetches the index entry attempt_tcp will read first for a packet to port 25, so that
+ * under a flood of new attempts its cache miss overlaps the work before it. */
+void attempt_prefetch(const struct attempt_tracker *tracker, const struct packet *packet);
 /* An ICMP or ICMPv6 error quoting a TCP packet to port 25. */
 void attempt_icmp(struct attempt_tracker *tracker, const struct packet *packet);
 /* Runs the timers up to now (packet time). */

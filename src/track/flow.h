@@ -107,6 +107,9 @@ void flow_table_free(struct flow_table *table);
 
 uint32_t flow_key_hash(const struct flow_key *key);
 struct flow *flow_lookup(const struct flow_table *table, const struct flow_key *key, uint32_t hash);
+/* Asks the processor to fetch the index entry where hash's probe starts: called before
+ * other work, the cache miss of the flow_lookup that follows overlaps it. */
+void flow_prefetch(const struct flow_table *table, uint32_t hash);
 /* A flow holding key, on no list, its times and record zeroed; NULL when the table is full. */
 struct flow *flow_insert(struct flow_table *table, const struct flow_key *key, uint32_t hash);
 void flow_remove(struct flow_table *table, struct flow *flow);
@@ -127,6 +130,11 @@ packet_time flow_table_next_deadline(const struct flow_table *table);
 /* Puts the flow at the tail of list (taking it off any list it was on). */
 void flow_list_append(struct flow_table *table, struct flow *flow, unsigned list);
 struct flow *flow_list_head(const struct flow_table *table, unsigned list);
+/* For an owner that evicts the head of a list again and again (a full table under a
+ * flood): fetches what the next removals will read, the index entry of the entry after the
+ * head and the slot of the one after that, so each removal finds them in the cache. Call
+ * it after a removal; changes nothing. */
+void flow_list_prefetch(const struct flow_table *table, unsigned list);
 struct flow *flow_list_next(const struct flow_table *table, const struct flow *flow);
 
 uint32_t flow_table_count(const struct flow_table *table);

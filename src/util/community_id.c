@@ -1,8 +1,9 @@
 #include "util/community_id.h"
 
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <string.h>
+
+#include "util/sha1.h"
 
 enum { PROTO_SCTP = 132 };
 
@@ -92,22 +93,9 @@ size_t community_id_v1(uint16_t seed, const struct address *src, const struct ad
         input[length++] = (uint8_t)(second_port >> 8);
         input[length++] = (uint8_t)second_port;
     }
-    /* OpenSSL 3 looks the algorithm up again on every EVP_Digest(..., EVP_sha1()) call and
-     * makes a context each time; fetched and made once, neither costs anything. Only the
-     * packet thread computes Community IDs. */
-    static EVP_MD *sha1;
-    static EVP_MD_CTX *context;
-    if (sha1 == NULL && (sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) == NULL)
-        return 0;
-    if (context == NULL && (context = EVP_MD_CTX_new()) == NULL)
-        return 0;
-    uint8_t digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_length = 0;
-    if (EVP_DigestInit_ex2(context, sha1, NULL) != 1 ||
-        EVP_DigestUpdate(context, input, length) != 1 ||
-        EVP_DigestFinal_ex(context, digest, &digest_length) != 1)
-        return 0;
+    uint8_t digest[SHA1_DIGEST_LENGTH];
+    sha1_digest(input, length, digest);
     buffer[0] = '1';
     buffer[1] = ':';
-    return 2 + base64_encode(digest, digest_length, buffer + 2);
+    return 2 + base64_encode(digest, sizeof(digest), buffer + 2);
 }

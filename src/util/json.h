@@ -36,6 +36,10 @@ void json_value_fixed(struct json_writer *writer, double value, int decimals);
 void json_value_micros(struct json_writer *writer, int64_t micros);
 void json_value_bool(struct json_writer *writer, bool value);
 
+/* Members the caller formatted once with this writer and keeps ("key":value,... without
+ * a leading comma), written again as they are: the comma when a value came before. */
+void json_members(struct json_writer *writer, const char *text, size_t length);
+
 /* Writes ,"key": (the comma when a value came before). Keys are the program's own names,
  * plain ASCII, so they are copied as they are, never escaped. Inline because events are
  * mostly keys: a literal key's length is then known when compiling, and the copy is a few

@@ -78,6 +78,18 @@ void packet_clock_init(struct packet_clock *clock);
  * packet is judged at once (far from the clock: as an outlier). */
 void packet_clock_take(struct packet_clock *clock, packet_time ts, bool can_hold,
                        struct clock_plan *plan);
+/* The common case, decided in a few instructions: the clock runs, holds nothing and has
+ * never stepped back, and ts is at or after it and near it. Then the packet is on time, the
+ * clock moves to ts and true is returned: exactly what packet_clock_take would plan (one
+ * CLOCK_PROCESS at ts, CLOCK_ON_TIME). Otherwise false, and nothing changed: take it. */
+static inline bool packet_clock_on_time(struct packet_clock *clock, packet_time ts)
+{
+    if (!clock->started || clock->held != 0 || clock->offset != 0 || ts < clock->now ||
+        ts - clock->now > PACKET_CLOCK_JUMP || ts > PACKET_TIME_MAX)
+        return false;
+    clock->now = ts;
+    return true;
+}
 /* Time passing without a packet (started here if no packet started it). */
 void packet_clock_tick(struct packet_clock *clock, packet_time now, struct clock_plan *plan);
 /* The input ended: what is held is judged (an unconfirmed jump as an outlier). */

@@ -77,3 +77,27 @@ size_t packet_time_format(packet_time time, char *buffer, size_t size)
     }
     return PACKET_TIME_TEXT_LENGTH;
 }
+
+size_t packet_time_format_memo(struct packet_time_memo *memo, packet_time time,
+                               char buffer[PACKET_TIME_TEXT_MAX])
+{
+    time = packet_time_clamp(time);
+    int64_t second = time / PACKET_TIME_SECOND;
+    int64_t micros = time % PACKET_TIME_SECOND;
+    if (micros < 0) {
+        micros += PACKET_TIME_SECOND;
+        second -= 1;
+    }
+    if (!memo->known || memo->second != second) {
+        format_whole(time, memo->text);
+        memo->second = second;
+        memo->known = 1;
+    }
+    /* "YYYY-MM-DDThh:mm:ss." is the second's; then six digits and the Z. */
+    enum { FRACTION_AT = 20 };
+    memcpy(buffer, memo->text, FRACTION_AT);
+    char *out = digits(buffer + FRACTION_AT, (unsigned)micros, 6);
+    *out++ = 'Z';
+    *out = '\0';
+    return PACKET_TIME_TEXT_LENGTH;
+}

@@ -32,4 +32,15 @@ static inline packet_time packet_time_clamp(packet_time time)
 #define PACKET_TIME_TEXT_MAX 32
 size_t packet_time_format(packet_time time, char *buffer, size_t size);
 
+/* The same text for times that mostly share their second with the one before (every event
+ * carries one, and packets come in time order): the date and time of day are formatted once
+ * a second, only the microseconds each time. Zero it before first use. */
+struct packet_time_memo {
+    int64_t second; /* the whole second whose text is kept, when known */
+    int known;
+    char text[PACKET_TIME_TEXT_MAX];
+};
+size_t packet_time_format_memo(struct packet_time_memo *memo, packet_time time,
+                               char buffer[PACKET_TIME_TEXT_MAX]);
+
 #endif

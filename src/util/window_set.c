@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/prefault.h"
+
 #define KEY_BITS 56
 #define KEY_MASK ((UINT64_C(1) << KEY_BITS) - 1)
 #define GENERATION_MAX 255
@@ -111,6 +113,8 @@ static bool grow(struct window_set *set)
     uint64_t *larger = calloc(slots, sizeof(uint64_t));
     if (larger == NULL)
         return false;
+    /* Half full once this window's keys are placed again, at random: every page. */
+    prefault(larger, (size_t)slots * sizeof(uint64_t));
     for (uint32_t i = 0; i <= set->mask; i++) {
         uint64_t slot = set->slots[i];
         if (slot >> KEY_BITS != set->generation)
@@ -139,6 +143,11 @@ enum window_set_result window_set_add(struct window_set *set, uint64_t key)
     *slot = set->generation << KEY_BITS | (key & KEY_MASK);
     set->count++;
     return WINDOW_SET_ADDED;
+}
+
+void window_set_prefetch(const struct window_set *set, uint64_t key)
+{
+    __builtin_prefetch(&set->slots[(uint32_t)mix(key & KEY_MASK) & set->mask], 1);
 }
 
 bool window_set_contains(const struct window_set *set, uint64_t key)

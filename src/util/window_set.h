@@ -27,6 +27,9 @@ enum window_set_result {
 };
 enum window_set_result window_set_add(struct window_set *set, uint64_t key);
 bool window_set_contains(const struct window_set *set, uint64_t key);
+/* Asks the processor to fetch the slot where key's probe starts, so the cache miss of a
+ * window_set_add that follows other work overlaps that work instead of waiting after it. */
+void window_set_prefetch(const struct window_set *set, uint64_t key);
 /* Forgets every key: the next window begins. */
 void window_set_clear(struct window_set *set);
 uint32_t window_set_count(const struct window_set *set);

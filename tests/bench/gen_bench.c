@@ -6,9 +6,27 @@
  *                                  of it IPv6, and 1% of all packets port-25 SYNs from the
  *                                  dynamic pools (retransmitted 1 s and 3 s later with the
  *                                  same ISN, some blocked by ICMP or reset, some answered)
+ *   gen_bench hosts N OUT.pcap     a mirror port of small packets among many distinct hosts:
+ *                                  99% ordinary traffic (TCP 443 and 80, UDP 443 and 53,
+ *                                  both directions, 60-150-byte frames; each conversation
+ *                                  between a subscriber drawn from the pools' millions of
+ *                                  addresses and a server of 131,072 IPv4 or millions of
+ *                                  IPv6 ones) and 1% port-25 SYNs from a dynamic /20
+ *                                  (10.64.0.0/20 of the FTTH pool, dropped by its ACL and
+ *                                  retransmitted 1 s and 3 s later); see plan_hosts_*
  *   gen_bench synflood N OUT.pcap  N SYNs to port 25, each from a new (address, port) of a
  *                                  dynamic pool, 1 us apart, so all N attempts are live at
  *                                  once under the default 30 s SYN timeout
+ *   gen_bench synflood-blocked N OUT.pcap
+ *                                  an outbreak the block holds: N SYNs to port 25, 1 us
+ *                                  apart, from 4,608 infected subscribers of the FTTH pool
+ *                                  (4,096 addresses of 10.64.0.0/20 and 512 IPv6 /64s), each
+ *                                  SYN from a new source port to a random server; the ACL's
+ *                                  silence is made evidence by a DNS answer from outside to a
+ *                                  subscriber on the access VLAN first (the segment sees
+ *                                  return traffic) and another one timeouts.syn (30 s) and a
+ *                                  second after the last SYN, so every attempt ends blocked
+ *                                  (no_reply) within the capture; N + 2 packets
  *   gen_bench spoofed N OUT.pcap   N SYNs to port 25 on the access VLAN from addresses that
  *                                  are not the ISP's (TEST-NET-1 and -3, 2001:db8:f000::/36):
  *                                  spoofed sources, each one a spoofed SYN that --workers
@@ -319,6 +337,10 @@ enum op {
     OP_ICMP,
     OP_DNS_QUERY,
     OP_DNS_ANSWER,
+    OP_CLIENT_BYTES, /* length: payload bytes of a small TCP segment */
+    OP_SERVER_BYTES,
+    OP_UDP_CLIENT, /* length: payload bytes of a UDP datagram (QUIC) */
+    OP_UDP_SERVER,
 };
 
 enum text {
@@ -621,6 +643,128 @@ static void plan_attempt(struct conversation *c, int64_t t)
     }
 }
 
+/* ---- the host-rich mix (gen_bench hosts): small packets, a new host pair each time ---- */
+
+#define HOSTS_PAYLOAD_MIN 10
+/* 150-byte frames at most: Ethernet and a VLAN tag (18), IPv6 (40) and TCP (20) leave 72. */
+#define HOSTS_PAYLOAD_MAX 70
+#define HOSTS_SUBSCRIBER_IDS (1u << 22)
+#define HOSTS_SERVER_IDS (1u << 24)
+
+static uint16_t small_payload(void)
+{
+    return (uint16_t)random_between(HOSTS_PAYLOAD_MIN, HOSTS_PAYLOAD_MAX);
+}
+
+/* Who talks: any subscriber of a pool (weighted by traffic) and any server, so nearly every
+ * conversation is a host pair not seen before. */
+static bool hosts_pair(struct conversation *c, char *subscriber, char *server, size_t size)
+{
+    c->pool = pick_pool(false);
+    bool ipv6 = random_percent(pools[c->pool].v6_percent);
+    subscriber_address(subscriber, size, c->pool, random_below(HOSTS_SUBSCRIBER_IDS), ipv6);
+    server_address(server, size, random_below(HOSTS_SERVER_IDS), ipv6);
+    c->link = vlan_link(pools[c->pool].vlan);
+    return ipv6;
+}
+
+/* A short TCP exchange on 443 or 80: a handshake (or, one time in three, a connection the
+ * capture joins midway), one to three small requests each answered by one to three small
+ * segments and an ACK, then FINs most of the time. */
+static void plan_hosts_tcp(struct conversation *c, int64_t t)
+{
+    char subscriber[64], server[64];
+    hosts_pair(c, subscriber, server, sizeof(subscriber));
+    tcp_open(c, subscriber, ephemeral_port(), server, random_percent(75) ? 443 : 80);
+    int64_t rtt = random_between(5 * MS, 80 * MS);
+    int64_t near = random_between(100, 400);
+    if (!random_percent(33)) {
+        add_step(c, t, OP_SYN, 0, 0);
+        t += rtt;
+        add_step(c, t, OP_SYN_ACK, 0, 0);
+        t += near;
+        add_step(c, t, OP_ACK, 0, 0);
+    }
+    unsigned requests = 1 + random_below(3);
+    for (unsigned r = 0; r < requests; r++) {
+        add_step(c, t + 20, OP_CLIENT_BYTES, 0, small_payload());
+        t += rtt;
+        unsigned answers = 1 + random_below(3);
+        for (unsigned a = 0; a < answers; a++) {
+            add_step(c, t, OP_SERVER_BYTES, 0, small_payload());
+            t += random_between(50, 300);
+        }
+        add_step(c, t + near, OP_ACK, 0, 0);
+        t += random_between(1 * MS, 30 * MS);
+    }
+    if (random_percent(70))
+        plan_close(c, t, rtt, random_percent(60));
+}
+
+/* QUIC on UDP 443: two to eight datagrams, alternating from the client. */
+static void plan_hosts_quic(struct conversation *c, int64_t t)
+{
+    char subscriber[64], server[64];
+    hosts_pair(c, subscriber, server, sizeof(subscriber));
+    c->client = gen_addr(subscriber);
+    c->server = gen_addr(server);
+    c->client_port = ephemeral_port();
+    c->server_port = 443;
+    int64_t rtt = random_between(5 * MS, 80 * MS);
+    unsigned datagrams = 2 + random_below(7);
+    for (unsigned d = 0; d < datagrams; d++) {
+        add_step(c, t, d % 2 == 0 ? OP_UDP_CLIENT : OP_UDP_SERVER, 0, small_payload());
+        t += d % 2 == 0 ? rtt : random_between(100, 2 * MS);
+    }
+}
+
+/* A DNS query and its answer, to the ISP's resolver or an outside one (as plan_dns, with
+ * any subscriber and short names, so the answer fits 150 bytes). */
+static void plan_hosts_dns(struct conversation *c, int64_t t)
+{
+    char subscriber[64], server[64];
+    bool ipv6 = hosts_pair(c, subscriber, server, sizeof(subscriber));
+    bool outside = random_percent(15);
+    c->client = gen_addr(subscriber);
+    c->server = gen_addr(outside ? outside_resolver[ipv6 ? 1 : 0] : isp_resolver[ipv6 ? 1 : 0]);
+    c->client_port = ephemeral_port();
+    c->server_port = 53;
+    c->dns_id = (uint16_t)random_next();
+    unsigned pick = random_below(100);
+    c->dns_type = pick < 55 ? DNS_A : pick < 85 ? DNS_AAAA : pick < 88 ? DNS_MX : DNS_HTTPS;
+    c->site = random_below(HOSTS_SERVER_IDS);
+    add_step(c, t, OP_DNS_QUERY, 0, 0);
+    add_step(c, t + (outside ? random_between(8 * MS, 40 * MS) : random_between(300, 2 * MS)),
+             OP_DNS_ANSWER, 0, 0);
+}
+
+static void plan_hosts_ordinary(struct conversation *c, int64_t t)
+{
+    unsigned pick = random_below(100);
+    if (pick < 45)
+        plan_hosts_tcp(c, t);
+    else if (pick < 70)
+        plan_hosts_quic(c, t);
+    else
+        plan_hosts_dns(c, t);
+}
+
+/* A port-25 SYN from the infected /20 (10.64.0.0/20, FTTH, whose ACL drops it), resent
+ * 1 s and 3 s later with the same ISN: blocked (no_reply) once timeouts.syn passes. */
+static void plan_hosts_attempt(struct conversation *c, int64_t t)
+{
+    char subscriber[64], server[64];
+    c->pool = POOL_FTTH;
+    c->attempt = ATTEMPT_SILENT;
+    format_v4(subscriber, sizeof(subscriber), pools[POOL_FTTH].v4_base + 1 + random_below(4094));
+    server_address(server, sizeof(server), random_below(HOSTS_SERVER_IDS), false);
+    c->link = vlan_link(VLAN_ACCESS);
+    tcp_open(c, subscriber, ephemeral_port(), server, 25);
+    add_step(c, t, OP_SYN, 0, 0);
+    add_step(c, t + 1 * SECOND, OP_SYN, 0, 0);
+    add_step(c, t + 3 * SECOND, OP_SYN, 0, 0);
+}
+
 /* Counts the steps due before `end`, all of them and the SYNs of attempts. */
 static void count_steps(const struct conversation *c, int64_t end, uint64_t *steps, uint64_t *syns)
 {
@@ -660,6 +804,20 @@ static void write_udp(struct conversation *c, int64_t ts, bool from_client)
     note_packet(ts, c->client.family == 6, false);
 }
 
+/* A QUIC-like datagram (RFC 9000 section 17.3: a short header, then what looks random). */
+static void write_quic(struct conversation *c, int64_t ts, bool from_client, size_t length)
+{
+    uint8_t payload[MSS], packet[MSS + 128];
+    memcpy(payload, filler + (c->client_port & 0xff), length);
+    payload[0] = 0x40 | (payload[0] & 0x3f);
+    size_t size = from_client ? gen_build_udp(packet, &c->client, &c->server, c->client_port, 443,
+                                              64, (uint16_t)random_next(), payload, length)
+                              : gen_build_udp(packet, &c->server, &c->client, 443, c->client_port,
+                                              60, (uint16_t)random_next(), payload, length);
+    gen_write_ip(out, LINKTYPE_ETHERNET, &c->link, from_client, ts, packet, size);
+    note_packet(ts, c->client.family == 6, false);
+}
+
 static void write_server_data(struct conversation *c, int64_t ts, const struct step *step)
 {
     uint8_t payload[MSS];
@@ -692,6 +850,16 @@ static void run_step(struct conversation *c, const struct step *step)
     case OP_DNS_ANSWER:
         write_udp(c, ts, step->op == OP_DNS_QUERY);
         return;
+    case OP_UDP_CLIENT:
+    case OP_UDP_SERVER:
+        write_quic(c, ts, step->op == OP_UDP_CLIENT, step->length);
+        return;
+    case OP_CLIENT_BYTES:
+        gen_conn_client_send(conn, ts, filler + (step->length & 0xff), step->length);
+        break;
+    case OP_SERVER_BYTES:
+        gen_conn_server_send(conn, ts, filler + (step->length & 0x1ff), step->length);
+        break;
     case OP_SYN:
         gen_conn_syn(conn, ts);
         if (c->attempt != ATTEMPT_NONE) {
@@ -860,7 +1028,24 @@ static uint32_t conversation_new(struct scheduler *s)
     return slot;
 }
 
-static void write_mix(uint64_t packets)
+/* What a mix is made of: its port-25 attempts (1% of the packets) and everything else. */
+struct mix_recipe {
+    void (*attempt)(struct conversation *c, int64_t t);
+    void (*ordinary)(struct conversation *c, int64_t t);
+};
+
+static void plan_isp_ordinary(struct conversation *c, int64_t t)
+{
+    if (random_percent(55))
+        plan_web(c, t);
+    else
+        plan_dns(c, t);
+}
+
+static const struct mix_recipe isp_mix = {plan_attempt, plan_isp_ordinary};
+static const struct mix_recipe hosts_mix = {plan_hosts_attempt, plan_hosts_ordinary};
+
+static void write_mix(uint64_t packets, const struct mix_recipe *recipe)
 {
     struct scheduler s = {0};
     uint64_t planned_packets = 0, planned_syns = 0;
@@ -874,11 +1059,9 @@ static void write_mix(uint64_t packets)
             uint32_t slot = conversation_new(&s);
             struct conversation *c = s.conversations[slot];
             if (planned_syns * 100 < planned_packets)
-                plan_attempt(c, next_start);
-            else if (random_percent(55))
-                plan_web(c, next_start);
+                recipe->attempt(c, next_start);
             else
-                plan_dns(c, next_start);
+                recipe->ordinary(c, next_start);
             /* Where the capture will end at 1 Mpps from here: retransmissions planned
              * past it are never written, so they do not count towards the 1% share. */
             int64_t end = next_start + (int64_t)(packets - written);
@@ -927,19 +1110,51 @@ static uint64_t flood_permute(uint64_t i)
     return x;
 }
 
-static void write_synflood(uint64_t packets)
+/* Traffic towards the ISP on the access VLAN: a resolver outside answering a subscriber. */
+static void write_return_traffic(int64_t ts)
 {
-    if (packets > FLOOD_MASK) {
-        fprintf(stderr, "gen_bench: at most %llu SYNs\n", (unsigned long long)FLOOD_MASK);
+    struct gen_link link = vlan_link(VLAN_ACCESS);
+    struct gen_addr from = gen_addr(outside_resolver[0]), to = gen_addr("10.64.0.1");
+    uint8_t payload[128], packet[256];
+    size_t length = dns_message(payload, 0x2525, "mx.example", DNS_A, true);
+    size_t size = gen_build_udp(packet, &from, &to, 53, 40000, 60, 1, payload, length);
+    gen_write_ip(out, LINKTYPE_ETHERNET, &link, false, ts, packet, size);
+    summary.dns_packets++;
+    note_packet(ts, false, false);
+}
+
+#define OUTBREAK_V4 4096
+#define OUTBREAK_V6 512
+#define OUTBREAK_PORTS 28000
+
+/* The outbreak's i-th SYN: subscriber i modulo 4,608, a source port of its own for each of
+ * its SYNs (unique while N stays under 4,608 x 28,000). */
+static void outbreak_source(uint64_t i, uint32_t *host, uint16_t *port, bool *ipv6)
+{
+    uint32_t subscriber = (uint32_t)(i % (OUTBREAK_V4 + OUTBREAK_V6));
+    *ipv6 = subscriber >= OUTBREAK_V4;
+    *host = *ipv6 ? 0x100 + subscriber - OUTBREAK_V4 : subscriber + 1;
+    *port = (uint16_t)(32768 + (i / (OUTBREAK_V4 + OUTBREAK_V6)) % OUTBREAK_PORTS);
+}
+
+static void write_synflood(uint64_t packets, bool blocked)
+{
+    if (packets > FLOOD_MASK ||
+        (blocked && packets > (uint64_t)(OUTBREAK_V4 + OUTBREAK_V6) * OUTBREAK_PORTS)) {
+        fprintf(stderr, "gen_bench: too many SYNs\n");
         exit(2);
     }
     struct gen_link link = vlan_link(VLAN_ACCESS);
+    if (blocked)
+        write_return_traffic(BASE_US - 1);
     for (uint64_t i = 0; i < packets; i++) {
         uint64_t tuple = flood_permute(i);
         uint32_t host = (uint32_t)(tuple >> 15);
         uint16_t port = (uint16_t)(32768 + (tuple & 0x7fff));
         bool ipv6 = i % 8 == 7; /* one SYN in eight from the pool's IPv6 /40 */
         char client[64], server[64];
+        if (blocked)
+            outbreak_source(i, &host, &port, &ipv6);
         if (ipv6)
             snprintf(client, sizeof(client), "2001:db8:%x:%x::%x",
                      pools[POOL_FTTH].v6_top | (host >> 16), host & 0xffff,
@@ -955,9 +1170,14 @@ static void write_synflood(uint64_t packets)
         gen_write_ip(out, LINKTYPE_ETHERNET, &link, true, ts, packet, size);
         summary.attempts++;
         summary.port25_syn_packets++;
-        summary.silent++;
+        if (blocked)
+            summary.blocked++;
+        else
+            summary.silent++;
         note_packet(ts, ipv6, true);
     }
+    if (blocked)
+        write_return_traffic(BASE_US + (int64_t)packets + 31 * SECOND);
 }
 
 static void write_spoofed(uint64_t packets)
@@ -1004,9 +1224,13 @@ static void print_summary(const char *kind)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[1], "mix") != 0 && strcmp(argv[1], "synflood") != 0 &&
-                      strcmp(argv[1], "spoofed") != 0)) {
-        fprintf(stderr, "usage: gen_bench mix|synflood|spoofed PACKETS OUT.pcap\n");
+    static const char *const kinds[] = {"mix", "hosts", "synflood", "synflood-blocked", "spoofed"};
+    bool known = false;
+    for (size_t i = 0; argc == 4 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        known = known || strcmp(argv[1], kinds[i]) == 0;
+    if (!known) {
+        fprintf(stderr,
+                "usage: gen_bench mix|hosts|synflood|synflood-blocked|spoofed PACKETS OUT.pcap\n");
         return 2;
     }
     char *end;
@@ -1022,9 +1246,11 @@ int main(int argc, char **argv)
     }
     filler_init();
     if (strcmp(argv[1], "mix") == 0)
-        write_mix(packets);
-    else if (strcmp(argv[1], "synflood") == 0)
-        write_synflood(packets);
+        write_mix(packets, &isp_mix);
+    else if (strcmp(argv[1], "hosts") == 0)
+        write_mix(packets, &hosts_mix);
+    else if (strncmp(argv[1], "synflood", 8) == 0)
+        write_synflood(packets, strcmp(argv[1], "synflood-blocked") == 0);
     else
         write_spoofed(packets);
     print_summary(argv[1]);

@@ -184,6 +184,18 @@ POLICY_MUTATIONS = [
      "does not serve port 465"),
     ("planned close of 587", "    ports: [25, 587, 465]",
      "    planned_close: [587]\n    ports: [25, 587, 465]", "only port 25 can be planned to close"),
+    # The events: section: a leak is never summarized, and every key is checked.
+    ("summarized leak", "  summarize: []", "  summarize: [blocked, leaked]",
+     "leaked attempts cannot be summarized"),
+    ("summarize twice", "  summarize: []", "  summarize: [blocked, blocked]", "listed twice"),
+    ("no summary interval", "  summary_interval: 60s", "  summary_interval: 0s",
+     "summary_interval must be longer than 0"),
+    ("summary table too large", "  summary_subscribers: 1048576",
+     "  summary_subscribers: 99999999", "summary_subscribers is out of range"),
+    ("rate limit of no finding", "  max_per_minute: {}", "  max_per_minute: {attempt: 10}",
+     "unknown key 'attempt' in max_per_minute"),
+    ("rate limit of zero", "  max_per_minute: {}", "  max_per_minute: {bot_suspect: 0}",
+     "bot_suspect is out of range"),
 ]
 
 

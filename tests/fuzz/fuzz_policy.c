@@ -249,6 +249,24 @@ FUZZ_CHECKER static void check_acl(const struct policy *policy)
     acl_free(&acl);
 }
 
+/* The events: section: a leak is never summarized, every bit names a verdict, and a summary
+ * table and interval exist whether or not the section set them. */
+FUZZ_CHECKER static void check_events(const struct policy *policy)
+{
+    const struct policy_events *events = &policy->events;
+    if (events->summarize & ~((1u << POLICY_VERDICTS) - 1))
+        FUZZ_FAIL("summarize names a verdict that does not exist");
+    for (unsigned v = 0; v < POLICY_VERDICTS; v++) {
+        if ((events->summarize & (1u << v)) && strcmp(policy_verdict_names[v], "leaked") == 0)
+            FUZZ_FAIL("leaked attempts are summarized");
+    }
+    if (events->summary_interval <= 0)
+        FUZZ_FAIL("a summary interval of no time");
+    if (events->summary_subscribers == 0 ||
+        events->summary_subscribers > POLICY_SUMMARY_SUBSCRIBERS_MAX)
+        FUZZ_FAIL("a summary table of %u subscribers", events->summary_subscribers);
+}
+
 FUZZ_CHECKER static void check_policy(const struct policy *policy)
 {
     if (policy->sensor_name == NULL || policy->path == NULL || strcmp(policy->path, NAME) != 0)
@@ -276,6 +294,7 @@ FUZZ_CHECKER static void check_policy(const struct policy *policy)
     if (policy->limits.flows == 0)
         FUZZ_FAIL("a flow table of no flows");
     check_acl(policy);
+    check_events(policy);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

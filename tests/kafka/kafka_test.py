@@ -21,6 +21,8 @@ wrote with -o, which holds the same events byte for byte:
                on the next start
   unreachable  no broker at all and a short timeout: exit 1, the count on stderr
   options      Kafka options without -k, bad -X: exit 2
+  defaults     the producer batches (linger.ms 50) and compresses (lz4) by default, as -v
+               says; -X overrides each; a compressed topic reads back whole
   full-disk    the spool on a 64 KiB tmpfs that fills up while the broker is down, then a
                second run with space freed and the broker up: delivered + reported lost =
                produced, exactly; every segment on disk whole (no zero padding, no torn
@@ -610,6 +612,28 @@ def case_unreachable(work):
           "counted" % (seconds, message, stats["events_dropped"]))
 
 
+def case_defaults(work):
+    name, policy, captures = scenario("summary-bots")
+    with MockBroker() as broker:
+        for extra, said in (([], "linger.ms 50, batch.size 1000000, batch.num.messages 10000, "
+                                 "compression.type lz4"),
+                            (["-X", "linger.ms=5", "-X", "compression.type=zstd"],
+                             "linger.ms 5, batch.size 1000000, batch.num.messages 10000, "
+                             "compression.type zstd")):
+            topic = "defaults.%d" % len(extra)
+            broker.order("create %s 3" % topic)
+            output = os.path.join(work, topic + ".ndjson")
+            command = sensor_command(policy, captures, "-k", broker.address, "-t", topic,
+                                     "-o", output, *extra)
+            result, _ = run([command[0], "-v"] + command[2:])
+            log = result.stderr.decode(errors="replace")
+            if "kafka: producer batches with %s" % said not in log:
+                fail("-v does not say the producer batches with %s:\n%s" % (said, log))
+            check_topic(consume(broker.address, topic), file_lines(output))
+    print("ok: defaults: lz4 and linger.ms 50 by default, -X overrides them, %s read back"
+          % name)
+
+
 def case_options(work):
     _, policy, captures = scenario("edge-verdicts")
     spool = os.path.join(work, "spool")
@@ -860,6 +884,7 @@ CASES = {
     "restart": case_restart,
     "unreachable": case_unreachable,
     "options": case_options,
+    "defaults": case_defaults,
     "full-disk": case_full_disk,
     "damaged": case_damaged,
 }

@@ -4,6 +4,8 @@
  *   down / up           take every broker down or bring it back (connections are cut,
  *                       new ones refused), as a broker crash or a network outage would
  *   create TOPIC N      create a topic with N partitions
+ *   count TOPIC         the messages the topic holds: its partitions' end offsets added up,
+ *                       asked of the cluster as a client would (answers "count TOPIC N")
  *   quit                (or end of input) stop
  * It prints the bootstrap address first, then "ok <order>" after each order is done.
  *
@@ -19,6 +21,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The sum of the topic's high watermarks, or -1. The mock trims old log segments but keeps
+ * counting offsets, so this is every message it ever took. */
+static long long count_messages(const char *bootstraps, const char *topic)
+{
+    char error[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, error, sizeof(error)) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "log_level", "3", error, sizeof(error)) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_t *client = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
+    if (client == NULL)
+        return -1;
+    long long total = -1;
+    rd_kafka_topic_t *handle = rd_kafka_topic_new(client, topic, NULL);
+    const struct rd_kafka_metadata *metadata = NULL;
+    if (handle != NULL &&
+        rd_kafka_metadata(client, 0, handle, &metadata, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        metadata->topic_cnt == 1) {
+        total = 0;
+        for (int p = 0; p < metadata->topics[0].partition_cnt && total >= 0; p++) {
+            int64_t low, high;
+            if (rd_kafka_query_watermark_offsets(client, topic, p, &low, &high, 10000) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+                total = -1;
+            else
+                total += high;
+        }
+    }
+    if (metadata != NULL)
+        rd_kafka_metadata_destroy(metadata);
+    if (handle != NULL)
+        rd_kafka_topic_destroy(handle);
+    rd_kafka_destroy(client);
+    return total;
+}
 
 static int set_all_brokers(rd_kafka_mock_cluster_t *cluster, int brokers, bool up)
 {
@@ -102,8 +143,19 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mock_broker: topic %s: %s\n", name, rd_kafka_err2str(failed));
                 status = 1;
             }
+        } else if (sscanf(line, "count %199s", name) == 1) {
+            long long messages = count_messages(rd_kafka_mock_cluster_bootstraps(cluster), name);
+            if (messages < 0) {
+                fprintf(stderr, "mock_broker: cannot count the messages of %s\n", name);
+                status = 1;
+                continue;
+            }
+            printf("count %s %lld\n", name, messages);
+            fflush(stdout);
+            continue;
         } else if (line[0] != '\0') {
-            fprintf(stderr, "mock_broker: unknown order '%s' (down, up, create, quit)\n", line);
+            fprintf(stderr, "mock_broker: unknown order '%s' (down, up, create, count, quit)\n",
+                    line);
             continue;
         }
         printf("ok %s\n", line);

@@ -16,9 +16,11 @@ Checks, in order:
      a line that starts with submission_migration (a periodic event, docs/concepts.md)
      lists fields one such event must have; once a file lists one, every one must be
      listed (a file that lists none leaves them to the golden file, as coverage events);
-  4. the final coverage events agree with a tally of the attempt verdicts, and the final
-     sensor_stats counts the attempt events and the findings; a line "sensor_stats k=v ..."
-     lists values the final sensor_stats must have (time_outliers=2);
+  4. the final coverage events agree with a tally of the attempt verdicts (those of the
+     attempt_summary events of a policy that summarizes included, which never count a leak),
+     and the final sensor_stats counts the attempt events, the summaries and the findings;
+     a line "sensor_stats k=v ..." lists values the final sensor_stats must have
+     (time_outliers=2); attempt_summary lines of the expectation are matched as findings;
   5. the output equals the reviewed golden file <name>.golden.ndjson byte for byte
      (regenerate with --regen after a deliberate change, then review the diff).
 """
@@ -232,6 +234,15 @@ def main():
     for event in attempts:
         version = 6 if ":" in event["src_ip"] else 4
         tally[(event["pool"], version, event["verdict"])] += 1
+    summaries = [e for e in events if e["type"] == "attempt_summary"]
+    for event in summaries:
+        version = 6 if ":" in event["subscriber"] else 4
+        if "leaked" in event:
+            fail("a summary counts leaks: %s" % json.dumps(event))
+        for verdict in VERDICTS:
+            tally[(event["pool"], version, verdict)] += event.get(verdict, 0)
+        if sum(event.get(verdict, 0) for verdict in VERDICTS) != event["attempts"]:
+            fail("a summary's verdicts do not add up to its attempts: %s" % json.dumps(event))
     finals = [e for e in events if e["type"] == "coverage" and e["final"]]
     for event in finals:
         for verdict in VERDICTS:
@@ -264,6 +275,10 @@ def main():
     if stats[0]["events_attempt"] != len(attempts):
         fail("sensor_stats counts %d attempts, the output has %d" %
              (stats[0]["events_attempt"], len(attempts)))
+    folded = sum(e["attempts"] for e in summaries)
+    if stats[0].get("attempts_summarized", 0) != folded:
+        fail("sensor_stats counts %s attempts summarized, the summaries hold %d" %
+             (stats[0].get("attempts_summarized"), folded))
     kinds = {e["type"] for e in events if e["type"] not in NOT_FINDINGS} | set(GUIDE_FINDINGS)
     for kind in sorted(kinds):
         written = sum(1 for e in events if e["type"] == kind)

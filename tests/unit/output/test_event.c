@@ -359,3 +359,61 @@ Test(event, close_closes_every_sink)
     cr_assert_eq(events_close(&events), 0);
     cr_assert(memory.closed);
 }
+
+/* Pools and segments past the ones whose members are formatted once at start (the first
+ * EVENT_PLACES_CACHED of each) are written as the cached ones are. */
+Test(event_places, pools_past_the_cached_ones_read_the_same)
+{
+    enum { POOLS = EVENT_PLACES_CACHED + 6 };
+    static char text[32768];
+    int used = snprintf(text, sizeof(text),
+                        "sensor:\n  name: \"quoted \\\"name\\\"\"\n  position: edge-side\n"
+                        "own_prefixes: [10.0.0.0/8]\nblocking_points:\n"
+                        "  - name: bp\n    level: edge\n    state: active\n    reject: drop\n"
+                        "pools:\n");
+    for (int p = 0; p < POOLS; p++)
+        used += snprintf(text + used, sizeof(text) - (size_t)used,
+                         "  - name: pool-%d\n    type: dynamic\n    prefixes: [10.%d.0.0/16]\n%s",
+                         p, p, p % 2 == 0 ? "    blocking_point: bp\n" : "");
+    used += snprintf(text + used, sizeof(text) - (size_t)used, "segments:\n");
+    for (int s = 0; s < POOLS; s++)
+        used += snprintf(text + used, sizeof(text) - (size_t)used,
+                         "  - name: seg-%d\n    vlan: %d\n    expects: [pool-%d]\n", s, s + 1, s);
+    char error[256];
+    struct policy *many = policy_load_text("many.yaml", text, (size_t)used, error, sizeof(error));
+    cr_assert_not_null(many, "%s", error);
+    struct memory_sink kept;
+    memset(&kept, 0, sizeof(kept));
+    kept.base.ops = &memory_ops;
+    kept.base.name = "memory";
+    struct events *lines = malloc(sizeof(*lines));
+    cr_assert_not_null(lines);
+    events_init(lines, many);
+    cr_assert_eq(events_add_sink(lines, &kept.base), 0);
+    const int pools[] = {
+        0, 1, EVENT_PLACES_CACHED - 1, EVENT_PLACES_CACHED, EVENT_PLACES_CACHED + 1, POOLS - 1, -1};
+    for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+        struct attempt_record attempt;
+        spec_attempt(&attempt);
+        attempt.pool = pools[i];
+        attempt.segment = pools[i];
+        attempt.verdict = VERDICT_BLOCKED;
+        attempt.close_reason = "syn_timeout";
+        event_attempt(lines, &attempt);
+        char want[256];
+        if (pools[i] < 0)
+            snprintf(want, sizeof(want),
+                     "\"community_id\":\"1:LQU9qZlK+B5F3KDmev6m5PMibrg=\","
+                     "\"verdict\"");
+        else
+            snprintf(want, sizeof(want),
+                     "\"pool\":\"pool-%d\",%s\"segment\":\"seg-%d\",\"verdict\"", pools[i],
+                     pools[i] % 2 == 0 ? "\"blocking_point\":\"bp\"," : "", pools[i]);
+        cr_assert_not_null(strstr(kept.lines[i], want), "pool %d: %s", pools[i], kept.lines[i]);
+        cr_assert_not_null(strstr(kept.lines[i], ",\"sensor\":\"quoted \\\"name\\\"\",\"src_ip\""),
+                           "%s", kept.lines[i]);
+    }
+    events_close(lines);
+    free(lines);
+    policy_free(many);
+}

@@ -1435,3 +1435,75 @@ Test(policy_errors, planned_close)
                              "    planned_close: [smtp]\n",
                  13, "port");
 }
+
+Test(policy_events, defaults_write_every_attempt)
+{
+    struct policy *policy = load_ok(HEAD POOL_P);
+    cr_assert_eq(policy->events.summarize, 0);
+    /* The summary interval follows sensor.stats_interval unless set. */
+    cr_assert_eq(policy->events.summary_interval, policy->stats_interval);
+    cr_assert_eq(policy->events.summary_subscribers, 1u << 20);
+    for (int t = 0; t < POLICY_FINDING_TYPES; t++)
+        cr_assert_eq(policy->events.max_per_minute[t], 0);
+    policy_free(policy);
+
+    policy = load_ok("sensor: {name: s1, position: edge-side, stats_interval: 5m}\n"
+                     "own_prefixes: []\npools:\n" POOL_P "events: {summarize: []}\n");
+    cr_assert_eq(policy->events.summarize, 0);
+    cr_assert_eq(policy->events.summary_interval, 300 * PACKET_TIME_SECOND);
+    policy_free(policy);
+}
+
+Test(policy_events, every_key)
+{
+    struct policy *policy = load_ok(HEAD POOL_P "events:\n"
+                                                "  summarize: [blocked, would_block, unknown]\n"
+                                                "  summary_interval: 10m\n"
+                                                "  summary_subscribers: 5000\n"
+                                                "  max_per_minute:\n"
+                                                "    bot_suspect: 100\n"
+                                                "    spoofed_source: 1\n"
+                                                "    third_party_submission: 4294967295\n");
+    cr_assert_eq(policy->events.summarize, (1u << 1) | (1u << 3) | (1u << 4));
+    cr_assert_eq(policy->events.summary_interval, 600 * PACKET_TIME_SECOND);
+    cr_assert_eq(policy->events.summary_subscribers, 5000);
+    cr_assert_eq(policy->events.max_per_minute[4], 100); /* bot_suspect */
+    cr_assert_eq(policy->events.max_per_minute[1], 1);   /* spoofed_source */
+    cr_assert_eq(policy->events.max_per_minute[8], UINT32_MAX);
+    cr_assert_eq(policy->events.max_per_minute[0], 0);
+    policy_free(policy);
+
+    policy = load_ok(HEAD POOL_P "events: {summarize: [allowed]}\n");
+    cr_assert_eq(policy->events.summarize, 1u);
+    policy_free(policy);
+}
+
+Test(policy_events, errors_say_where)
+{
+    /* HEAD and POOL_P take lines 1 to 8; "events:" is line 9. */
+    expect_error(HEAD POOL_P "events:\n  summarize: [blocked, leaked]\n", 10,
+                 "leaked attempts cannot be summarized");
+    expect_error(HEAD POOL_P "events:\n  summarize:\n    - blocked\n    - leaked\n", 12,
+                 "leaked attempts cannot be summarized");
+    expect_error(HEAD POOL_P "events:\n  summarize: [blocked, blocked]\n", 10,
+                 "verdict 'blocked' is listed twice in summarize");
+    expect_error(HEAD POOL_P "events:\n  summarize: [held]\n", 10,
+                 "bad value 'held' for summarize (expected one of: allowed, blocked, leaked, "
+                 "would_block, unknown)");
+    expect_error(HEAD POOL_P "events:\n  summarize: blocked\n", 10, "summarize");
+    expect_error(HEAD POOL_P "events:\n  summary_interval: 0s\n", 10,
+                 "summary_interval must be longer than 0");
+    expect_error(HEAD POOL_P "events:\n  summary_interval: soon\n", 10, "bad duration 'soon'");
+    expect_error(HEAD POOL_P "events:\n  summary_subscribers: 0\n", 10,
+                 "value '0' for summary_subscribers is out of range (expected 1 to 16777216)");
+    expect_error(HEAD POOL_P "events:\n  max_per_minute: {attempt: 10}\n", 10,
+                 "unknown key 'attempt' in max_per_minute (expected one of: asymmetric_routing");
+    expect_error(HEAD POOL_P "events:\n  max_per_minute:\n    bot_suspect: 0\n", 11,
+                 "value '0' for bot_suspect is out of range (expected 1 to 4294967295)");
+    expect_error(HEAD POOL_P "events:\n  max_per_minute: [bot_suspect]\n", 10,
+                 "expected a mapping for max_per_minute");
+    expect_error(HEAD POOL_P "events:\n  summarise: [blocked]\n", 10,
+                 "unknown key 'summarise' in events (expected one of: summarize, "
+                 "summary_interval, summary_subscribers, max_per_minute)");
+    expect_error(HEAD POOL_P "events: [blocked]\n", 9, "expected a mapping for events");
+}

@@ -158,3 +158,25 @@ Test(policy_reload, keys_made_at_start_keep_their_running_values)
     cr_expect_eq(running->timeouts.syn, 30 * PACKET_TIME_SECOND);
     cr_expect_str_eq(running->sensor_name, "other", "the rest is taken");
 }
+
+/* The summary table is made at start for the verdicts it folds; the rate limits are read
+ * at each finding and follow the file. */
+Test(policy_reload, event_summaries_wait_for_a_restart)
+{
+    char text[sizeof(base) + 256];
+    snprintf(text, sizeof(text),
+             "%sevents:\n  summarize: [blocked]\n  summary_interval: 120s\n"
+             "  max_per_minute: {bot_suspect: 5}\n",
+             base);
+    write_policy(text);
+    struct policy *fresh = policy_reload_read(running, note, NULL, error, sizeof(error));
+    cr_assert_not_null(fresh, "%s", error);
+    cr_expect(strstr(warnings, ": events.summarize waits for a restart; the running sensor "
+                               "keeps []\n") != NULL,
+              "%s", warnings);
+    cr_expect(strstr(warnings, ": events.summary_interval 120s waits for a restart") != NULL, "%s",
+              warnings);
+    policy_reload_apply(running, fresh);
+    cr_expect_eq(running->events.summarize, 0);
+    cr_expect_eq(running->events.max_per_minute[4], 5, "bot_suspect's limit is taken");
+}

@@ -244,3 +244,40 @@ Test(flow, records_beside_entries_do_not_overlap)
         cr_assert_eq(bytes[i], 0, "a reused slot's record starts zeroed");
     flow_table_free(table);
 }
+
+/* Evicting the head again and again with the prefetches between (lists of every length
+ * down to empty, and the index prefetch for hashes anywhere): the table reads and evicts
+ * exactly as without them. */
+Test(flow, prefetches_change_nothing)
+{
+    struct flow_table *table = flow_table_new(64, sizeof(uint32_t));
+    cr_assert_not_null(table);
+    flow_list_prefetch(table, LIST_A); /* empty */
+    for (uint32_t n = 0; n < 64; n++) {
+        struct flow_key key = key_of(n);
+        flow_prefetch(table, flow_key_hash(&key));
+        struct flow *flow = insert(table, n);
+        cr_assert_not_null(flow);
+        *value_of(flow) = n;
+        flow_list_append(table, flow, LIST_A);
+    }
+    for (uint32_t n = 64; n < 1000; n++) {
+        struct flow *oldest = flow_list_head(table, LIST_A);
+        cr_assert_eq(*value_of(oldest), n - 64, "the least recently appended goes first");
+        flow_remove(table, oldest);
+        flow_list_prefetch(table, LIST_A);
+        struct flow *flow = insert(table, n);
+        cr_assert_not_null(flow);
+        *value_of(flow) = n;
+        flow_list_append(table, flow, LIST_A);
+        cr_assert_null(lookup(table, n - 64));
+        cr_assert_not_null(lookup(table, n));
+    }
+    for (uint32_t left = 64; left > 0; left--) {
+        flow_remove(table, flow_list_head(table, LIST_A));
+        flow_list_prefetch(table, LIST_A); /* down to one entry, then none */
+        cr_assert_eq(flow_table_count(table), left - 1);
+    }
+    cr_assert_null(flow_list_head(table, LIST_A));
+    flow_table_free(table);
+}

@@ -201,3 +201,66 @@ Test(format, durations_match_fixed_six_decimals)
         cr_assert_str_eq(got, want, "%lld us", (long long)micros);
     }
 }
+
+/* The memo gives packet_time_format's text whatever order times come in: the same second,
+ * the next, a jump back, across midnight and the ends of the range. */
+Test(format, packet_times_through_the_memo)
+{
+    struct packet_time_memo memo;
+    memset(&memo, 0, sizeof(memo));
+    packet_time time = 1768467599LL * PACKET_TIME_SECOND;
+    static const packet_time jumps[] = {INT64_MIN,
+                                        -1,
+                                        0,
+                                        86399LL * PACKET_TIME_SECOND + 999999,
+                                        PACKET_TIME_MAX,
+                                        INT64_MAX,
+                                        PACKET_TIME_MIN - 1};
+    for (int i = 0; i < 300000; i++) {
+        uint64_t pick = random_next() % 100;
+        if (pick < 80)
+            time += (packet_time)(random_next() % 300000);
+        else if (pick < 90)
+            time -= (packet_time)(random_next() % 3000000);
+        else if (pick < 95)
+            time = (packet_time)(random_next() % 315569520000ull) * PACKET_TIME_SECOND -
+                   62167219200LL * PACKET_TIME_SECOND + (packet_time)(random_next() % 1000000);
+        else
+            time = jumps[random_next() % (sizeof(jumps) / sizeof(jumps[0]))];
+        char got[PACKET_TIME_TEXT_MAX], want[PACKET_TIME_TEXT_MAX];
+        cr_assert_eq(packet_time_format_memo(&memo, time, got), PACKET_TIME_TEXT_LENGTH);
+        packet_time_format(time, want, sizeof(want));
+        cr_assert_str_eq(got, want, "time %lld", (long long)time);
+        if (time > PACKET_TIME_MAX || time < PACKET_TIME_MIN)
+            time = 1768467599LL * PACKET_TIME_SECOND; /* back where steps cannot overflow */
+    }
+}
+
+static void check_u64(uint64_t value)
+{
+    char buffer[64], want[32];
+    struct json_writer writer;
+    json_init(&writer, buffer, sizeof(buffer));
+    json_value_u64(&writer, value);
+    cr_assert(json_finish(&writer));
+    snprintf(want, sizeof(want), "%llu\n", (unsigned long long)value);
+    cr_assert_str_eq(buffer, want, "value %llu", (unsigned long long)value);
+}
+
+/* Counters two digits at a time: every value below 100,000, each power of ten and its
+ * neighbours, the largest, and random ones, as printf writes them. */
+Test(format, counters_match_printf)
+{
+    for (uint64_t value = 0; value < 100000; value++)
+        check_u64(value);
+    for (uint64_t power = 1; power <= UINT64_C(10000000000000000000); power *= 10) {
+        check_u64(power - 1);
+        check_u64(power);
+        check_u64(power + 1);
+        if (power > UINT64_MAX / 10)
+            break;
+    }
+    check_u64(UINT64_MAX);
+    for (int i = 0; i < 200000; i++)
+        check_u64(random_next() >> (random_next() % 64));
+}

@@ -154,3 +154,25 @@ Test(json, every_byte_at_every_position_escapes_as_the_reference)
         }
     }
 }
+
+/* Members formatted once and copied again: the comma as a key would write it. */
+Test(json, members_copied_as_formatted)
+{
+    char kept[64], buffer[128];
+    struct json_writer w;
+    json_init(&w, kept, sizeof(kept));
+    json_key_string(&w, "pool", "a\"b");
+    json_key_u64(&w, "n", 7);
+    size_t kept_length = w.length;
+    json_init(&w, buffer, sizeof(buffer));
+    json_object_begin(&w);
+    json_members(&w, kept, kept_length);
+    json_key_u64(&w, "x", 1);
+    json_members(&w, kept, kept_length);
+    json_object_end(&w);
+    cr_assert(json_finish(&w));
+    cr_assert_str_eq(buffer, "{\"pool\":\"a\\\"b\",\"n\":7,\"x\":1,\"pool\":\"a\\\"b\",\"n\":7}\n");
+    json_init(&w, buffer, 8);
+    json_members(&w, kept, kept_length);
+    cr_assert(w.overflow, "too long for the buffer: overflow, nothing past it");
+}
