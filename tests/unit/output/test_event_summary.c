@@ -321,3 +321,22 @@ Test(event_volume, a_rate_limit_holds_lines_back_per_minute)
     cr_assert(strstr(last(0), "attempts_summarized") == NULL, "no summaries asked for");
     stop();
 }
+
+/* With --workers the parent writes sensor_stats from the workers' tallies: what the events:
+ * section held back adds up over them like the lines written. */
+Test(event_volume, the_volume_counts_add_up_over_workers)
+{
+    struct events_tally sum, worker;
+    memset(&sum, 0, sizeof(sum));
+    memset(&worker, 0, sizeof(worker));
+    worker.found[EVENT_BOT_SUSPECT] = 7;
+    worker.suppressed[EVENT_BOT_SUSPECT] = 4;
+    worker.attempts_summarized = 1000;
+    worker.summary_evictions = 3;
+    events_tally_add(&sum, &worker);
+    events_tally_add(&sum, &worker);
+    cr_assert_eq(sum.found[EVENT_BOT_SUSPECT], 14);
+    cr_assert_eq(sum.suppressed[EVENT_BOT_SUSPECT], 8);
+    cr_assert_eq(sum.attempts_summarized, 2000);
+    cr_assert_eq(sum.summary_evictions, 6);
+}

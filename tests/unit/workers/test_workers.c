@@ -123,6 +123,13 @@ static void replay(const char *capture, const char *policy_path, int sensors, un
         share.servers = inbox_set_new((unsigned)sensors, 64, sizeof(struct shared_server_note));
     if (parts & SHARE_FINDINGS)
         share.findings = once_share_new(64);
+    /* Where replies were seen is shared between workers whenever anything is (it is in
+     * shared memory with --workers): silence is evidence where any worker saw replies. */
+    static bool return_seen[256];
+    memset(return_seen, 0, sizeof(return_seen));
+    cr_assert_lt(policy->segment_count + 1, sizeof(return_seen));
+    if (parts != 0)
+        share.return_seen = return_seen;
     struct sock_filter program[FANOUT_PROGRAM_MAX];
     int program_length =
         fanout_program(program, FANOUT_PROGRAM_MAX, policy_ipv6_subscriber_bits(policy));
@@ -138,6 +145,8 @@ static void replay(const char *capture, const char *policy_path, int sensors, un
         sinks[w].base.ops = &memory_ops;
         sinks[w].base.name = "memory";
         events_init(&events[w], policy);
+        /* As in the program: a worker leaves coverage and sensor_stats to the parent. */
+        events[w].skip_periodic = sensors > 1;
         cr_assert_eq(events_add_sink(&events[w], &sinks[w].base), 0);
         bus_init(&buses[w]);
         cr_assert_eq(bus_subscribe(&buses[w], events_subscriber(&events[w])), 0);
@@ -153,6 +162,7 @@ static void replay(const char *capture, const char *policy_path, int sensors, un
     struct pcap_pkthdr *header;
     const u_char *data;
     static uint8_t frame[65536];
+    packet_time ticked = 0;
     while (pcap_next_ex(pcap, &header, &data) == 1) {
         cr_assert_leq(header->caplen, sizeof(frame));
         memcpy(frame, data, header->caplen);
@@ -177,6 +187,17 @@ static void replay(const char *capture, const char *policy_path, int sensors, un
         worker_share_set_worker(&share, (unsigned)w);
         packet_time ts = (packet_time)header->ts.tv_sec * PACKET_TIME_SECOND + header->ts.tv_usec;
         sensor_packet(sensor[w], DLT_EN10MB, 0, ts, frame, header->caplen, header->len);
+        /* Live, every worker's clock runs on its idle ticks too (the wall clock): the others
+         * are ticked to this packet's time, each second. */
+        if (sensors > 1 && ts / PACKET_TIME_SECOND != ticked / PACKET_TIME_SECOND) {
+            ticked = ts;
+            for (int other = 0; other < sensors; other++) {
+                if (other == w)
+                    continue;
+                worker_share_set_worker(&share, (unsigned)other);
+                sensor_tick(sensor[other], ts);
+            }
+        }
     }
     pcap_close(pcap);
 
@@ -464,5 +485,39 @@ Test(workers, submission_migration_counts_add_up_to_one_sensors)
         lines_free(&split);
     }
     cr_assert(spread, "the fanout never spread one MSA and pool's subscribers over workers");
+    lines_free(&one);
+}
+
+/* ---- attempt_summary: each subscriber's summary is written by the one worker that has it ---- */
+
+/* The line without its "ts", which is when the summary was written: a worker's clock, ticked
+ * between its packets, writes it at another instant than one sensor's. */
+static void blank_ts(struct lines *lines)
+{
+    for (size_t i = 0; i < lines->count; i++) {
+        char *ts = strstr(lines->text[i], "\"ts\":\"");
+        cr_assert_not_null(ts);
+        for (char *c = ts + 6; *c != '\0' && *c != '"'; c++)
+            *c = '-';
+    }
+    qsort(lines->text, lines->count, sizeof(lines->text[0]), by_text);
+}
+
+Test(workers, attempt_summaries_are_one_sensors_over_the_workers)
+{
+    /* The fanout keeps a subscriber in one worker, so its blocked attempts fold into one
+     * summary there, the same line one sensor writes. */
+    const char *capture = CAPTURE("scenario-subscribers-bots.pcap");
+    const char *policy = POLICY("subscribers-summary.yaml");
+    static struct lines one, split;
+    replay(capture, policy, 1, 0, "attempt_summary", NULL, &one);
+    cr_assert_gt(one.count, 0, "the policy summarizes none of the capture's attempts");
+    blank_ts(&one);
+    for (int workers = 2; workers <= WORKERS_MAX; workers += 3) {
+        replay(capture, policy, workers, SHARE_ALL, "attempt_summary", NULL, &split);
+        blank_ts(&split);
+        same_lines(&one, &split, "attempt_summary");
+        lines_free(&split);
+    }
     lines_free(&one);
 }
