@@ -8,6 +8,7 @@
 #include "record/attempt_record.h"
 #include "record/finding.h"
 #include "record/smtp_fields.h"
+#include "report/timeline.h"
 
 #define SUBMISSION_PORT 587
 #define SUBMISSIONS_PORT 465 /* RFC 8314: implicit TLS submission */
@@ -73,84 +74,26 @@ static void note_time(struct report *report, packet_time ts)
 
 /* ---- Attempts over time ---- */
 
-/* Doubles the bucket width, keeping bucket starts aligned to the new width. */
-static void timeline_coarsen(struct report_timeline *timeline)
+static struct timeline_view attempts_view(struct report_timeline *timeline)
 {
-    packet_time width = timeline->width * 2;
-    packet_time origin = timeline->origin - (((timeline->origin % width) + width) % width);
-    uint64_t merged[REPORT_TIMELINE_BUCKETS][VERDICT_COUNT];
-    memset(merged, 0, sizeof(merged));
-    size_t used = 0;
-    for (size_t i = 0; i < timeline->used; i++) {
-        size_t slot =
-            (size_t)((timeline->origin + (packet_time)i * timeline->width - origin) / width);
-        for (int v = 0; v < VERDICT_COUNT; v++)
-            merged[slot][v] += timeline->counts[i][v];
-        used = slot + 1;
-    }
-    memcpy(timeline->counts, merged, sizeof(merged));
-    timeline->origin = origin;
-    timeline->width = width;
-    timeline->used = used;
+    return (struct timeline_view){
+        &timeline->started,      &timeline->origin,       &timeline->width, &timeline->used,
+        &timeline->counts[0][0], REPORT_TIMELINE_BUCKETS, VERDICT_COUNT};
 }
 
-/* Attempts are written when their connection ends, so their start times arrive out of
- * order: the window grows to the left as well as to the right. Adds counts[v] attempts of
- * each verdict v at ts. */
-static void timeline_add_counts(struct report_timeline *timeline, packet_time ts,
-                                const uint64_t counts[VERDICT_COUNT])
-{
-    if (!timeline->started) {
-        timeline->started = true;
-        timeline->origin = ts - (((ts % timeline->width) + timeline->width) % timeline->width);
-        timeline->used = 1;
-    }
-    for (;;) {
-        if (ts < timeline->origin) {
-            size_t shift =
-                (size_t)((timeline->origin - ts + timeline->width - 1) / timeline->width);
-            if (timeline->used + shift > REPORT_TIMELINE_BUCKETS) {
-                timeline_coarsen(timeline);
-                continue;
-            }
-            memmove(timeline->counts[shift], timeline->counts[0],
-                    timeline->used * sizeof(timeline->counts[0]));
-            memset(timeline->counts[0], 0, shift * sizeof(timeline->counts[0]));
-            timeline->origin -= (packet_time)shift * timeline->width;
-            timeline->used += shift;
-        }
-        packet_time slot = (ts - timeline->origin) / timeline->width;
-        if (slot >= REPORT_TIMELINE_BUCKETS) {
-            timeline_coarsen(timeline);
-            continue;
-        }
-        for (int v = 0; v < VERDICT_COUNT; v++)
-            timeline->counts[slot][v] += counts[v];
-        if ((size_t)slot + 1 > timeline->used)
-            timeline->used = (size_t)slot + 1;
-        return;
-    }
-}
-
-static void timeline_add(struct report_timeline *timeline, packet_time ts, enum verdict verdict)
+static void attempts_add(struct report_timeline *timeline, packet_time ts, enum verdict verdict)
 {
     uint64_t one[VERDICT_COUNT] = {0};
     one[verdict] = 1;
-    timeline_add_counts(timeline, ts, one);
+    struct timeline_view view = attempts_view(timeline);
+    timeline_add(&view, ts, one);
 }
 
 void report_timeline_merge(struct report_timeline *into, const struct report_timeline *from)
 {
-    if (!from->started)
-        return;
-    /* At the coarser width first: bucket starts are aligned to their width, and widths are
-     * powers of two, so each bucket of from then falls whole into one bucket of into. */
-    if (!into->started && into->width < from->width)
-        into->width = from->width;
-    while (into->started && into->width < from->width)
-        timeline_coarsen(into);
-    for (size_t i = 0; i < from->used; i++)
-        timeline_add_counts(into, from->origin + (packet_time)i * from->width, from->counts[i]);
+    struct timeline_view to = attempts_view(into);
+    struct timeline_view with = attempts_view((struct report_timeline *)from);
+    timeline_merge(&to, &with);
 }
 
 /* Keeps what fits: EHLO names and domains are already cut to the SMTP parser's limits. */
@@ -166,7 +109,7 @@ static void note_attempt(struct report *report, const struct attempt_record *att
     if (attempt->verdict >= VERDICT_COUNT)
         return;
     note_time(report, attempt->first_seen);
-    timeline_add(&report->timeline, attempt->first_seen, attempt->verdict);
+    attempts_add(&report->timeline, attempt->first_seen, attempt->verdict);
     if (attempt->verdict != VERDICT_LEAKED)
         return;
     report->leaks_total++;

@@ -1,4 +1,5 @@
 #include "report/report_migration.h"
+#include "report/timeline.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,77 +47,11 @@ bool report_migration_seen(const struct report_migration *migration)
 
 /* ---- Connections over time ---- */
 
-/* As the attempts' timeline (report.c): doubles the width, bucket starts aligned to it. */
-static void timeline_coarsen(struct report_migration_timeline *timeline)
+static struct timeline_view connections_view(struct report_migration_timeline *timeline)
 {
-    packet_time width = timeline->width * 2;
-    packet_time origin = timeline->origin - (((timeline->origin % width) + width) % width);
-    uint64_t merged[REPORT_MIGRATION_BUCKETS][REPORT_MIGRATION_SERIES];
-    memset(merged, 0, sizeof(merged));
-    size_t used = 0;
-    for (size_t i = 0; i < timeline->used; i++) {
-        size_t slot =
-            (size_t)((timeline->origin + (packet_time)i * timeline->width - origin) / width);
-        for (int s = 0; s < REPORT_MIGRATION_SERIES; s++)
-            merged[slot][s] += timeline->counts[i][s];
-        used = slot + 1;
-    }
-    memcpy(timeline->counts, merged, sizeof(merged));
-    timeline->origin = origin;
-    timeline->width = width;
-    timeline->used = used;
-}
-
-/* Records come when connections end, so their start times come out of order: the span
- * grows to the left as well as to the right. */
-static void timeline_add(struct report_migration_timeline *timeline, packet_time ts,
-                         const uint64_t counts[REPORT_MIGRATION_SERIES])
-{
-    if (!timeline->started) {
-        timeline->started = true;
-        timeline->origin = ts - (((ts % timeline->width) + timeline->width) % timeline->width);
-        timeline->used = 1;
-    }
-    for (;;) {
-        if (ts < timeline->origin) {
-            size_t shift =
-                (size_t)((timeline->origin - ts + timeline->width - 1) / timeline->width);
-            if (timeline->used + shift > REPORT_MIGRATION_BUCKETS) {
-                timeline_coarsen(timeline);
-                continue;
-            }
-            memmove(timeline->counts[shift], timeline->counts[0],
-                    timeline->used * sizeof(timeline->counts[0]));
-            memset(timeline->counts[0], 0, shift * sizeof(timeline->counts[0]));
-            timeline->origin -= (packet_time)shift * timeline->width;
-            timeline->used += shift;
-        }
-        packet_time slot = (ts - timeline->origin) / timeline->width;
-        if (slot >= REPORT_MIGRATION_BUCKETS) {
-            timeline_coarsen(timeline);
-            continue;
-        }
-        for (int s = 0; s < REPORT_MIGRATION_SERIES; s++)
-            timeline->counts[slot][s] += counts[s];
-        if ((size_t)slot + 1 > timeline->used)
-            timeline->used = (size_t)slot + 1;
-        return;
-    }
-}
-
-static void timeline_merge(struct report_migration_timeline *into,
-                           const struct report_migration_timeline *from)
-{
-    if (!from->started)
-        return;
-    /* Widths are powers of two times a second, starts aligned to them: at the coarser
-     * width each bucket of from falls whole into one of into. */
-    if (!into->started && into->width < from->width)
-        into->width = from->width;
-    while (into->started && into->width < from->width)
-        timeline_coarsen(into);
-    for (size_t i = 0; i < from->used; i++)
-        timeline_add(into, from->origin + (packet_time)i * from->width, from->counts[i]);
+    return (struct timeline_view){
+        &timeline->started,      &timeline->origin,        &timeline->width,       &timeline->used,
+        &timeline->counts[0][0], REPORT_MIGRATION_BUCKETS, REPORT_MIGRATION_SERIES};
 }
 
 static enum report_migration_series series_of(enum migration_port port, enum migration_auth auth)
@@ -235,7 +170,8 @@ static void count(struct report_migration *migration, const struct flow_tuple *f
     migration_count(&migration->rows[row], migration->distinct, row, &subscriber, port, auth);
     uint64_t one[REPORT_MIGRATION_SERIES] = {0};
     one[series_of(port, auth)] = 1;
-    timeline_add(&migration->timeline, first_seen, one);
+    struct timeline_view view = connections_view(&migration->timeline);
+    timeline_add(&view, first_seen, one);
 }
 
 void report_migration_attempt(struct report_migration *migration,
@@ -306,8 +242,11 @@ bool report_migration_merge(struct report_migration *into, FILE *in)
     struct report_migration_timeline *timeline = malloc(sizeof(*timeline));
     bool ok = timeline != NULL && get(in, timeline, sizeof(*timeline)) &&
               timeline->used <= REPORT_MIGRATION_BUCKETS;
-    if (ok)
-        timeline_merge(&into->timeline, timeline);
+    if (ok) {
+        struct timeline_view to = connections_view(&into->timeline);
+        struct timeline_view with = connections_view(timeline);
+        timeline_merge(&to, &with);
+    }
     free(timeline);
     if (!ok || !get(in, &listed, sizeof(listed)) || listed > REPORT_CLOSING_LISTED)
         return false;
