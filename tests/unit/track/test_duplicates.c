@@ -147,3 +147,33 @@ Test(duplicates, many_packets_in_the_window_keep_their_copies_found)
     }
     cr_assert_eq(found, DUPLICATE_SLOTS / 2);
 }
+
+Test(duplicates, every_kept_payload_byte_tells_packets_apart)
+{
+    /* The payload is read in words whatever its length (the last ones overlapping): a
+     * change in any one of the first 64 bytes, at every length, makes another packet, and
+     * the same bytes the same one. Bytes past the 64th are not read. */
+    uint8_t bytes[80], changed[80];
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (uint8_t)(0x41 + i);
+    for (uint32_t length = 1; length <= sizeof(bytes); length++) {
+        uint32_t read = length < 64 ? length : 64;
+        for (uint32_t at = 0; at < length; at++) {
+            duplicate_filter_init(&filter);
+            struct packet first = tcp_packet(TCP_ACK | TCP_PSH, 5000 + length, NULL);
+            first.payload = bytes;
+            first.payload_length = first.payload_wire_length = length;
+            cr_assert(!duplicate_seen(&filter, &first));
+            memcpy(changed, bytes, sizeof(changed));
+            changed[at] ^= 0x20;
+            struct packet other = first;
+            other.payload = changed;
+            other.ts += 10;
+            cr_assert_eq(duplicate_seen(&filter, &other), at >= read, "length %u, byte %u changed",
+                         length, at);
+            struct packet copy = first;
+            copy.ts += 20;
+            cr_assert(duplicate_seen(&filter, &copy), "length %u: the copy", length);
+        }
+    }
+}
