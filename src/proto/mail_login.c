@@ -172,8 +172,9 @@ static void pop3_client_line(struct mail_login_session *session, const struct ma
     struct mail_login_facts *facts = &session->facts;
     if (session->client_mode == CLIENT_SASL)
         return;
-    const char *verb, *argument;
-    size_t verb_length, argument_length;
+    /* argument is read only when has_argument; set anyway, or gcc -O3 warns it may be unset. */
+    const char *verb, *argument = NULL;
+    size_t verb_length, argument_length = 0;
     if (!word_at(line, 0, &verb, &verb_length))
         return;
     bool has_argument = word_at(line, 1, &argument, &argument_length);
