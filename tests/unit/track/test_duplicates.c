@@ -150,9 +150,10 @@ Test(duplicates, many_packets_in_the_window_keep_their_copies_found)
 
 Test(duplicates, every_kept_payload_byte_tells_packets_apart)
 {
-    /* The payload is read in words whatever its length (the last ones overlapping): a
-     * change in any one of the first 64 bytes, at every length, makes another packet, and
-     * the same bytes the same one. Bytes past the 64th are not read. */
+    /* The payload is hashed a word at a time, the last word partly: a change in any one
+     * of the first 64 bytes, at every length, makes another packet (a faster hash that
+     * read words twice let some go unseen), and the same bytes the same one. Bytes past
+     * the 64th are not read. */
     uint8_t bytes[80], changed[80];
     for (size_t i = 0; i < sizeof(bytes); i++)
         bytes[i] = (uint8_t)(0x41 + i);
